@@ -1,0 +1,38 @@
+# PanicBridge — build, test and run the simulated board.
+# `make demo` and `make test` install missing Debian packages first (as root), then build and run.
+SWIFT ?= swift
+# System packages: the three C libraries, pkg-config, the GPIO tools for installers, Python for the JOSE
+# cross-check in the tests.
+APT_PACKAGES := pkg-config libgpiod-dev libserialport-dev libsqlite3-dev gpiod python3 python3-pip
+BIN := .build/debug
+
+.PHONY: deps build test demo format format-check clean
+.DEFAULT_GOAL := demo
+
+deps:
+	@scripts/ensure-packages.sh $(APT_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+## The test command the README and CI use: format check, build with no warnings, every test.
+test: deps format-check
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+## The main job: the simulated board end to end (until the simulator lands: the board check).
+demo: deps
+	$(SWIFT) build --product panicd
+	$(BIN)/panicd boards check
+
+format:
+	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
+
+format-check:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build
+
+# Each area adds its own targets (bench-*, fuzz-*) in mk/.
+-include mk/*.mk

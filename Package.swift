@@ -1,0 +1,135 @@
+// swift-tools-version:6.2
+// PanicBridge: panic-button boxes for buses, taxis and pink booths, and their reference control room.
+//
+// Module graph (who may import whom) is documented in README.md → Architecture. The rule that matters:
+// pure logic (NMEA, PanicCore) imports no backend and no C module; backends depend on the seam, never the reverse.
+import PackageDescription
+
+/// Settings every project target shares: Swift 6 strict concurrency, and no warnings allowed.
+let strict: [SwiftSetting] = [
+    .treatAllWarnings(as: .error),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "PanicBridge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "panicd", targets: ["panicd"]),
+        .executable(name: "controlroom", targets: ["controlroom"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: C libraries, found through pkg-config; each is a modulemap plus a one-line shim header.
+        .systemLibrary(
+            name: "CGPIOD",
+            path: "Sources/CGPIOD",
+            pkgConfig: "libgpiod",
+            providers: [.apt(["libgpiod-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSerialPort",
+            path: "Sources/CSerialPort",
+            pkgConfig: "libserialport",
+            providers: [.apt(["libserialport-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+
+        // MARK: Pure logic: no I/O, no C, time passed in.
+        .target(name: "NMEA", swiftSettings: strict),
+        .target(name: "PanicCore", swiftSettings: strict),
+
+        // MARK: The hardware seam and its two sides.
+        .target(name: "PanicHardware", dependencies: ["PanicCore"], swiftSettings: strict),
+        .target(
+            name: "PanicLinux",
+            dependencies: [
+                "PanicHardware", "CGPIOD", "CSerialPort",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "PanicSim", dependencies: ["PanicHardware", "NMEA"], swiftSettings: strict),
+
+        // MARK: Files, keys, storage and delivery.
+        .target(
+            name: "PanicConfig",
+            dependencies: ["PanicCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PanicSigning",
+            dependencies: ["PanicCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PanicStore",
+            dependencies: ["PanicCore", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PanicUplink",
+            dependencies: ["PanicCore", "PanicStore", "PanicSigning", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
+        // MARK: Composition roots and executables.
+        .target(
+            name: "PanicDaemon",
+            dependencies: [
+                "PanicCore", "NMEA", "PanicHardware", "PanicLinux", "PanicSim", "PanicConfig", "PanicSigning",
+                "PanicStore", "PanicUplink",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ControlRoomKit",
+            dependencies: ["PanicCore", "PanicSigning", "PanicStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "panicd",
+            dependencies: [
+                "PanicDaemon", "PanicConfig", "PanicCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "controlroom",
+            dependencies: [
+                "ControlRoomKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests mirror the modules; CLI tests run the built executables.
+        .testTarget(name: "NMEATests", dependencies: ["NMEA"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "PanicCoreTests", dependencies: ["PanicCore"], swiftSettings: strict),
+        .testTarget(name: "PanicConfigTests", dependencies: ["PanicConfig", "PanicCore"], swiftSettings: strict),
+        .testTarget(name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware"], swiftSettings: strict),
+        .testTarget(name: "PanicSimTests", dependencies: ["PanicSim", "PanicHardware"], swiftSettings: strict),
+        .testTarget(name: "PanicSigningTests", dependencies: ["PanicSigning", "PanicCore"], swiftSettings: strict),
+        .testTarget(name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore"], swiftSettings: strict),
+        .testTarget(name: "ControlRoomKitTests", dependencies: ["ControlRoomKit"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `panicd`: the panic-box daemon and the installer's tools around it.
+@main
+struct Panicd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "panicd",
+        abstract: "PanicBridge panic-box daemon: buttons and GNSS in, signed alerts out to the control room.",
+        subcommands: [BoardsCommand.self]
+    )
+}
