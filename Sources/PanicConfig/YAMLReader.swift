@@ -120,6 +120,12 @@ struct YAMLReader {
             .composer(let context, let problem, let mark, _):
             let text = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
             return .init(.syntax, key: "", "YAML syntax error: \(text)", line: mark.line, column: mark.column)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return .init(
+                .syntax, key: "", "key \(names) appears twice in one mapping", line: context.mark.line,
+                column: context.mark.column
+            )
         default:
             return .init(.syntax, key: "", "YAML error: \(error)")
         }
