@@ -48,6 +48,14 @@ extension BoardDefinition {
         var firstUseOfName: [String: String] = [:]
         var firstUseOfLine: [String: String] = [:]
         func claim(name: String, chip: String, line: LineReference, at key: String) {
+            if chip == BoardDefaults.anyChip, case .offset = line {
+                found.append(
+                    .init(
+                        .invalidValue, key: "\(key).line",
+                        "with chip '*' the line must be a name (an offset means nothing without a chip)"
+                    )
+                )
+            }
             if let earlier = firstUseOfName[name] {
                 found.append(.init(.duplicateName, key: "\(key).name", "name '\(name)' is already used by \(earlier)"))
             } else {

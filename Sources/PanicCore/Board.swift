@@ -87,7 +87,8 @@ public enum BoardBackend: String, CaseIterable, Sendable, Codable {
 public struct InputLineSpec: Sendable, Equatable {
     public var name: String
     public var role: InputRole
-    /// The label of the GPIO chip the line belongs to (as `gpiodetect` prints it), never its number.
+    /// The label of the GPIO chip the line belongs to (as `gpiodetect` prints it), never its number; or
+    /// ``BoardDefaults/anyChip`` (`*`) to find the line by its name on whichever chip has it.
     public var chip: String
     public var line: LineReference
     public var contact: ContactType
@@ -193,6 +194,9 @@ public enum BoardDefaults {
     public static let stuckAfter: Duration = .seconds(120)
     public static let baud = 9600
     public static let gnssPort = "/dev/panic-gnss"
+    /// The chip "label" that means "search every chip for the line by name" (`gpiod_line_find`): for boards
+    /// such as the BeagleBone Black whose chip labels follow registration order, not the hardware bank.
+    public static let anyChip = "*"
     /// Debounce windows outside this range cannot be right: shorter is below the kernel's event resolution on
     /// a loaded board, longer would swallow a deliberate press.
     public static let debounceRange: ClosedRange<Duration> = .milliseconds(1) ... .milliseconds(1000)
