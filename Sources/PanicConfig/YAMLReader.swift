@@ -140,9 +140,10 @@ struct YAMLReader {
         }
     }
 
-    /// The known key within edit distance 2 of a misspelt one, to suggest it.
+    /// The known key a misspelt one most likely meant: one it abbreviates or extends, or one within edit distance 2.
     static func closest(to name: String, in known: Set<String>) -> String? {
-        known.map { ($0, editDistance(name, $0)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
+        if let extended = known.filter({ $0.hasPrefix(name) || name.hasPrefix($0) }).min() { return extended }
+        return known.map { ($0, editDistance(name, $0)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
     }
 
     static func editDistance(_ a: String, _ b: String) -> Int {
