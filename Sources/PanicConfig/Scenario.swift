@@ -1,0 +1,314 @@
+import Foundation
+import PanicCore
+import Yams
+
+/// A simulator scenario (`sim/scenarios/*.yaml`): a timeline of things that happen to a simulated box, and the
+/// expectations that must hold. Data, not Swift: the format is documented in `sim/scenarios/README.md`.
+public struct Scenario: Sendable, Equatable {
+    /// Something that happens at a moment of the timeline.
+    public enum Action: Sendable, Equatable {
+        /// A person presses an input for `hold`.
+        case press(input: String, hold: Duration)
+        /// Contact bounce: `edges` edges within `span`, ending pressed for `hold`.
+        case bounce(input: String, edges: Int, span: Duration, hold: Duration)
+        /// A normally-closed loop's wire is cut (stays open until `restore`).
+        case cutWire(input: String)
+        /// A cut loop is repaired / a stuck button released.
+        case restore(input: String)
+        /// A button jams pressed.
+        case stuck(input: String)
+        /// The enclosure is opened or closed.
+        case enclosure(open: Bool)
+        /// Main power is lost or restored (the box runs on its backup battery meanwhile).
+        case mainPower(on: Bool)
+        /// The box's own power is cut: every process state is dropped; it restarts from disk after `restoreAfter`.
+        case powerCut(restoreAfter: Duration)
+        /// GNSS reception is lost (a tunnel) or regained.
+        case gnss(available: Bool)
+        /// The network is down or up.
+        case network(up: Bool)
+        /// The control room answers the next `count` requests with HTTP `status`.
+        case serverErrors(status: Int, count: Int)
+        /// The operator accepts or clears the device's open alerts.
+        case operatorAction(OperatorAction)
+    }
+
+    /// What the control-room operator does.
+    public enum OperatorAction: String, Sendable, Equatable, CaseIterable {
+        case accept
+        case clear
+    }
+
+    /// One timeline entry.
+    public struct Step: Sendable, Equatable {
+        public var at: Duration
+        public var action: Action
+    }
+
+    /// A milestone an expectation can measure from or to.
+    public enum Milestone: String, Sendable, Equatable, CaseIterable {
+        case press
+        case stored
+        case delivered
+        case accepted
+        case cleared
+        case networkUp = "network-up"
+        case networkDown = "network-down"
+        case powerRestored = "power-restored"
+        case wireCutReported = "wire-cut-reported"
+        case tamperReported = "tamper-reported"
+    }
+
+    /// Something that must be true when the scenario ends.
+    public enum Expectation: Sendable, Equatable {
+        /// `milestone` happens within `within` of the latest `after` before it.
+        case within(milestone: Milestone, within: Duration, after: Milestone)
+        /// The LED shows `state` at the end of the run.
+        case finalIndicator(String)
+        /// Exact counts at the end: records lost, duplicates stored at the control room.
+        case lost(Int)
+        case duplicates(Int)
+        /// At least this many records of a kind reached the control room.
+        case delivered(kind: RecordKind, atLeast: Int)
+    }
+
+    public enum ClockMode: String, Sendable, Equatable, CaseIterable {
+        case virtual
+        case realtime
+    }
+
+    public var name: String
+    public var board: String
+    public var route: String
+    public var clock: ClockMode
+    public var start: Date
+    public var duration: Duration
+    public var operatorAcceptAfter: Duration?
+    public var operatorClearAfter: Duration?
+    public var steps: [Step]
+    public var expectations: [Expectation]
+
+    static let topKeys: Set<String> = [
+        "name", "board", "route", "clock", "start", "duration", "operator", "timeline", "expect",
+    ]
+    static let stepActions: Set<String> = [
+        "press", "bounce", "cut", "restore", "stuck", "enclosure", "main_power", "power_cut", "gnss", "network",
+        "server_errors", "operator",
+    ]
+    static let stepKeys: Set<String> = stepActions.union([
+        "at", "hold", "edges", "span", "restore_after", "status", "count",
+    ])
+    static let expectKeys: Set<String> = [
+        "milestone", "within", "after", "indicator", "lost", "duplicates", "delivered", "at_least",
+    ]
+
+    /// Reads a scenario file; `board` and `route` are resolved against the file's directory.
+    public static func load(path: String) -> (scenario: Scenario?, problems: [BoardProblem]) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            return (nil, [.init(.syntax, key: "", "cannot read the scenario file \(path)")])
+        }
+        return parse(text, relativeTo: URL(fileURLWithPath: path).deletingLastPathComponent())
+    }
+
+    /// Parses scenario YAML.
+    public static func parse(
+        _ text: String, relativeTo base: URL? = nil
+    ) -> (scenario: Scenario?, problems: [BoardProblem]) {
+        var reader = YAMLReader()
+        guard let root = reader.compose(text), let top = reader.mapping(root, at: "", known: topKeys) else {
+            return (nil, reader.problems)
+        }
+        func resolve(_ path: String?) -> String? {
+            guard let path, let base, !path.hasPrefix("/") else { return path }
+            return base.appendingPathComponent(path).standardized.path
+        }
+        let name = reader.string(top["name"], at: "name")
+        let board = resolve(reader.string(top["board"], at: "board"))
+        let route = resolve(reader.string(top["route"], at: "route"))
+        let clock = reader.choice(top["clock"], at: "clock", as: ClockMode.self, required: false) ?? .virtual
+        var start = Date(timeIntervalSince1970: 1_795_422_600)  // 2026-11-20T08:30:00Z
+        if let text = reader.string(top["start"], at: "start", required: false) {
+            if let date = ISO8601DateFormatter().date(from: text) {
+                start = date
+            } else {
+                reader.report(
+                    .invalidValue, "start", "'\(text)' is not an RFC 3339 UTC time like 2026-11-23T08:30:00Z",
+                    at: top["start"])
+            }
+        }
+        let duration = offset(top["duration"], at: "duration", reader: &reader)
+        if top["duration"] == nil { reader.report(.missingKey, "duration", "missing required key", at: root) }
+
+        var acceptAfter: Duration?
+        var clearAfter: Duration?
+        if let node = top["operator"],
+            let map = reader.mapping(node, at: "operator", known: ["accept_after", "clear_after"])
+        {
+            acceptAfter = offset(map["accept_after"], at: "operator.accept_after", reader: &reader)
+            clearAfter = offset(map["clear_after"], at: "operator.clear_after", reader: &reader)
+        }
+
+        var steps: [Step] = []
+        if let node = top["timeline"], let list = reader.sequence(node, at: "timeline") {
+            for (index, item) in list.enumerated() {
+                if let step = readStep(item, at: "timeline[\(index)]", reader: &reader) {
+                    if let last = steps.last, step.at < last.at {
+                        reader.report(
+                            .invalidValue, "timeline[\(index)].at", "the timeline must be in time order", at: item)
+                    }
+                    steps.append(step)
+                }
+            }
+        }
+        var expectations: [Expectation] = []
+        if let node = top["expect"], let list = reader.sequence(node, at: "expect") {
+            for (index, item) in list.enumerated() {
+                if let expectation = readExpectation(item, at: "expect[\(index)]", reader: &reader) {
+                    expectations.append(expectation)
+                }
+            }
+        }
+        guard let name, let board, let route, let duration, reader.problems.isEmpty else {
+            return (nil, reader.problems)
+        }
+        if let last = steps.last, last.at > duration {
+            return (nil, [.init(.invalidValue, key: "duration", "the timeline runs past the scenario's duration")])
+        }
+        return (
+            Scenario(
+                name: name, board: board, route: route, clock: clock, start: start, duration: duration,
+                operatorAcceptAfter: acceptAfter, operatorClearAfter: clearAfter, steps: steps,
+                expectations: expectations), []
+        )
+    }
+
+    private static func readStep(_ node: Node, at key: String, reader: inout YAMLReader) -> Step? {
+        guard let map = reader.mapping(node, at: key, known: stepKeys) else { return nil }
+        let actions = map.keys.filter(stepActions.contains)
+        guard actions.count == 1, let verb = actions.first else {
+            reader.report(
+                .invalidValue, key,
+                "a step needs exactly one action (\(stepActions.sorted().joined(separator: ", "))), found \(actions.sorted())",
+                at: node)
+            return nil
+        }
+        guard let at = offset(map["at"], at: "\(key).at", reader: &reader) else {
+            if map["at"] == nil { reader.report(.missingKey, "\(key).at", "missing required key", at: node) }
+            return nil
+        }
+        let value = map[verb]
+        let path = "\(key).\(verb)"
+        let hold = offset(map["hold"], at: "\(key).hold", reader: &reader) ?? .milliseconds(600)
+        let action: Action?
+        switch verb {
+        case "press": action = reader.string(value, at: path).map { .press(input: $0, hold: hold) }
+        case "bounce":
+            let edges = reader.integer(map["edges"], at: "\(key).edges") ?? 40
+            let span = offset(map["span"], at: "\(key).span", reader: &reader) ?? .milliseconds(15)
+            action = reader.string(value, at: path).map { .bounce(input: $0, edges: edges, span: span, hold: hold) }
+        case "cut": action = reader.string(value, at: path).map { .cutWire(input: $0) }
+        case "restore": action = reader.string(value, at: path).map { .restore(input: $0) }
+        case "stuck": action = reader.string(value, at: path).map { .stuck(input: $0) }
+        case "enclosure":
+            action = upDown(value, at: path, yes: "open", no: "closed", reader: &reader).map { .enclosure(open: $0) }
+        case "main_power":
+            action = upDown(value, at: path, yes: "on", no: "off", reader: &reader).map { .mainPower(on: $0) }
+        case "power_cut":
+            let after = offset(map["restore_after"], at: "\(key).restore_after", reader: &reader) ?? .seconds(5)
+            action = .powerCut(restoreAfter: after)
+        case "gnss":
+            action = upDown(value, at: path, yes: "restored", no: "lost", reader: &reader).map { .gnss(available: $0) }
+        case "network":
+            action = upDown(value, at: path, yes: "up", no: "down", reader: &reader).map { .network(up: $0) }
+        case "server_errors":
+            let status = reader.integer(value, at: path) ?? 500
+            let count = reader.integer(map["count"], at: "\(key).count") ?? 1
+            action = .serverErrors(status: status, count: count)
+        case "operator":
+            action = reader.choice(value, at: path, as: OperatorAction.self).map { .operatorAction($0) }
+        default: action = nil
+        }
+        return action.map { Step(at: at, action: $0) }
+    }
+
+    private static func upDown(
+        _ node: Node?, at key: String, yes: String, no: String, reader: inout YAMLReader
+    ) -> Bool? {
+        switch reader.string(node, at: key) {
+        case yes: return true
+        case no: return false
+        case let other?:
+            reader.report(.invalidValue, key, "'\(other)' is neither '\(yes)' nor '\(no)'", at: node)
+            return nil
+        case nil: return nil
+        }
+    }
+
+    private static func readExpectation(_ node: Node, at key: String, reader: inout YAMLReader) -> Expectation? {
+        guard let map = reader.mapping(node, at: key, known: expectKeys) else { return nil }
+        if let milestone = map["milestone"] {
+            let what = reader.choice(milestone, at: "\(key).milestone", as: Milestone.self)
+            let after = reader.choice(map["after"], at: "\(key).after", as: Milestone.self)
+            let within = offset(map["within"], at: "\(key).within", reader: &reader)
+            if map["within"] == nil { reader.report(.missingKey, "\(key).within", "missing required key", at: node) }
+            guard let what, let after, let within else { return nil }
+            return .within(milestone: what, within: within, after: after)
+        }
+        if let indicator = map["indicator"] {
+            return reader.string(indicator, at: "\(key).indicator").map { .finalIndicator($0) }
+        }
+        if let lost = map["lost"] { return reader.integer(lost, at: "\(key).lost").map { .lost($0) } }
+        if let duplicates = map["duplicates"] {
+            return reader.integer(duplicates, at: "\(key).duplicates").map { .duplicates($0) }
+        }
+        if let delivered = map["delivered"] {
+            let kind = reader.choice(delivered, at: "\(key).delivered", as: RecordKind.self)
+            let count = reader.integer(map["at_least"], at: "\(key).at_least") ?? 1
+            return kind.map { .delivered(kind: $0, atLeast: count) }
+        }
+        reader.report(
+            .invalidValue, key, "an expectation needs milestone, indicator, lost, duplicates or delivered", at: node)
+        return nil
+    }
+
+    /// A timeline offset: `90s`, `2m30s`, `1h5m`, `750ms`.
+    static func offset(_ node: Node?, at key: String, reader: inout YAMLReader) -> Duration? {
+        guard let text = reader.string(node, at: key, required: false) else { return nil }
+        if let value = parseOffset(text) { return value }
+        reader.report(.invalidValue, key, "'\(text)' is not a time like 750ms, 90s, 2m30s or 1h5m", at: node)
+        return nil
+    }
+
+    /// Parses compound durations such as `2m30s`, `1h5m`, `750ms`, `0s`.
+    public static func parseOffset(_ text: String) -> Duration? {
+        var total = Duration.zero
+        var number = ""
+        var rest = Substring(text)
+        guard !rest.isEmpty else { return nil }
+        while let character = rest.first {
+            if character.isNumber {
+                number.append(character)
+                rest = rest.dropFirst()
+                continue
+            }
+            guard let value = Int(number) else { return nil }
+            number = ""
+            if rest.hasPrefix("ms") {
+                total += .milliseconds(value)
+                rest = rest.dropFirst(2)
+            } else if rest.hasPrefix("h") {
+                total += .seconds(value * 3600)
+                rest = rest.dropFirst()
+            } else if rest.hasPrefix("m") {
+                total += .seconds(value * 60)
+                rest = rest.dropFirst()
+            } else if rest.hasPrefix("s") {
+                total += .seconds(value)
+                rest = rest.dropFirst()
+            } else {
+                return nil
+            }
+        }
+        return number.isEmpty ? total : nil
+    }
+}
