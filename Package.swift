@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "NMEATests", dependencies: ["NMEA"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "PanicCoreTests", dependencies: ["PanicCore"], swiftSettings: strict),
         .testTarget(name: "PanicConfigTests", dependencies: ["PanicConfig", "PanicCore"], swiftSettings: strict),
-        // .testTarget(name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware"], swiftSettings: strict),
+        .testTarget(name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware"], swiftSettings: strict),
         // .testTarget(name: "PanicSimTests", dependencies: ["PanicSim", "PanicHardware"], swiftSettings: strict),
         // .testTarget(name: "PanicSigningTests", dependencies: ["PanicSigning", "PanicCore"], swiftSettings: strict),
         // .testTarget(name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore"], swiftSettings: strict),
