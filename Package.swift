@@ -48,7 +48,7 @@ let package = Package(
         ),
 
         // MARK: Pure logic: no I/O, no C, time passed in.
-        .target(name: "NMEA", swiftSettings: strict),
+        .target(name: "NMEA", dependencies: ["PanicCore"], swiftSettings: strict),
         .target(name: "PanicCore", swiftSettings: strict),
 
         // MARK: The hardware seam and its two sides.
@@ -106,6 +106,7 @@ let package = Package(
             name: "panicd",
             dependencies: [
                 "PanicDaemon", "PanicConfig", "PanicCore", "PanicSigning", "PanicStore",
+                "NMEA", "PanicHardware", "PanicLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -122,10 +123,10 @@ let package = Package(
         ),
 
         // MARK: Tests mirror the modules; CLI tests run the built executables.
-        // .testTarget(name: "NMEATests", dependencies: ["NMEA"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "NMEATests", dependencies: ["NMEA"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "PanicCoreTests", dependencies: ["PanicCore"], swiftSettings: strict),
         .testTarget(name: "PanicConfigTests", dependencies: ["PanicConfig", "PanicCore"], swiftSettings: strict),
-        // .testTarget(name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware"], swiftSettings: strict),
+        .testTarget(name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware"], swiftSettings: strict),
         .testTarget(name: "PanicSimTests", dependencies: ["PanicSim", "PanicHardware"], swiftSettings: strict),
         .testTarget(name: "PanicSigningTests", dependencies: ["PanicSigning", "PanicCore"], swiftSettings: strict),
         .testTarget(
