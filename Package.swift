@@ -132,7 +132,8 @@ let package = Package(
         .testTarget(
             name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore", "PanicSigning"], swiftSettings: strict),
         // .testTarget(name: "ControlRoomKitTests", dependencies: ["ControlRoomKit"], swiftSettings: strict),
-        .testTarget(name: "PanicDaemonTests", dependencies: ["PanicDaemon"], swiftSettings: strict),
+        .testTarget(
+            name: "PanicDaemonTests", dependencies: ["PanicDaemon", "PanicSim", "PanicCore"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
         // area: outbox — the outbox benchmark (`make bench-outbox`).
         .executableTarget(

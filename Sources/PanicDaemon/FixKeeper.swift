@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import NMEA
+import PanicCore
+import PanicHardware
+import Synchronization
+
+/// Runs a GNSS byte source through the NMEA decoder and keeps the last position fix, so every record can carry
+/// where the box was and how old that knowledge is — an alert never waits for a fix.
+///
+/// It is also the box's wall clock: the boards have no RTC, so a recent GNSS fix's UTC time (advanced by its
+/// age) is preferred over the system clock, and every record says which it used.
+public final class FixKeeper: Sendable {
+    private struct State {
+        var lastPosition: GNSSFix?
+        var lastEpoch: GNSSFix?
+        /// The decoder lives here: the source's delivery closure is `@Sendable` and decoding is quick.
+        var decoder = NMEADecoder()
+    }
+
+    private let state = Mutex(State())
+    let clock: any MonotonicClock
+    let logger: Logger
+    /// A GNSS time older than this is not trusted as the wall clock.
+    let timeTrustWindow: Duration
+    let systemTime: @Sendable () -> Date
+
+    public init(
+        clock: any MonotonicClock, logger: Logger, timeTrustWindow: Duration = .seconds(600),
+        systemTime: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.clock = clock
+        self.logger = logger
+        self.timeTrustWindow = timeTrustWindow
+        self.systemTime = systemTime
+    }
+
+    /// Reads `source` until it ends or the task is cancelled.
+    public func run(source: some GNSSByteSource) async throws {
+        let logger = logger
+        try await source.run { chunk in
+            self.state.withLock { state in
+                var fixes: [GNSSFix] = []
+                state.decoder.feed(
+                    chunk.bytes, at: chunk.receivedAt,
+                    rejected: { logger.debug("NMEA sentence dropped", metadata: ["reason": "\($0)"]) },
+                    fix: { fixes.append($0) })
+                for fix in fixes {
+                    state.lastEpoch = fix
+                    if fix.hasPosition { state.lastPosition = fix }
+                }
+            }
+        }
+    }
+
+    /// Feeds a decoded fix directly (gpsd's JSON source delivers fixes, not bytes).
+    public func ingest(_ fix: GNSSFix) {
+        state.withLock { state in
+            state.lastEpoch = fix
+            if fix.hasPosition { state.lastPosition = fix }
+        }
+    }
+
+    /// The receiver's statistics so far.
+    public var statistics: NMEAStatistics { state.withLock { $0.decoder.statistics } }
+
+    /// Whether the receiver's latest epoch has a position (false in a tunnel).
+    public var hasCurrentFix: Bool { state.withLock { $0.lastEpoch?.hasPosition ?? false } }
+
+    /// The last position fix as a record carries it, with its age at `now`; nil when there has never been one.
+    public func recordFix(at now: MonotonicInstant) -> RecordFix? {
+        guard let fix = state.withLock({ $0.lastPosition }), let latitude = fix.latitude, let longitude = fix.longitude
+        else { return nil }
+        return RecordFix(
+            latitude: latitude, longitude: longitude, altitude: fix.altitudeMSL, speed: fix.speed, course: fix.track,
+            mode: fix.mode == .threeD ? .threeD : .twoD, hdop: fix.hdop, satellites: fix.satellitesUsed,
+            fixTime: Self.utc(fix).map { RecordTime(epochMilliseconds: Int64($0.timeIntervalSince1970 * 1000)) },
+            ageMilliseconds: fix.age(at: now).milliseconds)
+    }
+
+    /// The wall time now and where it came from: a trusted GNSS time advanced by its age, else the system clock.
+    public func wallTime(at now: MonotonicInstant) -> (time: RecordTime, source: TimeSource) {
+        let epoch = state.withLock { $0.lastEpoch }
+        if let epoch, !epoch.dateSuspect, let utc = Self.utc(epoch), epoch.age(at: now) <= timeTrustWindow {
+            let date = utc.addingTimeInterval(Double(epoch.age(at: now).milliseconds) / 1000)
+            return (RecordTime(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded())), .gnss)
+        }
+        let date = systemTime()
+        return (RecordTime(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded())), .system)
+    }
+
+    /// The fix's UTC date and time as a `Date`, when it has both.
+    static func utc(_ fix: GNSSFix) -> Date? {
+        guard let date = fix.date, let time = fix.time else { return nil }
+        var components = DateComponents()
+        components.timeZone = TimeZone(identifier: "UTC")
+        components.year = date.year
+        components.month = date.month
+        components.day = date.day
+        components.hour = time.hour
+        components.minute = time.minute
+        components.second = time.second
+        components.nanosecond = time.nanosecond
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.date(from: components)
+    }
+}
