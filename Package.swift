@@ -17,6 +17,8 @@ let package = Package(
     products: [
         .executable(name: "panicd", targets: ["panicd"]),
         .executable(name: "controlroom", targets: ["controlroom"]),
+        .executable(name: "gnss-bench", targets: ["gnss-bench"]),  // area: gnss
+        .executable(name: "nmea-fuzz", targets: ["nmea-fuzz"]),  // area: gnss
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -132,5 +134,9 @@ let package = Package(
         // .testTarget(name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore"], swiftSettings: strict),
         // .testTarget(name: "ControlRoomKitTests", dependencies: ["ControlRoomKit"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
+        // area: gnss — benchmark (make bench-gnss)
+        .executableTarget(name: "gnss-bench", dependencies: ["NMEA", "PanicCore"], swiftSettings: strict),
+        // area: gnss — libFuzzer target (make fuzz-gnss); a plain build makes it a corpus replayer.
+        .executableTarget(name: "nmea-fuzz", dependencies: ["NMEA", "PanicCore"], swiftSettings: strict),
     ]
 )
