@@ -125,7 +125,9 @@ let package = Package(
         ),
 
         // MARK: Tests mirror the modules; CLI tests run the built executables.
-        .testTarget(name: "NMEATests", dependencies: ["NMEA"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(
+            name: "NMEATests", dependencies: ["NMEA", "PanicCore", "PanicHardware", "PanicLinux"],
+            resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "PanicCoreTests", dependencies: ["PanicCore"], swiftSettings: strict),
         .testTarget(name: "PanicConfigTests", dependencies: ["PanicConfig", "PanicCore"], swiftSettings: strict),
         .testTarget(name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware"], swiftSettings: strict),
