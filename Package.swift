@@ -17,6 +17,8 @@ let package = Package(
     products: [
         .executable(name: "panicd", targets: ["panicd"]),
         .executable(name: "controlroom", targets: ["controlroom"]),
+        .executable(name: "gnss-bench", targets: ["gnss-bench"]),  // area: gnss
+        .executable(name: "nmea-fuzz", targets: ["nmea-fuzz"]),  // area: gnss
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -123,7 +125,9 @@ let package = Package(
         ),
 
         // MARK: Tests mirror the modules; CLI tests run the built executables.
-        .testTarget(name: "NMEATests", dependencies: ["NMEA"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(
+            name: "NMEATests", dependencies: ["NMEA", "PanicCore", "PanicHardware", "PanicLinux"],
+            resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "PanicCoreTests", dependencies: ["PanicCore"], swiftSettings: strict),
         .testTarget(name: "PanicConfigTests", dependencies: ["PanicConfig", "PanicCore"], swiftSettings: strict),
         .testTarget(name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware"], swiftSettings: strict),
@@ -143,5 +147,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // area: gnss — benchmark (make bench-gnss)
+        .executableTarget(name: "gnss-bench", dependencies: ["NMEA", "PanicCore"], swiftSettings: strict),
+        // area: gnss — libFuzzer target (make fuzz-gnss); a plain build makes it a corpus replayer.
+        .executableTarget(name: "nmea-fuzz", dependencies: ["NMEA", "PanicCore"], swiftSettings: strict),
     ]
 )

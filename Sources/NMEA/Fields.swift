@@ -225,12 +225,17 @@ func parseDecimal(_ field: UnsafeBufferPointer<UInt8>) -> Double? {
         let byte = field[index]
         let digit = byte &- ascii.zero
         if digit < 10 {
-            if digits < 18 {
+            if seenDot {
+                // Digits past 18 (or past 1e-18) are below a Double's precision: read and ignored.
+                if digits < 18 && fraction < 18 {
+                    mantissa = mantissa * 10 + Int64(digit)
+                    if mantissa != 0 { digits += 1 }
+                    fraction += 1
+                }
+            } else {
+                guard digits < 18 else { return nil }
                 mantissa = mantissa * 10 + Int64(digit)
                 if mantissa != 0 { digits += 1 }
-                if seenDot { fraction += 1 }
-            } else if !seenDot {
-                return nil
             }
         } else if byte == ascii.dot && !seenDot {
             seenDot = true

@@ -76,6 +76,24 @@ public struct NMEAFramer: Sendable {
                     skippedBytes &+= 1
                 }
             case .inSentence:
+                // Fast path: run over the ordinary printable bytes of the sentence in one tight loop.
+                var end = index
+                while end < count {
+                    let next = bytes[end]
+                    if next &- 0x20 >= 0x5F || next == ascii.dollar || next == ascii.bang { break }
+                    end &+= 1
+                }
+                if end > index {
+                    length &+= end &- index
+                    if length > options.maxLength {
+                        carry.removeAll(keepingCapacity: true)
+                        skippedBytes &+= length
+                        emit(.rejected(NMEARejection(reason: .tooLong, line: line)))
+                        state = .discarding
+                    }
+                    index = end
+                    continue
+                }
                 if byte == ascii.cr || byte == ascii.lf {
                     finish(bytes, start, index, emit)
                     noteLineEnd(byte)

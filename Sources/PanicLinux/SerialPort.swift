@@ -186,8 +186,13 @@ public struct GNSSSerialSource: GNSSByteSource {
         var outageStarted: MonotonicInstant?
         while true {
             try Task.checkCancellation()
-            do {
-                let stream = try opener()
+            // Only the device's errors start an outage; an error thrown by `deliver` ends `run`.
+            let deviceError: any Error
+            let opened: Result<AsyncThrowingStream<GNSSChunk, any Error>, any Error> = Result { try opener() }
+            switch opened {
+            case .failure(let error):
+                deviceError = error
+            case .success(let stream):
                 if let started = outageStarted {
                     logger.notice(
                         "GNSS serial port is back",
@@ -195,20 +200,37 @@ public struct GNSSSerialSource: GNSSByteSource {
                     outageStarted = nil
                 }
                 delay = initialBackoff
-                for try await chunk in stream { try await deliver(chunk) }
-                throw SerialIOError(call: "read", errno: .ioError, path: path)  // end of input: the device went
-            } catch let error where !(error is CancellationError) && !Task.isCancelled {
-                if outageStarted == nil {
-                    outageStarted = clock.now
-                    logger.warning(
-                        "GNSS serial port lost; re-opening with backoff",
-                        metadata: ["port": "\(path)", "error": "\(error)"])
-                } else {
-                    logger.debug("GNSS serial port still unavailable", metadata: ["error": "\(error)"])
-                }
+                deviceError = try await readUntilLost(stream, deliver)
+            }
+            try Task.checkCancellation()
+            if outageStarted == nil {
+                outageStarted = clock.now
+                logger.warning(
+                    "GNSS serial port lost; re-opening with backoff",
+                    metadata: ["port": "\(path)", "error": "\(deviceError)"])
+            } else {
+                logger.debug("GNSS serial port still unavailable", metadata: ["error": "\(deviceError)"])
             }
             try await clock.sleep(for: delay)
             delay = min(delay * 2, maximumBackoff)
+        }
+    }
+
+    /// Delivers the stream's chunks; returns the device's error (or end of input), throws what `deliver` throws.
+    private func readUntilLost(
+        _ stream: AsyncThrowingStream<GNSSChunk, any Error>, _ deliver: @Sendable (GNSSChunk) async throws -> Void
+    ) async throws -> any Error {
+        var chunks = stream.makeAsyncIterator()
+        while true {
+            let next: GNSSChunk?
+            do {
+                next = try await chunks.next()
+            } catch {
+                return error
+            }
+            // End of input: the device went away (a pty's other side closed, a USB hang-up).
+            guard let chunk = next else { return SerialIOError(call: "read", errno: .ioError, path: path) }
+            try await deliver(chunk)
         }
     }
 }

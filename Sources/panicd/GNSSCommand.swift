@@ -1,14 +1,18 @@
 import ArgumentParser
 import Foundation
+import Logging
 import NMEA
 import PanicCore
+import PanicHardware
+import PanicLinux
+import Synchronization
 
 /// `panicd gnss …`: decode NMEA recordings and watch a live receiver.
 struct GNSSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gnss",
         abstract: "Decode NMEA 0183 recordings and watch a live GNSS receiver.",
-        subcommands: [Decode.self]
+        subcommands: [Decode.self, Watch.self]
     )
 
     /// `panicd gnss decode [FILE|-]`: one gpsd TPV JSON object per epoch.
@@ -62,5 +66,122 @@ struct GNSSCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data((decoder.statistics.report + "\n").utf8))
             }
         }
+    }
+
+    /// `panicd gnss watch`: the live fix, for installers.
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the live fix from a serial receiver or from gpsd, one line per epoch.",
+            discussion: """
+                With --port, the receiver is opened through libserialport (8N1) and re-opened with backoff if it \
+                goes away; --termios opens it with plain termios instead (pseudo-terminals, odd USB adapters). \
+                With --gpsd, gpsd's JSON reports are used, for boards where gpsd already owns the receiver. \
+                --json prints gpsd-style TPV lines instead of the summary.
+                """
+        )
+
+        @Option(help: "Serial device of the receiver, e.g. /dev/ttyUSB0 or /dev/ttyAMA0.")
+        var port: String?
+
+        @Option(help: "Baud rate of the serial receiver.")
+        var baud = 9600
+
+        @Flag(help: "Open --port with plain termios instead of libserialport (needed for pseudo-terminals).")
+        var termios = false
+
+        @Option(help: "gpsd to watch instead of a port, as HOST:PORT (default port 2947).")
+        var gpsd: String?
+
+        @Flag(help: "Print gpsd-style TPV JSON lines instead of the summary.")
+        var json = false
+
+        @Option(help: "Stop after this many epochs (0: run until interrupted).")
+        var count = 0
+
+        func validate() throws {
+            guard (port == nil) != (gpsd == nil) else { throw ValidationError("give exactly one of --port or --gpsd") }
+        }
+
+        func run() async throws {
+            let clock = SystemMonotonicClock()
+            var logger = Logger(label: "panicd.gnss") { StreamLogHandler.standardError(label: $0) }
+            logger.logLevel = .info
+            let source: any GNSSByteSource
+            if let gpsd {
+                guard let gpsdSource = GPSDSource(address: gpsd, clock: clock) else {
+                    throw ValidationError("--gpsd \(gpsd): expected HOST or HOST:PORT")
+                }
+                source = gpsdSource
+            } else if let port, termios {
+                let pty = PTYSource(path: port, baud: baud, clock: clock)
+                source = GNSSSerialSource(path: port, clock: clock, logger: logger) { try pty.chunks() }
+            } else {
+                source = GNSSSerialSource(path: port ?? "", baud: baud, clock: clock, logger: logger)
+            }
+            let printer = WatchPrinter(format: source.format, json: json, limit: count)
+            do {
+                try await source.run { chunk in try printer.take(chunk) }
+            } catch is WatchPrinter.Done {
+                return
+            }
+        }
+    }
+}
+
+/// Decodes a watch stream and prints each epoch; shared by the source callback, so its state sits in a mutex.
+final class WatchPrinter: Sendable {
+    struct Done: Error {}
+
+    private struct State {
+        var nmea = NMEADecoder()
+        var gpsd = GPSDReportDecoder()
+        var printed = 0
+    }
+
+    private let format: GNSSStreamFormat
+    private let json: Bool
+    private let limit: Int
+    private let state = Mutex(State())
+
+    init(format: GNSSStreamFormat, json: Bool, limit: Int) {
+        self.format = format
+        self.json = json
+        self.limit = limit
+    }
+
+    func take(_ chunk: GNSSChunk) throws {
+        var text = ""
+        let done = state.withLock { state -> Bool in
+            var fixes: [GNSSFix] = []
+            switch format {
+            case .nmea: state.nmea.feed(chunk.bytes, at: chunk.receivedAt) { fixes.append($0) }
+            case .gpsdJSON: state.gpsd.feed(chunk.bytes, at: chunk.receivedAt) { fixes.append($0) }
+            }
+            for fix in fixes {
+                text += (json ? TPVEncoder.line(fix) : Self.summary(fix, now: chunk.receivedAt)) + "\n"
+                state.printed += 1
+                if limit > 0 && state.printed >= limit { return true }
+            }
+            return false
+        }
+        if !text.isEmpty { FileHandle.standardOutput.write(Data(text.utf8)) }
+        if done { throw Done() }
+    }
+
+    static func summary(_ fix: GNSSFix, now: MonotonicInstant) -> String {
+        let mode = ["no mode", "no fix", "2D", "3D"][fix.mode.rawValue]
+        var parts = ["\(fix.date.map { "\($0)" } ?? "----------") \(fix.time.map { "\($0)" } ?? "--:--:--.---")", mode]
+        if fix.hasPosition, let latitude = fix.latitude, let longitude = fix.longitude {
+            parts.append(String(format: "%.6f,%.6f", latitude, longitude))
+        }
+        if let altitude = fix.altitudeMSL { parts.append(String(format: "alt %.1f m", altitude)) }
+        if let speed = fix.speed { parts.append(String(format: "%.1f km/h", speed * 3.6)) }
+        if let hdop = fix.hdop { parts.append(String(format: "HDOP %.1f", hdop)) }
+        let used = Constellation.allCases.filter { fix.usedByConstellation[$0] > 0 }
+            .map { "\($0) \(fix.usedByConstellation[$0])" }
+        if !used.isEmpty { parts.append("used: " + used.joined(separator: ", ")) }
+        if fix.dateSuspect { parts.append("DATE SUSPECT (GPS week rollover?)") }
+        parts.append("age \(fix.age(at: now))")
+        return parts.joined(separator: "  ")
     }
 }

@@ -153,3 +153,38 @@ struct ParserTests {
         }
     }
 }
+
+@Suite("Decimal fields")
+struct DecimalTests {
+    func value(_ text: String) -> Double? {
+        guard case .sentence(let sentence) = parse("GPVTG,\(text),T,,M,,N,,K,A"), case .vtg(let vtg) = sentence.body
+        else { return nil }
+        return vtg.courseTrue
+    }
+
+    @Test("decimals parse exactly as strtod would, and long fractions stay in range")
+    func decimals() {
+        #expect(value("338.51") == 338.51)
+        #expect(value("-0.5") == -0.5)
+        #expect(value("007") == 7)
+        #expect(value("0." + String(repeating: "0", count: 40) + "1") == 0)
+        #expect(value("1.23456789012345678901234567890") == 1.2345678901234567)
+    }
+
+    @Test("malformed decimals are bad fields, never a crash")
+    func malformed() {
+        for text in ["-", ".", "1.2.3", "1e5", "+", "12345678901234567890123"] {
+            guard case .rejected(let reason, let field) = parse("GPVTG,\(text),T,,M,,N,,K,A") else {
+                Issue.record("\(text) accepted")
+                continue
+            }
+            #expect(reason == .badField && field == 1, "\(text)")
+        }
+    }
+
+    @Test("the first fuzz crash (a 40-digit fraction in VTG) decodes without trapping")
+    func fuzzRegression() throws {
+        let bytes = try fixture("fuzz-crash-long-fraction.bin")
+        _ = decode(Array(bytes.dropFirst()))
+    }
+}
