@@ -7,8 +7,8 @@ struct Panicd: AsyncParsableCommand {
         commandName: "panicd",
         abstract: "PanicBridge panic-box daemon: buttons and GNSS in, signed alerts out to the control room.",
         subcommands: [
-            BoardsCommand.self, GNSSCommand.self, KeygenCommand.self, IdentityCommand.self, VerifyCommand.self,
-            OutboxCommand.self,
+            BoardsCommand.self, InputsCommand.self, GNSSCommand.self, KeygenCommand.self, IdentityCommand.self,
+            VerifyCommand.self, OutboxCommand.self,
         ]
     )
 }

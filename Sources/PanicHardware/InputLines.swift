@@ -1,0 +1,71 @@
+import PanicCore
+
+/// Which way a line moved, in contact terms: backends apply the board's `closedLevel` (libgpiod's active-low
+/// flag), so `rising` always means the contact closed and `falling` that it opened, whatever the wiring.
+public enum Edge: String, Sendable, Equatable {
+    /// The contact closed (started conducting).
+    case rising
+    /// The contact opened.
+    case falling
+
+    /// Whether the contact is closed after this edge.
+    public var closed: Bool { self == .rising }
+}
+
+/// One edge on one input line, as the backend saw it.
+public struct EdgeEvent: Sendable, Equatable, CustomStringConvertible {
+    /// Index of the line in the board's `inputs` (and in ``InputLines/specs``).
+    public var line: Int
+    /// The line's name in the board file.
+    public var name: String
+    public var edge: Edge
+    /// When it happened: the kernel's timestamp where there is one (libgpiod), the injected clock's otherwise.
+    public var timestamp: MonotonicInstant
+    /// Counts every edge the backend delivered, from 1, over all lines; a gap means the backend lost events.
+    public var sequence: UInt64
+
+    public init(line: Int, name: String, edge: Edge, timestamp: MonotonicInstant, sequence: UInt64) {
+        self.line = line
+        self.name = name
+        self.edge = edge
+        self.timestamp = timestamp
+        self.sequence = sequence
+    }
+
+    public var description: String { "#\(sequence) \(timestamp) \(name) \(edge.rawValue)" }
+}
+
+/// A board's input lines, requested for edge events: the hardware seam for buttons and sense lines.
+///
+/// Implementations wait for edges without polling (file-descriptor readiness, or a script), and deliver them in
+/// order through ``edges()``. Ending the iteration (or cancelling the task iterating) stops the waiting.
+public protocol InputLines: Sendable {
+    /// The lines, in board order; ``EdgeEvent/line`` indexes this array.
+    var specs: [InputLineSpec] { get }
+
+    /// Whether each line's contact is closed right now, read once when the watch starts.
+    func contactsClosed() throws -> [Bool]
+
+    /// The edges on all lines, in the order they happened. Call it once: there is one consumer.
+    func edges() -> AsyncThrowingStream<EdgeEvent, any Error>
+
+    /// Stops watching and releases the lines; a pending ``edges()`` iteration finishes. Idempotent.
+    func close()
+}
+
+/// A board's output lines (status LED, buzzer): set on or off. Patterns are rendered by the ``IndicatorDriver``.
+public protocol OutputLines: Sendable {
+    /// The lines, in board order.
+    var specs: [OutputLineSpec] { get }
+
+    /// Turns output `index` on (its `activeLevel`) or off.
+    func set(_ index: Int, on: Bool) throws
+
+    /// Turns every output off and releases the lines. Idempotent.
+    func close()
+}
+
+extension OutputLines {
+    /// The index of the first output with `role`, if the board has one.
+    public func index(of role: OutputRole) -> Int? { specs.firstIndex { $0.role == role } }
+}

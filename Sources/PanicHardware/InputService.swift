@@ -1,0 +1,125 @@
+import PanicCore
+import Synchronization
+
+/// Watches a board's input lines and turns their edges into classified ``InputEvent``s.
+///
+/// The long-running shell around the pure ``InputClassifier``: it reads ``InputLines/edges()``, feeds each
+/// edge in, and sleeps on the injected clock until the classifier's next deadline (hold, wire-cut, stuck).
+/// Classified events come out of ``events``. ``run()`` returns when the lines' edge stream ends and throws
+/// what the backend threw; cancelling it stops the watch.
+public final class InputService: Sendable {
+    /// The classified events, in time order. One consumer; it ends when ``run()`` returns.
+    public let events: AsyncStream<InputEvent>
+    private let continuation: AsyncStream<InputEvent>.Continuation
+    private let lines: any InputLines
+    private let clock: any MonotonicClock
+    private let watchState = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let progress = Mutex<
+        (sequence: UInt64, ended: Bool, waiters: [(UInt64, CheckedContinuation<Void, Never>)])
+    >(
+        (0, false, []))
+
+    /// Watches `lines`, timing holds and faults on `clock` (``SystemMonotonicClock`` in the daemon, whose time
+    /// base the kernel's edge timestamps share; ``ManualClock`` in tests).
+    public init(lines: any InputLines, clock: any MonotonicClock) {
+        self.lines = lines
+        self.clock = clock
+        (events, continuation) = AsyncStream.makeStream(of: InputEvent.self, bufferingPolicy: .unbounded)
+    }
+
+    /// Returns once ``run()`` has read the lines' starting state: edges from then on are classified as changes.
+    public func watching() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let started = watchState.withLock { state in
+                if !state.started { state.waiters.append(waiter) }
+                return state.started
+            }
+            if started { waiter.resume() }
+        }
+    }
+
+    /// Returns once the edge numbered `sequence` (see ``EdgeEvent/sequence``) has been classified, or the watch
+    /// has ended. A virtual-time script waits for it before moving the clock, so a timer never overtakes an edge.
+    public func caughtUp(to sequence: UInt64) async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let done = progress.withLock { state in
+                let done = state.ended || state.sequence >= sequence
+                if !done { state.waiters.append((sequence, waiter)) }
+                return done
+            }
+            if done { waiter.resume() }
+        }
+    }
+
+    private func classified(through sequence: UInt64, ended: Bool = false) {
+        let due = progress.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.sequence = max(state.sequence, sequence)
+            state.ended = state.ended || ended
+            let due = state.waiters.filter { state.ended || $0.0 <= state.sequence }.map(\.1)
+            state.waiters.removeAll { state.ended || $0.0 <= state.sequence }
+            return due
+        }
+        for waiter in due { waiter.resume() }
+    }
+
+    private enum Signal: Sendable {
+        case edge(EdgeEvent)
+        case deadline(UInt64)
+        case finished((any Error)?)
+    }
+
+    /// Runs the watch until the lines' edge stream ends, the task is cancelled or the backend fails.
+    public func run() async throws {
+        defer {
+            continuation.finish()
+            classified(through: .max, ended: true)
+        }
+        let lines = self.lines
+        var classifier = InputClassifier(
+            specs: lines.specs, initiallyClosed: try lines.contactsClosed(), now: clock.now)
+        for event in classifier.initialEvents { continuation.yield(event) }
+        let waiters = watchState.withLock { state in
+            state.started = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+
+        let (signals, signal) = AsyncStream.makeStream(of: Signal.self, bufferingPolicy: .unbounded)
+        var timer = DeadlineTimer(clock: clock)
+        defer { timer.cancel() }
+        let fire: @Sendable (UInt64) -> Void = { signal.yield(.deadline($0)) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await edge in lines.edges() { signal.yield(.edge(edge)) }
+                    signal.yield(.finished(nil))
+                } catch {
+                    signal.yield(.finished(error))
+                }
+            }
+            timer.arm(classifier.nextDeadline, fire: fire)
+            var failure: (any Error)?
+            loop: for await incoming in signals {
+                let output: InputClassifier.Output
+                switch incoming {
+                case .edge(let edge):
+                    output = classifier.edge(line: edge.line, closed: edge.edge.closed, at: edge.timestamp)
+                case .deadline(let generation):
+                    guard timer.fired(generation) else { continue }
+                    output = classifier.advance(to: clock.now)
+                case .finished(let error):
+                    failure = error
+                    for event in classifier.advance(to: clock.now).events { continuation.yield(event) }
+                    break loop
+                }
+                for event in output.events { continuation.yield(event) }
+                if case .edge(let edge) = incoming { classified(through: edge.sequence) }
+                timer.arm(output.nextDeadline, fire: fire)
+            }
+            group.cancelAll()
+            if let failure { throw failure }
+        }
+        try Task.checkCancellation()
+    }
+}
