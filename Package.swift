@@ -105,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "panicd",
             dependencies: [
-                "PanicDaemon", "PanicConfig", "PanicCore",
+                "PanicDaemon", "PanicConfig", "PanicCore", "PanicSigning", "PanicStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -127,10 +127,19 @@ let package = Package(
         .testTarget(name: "PanicConfigTests", dependencies: ["PanicConfig", "PanicCore"], swiftSettings: strict),
         // .testTarget(name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware"], swiftSettings: strict),
         // .testTarget(name: "PanicSimTests", dependencies: ["PanicSim", "PanicHardware"], swiftSettings: strict),
-        // .testTarget(name: "PanicSigningTests", dependencies: ["PanicSigning", "PanicCore"], swiftSettings: strict),
-        // .testTarget(name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore"], swiftSettings: strict),
+        .testTarget(name: "PanicSigningTests", dependencies: ["PanicSigning", "PanicCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore", "PanicSigning"], swiftSettings: strict),
         // .testTarget(name: "ControlRoomKitTests", dependencies: ["ControlRoomKit"], swiftSettings: strict),
         .testTarget(name: "PanicDaemonTests", dependencies: ["PanicDaemon"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
+        // area: outbox — the outbox benchmark (`make bench-outbox`).
+        .executableTarget(
+            name: "outbox-bench",
+            dependencies: [
+                "PanicCore", "PanicSigning", "PanicStore", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -6,6 +6,8 @@ struct Panicd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "panicd",
         abstract: "PanicBridge panic-box daemon: buttons and GNSS in, signed alerts out to the control room.",
-        subcommands: [BoardsCommand.self]
+        subcommands: [
+            BoardsCommand.self, KeygenCommand.self, IdentityCommand.self, VerifyCommand.self, OutboxCommand.self,
+        ]
     )
 }

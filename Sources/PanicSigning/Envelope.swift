@@ -1,0 +1,113 @@
+import Crypto
+import Foundation
+import PanicCore
+
+/// Signs records as JWS compact serialization with `alg` EdDSA (RFC 7515, RFC 8037) and `kid` the key's
+/// RFC 7638 thumbprint, so any standard JOSE library verifies them.
+public struct RecordSigner: RecordSealing {
+    /// The key that signs.
+    public let key: DeviceKey
+    /// The device id records must carry.
+    public let deviceID: String
+    /// The key's thumbprint, the JWS `kid`.
+    public let keyID: String
+    private let encodedHeader: String
+
+    public init(key: DeviceKey) {
+        self.key = key
+        let identity = key.identity
+        deviceID = identity.deviceID
+        keyID = identity.thumbprint
+        encodedHeader = Base64URL.encode(Data(#"{"alg":"EdDSA","kid":"\#(keyID)"}"#.utf8))
+    }
+
+    /// The JSON payload bytes for a record: sorted keys, so the same record always gives the same bytes.
+    public static func payload(_ record: Record) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(record)
+    }
+
+    /// Signs `record` (whose device must be this signer's).
+    public func seal(_ record: Record) throws -> SealedRecord {
+        try seal(record, with: key.privateKey)
+    }
+
+    /// Signs `record` with an already-built private key (saves rebuilding it per record in a batch).
+    public func seal(_ record: Record, with privateKey: Curve25519.Signing.PrivateKey) throws -> SealedRecord {
+        guard record.device == deviceID else { throw SigningError.wrongDevice(record.device, expected: deviceID) }
+        return try sign(payload: RecordSigner.payload(record), with: privateKey)
+    }
+
+    /// Signs arbitrary payload bytes (tests use it to make hostile envelopes).
+    public func sign(payload: Data, with privateKey: Curve25519.Signing.PrivateKey? = nil) throws -> SealedRecord {
+        let signingInput = encodedHeader + "." + Base64URL.encode(payload)
+        let signature = try (privateKey ?? key.privateKey).signature(for: Data(signingInput.utf8))
+        let envelope = signingInput + "." + Base64URL.encode(signature)
+        return SealedRecord(envelope: envelope, hash: Envelope.hash(envelope))
+    }
+}
+
+/// Errors from signing.
+public enum SigningError: Error, Equatable, CustomStringConvertible {
+    /// The record names another device than the key's.
+    case wrongDevice(String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .wrongDevice(let device, let expected):
+            "record is for device \(device) but the key belongs to \(expected)"
+        }
+    }
+}
+
+/// A parsed (not yet verified) compact JWS envelope.
+public struct Envelope: Sendable {
+    /// The envelope text.
+    public let text: String
+    /// Header `alg`.
+    public let algorithm: String
+    /// Header `kid`, when present.
+    public let keyID: String?
+    /// The decoded payload bytes.
+    public let payload: Data
+    /// The signature bytes.
+    public let signature: Data
+    /// `header.payload`, the bytes the signature covers.
+    public let signingInput: Substring
+
+    /// SHA-256 of an envelope's text, base64url: the value the next record carries as `prev`.
+    public static func hash(_ envelope: String) -> String {
+        Base64URL.encode(Data(SHA256.hash(data: Data(envelope.utf8))))
+    }
+
+    /// Parses compact serialization; the error says which part is wrong.
+    public init(_ text: String) throws(EnvelopeError) {
+        self.text = text
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { throw EnvelopeError("expected 3 dot-separated parts, found \(parts.count)") }
+        guard let headerBytes = Base64URL.decode(parts[0]) else { throw EnvelopeError("header is not base64url") }
+        struct Header: Decodable {
+            var alg: String
+            var kid: String?
+            var crit: [String]?
+        }
+        guard let header = try? JSONDecoder().decode(Header.self, from: headerBytes) else {
+            throw EnvelopeError("header is not a JSON object with a string 'alg'")
+        }
+        guard header.crit == nil else { throw EnvelopeError("header has 'crit', which this verifier does not support") }
+        guard let payload = Base64URL.decode(parts[1]) else { throw EnvelopeError("payload is not base64url") }
+        guard let signature = Base64URL.decode(parts[2]) else { throw EnvelopeError("signature is not base64url") }
+        algorithm = header.alg
+        keyID = header.kid
+        self.payload = payload
+        self.signature = signature
+        signingInput = text[text.startIndex..<parts[1].endIndex]
+    }
+}
+
+/// Why an envelope could not be parsed.
+public struct EnvelopeError: Error, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,174 @@
+import CSQLite
+
+/// A failed SQLite call. It names the call, the result codes and the database path — never the values bound
+/// to a statement, because records carry locations that must stay out of logs.
+public struct SQLiteError: Error, Equatable, CustomStringConvertible {
+    /// The SQLite C function that failed (`sqlite3_open_v2`, `sqlite3_step`, ...).
+    public var call: String
+    /// The primary result code (`SQLITE_FULL` is 13).
+    public var code: Int32
+    /// The extended result code.
+    public var extendedCode: Int32
+    /// SQLite's message (`sqlite3_errmsg`), which names no bound value.
+    public var message: String
+    /// The database file.
+    public var path: String
+
+    /// Whether the disk (or the configured page limit) is full.
+    public var isFull: Bool { code == SQLITE_FULL }
+    /// Whether the file is not a database or is damaged.
+    public var isCorrupt: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
+
+    public var description: String {
+        "\(path): \(call) failed: \(message) (SQLite result \(code), extended \(extendedCode))"
+    }
+}
+
+/// One SQLite connection, owned: closed when released. Not thread-safe by itself; `Outbox` serializes access.
+public final class SQLiteConnection {
+    let handle: OpaquePointer
+    /// The database file's path.
+    public let path: String
+
+    /// Opens (creating when allowed) the database at `path`.
+    public init(path: String, create: Bool = true) throws(SQLiteError) {
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let error = SQLiteError(
+                call: "sqlite3_open_v2", code: rc & 0xff, extendedCode: db.map { sqlite3_extended_errcode($0) } ?? rc,
+                message: db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc)),
+                path: path)
+            sqlite3_close_v2(db)
+            throw error
+        }
+        handle = db
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, 5000)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func error(_ call: String, _ rc: Int32) -> SQLiteError {
+        SQLiteError(
+            call: call, code: rc & 0xff, extendedCode: sqlite3_extended_errcode(handle),
+            message: String(cString: sqlite3_errmsg(handle)), path: path)
+    }
+
+    /// Runs SQL text with no parameters (one or more statements).
+    public func execute(_ sql: String) throws(SQLiteError) {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error("sqlite3_exec", rc) }
+    }
+
+    /// Compiles a statement.
+    public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        var statement: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw error("sqlite3_prepare_v3", rc) }
+        return SQLiteStatement(statement, connection: self)
+    }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            // After some errors (SQLITE_FULL among them) SQLite has already rolled back; ignore that case.
+            if sqlite3_get_autocommit(handle) == 0 { _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
+            throw error
+        }
+    }
+
+    /// The first column of the first row of `sql`, as an integer.
+    public func integer(_ sql: String) throws(SQLiteError) -> Int64? {
+        let statement = try prepare(sql)
+        return try statement.step() ? statement.integer(0) : nil
+    }
+
+    /// The first column of the first row of `sql`, as text.
+    public func text(_ sql: String) throws(SQLiteError) -> String? {
+        let statement = try prepare(sql)
+        return try statement.step() ? statement.text(0) : nil
+    }
+
+    /// Rows changed by the last statement.
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+}
+
+/// A compiled statement; bind with `bind`, run with `step`, read columns, `reset` to reuse.
+public final class SQLiteStatement {
+    let handle: OpaquePointer
+    unowned let connection: SQLiteConnection
+
+    init(_ handle: OpaquePointer, connection: SQLiteConnection) {
+        self.handle = handle
+        self.connection = connection
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    // SQLITE_TRANSIENT (a macro Swift cannot import): SQLite copies the bytes before bind returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// Binds values to parameters 1...n (Int64, Int, String, nil).
+    @discardableResult
+    public func bind(_ values: [SQLiteValue]) throws(SQLiteError) -> SQLiteStatement {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let rc: Int32
+            switch value {
+            case .integer(let number): rc = sqlite3_bind_int64(handle, index, number)
+            case .text(let text): rc = sqlite3_bind_text(handle, index, text, -1, SQLiteStatement.transient)
+            case .null: rc = sqlite3_bind_null(handle, index)
+            }
+            guard rc == SQLITE_OK else { throw connection.error("sqlite3_bind", rc) }
+        }
+        return self
+    }
+
+    /// Advances: true when a row is available, false when done.
+    public func step() throws(SQLiteError) -> Bool {
+        let rc = sqlite3_step(handle)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        let error = connection.error("sqlite3_step", rc)
+        sqlite3_reset(handle)
+        throw error
+    }
+
+    /// Steps to completion, ignoring rows.
+    public func run() throws(SQLiteError) {
+        while try step() {}
+        sqlite3_reset(handle)
+    }
+
+    /// Resets the statement for reuse (bindings are kept).
+    public func reset() { sqlite3_reset(handle) }
+
+    /// Integer value of column `index` of the current row.
+    public func integer(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
+
+    /// Whether column `index` is NULL.
+    public func isNull(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
+
+    /// Text value of column `index` of the current row.
+    public func text(_ index: Int32) -> String {
+        guard let pointer = sqlite3_column_text(handle, index) else { return "" }
+        return String(cString: pointer)
+    }
+}
+
+/// A value bound to a statement parameter.
+public enum SQLiteValue: Sendable, Hashable {
+    case integer(Int64)
+    case text(String)
+    case null
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PanicCore
+import PanicSigning
+import PanicStore
+
+/// `panicd outbox …`: inspect the durable outbox.
+struct OutboxCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outbox",
+        abstract: "Inspect the signed-record outbox (SQLite).",
+        subcommands: [Status.self, Export.self, CrashChild.self]
+    )
+
+    struct Options: ParsableArguments {
+        @Option(help: "The outbox database.")
+        var db: String
+
+        @Option(help: "The device key file.")
+        var key: String
+
+        func open() throws -> Outbox {
+            let key: DeviceKey
+            do { key = try DeviceKey.load(path: self.key) } catch { throw CLIError(error.description) }
+            var logger = Logger(label: "panicd.outbox")
+            logger.logLevel = .notice
+            do {
+                return try Outbox(path: db, sealer: RecordSigner(key: key), logger: logger)
+            } catch {
+                throw CLIError("cannot open outbox: \(error)")
+            }
+        }
+    }
+
+    /// `panicd outbox status`.
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print record counts and delivery state.")
+        @OptionGroup var options: Options
+
+        func run() throws {
+            let status = try options.open().status()
+            print("records \(status.records) (\(status.bytes) bytes), last seq \(status.lastSequence)")
+            print("undelivered \(status.undelivered), dropped unreported \(status.droppedUnreported)")
+            if !status.faults.isEmpty { print("faults \(status.faults.joined(separator: ", "))") }
+            for backend in status.backends {
+                print(
+                    "backend \(backend.name) (\(backend.backlogOrder.rawValue)): undelivered \(backend.undelivered), "
+                        + "in flight \(backend.inFlight), highest delivered \(backend.highestDelivered)")
+            }
+        }
+    }
+
+    /// `panicd outbox export`: the stored envelopes, one per line, for `panicd verify`.
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print stored envelopes, one per line, in order.")
+        @OptionGroup var options: Options
+
+        func run() throws {
+            for record in try options.open().records() { print(record.envelope) }
+        }
+    }
+
+    /// Hidden: appends records for ever, printing each sequence number once its commit returned. The crash
+    /// test SIGKILLs it at random moments.
+    struct CrashChild: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "crash-child", shouldDisplay: false)
+        @OptionGroup var options: Options
+
+        @Option(help: "Records per transaction.")
+        var batch = 1
+
+        @Option(help: "Stop after this many records (0: never).")
+        var count = 0
+
+        func run() throws {
+            let outbox = try options.open()
+            var appended = 0
+            var index = 0
+            while count == 0 || appended < count {
+                let drafts = (0..<batch).map { _ in
+                    index += 1
+                    return SampleDrafts.draft(index)
+                }
+                var lines = ""
+                for outcome in try outbox.append(contentsOf: drafts) {
+                    if case .stored(let record) = outcome { lines += "\(record.sequence)\n" }
+                }
+                // One unbuffered write(2) after the commit returned: what the parent reads is committed.
+                FileHandle.standardOutput.write(Data(lines.utf8))
+                appended += batch
+            }
+        }
+    }
+}
