@@ -602,6 +602,11 @@ public final class Outbox: Sendable {
         }
     }
 
+    /// Changes SQLite's `max_page_count` (tests use it to simulate a disk filling and space returning).
+    public func setMaxPageCount(_ pages: Int) throws {
+        try state.withLock { state in try state.connection.execute("PRAGMA max_page_count = \(pages)") }
+    }
+
     /// Writes the WAL back into the database file (call when idle; SQLite also does it every 1000 pages).
     public func checkpoint() throws {
         try state.withLock { state in try state.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)") }

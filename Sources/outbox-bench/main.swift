@@ -1,1 +1,114 @@
-print("todo")
+// outbox-bench: how close a durable append gets to the disk's own fdatasync, and the outbox's throughput.
+// Usage: outbox-bench [DIRECTORY] [COUNT]   (default: .build-bench/outbox-bench, 1000)
+import Foundation
+import Logging
+import PanicCore
+import PanicSigning
+import PanicStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+let arguments = CommandLine.arguments
+let directory = arguments.count > 1 ? arguments[1] : ".build-bench/outbox-bench"
+let count = arguments.count > 2 ? Int(arguments[2]) ?? 1000 : 1000
+let clock = SystemMonotonicClock()
+
+func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+}
+
+func percentile(_ samples: [Double], _ p: Double) -> Double {
+    let sorted = samples.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
+func format(_ value: Double) -> String { String(format: "%.3f", value) }
+
+/// Reports an I/O failure and exits (a benchmark has nothing to recover).
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("outbox-bench: \(message)\n".utf8))
+    exit(1)
+}
+
+try? FileManager.default.removeItem(atPath: directory)
+try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+
+// 1. Raw fdatasync: write one 4 KiB page and fdatasync it, next to where the database will live.
+let probe = directory + "/fdatasync.probe"
+let fd = open(probe, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+guard fd >= 0 else { fail("open \(probe): \(String(cString: strerror(errno)))") }
+var page = [UInt8](repeating: 0x5A, count: 4096)
+var syncSamples: [Double] = []
+for index in 0..<count {
+    page[0] = UInt8(truncatingIfNeeded: index)
+    let start = clock.now
+    let written = page.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t((index % 64) * 4096)) }
+    guard written == 4096, fdatasync(fd) == 0 else { fail("write/fdatasync: \(String(cString: strerror(errno)))") }
+    syncSamples.append(milliseconds(start.duration(to: clock.now)))
+}
+close(fd)
+unlink(probe)
+
+// 2. Signatures per second (no store).
+let signer = RecordSigner(key: .generate())
+let signCount = max(count, 2000)
+let signStart = clock.now
+var previous: String?
+for index in 0..<signCount {
+    let record = Record(
+        device: signer.deviceID, sequence: Int64(index + 1), previousHash: previous, draft: SampleDrafts.draft(index))
+    previous = try signer.seal(record).hash
+}
+let signSeconds = milliseconds(signStart.duration(to: clock.now)) / 1000
+
+// 3. Record created → signed and committed, one at a time.
+var logger = Logger(label: "outbox-bench")
+logger.logLevel = .error
+let outbox = try Outbox(path: directory + "/outbox.db", sealer: signer, logger: logger)
+var commitSamples: [Double] = []
+let singleStart = clock.now
+for index in 0..<count {
+    let start = clock.now
+    let draft = SampleDrafts.draft(index)
+    _ = try outbox.append(draft)
+    commitSamples.append(milliseconds(start.duration(to: clock.now)))
+}
+let singleSeconds = milliseconds(singleStart.duration(to: clock.now)) / 1000
+
+// 4. Batched appends: 100 records per transaction.
+let batches = max(count / 100, 10)
+let batchStart = clock.now
+for batch in 0..<batches {
+    _ = try outbox.append(contentsOf: (0..<100).map { SampleDrafts.draft(batch * 100 + $0) })
+}
+let batchSeconds = milliseconds(batchStart.duration(to: clock.now)) / 1000
+
+// 5. Rows read for delivery: claim everything in batches of 500.
+try outbox.register(backend: "bench", backlogOrder: .oldestFirst)
+let now = RecordTime(epochMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+let readStart = clock.now
+var rows = 0
+while true {
+    let claimed = try outbox.claimBatch(for: "bench", limit: 500, now: now)
+    if claimed.isEmpty { break }
+    rows += claimed.count
+}
+let readSeconds = milliseconds(readStart.duration(to: clock.now)) / 1000
+
+let syncP50 = percentile(syncSamples, 0.5)
+let syncP99 = percentile(syncSamples, 0.99)
+let commitP50 = percentile(commitSamples, 0.5)
+let commitP99 = percentile(commitSamples, 0.99)
+let goal = 1.5 * syncP99 + 1
+print("outbox-bench: \(count) samples in \(directory)")
+print("raw write+fdatasync (4 KiB):      p50 \(format(syncP50)) ms  p99 \(format(syncP99)) ms")
+print("created → signed+committed:       p50 \(format(commitP50)) ms  p99 \(format(commitP99)) ms")
+print("ratio commit/fdatasync:           p50 \(format(commitP50 / syncP50))  p99 \(format(commitP99 / syncP99))")
+print(
+    "goal commit p99 ≤ 1.5×sync p99 + 1 ms = \(format(goal)) ms: \(commitP99 <= goal ? "met" : "NOT met")")
+print("signatures/s (seal, no store):    \(Int(Double(signCount) / signSeconds))")
+print("appends/s one at a time:          \(Int(Double(count) / singleSeconds))")
+print("appends/s batched (100/txn):      \(Int(Double(batches * 100) / batchSeconds))")
+print("rows/s claimed for delivery:      \(Int(Double(rows) / readSeconds)) (\(rows) rows)")
