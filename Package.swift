@@ -27,6 +27,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),  // area: uplink
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),  // area: uplink
+        // area: uplink — already in the graph through the two above; named so the uplink can set TLS trust roots.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),  // area: uplink
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),  // area: uplink
     ],
     targets: [
         // MARK: C libraries, found through pkg-config; each is a modulemap plus a one-line shim header.
@@ -84,7 +89,12 @@ let package = Package(
         ),
         .target(
             name: "PanicUplink",
-            dependencies: ["PanicCore", "PanicStore", "PanicSigning", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PanicCore", "PanicStore", "PanicSigning", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),  // area: uplink
+                .product(name: "NIOCore", package: "swift-nio"),  // area: uplink
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),  // area: uplink
+            ],
             swiftSettings: strict
         ),
 
@@ -101,7 +111,11 @@ let package = Package(
         ),
         .target(
             name: "ControlRoomKit",
-            dependencies: ["PanicCore", "PanicSigning", "PanicStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PanicCore", "PanicSigning", "PanicStore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),  // area: uplink
+                .product(name: "NIOCore", package: "swift-nio"),  // area: uplink
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -135,7 +149,17 @@ let package = Package(
         .testTarget(name: "PanicSigningTests", dependencies: ["PanicSigning", "PanicCore"], swiftSettings: strict),
         .testTarget(
             name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore", "PanicSigning"], swiftSettings: strict),
-        // .testTarget(name: "ControlRoomKitTests", dependencies: ["ControlRoomKit"], swiftSettings: strict),
+        .testTarget(
+            name: "ControlRoomKitTests",
+            dependencies: [
+                "ControlRoomKit", "PanicUplink", "PanicSigning", "PanicStore", "PanicCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PanicDaemonTests", dependencies: ["PanicDaemon", "PanicSim", "PanicCore"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
@@ -151,5 +175,29 @@ let package = Package(
         .executableTarget(name: "gnss-bench", dependencies: ["NMEA", "PanicCore"], swiftSettings: strict),
         // area: gnss — libFuzzer target (make fuzz-gnss); a plain build makes it a corpus replayer.
         .executableTarget(name: "nmea-fuzz", dependencies: ["NMEA", "PanicCore"], swiftSettings: strict),
+        // area: uplink — the device uplink's tests, the TLS test server, and the uplink benchmark.
+        .testTarget(
+            name: "PanicUplinkTests",
+            dependencies: [
+                "PanicUplink", "ControlRoomKit", "PanicSigning", "PanicStore", "PanicCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "uplink-bench",
+            dependencies: [
+                "PanicUplink", "ControlRoomKit", "PanicSigning", "PanicStore", "PanicCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

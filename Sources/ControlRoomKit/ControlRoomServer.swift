@@ -1,0 +1,164 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PanicCore
+import Synchronization
+
+/// The request context of the control room's server: Hummingbird's core storage plus the connection, so
+/// fault injection can drop it.
+public struct ControlRoomRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The request's connection.
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+
+    /// Batches of up to 16 MiB (a few thousand envelopes).
+    public var maxUploadSize: Int { 16 << 20 }
+}
+
+/// Faults the control room's record endpoint can be told to show, for tests of the device's retries. Each
+/// applies to the next `count` requests to `POST /v1/records` (or to all, when count is nil).
+public final class FaultInjector: Sendable {
+    /// One kind of misbehaviour.
+    public enum Fault: Sendable, Equatable {
+        /// Drop the connection before reading the request (as if the server were unreachable).
+        case resetConnection
+        /// Answer 500 without storing anything.
+        case internalError
+        /// Wait this long before handling the request normally.
+        case delay(Duration)
+        /// Store the batch, then drop the connection instead of answering (the response is lost).
+        case loseResponse
+    }
+
+    private struct State {
+        var fault: Fault?
+        var remaining: Int?
+        var injected = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Injects `fault` into the next `count` requests (all requests when nil); `nil` fault stops injecting.
+    public func set(_ fault: Fault?, count: Int? = nil) {
+        state.withLock {
+            $0.fault = fault
+            $0.remaining = count
+        }
+    }
+
+    /// How many requests were disturbed so far.
+    public var injected: Int { state.withLock { $0.injected } }
+
+    func next() -> Fault? {
+        state.withLock { state in
+            guard let fault = state.fault else { return nil }
+            if let remaining = state.remaining {
+                if remaining <= 0 { return nil }
+                state.remaining = remaining - 1
+            }
+            state.injected += 1
+            return fault
+        }
+    }
+}
+
+/// Builds the control room's HTTP application: the record endpoint, the operator API and the operator page.
+public enum ControlRoomServer {
+    /// The router with every route. `faults` disturbs `POST /v1/records` for tests.
+    public static func router(
+        controlRoom: ControlRoom, faults: FaultInjector? = nil
+    ) -> Router<ControlRoomRequestContext> {
+        let router = Router(context: ControlRoomRequestContext.self)
+        router.get("/") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: OperatorPage.html)))
+        }
+        router.post("/v1/records") { request, context -> Response in
+            let fault = faults?.next()
+            switch fault {
+            case .resetConnection?:
+                context.channel.close(promise: nil)
+                return Response(status: .serviceUnavailable)
+            case .internalError?:
+                return Response(status: .internalServerError)
+            case .delay(let duration)?:
+                try await Task.sleep(for: duration)
+            case .loseResponse?, nil:
+                break
+            }
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            let batch: RecordBatch
+            do { batch = try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body)) } catch {
+                return json(["error": "the body is not a record batch: \(error)"], status: .badRequest)
+            }
+            let response = try controlRoom.receive(batch)
+            if fault == .loseResponse {
+                context.channel.close(promise: nil)
+                return Response(status: .serviceUnavailable)
+            }
+            return json(response)
+        }
+        router.get("/v1/alerts") { request, _ -> Response in
+            let all = request.uri.queryParameters.get("all") == "1"
+            return json(try all ? controlRoom.allAlerts() : controlRoom.openAlerts())
+        }
+        router.get("/v1/devices") { _, _ -> Response in json(try controlRoom.devices()) }
+        router.get("/v1/identity") { _, _ -> Response in
+            json(["jwk": controlRoom.identity?.jwk ?? "", "kid": controlRoom.identity?.thumbprint ?? ""])
+        }
+        for action in ["accept", "clear"] {
+            router.post("/v1/alerts/:device/:alert/\(action)") { _, context -> Response in
+                let device = try context.parameters.require("device")
+                let alert = try context.parameters.require("alert")
+                do {
+                    let view =
+                        action == "accept"
+                        ? try controlRoom.accept(device: device, alert: alert)
+                        : try controlRoom.clear(device: device, alert: alert)
+                    return json(view)
+                } catch let error as ControlRoomError {
+                    let status: HTTPResponse.Status
+                    if case .unknownAlert = error { status = .notFound } else { status = .conflict }
+                    return json(["error": error.description], status: status)
+                }
+            }
+        }
+        return router
+    }
+
+    /// The application listening on `host:port` (port 0 picks a free one; `onRunning` gets the bound port).
+    public static func application(
+        controlRoom: ControlRoom, host: String, port: Int, faults: FaultInjector? = nil, logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(controlRoom: controlRoom, faults: faults),
+            configuration: .init(address: .hostname(host, port: port), serverName: "controlroom"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data(#"{"error":"encoding failed"}"#.utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+extension Data {
+    fileprivate init(buffer: ByteBuffer) {
+        self.init(buffer.readableBytesView)
+    }
+}

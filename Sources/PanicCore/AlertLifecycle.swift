@@ -1,0 +1,101 @@
+/// Where an alert stands, as the person at the box sees it on the LED and buzzer. States only move forward.
+public enum AlertState: String, Sendable, Codable, CaseIterable, Comparable {
+    /// Signed and committed in the outbox: it survives a power cut.
+    case stored
+    /// At least one control room confirmed it has the record.
+    case sent
+    /// The control room accepted it: help is on the way.
+    case acknowledged
+    /// The control room cleared it (only the control room may clear an emergency, as AIS-140 requires).
+    case cleared
+
+    private var rank: Int {
+        switch self {
+        case .stored: 0
+        case .sent: 1
+        case .acknowledged: 2
+        case .cleared: 3
+        }
+    }
+
+    public static func < (lhs: AlertState, rhs: AlertState) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// One change of an alert's state, for the indicator and the log.
+public struct AlertTransition: Sendable, Hashable, CustomStringConvertible {
+    /// The alert's record id (its UUID).
+    public var alert: String
+    /// The alert's kind (emergency, help or tamper).
+    public var kind: RecordKind
+    /// The state before, nil when the alert was just stored.
+    public var from: AlertState?
+    /// The state after.
+    public var to: AlertState
+
+    public init(alert: String, kind: RecordKind, from: AlertState?, to: AlertState) {
+        self.alert = alert
+        self.kind = kind
+        self.from = from
+        self.to = to
+    }
+
+    public var description: String { "\(kind.rawValue) \(alert): \(from?.rawValue ?? "new") → \(to.rawValue)" }
+}
+
+/// The lifecycle of the box's alerts: stored → sent → acknowledged (help on the way) → cleared.
+///
+/// Pure: every method takes an event and returns the transition it caused, or nil when the event changes
+/// nothing (a state never moves backward, so a late delivery after an acknowledgement is a no-op).
+public struct AlertLifecycle: Sendable, Equatable {
+    /// One tracked alert.
+    public struct Entry: Sendable, Equatable {
+        public var kind: RecordKind
+        public var state: AlertState
+    }
+
+    /// Every tracked alert by record id.
+    public private(set) var alerts: [String: Entry] = [:]
+    /// Cleared alerts in the order they were cleared; the oldest are forgotten beyond `clearedMemory`.
+    private var clearedOrder: [String] = []
+    /// How many cleared alerts are remembered (so a late command for one is recognised as stale).
+    public var clearedMemory: Int
+
+    public init(clearedMemory: Int = 64) { self.clearedMemory = clearedMemory }
+
+    /// The state of `alert`, nil when it is not known.
+    public func state(of alert: String) -> AlertState? { alerts[alert]?.state }
+
+    /// Alerts not yet cleared, by record id (sorted, for stable output).
+    public var openAlerts: [String] { alerts.filter { $0.value.state != .cleared }.keys.sorted() }
+
+    /// An alert record was committed to the outbox.
+    public mutating func stored(alert: String, kind: RecordKind) -> AlertTransition? {
+        guard kind.isAlert, alerts[alert] == nil else { return nil }
+        alerts[alert] = Entry(kind: kind, state: .stored)
+        return AlertTransition(alert: alert, kind: kind, from: nil, to: .stored)
+    }
+
+    /// A control room confirmed it has the alert's record.
+    public mutating func delivered(alert: String) -> AlertTransition? { advance(alert, to: .sent) }
+
+    /// A verified `accept` command from the control room arrived.
+    public mutating func acknowledged(alert: String) -> AlertTransition? { advance(alert, to: .acknowledged) }
+
+    /// A verified `clear` command from the control room arrived.
+    public mutating func cleared(alert: String) -> AlertTransition? {
+        let transition = advance(alert, to: .cleared)
+        if transition != nil {
+            clearedOrder.append(alert)
+            while clearedOrder.count > clearedMemory { alerts[clearedOrder.removeFirst()] = nil }
+        }
+        return transition
+    }
+
+    private mutating func advance(_ alert: String, to state: AlertState) -> AlertTransition? {
+        guard var entry = alerts[alert], entry.state < state else { return nil }
+        let from = entry.state
+        entry.state = state
+        alerts[alert] = entry
+        return AlertTransition(alert: alert, kind: entry.kind, from: from, to: state)
+    }
+}

@@ -1,0 +1,73 @@
+/// The body of `POST /v1/records`: a batch of envelopes from one device.
+public struct RecordBatch: Sendable, Hashable, Codable {
+    /// The sending device's id (the control room answers with this device's alerts and commands).
+    public var device: String
+    /// Compact JWS envelopes, each one record.
+    public var envelopes: [String]
+    /// Nonces of commands the device has processed (accepted or refused), so the control room stops resending
+    /// them.
+    public var commandAcks: [String]
+
+    public init(device: String, envelopes: [String], commandAcks: [String] = []) {
+        self.device = device
+        self.envelopes = envelopes
+        self.commandAcks = commandAcks
+    }
+}
+
+/// What the control room did with one envelope of a batch.
+public struct RecordResult: Sendable, Hashable, Codable {
+    /// The outcome.
+    public enum Status: String, Sendable, Codable {
+        /// Verified and stored now.
+        case accepted
+        /// Already stored earlier (a resend): acknowledged, not stored again.
+        case duplicate
+        /// Refused; `reason` says why. Resending the same envelope will not help.
+        case rejected
+    }
+
+    public var status: Status
+    /// The record's sequence number, when the envelope could be read.
+    public var sequence: Int64?
+    /// Why it was rejected: `unknown-device`, `bad-signature`, `malformed`, `device-mismatch`, `fork`.
+    public var reason: String?
+
+    public init(status: Status, sequence: Int64? = nil, reason: String? = nil) {
+        self.status = status
+        self.sequence = sequence
+        self.reason = reason
+    }
+
+    /// Whether the device may stop sending the record (accepted or duplicate).
+    public var isDelivered: Bool { status != .rejected }
+}
+
+/// The control room's view of one of the device's alerts.
+public struct RemoteAlertState: Sendable, Hashable, Codable {
+    /// The alert's record id.
+    public var alert: String
+    /// `open`, `acknowledged` or `cleared`.
+    public var state: String
+
+    public init(alert: String, state: String) {
+        self.alert = alert
+        self.state = state
+    }
+}
+
+/// The answer to `POST /v1/records`.
+public struct RecordBatchResponse: Sendable, Hashable, Codable {
+    /// One result per envelope, in the batch's order.
+    public var results: [RecordResult]
+    /// The device's alerts the control room has not closed, with their state there.
+    public var alerts: [RemoteAlertState]
+    /// Signed commands (compact JWS) waiting for the device.
+    public var commands: [String]
+
+    public init(results: [RecordResult], alerts: [RemoteAlertState], commands: [String]) {
+        self.results = results
+        self.alerts = alerts
+        self.commands = commands
+    }
+}

@@ -1,0 +1,90 @@
+import Crypto
+import Foundation
+import PanicCore
+
+/// Signs control-room commands as compact JWS (`alg` EdDSA, `kid` the control room key's thumbprint).
+///
+/// The control room's key is an Ed25519 key in the same PEM PKCS#8 file format as a device key
+/// (`controlroom keygen`), so `DeviceKey` loads it.
+public struct CommandSigner: Sendable {
+    private let signer: RecordSigner
+
+    /// The key's public half; devices pin it.
+    public let identity: DeviceIdentity
+
+    public init(key: DeviceKey) {
+        signer = RecordSigner(key: key)
+        identity = key.identity
+    }
+
+    /// The JSON payload bytes of a command (sorted keys).
+    public static func payload(_ command: ControlCommand) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(command)
+    }
+
+    /// Signs `command`, returning its compact JWS.
+    public func sign(_ command: ControlCommand) throws -> String {
+        try signer.sign(payload: CommandSigner.payload(command)).envelope
+    }
+}
+
+/// Why a command's signature check failed (before any device-side state is consulted).
+public enum CommandSignatureError: Error, Hashable, CustomStringConvertible {
+    /// Not a compact JWS, or a payload that is not a command.
+    case malformed(String)
+    /// `kid` is not the pinned control-room key.
+    case unknownKey(String?)
+    /// The signature does not verify with the pinned key, or `alg` is not EdDSA.
+    case badSignature(String)
+
+    public var description: String {
+        switch self {
+        case .malformed(let reason): "malformed: \(reason)"
+        case .unknownKey(let kid): "unknown key: kid \(kid ?? "(none)") is not the pinned control-room key"
+        case .badSignature(let reason): "bad signature: \(reason)"
+        }
+    }
+}
+
+/// Checks a command's JWS against the control room's pinned public key and decodes it.
+public struct CommandSignatureVerifier: Sendable {
+    /// The pinned control-room key.
+    public let controlRoom: DeviceIdentity
+    private let keyID: String
+
+    public init(controlRoom: DeviceIdentity) {
+        self.controlRoom = controlRoom
+        keyID = controlRoom.thumbprint
+    }
+
+    /// Verifies the signature and decodes the command; the error says which check failed.
+    public func verify(_ text: String) throws(CommandSignatureError) -> ControlCommand {
+        let envelope: Envelope
+        do { envelope = try Envelope(text) } catch { throw .malformed(error.description) }
+        guard envelope.keyID == keyID else { throw .unknownKey(envelope.keyID) }
+        guard envelope.algorithm == "EdDSA" else { throw .badSignature("alg is \(envelope.algorithm), expected EdDSA") }
+        guard controlRoom.publicKey.isValidSignature(envelope.signature, for: Data(envelope.signingInput.utf8)) else {
+            throw .badSignature("signature does not verify with the pinned control-room key")
+        }
+        do { return try JSONDecoder().decode(ControlCommand.self, from: envelope.payload) } catch {
+            throw .malformed("signed payload is not a command: \(error)")
+        }
+    }
+}
+
+extension DeviceIdentity {
+    /// Parses a public key given as a JWK or as the raw 32 bytes in base64url; nil when it is neither.
+    public init?(publicKeyText text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.hasPrefix("{") {
+            self.init(jwk: trimmed)
+            return
+        }
+        guard let raw = Base64URL.decode(trimmed), raw.count == 32,
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+        else { return nil }
+        self.init(publicKey: key)
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import PanicCore
+import PanicSigning
+import PanicStore
+import Synchronization
+
+/// The device side of the alert lifecycle: which alerts exist, what the control room said about them, and
+/// the stream of state changes that drives the indicator (LED/buzzer).
+public final class AlertDesk: Sendable {
+    struct State {
+        var lifecycle = AlertLifecycle()
+        var gate: CommandGate
+        var alertBySequence: [Int64: String] = [:]
+        /// Nonces of commands processed, to acknowledge to the control room on the next request.
+        var pendingAcks: Set<String> = []
+    }
+
+    private let state: Mutex<State>
+    private let continuation: AsyncStream<AlertTransition>.Continuation
+    private let logger: Logger
+    /// Every alert state change, in order: stored, sent, acknowledged (help on the way), cleared.
+    public let transitions: AsyncStream<AlertTransition>
+
+    init(deviceID: String, logger: Logger) {
+        state = Mutex(State(gate: CommandGate(deviceID: deviceID)))
+        (transitions, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        self.logger = logger
+    }
+
+    /// The current state of `alert`.
+    public func state(of alert: String) -> AlertState? { state.withLock { $0.lifecycle.state(of: alert) } }
+
+    /// Whether an alert is waiting for the control room (not yet cleared).
+    public var hasOpenAlerts: Bool { state.withLock { !$0.lifecycle.openAlerts.isEmpty } }
+
+    func stored(id: String, kind: RecordKind, sequence: Int64) {
+        let transition = state.withLock { state -> AlertTransition? in
+            guard let transition = state.lifecycle.stored(alert: id, kind: kind) else { return nil }
+            state.alertBySequence[sequence] = id
+            return transition
+        }
+        publish([transition].compactMap { $0 })
+    }
+
+    func delivered(sequences: [Int64]) {
+        let transitions = state.withLock { state in
+            sequences.compactMap { state.alertBySequence[$0] }.compactMap { state.lifecycle.delivered(alert: $0) }
+        }
+        publish(transitions)
+    }
+
+    /// Checks and applies commands from a backend; returns the alerts to clear (a `cleared` record is owed
+    /// for each).
+    func handle(
+        commands: [String], verifier: CommandSignatureVerifier?, backend: String, now: RecordTime
+    )
+        -> [String]
+    {
+        guard !commands.isEmpty else { return [] }
+        guard let verifier else {
+            for _ in commands {
+                logger.warning(
+                    "command refused",
+                    metadata: ["backend": "\(backend)", "reason": "\(CommandRejection.noPinnedKey(backend: backend))"])
+            }
+            return []
+        }
+        var clears: [String] = []
+        let transitions = state.withLock { state -> [AlertTransition] in
+            var transitions: [AlertTransition] = []
+            for text in commands {
+                switch state.gate.check(text, verifier: verifier, lifecycle: state.lifecycle, now: now) {
+                case .success(let command):
+                    state.pendingAcks.insert(command.nonce)
+                    let transition: AlertTransition?
+                    switch command.action {
+                    case .accept: transition = state.lifecycle.acknowledged(alert: command.alert)
+                    case .clear:
+                        transition = state.lifecycle.cleared(alert: command.alert)
+                        clears.append(command.alert)
+                    }
+                    if let transition { transitions.append(transition) }
+                    logger.notice(
+                        "command accepted",
+                        metadata: [
+                            "backend": "\(backend)", "action": "\(command.action.rawValue)",
+                            "alert": "\(command.alert)",
+                        ])
+                case .failure(let rejection):
+                    // A replayed nonce is acknowledged again: the first acknowledgement may have been lost.
+                    if let nonce = CommandGate.nonce(of: text, verifier: verifier) { state.pendingAcks.insert(nonce) }
+                    logger.warning("command refused", metadata: ["backend": "\(backend)", "reason": "\(rejection)"])
+                }
+            }
+            return transitions
+        }
+        publish(transitions)
+        return clears
+    }
+
+    func pendingAcks() -> [String] { state.withLock { $0.pendingAcks.sorted() } }
+
+    func acksDelivered(_ nonces: [String]) {
+        state.withLock { state in for nonce in nonces { state.pendingAcks.remove(nonce) } }
+    }
+
+    private func publish(_ transitions: [AlertTransition]) {
+        for transition in transitions {
+            logger.info(
+                "alert state", metadata: ["alert": "\(transition.alert)", "state": "\(transition.to.rawValue)"])
+            continuation.yield(transition)
+        }
+    }
+
+    func finish() { continuation.finish() }
+}
+
+extension CommandGate {
+    /// The nonce of a command whose signature verifies (so the control room can stop resending it); nil for a
+    /// forged one, whose nonce means nothing.
+    static func nonce(of text: String, verifier: CommandSignatureVerifier) -> String? {
+        (try? verifier.verify(text))?.nonce
+    }
+}

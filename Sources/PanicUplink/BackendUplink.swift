@@ -1,0 +1,187 @@
+import Logging
+import PanicCore
+import PanicSigning
+import PanicStore
+
+/// The I/O shell around one backend's `DeliveryStateMachine`: it claims batches from the outbox, sends them,
+/// records the outcome, sets timers on the injected clock, and feeds every result back into the machine.
+final class BackendUplink: Sendable {
+    enum Event: Sendable {
+        case appended(urgent: Bool)
+        case pollNeeded(Bool)
+        case finished(DeliveryStateMachine.Lane, DeliveryStateMachine.Outcome)
+        case timer
+    }
+
+    let configuration: BackendConfiguration
+    private let deviceID: String
+    private let outbox: Outbox
+    private let urgent: UrgentClaims
+    private let desk: AlertDesk
+    private let clock: any MonotonicClock
+    private let wallClock: @Sendable () -> RecordTime
+    private let makeTransport: @Sendable (BackendConfiguration) -> any UplinkTransport
+    private let eventSink: AsyncStream<UplinkEvent>.Continuation
+    private let inbox: AsyncStream<Event>
+    private let inboxSink: AsyncStream<Event>.Continuation
+    private let verifier: CommandSignatureVerifier?
+    private let seed: UInt64
+    private let logger: Logger
+
+    init(
+        configuration: BackendConfiguration, deviceID: String, outbox: Outbox, urgent: UrgentClaims, desk: AlertDesk,
+        clock: any MonotonicClock, wallClock: @escaping @Sendable () -> RecordTime,
+        makeTransport: @escaping @Sendable (BackendConfiguration) -> any UplinkTransport,
+        events: AsyncStream<UplinkEvent>.Continuation, seed: UInt64, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.deviceID = deviceID
+        self.outbox = outbox
+        self.urgent = urgent
+        self.desk = desk
+        self.clock = clock
+        self.wallClock = wallClock
+        self.makeTransport = makeTransport
+        eventSink = events
+        (inbox, inboxSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        verifier = configuration.controlRoomKey.map(CommandSignatureVerifier.init(controlRoom:))
+        self.seed = seed
+        var logger = logger
+        logger[metadataKey: "backend"] = "\(configuration.name)"
+        self.logger = logger
+    }
+
+    func post(_ event: Event) { inboxSink.yield(event) }
+
+    func run(owner: Uplink) async throws {
+        try outbox.register(backend: configuration.name, backlogOrder: configuration.backlogOrder)
+        let transport = makeTransport(configuration)
+        let name = configuration.name
+        await withDiscardingTaskGroup { group in
+            var machine = DeliveryStateMachine(
+                now: clock.now, alertPolicy: configuration.alertPolicy, routinePolicy: configuration.routinePolicy,
+                pollInterval: configuration.pollInterval, seed: seed)
+            var timer: MonotonicInstant?
+
+            func perform(_ actions: [DeliveryStateMachine.Action]) {
+                for action in actions {
+                    group.addTask {
+                        let (lane, outcome) = await self.exchange(action, transport: transport, owner: owner)
+                        self.inboxSink.yield(.finished(lane, outcome))
+                    }
+                }
+                let deadline = machine.nextDeadline
+                if let deadline, deadline != timer {
+                    timer = deadline
+                    group.addTask {
+                        do { try await self.clock.sleep(until: deadline, tolerance: nil) } catch { return }
+                        self.inboxSink.yield(.timer)
+                    }
+                }
+                if machine.isQuiet { eventSink.yield(.idle(backend: name, until: deadline)) }
+            }
+
+            perform(machine.start(now: clock.now))
+            perform(machine.setPollNeeded(desk.hasOpenAlerts, now: clock.now))
+            for await event in inbox {
+                let now = clock.now
+                switch event {
+                case .appended(let urgent): perform(machine.recordsAppended(urgent: urgent, now: now))
+                case .pollNeeded(let needed): perform(machine.setPollNeeded(needed, now: now))
+                case .finished(let lane, let outcome):
+                    perform(machine.setPollNeeded(desk.hasOpenAlerts, now: now))
+                    perform(machine.finished(lane, outcome, now: now))
+                case .timer:
+                    if let deadline = timer, deadline <= now { timer = nil }
+                    perform(machine.tick(now: now))
+                }
+            }
+            group.cancelAll()
+        }
+        try? await transport.shutdown()
+    }
+
+    /// Claims, sends and settles one batch; returns the lane and how it went.
+    private func exchange(
+        _ action: DeliveryStateMachine.Action, transport: any UplinkTransport, owner: Uplink
+    ) async
+        -> (DeliveryStateMachine.Lane, DeliveryStateMachine.Outcome)
+    {
+        let lane: DeliveryStateMachine.Lane
+        let records: [ClaimedRecord]
+        do {
+            switch action {
+            case .send(.alert):
+                lane = .alert
+                records = try urgent.claim(for: configuration.name, limit: configuration.batchSize)
+            case .send(.backlog):
+                lane = .backlog
+                records = try outbox.claimBatch(
+                    for: configuration.name, limit: configuration.batchSize, now: wallClock()
+                ).map(ClaimedRecord.init)
+            case .poll:
+                lane = .alert
+                records = []
+            }
+        } catch {
+            logger.error("cannot claim records from the outbox", metadata: ["error": "\(error)"])
+            let lane: DeliveryStateMachine.Lane = action == .send(.backlog) ? .backlog : .alert
+            eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: "\(error)"))
+            return (lane, .failed)
+        }
+        if records.isEmpty && action != .poll && desk.pendingAcks().isEmpty { return (lane, .empty) }
+        let acks = desk.pendingAcks()
+        let batch = RecordBatch(device: deviceID, envelopes: records.map(\.envelope), commandAcks: acks)
+        let sequences = records.map(\.sequence)
+        do {
+            let response = try await transport.send(batch, timeout: configuration.requestTimeout)
+            guard response.results.count == records.count else {
+                throw UplinkTransportError(
+                    description: "answer has \(response.results.count) results for \(records.count) records")
+            }
+            var delivered: [Int64] = []
+            var retry: [Int64] = []
+            for (record, result) in zip(records, response.results) {
+                switch result.status {
+                case .accepted, .duplicate: delivered.append(record.sequence)
+                case .rejected where result.reason == "unknown-device":
+                    // Perhaps not registered yet: keep the record and try again later.
+                    retry.append(record.sequence)
+                case .rejected:
+                    // Resending the same signed bytes cannot change the verdict; keep the record (the outbox
+                    // still has it for audit) but stop sending it.
+                    logger.error(
+                        "record rejected by the backend",
+                        metadata: ["seq": "\(record.sequence)", "reason": "\(result.reason ?? "?")"])
+                    delivered.append(record.sequence)
+                }
+            }
+            try outbox.markDelivered(delivered, backend: configuration.name)
+            desk.delivered(sequences: delivered)
+            desk.acksDelivered(acks)
+            let clears = desk.handle(
+                commands: response.commands, verifier: verifier, backend: configuration.name, now: wallClock())
+            for alert in clears { owner.appendCleared(alert) }
+            if !response.commands.isEmpty { owner.pollStateChanged() }
+            if !retry.isEmpty {
+                try outbox.markFailed(retry, backend: configuration.name, nextAttempt: RecordTime(epochMilliseconds: 0))
+                eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: "device not registered"))
+                return (lane, .failed)
+            }
+            eventSink.yield(.delivered(backend: configuration.name, lane: lane, records: records.count))
+            return (lane, .delivered(claimed: records.count, full: records.count >= configuration.batchSize))
+        } catch {
+            // The machine owns the retry timing, so the records are due again at once as far as the outbox goes.
+            do {
+                try outbox.markFailed(
+                    sequences, backend: configuration.name, nextAttempt: RecordTime(epochMilliseconds: 0))
+            } catch {
+                logger.error("cannot return records to pending", metadata: ["error": "\(error)"])
+            }
+            logger.info(
+                "request failed", metadata: ["lane": "\(lane)", "records": "\(records.count)", "error": "\(error)"])
+            eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: "\(error)"))
+            return (lane, .failed)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOSSL
+import PanicCore
+
+/// Which certificate authorities a backend's HTTPS server certificate must chain to.
+public enum TrustRoots: Sendable, Hashable {
+    /// The system's CA store.
+    case system
+    /// Only the CA certificate(s) in this PEM file (a private control room's own CA).
+    case caFile(String)
+}
+
+/// Why a request to a backend failed.
+public struct UplinkTransportError: Error, CustomStringConvertible {
+    /// What failed, for the log.
+    public var description: String
+}
+
+/// Carries one batch to a backend and brings back its answer.
+public protocol UplinkTransport: Sendable {
+    /// Posts `batch`; throws on connection errors, timeouts, non-200 answers and unreadable bodies.
+    func send(_ batch: RecordBatch, timeout: Duration) async throws -> RecordBatchResponse
+    /// Closes connections.
+    func shutdown() async throws
+}
+
+/// HTTP(S) transport over AsyncHTTPClient: a connection pool per backend, the backend's own trust roots, a
+/// deadline per request.
+public final class HTTPUplinkTransport: UplinkTransport {
+    private let client: HTTPClient
+    private let endpoint: String
+
+    /// A transport posting to `baseURL` + `/v1/records`.
+    public init(baseURL: String, trust: TrustRoots, connectTimeout: Duration = .seconds(5)) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if case .caFile(let path) = trust { tls.trustRoots = .file(path) }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout.connect = .nanoseconds(connectTimeout.nanosecondsClamped)
+        configuration.httpVersion = .http1Only
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        endpoint = baseURL.hasSuffix("/") ? baseURL + "v1/records" : baseURL + "/v1/records"
+    }
+
+    public func send(_ batch: RecordBatch, timeout: Duration) async throws -> RecordBatchResponse {
+        var request = HTTPClientRequest(url: endpoint)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        let body = try JSONEncoder().encode(batch)
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanosecondsClamped))
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        guard response.status == .ok else {
+            throw UplinkTransportError(description: "HTTP \(response.status.code) from \(endpoint)")
+        }
+        do { return try JSONDecoder().decode(RecordBatchResponse.self, from: Data(bytes.readableBytesView)) } catch {
+            throw UplinkTransportError(description: "unreadable answer from \(endpoint): \(error)")
+        }
+    }
+
+    public func shutdown() async throws { try await client.shutdown() }
+}

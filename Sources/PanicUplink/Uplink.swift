@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import PanicCore
+import PanicSigning
+import PanicStore
+
+/// One backend the device reports to.
+public struct BackendConfiguration: Sendable {
+    /// A short name; it keys the backend's delivery state (its cursor) in the outbox.
+    public var name: String
+    /// Base URL, `https://host:port` (the records go to `/v1/records`).
+    public var url: String
+    /// Which CAs the server certificate must chain to.
+    public var trust: TrustRoots
+    /// The control room's public key; commands from this backend are checked against it. Without one, the
+    /// backend's commands are refused.
+    public var controlRoomKey: DeviceIdentity?
+    /// Most records per request.
+    public var batchSize: Int
+    /// Deadline of one request.
+    public var requestTimeout: Duration
+    /// Order of the backlog (after alerts and live records).
+    public var backlogOrder: BacklogOrder
+    /// Backoff of the alert lane.
+    public var alertPolicy: BackoffPolicy
+    /// Backoff of the backlog lane.
+    public var routinePolicy: BackoffPolicy
+    /// How often to ask for commands while an alert is open and nothing else is sent.
+    public var pollInterval: Duration
+
+    public init(
+        name: String, url: String, trust: TrustRoots = .system, controlRoomKey: DeviceIdentity? = nil,
+        batchSize: Int = 200, requestTimeout: Duration = .seconds(10), backlogOrder: BacklogOrder = .oldestFirst,
+        alertPolicy: BackoffPolicy = .alert, routinePolicy: BackoffPolicy = .routine,
+        pollInterval: Duration = .seconds(5)
+    ) {
+        self.name = name
+        self.url = url
+        self.trust = trust
+        self.controlRoomKey = controlRoomKey
+        self.batchSize = batchSize
+        self.requestTimeout = requestTimeout
+        self.backlogOrder = backlogOrder
+        self.alertPolicy = alertPolicy
+        self.routinePolicy = routinePolicy
+        self.pollInterval = pollInterval
+    }
+}
+
+/// What the uplink did, for tests, benchmarks and status displays.
+public enum UplinkEvent: Sendable, Equatable {
+    /// A request went through: `records` were sent (duplicates included), `lane` says which lane.
+    case delivered(backend: String, lane: DeliveryStateMachine.Lane, records: Int)
+    /// A request failed; the records are pending again and the lane backs off.
+    case failed(backend: String, lane: DeliveryStateMachine.Lane, reason: String)
+    /// Nothing is in flight for the backend; it next acts at `until` (a backoff end or a poll), or on new records.
+    case idle(backend: String, until: MonotonicInstant?)
+}
+
+/// The device's uplink: the outbox drained to every configured backend, each with its own cursor, lanes and
+/// backoff, and control-room commands turned into alert state changes.
+///
+/// `run()` runs until cancelled (a Service for swift-service-lifecycle). Records are appended through
+/// `submit`, which wakes every backend; the alert lifecycle is published on `alerts.transitions`.
+public final class Uplink: Sendable {
+    /// The alert lifecycle and its stream of changes.
+    public let alerts: AlertDesk
+    /// Delivery events.
+    public let events: AsyncStream<UplinkEvent>
+    private let eventSink: AsyncStream<UplinkEvent>.Continuation
+    private let outbox: Outbox
+    private let backends: [BackendUplink]
+    private let wallClock: @Sendable () -> RecordTime
+    private let logger: Logger
+
+    /// An uplink for `outbox` (whose records are signed as `deviceID`).
+    /// - Parameters:
+    ///   - transport: makes the transport for a backend; the default is HTTPS via AsyncHTTPClient.
+    ///   - seed: seeds the backoff jitter (tests pass a fixed one).
+    public init(
+        outbox: Outbox, deviceID: String, backends: [BackendConfiguration], clock: any MonotonicClock,
+        wallClock: @escaping @Sendable () -> RecordTime = Uplink.systemWallClock,
+        transport: @escaping @Sendable (BackendConfiguration) -> any UplinkTransport = {
+            HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust)
+        },
+        seed: UInt64 = UInt64.random(in: 0...UInt64.max), logger: Logger
+    ) throws {
+        self.outbox = outbox
+        self.wallClock = wallClock
+        self.logger = logger
+        alerts = AlertDesk(deviceID: deviceID, logger: logger)
+        (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        let urgent = try UrgentClaims(path: outbox.path)
+        var backendUplinks: [BackendUplink] = []
+        for (index, configuration) in backends.enumerated() {
+            backendUplinks.append(
+                BackendUplink(
+                    configuration: configuration, deviceID: deviceID, outbox: outbox, urgent: urgent, desk: alerts,
+                    clock: clock, wallClock: wallClock, makeTransport: transport, events: eventSink,
+                    seed: seed &+ UInt64(index), logger: logger))
+        }
+        self.backends = backendUplinks
+    }
+
+    /// The system's wall clock.
+    @Sendable public static func systemWallClock() -> RecordTime {
+        RecordTime(epochMilliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    /// Appends a record to the outbox (signed and committed before this returns), tracks it if it is an
+    /// alert, and wakes every backend.
+    @discardableResult
+    public func submit(_ draft: RecordDraft) throws -> AppendOutcome {
+        let outcome = try outbox.append(draft)
+        if case .stored(let record) = outcome {
+            alerts.stored(id: draft.id, kind: draft.body.kind, sequence: record.sequence)
+        }
+        recordsAppended(urgent: draft.body.kind.isAlert || draft.body.kind == .cleared)
+        return outcome
+    }
+
+    /// Tells every backend that records were appended to the outbox by someone else.
+    public func recordsAppended(urgent: Bool) {
+        for backend in backends { backend.post(.appended(urgent: urgent)) }
+        if urgent { pollStateChanged() }
+    }
+
+    func pollStateChanged() {
+        let open = alerts.hasOpenAlerts
+        for backend in backends { backend.post(.pollNeeded(open)) }
+    }
+
+    /// Appends the `cleared` record owed to the control room for `alert`.
+    func appendCleared(_ alert: String) {
+        let draft = RecordDraft(
+            id: UUID().uuidString.lowercased(), time: wallClock(), timeSource: .system, fix: nil,
+            body: .cleared(alert: alert, by: "control-room"))
+        do { try submit(draft) } catch {
+            logger.error("cannot append the cleared record", metadata: ["alert": "\(alert)", "error": "\(error)"])
+        }
+    }
+
+    /// Delivers to every backend until cancelled.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            for backend in backends { group.addTask { try await backend.run(owner: self) } }
+        }
+        alerts.finish()
+        eventSink.finish()
+    }
+}

@@ -1,0 +1,204 @@
+import AsyncHTTPClient
+import ControlRoomKit
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PanicCore
+import PanicSigning
+import PanicStore
+import Testing
+
+final class Fixture {
+    let directory: String
+    let room: ControlRoom
+    let roomKey = DeviceKey.generate()
+    let deviceKey = DeviceKey.generate()
+    let signer: RecordSigner
+    var deviceID: String { deviceKey.identity.deviceID }
+
+    init(register: Bool = true) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cr-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        room = try ControlRoom(path: directory + "/cr.db", key: roomKey, logger: logger)
+        signer = RecordSigner(key: deviceKey)
+        if register { try room.addDevice(id: deviceKey.identity.deviceID, publicKey: deviceKey.identity.jwk) }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// A chain of `count` records (every `alertEvery`-th an emergency), sealed as the outbox would seal them.
+    func chain(_ count: Int, alertAt: Set<Int> = []) throws -> [SealedRecord] {
+        var previous: String?
+        var result: [SealedRecord] = []
+        for index in 1...count {
+            let body: RecordBody = alertAt.contains(index) ? .emergency(input: "panic-1") : .position
+            let draft = RecordDraft(
+                id: UUID().uuidString.lowercased(),
+                time: RecordTime(epochMilliseconds: 1_764_000_000_000 + Int64(index)),
+                timeSource: .gnss, fix: RecordFix(latitude: 28.61, longitude: 77.2, ageMilliseconds: 900), body: body)
+            let sealed = try signer.seal(
+                Record(device: deviceID, sequence: Int64(index), previousHash: previous, draft: draft))
+            previous = sealed.hash
+            result.append(sealed)
+        }
+        return result
+    }
+
+    func send(_ envelopes: [String], acks: [String] = []) throws -> RecordBatchResponse {
+        try room.receive(RecordBatch(device: deviceID, envelopes: envelopes, commandAcks: acks))
+    }
+}
+
+@Suite("Record intake: verify, store once, find gaps")
+struct RecordIntakeTests {
+    @Test("genuine records are accepted; sent again they are duplicates and are not stored twice")
+    func acceptedThenDuplicate() throws {
+        let fixture = try Fixture()
+        let records = try fixture.chain(3)
+        let first = try fixture.send(records.map(\.envelope))
+        #expect(first.results.map(\.status) == [.accepted, .accepted, .accepted])
+        let again = try fixture.send(records.map(\.envelope))
+        #expect(again.results.map(\.status) == [.duplicate, .duplicate, .duplicate])
+        #expect(try fixture.room.recordCount() == 3)
+        #expect(try fixture.room.findings(device: fixture.deviceID).isEmpty)
+    }
+
+    @Test("a record with a forged signature is rejected as bad-signature and not stored")
+    func forged() throws {
+        let fixture = try Fixture()
+        let genuine = try fixture.chain(1)[0].envelope
+        let parts = genuine.split(separator: ".").map(String.init)
+        let payload = try #require(Base64URL.decode(parts[1]))
+        let moved = String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "28.61", with: "19.07")
+        let forged = [parts[0], Base64URL.encode(Data(moved.utf8)), parts[2]].joined(separator: ".")
+        let response = try fixture.send([forged])
+        #expect(response.results == [RecordResult(status: .rejected, reason: "bad-signature")])
+        #expect(try fixture.room.recordCount() == 0)
+    }
+
+    @Test("a record from an unregistered device is rejected as unknown-device")
+    func unknownDevice() throws {
+        let fixture = try Fixture(register: false)
+        let response = try fixture.send(try fixture.chain(1).map(\.envelope))
+        #expect(response.results == [RecordResult(status: .rejected, reason: "unknown-device")])
+        #expect(try fixture.room.recordCount() == 0)
+    }
+
+    @Test("garbage is rejected as malformed")
+    func malformed() throws {
+        let fixture = try Fixture()
+        let response = try fixture.send(["not-a-jws", "a.b"])
+        #expect(response.results.map(\.reason) == ["malformed", "malformed"])
+    }
+
+    @Test("a replayed record (same id under a new sequence number) and a fork are rejected and recorded")
+    func replayAndFork() throws {
+        let fixture = try Fixture()
+        let records = try fixture.chain(2)
+        _ = try fixture.send(records.map(\.envelope))
+        // The device's own key signs a different record with sequence 2: a fork.
+        let draft = RecordDraft(
+            id: UUID().uuidString.lowercased(), time: RecordTime(epochMilliseconds: 1), timeSource: .system, fix: nil,
+            body: .position)
+        let fork = try fixture.signer.seal(
+            Record(device: fixture.deviceID, sequence: 2, previousHash: records[0].hash, draft: draft))
+        // The first record's payload again, renumbered as 3: a replay of its id.
+        let payload = try #require(Base64URL.decode(records[0].envelope.split(separator: ".")[1]))
+        var replayed = try JSONDecoder().decode(Record.self, from: payload)
+        replayed.sequence = 3
+        replayed.previousHash = records[1].hash
+        let replay = try fixture.signer.seal(replayed)
+        let response = try fixture.send([fork.envelope, replay.envelope])
+        #expect(response.results.map(\.reason) == ["fork", "replay"])
+        #expect(try fixture.room.recordCount() == 2)
+        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == ["fork", "replay"])
+    }
+
+    @Test("missing sequence numbers are recorded as gaps and close when the records arrive (alerts first)")
+    func gaps() throws {
+        let fixture = try Fixture()
+        let records = try fixture.chain(6, alertAt: [6])
+        _ = try fixture.send([records[5].envelope, records[0].envelope, records[2].envelope])
+        #expect(try fixture.room.gaps(device: fixture.deviceID) == [2...2, 4...5])
+        let listed = try fixture.room.devices().first { $0.id == fixture.deviceID }
+        #expect(listed?.gaps == ["2", "4-5"])
+        _ = try fixture.send([records[1].envelope, records[3].envelope, records[4].envelope])
+        #expect(try fixture.room.gaps(device: fixture.deviceID).isEmpty)
+        #expect(try fixture.room.findings(device: fixture.deviceID).isEmpty)
+    }
+
+    @Test("a record whose prev does not match its predecessor is stored and reported as a broken chain")
+    func brokenChain() throws {
+        let fixture = try Fixture()
+        let records = try fixture.chain(1)
+        let draft = RecordDraft(
+            id: UUID().uuidString.lowercased(), time: RecordTime(epochMilliseconds: 2), timeSource: .system, fix: nil,
+            body: .position)
+        let broken = try fixture.signer.seal(
+            Record(device: fixture.deviceID, sequence: 2, previousHash: "AAAA", draft: draft))
+        let response = try fixture.send([records[0].envelope, broken.envelope])
+        #expect(response.results.map(\.status) == [.accepted, .accepted])
+        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == ["broken-chain"])
+    }
+}
+
+@Suite("Operator actions become signed commands")
+struct OperatorCommandTests {
+    @Test("accept and clear issue commands signed with the control room key, carrying device, alert, nonce, expiry")
+    func signedCommands() throws {
+        let fixture = try Fixture()
+        let records = try fixture.chain(1, alertAt: [1])
+        let first = try fixture.send(records.map(\.envelope))
+        let alertID = try #require(try fixture.room.openAlerts().first?.id)
+        #expect(first.alerts == [RemoteAlertState(alert: alertID, state: "open")])
+        #expect(first.commands.isEmpty)
+        try fixture.room.accept(device: fixture.deviceID, alert: alertID)
+        let second = try fixture.send([])
+        #expect(second.alerts == [RemoteAlertState(alert: alertID, state: "acknowledged")])
+        let verifier = CommandSignatureVerifier(controlRoom: fixture.roomKey.identity)
+        let accept = try verifier.verify(try #require(second.commands.first))
+        #expect(accept.action == .accept)
+        #expect(accept.device == fixture.deviceID)
+        #expect(accept.alert == alertID)
+        #expect(accept.expires > accept.issued)
+        // Acknowledged by the device: not sent again.
+        #expect(try fixture.send([], acks: [accept.nonce]).commands.isEmpty)
+        try fixture.room.clear(device: fixture.deviceID, alert: alertID)
+        let clear = try verifier.verify(try #require(try fixture.send([]).commands.first))
+        #expect(clear.action == .clear)
+        #expect(clear.nonce != accept.nonce)
+        #expect(throws: ControlRoomError.self) { try fixture.room.accept(device: fixture.deviceID, alert: alertID) }
+    }
+
+    @Test("POST /v1/records over HTTP answers per record")
+    func overHTTP() async throws {
+        let fixture = try Fixture()
+        let records = try fixture.chain(2, alertAt: [2])
+        let room = fixture.room
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let (ports, sink) = AsyncStream<Int>.makeStream()
+        let app = ControlRoomServer.application(
+            controlRoom: room, host: "127.0.0.1", port: 0, logger: quiet,
+            onRunning: { sink.yield($0) })
+        let batch = RecordBatch(device: fixture.deviceID, envelopes: records.map(\.envelope) + ["junk"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/records")
+            request.method = .POST
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(batch)))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            #expect(response.status == .ok)
+            let body = try await response.body.collect(upTo: 1 << 20)
+            let decoded = try JSONDecoder().decode(RecordBatchResponse.self, from: Data(body.readableBytesView))
+            #expect(decoded.results.map(\.status) == [.accepted, .accepted, .rejected])
+            #expect(decoded.alerts.count == 1)
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import ControlRoomKit
+import Foundation
+import PanicCore
+import PanicSigning
+import PanicStore
+import PanicUplink
+import Testing
+
+@Suite("Control-room commands on the device")
+struct CommandGateTests {
+    let controlRoomKey = DeviceKey.generate()
+    let deviceID = "pb-0011223344556677"
+    let now = RecordTime(epochMilliseconds: 1_764_000_000_000)
+
+    func lifecycle(with alert: String) -> AlertLifecycle {
+        var lifecycle = AlertLifecycle()
+        _ = lifecycle.stored(alert: alert, kind: .emergency)
+        _ = lifecycle.delivered(alert: alert)
+        return lifecycle
+    }
+
+    func command(
+        _ action: CommandAction, alert: String = "alert-1", device: String? = nil, nonce: String = "n1",
+        expiresIn seconds: Int64 = 300, key: DeviceKey? = nil
+    ) throws -> String {
+        let command = ControlCommand(
+            action: action, device: device ?? deviceID, alert: alert, nonce: nonce, issued: now,
+            expires: RecordTime(epochMilliseconds: now.epochMilliseconds + seconds * 1000))
+        return try CommandSigner(key: key ?? controlRoomKey).sign(command)
+    }
+
+    var verifier: CommandSignatureVerifier { CommandSignatureVerifier(controlRoom: controlRoomKey.identity) }
+
+    @Test("a genuine accept command passes")
+    func genuine() throws {
+        var gate = CommandGate(deviceID: deviceID)
+        let result = gate.check(
+            try command(.accept), verifier: verifier, lifecycle: lifecycle(with: "alert-1"), now: now)
+        #expect(try result.get().action == .accept)
+    }
+
+    @Test("a clear command signed by another key is refused as forged")
+    func forgedByOtherKey() throws {
+        var gate = CommandGate(deviceID: deviceID)
+        let forged = try command(.clear, key: DeviceKey.generate())
+        let result = gate.check(forged, verifier: verifier, lifecycle: lifecycle(with: "alert-1"), now: now)
+        guard case .failure(.forged(.unknownKey)) = result else {
+            Issue.record("expected a forged-command refusal, got \(result)")
+            return
+        }
+    }
+
+    @Test("a clear command whose payload was altered after signing is refused as forged")
+    func tampered() throws {
+        var gate = CommandGate(deviceID: deviceID)
+        let genuine = try command(.accept)
+        let parts = genuine.split(separator: ".").map(String.init)
+        let payload = try #require(Base64URL.decode(parts[1]))
+        let altered = String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "accept", with: "clear")
+        let forged = [parts[0], Base64URL.encode(Data(altered.utf8)), parts[2]].joined(separator: ".")
+        let result = gate.check(forged, verifier: verifier, lifecycle: lifecycle(with: "alert-1"), now: now)
+        guard case .failure(.forged(.badSignature)) = result else {
+            Issue.record("expected a bad-signature refusal, got \(result)")
+            return
+        }
+    }
+
+    @Test("an expired clear command is refused")
+    func expired() throws {
+        var gate = CommandGate(deviceID: deviceID)
+        let result = gate.check(
+            try command(.clear, expiresIn: -1), verifier: verifier, lifecycle: lifecycle(with: "alert-1"), now: now)
+        guard case .failure(.expired) = result else {
+            Issue.record("expected an expiry refusal, got \(result)")
+            return
+        }
+    }
+
+    @Test("the same command twice is refused the second time as a replay")
+    func replayed() throws {
+        var gate = CommandGate(deviceID: deviceID)
+        let text = try command(.accept)
+        let alerts = lifecycle(with: "alert-1")
+        _ = try gate.check(text, verifier: verifier, lifecycle: alerts, now: now).get()
+        let again = gate.check(text, verifier: verifier, lifecycle: alerts, now: now)
+        #expect(again == .failure(.replayed(nonce: "n1")))
+    }
+
+    @Test("a command for another device or an unknown alert is refused as mismatched")
+    func mismatched() throws {
+        var gate = CommandGate(deviceID: deviceID)
+        let alerts = lifecycle(with: "alert-1")
+        let otherDevice = gate.check(
+            try command(.clear, device: "pb-ffffffffffffffff", nonce: "a"), verifier: verifier, lifecycle: alerts,
+            now: now)
+        #expect(otherDevice == .failure(.wrongDevice("pb-ffffffffffffffff")))
+        let unknown = gate.check(
+            try command(.clear, alert: "nope", nonce: "b"), verifier: verifier, lifecycle: alerts, now: now)
+        #expect(unknown == .failure(.unknownAlert("nope")))
+    }
+}
+
+@Suite("Operator actions reach the box over HTTP", .timeLimit(.minutes(2)))
+struct OperatorActionTests {
+    @Test("accept then clear: stored → sent → help on the way → cleared, and a cleared record goes back")
+    func acceptThenClear() async throws {
+        let directory = try TemporaryDirectory()
+        let device = try TestDevice(directory: directory.path)
+        let clock = ManualClock()
+        let wall = wallClock(for: clock)
+        try await withControlRoom(directory: directory.path) { server in
+            try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            let uplink = try Uplink(
+                outbox: device.outbox, deviceID: device.id,
+                backends: [.init(name: "cr", url: server.url, controlRoomKey: server.key.identity)],
+                clock: clock, wallClock: wall, seed: 4, logger: quietLogger)
+            var events = uplink.events.makeAsyncIterator()
+            var transitions = uplink.alerts.transitions.makeAsyncIterator()
+            try await withUplink(uplink) {
+                let press = emergency(at: wall())
+                try uplink.submit(press)
+                try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .sent }
+                try server.room.accept(device: device.id, alert: press.id)
+                try await drive(uplink, events: &events, clock: clock) {
+                    uplink.alerts.state(of: press.id) == .acknowledged
+                }
+                try server.room.clear(device: device.id, alert: press.id)
+                try await drive(uplink, events: &events, clock: clock) {
+                    try server.room.allAlerts().first?.deviceCleared == true
+                }
+                var seen: [AlertState] = []
+                for _ in 0..<4 { if let next = await transitions.next() { seen.append(next.to) } }
+                #expect(seen == [.stored, .sent, .acknowledged, .cleared])
+                #expect(try server.room.openAlerts().isEmpty)
+                let kinds = try server.room.arrivalOrder(device: device.id).map(\.kind)
+                #expect(kinds == [.emergency, .cleared])
+            }
+        }
+    }
+
+    @Test("commands signed by a key the box did not pin, or already expired, change nothing")
+    func forgedAndExpiredOverHTTP() async throws {
+        let directory = try TemporaryDirectory()
+        let clock = ManualClock()
+        let wall = wallClock(for: clock)
+        // This control room's clock is an hour slow: every command it signs has expired by the box's clock.
+        let slowWall: @Sendable () -> RecordTime = {
+            RecordTime(epochMilliseconds: wall().epochMilliseconds - 3_600_000)
+        }
+        for (pinOtherKey, roomClock) in [(true, wall), (false, slowWall)] {
+            let device = try TestDevice(directory: directory.file(UUID().uuidString))
+            try await withControlRoom(directory: directory.path, name: UUID().uuidString, wallClock: roomClock) {
+                server in
+                try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+                let pinned = pinOtherKey ? DeviceKey.generate().identity : server.key.identity
+                let uplink = try Uplink(
+                    outbox: device.outbox, deviceID: device.id,
+                    backends: [.init(name: "cr", url: server.url, controlRoomKey: pinned)],
+                    clock: clock, wallClock: wall, seed: 5, logger: quietLogger)
+                var events = uplink.events.makeAsyncIterator()
+                try await withUplink(uplink) {
+                    let press = emergency(at: wall())
+                    try uplink.submit(press)
+                    try await drive(uplink, events: &events, clock: clock) {
+                        uplink.alerts.state(of: press.id) == .sent
+                    }
+                    try server.room.clear(device: device.id, alert: press.id)
+                    // Let the box poll several times.
+                    let later = clock.now.advanced(by: .seconds(30))
+                    try await drive(uplink, events: &events, clock: clock) { clock.now >= later }
+                    #expect(uplink.alerts.state(of: press.id) == .sent)
+                    #expect(try server.room.allAlerts().first?.deviceCleared == false)
+                    #expect(try server.room.recordCount(device: device.id) == 1)
+                }
+            }
+        }
+    }
+}
