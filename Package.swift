@@ -131,5 +131,11 @@ let package = Package(
         // .testTarget(name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore"], swiftSettings: strict),
         // .testTarget(name: "ControlRoomKitTests", dependencies: ["ControlRoomKit"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
+        // area: inputs
+        .executableTarget(
+            name: "inputs-bench",
+            dependencies: ["PanicCore", "PanicHardware", "PanicLinux", "PanicSim"],
+            swiftSettings: strict
+        ),
     ]
 )
