@@ -199,5 +199,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // area: inputs
+        .executableTarget(
+            name: "inputs-bench",
+            dependencies: ["PanicCore", "PanicHardware", "PanicLinux", "PanicSim"],
+            swiftSettings: strict
+        ),
     ]
 )
