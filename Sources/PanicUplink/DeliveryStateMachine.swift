@@ -137,6 +137,9 @@ public struct DeliveryStateMachine: Sendable {
             var state = lanes[lane.rawValue]
             guard !state.inFlight, state.hasWork else { continue }
             if let retryAt = state.retryAt, retryAt > now { continue }
+            // While alerts are failing to get through, only the alert lane probes the link: when it returns,
+            // the alerts go first and the backlog follows (a success on the alert lane ends this wait).
+            if lane == .backlog, lanes[Lane.alert.rawValue].failures > 0 { continue }
             state.inFlight = true
             // The claim takes everything due; anything appended from now on sets `hasWork` again.
             state.hasWork = false
@@ -151,20 +154,5 @@ public struct DeliveryStateMachine: Sendable {
             actions.append(.poll)
         }
         return actions
-    }
-}
-
-/// A small seeded generator (SplitMix64) so backoff jitter is reproducible in tests.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -109,8 +109,10 @@ struct UplinkDeliveryTests {
                 try await withUplink(uplink) {
                     for index in 0..<100 { try uplink.submit(position(index, at: wall())) }
                     try uplink.submit(emergency(at: wall()))
+                    // Done when the regulator has everything and the device has heard so.
                     try await drive(uplink, events: &events, clock: clock) {
                         try regulator.room.recordCount() == 101
+                            && device.outbox.status().backends.first { $0.name == "regulator" }?.undelivered == 0
                     }
                     #expect(try operatorRoom.room.recordCount() == 0)
                     let status = try device.outbox.status()
