@@ -1,0 +1,182 @@
+/// The box's alert logic: turns classified inputs, alert-state changes from the control room and the passing
+/// of time into records — emergency latched until the control room clears it, help requests, tamper and power
+/// records, positions at the normal or the emergency rate, and periodic health.
+///
+/// Pure, in the manner of hummingbird's state machines: methods take the time and return records to append;
+/// ``nextDeadline`` says when ``tick(_:)`` is next owed. The shell appends the drafts to the outbox (which
+/// signs and commits them) and drives the indicator from the alert lifecycle.
+public struct AlertEngine: Sendable {
+    /// How often records are made, and the booth privacy switch.
+    public struct Configuration: Sendable, Equatable {
+        public var positionInterval: Duration
+        public var emergencyPositionInterval: Duration
+        /// How long the faster emergency rate continues after the emergency is cleared.
+        public var emergencyTrackingAfter: Duration
+        public var healthInterval: Duration
+        /// No position record leaves the box; alerts still carry their fix.
+        public var privacyMode: Bool
+
+        public init(
+            positionInterval: Duration = .seconds(60), emergencyPositionInterval: Duration = .seconds(10),
+            emergencyTrackingAfter: Duration = .seconds(1800), healthInterval: Duration = .seconds(300),
+            privacyMode: Bool = false
+        ) {
+            self.positionInterval = positionInterval
+            self.emergencyPositionInterval = emergencyPositionInterval
+            self.emergencyTrackingAfter = emergencyTrackingAfter
+            self.healthInterval = healthInterval
+            self.privacyMode = privacyMode
+        }
+    }
+
+    /// What must survive a power cut; the shell writes it durably whenever ``persistentState`` changes.
+    public struct PersistentState: Sendable, Equatable, Codable {
+        /// The open (latched) emergency's record id.
+        public var openEmergency: String?
+        /// Open help requests' record ids.
+        public var openHelp: [String]
+        /// Input names currently at fault (cut loops, stuck buttons).
+        public var inputFaults: [String]
+
+        public init(openEmergency: String? = nil, openHelp: [String] = [], inputFaults: [String] = []) {
+            self.openEmergency = openEmergency
+            self.openHelp = openHelp
+            self.inputFaults = inputFaults
+        }
+    }
+
+    /// What the engine knows of "now" when it is called: the monotonic time for its timers, the wall time and its
+    /// source for the records, and the last fix.
+    public struct Moment: Sendable {
+        public var now: MonotonicInstant
+        public var time: RecordTime
+        public var timeSource: TimeSource
+        public var fix: RecordFix?
+
+        public init(now: MonotonicInstant, time: RecordTime, timeSource: TimeSource, fix: RecordFix?) {
+            self.now = now
+            self.time = time
+            self.timeSource = timeSource
+            self.fix = fix
+        }
+    }
+
+    public let configuration: Configuration
+    public private(set) var persistentState: PersistentState
+    private var fastTrackingUntil: MonotonicInstant?
+    private var nextPosition: MonotonicInstant
+    private var nextHealth: MonotonicInstant
+    private var makeID: @Sendable () -> String
+
+    /// Starts the engine, restoring what a previous run left open. A restored open emergency keeps the fast
+    /// position rate, and the first position and health records are due at once.
+    public init(
+        configuration: Configuration, restoring state: PersistentState = .init(), now: MonotonicInstant,
+        makeID: @escaping @Sendable () -> String
+    ) {
+        self.configuration = configuration
+        persistentState = state
+        nextPosition = now
+        nextHealth = now
+        self.makeID = makeID
+    }
+
+    /// Whether an emergency is latched open.
+    public var emergencyOpen: Bool { persistentState.openEmergency != nil }
+
+    /// The position interval in force at `now`.
+    public func positionInterval(at now: MonotonicInstant) -> Duration {
+        if emergencyOpen { return configuration.emergencyPositionInterval }
+        if let until = fastTrackingUntil, now < until { return configuration.emergencyPositionInterval }
+        return configuration.positionInterval
+    }
+
+    /// When ``tick(_:health:)`` is next owed.
+    public var nextDeadline: MonotonicInstant {
+        configuration.privacyMode ? nextHealth : min(nextPosition, nextHealth)
+    }
+
+    /// A classified input event.
+    public mutating func handle(_ event: InputEvent, at moment: Moment, health: () -> HealthReport) -> [RecordDraft] {
+        switch event.kind {
+        case .emergency:
+            // Latched: while an emergency is open, more presses (or a second button) add nothing; the control
+            // room already has the alert and only it can clear it.
+            guard persistentState.openEmergency == nil else { return [] }
+            let draft = draft(.emergency(input: event.name), moment)
+            persistentState.openEmergency = draft.id
+            // Positions follow at the emergency rate from now.
+            nextPosition = min(nextPosition, moment.now.advanced(by: configuration.emergencyPositionInterval))
+            return [draft]
+        case .help:
+            guard persistentState.openHelp.isEmpty else { return [] }
+            let draft = draft(.help(input: event.name), moment)
+            persistentState.openHelp.append(draft.id)
+            return [draft]
+        case .wireCut:
+            setFault(event.name, true)
+            return [draft(.tamper(reason: .wireCut, input: event.name), moment)]
+        case .enclosureOpened:
+            return [draft(.tamper(reason: .enclosure, input: event.name), moment)]
+        case .stuck:
+            // A stuck button is a fault, not an alert: the control room learns it from the health record.
+            setFault(event.name, true)
+            return [healthDraft(moment, health)]
+        case .wireRestored, .stuckCleared:
+            setFault(event.name, false)
+            return [healthDraft(moment, health)]
+        case .enclosureClosed:
+            return [healthDraft(moment, health)]
+        case .powerLost:
+            return [draft(.power(state: .lost, input: event.name), moment)]
+        case .powerRestored:
+            return [draft(.power(state: .restored, input: event.name), moment)]
+        case .emergencyReleased, .helpReleased, .ignitionOn, .ignitionOff:
+            return []
+        }
+    }
+
+    /// An alert's state changed (from the uplink's lifecycle): a cleared emergency unlatches and starts the
+    /// tracking-after period; a cleared help request closes it.
+    public mutating func alertStateChanged(alert: String, to state: AlertState, at now: MonotonicInstant) {
+        guard state == .cleared else { return }
+        if persistentState.openEmergency == alert {
+            persistentState.openEmergency = nil
+            fastTrackingUntil = now.advanced(by: configuration.emergencyTrackingAfter)
+        }
+        persistentState.openHelp.removeAll { $0 == alert }
+    }
+
+    /// Time has reached ``nextDeadline``: position and health records that are due.
+    public mutating func tick(_ moment: Moment, health: () -> HealthReport) -> [RecordDraft] {
+        var drafts: [RecordDraft] = []
+        if !configuration.privacyMode, moment.now >= nextPosition {
+            // No fix, no position record: the alert path never waits for a fix, tracking has nothing to say.
+            if moment.fix != nil { drafts.append(draft(.position, moment)) }
+            nextPosition = moment.now.advanced(by: positionInterval(at: moment.now))
+        }
+        if moment.now >= nextHealth {
+            drafts.append(healthDraft(moment, health))
+            nextHealth = moment.now.advanced(by: configuration.healthInterval)
+        }
+        return drafts
+    }
+
+    private mutating func setFault(_ input: String, _ faulty: Bool) {
+        persistentState.inputFaults.removeAll { $0 == input }
+        if faulty { persistentState.inputFaults.append(input) }
+    }
+
+    private func healthDraft(_ moment: Moment, _ health: () -> HealthReport) -> RecordDraft {
+        var report = health()
+        report.inputFaults = persistentState.inputFaults
+        report.fixAgeMilliseconds = moment.fix?.ageMilliseconds
+        return draft(.health(report), moment)
+    }
+
+    private func draft(_ body: RecordBody, _ moment: Moment) -> RecordDraft {
+        // Privacy mode: positions stay in the box; alerts (emergency, help, tamper) still carry where they happened.
+        let fix = configuration.privacyMode && !body.kind.isAlert ? nil : moment.fix
+        return RecordDraft(id: makeID(), time: moment.time, timeSource: moment.timeSource, fix: fix, body: body)
+    }
+}
