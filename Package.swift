@@ -103,7 +103,7 @@ let package = Package(
             name: "PanicDaemon",
             dependencies: [
                 "PanicCore", "NMEA", "PanicHardware", "PanicLinux", "PanicSim", "PanicConfig", "PanicSigning",
-                "PanicStore", "PanicUplink",
+                "PanicStore", "PanicUplink", "ControlRoomKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -48,7 +48,8 @@ public struct DaemonConfig: Sendable, Equatable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             return (nil, [.init(.syntax, key: "", "cannot read the configuration file \(path)")])
         }
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let base = URL(fileURLWithPath: path, relativeTo: URL.currentDirectory()).absoluteURL
+            .deletingLastPathComponent()
         return parse(text, relativeTo: base)
     }
 

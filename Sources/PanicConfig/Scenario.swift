@@ -47,7 +47,10 @@ public struct Scenario: Sendable, Equatable {
 
     /// A milestone an expectation can measure from or to.
     public enum Milestone: String, Sendable, Equatable, CaseIterable {
+        /// A person pressed an emergency or help button.
         case press
+        /// The scenario cut a button loop's wire.
+        case cut
         case stored
         case delivered
         case accepted
@@ -61,7 +64,7 @@ public struct Scenario: Sendable, Equatable {
 
     /// Something that must be true when the scenario ends.
     public enum Expectation: Sendable, Equatable {
-        /// `milestone` happens within `within` of the latest `after` before it.
+        /// Every occurrence of `after` is followed by `milestone` within `within`.
         case within(milestone: Milestone, within: Duration, after: Milestone)
         /// The LED shows `state` at the end of the run.
         case finalIndicator(String)
@@ -107,7 +110,10 @@ public struct Scenario: Sendable, Equatable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             return (nil, [.init(.syntax, key: "", "cannot read the scenario file \(path)")])
         }
-        return parse(text, relativeTo: URL(fileURLWithPath: path).deletingLastPathComponent())
+        return parse(
+            text,
+            relativeTo: URL(fileURLWithPath: path, relativeTo: URL.currentDirectory()).absoluteURL
+                .deletingLastPathComponent())
     }
 
     /// Parses scenario YAML.

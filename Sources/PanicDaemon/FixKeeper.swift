@@ -16,6 +16,7 @@ public final class FixKeeper: Sendable {
         var lastEpoch: GNSSFix?
         /// The decoder lives here: the source's delivery closure is `@Sendable` and decoding is quick.
         var decoder = NMEADecoder()
+        var chunks = 0
     }
 
     private let state = Mutex(State())
@@ -40,6 +41,7 @@ public final class FixKeeper: Sendable {
         let logger = logger
         try await source.run { chunk in
             self.state.withLock { state in
+                state.chunks += 1
                 var fixes: [GNSSFix] = []
                 state.decoder.feed(
                     chunk.bytes, at: chunk.receivedAt,
@@ -60,6 +62,9 @@ public final class FixKeeper: Sendable {
             if fix.hasPosition { state.lastPosition = fix }
         }
     }
+
+    /// How many chunks of bytes have been decoded.
+    public var chunksDecoded: Int { state.withLock { $0.chunks } }
 
     /// The receiver's statistics so far.
     public var statistics: NMEAStatistics { state.withLock { $0.decoder.statistics } }

@@ -5,16 +5,16 @@ import PanicCore
 /// Re-arming for a later deadline keeps the armed sleep (it fires early and the shell simply re-arms), so a storm
 /// of edges that keeps pushing the deadline back costs one timer, not one per edge. Re-arming for an earlier one
 /// cancels the armed sleep. Each firing carries a generation, and ``fired(_:)`` tells stale firings apart.
-struct DeadlineTimer {
+public struct DeadlineTimer {
     private var task: Task<Void, Never>?
     private var armed: MonotonicInstant?
     private var generation: UInt64 = 0
     let clock: any MonotonicClock
 
-    init(clock: any MonotonicClock) { self.clock = clock }
+    public init(clock: any MonotonicClock) { self.clock = clock }
 
     /// Makes sure a firing happens at or before `deadline`; `fire` is called with the firing's generation.
-    mutating func arm(_ deadline: MonotonicInstant?, fire: @escaping @Sendable (UInt64) -> Void) {
+    public mutating func arm(_ deadline: MonotonicInstant?, fire: @escaping @Sendable (UInt64) -> Void) {
         guard let deadline else { return }
         if let armed, armed <= deadline { return }
         task?.cancel()
@@ -33,14 +33,14 @@ struct DeadlineTimer {
     }
 
     /// Whether a firing of `generation` is the current one (and, if so, marks the timer as unarmed).
-    mutating func fired(_ generation: UInt64) -> Bool {
+    public mutating func fired(_ generation: UInt64) -> Bool {
         guard generation == self.generation, armed != nil else { return false }
         armed = nil
         task = nil
         return true
     }
 
-    mutating func cancel() {
+    public mutating func cancel() {
         task?.cancel()
         task = nil
         armed = nil

@@ -51,6 +51,9 @@ public final class InputService: Sendable {
         }
     }
 
+    /// The sequence number of the last edge classified so far.
+    public var classifiedThrough: UInt64 { progress.withLock { $0.sequence } }
+
     private func classified(through sequence: UInt64, ended: Bool = false) {
         let due = progress.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.sequence = max(state.sequence, sequence)

@@ -54,3 +54,27 @@ public final class SimulatedGNSS: GNSSByteSource {
         }
     }
 }
+
+/// A GNSS byte source the simulator's conductor pushes epochs into, so receiver output on a virtual clock is
+/// exactly one epoch per simulated second however far the clock jumps.
+public final class PushedGNSSSource: GNSSByteSource {
+    public let format = GNSSStreamFormat.nmea
+    private let stream: AsyncStream<GNSSChunk>
+    private let sink: AsyncStream<GNSSChunk>.Continuation
+    private let count = Mutex(0)
+
+    public init() { (stream, sink) = AsyncStream.makeStream(bufferingPolicy: .unbounded) }
+
+    /// Queues a chunk for the reader.
+    public func push(_ chunk: GNSSChunk) {
+        count.withLock { $0 += 1 }
+        sink.yield(chunk)
+    }
+
+    /// How many chunks were pushed so far.
+    public var pushed: Int { count.withLock { $0 } }
+
+    public func run(_ deliver: @Sendable (GNSSChunk) async throws -> Void) async throws {
+        for await chunk in stream { try await deliver(chunk) }
+    }
+}

@@ -34,7 +34,9 @@ public final class AlertDesk: Sendable {
     /// Whether an alert is waiting for the control room (not yet cleared).
     public var hasOpenAlerts: Bool { state.withLock { !$0.lifecycle.openAlerts.isEmpty } }
 
-    func stored(id: String, kind: RecordKind, sequence: Int64) {
+    /// Tracks an alert committed to the outbox as record `sequence` (also used after a restart, for alerts the
+    /// engine's saved state says are still open).
+    public func stored(id: String, kind: RecordKind, sequence: Int64) {
         let transition = state.withLock { state -> AlertTransition? in
             guard let transition = state.lifecycle.stored(alert: id, kind: kind) else { return nil }
             state.alertBySequence[sequence] = id

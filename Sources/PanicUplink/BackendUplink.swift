@@ -2,6 +2,7 @@ import Logging
 import PanicCore
 import PanicSigning
 import PanicStore
+import Synchronization
 
 /// The I/O shell around one backend's `DeliveryStateMachine`: it claims batches from the outbox, sends them,
 /// records the outcome, sets timers on the injected clock, and feeds every result back into the machine.
@@ -51,7 +52,17 @@ final class BackendUplink: Sendable {
         self.logger = logger
     }
 
-    func post(_ event: Event) { inboxSink.yield(event) }
+    /// Events posted but not yet handled, plus requests in flight: zero when the backend is waiting on time alone.
+    private let busy = Mutex(0)
+
+    /// Whether the backend has work in hand (an unhandled event or a request in flight), as opposed to waiting for
+    /// its clock or for new records. The virtual-time simulator advances its clock only when this is false.
+    var isBusy: Bool { busy.withLock { $0 > 0 } }
+
+    func post(_ event: Event) {
+        busy.withLock { $0 += 1 }
+        inboxSink.yield(event)
+    }
 
     func run(owner: Uplink) async throws {
         try outbox.register(backend: configuration.name, backlogOrder: configuration.backlogOrder)
@@ -65,9 +76,11 @@ final class BackendUplink: Sendable {
 
             func perform(_ actions: [DeliveryStateMachine.Action]) {
                 for action in actions {
+                    busy.withLock { $0 += 1 }
                     group.addTask {
                         let (lane, outcome) = await self.exchange(action, transport: transport, owner: owner)
-                        self.inboxSink.yield(.finished(lane, outcome))
+                        self.post(.finished(lane, outcome))
+                        self.busy.withLock { $0 -= 1 }
                     }
                 }
                 let deadline = machine.nextDeadline
@@ -75,7 +88,7 @@ final class BackendUplink: Sendable {
                     timer = deadline
                     group.addTask {
                         do { try await self.clock.sleep(until: deadline, tolerance: nil) } catch { return }
-                        self.inboxSink.yield(.timer)
+                        self.post(.timer)
                     }
                 }
                 if machine.isQuiet { eventSink.yield(.idle(backend: name, until: deadline)) }
@@ -95,6 +108,7 @@ final class BackendUplink: Sendable {
                     if let deadline = timer, deadline <= now { timer = nil }
                     perform(machine.tick(now: now))
                 }
+                busy.withLock { $0 -= 1 }
             }
             group.cancelAll()
         }

@@ -119,6 +119,10 @@ public final class Uplink: Sendable {
         return outcome
     }
 
+    /// Whether any backend has work in hand (a request in flight or an event not yet handled). False means every
+    /// backend waits only for its clock or for new records: a virtual-time driver may then move time on.
+    public var isBusy: Bool { backends.contains { $0.isBusy } }
+
     /// Tells every backend that records were appended to the outbox by someone else.
     public func recordsAppended(urgent: Bool) {
         for backend in backends { backend.post(.appended(urgent: urgent)) }

@@ -1,0 +1,291 @@
+import Foundation
+import Logging
+import PanicCore
+import PanicHardware
+import PanicSigning
+import PanicStore
+import PanicUplink
+import ServiceLifecycle
+import Synchronization
+
+/// What happened inside the box, for the simulator's timeline and for status displays.
+public enum BoxEvent: Sendable, Equatable {
+    /// A classified input event.
+    case input(InputEvent)
+    /// A record was signed and committed to the outbox.
+    case stored(id: String, kind: RecordKind, sequence: Int64)
+    /// A record could not be committed yet (it waits in memory and is retried).
+    case held(id: String, kind: RecordKind)
+    /// An alert moved along its lifecycle (stored, sent, acknowledged, cleared).
+    case alert(AlertTransition)
+    /// The LED and buzzer were asked to show a state.
+    case indicator(IndicatorState)
+}
+
+/// One panic box: inputs, GNSS, the alert engine, the outbox, the uplink and the indicator, wired together. The
+/// same type runs on a board (libgpiod, a serial receiver) and in the simulator (simulated lines, a route).
+///
+/// `run()` runs every part until cancelled, so it can be a `Service` under swift-service-lifecycle. Nothing
+/// starts in `init`.
+public final class PanicBox: Service, Sendable {
+    /// The hardware and stores a box is built from.
+    public struct Parts: Sendable {
+        public var inputs: any InputLines
+        public var outputs: any OutputLines
+        public var gnss: any GNSSByteSource
+        public var outbox: Outbox
+        public var uplink: Uplink
+        /// Where the engine's state is kept across power cuts (an open emergency stays open).
+        public var statePath: String
+
+        public init(
+            inputs: any InputLines, outputs: any OutputLines, gnss: any GNSSByteSource, outbox: Outbox,
+            uplink: Uplink, statePath: String
+        ) {
+            self.inputs = inputs
+            self.outputs = outputs
+            self.gnss = gnss
+            self.outbox = outbox
+            self.uplink = uplink
+            self.statePath = statePath
+        }
+    }
+
+    private enum Work: Sendable {
+        case input(InputEvent)
+        case alert(AlertTransition)
+        case tick(UInt64)
+    }
+
+    public let parts: Parts
+    public let inputService: InputService
+    public let indicator: IndicatorDriver
+    public let fixes: FixKeeper
+    /// Everything the box does, in order (unbounded: the consumer is the simulator or a status display).
+    public let events: AsyncStream<BoxEvent>
+    private let eventSink: AsyncStream<BoxEvent>.Continuation
+    private let engine: Mutex<AlertEngine>
+    /// The outbox sequence of each open alert, saved with the engine's state so that after a restart the uplink
+    /// can follow them again (their acknowledgements and clearing).
+    private let alertSequences: Mutex<[String: Int64]>
+    private let clock: any MonotonicClock
+    private let logger: Logger
+    private let work: AsyncStream<Work>
+    private let workSink: AsyncStream<Work>.Continuation
+    /// Work posted and not yet done; zero when the engine waits on time alone.
+    private let pending = Mutex(0)
+
+    public init(
+        parts: Parts, configuration: AlertEngine.Configuration, clock: any MonotonicClock, logger: Logger,
+        systemTime: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
+        self.parts = parts
+        self.clock = clock
+        self.logger = logger
+        inputService = InputService(lines: parts.inputs, clock: clock)
+        indicator = IndicatorDriver(outputs: parts.outputs, clock: clock)
+        fixes = FixKeeper(clock: clock, logger: logger, systemTime: systemTime)
+        let restored = try EngineStateFile.read(path: parts.statePath)
+        engine = Mutex(
+            AlertEngine(
+                configuration: configuration, restoring: restored?.engine ?? .init(), now: clock.now,
+                makeID: { UUID().uuidString.lowercased() }))
+        alertSequences = Mutex(restored?.alertSequences ?? [:])
+        (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        (work, workSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    /// Whether the box has work in hand: an input not yet classified, engine work not yet done, or a request in
+    /// flight. The virtual-time simulator moves its clock only when the box is idle.
+    public var isBusy: Bool { pending.withLock { $0 > 0 } || parts.uplink.isBusy }
+
+    /// Whether an emergency is latched open.
+    public var emergencyOpen: Bool { engine.withLock { $0.emergencyOpen } }
+
+    private func post(_ item: Work) {
+        pending.withLock { $0 += 1 }
+        workSink.yield(item)
+    }
+
+    public func run() async throws {
+        let state = engine.withLock { $0.persistentState }
+        indicator.show(initialIndicator(state))
+        if let open = state.openEmergency {
+            logger.notice("an emergency is still open after restart", metadata: ["alert": "\(open)"])
+        }
+        // Follow the alerts that were open before the restart again.
+        let sequences = alertSequences.withLock { $0 }
+        for (id, kind) in [(state.openEmergency, RecordKind.emergency)] + state.openHelp.map({ ($0, .help) }) {
+            if let id, let sequence = sequences[id] {
+                parts.uplink.alerts.stored(id: id, kind: kind, sequence: sequence)
+            }
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.inputService.run() }
+            group.addTask { try await self.indicator.run() }
+            group.addTask { try await self.fixes.run(source: self.parts.gnss) }
+            group.addTask { try await self.parts.uplink.run() }
+            group.addTask {
+                for await event in self.inputService.events { self.post(.input(event)) }
+            }
+            group.addTask {
+                for await transition in self.parts.uplink.alerts.transitions { self.post(.alert(transition)) }
+            }
+            group.addTask { await self.process() }
+        }
+    }
+
+    /// The engine's loop: one piece of work at a time, then the one timer re-armed for the engine's next deadline.
+    private func process() async {
+        var timer = DeadlineTimer(clock: clock)
+        defer { timer.cancel() }
+        let fire: @Sendable (UInt64) -> Void = { self.post(.tick($0)) }
+        timer.arm(engine.withLock { $0.nextDeadline }, fire: fire)
+        for await item in work {
+            handle(item, timer: &timer)
+            timer.arm(engine.withLock { $0.nextDeadline }, fire: fire)
+            pending.withLock { $0 -= 1 }
+        }
+    }
+
+    private func handle(_ item: Work, timer: inout DeadlineTimer) {
+        let now = clock.now
+        let wall = fixes.wallTime(at: now)
+        let moment = AlertEngine.Moment(
+            now: now, time: wall.time, timeSource: wall.source, fix: fixes.recordFix(at: now))
+        let before = engine.withLock { $0.persistentState }
+        switch item {
+        case .input(let event):
+            eventSink.yield(.input(event))
+            submit(engine.withLock { $0.handle(event, at: moment, health: { self.health(now: now) }) })
+            let after = engine.withLock { ($0.persistentState.inputFaults.isEmpty, $0.emergencyOpen) }
+            if event.kind.isFault, !after.1 {
+                show(.fault)
+            } else if event.kind == .wireRestored || event.kind == .stuckCleared, after.0, !after.1 {
+                show(.armed)
+            }
+        case .alert(let transition):
+            eventSink.yield(.alert(transition))
+            engine.withLock { $0.alertStateChanged(alert: transition.alert, to: transition.to, at: now) }
+            if let state = indicatorState(for: transition) { show(state) }
+        case .tick(let generation):
+            guard timer.fired(generation) else { return }
+            retryHeld()
+            submit(engine.withLock { $0.tick(moment, health: { self.health(now: now) }) })
+        }
+        persist(before)
+    }
+
+    private func submit(_ drafts: [RecordDraft]) {
+        for draft in drafts {
+            do {
+                switch try parts.uplink.submit(draft) {
+                case .stored(let record):
+                    if draft.body.kind == .emergency || draft.body.kind == .help {
+                        alertSequences.withLock { $0[draft.id] = record.sequence }
+                    }
+                    eventSink.yield(.stored(id: draft.id, kind: draft.body.kind, sequence: record.sequence))
+                default:
+                    eventSink.yield(.held(id: draft.id, kind: draft.body.kind))
+                    logger.warning(
+                        "record held in memory until the outbox can take it", metadata: ["id": "\(draft.id)"])
+                }
+            } catch {
+                logger.error("cannot append a record", metadata: ["kind": "\(draft.body.kind)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func retryHeld() {
+        guard parts.outbox.heldCount > 0 else { return }
+        do {
+            let stored = try parts.outbox.retryHeld()
+            if !stored.isEmpty { parts.uplink.recordsAppended(urgent: stored.contains { $0.kind.isAlert }) }
+        } catch {
+            logger.warning("held records still cannot be committed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes the engine's state durably when it changed, before anything else can happen.
+    private func persist(_ before: AlertEngine.PersistentState) {
+        let after = engine.withLock { $0.persistentState }
+        guard after != before else { return }
+        let open = Set([after.openEmergency].compactMap { $0 } + after.openHelp)
+        let sequences = alertSequences.withLock { sequences in
+            sequences = sequences.filter { open.contains($0.key) }
+            return sequences
+        }
+        do {
+            try EngineStateFile.write(.init(engine: after, alertSequences: sequences), path: parts.statePath)
+        } catch {
+            logger.error("cannot save the alert state", metadata: ["path": "\(parts.statePath)", "error": "\(error)"])
+        }
+    }
+
+    private func health(now: MonotonicInstant) -> HealthReport {
+        let status = try? parts.outbox.status()
+        let oldest = status?.oldestUndelivered.map {
+            fixes.wallTime(at: now).time.epochMilliseconds - $0.epochMilliseconds
+        }
+        return HealthReport(
+            queueDepth: status?.undelivered ?? 0, oldestUndeliveredAgeMilliseconds: oldest,
+            diskFreeBytes: Self.freeBytes(at: parts.outbox.path), droppedRecords: status?.droppedUnreported ?? 0,
+            faults: status?.faults ?? [])
+    }
+
+    private func show(_ state: IndicatorState) {
+        indicator.show(state)
+        eventSink.yield(.indicator(state))
+    }
+
+    private func initialIndicator(_ state: AlertEngine.PersistentState) -> IndicatorState {
+        if state.openEmergency != nil { return .stored }
+        return state.inputFaults.isEmpty ? .armed : .fault
+    }
+
+    /// The person at the box sees their own alert's progress; tamper alerts do not light the LED.
+    private func indicatorState(for transition: AlertTransition) -> IndicatorState? {
+        guard transition.kind == .emergency || transition.kind == .help else { return nil }
+        switch transition.to {
+        case .stored: return .stored
+        case .sent: return .sent
+        case .acknowledged: return .helpOnTheWay
+        case .cleared: return .cleared
+        }
+    }
+
+    static func freeBytes(at path: String) -> Int64? {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let attributes = try? FileManager.default.attributesOfFileSystem(forPath: directory)
+        return (attributes?[.systemFreeSize] as? NSNumber)?.int64Value
+    }
+}
+
+/// The engine's persistent state (and the outbox sequence of each open alert) as a small JSON file, replaced
+/// atomically and synced, so a power cut leaves either the old state or the new one.
+enum EngineStateFile {
+    struct Contents: Codable, Equatable {
+        var engine: AlertEngine.PersistentState
+        var alertSequences: [String: Int64]
+    }
+
+    static func read(path: String) throws -> Contents? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try JSONDecoder().decode(Contents.self, from: data)
+    }
+
+    static func write(_ contents: Contents, path: String) throws {
+        let data = try JSONEncoder().encode(contents)
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary])
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+        try handle.synchronize()
+        try handle.close()
+        guard rename(temporary, path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+    }
+}
