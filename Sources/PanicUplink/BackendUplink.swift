@@ -17,7 +17,7 @@ final class BackendUplink: Sendable {
     let configuration: BackendConfiguration
     private let deviceID: String
     private let outbox: Outbox
-    private let urgent: UrgentClaims
+    private let claims: LaneClaims
     private let desk: AlertDesk
     private let clock: any MonotonicClock
     private let wallClock: @Sendable () -> RecordTime
@@ -30,7 +30,7 @@ final class BackendUplink: Sendable {
     private let logger: Logger
 
     init(
-        configuration: BackendConfiguration, deviceID: String, outbox: Outbox, urgent: UrgentClaims, desk: AlertDesk,
+        configuration: BackendConfiguration, deviceID: String, outbox: Outbox, claims: LaneClaims, desk: AlertDesk,
         clock: any MonotonicClock, wallClock: @escaping @Sendable () -> RecordTime,
         makeTransport: @escaping @Sendable (BackendConfiguration) -> any UplinkTransport,
         events: AsyncStream<UplinkEvent>.Continuation, seed: UInt64, logger: Logger
@@ -38,7 +38,7 @@ final class BackendUplink: Sendable {
         self.configuration = configuration
         self.deviceID = deviceID
         self.outbox = outbox
-        self.urgent = urgent
+        self.claims = claims
         self.desk = desk
         self.clock = clock
         self.wallClock = wallClock
@@ -127,12 +127,12 @@ final class BackendUplink: Sendable {
             switch action {
             case .send(.alert):
                 lane = .alert
-                records = try urgent.claim(for: configuration.name, limit: configuration.batchSize)
+                records = try claims.claimUrgent(for: configuration.name, limit: configuration.batchSize)
             case .send(.backlog):
                 lane = .backlog
-                records = try outbox.claimBatch(
-                    for: configuration.name, limit: configuration.batchSize, now: wallClock()
-                ).map(ClaimedRecord.init)
+                records = try claims.claimRoutine(
+                    for: configuration.name, limit: configuration.batchSize, now: wallClock(),
+                    order: configuration.backlogOrder)
             case .poll:
                 lane = .alert
                 records = []

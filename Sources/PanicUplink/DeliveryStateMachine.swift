@@ -133,7 +133,23 @@ public struct DeliveryStateMachine: Sendable {
 
     private mutating func due(now: MonotonicInstant) -> [Action] {
         var actions: [Action] = []
+        // Alerts first after an outage: while the alert lane is retrying undelivered work, the backlog lane
+        // sends nothing; when its own retry comes up first, the alert lane goes in its place. The first request
+        // to get through therefore carries the alerts, and its success releases the backlog.
+        let alert = lanes[Lane.alert.rawValue]
+        let backlogDeferred = alert.failures > 0 && (alert.hasWork || alert.inFlight)
+        if backlogDeferred {
+            var backlog = lanes[Lane.backlog.rawValue]
+            if backlog.hasWork, !backlog.inFlight, (backlog.retryAt ?? now) <= now {
+                backlog.retryAt = nil
+                lanes[Lane.backlog.rawValue] = backlog
+                if !alert.inFlight, let retryAt = alert.retryAt, retryAt > now {
+                    lanes[Lane.alert.rawValue].retryAt = now
+                }
+            }
+        }
         for lane in Lane.allCases {
+            if lane == .backlog && backlogDeferred { continue }
             var state = lanes[lane.rawValue]
             guard !state.inFlight, state.hasWork else { continue }
             if let retryAt = state.retryAt, retryAt > now { continue }
@@ -146,9 +162,9 @@ public struct DeliveryStateMachine: Sendable {
             lanes[lane.rawValue] = state
             actions.append(.send(lane))
         }
-        let alert = lanes[Lane.alert.rawValue]
-        if pollNeeded, !alert.inFlight, !alert.hasWork, lastContact.advanced(by: pollInterval) <= now,
-            (alert.retryAt ?? now) <= now
+        let alertNow = lanes[Lane.alert.rawValue]
+        if pollNeeded, !alertNow.inFlight, !alertNow.hasWork, lastContact.advanced(by: pollInterval) <= now,
+            (alertNow.retryAt ?? now) <= now
         {
             lanes[Lane.alert.rawValue].inFlight = true
             actions.append(.poll)

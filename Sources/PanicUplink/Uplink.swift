@@ -90,12 +90,13 @@ public final class Uplink: Sendable {
         self.logger = logger
         alerts = AlertDesk(deviceID: deviceID, logger: logger)
         (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
-        let urgent = try UrgentClaims(path: outbox.path)
+        let claims = try LaneClaims(
+            path: outbox.path, liveWindowMilliseconds: outbox.configuration.liveWindowMilliseconds)
         var backendUplinks: [BackendUplink] = []
         for (index, configuration) in backends.enumerated() {
             backendUplinks.append(
                 BackendUplink(
-                    configuration: configuration, deviceID: deviceID, outbox: outbox, urgent: urgent, desk: alerts,
+                    configuration: configuration, deviceID: deviceID, outbox: outbox, claims: claims, desk: alerts,
                     clock: clock, wallClock: wallClock, makeTransport: transport, events: eventSink,
                     seed: seed &+ UInt64(index), logger: logger))
         }

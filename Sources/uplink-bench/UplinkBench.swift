@@ -18,6 +18,9 @@ let clock = SystemMonotonicClock()
 let backlogSize = Int(ProcessInfo.processInfo.environment["UPLINK_BENCH_BACKLOG"] ?? "") ?? 100_000
 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uplink-bench-\(getpid())").path
 
+/// Prints a line at once (unbuffered), so figures show up as they are measured even when the output is a file.
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
 func percentile(_ values: [Duration], _ p: Double) -> Duration {
     let sorted = values.sorted()
     return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
@@ -71,7 +74,7 @@ enum UplinkBench {
     static func main() async throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        print("uplink-bench: control room and device on loopback (HTTP/1.1), backlog \(backlogSize) records")
+        say("uplink-bench: control room and device on loopback (HTTP/1.1), backlog \(backlogSize) records")
 
         // 1. Press → control-room acknowledgement.
         try await withServer("latency") { room, url, _ in
@@ -95,11 +98,11 @@ enum UplinkBench {
                         commits.append(start.duration(to: committed))
                     }
                 }
-                print("press → control-room acknowledgement (\(latencies.count) presses, sequential):")
-                print(
+                say("press → control-room acknowledgement (\(latencies.count) presses, sequential):")
+                say(
                     "  p50 \(ms(percentile(latencies, 0.5)))  p99 \(ms(percentile(latencies, 0.99)))  max \(ms(latencies.max()!))  (goal p99 ≤ 50 ms)"
                 )
-                print(
+                say(
                     "  of which sign + commit (fsync): p50 \(ms(percentile(commits, 0.5)))  p99 \(ms(percentile(commits, 0.99)))"
                 )
                 group.cancelAll()
@@ -117,13 +120,13 @@ enum UplinkBench {
                 _ = try outbox.append(contentsOf: (0..<count).map { _ in draft(.position) })
                 remaining -= count
             }
-            print(
+            say(
                 "backlog of \(backlogSize) positions appended in \(String(format: "%.1f", seconds(start.duration(to: clock.now)))) s"
             )
             start = clock.now
             let all = try outbox.records()
             let readRate = Double(all.count) / seconds(start.duration(to: clock.now))
-            print("raw SQLite read of the outbox (every envelope, one query): \(Int(readRate)) records/s")
+            say("raw SQLite read of the outbox (every envelope, one query): \(Int(readRate)) records/s")
 
             // The backlog piled up while the link was down; the uplink starting now is the reconnection.
             let uplink = try Uplink(
@@ -160,17 +163,17 @@ enum UplinkBench {
                 }
                 let drain = reconnect.duration(to: backlogDoneAt!)
                 let drainRate = Double(backlogSize) / seconds(drain)
-                print(
+                say(
                     "backlog drained: \(backlogSize) records in \(String(format: "%.2f", seconds(drain))) s = \(Int(drainRate)) records/s (batches of 500)"
                 )
-                print(String(format: "  drain rate / raw SQLite read rate = %.3f", drainRate / readRate))
-                print(
+                say(String(format: "  drain rate / raw SQLite read rate = %.3f", drainRate / readRate))
+                say(
                     "fresh emergency → control room while the backlog drains (\(alertLatencies.count) presses, first at reconnect):"
                 )
-                print(
+                say(
                     "  first (at reconnect) \(ms(alertLatencies[0]))  p50 \(ms(percentile(alertLatencies, 0.5)))  max \(ms(alertLatencies.max()!))  (goal ≤ 1 s)"
                 )
-                print(
+                say(
                     "stored at the control room: \(try room.recordCount()) records, gaps: \(try room.gaps(device: key.identity.deviceID).count)"
                 )
                 group.cancelAll()

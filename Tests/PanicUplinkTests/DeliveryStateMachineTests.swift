@@ -81,4 +81,20 @@ struct DeliveryStateMachineTests {
         #expect(machine.setPollNeeded(false, now: t0.advanced(by: .seconds(5))).isEmpty)
         #expect(machine.nextDeadline == nil)
     }
+
+    @Test("while the alert lane retries undelivered alerts the backlog waits, and its timer sends the alerts instead")
+    func alertsFirstAfterOutage() {
+        var machine = DeliveryStateMachine(now: t0, seed: 11)
+        _ = machine.start(now: t0)
+        _ = machine.finished(.backlog, .failed, now: t0)
+        _ = machine.finished(.alert, .failed, now: t0)
+        // Whichever timer comes up first, only the alert lane goes.
+        let first = machine.nextDeadline!
+        #expect(machine.tick(now: first) == [.send(.alert)])
+        #expect(machine.finished(.alert, .failed, now: first).isEmpty)
+        let second = machine.nextDeadline!
+        #expect(machine.tick(now: second) == [.send(.alert)])
+        // The alerts get through: now the backlog goes.
+        #expect(machine.finished(.alert, .delivered(claimed: 1, full: false), now: second) == [.send(.backlog)])
+    }
 }

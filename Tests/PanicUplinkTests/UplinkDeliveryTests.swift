@@ -31,6 +31,13 @@ struct UplinkDeliveryTests {
                     clock.advance(to: target)
                 }
                 try uplink.submit(emergency(at: wall()))
+                // The link comes back once the emergency's first attempt has failed and nothing is in flight
+                // (a backlog batch already on the wire when the link returns would arrive first, and rightly).
+                var alertFailed = false
+                while let event = await events.next() {
+                    if case .failed(_, .alert, _) = event { alertFailed = true }
+                    if case .idle = event, alertFailed { break }
+                }
                 #expect(try server.room.recordCount() == 0)
                 let failuresDuringOutage = server.faults.injected
                 server.faults.set(nil)
@@ -114,6 +121,7 @@ struct UplinkDeliveryTests {
                         try regulator.room.recordCount() == 101
                             && device.outbox.status().backends.first { $0.name == "regulator" }?.undelivered == 0
                     }
+                    #expect(try regulator.room.recordCount() == 101)
                     #expect(try operatorRoom.room.recordCount() == 0)
                     let status = try device.outbox.status()
                     #expect(status.backends.first { $0.name == "regulator" }?.undelivered == 0)
