@@ -20,10 +20,11 @@ test: deps format-check
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-## The main job: the simulated board end to end (until the simulator lands: the board check).
+## The main job: the board files checked, then the simulated board end to end (sim/scenarios/demo.yaml).
 demo: deps
 	$(SWIFT) build --product panicd
 	$(BIN)/panicd boards check
+	$(BIN)/panicd sim --scenario sim/scenarios/demo.yaml
 
 format:
 	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift

@@ -93,6 +93,7 @@ public final class Simulator: Sendable {
         let deviceID = deviceKey.identity.deviceID
         try room.addDevice(id: deviceID, publicKey: deviceKey.identity.jwk)
         let faults = FaultInjector()
+        let network = NetworkSwitch()
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let server = ControlRoomServer.application(
             controlRoom: room, host: "127.0.0.1", port: 0, faults: faults, logger: quiet,
@@ -135,7 +136,11 @@ public final class Simulator: Sendable {
                             name: "control-room", url: url, controlRoomKey: roomKey.identity,
                             requestTimeout: .seconds(5))
                     ],
-                    clock: clock, wallClock: recordWall, seed: UInt64(cycle), logger: quiet)
+                    clock: clock, wallClock: recordWall,
+                    transport: {
+                        SwitchedTransport(HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust), network: network)
+                    },
+                    seed: UInt64(cycle), logger: quiet)
                 let box = try PanicBox(
                     parts: .init(
                         inputs: lines, outputs: outputs, gnss: feed, outbox: outbox, uplink: uplink,
@@ -220,7 +225,9 @@ public final class Simulator: Sendable {
                         self.print(
                             line(
                                 elapsed(),
-                                "operator: \(action == .accept ? "accepts — help is on the way" : "clears") the \(target.kind)"
+                                action == .accept
+                                    ? "operator accepts the \(target.kind): help is on the way"
+                                    : "operator clears the \(target.kind)"
                             ))
                     } catch {
                         self.print(line(elapsed(), "operator: cannot \(action.rawValue) \(target.kind): \(error)"))
@@ -270,7 +277,7 @@ public final class Simulator: Sendable {
                     gnss.isAvailable = available
                     self.print(line(now, available ? "GNSS back (out of the tunnel)" : "GNSS lost (tunnel)"))
                 case .network(let up):
-                    faults.set(up ? nil : .resetConnection)
+                    network.isUp = up
                     note(up ? .networkUp : .networkDown)
                     self.print(line(now, up ? "network up" : "network DOWN"))
                 case .serverErrors(let status, let count):
@@ -486,4 +493,31 @@ func line(_ at: Duration, _ text: String) -> String {
 public struct SimulationError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// The simulated box's mobile link: when it is down, every request fails at once, as a modem with no signal does.
+final class NetworkSwitch: Sendable {
+    private let up = Mutex(true)
+    var isUp: Bool {
+        get { up.withLock { $0 } }
+        set { up.withLock { $0 = newValue } }
+    }
+}
+
+/// A transport that goes through the simulated link.
+struct SwitchedTransport: UplinkTransport {
+    let base: any UplinkTransport
+    let network: NetworkSwitch
+
+    init(_ base: any UplinkTransport, network: NetworkSwitch) {
+        self.base = base
+        self.network = network
+    }
+
+    func send(_ batch: RecordBatch, timeout: Duration) async throws -> RecordBatchResponse {
+        guard network.isUp else { throw UplinkTransportError(description: "network unreachable (simulated outage)") }
+        return try await base.send(batch, timeout: timeout)
+    }
+
+    func shutdown() async throws { try await base.shutdown() }
 }

@@ -140,7 +140,8 @@ public struct DeliveryStateMachine: Sendable {
         let backlogDeferred = alert.failures > 0 && (alert.hasWork || alert.inFlight)
         if backlogDeferred {
             var backlog = lanes[Lane.backlog.rawValue]
-            if backlog.hasWork, !backlog.inFlight, (backlog.retryAt ?? now) <= now {
+            // Only a backoff slot that has just come up is handed over, once: the alert lane keeps its own backoff.
+            if backlog.hasWork, !backlog.inFlight, let retryAt = backlog.retryAt, retryAt <= now {
                 backlog.retryAt = nil
                 lanes[Lane.backlog.rawValue] = backlog
                 if !alert.inFlight, let retryAt = alert.retryAt, retryAt > now {
@@ -153,9 +154,6 @@ public struct DeliveryStateMachine: Sendable {
             var state = lanes[lane.rawValue]
             guard !state.inFlight, state.hasWork else { continue }
             if let retryAt = state.retryAt, retryAt > now { continue }
-            // While alerts are failing to get through, only the alert lane probes the link: when it returns,
-            // the alerts go first and the backlog follows (a success on the alert lane ends this wait).
-            if lane == .backlog, lanes[Lane.alert.rawValue].failures > 0 { continue }
             state.inFlight = true
             // The claim takes everything due; anything appended from now on sets `hasWork` again.
             state.hasWork = false

@@ -16,6 +16,8 @@ public enum TrustRoots: Sendable, Hashable {
 public struct UplinkTransportError: Error, CustomStringConvertible {
     /// What failed, for the log.
     public var description: String
+
+    public init(description: String) { self.description = description }
 }
 
 /// Carries one batch to a backend and brings back its answer.

@@ -4,6 +4,11 @@ import Logging
 import PanicConfig
 import PanicDaemon
 
+/// Writes a line straight to standard output: the timeline is meant to be watched live, also through a pipe.
+@Sendable func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
 /// `panicd sim`: the daemon on the simulated board, driven by a scenario file.
 struct SimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +31,7 @@ struct SimCommand: AsyncParsableCommand {
     func run() async throws {
         let (parsed, problems) = Scenario.load(path: scenario)
         guard let parsed else {
-            for problem in problems { print("error \(scenario): \(problem)") }
+            for problem in problems { say("error \(scenario): \(problem)") }
             throw ExitCode(2)
         }
         let directory =
@@ -34,24 +39,24 @@ struct SimCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { if keep == nil { try? FileManager.default.removeItem(atPath: directory) } }
 
-        print("scenario: \(parsed.name)")
+        say("scenario: \(parsed.name)")
         let started = ContinuousClock.now
         let simulator = try Simulator(
             scenario: parsed, directory: directory, logger: Logger(label: "panicd.sim"),
-            print: { Swift.print($0) })
+            print: say)
         let report = try await simulator.run()
         let took = ContinuousClock.now - started
 
-        print("")
-        print("expectations:")
-        for (text, held) in report.expectations { print("  \(held ? "✔" : "✘") \(text)") }
+        say("")
+        say("expectations:")
+        for (text, held) in report.expectations { say("  \(held ? "✔" : "✘") \(text)") }
         let kinds = report.deliveredByKind.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
-        print(
+        say(
             "totals: \(report.stored) records stored, \(report.delivered) delivered (\(kinds)), "
                 + "\(report.undelivered) undelivered, \(report.lost) lost, \(report.duplicates) duplicates, "
                 + "\(report.gaps) gaps")
-        print(
+        say(
             "simulated \(Simulator.seconds(parsed.duration)) in \(Simulator.seconds(took)) — "
                 + (report.passed ? "PASSED" : "FAILED"))
         if !report.passed { throw ExitCode(1) }
