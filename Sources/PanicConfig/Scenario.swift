@@ -43,6 +43,11 @@ public struct Scenario: Sendable, Equatable {
     public struct Step: Sendable, Equatable {
         public var at: Duration
         public var action: Action
+
+        public init(at: Duration, action: Action) {
+            self.at = at
+            self.action = action
+        }
     }
 
     /// A milestone an expectation can measure from or to.
