@@ -104,11 +104,18 @@ public final class Simulator: Sendable {
         // Each power cycle gets its own feed: a box that is off hears nothing.
         var feed = PushedGNSSSource()
         var lastEpoch = origin.advanced(by: .seconds(-1))
+        var lastStop: String?
         func pushEpochs(upTo target: MonotonicInstant? = nil) {
             let target = target ?? clock.now
             while lastEpoch.advanced(by: .seconds(1)) <= target {
                 lastEpoch = lastEpoch.advanced(by: .seconds(1))
                 feed.push(GNSSChunk(bytes: gnss.epoch(at: lastEpoch), receivedAt: lastEpoch))
+                // The timeline follows the bus from stop to stop.
+                let stop = gnss.busState(at: lastEpoch).stop
+                if let stop, stop != lastStop {
+                    self.print(line(origin.duration(to: lastEpoch), "bus at \(stop)"))
+                }
+                lastStop = stop
             }
         }
         let outputs = SimulatedOutputLines(specs: board.outputs, clock: clock)

@@ -34,6 +34,11 @@ public final class SimulatedGNSS: GNSSByteSource {
     /// Sends every epoch's bytes to `sink` as well (for exposing the stream on a pseudo-terminal).
     public func setTap(_ sink: (@Sendable ([UInt8]) -> Void)?) { tap.withLock { $0 = sink } }
 
+    /// Where the bus is at `instant` (whatever the receiver sees).
+    public func busState(at instant: MonotonicInstant) -> RouteDrive.State {
+        drive.state(at: origin.duration(to: instant))
+    }
+
     /// The bytes of the epoch at `instant`.
     public func epoch(at instant: MonotonicInstant) -> [UInt8] {
         let elapsed = origin.duration(to: instant)
