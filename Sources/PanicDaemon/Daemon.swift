@@ -152,8 +152,8 @@ public struct Daemon: Sendable {
                 "device": "\(deviceID)", "board": "\(board.id)", "backend": "\(board.backend.rawValue)",
                 "outbox": "\(config.outboxPath)", "backends": "\(backends.map(\.name).joined(separator: ","))",
             ])
+        // STOPPING=1 is the watchdog service's: it sends it as soon as graceful shutdown begins.
         try await group.run()
-        try? notifier.stopping()
         logger.notice("stopped", metadata: ["undelivered": "\((try? outbox.status().undelivered) ?? -1)"])
     }
 
