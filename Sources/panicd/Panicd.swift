@@ -8,7 +8,7 @@ struct Panicd: AsyncParsableCommand {
         abstract: "PanicBridge panic-box daemon: buttons and GNSS in, signed alerts out to the control room.",
         subcommands: [
             BoardsCommand.self, InputsCommand.self, GNSSCommand.self, KeygenCommand.self, IdentityCommand.self,
-            VerifyCommand.self, OutboxCommand.self, SimCommand.self,
+            VerifyCommand.self, OutboxCommand.self, SimCommand.self, RunCommand.self,
         ]
     )
 }

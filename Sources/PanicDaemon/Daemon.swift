@@ -1,0 +1,273 @@
+import Foundation
+import Logging
+import PanicConfig
+import PanicCore
+import PanicHardware
+import PanicLinux
+import PanicSigning
+import PanicSim
+import PanicStore
+import PanicUplink
+import ServiceLifecycle
+
+/// Why the daemon cannot start, in the integrator's words: the file and key (or the call) that is wrong.
+public struct DaemonError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The composition root behind `panicd run`: a configuration turned into a running box. `init` reads and
+/// checks what the box needs (board file, device key, backends) and starts nothing; `run()` opens the outbox,
+/// builds the parts for the board's backend and runs the box and the systemd watchdog in a `ServiceGroup`
+/// until SIGTERM or SIGINT.
+public struct Daemon: Sendable {
+    /// The environment variable naming the route the simulated board's GNSS drives.
+    public static let simRouteVariable = "PANICD_SIM_ROUTE"
+
+    public let config: DaemonConfig
+    public let board: BoardDefinition
+    public let key: DeviceKey
+    /// The device id records carry (derived from the key).
+    public let deviceID: String
+    /// One per configured backend.
+    public let backends: [BackendConfiguration]
+    let environment: [String: String]
+    let logger: Logger
+
+    /// Checks the board file, the device key (refusing one group or others may read) and the backends.
+    public init(
+        config: DaemonConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger
+    ) throws {
+        self.config = config
+        self.environment = environment
+        self.logger = logger
+        let loaded = BoardFile.load(path: config.boardFile)
+        guard let board = loaded.board, loaded.isValid else {
+            throw DaemonError(
+                "board file \(config.boardFile): "
+                    + loaded.problems.map(\.description).joined(separator: "; "))
+        }
+        self.board = board
+        do {
+            key = try DeviceKey.load(path: config.keyFile)
+        } catch {
+            throw DaemonError("\(error)")
+        }
+        deviceID = key.identity.deviceID
+        if let configured = config.deviceID, configured != deviceID {
+            throw DaemonError(
+                "device_id \(configured) does not match the key \(config.keyFile), whose device id is \(deviceID); "
+                    + "remove device_id or use the key registered for \(configured)")
+        }
+        backends = try config.backends.enumerated().map { index, backend in
+            try Self.backendConfiguration(backend, index: index)
+        }
+    }
+
+    /// The uplink's view of one configured backend.
+    static func backendConfiguration(_ backend: DaemonConfig.Backend, index: Int) throws -> BackendConfiguration {
+        // The config names the control room's public key as base64url of its 32 raw bytes; its JWK form is
+        // what DeviceIdentity parses and validates as an Ed25519 point.
+        let jwk = #"{"kty":"OKP","crv":"Ed25519","x":"\#(backend.controlRoomKey)"}"#
+        guard let roomKey = DeviceIdentity(jwk: jwk) else {
+            throw DaemonError(
+                "backends[\(index)].controlroom_key: not an Ed25519 public key; copy it from `controlroom identity`")
+        }
+        // The config gives the records endpoint; the transport adds `/v1/records` to the base URL itself.
+        var url = backend.url.absoluteString
+        for suffix in ["/v1/records", "/v1/records/"] where url.hasSuffix(suffix) {
+            url = String(url.dropLast(suffix.count))
+        }
+        return BackendConfiguration(
+            name: backend.name, url: url, trust: backend.caFile.map { .caFile($0) } ?? .system,
+            controlRoomKey: roomKey, batchSize: backend.batchSize, requestTimeout: backend.timeout,
+            backlogOrder: backend.backlogOrder == .newestFirst ? .newestFirst : .oldestFirst)
+    }
+
+    /// The alert engine's rates and privacy mode from the configuration.
+    public var engineConfiguration: AlertEngine.Configuration {
+        AlertEngine.Configuration(
+            positionInterval: config.rates.position, emergencyPositionInterval: config.rates.emergencyPosition,
+            emergencyTrackingAfter: config.rates.emergencyTrackingAfter, healthInterval: config.rates.health,
+            privacyMode: config.privacyMode)
+    }
+
+    /// Where the engine's state is kept across power cuts: beside the outbox.
+    public var statePath: String {
+        URL(fileURLWithPath: config.outboxPath).deletingLastPathComponent().appendingPathComponent(
+            "engine-state.json"
+        ).path
+    }
+
+    /// The route the simulated board's GNSS drives: `PANICD_SIM_ROUTE`, or the Jaipur route shipped beside the
+    /// board files (`<boards>/../sim/routes/jaipur-jctsl-3a.csv`).
+    public var simulatedRoutePath: String {
+        if let path = environment[Self.simRouteVariable], !path.isEmpty { return path }
+        return URL(fileURLWithPath: config.boardFile).deletingLastPathComponent()
+            .appendingPathComponent("../sim/routes/jaipur-jctsl-3a.csv").standardized.path
+    }
+
+    /// Runs the box until SIGTERM or SIGINT; returns after a clean stop.
+    public func run() async throws {
+        let clock = SystemMonotonicClock()
+        let outboxDirectory = URL(fileURLWithPath: config.outboxPath).deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(
+                atPath: outboxDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw DaemonError("cannot create the outbox directory \(outboxDirectory): \(error)")
+        }
+        let outbox: Outbox
+        do {
+            outbox = try Outbox(
+                path: config.outboxPath, sealer: RecordSigner(key: key),
+                configuration: OutboxConfiguration(maxRecords: config.outboxMaxRecords),
+                logger: logger.child("outbox"))
+        } catch {
+            throw DaemonError("cannot open the outbox \(config.outboxPath): \(error)")
+        }
+        let uplink = try Uplink(
+            outbox: outbox, deviceID: deviceID, backends: backends, clock: clock, logger: logger.child("uplink"))
+        let hardware = try openHardware(clock: clock)
+        defer { hardware.inputs.close() }
+        let box = try PanicBox(
+            parts: .init(
+                inputs: hardware.inputs, outputs: hardware.outputs, gnss: hardware.gnss, outbox: outbox,
+                uplink: uplink, statePath: statePath),
+            configuration: engineConfiguration, clock: clock, logger: logger.child("box"))
+
+        let notifier = SystemdNotifier(environment: environment)
+        let status = "device \(deviceID) on board \(board.id), \(backends.count) backend(s)"
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: BoxService(box: box, logger: logger) { try notifier.ready(status: status) }),
+                    .init(service: WatchdogService(notifier: notifier, clock: clock, logger: logger)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        logger.info(
+            "starting",
+            metadata: [
+                "device": "\(deviceID)", "board": "\(board.id)", "backend": "\(board.backend.rawValue)",
+                "outbox": "\(config.outboxPath)", "backends": "\(backends.map(\.name).joined(separator: ","))",
+            ])
+        // STOPPING=1 is the watchdog service's: it sends it as soon as graceful shutdown begins.
+        try await group.run()
+        logger.notice("stopped", metadata: ["undelivered": "\((try? outbox.status().undelivered) ?? -1)"])
+    }
+
+    /// The lines and GNSS source the board's backend provides.
+    struct Hardware {
+        var inputs: any InputLines
+        var outputs: any OutputLines
+        var gnss: any GNSSByteSource
+    }
+
+    func openHardware(clock: SystemMonotonicClock) throws -> Hardware {
+        switch board.backend {
+        case .gpiod:
+            let inputs: GPIODInputLines
+            let outputs: GPIODOutputLines
+            do {
+                inputs = try GPIODInputLines(specs: board.inputs)
+                outputs = try GPIODOutputLines(specs: board.outputs)
+            } catch {
+                throw DaemonError("board \(board.id) (\(config.boardFile)): \(error)")
+            }
+            let gnss: any GNSSByteSource
+            if let address = board.gnss.gpsd {
+                guard let source = GPSDSource(address: address, clock: clock) else {
+                    throw DaemonError("board file \(config.boardFile): gnss.gpsd: '\(address)' is not HOST:PORT")
+                }
+                gnss = source
+            } else {
+                gnss = GNSSSerialSource(
+                    path: board.gnss.port, baud: board.gnss.baud, clock: clock, logger: logger.child("gnss"))
+            }
+            return Hardware(inputs: inputs, outputs: outputs, gnss: gnss)
+        case .simulated:
+            let routePath = simulatedRoutePath
+            let route: Route
+            do {
+                route = try Route.load(path: routePath)
+            } catch {
+                throw DaemonError(
+                    "route \(routePath) for the simulated board: \(error) (set \(Self.simRouteVariable) to another)")
+            }
+            return Hardware(
+                inputs: SimulatedInputLines(specs: board.inputs, clock: clock),
+                outputs: SimulatedOutputLines(specs: board.outputs, clock: clock),
+                gnss: SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: Date()))
+        }
+    }
+}
+
+/// The box as a service: runs it until graceful shutdown, says "ready" once it has started, and logs what it
+/// does. Locations are never in these lines (positions are logged only at debug level, and not here).
+struct BoxService: Service {
+    let box: PanicBox
+    let logger: Logger
+    let ready: @Sendable () throws -> Void
+
+    init(box: PanicBox, logger: Logger, ready: @escaping @Sendable () throws -> Void) {
+        self.box = box
+        self.logger = logger
+        self.ready = ready
+    }
+
+    func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            // The box's event stream is unbounded: someone must drain it, and the log is its reader here.
+            group.addTask {
+                for await event in box.events { log(event) }
+            }
+            do {
+                try ready()
+            } catch {
+                logger.warning("cannot tell systemd the daemon is ready", metadata: ["error": "\(error)"])
+            }
+            logger.notice("ready", metadata: ["emergency-open": "\(box.emergencyOpen)"])
+            do {
+                try await cancelWhenGracefulShutdown { try await box.run() }
+            } catch is CancellationError {
+                // Graceful shutdown cancels the box: a clean stop.
+            }
+            // The box has stopped; the event reader would wait forever.
+            group.cancelAll()
+        }
+    }
+
+    func log(_ event: BoxEvent) {
+        switch event {
+        case .input(let input):
+            logger.info(
+                "input",
+                metadata: ["name": "\(input.name)", "role": "\(input.role.rawValue)", "kind": "\(input.kind.rawValue)"])
+        case .stored(let id, let kind, let sequence):
+            let level: Logger.Level = kind == .position || kind == .health ? .debug : .notice
+            logger.log(
+                level: level, "record stored",
+                metadata: ["kind": "\(kind.rawValue)", "id": "\(id)", "seq": "\(sequence)"])
+        case .held(let id, let kind):
+            logger.warning("record held in memory", metadata: ["kind": "\(kind.rawValue)", "id": "\(id)"])
+        case .alert(let transition):
+            logger.notice(
+                "alert",
+                metadata: [
+                    "id": "\(transition.alert)", "kind": "\(transition.kind.rawValue)", "to": "\(transition.to)",
+                ])
+        case .indicator(let state):
+            logger.info("indicator", metadata: ["state": "\(state.rawValue)"])
+        }
+    }
+}
+
+extension Logger {
+    /// The same handler and level, labelled for one part.
+    func child(_ part: String) -> Logger {
+        var copy = self
+        copy[metadataKey: "part"] = "\(part)"
+        return copy
+    }
+}
