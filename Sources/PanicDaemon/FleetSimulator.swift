@@ -299,6 +299,7 @@ public final class FleetSimulator: Sendable {
 
         // Each bus starts at its own point along its route: spread evenly over the there-and-back of the route.
         var devices: [Device] = []
+        let routeNames = configuration.routes.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
         let perRoute = (configuration.devices + routes.count - 1) / routes.count
         for index in 0..<configuration.devices {
             let route = routes[index % routes.count]
@@ -311,7 +312,9 @@ public final class FleetSimulator: Sendable {
             let key = DeviceKey.generate()
             try room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
             let device = Device(
-                index: index, key: key, routeName: "\(route.name) +\(Simulator.seconds(offset))", gnss: gnss,
+                index: index, key: key,
+                routeName: "\(routeNames[index % routes.count]) +\(offset.components.seconds) s",
+                gnss: gnss,
                 firstEpoch: origin.advanced(by: .seconds(-1)))
             devices.append(device)
         }
