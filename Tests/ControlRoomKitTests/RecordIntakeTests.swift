@@ -192,7 +192,9 @@ struct OperatorCommandTests {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/records")
             request.method = .POST
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(batch)))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            // Generous: on a two-core CI machine long synchronous tests (SQLite fills, child processes) can hold the
+            // cooperative pool for a while; this test is about the answer, not its speed.
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
             #expect(response.status == .ok)
             let body = try await response.body.collect(upTo: 1 << 20)
             let decoded = try JSONDecoder().decode(RecordBatchResponse.self, from: Data(body.readableBytesView))
