@@ -48,9 +48,7 @@ public struct DaemonConfig: Sendable, Equatable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             return (nil, [.init(.syntax, key: "", "cannot read the configuration file \(path)")])
         }
-        let base = URL(fileURLWithPath: path, relativeTo: URL.currentDirectory()).absoluteURL
-            .deletingLastPathComponent()
-        return parse(text, relativeTo: base)
+        return parse(text, relativeTo: RelativePaths.directory(of: path))
     }
 
     static let topKeys: Set<String> = [
@@ -71,10 +69,7 @@ public struct DaemonConfig: Sendable, Equatable {
         guard let root = reader.compose(text), let top = reader.mapping(root, at: "", known: topKeys) else {
             return (nil, reader.problems)
         }
-        func resolve(_ path: String?) -> String? {
-            guard let path, let base, !path.hasPrefix("/") else { return path }
-            return base.appendingPathComponent(path).standardized.path
-        }
+        func resolve(_ path: String?) -> String? { RelativePaths.resolve(path, against: base) }
         let deviceID = reader.string(top["device_id"], at: "device_id", required: false)
         let board = resolve(reader.string(top["board"], at: "board"))
         let key = resolve(reader.string(top["key"], at: "key"))

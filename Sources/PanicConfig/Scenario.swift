@@ -115,10 +115,7 @@ public struct Scenario: Sendable, Equatable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             return (nil, [.init(.syntax, key: "", "cannot read the scenario file \(path)")])
         }
-        return parse(
-            text,
-            relativeTo: URL(fileURLWithPath: path, relativeTo: URL.currentDirectory()).absoluteURL
-                .deletingLastPathComponent())
+        return parse(text, relativeTo: RelativePaths.directory(of: path))
     }
 
     /// Parses scenario YAML.
@@ -129,10 +126,7 @@ public struct Scenario: Sendable, Equatable {
         guard let root = reader.compose(text), let top = reader.mapping(root, at: "", known: topKeys) else {
             return (nil, reader.problems)
         }
-        func resolve(_ path: String?) -> String? {
-            guard let path, let base, !path.hasPrefix("/") else { return path }
-            return base.appendingPathComponent(path).standardized.path
-        }
+        func resolve(_ path: String?) -> String? { RelativePaths.resolve(path, against: base) }
         let name = reader.string(top["name"], at: "name")
         let board = resolve(reader.string(top["board"], at: "board"))
         let route = resolve(reader.string(top["route"], at: "route"))
