@@ -380,20 +380,8 @@ public final class FleetSimulator: Sendable {
 
             /// Waits until every box is idle and the set of sleepers is stable: all of them wait for the clock.
             func settle() async {
-                var stableRounds = 0
-                var lastSleepers = -1
-                var rounds = 0
                 pushEpochs(upTo: clock.now)
-                while stableRounds < 3 {
-                    for _ in 0..<20 { await Task.yield() }
-                    let busy = devices.contains { $0.isBusy }
-                    let sleepers = clock.sleeperCount
-                    stableRounds = !busy && sleepers == lastSleepers ? stableRounds + 1 : 0
-                    lastSleepers = sleepers
-                    rounds += 1
-                    // Real I/O (HTTP on loopback, fsync) is under way: give it real time rather than spin.
-                    if busy, rounds > 5 { try? await Task.sleep(for: .milliseconds(1)) }
-                }
+                await VirtualTime.settle(clock: clock) { devices.contains { $0.isBusy } }
             }
 
             func advance(to target: MonotonicInstant) async {

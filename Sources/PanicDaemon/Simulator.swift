@@ -164,23 +164,10 @@ public final class Simulator: Sendable {
             var steps = scenario.steps[...]
 
             func settle() async {
-                // Let woken tasks run, then wait until nothing is in hand and the set of sleepers is stable:
-                // every part is then waiting for the clock (or for records that will not come without it).
-                var stableRounds = 0
-                var lastSleepers = -1
-                var rounds = 0
                 pushEpochs()
-                while stableRounds < 3 {
-                    for _ in 0..<20 { await Task.yield() }
-                    let busy =
-                        box.isBusy || lines.edgeCount != box.inputService.classifiedThrough
+                await VirtualTime.settle(clock: clock) {
+                    box.isBusy || lines.edgeCount != box.inputService.classifiedThrough
                         || box.fixes.chunksDecoded != feed.pushed
-                    let sleepers = clock.sleeperCount
-                    stableRounds = !busy && sleepers == lastSleepers ? stableRounds + 1 : 0
-                    lastSleepers = sleepers
-                    rounds += 1
-                    // Real I/O (HTTP on loopback, fsync) is under way: give it real time rather than spin.
-                    if busy, rounds > 5 { try? await Task.sleep(for: .milliseconds(1)) }
                 }
             }
 
