@@ -18,10 +18,10 @@ build: deps
 ## The test command the README and CI use: format check, build with no warnings, every test.
 test: deps format-check
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip "ScenarioSuiteTests|FleetTests"
+	$(SWIFT) test --skip "ScenarioSuiteTests|FleetTests|SimRealTimeTests"
 	@# The scenario and fleet suites drive whole simulated boxes (hundreds of fsyncs each); on a two-core machine it runs
 	@# on its own so it does not starve the loopback HTTP tests of disk and CPU.
-	$(SWIFT) test --filter "ScenarioSuiteTests|FleetTests"
+	$(SWIFT) test --filter "ScenarioSuiteTests|FleetTests|SimRealTimeTests"
 
 ## The main job: the board files checked, then the simulated board end to end (sim/scenarios/demo.yaml).
 demo: deps

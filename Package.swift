@@ -104,6 +104,8 @@ let package = Package(
             dependencies: [
                 "PanicCore", "NMEA", "PanicHardware", "PanicLinux", "PanicSim", "PanicConfig", "PanicSigning",
                 "PanicStore", "PanicUplink", "ControlRoomKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

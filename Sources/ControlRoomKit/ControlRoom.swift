@@ -468,8 +468,23 @@ public final class ControlRoom: Sendable {
         return try state.withLock { state in try alertViews(where: "1", [], now: now, state) }
     }
 
+    /// Alerts that arrived after `cursor` (0 for all), in arrival order, and the cursor to pass next time: a
+    /// watcher reads only what is new, however many alerts the store holds.
+    public func alerts(after cursor: Int64) throws -> (alerts: [AlertView], cursor: Int64) {
+        let now = wallClock()
+        return try state.withLock { state in
+            let views = try alertViews(
+                where: "a.rowid > ?1", [.integer(cursor)], order: "a.rowid", now: now, state)
+            let last = try state.statement("SELECT ifnull(max(rowid), 0) FROM alerts")
+            try last.bind([])
+            defer { last.reset() }
+            return (views, try last.step() ? max(cursor, last.integer(0)) : cursor)
+        }
+    }
+
     private func alertViews(
-        where condition: String, _ values: [SQLiteValue], now: RecordTime, _ state: State
+        where condition: String, _ values: [SQLiteValue], order: String = "a.pressed_ms, a.device, a.seq",
+        now: RecordTime, _ state: State
     ) throws
         -> [AlertView]
     {
@@ -477,7 +492,7 @@ public final class ControlRoom: Sendable {
             """
             SELECT a.id, a.device, a.seq, a.kind, a.input, a.pressed_ms, a.time_source, a.fix, a.state,
                    a.device_cleared
-            FROM alerts a WHERE \(condition) ORDER BY a.pressed_ms, a.device, a.seq
+            FROM alerts a WHERE \(condition) ORDER BY \(order)
             """)
         try query.bind(values)
         var result: [AlertView] = []

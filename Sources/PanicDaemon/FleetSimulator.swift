@@ -64,6 +64,7 @@ public final class FleetSimulator: Sendable {
         public var route: String
         public var presses: Int
         public var outages: Int
+        public var powerCuts: Int
         public var stored: Int64
         public var delivered: Int
         public var undelivered: Int
@@ -107,6 +108,11 @@ public final class FleetSimulator: Sendable {
         public var simulated: Duration
         public var presses: Int
         public var outages: Int
+        public var powerCuts: Int
+        /// Bursts of server errors and of lost answers the control room was told to produce.
+        public var serverFaults = 0
+        /// Requests the control room actually failed or answered into the void.
+        public var faultsInjected = 0
         /// Whether nothing was lost, stored twice, refused, missing or left behind.
         public var passed: Bool {
             lost == 0 && duplicates == 0 && rejected == 0 && gaps == 0 && undelivered == 0
@@ -138,31 +144,45 @@ public final class FleetSimulator: Sendable {
 
     // MARK: Schedule
 
-    enum Action: Sendable {
+    enum Action: Sendable, Equatable {
         case press(String)
         case release(String)
         case network(up: Bool)
+        /// The box loses power; it comes back `restoreAfter` later and restarts from disk.
+        case powerCut(restoreAfter: Duration)
+        case gnss(available: Bool)
+        /// The control room answers the next requests with HTTP 500 (it is shared: every box may meet them).
+        case serverErrors(count: Int)
+        /// The control room stores the next batches and the answers are lost on the way back, so the boxes send
+        /// them again and the control room must recognise the resends.
+        case lostResponses(count: Int)
     }
 
     struct Step: Sendable {
         var at: Duration
-        var device: Int
+        /// The box it happens to (nil for the control room).
+        var device: Int?
         var action: Action
     }
 
-    /// The seeded schedule: for each box, presses of its buttons (held 800 ms) and network outages that do not
-    /// overlap, all within the duration (an outage may run past it; the drain ends it).
+    /// The seeded schedule: for each box, presses of its buttons (held 800 ms), network outages that do not
+    /// overlap, now and then a power cut (one box in four) and a tunnel (one in three); for the control room, a
+    /// burst of server errors and of lost answers every few minutes. Everything starts within the duration
+    /// (an outage may run past it; the drain ends it).
     static func schedule(devices: Int, duration: Duration, seed: UInt64, board: BoardDefinition) -> [Step] {
         var random = SplitMix64(seed: seed)
         let seconds = max(Int(duration.components.seconds), 10)
         let emergencyButtons = board.inputs.filter { $0.role == .emergency }.map(\.name)
         let helpButtons = board.inputs.filter { $0.role == .help }.map(\.name)
+        func moment() -> Duration {
+            .milliseconds(Int64.random(in: 2_000...Int64(seconds - 2) * 1000, using: &random))
+        }
         var steps: [Step] = []
         for device in 0..<devices {
             // About one press a minute, at least one; seven in ten are emergencies.
             let presses = max(1, seconds / 60) + Int.random(in: 0...1, using: &random)
             for _ in 0..<presses {
-                let at = Duration.milliseconds(Int64.random(in: 2_000...Int64(seconds - 2) * 1000, using: &random))
+                let at = moment()
                 let emergency = Int.random(in: 0..<10, using: &random) < 7 || helpButtons.isEmpty
                 let buttons = emergency ? emergencyButtons : helpButtons
                 guard let button = buttons.randomElement(using: &random) else { continue }
@@ -179,8 +199,25 @@ public final class FleetSimulator: Sendable {
                 steps.append(Step(at: at + length, device: device, action: .network(up: true)))
                 at += length
             }
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                let restore = Duration.milliseconds(Int64.random(in: 2_000...30_000, using: &random))
+                steps.append(Step(at: moment(), device: device, action: .powerCut(restoreAfter: restore)))
+            }
+            if Int.random(in: 0..<3, using: &random) == 0 {
+                let at = moment()
+                let length = Duration.milliseconds(Int64.random(in: 5_000...90_000, using: &random))
+                steps.append(Step(at: at, device: device, action: .gnss(available: false)))
+                steps.append(Step(at: at + length, device: device, action: .gnss(available: true)))
+            }
         }
-        // Stable by time, then by device: the same seed gives the same order.
+        // The control room has a bad moment every three minutes or so, at least once per run.
+        for _ in 0..<max(1, seconds / 180) {
+            let errors = Int.random(in: 1...max(2, devices / 2), using: &random)
+            steps.append(Step(at: moment(), device: nil, action: .serverErrors(count: errors)))
+            let lost = Int.random(in: 1...max(2, devices / 2), using: &random)
+            steps.append(Step(at: moment(), device: nil, action: .lostResponses(count: lost)))
+        }
+        // Stable by time, then by order of making: the same seed gives the same order.
         return steps.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
     }
 
@@ -199,125 +236,30 @@ public final class FleetSimulator: Sendable {
         var all: [String: Stored] { state.withLock { $0 } }
     }
 
-    /// One simulated bus: its box and everything the conductor drives it with.
-    final class Device {
-        let index: Int
-        let name: String
-        let key: DeviceKey
-        let routeName: String
-        let gnss: SimulatedGNSS
-        let feed = PushedGNSSSource()
-        let network = NetworkSwitch()
-        let answers = AnswerCounter()
-        var lastEpoch: MonotonicInstant
-        var lines: SimulatedInputLines!
-        var box: PanicBox!
-        var task: Task<Void, any Error>?
-        var presses = 0
-        /// Outages as they happened: (down, up), up nil while still down.
-        var outages: [(down: Duration, up: Duration?)] = []
-
-        init(index: Int, key: DeviceKey, routeName: String, gnss: SimulatedGNSS, firstEpoch: MonotonicInstant) {
-            self.index = index
-            name = String(format: "bus-%03d", index + 1)
-            self.key = key
-            self.routeName = routeName
-            self.gnss = gnss
-            lastEpoch = firstEpoch
-        }
-
-        var deviceID: String { key.identity.deviceID }
-
-        var isBusy: Bool {
-            box.isBusy || lines.edgeCount != box.inputService.classifiedThrough
-                || box.fixes.chunksDecoded != feed.pushed
-        }
-
-        /// Network-up time within `from...to`.
-        func upTime(from: Duration, to: Duration) -> Duration {
-            var down = Duration.zero
-            for outage in outages {
-                let start = max(outage.down, from)
-                let end = min(outage.up ?? to, to)
-                if end > start { down += end - start }
-            }
-            return (to - from) - down
-        }
-    }
-
-    /// Counts the control room's answers to one box: resends it recognised, and refusals.
-    final class AnswerCounter: Sendable {
-        private let counts = Mutex((duplicate: 0, rejected: 0))
-        func count(_ response: RecordBatchResponse) {
-            let duplicate = response.results.filter { $0.status == .duplicate }.count
-            let rejected = response.results.filter { $0.status == .rejected }.count
-            counts.withLock {
-                $0.duplicate += duplicate
-                $0.rejected += rejected
-            }
-        }
-        var duplicate: Int { counts.withLock { $0.duplicate } }
-        var rejected: Int { counts.withLock { $0.rejected } }
-    }
-
-    /// A transport that tells the box's answer counter what came back.
-    struct CountingTransport: UplinkTransport {
-        let base: any UplinkTransport
-        let counter: AnswerCounter
-
-        func send(_ batch: RecordBatch, timeout: Duration) async throws -> RecordBatchResponse {
-            let response = try await base.send(batch, timeout: timeout)
-            counter.count(response)
-            return response
-        }
-
-        func shutdown() async throws { try await base.shutdown() }
-    }
-
     // MARK: Run
 
     /// Runs the fleet on the virtual clock and returns the totals.
     public func run() async throws -> Report {
         let configuration = configuration
-        let clock = ManualClock()
-        let origin = clock.now
+        let manual = ManualClock()
+        let origin = manual.now
         let start = configuration.start
-        let wall: @Sendable () -> Date = {
-            start.addingTimeInterval(Double(origin.duration(to: clock.now).milliseconds) / 1000)
-        }
         let recordWall: @Sendable () -> RecordTime = {
-            RecordTime(epochMilliseconds: Int64(wall().timeIntervalSince1970 * 1000))
+            RecordTime(
+                epochMilliseconds: Int64(
+                    start.addingTimeInterval(Double(origin.duration(to: manual.now).milliseconds) / 1000)
+                        .timeIntervalSince1970 * 1000))
         }
         let quiet = Logger(label: "panicbridge.sim.fleet", factory: { _ in SwiftLogNoOpLogHandler() })
         let roomKey = DeviceKey.generate()
         let room = try ControlRoom(
             path: directory + "/controlroom.sqlite", key: roomKey, wallClock: recordWall, logger: quiet)
+        let desk = EmbeddedDesk(room: room)
+        let faults = FaultInjector()
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let server = ControlRoomServer.application(
-            controlRoom: room, host: "127.0.0.1", port: 0, faults: FaultInjector(), logger: quiet,
+            controlRoom: room, host: "127.0.0.1", port: 0, faults: faults, logger: quiet,
             onRunning: { portSink.yield($0) })
-
-        // Each bus starts at its own point along its route: spread evenly over the there-and-back of the route.
-        var devices: [Device] = []
-        let routeNames = configuration.routes.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
-        let perRoute = (configuration.devices + routes.count - 1) / routes.count
-        for index in 0..<configuration.devices {
-            let route = routes[index % routes.count]
-            let drive = RouteDrive(route: route)
-            let slot = index / routes.count
-            let offset = Duration.milliseconds(2 * drive.oneWay.milliseconds * Int64(slot) / Int64(perRoute))
-            let gnss = SimulatedGNSS(
-                drive: drive, clock: clock, startDate: start.addingTimeInterval(-Double(offset.milliseconds) / 1000),
-                origin: origin.advanced(by: .zero - offset))
-            let key = DeviceKey.generate()
-            try room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
-            let device = Device(
-                index: index, key: key,
-                routeName: "\(routeNames[index % routes.count]) +\(offset.components.seconds) s",
-                gnss: gnss,
-                firstEpoch: origin.advanced(by: .seconds(-1)))
-            devices.append(device)
-        }
         var steps = Self.schedule(
             devices: configuration.devices, duration: configuration.duration, seed: configuration.seed, board: board)[
                 ...]
@@ -329,204 +271,174 @@ public final class FleetSimulator: Sendable {
             guard let port = await portIterator.next() else { throw SimulationError("the control room did not start") }
             let url = "http://127.0.0.1:\(port)"
             print(
-                "control room on \(url); \(devices.count) boxes on \(routes.map(\.name).joined(separator: ", ")); "
+                "control room on \(url); \(configuration.devices) boxes on \(routes.map(\.name).joined(separator: ", ")); "
                     + "\(steps.count) scheduled steps (seed \(configuration.seed))")
+            let world = SimulationWorld(
+                clock: manual, origin: origin, start: start, controlRoomURL: url, controlRoomKey: roomKey.identity,
+                partsLogger: quiet)
+            let conductor = Conductor(world: world, manual: manual)
 
-            for device in devices {
-                let directory = self.directory + "/\(device.name)"
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                let outbox = try Outbox(
-                    path: directory + "/outbox.sqlite", sealer: RecordSigner(key: device.key), logger: quiet)
-                let network = device.network
-                let answers = device.answers
-                let uplink = try Uplink(
-                    outbox: outbox, deviceID: device.deviceID,
-                    backends: [
-                        .init(
-                            name: "control-room", url: url, controlRoomKey: roomKey.identity,
-                            requestTimeout: .seconds(5))
-                    ],
-                    clock: clock, wallClock: recordWall,
-                    transport: {
-                        SwitchedTransport(
-                            CountingTransport(
-                                base: HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust), counter: answers),
-                            network: network)
-                    },
-                    seed: configuration.seed &+ UInt64(device.index + 1), logger: quiet)
-                device.lines = SimulatedInputLines(specs: board.inputs, clock: clock)
-                device.box = try PanicBox(
-                    parts: .init(
-                        inputs: device.lines, outputs: SimulatedOutputLines(specs: board.outputs, clock: clock),
-                        gnss: device.feed, outbox: outbox, uplink: uplink, statePath: directory + "/engine-state.json"),
-                    configuration: .init(), clock: clock, logger: quiet, systemTime: wall)
-                device.task = Self.start(device.box, index: device.index, log: log, origin: origin, clock: clock)
+            // Each bus starts at its own point along its route: spread evenly over the there-and-back of the route.
+            var routeNames: [String] = []
+            let names = configuration.routes.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
+            let perRoute = (configuration.devices + routes.count - 1) / routes.count
+            for index in 0..<configuration.devices {
+                let route = routes[index % routes.count]
+                let drive = RouteDrive(route: route)
+                let slot = index / routes.count
+                let offset = Duration.milliseconds(2 * drive.oneWay.milliseconds * Int64(slot) / Int64(perRoute))
+                let gnss = SimulatedGNSS(
+                    drive: drive, clock: manual,
+                    startDate: start.addingTimeInterval(-Double(offset.milliseconds) / 1000),
+                    origin: origin.advanced(by: .zero - offset))
+                let key = DeviceKey.generate()
+                try room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
+                let name = String(format: "bus-%03d", index + 1)
+                let unit = try SimulatedBox(
+                    name: name, key: key, board: board, directory: directory + "/" + name, world: world, gnss: gnss,
+                    seed: configuration.seed &+ UInt64(index + 1) &* 1_000,
+                    onEvent: { event, at in
+                        if case .stored(let id, let kind, _) = event, kind == .emergency || kind == .help {
+                            log.stored(id, device: index, at: at)
+                        }
+                    })
+                conductor.boxes.append(unit)
+                routeNames.append("\(names[index % routes.count]) +\(offset.components.seconds) s")
+                try unit.powerOn()
             }
-
-            let elapsed = { origin.duration(to: clock.now) }
-            let end = configuration.duration
-            var operatorQueue: [(at: Duration, accept: Bool, device: String, alert: String)] = []
-            var seenAlerts: [String: Duration] = [:]
-
-            func pushEpochs(upTo target: MonotonicInstant) {
-                for device in devices {
-                    while device.lastEpoch.advanced(by: .seconds(1)) <= target {
-                        device.lastEpoch = device.lastEpoch.advanced(by: .seconds(1))
-                        device.feed.push(
-                            GNSSChunk(bytes: device.gnss.epoch(at: device.lastEpoch), receivedAt: device.lastEpoch))
-                    }
-                }
-            }
-
-            /// Waits until every box is idle and the set of sleepers is stable: all of them wait for the clock.
-            func settle() async {
-                pushEpochs(upTo: clock.now)
-                await VirtualTime.settle(clock: clock) { devices.contains { $0.isBusy } }
-            }
-
-            func advance(to target: MonotonicInstant) async {
-                guard target > clock.now else { return }
-                pushEpochs(upTo: target)
-                while devices.contains(where: { $0.box.fixes.chunksDecoded != $0.feed.pushed }) {
-                    await Task.yield()
-                }
-                clock.advance(to: target)
-            }
+            let boxes = conductor.boxes
+            var auto = AutoOperator(
+                acceptAfter: configuration.operatorAcceptAfter, clearAfter: configuration.operatorClearAfter)
+            var arrivals: [String: Duration] = [:]
+            var powerBack: [(at: Duration, device: Int)] = []
+            var serverFaults = 0
 
             func watchControlRoom() throws {
-                let now = elapsed()
-                for alert in try room.allAlerts() where seenAlerts[alert.id] == nil {
-                    seenAlerts[alert.id] = now
-                    if alert.kind != "tamper" {
-                        operatorQueue.append((now + configuration.operatorAcceptAfter, true, alert.device, alert.id))
-                        operatorQueue.append(
-                            (
-                                now + configuration.operatorAcceptAfter + configuration.operatorClearAfter, false,
-                                alert.device, alert.id
-                            ))
-                    }
+                let now = conductor.elapsed
+                for alert in try desk.newAlerts() where arrivals[alert.id] == nil {
+                    arrivals[alert.id] = now
+                    auto.saw(alert, at: now)
                 }
             }
 
-            func apply(_ step: Step) throws {
-                let device = devices[step.device]
-                let now = elapsed()
+            func apply(_ step: Step) async throws {
+                switch step.action {
+                case .serverErrors(let count):
+                    faults.set(.internalError, count: count)
+                    serverFaults += 1
+                    return
+                case .lostResponses(let count):
+                    faults.set(.loseResponse, count: count)
+                    serverFaults += 1
+                    return
+                default: break
+                }
+                guard let index = step.device else { return }
+                let unit = boxes[index]
                 switch step.action {
                 case .press(let button):
-                    try device.lines.press(button)
-                    device.presses += 1
+                    guard unit.isOn else { return }
+                    try unit.lines.press(button)
+                    unit.presses += 1
                 case .release(let button):
-                    try device.lines.release(button)
+                    guard unit.isOn else { return }
+                    try unit.lines.release(button)
                 case .network(let up):
-                    device.network.isUp = up
-                    if up {
-                        if let last = device.outages.indices.last, device.outages[last].up == nil {
-                            device.outages[last].up = now
-                        }
-                    } else {
-                        device.outages.append((now, nil))
-                    }
+                    unit.setNetwork(up: up)
+                case .gnss(let available):
+                    unit.gnss.isAvailable = available
+                case .powerCut(let restoreAfter):
+                    guard unit.isOn else { return }
+                    await unit.powerOff()
+                    powerBack.append((conductor.elapsed + restoreAfter, index))
+                case .serverErrors, .lostResponses:
+                    break
                 }
             }
 
             // The conductor: move time to the next thing that happens, whenever every box is waiting.
+            let end = configuration.duration
             while true {
-                await settle()
+                await conductor.settle()
+                try conductor.checkBoxes()
                 try watchControlRoom()
-                let now = elapsed()
-                let due = operatorQueue.filter { $0.at <= now }
-                operatorQueue.removeAll { $0.at <= now }
+                let now = conductor.elapsed
+                let due = auto.due(at: now)
                 for item in due {
-                    do {
-                        _ =
-                            item.accept
-                            ? try room.accept(device: item.device, alert: item.alert)
-                            : try room.clear(device: item.device, alert: item.alert)
-                    } catch {
+                    do { _ = try desk.act(item.action, device: item.device, alert: item.alert) } catch {
                         self.print(line(now, "operator: cannot act on alert \(item.alert): \(error)"))
                     }
                 }
                 var applied = false
+                for item in powerBack where item.at <= now {
+                    try boxes[item.device].powerOn()
+                    applied = true
+                }
+                powerBack.removeAll { $0.at <= now }
                 while let step = steps.first, step.at <= now {
                     steps = steps.dropFirst()
-                    try apply(step)
+                    try await apply(step)
                     applied = true
                 }
                 if applied || !due.isEmpty { continue }
-                if now >= end { break }
+                if now >= end, powerBack.isEmpty { break }
                 let candidates = [
-                    steps.first.map { origin.advanced(by: $0.at) },
-                    operatorQueue.map(\.at).min().map { origin.advanced(by: $0) },
-                    clock.nextDeadline, origin.advanced(by: end),
-                ].compactMap { $0 }
+                    steps.first.map { origin.advanced(by: $0.at) }, auto.next.map { origin.advanced(by: $0) },
+                    powerBack.map(\.at).min().map { origin.advanced(by: $0) },
+                    conductor.nextDeadline, origin.advanced(by: end),
+                ].compactMap { $0 }.filter { $0 > conductor.now }
                 guard let next = candidates.min() else { break }
-                await advance(to: next)
+                await conductor.advance(to: next)
             }
 
-            // The drain: every network comes back; let the outboxes empty, within a bound.
-            let now = elapsed()
-            for device in devices where !device.network.isUp {
-                try apply(Step(at: now, device: device.index, action: .network(up: true)))
+            // The drain: every network and every receiver comes back; let the outboxes empty, within a bound.
+            for unit in boxes {
+                unit.setNetwork(up: true)
+                unit.gnss.isAvailable = true
             }
-            let drainUntil = clock.now.advanced(by: configuration.drainLimit)
+            let drainUntil = conductor.now.advanced(by: configuration.drainLimit)
             func undelivered() throws -> Int {
-                try devices.reduce(0) { $0 + (try $1.box.parts.outbox.status().undelivered) }
+                try boxes.reduce(0) { $0 + (try $1.outbox?.status().undelivered ?? 0) }
             }
-            while try undelivered() > 0, clock.now < drainUntil {
-                await settle()
+            while try undelivered() > 0, conductor.now < drainUntil {
+                await conductor.settle()
                 try watchControlRoom()
-                await advance(to: min(clock.nextDeadline ?? drainUntil, drainUntil))
+                await conductor.advance(to: min(conductor.nextDeadline ?? drainUntil, drainUntil))
             }
-            await settle()
+            await conductor.settle()
             try watchControlRoom()
 
-            let report = try makeReport(
-                room: room, devices: devices, log: log, arrivals: seenAlerts, simulated: elapsed())
-            for device in devices { device.task?.cancel() }
-            for device in devices { _ = await device.task?.result }
+            var report = try makeReport(
+                room: room, boxes: boxes, routeNames: routeNames, log: log, arrivals: arrivals,
+                simulated: conductor.elapsed)
+            report.serverFaults = serverFaults
+            report.faultsInjected = faults.injected
+            for unit in boxes { await unit.shutDown() }
             group.cancelAll()
             return report
         }
     }
 
-    /// Runs a box in a task of its own, noting when each of its alerts is stored.
-    private static func start(
-        _ box: PanicBox, index: Int, log: AlertLog, origin: MonotonicInstant, clock: ManualClock
-    ) -> Task<Void, any Error> {
-        let events = box.events
-        let watcher = Task {
-            for await event in events {
-                if case .stored(let id, let kind, _) = event, kind == .emergency || kind == .help {
-                    log.stored(id, device: index, at: origin.duration(to: clock.now))
-                }
-            }
-        }
-        return Task {
-            try await withTaskCancellationHandler {
-                try await box.run()
-            } onCancel: {
-                watcher.cancel()
-            }
-        }
-    }
-
     private func makeReport(
-        room: ControlRoom, devices: [Device], log: AlertLog, arrivals: [String: Duration], simulated: Duration
+        room: ControlRoom, boxes: [SimulatedBox], routeNames: [String], log: AlertLog, arrivals: [String: Duration],
+        simulated: Duration
     ) throws -> Report {
         var reports: [DeviceReport] = []
-        for device in devices {
-            let status = try device.box.parts.outbox.status()
-            let delivered = try room.recordCount(device: device.deviceID)
-            let order = try room.arrivalOrder(device: device.deviceID)
-            let gaps = try room.gaps(device: device.deviceID).reduce(0) { $0 + $1.count }
+        for (index, unit) in boxes.enumerated() {
+            guard let status = try unit.outbox?.status() else {
+                throw SimulationError("\(unit.name) is off at the end")
+            }
+            let delivered = try room.recordCount(device: unit.deviceID)
+            let order = try room.arrivalOrder(device: unit.deviceID)
+            let gaps = try room.gaps(device: unit.deviceID).reduce(0) { $0 + $1.count }
             reports.append(
                 DeviceReport(
-                    name: device.name, route: device.routeName, presses: device.presses,
-                    outages: device.outages.count, stored: status.lastSequence, delivered: delivered,
+                    name: unit.name, route: routeNames[index], presses: unit.presses, outages: unit.outages,
+                    powerCuts: unit.powerCuts, stored: status.lastSequence, delivered: delivered,
                     undelivered: status.undelivered,
                     lost: Int(status.lastSequence) - delivered - status.undelivered,
-                    duplicates: order.count - Set(order.map(\.sequence)).count, resent: device.answers.duplicate,
-                    rejected: device.answers.rejected, gaps: gaps))
+                    duplicates: order.count - Set(order.map(\.sequence)).count, resent: unit.answers.duplicate,
+                    rejected: unit.answers.rejected, gaps: gaps))
         }
         var late = 0
         var longestWait = Duration.zero
@@ -536,7 +448,7 @@ public final class FleetSimulator: Sendable {
         for (id, alert) in stored {
             guard let arrived = arrivals[id] else { continue }
             alertsDelivered += 1
-            let wait = devices[alert.device].upTime(from: alert.at, to: arrived)
+            let wait = boxes[alert.device].reachableTime(from: alert.at, to: arrived)
             if wait > configuration.lateAfter { late += 1 }
             longestWait = max(longestWait, wait)
             longestDelivery = max(longestDelivery, arrived - alert.at)
@@ -548,6 +460,7 @@ public final class FleetSimulator: Sendable {
             resent: reports.reduce(0) { $0 + $1.resent }, rejected: reports.reduce(0) { $0 + $1.rejected },
             gaps: reports.reduce(0) { $0 + $1.gaps }, alertsStored: stored.count, alertsDelivered: alertsDelivered,
             late: late, longestWait: longestWait, longestDelivery: longestDelivery, simulated: simulated,
-            presses: devices.reduce(0) { $0 + $1.presses }, outages: devices.reduce(0) { $0 + $1.outages.count })
+            presses: boxes.reduce(0) { $0 + $1.presses }, outages: boxes.reduce(0) { $0 + $1.outages },
+            powerCuts: boxes.reduce(0) { $0 + $1.powerCuts })
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import PanicConfig
 import PanicCore
 import PanicHardware
+import PanicLinux
 import PanicSigning
 import PanicSim
 import PanicStore
@@ -33,18 +34,51 @@ public final class Simulator: Sendable {
         public var gaps: Int
         public var deliveredByKind: [RecordKind: Int]
         public var finalIndicator: IndicatorState?
+        /// Time the run covered, the final drain included.
+        public var simulated: Duration
         public var passed: Bool { expectations.allSatisfy(\.held) }
+    }
+
+    /// What else a run can do besides the default (virtual clock, embedded control room on a free port).
+    public struct Options: Sendable {
+        /// Where the box sends its records.
+        public enum ControlRoomChoice: Sendable {
+            /// The embedded reference control room on loopback, on `port` (0 picks a free one).
+            case embedded(port: Int)
+            /// An external control room at `url` (`controlroom serve`, or any server with its API); the device key
+            /// must be registered there. Its command key is fetched from `GET /v1/identity` when not given.
+            case external(url: String, controlRoomKey: DeviceIdentity?, deviceKey: DeviceKey)
+        }
+
+        public var pace: SimulationPace
+        public var controlRoom: ControlRoomChoice
+        /// Expose the receiver's NMEA on a pseudo-terminal and link this path to it (for gpsd or any reader).
+        public var nmeaLink: String?
+        /// Commands typed by a person while the scenario runs (real time only): the run ends on `.quit`.
+        public var controls: AsyncStream<SimulatorControl>?
+
+        public init(
+            pace: SimulationPace = .virtual, controlRoom: ControlRoomChoice = .embedded(port: 0),
+            nmeaLink: String? = nil, controls: AsyncStream<SimulatorControl>? = nil
+        ) {
+            self.pace = pace
+            self.controlRoom = controlRoom
+            self.nmeaLink = nmeaLink
+            self.controls = controls
+        }
     }
 
     let scenario: Scenario
     let board: BoardDefinition
     let route: Route
     let directory: String
+    let options: Options
     let logger: Logger
     let print: @Sendable (String) -> Void
 
     public init(
-        scenario: Scenario, directory: String, logger: Logger, print: @escaping @Sendable (String) -> Void
+        scenario: Scenario, directory: String, options: Options = .init(), logger: Logger,
+        print: @escaping @Sendable (String) -> Void
     ) throws {
         self.scenario = scenario
         let loaded = BoardFile.load(path: scenario.board)
@@ -55,6 +89,7 @@ public final class Simulator: Sendable {
         self.board = board
         route = try Route.load(path: scenario.route)
         self.directory = directory
+        self.options = options
         self.logger = logger
         self.print = print
     }
@@ -63,342 +98,324 @@ public final class Simulator: Sendable {
     struct Observations {
         var milestones: [(Scenario.Milestone, Duration)] = []
         var indicator: IndicatorState?
-        var seenAtControlRoom: Set<String> = []
-        var operatorQueue: [(at: Duration, action: Scenario.OperatorAction, alert: String)] = []
     }
 
     /// The observations, shared by the conductor and the box watcher.
     final class ObservationLog: Sendable {
         private let state = Mutex(Observations())
         func withLock<T>(_ body: (inout Observations) -> T) -> T { state.withLock { body(&$0) } }
+        func note(_ milestone: Scenario.Milestone, at: Duration) { withLock { $0.milestones.append((milestone, at)) } }
     }
 
-    /// Runs the scenario on the virtual clock and returns the report.
-    public func run() async throws -> Report {
-        let clock = ManualClock()
-        let origin = clock.now
-        let start = scenario.start
-        let wall: @Sendable () -> Date = {
-            start.addingTimeInterval(Double(origin.duration(to: clock.now).milliseconds) / 1000)
-        }
-        let recordWall: @Sendable () -> RecordTime = {
-            RecordTime(epochMilliseconds: Int64(wall().timeIntervalSince1970 * 1000))
-        }
-        let quiet = Logger(label: "panicbridge.sim.parts", factory: { _ in SwiftLogNoOpLogHandler() })
-
-        let deviceKey = DeviceKey.generate()
-        let roomKey = DeviceKey.generate()
-        let room = try ControlRoom(
-            path: directory + "/controlroom.sqlite", key: roomKey, wallClock: recordWall, logger: quiet)
-        let deviceID = deviceKey.identity.deviceID
-        try room.addDevice(id: deviceID, publicKey: deviceKey.identity.jwk)
-        let faults = FaultInjector()
-        let network = NetworkSwitch()
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let server = ControlRoomServer.application(
-            controlRoom: room, host: "127.0.0.1", port: 0, faults: faults, logger: quiet,
-            onRunning: { portSink.yield($0) })
-
-        let gnss = SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: start, origin: origin)
-        // The conductor feeds the receiver's output itself, one epoch per simulated second up to the clock's now.
-        // Each power cycle gets its own feed: a box that is off hears nothing.
-        var feed = PushedGNSSSource()
-        var lastEpoch = origin.advanced(by: .seconds(-1))
-        var lastStop: String?
-        func pushEpochs(upTo target: MonotonicInstant? = nil) {
-            let target = target ?? clock.now
-            while lastEpoch.advanced(by: .seconds(1)) <= target {
-                lastEpoch = lastEpoch.advanced(by: .seconds(1))
-                feed.push(GNSSChunk(bytes: gnss.epoch(at: lastEpoch), receivedAt: lastEpoch))
-                // The timeline follows the bus from stop to stop.
-                let stop = gnss.busState(at: lastEpoch).stop
-                if let stop, stop != lastStop {
-                    self.print(line(origin.duration(to: lastEpoch), "bus at \(stop)"))
-                }
-                lastStop = stop
+    /// Commands a person typed, waiting for the conductor.
+    final class ControlQueue: Sendable {
+        private let items = Mutex<[SimulatorControl]>([])
+        func append(_ control: SimulatorControl) { items.withLock { $0.append(control) } }
+        func take() -> [SimulatorControl] {
+            items.withLock { items in
+                defer { items = [] }; return items
             }
         }
-        let outputs = SimulatedOutputLines(specs: board.outputs, clock: clock)
+    }
+
+    /// Runs the scenario and returns the report.
+    public func run() async throws -> Report {
+        let manual = options.pace == .virtual ? ManualClock() : nil
+        let clock: any MonotonicClock = manual ?? SystemMonotonicClock()
+        // In real time the box lives now, its receiver's epochs on whole UTC seconds as a real one's are; on the
+        // virtual clock the scenario says when.
+        let wallNow = Date()
+        let fraction = wallNow.timeIntervalSince1970 - wallNow.timeIntervalSince1970.rounded(.down)
+        let origin = manual == nil ? clock.now.advanced(by: .milliseconds(-Int64(fraction * 1000))) : clock.now
+        let start = manual == nil ? wallNow.addingTimeInterval(-fraction) : scenario.start
+        let quiet = Logger(label: "panicbridge.sim.parts", factory: { _ in SwiftLogNoOpLogHandler() })
+        let recordWall: @Sendable () -> RecordTime = {
+            RecordTime(
+                epochMilliseconds: Int64(
+                    start.addingTimeInterval(Double(origin.duration(to: clock.now).milliseconds) / 1000)
+                        .timeIntervalSince1970 * 1000))
+        }
+
+        let deviceKey: DeviceKey
+        let faults = FaultInjector()
+        let desk: any ControlRoomDesk
+        let roomIdentity: DeviceIdentity
+        let url: String
+        var server: (any Service)?
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        switch options.controlRoom {
+        case .embedded(let port):
+            deviceKey = DeviceKey.generate()
+            let roomKey = DeviceKey.generate()
+            let room = try ControlRoom(
+                path: directory + "/controlroom.sqlite", key: roomKey, wallClock: recordWall, logger: quiet)
+            try room.addDevice(id: deviceKey.identity.deviceID, publicKey: deviceKey.identity.jwk)
+            server = ControlRoomServer.application(
+                controlRoom: room, host: "127.0.0.1", port: port, faults: faults, logger: quiet,
+                onRunning: { portSink.yield($0) })
+            desk = EmbeddedDesk(room: room)
+            roomIdentity = roomKey.identity
+            url = ""
+        case .external(let external, let pinned, let key):
+            deviceKey = key
+            let remote = RemoteDesk(baseURL: external)
+            desk = remote
+            if let pinned { roomIdentity = pinned } else { roomIdentity = try await remote.identity() }
+            url = remote.baseURL
+            if pinned == nil {
+                print("control room key fetched from \(url)/v1/identity (pin it with --controlroom-key)")
+            }
+        }
+        let deviceID = deviceKey.identity.deviceID
         let observations = ObservationLog()
+        let controls = ControlQueue()
+        let print = self.print
 
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
-            var portIterator = ports.makeAsyncIterator()
-            guard let port = await portIterator.next() else { throw SimulationError("the control room did not start") }
-            let url = "http://127.0.0.1:\(port)"
-            print("control room on \(url); device \(deviceID); route \(route.name) (\(route.stops.count) stops)")
-
-            var contacts: [String: Bool] = [:]
-            var cycle = 0
-            func makeBox() throws -> (PanicBox, SimulatedInputLines) {
-                cycle += 1
-                feed = PushedGNSSSource()
-                let lines = SimulatedInputLines(specs: board.inputs, clock: clock, closed: contacts)
-                let outbox = try Outbox(
-                    path: directory + "/outbox.sqlite", sealer: RecordSigner(key: deviceKey), logger: quiet)
-                let uplink = try Uplink(
-                    outbox: outbox, deviceID: deviceID,
-                    backends: [
-                        .init(
-                            name: "control-room", url: url, controlRoomKey: roomKey.identity,
-                            requestTimeout: .seconds(5))
-                    ],
-                    clock: clock, wallClock: recordWall,
-                    transport: {
-                        SwitchedTransport(HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust), network: network)
-                    },
-                    seed: UInt64(cycle), logger: quiet)
-                let box = try PanicBox(
-                    parts: .init(
-                        inputs: lines, outputs: outputs, gnss: feed, outbox: outbox, uplink: uplink,
-                        statePath: directory + "/engine-state.json"),
-                    configuration: .init(), clock: clock, logger: quiet, systemTime: wall)
-                return (box, lines)
+            var url = url
+            if let server {
+                group.addTask { try await server.run() }
+                var portIterator = ports.makeAsyncIterator()
+                guard let port = await portIterator.next() else {
+                    throw SimulationError("the control room did not start")
+                }
+                url = "http://127.0.0.1:\(port)"
+                print("control room on \(url) (operator page: \(url)/); device \(deviceID)")
+            } else {
+                print("external control room \(url); device \(deviceID)")
             }
+            print(
+                "route \(route.name) (\(route.stops.count) stops); "
+                    + (manual == nil ? "real time" : "virtual clock"))
 
-            var (box, lines) = try makeBox()
-            var boxOn = true
-            var boxTask = startBox(box, observations: observations, origin: origin, clock: clock)
-            let elapsed = { origin.duration(to: clock.now) }
-            let end = scenario.duration
-            var steps = scenario.steps[...]
-
-            func settle() async {
-                pushEpochs()
-                await VirtualTime.settle(clock: clock) {
-                    box.isBusy || lines.edgeCount != box.inputService.classifiedThrough
-                        || box.fixes.chunksDecoded != feed.pushed
+            let world = SimulationWorld(
+                clock: clock, origin: origin, start: start, controlRoomURL: url, controlRoomKey: roomIdentity,
+                partsLogger: quiet)
+            let conductor = Conductor(world: world, manual: manual)
+            if let stream = options.controls {
+                let wake = conductor.waker
+                group.addTask {
+                    for await control in stream {
+                        controls.append(control)
+                        wake()
+                    }
+                    controls.append(.quit)
+                    wake()
                 }
             }
-
-            /// Moves the clock to `target`, the receiver's epochs up to it decoded first, so whatever wakes at
-            /// `target` sees the fix the bus had then.
-            func advance(to target: MonotonicInstant) async {
-                guard target > clock.now else { return }
-                pushEpochs(upTo: target)
-                while boxOn, box.fixes.chunksDecoded != feed.pushed { await Task.yield() }
-                clock.advance(to: target)
+            let gnss = SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: start, origin: origin)
+            let unit = try SimulatedBox(
+                name: "box", key: deviceKey, board: board, directory: directory, world: world, gnss: gnss, seed: 0,
+                onEvent: { event, at in Self.observe(event, at: at, observations: observations, print: print) })
+            conductor.boxes = [unit]
+            var lastStop: String?
+            var pty: PseudoTerminal?
+            if let link = options.nmeaLink {
+                let terminal = try PseudoTerminal(link: link)
+                pty = terminal
+                print("receiver NMEA on \(terminal.slavePath), linked from \(link)")
             }
-
-            func note(_ milestone: Scenario.Milestone) {
-                observations.withLock { $0.milestones.append((milestone, elapsed())) }
+            defer { pty?.close() }
+            unit.onEpoch = { instant, bytes in
+                pty?.offer(bytes)
+                // The timeline follows the bus from stop to stop.
+                let stop = gnss.busState(at: instant).stop
+                if let stop, stop != lastStop { print(line(origin.duration(to: instant), "bus at \(stop)")) }
+                lastStop = stop
             }
+            try unit.powerOn()
 
-            func watchControlRoom() throws {
-                let alerts = try room.allAlerts().filter { $0.device == deviceID }
-                let now = elapsed()
-                for alert in alerts {
-                    let isNew = observations.withLock { $0.seenAtControlRoom.insert(alert.id).inserted }
-                    guard isNew else { continue }
+            var auto = AutoOperator(
+                acceptAfter: scenario.operatorAcceptAfter, clearAfter: scenario.operatorClearAfter)
+            let network = unit.network
+
+            func note(_ milestone: Scenario.Milestone) { observations.note(milestone, at: conductor.elapsed) }
+
+            func watchControlRoom() async throws {
+                let now = conductor.elapsed
+                for alert in try await desk.newAlerts() where alert.device == deviceID {
                     note(.delivered)
-                    self.print(
+                    print(
                         line(
                             now,
                             "control room: \(alert.kind) received (\(alert.fixAgeMs.map { "fix \($0 / 1000) s old" } ?? "no fix"))"
                         ))
-                    if let after = scenario.operatorAcceptAfter, alert.kind != "tamper" {
-                        observations.withLock { $0.operatorQueue.append((now + after, .accept, alert.id)) }
-                        if let clearAfter = scenario.operatorClearAfter {
-                            observations.withLock {
-                                $0.operatorQueue.append((now + after + clearAfter, .clear, alert.id))
-                            }
-                        }
-                    }
+                    auto.saw(alert, at: now)
                 }
             }
 
-            func operate(_ action: Scenario.OperatorAction, alert: String?) {
+            func operate(_ action: Scenario.OperatorAction, alert: String?) async {
                 let targets =
-                    (try? room.openAlerts().filter { $0.device == deviceID && (alert == nil || $0.id == alert) }) ?? []
+                    (try? await desk.openAlerts().filter { $0.device == deviceID && (alert == nil || $0.id == alert) })
+                    ?? []
                 for target in targets {
                     do {
-                        _ =
-                            action == .accept
-                            ? try room.accept(device: deviceID, alert: target.id)
-                            : try room.clear(device: deviceID, alert: target.id)
-                        self.print(
+                        _ = try await desk.act(action, device: deviceID, alert: target.id)
+                        print(
                             line(
-                                elapsed(),
+                                conductor.elapsed,
                                 action == .accept
                                     ? "operator accepts the \(target.kind): help is on the way"
                                     : "operator clears the \(target.kind)"
                             ))
                     } catch {
-                        self.print(line(elapsed(), "operator: cannot \(action.rawValue) \(target.kind): \(error)"))
+                        print(line(conductor.elapsed, "operator: cannot \(action.rawValue) \(target.kind): \(error)"))
                     }
                 }
             }
 
-            func apply(_ action: Scenario.Action) async throws {
-                let now = elapsed()
-                switch action {
-                case .press(let input, let hold):
-                    try lines.press(input)
-                    pressMilestone(input)
-                    self.print(line(now, "passenger presses \(input) for \(hold.milliseconds) ms"))
-                    try await runFor(hold)
-                    try lines.release(input)
-                case .bounce(let input, let edges, let span, let hold):
-                    // An odd number of edges ends with the contact the other way round: pressed.
-                    try lines.bounce(input, edges: edges | 1, over: span)
-                    pressMilestone(input)
-                    self.print(
-                        line(
-                            now,
-                            "\(input) bounces (\(edges) edges in \(span.milliseconds) ms) and is held \(hold.milliseconds) ms"
-                        ))
-                    try await runFor(span + hold)
-                    try lines.release(input)
-                case .cutWire(let input):
-                    try lines.cutWire(input)
-                    note(.cut)
-                    self.print(line(now, "the wire of \(input) is cut"))
-                case .restore(let input):
-                    let index = try lines.index(of: input)
-                    let spec = board.inputs[index]
-                    lines.setContact(index, closed: spec.contact == .normallyClosed)
-                    self.print(line(now, "\(input) is back at rest"))
-                case .stuck(let input):
-                    try lines.press(input)
-                    self.print(line(now, "\(input) jams pressed"))
-                case .enclosure(let open):
-                    try open ? lines.openEnclosure() : lines.closeEnclosure()
-                    self.print(line(now, "the enclosure is \(open ? "opened" : "closed")"))
-                case .mainPower(let on):
-                    try on ? lines.restorePower() : lines.losePower()
-                    self.print(line(now, "main power \(on ? "restored" : "lost")"))
-                case .gnss(let available):
-                    gnss.isAvailable = available
-                    self.print(line(now, available ? "GNSS back (out of the tunnel)" : "GNSS lost (tunnel)"))
-                case .network(let up):
-                    network.isUp = up
-                    note(up ? .networkUp : .networkDown)
-                    self.print(line(now, up ? "network up" : "network DOWN"))
-                case .serverErrors(let status, let count):
-                    faults.set(.internalError, count: count)
-                    self.print(line(now, "control room answers the next \(count) requests with HTTP \(status)"))
-                case .operatorAction(let action):
-                    operate(action, alert: nil)
-                case .powerCut(let restoreAfter):
-                    self.print(line(now, "POWER CUT — every process state is lost"))
-                    boxTask.cancel()
-                    _ = await boxTask.result
-                    boxOn = false
-                    contacts = Dictionary(
-                        uniqueKeysWithValues: zip(board.inputs.map(\.name), (try? lines.contactsClosed()) ?? []))
-                    try await runFor(restoreAfter)
-                    pushEpochs()
-                    (box, lines) = try makeBox()
-                    boxOn = true
-                    boxTask = startBox(box, observations: observations, origin: origin, clock: clock)
-                    note(.powerRestored)
-                    self.print(
-                        line(elapsed(), "power back: panicd restarts from disk (emergency open: \(box.emergencyOpen))"))
-                }
+            /// Lets time run for `duration` inside a step (a button held down), watching the control room.
+            func runFor(_ duration: Duration) async throws {
+                try await conductor.run(for: duration) { if unit.isOn { try await watchControlRoom() } }
             }
 
             func pressMilestone(_ input: String) {
                 if let spec = board.inputs.first(where: { $0.name == input }), spec.role.isButton { note(.press) }
             }
 
-            /// Lets virtual time run for `duration` (the conductor's own waits inside a step).
-            func runFor(_ duration: Duration) async throws {
-                let until = clock.now.advanced(by: duration)
-                while clock.now < until {
-                    if boxOn { await settle() }
-                    await advance(to: min(clock.nextDeadline ?? until, until))
-                    if boxOn { try watchControlRoom() }
+            func apply(_ action: Scenario.Action) async throws {
+                let now = conductor.elapsed
+                let lines = unit.lines
+                switch action {
+                case .press(let input, let hold):
+                    try lines.press(input)
+                    pressMilestone(input)
+                    unit.presses += 1
+                    print(line(now, "passenger presses \(input) for \(hold.milliseconds) ms"))
+                    try await runFor(hold)
+                    try unit.lines.release(input)
+                case .bounce(let input, let edges, let span, let hold):
+                    // An odd number of edges ends with the contact the other way round: pressed.
+                    try lines.bounce(input, edges: edges | 1, over: span)
+                    pressMilestone(input)
+                    print(
+                        line(
+                            now,
+                            "\(input) bounces (\(edges) edges in \(span.milliseconds) ms) and is held \(hold.milliseconds) ms"
+                        ))
+                    try await runFor(span + hold)
+                    try unit.lines.release(input)
+                case .cutWire(let input):
+                    try lines.cutWire(input)
+                    note(.cut)
+                    print(line(now, "the wire of \(input) is cut"))
+                case .restore(let input):
+                    let index = try lines.index(of: input)
+                    lines.setContact(index, closed: board.inputs[index].contact == .normallyClosed)
+                    print(line(now, "\(input) is back at rest"))
+                case .stuck(let input):
+                    try lines.press(input)
+                    print(line(now, "\(input) jams pressed"))
+                case .enclosure(let open):
+                    try open ? lines.openEnclosure() : lines.closeEnclosure()
+                    print(line(now, "the enclosure is \(open ? "opened" : "closed")"))
+                case .mainPower(let on):
+                    try on ? lines.restorePower() : lines.losePower()
+                    print(line(now, "main power \(on ? "restored" : "lost")"))
+                case .gnss(let available):
+                    gnss.isAvailable = available
+                    print(line(now, available ? "GNSS back (out of the tunnel)" : "GNSS lost (tunnel)"))
+                case .network(let up):
+                    unit.setNetwork(up: up)
+                    note(up ? .networkUp : .networkDown)
+                    print(line(now, up ? "network up" : "network DOWN"))
+                case .serverErrors(let status, let count):
+                    guard server != nil else {
+                        print(line(now, "server errors cannot be injected into an external control room: skipped"))
+                        return
+                    }
+                    faults.set(.internalError, count: count)
+                    print(line(now, "control room answers the next \(count) requests with HTTP \(status)"))
+                case .operatorAction(let action):
+                    await operate(action, alert: nil)
+                case .powerCut(let restoreAfter):
+                    print(line(now, "POWER CUT — every process state is lost"))
+                    await unit.powerOff()
+                    try await runFor(restoreAfter)
+                    try unit.powerOn()
+                    note(.powerRestored)
+                    print(
+                        line(
+                            conductor.elapsed,
+                            "power back: panicd restarts from disk (emergency open: \(unit.box?.emergencyOpen ?? false))"
+                        ))
                 }
             }
 
+            let end = scenario.duration
+            var steps = scenario.steps[...]
+            var quit = false
             // The conductor: move time to the next thing that happens, whenever every part is waiting.
-            while true {
-                await settle()
-                try watchControlRoom()
-                let now = elapsed()
-                let due = observations.withLock { state in
-                    let due = state.operatorQueue.filter { $0.at <= now }
-                    state.operatorQueue.removeAll { $0.at <= now }
-                    return due
-                }
-                for item in due { operate(item.action, alert: item.alert) }
+            while !quit {
+                await conductor.settle()
+                try conductor.checkBoxes()
+                try await watchControlRoom()
+                let now = conductor.elapsed
+                let due = auto.due(at: now)
+                for item in due { await operate(item.action, alert: item.alert) }
                 if !due.isEmpty { continue }
+                let typed = controls.take()
+                for control in typed {
+                    switch control {
+                    case .act(let action): try await apply(action)
+                    case .quit: quit = true
+                    }
+                }
+                if !typed.isEmpty { continue }
                 if let step = steps.first, step.at <= now {
                     steps = steps.dropFirst()
                     try await apply(step.action)
                     continue
                 }
                 if now >= end { break }
-                let nextOperator = observations.withLock { $0.operatorQueue.map(\.at).min() }
                 let candidates = [
-                    steps.first.map { origin.advanced(by: $0.at) }, nextOperator.map { origin.advanced(by: $0) },
-                    clock.nextDeadline, origin.advanced(by: end),
+                    steps.first.map { origin.advanced(by: $0.at) }, auto.next.map { origin.advanced(by: $0) },
+                    conductor.nextDeadline, origin.advanced(by: end),
                 ].compactMap { $0 }
                 guard let next = candidates.min() else { break }
-                await advance(to: next)
+                await conductor.advance(to: next)
             }
             // Let what is still in the outbox drain (when the network is up), so the totals are final.
-            let drainUntil = clock.now.advanced(by: .seconds(600))
-            while try box.parts.outbox.status().undelivered > 0, clock.now < drainUntil {
-                await settle()
-                try watchControlRoom()
-                await advance(to: clock.nextDeadline ?? drainUntil)
+            let drainUntil = conductor.now.advanced(by: manual == nil ? .seconds(15) : .seconds(600))
+            if !unit.isOn { try unit.powerOn() }
+            while network.isUp, try unit.outbox?.status().undelivered ?? 0 > 0, conductor.now < drainUntil {
+                await conductor.settle()
+                try await watchControlRoom()
+                await conductor.advance(to: min(conductor.nextDeadline ?? drainUntil, drainUntil))
             }
-            await settle()
-            try watchControlRoom()
+            await conductor.settle()
+            try await watchControlRoom()
 
-            let report = try makeReport(
-                room: room, deviceID: deviceID, outbox: box.parts.outbox, observations: observations,
-                outputs: outputs)
-            boxTask.cancel()
-            _ = await boxTask.result
+            let report = try await makeReport(
+                desk: desk, deviceID: deviceID, unit: unit, observations: observations)
+            await unit.shutDown()
             group.cancelAll()
             return report
         }
     }
 
-    /// Runs a box in a task of its own and turns its events into milestones and timeline lines.
-    private func startBox(
-        _ box: PanicBox, observations: ObservationLog, origin: MonotonicInstant, clock: ManualClock
-    ) -> Task<Void, any Error> {
-        let print = self.print
-        let events = box.events
-        let watcher = Task {
-            for await event in events {
-                let now = origin.duration(to: clock.now)
-                switch event {
-                case .input(let input):
-                    print(line(now, "box: \(input.role.rawValue) \(input.name) → \(input.kind.rawValue)"))
-                    if input.kind == .wireCut {
-                        observations.withLock { $0.milestones.append((.wireCutReported, now)) }
-                    }
-                case .stored(_, let kind, let sequence):
-                    if kind != .position && kind != .health {
-                        print(line(now, "box: \(kind.rawValue) record #\(sequence) signed and stored"))
-                    }
-                    if kind == .emergency || kind == .help {
-                        observations.withLock { $0.milestones.append((.stored, now)) }
-                    }
-                    if kind == .tamper { observations.withLock { $0.milestones.append((.tamperReported, now)) } }
-                case .held(_, let kind):
-                    print(line(now, "box: \(kind.rawValue) record held in memory (outbox cannot take it yet)"))
-                case .alert(let transition):
-                    if transition.to == .acknowledged {
-                        observations.withLock { $0.milestones.append((.accepted, now)) }
-                    }
-                    if transition.to == .cleared { observations.withLock { $0.milestones.append((.cleared, now)) } }
-                case .indicator(let state):
-                    observations.withLock { $0.indicator = state }
-                    print(line(now, "box LED: \(Self.describe(state))"))
-                }
+    /// Turns a box event into milestones and timeline lines.
+    private static func observe(
+        _ event: BoxEvent, at now: Duration, observations: ObservationLog, print: @Sendable (String) -> Void
+    ) {
+        switch event {
+        case .input(let input):
+            print(line(now, "box: \(input.role.rawValue) \(input.name) → \(input.kind.rawValue)"))
+            if input.kind == .wireCut { observations.note(.wireCutReported, at: now) }
+        case .stored(_, let kind, let sequence):
+            if kind != .position && kind != .health {
+                print(line(now, "box: \(kind.rawValue) record #\(sequence) signed and stored"))
             }
-        }
-        return Task {
-            try await withTaskCancellationHandler {
-                try await box.run()
-            } onCancel: {
-                watcher.cancel()
-            }
+            if kind == .emergency || kind == .help { observations.note(.stored, at: now) }
+            if kind == .tamper { observations.note(.tamperReported, at: now) }
+        case .held(_, let kind):
+            print(line(now, "box: \(kind.rawValue) record held in memory (outbox cannot take it yet)"))
+        case .alert(let transition):
+            if transition.to == .acknowledged { observations.note(.accepted, at: now) }
+            if transition.to == .cleared { observations.note(.cleared, at: now) }
+        case .indicator(let state):
+            observations.withLock { $0.indicator = state }
+            print(line(now, "box LED: \(describe(state))"))
         }
     }
 
@@ -414,16 +431,14 @@ public final class Simulator: Sendable {
     }
 
     private func makeReport(
-        room: ControlRoom, deviceID: String, outbox: Outbox, observations: ObservationLog,
-        outputs: SimulatedOutputLines
-    ) throws -> Report {
-        let status = try outbox.status()
-        let delivered = try room.recordCount(device: deviceID)
-        let arrivals = try room.arrivalOrder(device: deviceID)
-        let gaps = try room.gaps(device: deviceID).reduce(0) { $0 + $1.count }
-        var byKind: [RecordKind: Int] = [:]
-        for arrival in arrivals { byKind[arrival.kind, default: 0] += 1 }
-        let duplicates = arrivals.count - Set(arrivals.map(\.sequence)).count
+        desk: any ControlRoomDesk, deviceID: String, unit: SimulatedBox, observations: ObservationLog
+    ) async throws -> Report {
+        guard let status = try unit.outbox?.status() else { throw SimulationError("the box is off at the end") }
+        let summary = try await desk.summary(device: deviceID)
+        let delivered = summary.records
+        let gaps = summary.gaps
+        let byKind = summary.byKind
+        let duplicates = summary.duplicates
         let stored = status.lastSequence
         let lost = Int(stored) - delivered - status.undelivered
         let seen = observations.withLock { $0 }
@@ -465,10 +480,10 @@ public final class Simulator: Sendable {
                 results.append(("at least \(atLeast) \(kind.rawValue) delivered: \(count)", count >= atLeast))
             }
         }
-        _ = outputs
         return Report(
             expectations: results, stored: stored, delivered: delivered, undelivered: status.undelivered, lost: lost,
-            duplicates: duplicates, gaps: gaps, deliveredByKind: byKind, finalIndicator: seen.indicator)
+            duplicates: duplicates, gaps: gaps, deliveredByKind: byKind, finalIndicator: seen.indicator,
+            simulated: unit.world.elapsed)
     }
 
     public static func seconds(_ duration: Duration) -> String {
@@ -483,35 +498,16 @@ func line(_ at: Duration, _ text: String) -> String {
     return String(format: "[%02d:%02d:%02d] ", total / 3600, total / 60 % 60, total % 60) + text
 }
 
+/// What a person at the terminal can ask of a running simulation.
+public enum SimulatorControl: Sendable, Equatable {
+    /// Do this now, as a scenario step would.
+    case act(Scenario.Action)
+    /// End the run (the outbox drains briefly, then the report).
+    case quit
+}
+
 /// A simulation that cannot start, with the reason.
 public struct SimulationError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// The simulated box's mobile link: when it is down, every request fails at once, as a modem with no signal does.
-final class NetworkSwitch: Sendable {
-    private let up = Mutex(true)
-    var isUp: Bool {
-        get { up.withLock { $0 } }
-        set { up.withLock { $0 = newValue } }
-    }
-}
-
-/// A transport that goes through the simulated link.
-struct SwitchedTransport: UplinkTransport {
-    let base: any UplinkTransport
-    let network: NetworkSwitch
-
-    init(_ base: any UplinkTransport, network: NetworkSwitch) {
-        self.base = base
-        self.network = network
-    }
-
-    func send(_ batch: RecordBatch, timeout: Duration) async throws -> RecordBatchResponse {
-        guard network.isUp else { throw UplinkTransportError(description: "network unreachable (simulated outage)") }
-        return try await base.send(batch, timeout: timeout)
-    }
-
-    func shutdown() async throws { try await base.shutdown() }
 }

@@ -14,25 +14,81 @@ public final class PseudoTerminal: Sendable {
     public let master: CInt
     /// The slave side's path (`/dev/pts/N`).
     public let slavePath: String
+    /// A symbolic link to `slavePath` made for readers that want a stable name (removed on close).
+    public let link: String?
     // Kept open so the slave never sees a hang-up between a reader closing and the next one opening.
     private let slave: CInt
     private let closed = Mutex(false)
+    private let dropped = Mutex(0)
 
     /// Opens a new pair with the slave in raw mode. The corresponding C function is `openpty`.
-    public init() throws(SerialIOError) {
+    public convenience init() throws(SerialIOError) {
+        try self.init(linkedFrom: nil)
+    }
+
+    /// Opens a new pair and makes `link` a symbolic link to the slave (replacing a stale link left by an earlier
+    /// run; any other file there is an error). The master is non-blocking, for `offer`.
+    public convenience init(link: String) throws(SerialIOError) {
+        try self.init(linkedFrom: link)
+    }
+
+    private init(linkedFrom link: String?) throws(SerialIOError) {
+        // Everything that can fail happens before a stored property is set: a class whose init throws after that
+        // runs its deinit, which would close (and unlink) what it does not own.
         var master: CInt = -1
         var slave: CInt = -1
         var name = [CChar](repeating: 0, count: 128)
         guard openpty(&master, &slave, &name, nil, nil) == 0 else { throw SerialIOError.last("openpty") }
-        self.master = master
-        self.slave = slave
-        slavePath = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let slavePath = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var settings = termios()
         if tcgetattr(slave, &settings) == 0 {
             cfmakeraw(&settings)
             _ = tcsetattr(slave, TCSANOW, &settings)
         }
+        if let link {
+            let flags = fcntl(master, F_GETFL)
+            _ = fcntl(master, F_SETFL, flags | O_NONBLOCK)
+            var existing = stat()
+            var failure: SerialIOError?
+            if lstat(link, &existing) == 0 {
+                // A link left by an earlier run is replaced; anything else there is somebody's file.
+                if existing.st_mode & S_IFMT == S_IFLNK {
+                    unlink(link)
+                } else {
+                    failure = SerialIOError(call: "symlink", errno: .fileExists, path: link)
+                }
+            }
+            if failure == nil, symlink(slavePath, link) != 0 { failure = SerialIOError.last("symlink", path: link) }
+            if let failure {
+                Glibc.close(master)
+                Glibc.close(slave)
+                throw failure
+            }
+        }
+        self.master = master
+        self.slave = slave
+        self.slavePath = slavePath
+        self.link = link
     }
+
+    /// Writes `bytes` if the terminal can take them now, without waiting (the master must be non-blocking, as
+    /// `init(link:)` makes it). When no reader keeps up, the queue is flushed first so a reader that comes later
+    /// gets current sentences rather than a stale backlog; returns false when the bytes were dropped.
+    @discardableResult
+    public func offer(_ bytes: [UInt8]) -> Bool {
+        let written = bytes.withUnsafeBytes { Glibc.write(master, $0.baseAddress!, $0.count) }
+        if written == bytes.count { return true }
+        if written < 0, Glibc.errno == EAGAIN || Glibc.errno == EWOULDBLOCK {
+            _ = tcflush(slave, TCIFLUSH)
+            let again = bytes.withUnsafeBytes { Glibc.write(master, $0.baseAddress!, $0.count) }
+            if again == bytes.count { return true }
+        }
+        dropped.withLock { $0 += 1 }
+        return false
+    }
+
+    /// How many offered chunks were dropped (nobody read them).
+    public var droppedChunks: Int { dropped.withLock { $0 } }
 
     /// Writes all of `bytes` into the master side.
     public func write(_ bytes: [UInt8]) throws(SerialIOError) {
@@ -54,6 +110,7 @@ public final class PseudoTerminal: Sendable {
             closed = true
             _ = Glibc.close(master)
             _ = Glibc.close(slave)
+            if let link { unlink(link) }
         }
     }
 

@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import PanicConfig
+import PanicCore
 import PanicDaemon
+import PanicSigning
 
 /// Writes a line straight to standard output: the timeline is meant to be watched live, also through a pipe.
 @Sendable func say(_ text: String) {
@@ -13,16 +15,54 @@ import PanicDaemon
 struct SimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sim",
-        abstract: "Run a scenario on the simulated board against an embedded control room, on a virtual clock.",
+        abstract: "Run a scenario on the simulated board against a control room, on a virtual clock or in real time.",
         discussion: """
             Prints a timeline (what happened, what the box showed, what the control room saw), then each \
             expectation and the totals. The exit code is 0 only when every expectation held. Scenario files \
             are described in sim/scenarios/README.md.
+
+            --interactive runs in real time and reads keys: press the virtual buttons, cut a wire, pull the \
+            network or the power; accept and clear alerts on the control room's page (its address is printed). \
+            --controlroom URL sends to an external control room instead of the embedded one. --nmea-pty PATH \
+            exposes the simulated receiver's NMEA for gpsd (`gpsd -N -n PATH`). --fleet N runs N boxes at once.
             """
     )
 
-    @Option(name: .shortAndLong, help: "The scenario file.")
-    var scenario = "sim/scenarios/demo.yaml"
+    @Option(
+        name: .shortAndLong,
+        help: "The scenario file (default sim/scenarios/demo.yaml, or interactive.yaml with --interactive).")
+    var scenario: String?
+
+    @Flag(help: "Run in real time (the system clock) instead of on the virtual clock.")
+    var realtime = false
+
+    @Flag(
+        name: .shortAndLong,
+        help: "Real time, with keys: press the virtual buttons, cut wires, pull the network (? lists the keys).")
+    var interactive = false
+
+    @Option(help: "Port of the embedded control room and its operator page (default: a free one, printed).")
+    var port = 0
+
+    @Option(
+        name: .customLong("controlroom"),
+        help: "Send to this external control room (e.g. http://127.0.0.1:8080 from `controlroom serve`); real time.")
+    var controlRoomURL: String?
+
+    @Option(
+        name: .customLong("controlroom-key"),
+        help: "The external control room's public key: a JWK or raw base64url key, or a file holding one.")
+    var controlRoomKey: String?
+
+    @Option(
+        name: .customLong("device-key"),
+        help: "The device key registered at the external control room (`panicd keygen`, `controlroom devices add`).")
+    var deviceKey: String?
+
+    @Option(
+        name: .customLong("nmea-pty"),
+        help: "Also write the receiver's NMEA to a pseudo-terminal linked from this path (for gpsd or any reader).")
+    var nmeaPTY: String?
 
     @Option(help: "Run a fleet of this many boxes on their own routes and schedules instead of a scenario.")
     var fleet: Int?
@@ -30,35 +70,91 @@ struct SimCommand: AsyncParsableCommand {
     @Option(help: "How long the fleet's schedule runs in virtual time (e.g. 90s, 1m, 10m), before the drain.")
     var duration = "1m"
 
-    @Option(help: "Seeds the fleet's schedule of presses and outages.")
+    @Option(help: "Seeds the fleet's schedule of presses, outages, power cuts, tunnels and server faults.")
     var seed: UInt64 = 1
 
     @Option(
         help: "Keep the outbox, control-room database and engine state in this directory (default: a temporary one).")
     var keep: String?
 
+    func validate() throws {
+        if fleet != nil, interactive || controlRoomURL != nil || nmeaPTY != nil || scenario != nil || realtime {
+            throw ValidationError(
+                "--fleet runs on the virtual clock against the embedded control room: it takes --duration, --seed "
+                    + "and --keep only")
+        }
+        if controlRoomURL != nil, deviceKey == nil {
+            throw ValidationError(
+                "--controlroom needs --device-key: the key file of a device registered there "
+                    + "(`panicd keygen --out K`, then `controlroom devices add` with what `panicd identity --key K` prints)"
+            )
+        }
+        if controlRoomURL == nil, controlRoomKey != nil || deviceKey != nil {
+            throw ValidationError("--controlroom-key and --device-key go with --controlroom URL")
+        }
+    }
+
     func run() async throws {
         if let fleet {
             try await runFleet(devices: fleet)
             return
         }
-        let (parsed, problems) = Scenario.load(path: scenario)
+        let path = scenario ?? (interactive ? "sim/scenarios/interactive.yaml" : "sim/scenarios/demo.yaml")
+        let (parsed, problems) = Scenario.load(path: path)
         guard let parsed else {
-            for problem in problems { say("error \(scenario): \(problem)") }
+            for problem in problems { say("error \(path): \(problem)") }
             throw ExitCode(2)
+        }
+        var options = Simulator.Options(nmeaLink: nmeaPTY)
+        options.pace =
+            realtime || interactive || controlRoomURL != nil || parsed.clock == .realtime ? .realtime : .virtual
+        if let controlRoomURL, let deviceKey {
+            let key: DeviceKey
+            do { key = try DeviceKey.load(path: deviceKey) } catch { throw CLIError(error.description) }
+            var pinned: DeviceIdentity?
+            if let text = controlRoomKey {
+                let contents = (try? String(contentsOfFile: text, encoding: .utf8)) ?? text
+                // `controlroom identity` prints `jwk: {...}`: take the key from such a line too.
+                let candidate =
+                    contents.split(separator: "\n").first { $0.hasPrefix("jwk:") }
+                    .map { String($0.dropFirst(4)) } ?? contents
+                guard let identity = DeviceIdentity(publicKeyText: candidate) else {
+                    throw CLIError(
+                        "--controlroom-key: neither a JWK nor a base64url Ed25519 key (nor a file holding one)")
+                }
+                pinned = identity
+            }
+            options.controlRoom = .external(url: controlRoomURL, controlRoomKey: pinned, deviceKey: key)
+        } else {
+            options.controlRoom = .embedded(port: port)
         }
         let directory =
             keep ?? FileManager.default.temporaryDirectory.appendingPathComponent("panicd-sim-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { if keep == nil { try? FileManager.default.removeItem(atPath: directory) } }
 
+        var keys: TerminalKeys?
+        if interactive {
+            let board = BoardFile.load(path: parsed.board).board
+            let terminal = TerminalKeys()
+            keys = terminal
+            if let board { options.controls = terminal.controls(board: board, say: say) }
+        }
+        defer { keys?.restore() }
+
         say("scenario: \(parsed.name)")
+        if interactive { say(TerminalKeys.help) }
         let started = ContinuousClock.now
         let simulator = try Simulator(
-            scenario: parsed, directory: directory, logger: Logger(label: "panicd.sim"),
-            print: say)
-        let report = try await simulator.run()
+            scenario: parsed, directory: directory, options: options, logger: Logger(label: "panicd.sim"), print: say)
+        let report: Simulator.Report
+        do { report = try await simulator.run() } catch let error as SimulationError {
+            keys?.restore()
+            say("error: \(error)")
+            throw ExitCode(1)
+        }
         let took = ContinuousClock.now - started
+        keys?.restore()
 
         say("")
         say("expectations:")
@@ -66,11 +162,12 @@ struct SimCommand: AsyncParsableCommand {
         let kinds = report.deliveredByKind.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
         say(
-            "totals: \(report.stored) records stored, \(report.delivered) delivered (\(kinds)), "
+            "totals: \(report.stored) records stored, \(report.delivered) delivered"
+                + (kinds.isEmpty ? "" : " (\(kinds))") + ", "
                 + "\(report.undelivered) undelivered, \(report.lost) lost, \(report.duplicates) duplicates, "
                 + "\(report.gaps) gaps")
         say(
-            "simulated \(Simulator.seconds(parsed.duration)) in \(Simulator.seconds(took)) — "
+            "simulated \(Simulator.seconds(report.simulated)) in \(Simulator.seconds(took)) — "
                 + (report.passed ? "PASSED" : "FAILED"))
         if !report.passed { throw ExitCode(1) }
     }
@@ -94,14 +191,16 @@ struct SimCommand: AsyncParsableCommand {
         say("")
         for device in report.devices {
             say(
-                "  \(device.name) (\(device.route)): \(device.presses) presses, \(device.outages) outages, "
+                "  \(device.name) (\(device.route)): \(device.presses) presses, \(device.outages) outages, \(device.powerCuts) power cuts, "
                     + "\(device.stored) stored, \(device.delivered) delivered, \(device.undelivered) undelivered, "
                     + "\(device.lost) lost, \(device.duplicates) duplicates, \(device.resent) resent")
         }
         let reached = report.devices.filter { $0.delivered > 0 }.count
         say("")
         say(
-            "fleet: \(report.devices.count) boxes, \(report.presses) presses, \(report.outages) outages; "
+            "fleet: \(report.devices.count) boxes, \(report.presses) presses, \(report.outages) outages, "
+                + "\(report.powerCuts) power cuts, \(report.serverFaults) control-room fault bursts "
+                + "(\(report.faultsInjected) requests failed or answered into the void); "
                 + "\(reached) of \(report.devices.count) boxes delivered records")
         say(
             "totals: \(report.stored) records stored, \(report.delivered) delivered, "

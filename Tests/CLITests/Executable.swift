@@ -52,3 +52,55 @@ struct Executable {
             stderr: String(decoding: stderrData, as: UTF8.self))
     }
 }
+
+/// A product started in the background with its standard input and output on pipes, for tests that talk to it
+/// while it runs (interactive keys, servers).
+final class RunningProcess {
+    let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    /// Everything read from standard output and error so far (they share one pipe).
+    private(set) var text = ""
+
+    init(_ executable: Executable, _ arguments: [String], in directory: URL = Executable.repositoryRoot) throws {
+        process.executableURL = executable.url
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+    }
+
+    /// Types `keys` into its standard input.
+    func type(_ keys: String) {
+        input.fileHandleForWriting.write(Data(keys.utf8))
+    }
+
+    /// Reads its output until `marker` has appeared in it (or the output ends); returns whether it did. The reads
+    /// block until the program writes: nothing here waits on a timer.
+    @discardableResult
+    func waitFor(_ marker: String) -> Bool {
+        while !text.contains(marker) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { return false }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        return true
+    }
+
+    /// Closes its input, reads the rest of its output and waits for it to exit.
+    func finish() -> Int32 {
+        try? input.fileHandleForWriting.close()
+        text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Stops it (SIGTERM) and waits.
+    func stop() {
+        if process.isRunning { process.terminate() }
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+}

@@ -13,7 +13,7 @@ extension CLISuite {
             return Int(String(digits.reversed()))
         }
 
-        @Test("fifty boxes through a minute of presses and outages: nothing lost, nothing stored twice")
+        @Test("fifty boxes through a minute of presses, outages, power cuts and server faults: nothing lost or twice")
         func fiftyBoxesForAMinute() throws {
             let output = try panicd.run(["sim", "--fleet", "50", "--duration", "1m", "--seed", "7"])
             #expect(output.status == 0, "\(output.stdout)\n\(output.stderr)")
@@ -33,6 +33,12 @@ extension CLISuite {
             let alertsStored = try #require(count("stored", in: String(alerts)))
             #expect(alertsStored >= 50)
             #expect(count("delivered", in: String(alerts)) == alertsStored, "\(alerts)")
+            // The schedule exercised the faults: power cuts, control-room errors and lost answers (so resends).
+            let fleet = try #require(output.stdout.split(separator: "\n").first { $0.hasPrefix("fleet:") })
+            #expect(try #require(count("power cuts", in: String(fleet))) > 0, "\(fleet)")
+            #expect(
+                try #require(count("requests failed", in: String(fleet).replacingOccurrences(of: "(", with: " "))) > 0)
+            #expect(try #require(count("resent", in: text)) > 0, "\(text)")
             let perBox = output.stdout.split(separator: "\n").filter { $0.hasPrefix("  bus-") }
             #expect(perBox.count == 50)
             #expect(perBox.allSatisfy { !$0.contains(" 0 delivered") }, "\(perBox)")

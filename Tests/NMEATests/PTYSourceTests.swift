@@ -1,3 +1,4 @@
+import Foundation
 import NMEA
 import PanicCore
 import PanicHardware
@@ -32,6 +33,41 @@ struct GNSSPTYTests {
         #expect(fixes.first?.mode == .threeD)
         #expect(decoder.statistics.rejected == 0)
         pty.close()
+    }
+
+    @Test("a linked pty never blocks its writer: with nobody reading, old epochs are flushed, new ones readable")
+    func linkedOfferNeverBlocks() async throws {
+        let link = FileManager.default.temporaryDirectory.appendingPathComponent("pty-link-\(UUID())").path
+        let pty = try PseudoTerminal(link: link)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == pty.slavePath)
+        let epoch = Array(
+            "$GPGGA,223251.00,3757.92653,N,12231.94543,W,1,05,1.20,9.2,M,-25.1,M,,*6C\r\n".utf8)
+        // Far more than a pty's queue holds: a blocking writer would hang here.
+        for _ in 0..<20_000 { pty.offer(epoch) }
+        // A reader arriving late gets whole, current sentences through the link.
+        let stream = try PTYSource(path: link, baud: 9600).chunks()
+        pty.offer(Array("$GPGGA,223252.00,3757.92653,N,12231.94543,W,1,05,1.20,9.2,M,-25.1,M,,*6F\r\n".utf8))
+        var decoder = NMEADecoder()
+        for try await chunk in stream {
+            decoder.feed(chunk.bytes, at: chunk.receivedAt) { _ in }
+            if decoder.statistics.accepted >= 1 { break }
+        }
+        #expect(decoder.statistics.accepted >= 1)
+        pty.close()
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == nil, "close removes the link")
+    }
+
+    @Test("a linked pty refuses to replace a file that is not a link, naming the call and path")
+    func linkOverRegularFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pty-file-\(UUID())").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect {
+            _ = try PseudoTerminal(link: path)
+        } throws: { error in
+            "\(error)".contains("symlink") && "\(error)".contains(path)
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "keep me")
     }
 
     @Test("cancelling the reading task stops the reader thread and ends the stream")

@@ -1,0 +1,290 @@
+import Foundation
+import Logging
+import PanicConfig
+import PanicCore
+import PanicHardware
+import PanicSigning
+import PanicSim
+import PanicStore
+import PanicUplink
+import Synchronization
+
+/// What every simulated box of one run shares: the clock, the wall time it maps to, the control room to send to.
+struct SimulationWorld: Sendable {
+    let clock: any MonotonicClock
+    let origin: MonotonicInstant
+    /// Wall time at `origin`.
+    let start: Date
+    /// The control room's upload URL and the key its commands are signed with.
+    let controlRoomURL: String
+    let controlRoomKey: DeviceIdentity
+    /// The parts' own logs (quiet: the timeline says what happened).
+    let partsLogger: Logger
+
+    /// Wall time now, as the simulated boxes see it.
+    var wallNow: Date { start.addingTimeInterval(Double(origin.duration(to: clock.now).milliseconds) / 1000) }
+
+    /// Time since the run started.
+    var elapsed: Duration { origin.duration(to: clock.now) }
+}
+
+/// One simulated bus or booth: its key, its board, a receiver on its route, its mobile link, and the `PanicBox`
+/// built from them out of files in its own directory. A power cut drops the box (every in-memory state is lost);
+/// power coming back builds a new one from disk, as `panicd` starting after a power cut does.
+///
+/// Driven by one conductor task: not `Sendable`.
+final class SimulatedBox {
+    let name: String
+    let key: DeviceKey
+    let board: BoardDefinition
+    let directory: String
+    let world: SimulationWorld
+    let gnss: SimulatedGNSS
+    let outputs: SimulatedOutputLines
+    let network = NetworkSwitch()
+    let answers = AnswerCounter()
+    /// Seeds each power cycle's uplink jitter.
+    let seed: UInt64
+    /// Gets everything the box does, with the elapsed time it happened at.
+    let onEvent: @Sendable (BoxEvent, Duration) -> Void
+    /// Gets every receiver epoch while the box is powered (the timeline's bus stops, a pseudo-terminal for gpsd).
+    var onEpoch: ((MonotonicInstant, [UInt8]) -> Void)?
+
+    private(set) var box: PanicBox?
+    private(set) var lines: SimulatedInputLines
+    private(set) var feed = PushedGNSSSource()
+    private var task: Task<Void, any Error>?
+    /// The last receiver epoch produced.
+    private(set) var lastEpoch: MonotonicInstant
+    /// The contacts as they were when the power went: switches keep their position without power.
+    private var contacts: [String: Bool] = [:]
+    private(set) var powerCycles = 0
+
+    /// Presses made on this box's buttons.
+    var presses = 0
+    /// Times the box could not send, network outages and power cuts alike: (from, to), to nil while it lasts.
+    private(set) var unreachable: [(from: Duration, to: Duration?)] = []
+    private(set) var outages = 0
+    private(set) var powerCuts = 0
+
+    init(
+        name: String, key: DeviceKey, board: BoardDefinition, directory: String, world: SimulationWorld,
+        gnss: SimulatedGNSS, seed: UInt64, onEvent: @escaping @Sendable (BoxEvent, Duration) -> Void
+    ) throws {
+        self.name = name
+        self.key = key
+        self.board = board
+        self.directory = directory
+        self.world = world
+        self.gnss = gnss
+        self.seed = seed
+        self.onEvent = onEvent
+        outputs = SimulatedOutputLines(specs: board.outputs, clock: world.clock)
+        lines = SimulatedInputLines(specs: board.inputs, clock: world.clock)
+        lastEpoch = world.origin.advanced(by: .seconds(-1))
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    var deviceID: String { key.identity.deviceID }
+    var isOn: Bool { box != nil }
+
+    /// Why the box's `panicd` stopped on its own (it should run until the power goes).
+    var failure: (any Error)? { failed.error }
+    private let failed = FailureRecord()
+
+    /// Whether the box has work in hand that does not wait for the clock.
+    var isBusy: Bool {
+        guard let box, failure == nil else { return false }
+        return box.isBusy || lines.edgeCount != box.inputService.classifiedThrough
+            || box.fixes.chunksDecoded != feed.pushed
+    }
+
+    /// Whether every epoch pushed so far has been decoded.
+    var hasDecodedEverything: Bool {
+        guard let box, failure == nil else { return true }
+        return box.fixes.chunksDecoded == feed.pushed
+    }
+
+    /// The outbox of the box now powered (nil while off).
+    var outbox: Outbox? { box?.parts.outbox }
+
+    /// Builds the box from its files and starts it.
+    func powerOn() throws {
+        guard box == nil else { return }
+        powerCycles += 1
+        feed = PushedGNSSSource()
+        lines = SimulatedInputLines(specs: board.inputs, clock: world.clock, closed: contacts)
+        let world = world
+        let outbox = try Outbox(
+            path: directory + "/outbox.sqlite", sealer: RecordSigner(key: key), logger: world.partsLogger)
+        let network = network
+        let answers = answers
+        let uplink = try Uplink(
+            outbox: outbox, deviceID: deviceID,
+            backends: [
+                .init(
+                    name: "control-room", url: world.controlRoomURL, controlRoomKey: world.controlRoomKey,
+                    requestTimeout: .seconds(5))
+            ],
+            clock: world.clock,
+            wallClock: { RecordTime(epochMilliseconds: Int64(world.wallNow.timeIntervalSince1970 * 1000)) },
+            transport: {
+                SwitchedTransport(
+                    CountingTransport(base: HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust), counter: answers),
+                    network: network)
+            },
+            seed: seed &+ UInt64(powerCycles), logger: world.partsLogger)
+        let box = try PanicBox(
+            parts: .init(
+                inputs: lines, outputs: outputs, gnss: feed, outbox: outbox, uplink: uplink,
+                statePath: directory + "/engine-state.json"),
+            configuration: .init(), clock: world.clock, logger: world.partsLogger, systemTime: { world.wallNow })
+        self.box = box
+        if powerCycles > 1, let last = unreachable.indices.last, unreachable[last].to == nil, network.isUp {
+            unreachable[last].to = world.elapsed
+        }
+        task = Self.start(box, world: world, failed: failed, onEvent: onEvent)
+    }
+
+    /// Cuts the power: the box's task is cancelled and everything it held in memory is gone.
+    func powerOff() async {
+        guard box != nil else { return }
+        contacts = Dictionary(
+            uniqueKeysWithValues: zip(board.inputs.map(\.name), (try? lines.contactsClosed()) ?? []))
+        task?.cancel()
+        _ = await task?.result
+        task = nil
+        // The outbox's connection goes with the box (as a killed process's does); SQLite's WAL keeps what it committed.
+        self.box = nil
+        powerCuts += 1
+        if unreachable.last.map({ $0.to != nil }) ?? true { unreachable.append((world.elapsed, nil)) }
+    }
+
+    /// Brings the link down or up.
+    func setNetwork(up: Bool) {
+        guard network.isUp != up else { return }
+        network.isUp = up
+        let now = world.elapsed
+        if up {
+            if isOn, let last = unreachable.indices.last, unreachable[last].to == nil { unreachable[last].to = now }
+        } else {
+            outages += 1
+            if unreachable.last.map({ $0.to != nil }) ?? true { unreachable.append((now, nil)) }
+        }
+    }
+
+    /// Produces the receiver's epochs, one per second, up to `target`: a powered box hears them.
+    func pushEpochs(upTo target: MonotonicInstant) {
+        while lastEpoch.advanced(by: .seconds(1)) <= target {
+            lastEpoch = lastEpoch.advanced(by: .seconds(1))
+            guard isOn else { continue }
+            let bytes = gnss.epoch(at: lastEpoch)
+            feed.push(GNSSChunk(bytes: bytes, receivedAt: lastEpoch))
+            onEpoch?(lastEpoch, bytes)
+        }
+    }
+
+    /// Time within `from...to` in which the box could have sent: powered, and its network up.
+    func reachableTime(from: Duration, to: Duration) -> Duration {
+        var lost = Duration.zero
+        for span in unreachable {
+            let start = max(span.from, from)
+            let end = min(span.to ?? to, to)
+            if end > start { lost += end - start }
+        }
+        return (to - from) - lost
+    }
+
+    /// Stops the box for good (end of the run).
+    func shutDown() async {
+        task?.cancel()
+        _ = await task?.result
+        task = nil
+    }
+
+    /// Runs a box in a task of its own and hands its events on.
+    private static func start(
+        _ box: PanicBox, world: SimulationWorld, failed: FailureRecord,
+        onEvent: @escaping @Sendable (BoxEvent, Duration) -> Void
+    ) -> Task<Void, any Error> {
+        let events = box.events
+        let watcher = Task {
+            for await event in events { onEvent(event, world.elapsed) }
+        }
+        return Task {
+            try await withTaskCancellationHandler {
+                do { try await box.run() } catch  where !Task.isCancelled {
+                    failed.error = error
+                    throw error
+                }
+            } onCancel: {
+                watcher.cancel()
+            }
+        }
+    }
+}
+
+/// Why a box's task ended by itself.
+final class FailureRecord: Sendable {
+    private let state = Mutex<(any Error)?>(nil)
+    var error: (any Error)? {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
+    }
+}
+
+/// The simulated box's mobile link: when it is down, every request fails at once, as a modem with no signal does.
+final class NetworkSwitch: Sendable {
+    private let up = Mutex(true)
+    var isUp: Bool {
+        get { up.withLock { $0 } }
+        set { up.withLock { $0 = newValue } }
+    }
+}
+
+/// A transport that goes through the simulated link.
+struct SwitchedTransport: UplinkTransport {
+    let base: any UplinkTransport
+    let network: NetworkSwitch
+
+    init(_ base: any UplinkTransport, network: NetworkSwitch) {
+        self.base = base
+        self.network = network
+    }
+
+    func send(_ batch: RecordBatch, timeout: Duration) async throws -> RecordBatchResponse {
+        guard network.isUp else { throw UplinkTransportError(description: "network unreachable (simulated outage)") }
+        return try await base.send(batch, timeout: timeout)
+    }
+
+    func shutdown() async throws { try await base.shutdown() }
+}
+
+/// Counts the control room's answers to one box: resends it recognised, and refusals.
+final class AnswerCounter: Sendable {
+    private let counts = Mutex((duplicate: 0, rejected: 0))
+    func count(_ response: RecordBatchResponse) {
+        let duplicate = response.results.filter { $0.status == .duplicate }.count
+        let rejected = response.results.filter { $0.status == .rejected }.count
+        counts.withLock {
+            $0.duplicate += duplicate
+            $0.rejected += rejected
+        }
+    }
+    var duplicate: Int { counts.withLock { $0.duplicate } }
+    var rejected: Int { counts.withLock { $0.rejected } }
+}
+
+/// A transport that tells the box's answer counter what came back.
+struct CountingTransport: UplinkTransport {
+    let base: any UplinkTransport
+    let counter: AnswerCounter
+
+    func send(_ batch: RecordBatch, timeout: Duration) async throws -> RecordBatchResponse {
+        let response = try await base.send(batch, timeout: timeout)
+        counter.count(response)
+        return response
+    }
+
+    func shutdown() async throws { try await base.shutdown() }
+}
