@@ -26,13 +26,11 @@ final class Conductor {
     /// The virtual clock (nil in real time).
     let manual: ManualClock?
     var boxes: [SimulatedBox] = []
-    private let wakeups: AsyncStream<Void>
-    private let wakeSink: AsyncStream<Void>.Continuation
+    private let wakeSignal = WakeSignal()
 
     init(world: SimulationWorld, manual: ManualClock?) {
         self.world = world
         self.manual = manual
-        (wakeups, wakeSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     var elapsed: Duration { world.elapsed }
@@ -44,8 +42,8 @@ final class Conductor {
 
     /// Makes a waiting `advance` return early (an interactive command came in). Callable from any task.
     var waker: @Sendable () -> Void {
-        let sink = wakeSink
-        return { sink.yield() }
+        let signal = wakeSignal
+        return { signal.signal() }
     }
 
     /// Throws when a box's `panicd` stopped by itself: the run cannot go on meaningfully.
@@ -78,13 +76,10 @@ final class Conductor {
         let nextEpoch = boxes.map { $0.lastEpoch.advanced(by: .seconds(1)) }.min()
         let until = min(target, nextEpoch ?? target)
         let clock = world.clock
-        let wakeups = wakeups
+        let signal = wakeSignal
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await clock.sleep(until: until, tolerance: .milliseconds(5)) }
-            group.addTask {
-                var iterator = wakeups.makeAsyncIterator()
-                _ = await iterator.next()
-            }
+            group.addTask { await signal.wait() }
             await group.next()
             group.cancelAll()
         }
@@ -103,6 +98,52 @@ final class Conductor {
 
     private func pushEpochs(upTo target: MonotonicInstant) {
         for box in boxes { box.pushEpochs(upTo: target) }
+    }
+}
+
+/// A wake-up that can be given before anyone waits (it is kept until taken) and whose wait ends on cancellation.
+/// (An `AsyncStream` will not do: cancelling a task waiting in its `next()` finishes the stream for good.)
+final class WakeSignal: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
+
+    /// Wakes the waiter, or the next one to wait.
+    func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.pending = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns when signalled (at once if a signal is pending) or when the task is cancelled.
+    func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.pending || Task.isCancelled {
+                        state.pending = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
     }
 }
 
