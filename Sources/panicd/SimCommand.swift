@@ -208,7 +208,7 @@ struct SimCommand: AsyncParsableCommand {
                 + "\(report.resent) resent (answered as duplicate), \(report.rejected) rejected, \(report.gaps) gaps")
         say(
             "alerts: \(report.alertsStored) stored, \(report.alertsDelivered) delivered, \(report.late) late "
-                + "(more than 5 s of network-up time between stored and received); longest wait with the network up "
+                + "(more than 5 s of reachable time — powered, network up — between stored and received); longest such wait "
                 + "\(Simulator.seconds(report.longestWait)), longest delivery \(Simulator.seconds(report.longestDelivery))"
         )
         say(
