@@ -33,8 +33,8 @@ final class Conductor {
         self.manual = manual
     }
 
-    var elapsed: Duration { world.elapsed }
-    var now: MonotonicInstant { world.clock.now }
+    var elapsed: Duration { world.time.elapsed }
+    var now: MonotonicInstant { world.time.clock.now }
 
     /// The earliest instant a box's own timer waits for (virtual clock only; in real time the timers wake by
     /// themselves).
@@ -75,7 +75,7 @@ final class Conductor {
         }
         let nextEpoch = boxes.map { $0.lastEpoch.advanced(by: .seconds(1)) }.min()
         let until = min(target, nextEpoch ?? target)
-        let clock = world.clock
+        let clock = world.time.clock
         let signal = wakeSignal
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await clock.sleep(until: until, tolerance: .milliseconds(5)) }

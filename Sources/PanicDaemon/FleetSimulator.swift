@@ -244,16 +244,11 @@ public final class FleetSimulator: Sendable {
         let manual = ManualClock()
         let origin = manual.now
         let start = configuration.start
-        let recordWall: @Sendable () -> RecordTime = {
-            RecordTime(
-                epochMilliseconds: Int64(
-                    start.addingTimeInterval(Double(origin.duration(to: manual.now).milliseconds) / 1000)
-                        .timeIntervalSince1970 * 1000))
-        }
+        let time = SimulatedTime(clock: manual, origin: origin, start: start)
         let quiet = Logger(label: "panicbridge.sim.fleet", factory: { _ in SwiftLogNoOpLogHandler() })
         let roomKey = DeviceKey.generate()
         let room = try ControlRoom(
-            path: directory + "/controlroom.sqlite", key: roomKey, wallClock: recordWall, logger: quiet)
+            path: directory + "/controlroom.sqlite", key: roomKey, wallClock: { time.recordNow }, logger: quiet)
         let desk = EmbeddedDesk(room: room)
         let faults = FaultInjector()
         let (ports, portSink) = AsyncStream<Int>.makeStream()
@@ -274,8 +269,7 @@ public final class FleetSimulator: Sendable {
                 "control room on \(url); \(configuration.devices) boxes on \(routes.map(\.name).joined(separator: ", ")); "
                     + "\(steps.count) scheduled steps (seed \(configuration.seed))")
             let world = SimulationWorld(
-                clock: manual, origin: origin, start: start, controlRoomURL: url, controlRoomKey: roomKey.identity,
-                partsLogger: quiet)
+                time: time, controlRoomURL: url, controlRoomKey: roomKey.identity, partsLogger: quiet)
             let conductor = Conductor(world: world, manual: manual)
 
             // Each bus starts at its own point along its route: spread evenly over the there-and-back of the route.

@@ -9,23 +9,31 @@ import PanicStore
 import PanicUplink
 import Synchronization
 
-/// What every simulated box of one run shares: the clock, the wall time it maps to, the control room to send to.
-struct SimulationWorld: Sendable {
+/// A simulation's time: its clock, and the wall time the boxes and the control room read off it.
+struct SimulatedTime: Sendable {
     let clock: any MonotonicClock
     let origin: MonotonicInstant
     /// Wall time at `origin`.
     let start: Date
+
+    /// Time since the run started.
+    var elapsed: Duration { origin.duration(to: clock.now) }
+
+    /// Wall time now, as the simulated boxes see it.
+    var wallNow: Date { start.addingTimeInterval(Double(elapsed.milliseconds) / 1000) }
+
+    /// The same, as records and the control room keep it.
+    var recordNow: RecordTime { RecordTime(epochMilliseconds: Int64(wallNow.timeIntervalSince1970 * 1000)) }
+}
+
+/// What every simulated box of one run shares: the time, the control room to send to.
+struct SimulationWorld: Sendable {
+    let time: SimulatedTime
     /// The control room's upload URL and the key its commands are signed with.
     let controlRoomURL: String
     let controlRoomKey: DeviceIdentity
     /// The parts' own logs (quiet: the timeline says what happened).
     let partsLogger: Logger
-
-    /// Wall time now, as the simulated boxes see it.
-    var wallNow: Date { start.addingTimeInterval(Double(origin.duration(to: clock.now).milliseconds) / 1000) }
-
-    /// Time since the run started.
-    var elapsed: Duration { origin.duration(to: clock.now) }
 }
 
 /// One simulated bus or booth: its key, its board, a receiver on its route, its mobile link, and the `PanicBox`
@@ -79,9 +87,9 @@ final class SimulatedBox {
         self.gnss = gnss
         self.seed = seed
         self.onEvent = onEvent
-        outputs = SimulatedOutputLines(specs: board.outputs, clock: world.clock)
-        lines = SimulatedInputLines(specs: board.inputs, clock: world.clock)
-        lastEpoch = world.origin.advanced(by: .seconds(-1))
+        outputs = SimulatedOutputLines(specs: board.outputs, clock: world.time.clock)
+        lines = SimulatedInputLines(specs: board.inputs, clock: world.time.clock)
+        lastEpoch = world.time.origin.advanced(by: .seconds(-1))
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
@@ -113,7 +121,7 @@ final class SimulatedBox {
         guard box == nil else { return }
         powerCycles += 1
         feed = PushedGNSSSource()
-        lines = SimulatedInputLines(specs: board.inputs, clock: world.clock, closed: contacts)
+        lines = SimulatedInputLines(specs: board.inputs, clock: world.time.clock, closed: contacts)
         let world = world
         let outbox = try Outbox(
             path: directory + "/outbox.sqlite", sealer: RecordSigner(key: key), logger: world.partsLogger)
@@ -126,8 +134,8 @@ final class SimulatedBox {
                     name: "control-room", url: world.controlRoomURL, controlRoomKey: world.controlRoomKey,
                     requestTimeout: .seconds(5))
             ],
-            clock: world.clock,
-            wallClock: { RecordTime(epochMilliseconds: Int64(world.wallNow.timeIntervalSince1970 * 1000)) },
+            clock: world.time.clock,
+            wallClock: { world.time.recordNow },
             transport: {
                 SwitchedTransport(
                     CountingTransport(base: HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust), counter: answers),
@@ -138,10 +146,11 @@ final class SimulatedBox {
             parts: .init(
                 inputs: lines, outputs: outputs, gnss: feed, outbox: outbox, uplink: uplink,
                 statePath: directory + "/engine-state.json"),
-            configuration: .init(), clock: world.clock, logger: world.partsLogger, systemTime: { world.wallNow })
+            configuration: .init(), clock: world.time.clock, logger: world.partsLogger,
+            systemTime: { world.time.wallNow })
         self.box = box
         if powerCycles > 1, let last = unreachable.indices.last, unreachable[last].to == nil, network.isUp {
-            unreachable[last].to = world.elapsed
+            unreachable[last].to = world.time.elapsed
         }
         task = Self.start(box, world: world, failed: failed, onEvent: onEvent)
     }
@@ -157,14 +166,14 @@ final class SimulatedBox {
         // The outbox's connection goes with the box (as a killed process's does); SQLite's WAL keeps what it committed.
         self.box = nil
         powerCuts += 1
-        if unreachable.last.map({ $0.to != nil }) ?? true { unreachable.append((world.elapsed, nil)) }
+        if unreachable.last.map({ $0.to != nil }) ?? true { unreachable.append((world.time.elapsed, nil)) }
     }
 
     /// Brings the link down or up.
     func setNetwork(up: Bool) {
         guard network.isUp != up else { return }
         network.isUp = up
-        let now = world.elapsed
+        let now = world.time.elapsed
         if up {
             if isOn, let last = unreachable.indices.last, unreachable[last].to == nil { unreachable[last].to = now }
         } else {
@@ -209,7 +218,7 @@ final class SimulatedBox {
     ) -> Task<Void, any Error> {
         let events = box.events
         let watcher = Task {
-            for await event in events { onEvent(event, world.elapsed) }
+            for await event in events { onEvent(event, world.time.elapsed) }
         }
         return Task {
             try await withTaskCancellationHandler {

@@ -128,13 +128,8 @@ public final class Simulator: Sendable {
         let fraction = wallNow.timeIntervalSince1970 - wallNow.timeIntervalSince1970.rounded(.down)
         let origin = manual == nil ? clock.now.advanced(by: .milliseconds(-Int64(fraction * 1000))) : clock.now
         let start = manual == nil ? wallNow.addingTimeInterval(-fraction) : scenario.start
+        let time = SimulatedTime(clock: clock, origin: origin, start: start)
         let quiet = Logger(label: "panicbridge.sim.parts", factory: { _ in SwiftLogNoOpLogHandler() })
-        let recordWall: @Sendable () -> RecordTime = {
-            RecordTime(
-                epochMilliseconds: Int64(
-                    start.addingTimeInterval(Double(origin.duration(to: clock.now).milliseconds) / 1000)
-                        .timeIntervalSince1970 * 1000))
-        }
 
         let deviceKey: DeviceKey
         let faults = FaultInjector()
@@ -148,7 +143,7 @@ public final class Simulator: Sendable {
             deviceKey = DeviceKey.generate()
             let roomKey = DeviceKey.generate()
             let room = try ControlRoom(
-                path: directory + "/controlroom.sqlite", key: roomKey, wallClock: recordWall, logger: quiet)
+                path: directory + "/controlroom.sqlite", key: roomKey, wallClock: { time.recordNow }, logger: quiet)
             try room.addDevice(id: deviceKey.identity.deviceID, publicKey: deviceKey.identity.jwk)
             server = ControlRoomServer.application(
                 controlRoom: room, host: "127.0.0.1", port: port, faults: faults, logger: quiet,
@@ -189,8 +184,7 @@ public final class Simulator: Sendable {
                     + (manual == nil ? "real time" : "virtual clock"))
 
             let world = SimulationWorld(
-                clock: clock, origin: origin, start: start, controlRoomURL: url, controlRoomKey: roomIdentity,
-                partsLogger: quiet)
+                time: time, controlRoomURL: url, controlRoomKey: roomIdentity, partsLogger: quiet)
             let conductor = Conductor(world: world, manual: manual)
             if let stream = options.controls {
                 let wake = conductor.waker
@@ -483,7 +477,7 @@ public final class Simulator: Sendable {
         return Report(
             expectations: results, stored: stored, delivered: delivered, undelivered: status.undelivered, lost: lost,
             duplicates: duplicates, gaps: gaps, deliveredByKind: byKind, finalIndicator: seen.indicator,
-            simulated: unit.world.elapsed)
+            simulated: unit.world.time.elapsed)
     }
 
     public static func seconds(_ duration: Duration) -> String {
