@@ -2,6 +2,15 @@ import Foundation
 import PanicCore
 import Yams
 
+/// A board file that cannot be used, with every problem found in it.
+public struct BoardFileError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var problems: [BoardProblem]
+    public var description: String {
+        "board file \(path): " + problems.map(\.description).joined(separator: "; ")
+    }
+}
+
 /// Reads board definition files (YAML; the format is documented in `boards/README.md`).
 public enum BoardFile {
     /// The outcome of reading one file: the board when it is usable, and every problem found.
@@ -36,6 +45,15 @@ public enum BoardFile {
         var result = parse(text)
         result.path = path
         return result
+    }
+
+    /// Reads the file at `path` for use: the board, or an error listing every problem found in it.
+    public static func loadValid(path: String) throws(BoardFileError) -> BoardDefinition {
+        let result = load(path: path)
+        guard let board = result.board, result.isValid else {
+            throw BoardFileError(path: path, problems: result.problems)
+        }
+        return board
     }
 
     /// Parses board YAML held in memory; `path` in the result is empty.

@@ -41,13 +41,7 @@ public struct Daemon: Sendable {
         self.config = config
         self.environment = environment
         self.logger = logger
-        let loaded = BoardFile.load(path: config.boardFile)
-        guard let board = loaded.board, loaded.isValid else {
-            throw DaemonError(
-                "board file \(config.boardFile): "
-                    + loaded.problems.map(\.description).joined(separator: "; "))
-        }
-        self.board = board
+        do { board = try BoardFile.loadValid(path: config.boardFile) } catch { throw DaemonError(error.description) }
         do {
             key = try DeviceKey.load(path: config.keyFile)
         } catch {

@@ -131,12 +131,9 @@ public final class FleetSimulator: Sendable {
         guard configuration.duration > .zero else { throw SimulationError("the duration must be positive") }
         guard !configuration.routes.isEmpty else { throw SimulationError("a fleet needs at least one route") }
         self.configuration = configuration
-        let loaded = BoardFile.load(path: configuration.board)
-        guard let board = loaded.board, loaded.isValid else {
-            throw SimulationError(
-                "board file \(configuration.board): \(loaded.problems.map(\.description).joined(separator: "; "))")
+        do { board = try BoardFile.loadValid(path: configuration.board) } catch {
+            throw SimulationError(error.description)
         }
-        self.board = board
         routes = try configuration.routes.map { try Route.load(path: $0) }
         self.directory = directory
         self.print = print

@@ -54,22 +54,20 @@ public final class Simulator: Sendable {
         public var controlRoom: ControlRoomChoice
         /// Expose the receiver's NMEA on a pseudo-terminal and link this path to it (for gpsd or any reader).
         public var nmeaLink: String?
-        /// Commands typed by a person while the scenario runs (real time only): the run ends on `.quit`.
-        public var controls: AsyncStream<SimulatorControl>?
 
         public init(
             pace: SimulationPace = .virtual, controlRoom: ControlRoomChoice = .embedded(port: 0),
-            nmeaLink: String? = nil, controls: AsyncStream<SimulatorControl>? = nil
+            nmeaLink: String? = nil
         ) {
             self.pace = pace
             self.controlRoom = controlRoom
             self.nmeaLink = nmeaLink
-            self.controls = controls
         }
     }
 
     let scenario: Scenario
-    let board: BoardDefinition
+    /// The board the box is wired as (from the scenario's board file).
+    public let board: BoardDefinition
     let route: Route
     let directory: String
     let options: Options
@@ -81,12 +79,7 @@ public final class Simulator: Sendable {
         print: @escaping @Sendable (String) -> Void
     ) throws {
         self.scenario = scenario
-        let loaded = BoardFile.load(path: scenario.board)
-        guard let board = loaded.board, loaded.isValid else {
-            throw SimulationError(
-                "board file \(scenario.board): \(loaded.problems.map(\.description).joined(separator: "; "))")
-        }
-        self.board = board
+        do { board = try BoardFile.loadValid(path: scenario.board) } catch { throw SimulationError(error.description) }
         route = try Route.load(path: scenario.route)
         self.directory = directory
         self.options = options
@@ -118,8 +111,9 @@ public final class Simulator: Sendable {
         }
     }
 
-    /// Runs the scenario and returns the report.
-    public func run() async throws -> Report {
+    /// Runs the scenario and returns the report. `controls` are commands a person types while it runs (real
+    /// time): the run ends on `.quit` or when they end.
+    public func run(controls typed: AsyncStream<SimulatorControl>? = nil) async throws -> Report {
         let manual = options.pace == .virtual ? ManualClock() : nil
         let clock: any MonotonicClock = manual ?? SystemMonotonicClock()
         // In real time the box lives now, its receiver's epochs on whole UTC seconds as a real one's are; on the
@@ -186,7 +180,7 @@ public final class Simulator: Sendable {
             let world = SimulationWorld(
                 time: time, controlRoomURL: url, controlRoomKey: roomIdentity, partsLogger: quiet)
             let conductor = Conductor(world: world, manual: manual)
-            if let stream = options.controls {
+            if let stream = typed {
                 let wake = conductor.waker
                 group.addTask {
                     for await control in stream {

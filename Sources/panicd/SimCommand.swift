@@ -133,22 +133,18 @@ struct SimCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { if keep == nil { try? FileManager.default.removeItem(atPath: directory) } }
 
-        var keys: TerminalKeys?
-        if interactive {
-            let board = BoardFile.load(path: parsed.board).board
-            let terminal = TerminalKeys()
-            keys = terminal
-            if let board { options.controls = terminal.controls(board: board, say: say) }
-        }
+        // The keys act on the board's inputs, which the simulator loads and checks.
+        let keys = interactive ? TerminalKeys() : nil
         defer { keys?.restore() }
+        let simulator = try Simulator(
+            scenario: parsed, directory: directory, options: options, logger: Logger(label: "panicd.sim"), print: say)
 
         say("scenario: \(parsed.name)")
         if interactive { say(TerminalKeys.help) }
         let started = ContinuousClock.now
-        let simulator = try Simulator(
-            scenario: parsed, directory: directory, options: options, logger: Logger(label: "panicd.sim"), print: say)
+        let controls = keys?.controls(board: simulator.board, say: say)
         let report: Simulator.Report
-        do { report = try await simulator.run() } catch let error as SimulationError {
+        do { report = try await simulator.run(controls: controls) } catch let error as SimulationError {
             keys?.restore()
             say("error: \(error)")
             throw ExitCode(1)

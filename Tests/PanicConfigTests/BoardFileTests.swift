@@ -159,6 +159,26 @@ struct BoardFileTests {
         #expect(result.problems.first?.message.contains("cannot read the file") == true)
     }
 
+    @Test("loading for use throws one error that names the file and every problem in it")
+    func loadValidNamesFileAndProblems() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("board-\(UUID()).yaml").path
+        try validBoard.replacingOccurrences(of: "role: emergency", with: "role: emergancy")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let problems = BoardFile.load(path: path).problems
+        #expect(!problems.isEmpty)
+        #expect {
+            _ = try BoardFile.loadValid(path: path)
+        } throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix("board file \(path): ") && problems.allSatisfy { text.contains($0.description) }
+        }
+        #expect(try BoardFile.loadValid(path: Self.simBoard).inputs.isEmpty == false)
+    }
+
+    static let simBoard = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../boards/sim.yaml").standardized.path
+
     @Test("every shipped board file is valid")
     func shippedBoardsAreValid() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
