@@ -110,9 +110,9 @@ public final class FleetSimulator: Sendable {
         public var outages: Int
         public var powerCuts: Int
         /// Bursts of server errors and of lost answers the control room was told to produce.
-        public var serverFaults = 0
+        public var serverFaults: Int
         /// Requests the control room actually failed or answered into the void.
-        public var faultsInjected = 0
+        public var faultsInjected: Int
         /// Whether nothing was lost, stored twice, refused, missing or left behind.
         public var passed: Bool {
             lost == 0 && duplicates == 0 && rejected == 0 && gaps == 0 && undelivered == 0
@@ -301,48 +301,39 @@ public final class FleetSimulator: Sendable {
             var auto = AutoOperator(
                 acceptAfter: configuration.operatorAcceptAfter, clearAfter: configuration.operatorClearAfter)
             var arrivals: [String: Duration] = [:]
-            var powerBack: [(at: Duration, device: Int)] = []
+            var powerBack: [(at: Duration, unit: SimulatedBox)] = []
             var serverFaults = 0
 
             func watchControlRoom() throws {
                 let now = conductor.elapsed
-                for alert in try desk.newAlerts() where arrivals[alert.id] == nil {
+                for alert in try desk.newAlerts() {
                     arrivals[alert.id] = now
                     auto.saw(alert, at: now)
                 }
             }
 
             func apply(_ step: Step) async throws {
-                switch step.action {
-                case .serverErrors(let count):
+                // A box that is off cannot be pressed or cut again; its network and sky go on without it.
+                switch (step.action, step.device.map { boxes[$0] }) {
+                case (.serverErrors(let count), _):
                     faults.set(.internalError, count: count)
                     serverFaults += 1
-                    return
-                case .lostResponses(let count):
+                case (.lostResponses(let count), _):
                     faults.set(.loseResponse, count: count)
                     serverFaults += 1
-                    return
-                default: break
-                }
-                guard let index = step.device else { return }
-                let unit = boxes[index]
-                switch step.action {
-                case .press(let button):
-                    guard unit.isOn else { return }
+                case (.press(let button), let unit?) where unit.isOn:
                     try unit.lines.press(button)
                     unit.presses += 1
-                case .release(let button):
-                    guard unit.isOn else { return }
+                case (.release(let button), let unit?) where unit.isOn:
                     try unit.lines.release(button)
-                case .network(let up):
+                case (.network(let up), let unit?):
                     unit.setNetwork(up: up)
-                case .gnss(let available):
+                case (.gnss(let available), let unit?):
                     unit.gnss.isAvailable = available
-                case .powerCut(let restoreAfter):
-                    guard unit.isOn else { return }
+                case (.powerCut(let restoreAfter), let unit?) where unit.isOn:
                     await unit.powerOff()
-                    powerBack.append((conductor.elapsed + restoreAfter, index))
-                case .serverErrors, .lostResponses:
+                    powerBack.append((conductor.elapsed + restoreAfter, unit))
+                default:
                     break
                 }
             }
@@ -362,7 +353,7 @@ public final class FleetSimulator: Sendable {
                 }
                 var applied = false
                 for item in powerBack where item.at <= now {
-                    try boxes[item.device].powerOn()
+                    try item.unit.powerOn()
                     applied = true
                 }
                 powerBack.removeAll { $0.at <= now }
@@ -399,11 +390,9 @@ public final class FleetSimulator: Sendable {
             await conductor.settle()
             try watchControlRoom()
 
-            var report = try makeReport(
-                room: room, boxes: boxes, routeNames: routeNames, log: log, arrivals: arrivals,
-                simulated: conductor.elapsed)
-            report.serverFaults = serverFaults
-            report.faultsInjected = faults.injected
+            let report = try makeReport(
+                desk: desk, boxes: boxes, routeNames: routeNames, log: log, arrivals: arrivals,
+                simulated: conductor.elapsed, serverFaults: serverFaults, faultsInjected: faults.injected)
             for unit in boxes { await unit.shutDown() }
             group.cancelAll()
             return report
@@ -411,25 +400,23 @@ public final class FleetSimulator: Sendable {
     }
 
     private func makeReport(
-        room: ControlRoom, boxes: [SimulatedBox], routeNames: [String], log: AlertLog, arrivals: [String: Duration],
-        simulated: Duration
+        desk: EmbeddedDesk, boxes: [SimulatedBox], routeNames: [String], log: AlertLog,
+        arrivals: [String: Duration], simulated: Duration, serverFaults: Int, faultsInjected: Int
     ) throws -> Report {
         var reports: [DeviceReport] = []
         for (index, unit) in boxes.enumerated() {
             guard let status = try unit.outbox?.status() else {
                 throw SimulationError("\(unit.name) is off at the end")
             }
-            let delivered = try room.recordCount(device: unit.deviceID)
-            let order = try room.arrivalOrder(device: unit.deviceID)
-            let gaps = try room.gaps(device: unit.deviceID).reduce(0) { $0 + $1.count }
+            let summary = try desk.summary(device: unit.deviceID)
             reports.append(
                 DeviceReport(
                     name: unit.name, route: routeNames[index], presses: unit.presses, outages: unit.outages,
-                    powerCuts: unit.powerCuts, stored: status.lastSequence, delivered: delivered,
+                    powerCuts: unit.powerCuts, stored: status.lastSequence, delivered: summary.records,
                     undelivered: status.undelivered,
-                    lost: Int(status.lastSequence) - delivered - status.undelivered,
-                    duplicates: order.count - Set(order.map(\.sequence)).count, resent: unit.answers.duplicate,
-                    rejected: unit.answers.rejected, gaps: gaps))
+                    lost: Int(status.lastSequence) - summary.records - status.undelivered,
+                    duplicates: summary.duplicates, resent: unit.answers.duplicate,
+                    rejected: unit.answers.rejected, gaps: summary.gaps))
         }
         var late = 0
         var longestWait = Duration.zero
@@ -452,6 +439,7 @@ public final class FleetSimulator: Sendable {
             gaps: reports.reduce(0) { $0 + $1.gaps }, alertsStored: stored.count, alertsDelivered: alertsDelivered,
             late: late, longestWait: longestWait, longestDelivery: longestDelivery, simulated: simulated,
             presses: boxes.reduce(0) { $0 + $1.presses }, outages: boxes.reduce(0) { $0 + $1.outages },
-            powerCuts: boxes.reduce(0) { $0 + $1.powerCuts })
+            powerCuts: boxes.reduce(0) { $0 + $1.powerCuts }, serverFaults: serverFaults, faultsInjected: faultsInjected
+        )
     }
 }
