@@ -98,9 +98,6 @@ public final class TerminalKeys: Sendable {
         saved = Mutex(original)
     }
 
-    /// Whether the keys come from a terminal (rather than a pipe).
-    public var isTerminal: Bool { saved.withLock { $0 != nil } }
-
     /// Puts the terminal back as it was.
     public func restore() {
         saved.withLock { saved in

@@ -19,7 +19,6 @@ public final class PseudoTerminal: Sendable {
     // Kept open so the slave never sees a hang-up between a reader closing and the next one opening.
     private let slave: CInt
     private let closed = Mutex(false)
-    private let dropped = Mutex(0)
 
     /// Opens a new pair with the slave in raw mode. The corresponding C function is `openpty`.
     public convenience init() throws(SerialIOError) {
@@ -83,12 +82,8 @@ public final class PseudoTerminal: Sendable {
             let again = bytes.withUnsafeBytes { Glibc.write(master, $0.baseAddress!, $0.count) }
             if again == bytes.count { return true }
         }
-        dropped.withLock { $0 += 1 }
         return false
     }
-
-    /// How many offered chunks were dropped (nobody read them).
-    public var droppedChunks: Int { dropped.withLock { $0 } }
 
     /// Writes all of `bytes` into the master side.
     public func write(_ bytes: [UInt8]) throws(SerialIOError) {
