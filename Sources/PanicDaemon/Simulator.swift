@@ -366,7 +366,9 @@ public final class Simulator: Sendable {
             // Let what is still in the outbox drain (when the network is up), so the totals are final.
             let drainUntil = conductor.now.advanced(by: manual == nil ? .seconds(15) : .seconds(600))
             if !unit.isOn { try unit.powerOn() }
-            while network.isUp, try unit.outbox?.status().undelivered ?? 0 > 0, conductor.now < drainUntil {
+            while network.isUp, try unit.isBusy || (unit.outbox?.status().undelivered ?? 0) > 0,
+                conductor.now < drainUntil
+            {
                 await conductor.settle()
                 try await watchControlRoom()
                 await conductor.advance(to: min(conductor.nextDeadline ?? drainUntil, drainUntil))
