@@ -35,7 +35,9 @@ struct GNSSPTYTests {
         pty.close()
     }
 
-    @Test("a linked pty never blocks its writer: with nobody reading, old epochs are flushed, new ones readable")
+    @Test(
+        "a linked pty never blocks its writer: with nobody reading, old epochs are flushed, new ones readable",
+        .timeLimit(.minutes(1)))
     func linkedOfferNeverBlocks() async throws {
         let link = FileManager.default.temporaryDirectory.appendingPathComponent("pty-link-\(UUID())").path
         let pty = try PseudoTerminal(link: link)
