@@ -59,11 +59,11 @@ let package = Package(
         .target(name: "PanicCore", swiftSettings: strict),
 
         // MARK: The hardware seam and its two sides.
-        .target(name: "PanicHardware", dependencies: ["PanicCore"], swiftSettings: strict),
+        .target(name: "PanicHardware", dependencies: ["PanicCore", "NMEA"], swiftSettings: strict),
         .target(
             name: "PanicLinux",
             dependencies: [
-                "PanicHardware", "CGPIOD", "CSerialPort",
+                "PanicHardware", "PanicCore", "NMEA", "CGPIOD", "CSerialPort",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -103,7 +103,17 @@ let package = Package(
             name: "PanicDaemon",
             dependencies: [
                 "PanicCore", "NMEA", "PanicHardware", "PanicLinux", "PanicSim", "PanicConfig", "PanicSigning",
-                "PanicStore", "PanicUplink", "ControlRoomKit",
+                "PanicStore", "PanicUplink",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PanicSimulation",
+            dependencies: [
+                "PanicCore", "PanicHardware", "PanicLinux", "PanicSim", "PanicConfig", "PanicSigning", "PanicStore",
+                "PanicUplink", "PanicDaemon", "ControlRoomKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,8 +133,8 @@ let package = Package(
         .executableTarget(
             name: "panicd",
             dependencies: [
-                "PanicDaemon", "PanicConfig", "PanicCore", "PanicSigning", "PanicStore",
-                "NMEA", "PanicHardware", "PanicLinux",
+                "PanicDaemon", "PanicSimulation", "PanicConfig", "PanicCore", "PanicSigning", "PanicStore",
+                "NMEA", "PanicHardware", "PanicLinux", "PanicSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -142,11 +152,13 @@ let package = Package(
 
         // MARK: Tests mirror the modules; CLI tests run the built executables.
         .testTarget(
-            name: "NMEATests", dependencies: ["NMEA", "PanicCore", "PanicHardware", "PanicLinux"],
+            name: "NMEATests", dependencies: ["NMEA", "PanicCore", "PanicHardware"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "PanicCoreTests", dependencies: ["PanicCore"], swiftSettings: strict),
         .testTarget(name: "PanicConfigTests", dependencies: ["PanicConfig", "PanicCore"], swiftSettings: strict),
-        .testTarget(name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware"], swiftSettings: strict),
+        .testTarget(
+            name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware", "PanicCore", "NMEA", "PanicSim"],
+            swiftSettings: strict),
         .testTarget(name: "PanicSimTests", dependencies: ["PanicSim", "PanicHardware"], swiftSettings: strict),
         .testTarget(name: "PanicSigningTests", dependencies: ["PanicSigning", "PanicCore"], swiftSettings: strict),
         .testTarget(
@@ -163,7 +175,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "PanicDaemonTests", dependencies: ["PanicDaemon", "PanicSim", "PanicCore"], swiftSettings: strict),
+            name: "PanicDaemonTests",
+            dependencies: [
+                "PanicDaemon", "PanicSim", "PanicCore", "PanicConfig", "PanicHardware", "PanicLinux", "NMEA",
+                "PanicSigning",
+                "PanicStore", "PanicUplink", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "PanicSimulationTests",
+            dependencies: ["PanicSimulation", "PanicConfig", "PanicCore", "PanicSim"],
+            swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
         // area: outbox — the outbox benchmark (`make bench-outbox`).
         .executableTarget(

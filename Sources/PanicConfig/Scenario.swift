@@ -5,46 +5,12 @@ import Yams
 /// A simulator scenario (`sim/scenarios/*.yaml`): a timeline of things that happen to a simulated box, and the
 /// expectations that must hold. Data, not Swift: the format is documented in `sim/scenarios/README.md`.
 public struct Scenario: Sendable, Equatable {
-    /// Something that happens at a moment of the timeline.
-    public enum Action: Sendable, Equatable {
-        /// A person presses an input for `hold`.
-        case press(input: String, hold: Duration)
-        /// Contact bounce: `edges` edges within `span`, ending pressed for `hold`.
-        case bounce(input: String, edges: Int, span: Duration, hold: Duration)
-        /// A normally-closed loop's wire is cut (stays open until `restore`).
-        case cutWire(input: String)
-        /// A cut loop is repaired / a stuck button released.
-        case restore(input: String)
-        /// A button jams pressed.
-        case stuck(input: String)
-        /// The enclosure is opened or closed.
-        case enclosure(open: Bool)
-        /// Main power is lost or restored (the box runs on its backup battery meanwhile).
-        case mainPower(on: Bool)
-        /// The box's own power is cut: every process state is dropped; it restarts from disk after `restoreAfter`.
-        case powerCut(restoreAfter: Duration)
-        /// GNSS reception is lost (a tunnel) or regained.
-        case gnss(available: Bool)
-        /// The network is down or up.
-        case network(up: Bool)
-        /// The control room answers the next `count` requests with HTTP `status`.
-        case serverErrors(status: Int, count: Int)
-        /// The operator accepts or clears the device's open alerts.
-        case operatorAction(OperatorAction)
-    }
-
-    /// What the control-room operator does.
-    public enum OperatorAction: String, Sendable, Equatable, CaseIterable {
-        case accept
-        case clear
-    }
-
     /// One timeline entry.
     public struct Step: Sendable, Equatable {
         public var at: Duration
-        public var action: Action
+        public var action: BoxAction
 
-        public init(at: Duration, action: Action) {
+        public init(at: Duration, action: BoxAction) {
             self.at = at
             self.action = action
         }
@@ -204,7 +170,7 @@ public struct Scenario: Sendable, Equatable {
         let value = map[verb]
         let path = "\(key).\(verb)"
         let hold = offset(map["hold"], at: "\(key).hold", reader: &reader) ?? .milliseconds(600)
-        let action: Action?
+        let action: BoxAction?
         switch verb {
         case "press": action = reader.string(value, at: path).map { .press(input: $0, hold: hold) }
         case "bounce":
@@ -230,7 +196,7 @@ public struct Scenario: Sendable, Equatable {
             let count = reader.integer(map["count"], at: "\(key).count") ?? 1
             action = .serverErrors(status: status, count: count)
         case "operator":
-            action = reader.choice(value, at: path, as: OperatorAction.self).map { .operatorAction($0) }
+            action = reader.choice(value, at: path, as: BoxAction.OperatorAction.self).map { .operatorAction($0) }
         default: action = nil
         }
         return action.map { Step(at: at, action: $0) }

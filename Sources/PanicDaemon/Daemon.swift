@@ -151,11 +151,27 @@ public struct Daemon: Sendable {
         logger.notice("stopped", metadata: ["undelivered": "\((try? outbox.status().undelivered) ?? -1)"])
     }
 
+    /// The fix source for a board's receiver: gpsd's reports when the board names a gpsd, else NMEA from the
+    /// serial port. Each carries its own decoder (the one place a receiver's protocol is chosen).
+    public static func gnssSource(
+        _ spec: GNSSPortSpec, clock: any MonotonicClock, logger: Logger
+    ) throws(DaemonError) -> any GNSSFixSource {
+        if let address = spec.gpsd {
+            guard let source = GPSDSource(address: address, clock: clock) else {
+                throw DaemonError("gnss.gpsd: '\(address)' is not HOST:PORT")
+            }
+            return source
+        }
+        return NMEAFixSource(
+            GNSSSerialSource(path: spec.port, baud: spec.baud, clock: clock, logger: logger),
+            rejected: { logger.debug("NMEA sentence dropped", metadata: ["reason": "\($0)"]) })
+    }
+
     /// The lines and GNSS source the board's backend provides.
     struct Hardware {
         var inputs: any InputLines
         var outputs: any OutputLines
-        var gnss: any GNSSByteSource
+        var gnss: any GNSSFixSource
     }
 
     func openHardware(clock: SystemMonotonicClock) throws -> Hardware {
@@ -169,15 +185,9 @@ public struct Daemon: Sendable {
             } catch {
                 throw DaemonError("board \(board.id) (\(config.boardFile)): \(error)")
             }
-            let gnss: any GNSSByteSource
-            if let address = board.gnss.gpsd {
-                guard let source = GPSDSource(address: address, clock: clock) else {
-                    throw DaemonError("board file \(config.boardFile): gnss.gpsd: '\(address)' is not HOST:PORT")
-                }
-                gnss = source
-            } else {
-                gnss = GNSSSerialSource(
-                    path: board.gnss.port, baud: board.gnss.baud, clock: clock, logger: logger.child("gnss"))
+            let gnss: any GNSSFixSource
+            do { gnss = try Self.gnssSource(board.gnss, clock: clock, logger: logger.child("gnss")) } catch {
+                throw DaemonError("board file \(config.boardFile): \(error)")
             }
             return Hardware(inputs: inputs, outputs: outputs, gnss: gnss)
         case .simulated:
@@ -192,7 +202,7 @@ public struct Daemon: Sendable {
             return Hardware(
                 inputs: SimulatedInputLines(specs: board.inputs, clock: clock),
                 outputs: SimulatedOutputLines(specs: board.outputs, clock: clock),
-                gnss: SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: Date()))
+                gnss: NMEAFixSource(SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: Date())))
         }
     }
 }

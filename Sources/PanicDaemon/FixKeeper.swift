@@ -5,7 +5,7 @@ import PanicCore
 import PanicHardware
 import Synchronization
 
-/// Runs a GNSS byte source through the NMEA decoder and keeps the last position fix, so every record can carry
+/// Reads a GNSS fix source and keeps the last position fix, so every record can carry
 /// where the box was and how old that knowledge is — an alert never waits for a fix.
 ///
 /// It is also the box's wall clock: the boards have no RTC, so a recent GNSS fix's UTC time (advanced by its
@@ -14,8 +14,6 @@ public final class FixKeeper: Sendable {
     private struct State {
         var lastPosition: GNSSFix?
         var lastEpoch: GNSSFix?
-        /// The decoder lives here: the source's delivery closure is `@Sendable` and decoding is quick.
-        var decoder = NMEADecoder()
         var chunks = 0
     }
 
@@ -37,16 +35,10 @@ public final class FixKeeper: Sendable {
     }
 
     /// Reads `source` until it ends or the task is cancelled.
-    public func run(source: some GNSSByteSource) async throws {
-        let logger = logger
-        try await source.run { chunk in
+    public func run(source: some GNSSFixSource) async throws {
+        try await source.run { fixes in
             self.state.withLock { state in
                 state.chunks += 1
-                var fixes: [GNSSFix] = []
-                state.decoder.feed(
-                    chunk.bytes, at: chunk.receivedAt,
-                    rejected: { logger.debug("NMEA sentence dropped", metadata: ["reason": "\($0)"]) },
-                    fix: { fixes.append($0) })
                 for fix in fixes {
                     state.lastEpoch = fix
                     if fix.hasPosition { state.lastPosition = fix }
@@ -55,19 +47,8 @@ public final class FixKeeper: Sendable {
         }
     }
 
-    /// Feeds a decoded fix directly (gpsd's JSON source delivers fixes, not bytes).
-    public func ingest(_ fix: GNSSFix) {
-        state.withLock { state in
-            state.lastEpoch = fix
-            if fix.hasPosition { state.lastPosition = fix }
-        }
-    }
-
-    /// How many chunks of bytes have been decoded.
+    /// How many chunks heard from the receiver have been decoded.
     public var chunksDecoded: Int { state.withLock { $0.chunks } }
-
-    /// The receiver's statistics so far.
-    public var statistics: NMEAStatistics { state.withLock { $0.decoder.statistics } }
 
     /// Whether the receiver's latest epoch has a position (false in a tunnel).
     public var hasCurrentFix: Bool { state.withLock { $0.lastEpoch?.hasPosition ?? false } }

@@ -32,14 +32,14 @@ public final class PanicBox: Service, Sendable {
     public struct Parts: Sendable {
         public var inputs: any InputLines
         public var outputs: any OutputLines
-        public var gnss: any GNSSByteSource
+        public var gnss: any GNSSFixSource
         public var outbox: Outbox
         public var uplink: Uplink
         /// Where the engine's state is kept across power cuts (an open emergency stays open).
         public var statePath: String
 
         public init(
-            inputs: any InputLines, outputs: any OutputLines, gnss: any GNSSByteSource, outbox: Outbox,
+            inputs: any InputLines, outputs: any OutputLines, gnss: any GNSSFixSource, outbox: Outbox,
             uplink: Uplink, statePath: String
         ) {
             self.inputs = inputs
@@ -109,7 +109,7 @@ public final class PanicBox: Service, Sendable {
 
     public func run() async throws {
         let state = engine.withLock { $0.persistentState }
-        indicator.show(initialIndicator(state))
+        indicator.show(IndicatorPolicy.atStart(state))
         if let open = state.openEmergency {
             logger.notice("an emergency is still open after restart", metadata: ["alert": "\(open)"])
         }
@@ -158,16 +158,11 @@ public final class PanicBox: Service, Sendable {
         case .input(let event):
             eventSink.yield(.input(event))
             submit(engine.withLock { $0.handle(event, at: moment, health: { self.health(now: now) }) })
-            let after = engine.withLock { ($0.persistentState.inputFaults.isEmpty, $0.emergencyOpen) }
-            if event.kind.isFault, !after.1 {
-                show(.fault)
-            } else if event.kind == .wireRestored || event.kind == .stuckCleared, after.0, !after.1 {
-                show(.armed)
-            }
+            if let state = IndicatorPolicy.after(event, state: engine.withLock { $0.persistentState }) { show(state) }
         case .alert(let transition):
             eventSink.yield(.alert(transition))
             engine.withLock { $0.alertStateChanged(alert: transition.alert, to: transition.to, at: now) }
-            if let state = indicatorState(for: transition) { show(state) }
+            if let state = IndicatorPolicy.after(transition) { show(state) }
         case .tick(let generation):
             guard timer.fired(generation) else { return }
             retryHeld()
@@ -236,22 +231,6 @@ public final class PanicBox: Service, Sendable {
     private func show(_ state: IndicatorState) {
         indicator.show(state)
         eventSink.yield(.indicator(state))
-    }
-
-    private func initialIndicator(_ state: AlertEngine.PersistentState) -> IndicatorState {
-        if state.openEmergency != nil { return .stored }
-        return state.inputFaults.isEmpty ? .armed : .fault
-    }
-
-    /// The person at the box sees their own alert's progress; tamper alerts do not light the LED.
-    private func indicatorState(for transition: AlertTransition) -> IndicatorState? {
-        guard transition.kind == .emergency || transition.kind == .help else { return nil }
-        switch transition.to {
-        case .stored: return .stored
-        case .sent: return .sent
-        case .acknowledged: return .helpOnTheWay
-        case .cleared: return .cleared
-        }
     }
 
     static func freeBytes(at path: String) -> Int64? {

@@ -1,13 +1,5 @@
 import PanicCore
 
-/// What a GNSS byte stream carries, so the daemon knows which decoder to put behind it.
-public enum GNSSStreamFormat: Sendable, Hashable {
-    /// NMEA 0183 sentences (a serial receiver, a pseudo-terminal, a recording, the simulator).
-    case nmea
-    /// gpsd's JSON reports, one object per line (a `?WATCH` socket).
-    case gpsdJSON
-}
-
 /// A chunk of bytes from a GNSS source and when it arrived on the monotonic clock.
 public struct GNSSChunk: Sendable, Hashable {
     public var bytes: [UInt8]
@@ -19,15 +11,10 @@ public struct GNSSChunk: Sendable, Hashable {
     }
 }
 
-/// The GNSS seam: a source of bytes from a receiver, however it is reached.
-///
-/// Implementations: a serial port through libserialport and a pseudo-terminal (PanicLinux), gpsd's socket
-/// (PanicLinux), a recording replayed by `GNSSReplaySource`, and the simulator. The bytes go through the same
-/// NMEA framer, parser and tracker whatever the source.
+/// NMEA 0183 bytes from a receiver, however it is reached: a serial port through libserialport and a
+/// pseudo-terminal (PanicLinux), a recording replayed by `GNSSReplaySource`, and the simulator. Consumers do not
+/// read these: `NMEAFixSource` puts the decoder behind them and hands on fixes (the seam is `GNSSFixSource`).
 public protocol GNSSByteSource: Sendable {
-    /// What the bytes are.
-    var format: GNSSStreamFormat { get }
-
     /// Delivers chunks as they arrive, until the source ends (a recording) or the task is cancelled.
     /// Sources that reconnect (the serial port) do so inside `run` and only return on cancellation.
     func run(_ deliver: @Sendable (GNSSChunk) async throws -> Void) async throws
@@ -57,16 +44,14 @@ public struct GNSSReplaySource: GNSSByteSource {
         }
     }
 
-    public let format: GNSSStreamFormat
     public let segments: [Segment]
     public let pace: Pace
     public let clock: any MonotonicClock
 
-    public init(segments: [Segment], pace: Pace, clock: any MonotonicClock, format: GNSSStreamFormat = .nmea) {
+    public init(segments: [Segment], pace: Pace, clock: any MonotonicClock) {
         self.segments = segments
         self.pace = pace
         self.clock = clock
-        self.format = format
     }
 
     public func run(_ deliver: @Sendable (GNSSChunk) async throws -> Void) async throws {

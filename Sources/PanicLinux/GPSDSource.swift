@@ -1,3 +1,4 @@
+import NMEA
 import PanicCore
 import PanicHardware
 import SystemPackage
@@ -6,16 +7,15 @@ import SystemPackage
     import Glibc
 #endif
 
-/// gpsd's socket as a GNSS source: connects over TCP, asks `?WATCH={"enable":true,"json":true}`, and streams
-/// the JSON reports (decode them with NMEA's `GPSDReportDecoder`). For boards where gpsd already owns the port.
-public struct GPSDSource: GNSSByteSource {
+/// gpsd's socket as a GNSS source: connects over TCP, asks `?WATCH={"enable":true,"json":true}`, and decodes
+/// the JSON reports (NMEA's `GPSDReportDecoder`) into fixes. For boards where gpsd already owns the port.
+public struct GPSDSource: GNSSFixSource {
     /// The command that turns on JSON reports.
     public static let watchCommand = #"?WATCH={"enable":true,"json":true}"# + "\n"
 
     public let host: String
     public let port: UInt16
     public let clock: any MonotonicClock
-    public var format: GNSSStreamFormat { .gpsdJSON }
 
     public init(host: String = "localhost", port: UInt16 = 2947, clock: any MonotonicClock = SystemMonotonicClock()) {
         self.host = host
@@ -77,13 +77,18 @@ public struct GPSDSource: GNSSByteSource {
         throw lastError
     }
 
-    /// Streams gpsd's reports until it closes the connection or the consumer stops.
-    public func chunks() throws(SerialIOError) -> AsyncThrowingStream<GNSSChunk, any Error> {
+    /// Streams gpsd's report bytes until it closes the connection or the consumer stops.
+    func chunks() throws(SerialIOError) -> AsyncThrowingStream<GNSSChunk, any Error> {
         let descriptor = try connect()
         return SerialReader.chunks(from: descriptor, clock: clock) { _ = close(descriptor) }
     }
 
-    public func run(_ deliver: @Sendable (GNSSChunk) async throws -> Void) async throws {
-        for try await chunk in try chunks() { try await deliver(chunk) }
+    public func run(_ deliver: @Sendable ([GNSSFix]) async throws -> Void) async throws {
+        var decoder = GPSDReportDecoder()
+        for try await chunk in try chunks() {
+            var fixes: [GNSSFix] = []
+            decoder.feed(chunk.bytes, at: chunk.receivedAt) { fixes.append($0) }
+            try await deliver(fixes)
+        }
     }
 }

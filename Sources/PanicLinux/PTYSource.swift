@@ -118,7 +118,6 @@ public struct PTYSource: GNSSByteSource {
     public let path: String
     public let baud: Int
     public let clock: any MonotonicClock
-    public var format: GNSSStreamFormat { .nmea }
 
     public init(path: String, baud: Int = 9600, clock: any MonotonicClock = SystemMonotonicClock()) {
         self.path = path

@@ -164,7 +164,6 @@ public struct GNSSSerialSource: GNSSByteSource {
     /// The first retry delay; it doubles up to `maximumBackoff`.
     public var initialBackoff = Duration.milliseconds(500)
     public var maximumBackoff = Duration.seconds(30)
-    public var format: GNSSStreamFormat { .nmea }
 
     /// A source reading `path` at `baud` through libserialport.
     public init(path: String, baud: Int, clock: any MonotonicClock, logger: Logger) {

@@ -7,7 +7,6 @@ import Synchronization
 /// the injected clock, the same bytes a real receiver sends, so the daemon's framer, parser and tracker run
 /// unchanged. It can lose the sky (a tunnel, a depot) and regain it.
 public final class SimulatedGNSS: GNSSByteSource {
-    public let format = GNSSStreamFormat.nmea
     let drive: RouteDrive
     let clock: any MonotonicClock
     /// Wall time at the clock's `origin`.
@@ -63,7 +62,6 @@ public final class SimulatedGNSS: GNSSByteSource {
 /// A GNSS byte source the simulator's conductor pushes epochs into, so receiver output on a virtual clock is
 /// exactly one epoch per simulated second however far the clock jumps.
 public final class PushedGNSSSource: GNSSByteSource {
-    public let format = GNSSStreamFormat.nmea
     private let stream: AsyncStream<GNSSChunk>
     private let sink: AsyncStream<GNSSChunk>.Continuation
     private let count = Mutex(0)

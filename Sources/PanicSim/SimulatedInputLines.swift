@@ -105,9 +105,11 @@ public final class SimulatedInputLines: InputLines {
         setContact(try index(of: name), closed: false, at: time)
     }
 
-    /// Mends the wire of line `name`: the contact closes.
-    public func mendWire(_ name: String, at time: MonotonicInstant? = nil) throws(SimulatedLineError) {
-        setContact(try index(of: name), closed: true, at: time)
+    /// Puts line `name` back at rest: a normally-closed loop's wire is mended (closed), a normally-open button is
+    /// let go (open).
+    public func restore(_ name: String, at time: MonotonicInstant? = nil) throws(SimulatedLineError) {
+        let index = try index(of: name)
+        setContact(index, closed: specs[index].contact == .normallyClosed, at: time)
     }
 
     /// Contact bounce: `edges` alternating edges spread evenly over `over` from `at` (the clock's now when nil),

@@ -106,7 +106,7 @@ struct GNSSCommand: AsyncParsableCommand {
             let clock = SystemMonotonicClock()
             var logger = Logger(label: "panicd.gnss") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = .info
-            let source: any GNSSByteSource
+            let source: any GNSSFixSource
             if let gpsd {
                 guard let gpsdSource = GPSDSource(address: gpsd, clock: clock) else {
                     throw ValidationError("--gpsd \(gpsd): expected HOST or HOST:PORT")
@@ -114,13 +114,13 @@ struct GNSSCommand: AsyncParsableCommand {
                 source = gpsdSource
             } else if let port, termios {
                 let pty = PTYSource(path: port, baud: baud, clock: clock)
-                source = GNSSSerialSource(path: port, clock: clock, logger: logger) { try pty.chunks() }
+                source = NMEAFixSource(GNSSSerialSource(path: port, clock: clock, logger: logger) { try pty.chunks() })
             } else {
-                source = GNSSSerialSource(path: port ?? "", baud: baud, clock: clock, logger: logger)
+                source = NMEAFixSource(GNSSSerialSource(path: port ?? "", baud: baud, clock: clock, logger: logger))
             }
-            let printer = WatchPrinter(format: source.format, json: json, limit: count)
+            let printer = WatchPrinter(json: json, limit: count)
             do {
-                try await source.run { chunk in try printer.take(chunk) }
+                try await source.run { fixes in try printer.take(fixes, now: clock.now) }
             } catch is WatchPrinter.Done {
                 return
             }
@@ -132,35 +132,22 @@ struct GNSSCommand: AsyncParsableCommand {
 final class WatchPrinter: Sendable {
     struct Done: Error {}
 
-    private struct State {
-        var nmea = NMEADecoder()
-        var gpsd = GPSDReportDecoder()
-        var printed = 0
-    }
-
-    private let format: GNSSStreamFormat
     private let json: Bool
     private let limit: Int
-    private let state = Mutex(State())
+    private let printed = Mutex(0)
 
-    init(format: GNSSStreamFormat, json: Bool, limit: Int) {
-        self.format = format
+    init(json: Bool, limit: Int) {
         self.json = json
         self.limit = limit
     }
 
-    func take(_ chunk: GNSSChunk) throws {
+    func take(_ fixes: [GNSSFix], now: MonotonicInstant) throws {
         var text = ""
-        let done = state.withLock { state -> Bool in
-            var fixes: [GNSSFix] = []
-            switch format {
-            case .nmea: state.nmea.feed(chunk.bytes, at: chunk.receivedAt) { fixes.append($0) }
-            case .gpsdJSON: state.gpsd.feed(chunk.bytes, at: chunk.receivedAt) { fixes.append($0) }
-            }
+        let done = printed.withLock { printed -> Bool in
             for fix in fixes {
-                text += (json ? TPVEncoder.line(fix) : Self.summary(fix, now: chunk.receivedAt)) + "\n"
-                state.printed += 1
-                if limit > 0 && state.printed >= limit { return true }
+                text += (json ? TPVEncoder.line(fix) : Self.summary(fix, now: now)) + "\n"
+                printed += 1
+                if limit > 0 && printed >= limit { return true }
             }
             return false
         }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import PanicConfig
 import PanicCore
-import PanicDaemon
 
 /// `panicd inputs …`: the installer's tools for buttons, sense lines, LED and buzzer.
 struct InputsCommand: AsyncParsableCommand {
@@ -58,9 +57,9 @@ struct InputsCommand: AsyncParsableCommand {
                 } else {
                     text = try String(contentsOfFile: script, encoding: .utf8)
                 }
-                var commands: [InputsTool.ScriptCommand] = []
+                var commands: [InputScript.Line] = []
                 for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                    if let command = try InputsTool.ScriptCommand.parse(line, line: number + 1) {
+                    if let command = try InputScript.parse(line, line: number + 1) {
                         commands.append(command)
                     }
                 }

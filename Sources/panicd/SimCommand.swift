@@ -3,8 +3,8 @@ import Foundation
 import Logging
 import PanicConfig
 import PanicCore
-import PanicDaemon
 import PanicSigning
+import PanicSimulation
 
 /// Writes a line straight to standard output: the timeline is meant to be watched live, also through a pipe.
 @Sendable func say(_ text: String) {

@@ -17,7 +17,7 @@ extension CLISuite {
                 release seat-row-emergency
                 cut driver-emergency
                 wait 12s
-                mend driver-emergency
+                restore driver-emergency
                 wait 1s
                 """
             let output = try panicd.run(

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PanicCore
 import PanicDaemon
+import PanicHardware
 import PanicSim
 import Testing
 
@@ -21,7 +22,7 @@ struct FixKeeperTests {
         #expect(keeper.recordFix(at: clock.now) == nil)
         #expect(keeper.wallTime(at: clock.now).source == .system)
 
-        let task = Task { try await keeper.run(source: gnss) }
+        let task = Task { try await keeper.run(source: NMEAFixSource(gnss)) }
         // Each epoch is closed when the next one starts: run a few seconds of receiver output.
         for _ in 0..<5 {
             while clock.sleeperCount == 0 { await Task.yield() }

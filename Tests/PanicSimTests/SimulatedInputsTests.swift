@@ -82,7 +82,7 @@ struct SimulatedInputsTests {
             #expect(await events.next()?.kind == .enclosureOpened)
             #expect(await events.next()?.kind == .powerLost)
 
-            try lines.mendWire("driver-emergency")
+            try lines.restore("driver-emergency")
             await service.caughtUp(with: lines)
             clock.advance(to: ms(21_000))
             lines.close()

@@ -1,7 +1,9 @@
+import PanicConfig
 import PanicCore
 import PanicHardware
 import PanicLinux
 import PanicSim
+import PanicSimulation
 import Synchronization
 
 #if canImport(Glibc)
@@ -9,96 +11,15 @@ import Synchronization
 #endif
 
 /// The installer's input tools behind `panicd inputs watch` and `panicd inputs test`.
-public enum InputsTool {
+enum InputsTool {
     /// A problem with a script line or a board, said in the installer's words.
-    public struct Problem: Error, Sendable, CustomStringConvertible {
-        public var description: String
-        public init(_ description: String) { self.description = description }
-    }
-
-    /// One line of a simulated-board script.
-    ///
-    /// ```
-    /// press NAME | release NAME        a button (NAME: board name or line name); NC loops open on press
-    /// bounce NAME EDGES MS             EDGES alternating edges over MS milliseconds
-    /// cut NAME | mend NAME             open / close a loop's wire
-    /// open-enclosure | close-enclosure
-    /// power-loss | power-restore
-    /// ignition on|off
-    /// wait DURATION                    e.g. 300ms, 12s, 2m
-    /// # comment
-    /// ```
-    public enum ScriptCommand: Sendable, Equatable {
-        case press(String), release(String), bounce(String, edges: Int, over: Duration), cut(String), mend(String)
-        case openEnclosure, closeEnclosure, powerLoss, powerRestore, ignition(Bool)
-        case wait(Duration)
-
-        /// Parses one script line; nil for a blank or comment line.
-        public static func parse(_ text: Substring, line number: Int) throws(Problem) -> ScriptCommand? {
-            let words =
-                text.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
-                .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
-            guard let verb = words.first else { return nil }
-            func argument(_ index: Int) throws(Problem) -> String {
-                guard index < words.count else { throw Problem("script line \(number): \(verb) needs more arguments") }
-                return words[index]
-            }
-            switch verb {
-            case "press": return .press(try argument(1))
-            case "release": return .release(try argument(1))
-            case "cut": return .cut(try argument(1))
-            case "mend": return .mend(try argument(1))
-            case "bounce":
-                guard let edges = Int(try argument(2)), let span = Int(try argument(3)), edges > 0, span >= 0 else {
-                    throw Problem("script line \(number): bounce NAME EDGES MS, with whole numbers")
-                }
-                return .bounce(try argument(1), edges: edges, over: .milliseconds(span))
-            case "open-enclosure": return .openEnclosure
-            case "close-enclosure": return .closeEnclosure
-            case "power-loss": return .powerLoss
-            case "power-restore": return .powerRestore
-            case "ignition":
-                switch try argument(1) {
-                case "on": return .ignition(true)
-                case "off": return .ignition(false)
-                default: throw Problem("script line \(number): ignition on|off")
-                }
-            case "wait": return .wait(try duration(try argument(1), line: number))
-            default:
-                throw Problem(
-                    "script line \(number): unknown command \(verb) (press, release, bounce, cut, mend, "
-                        + "open-enclosure, close-enclosure, power-loss, power-restore, ignition, wait)")
-            }
-        }
-
-        static func duration(_ text: String, line number: Int) throws(Problem) -> Duration {
-            let units: [(String, Duration)] = [("ms", .milliseconds(1)), ("s", .seconds(1)), ("m", .seconds(60))]
-            for (suffix, unit) in units where text.hasSuffix(suffix) {
-                if let value = Int(text.dropLast(suffix.count)), value >= 0 { return unit * value }
-            }
-            throw Problem("script line \(number): \(text) is not a duration (300ms, 12s, 2m)")
-        }
-
-        /// Plays the command on the simulated lines (everything but `wait`).
-        func apply(to lines: SimulatedInputLines) throws(SimulatedLineError) {
-            switch self {
-            case .press(let name): try lines.press(name)
-            case .release(let name): try lines.release(name)
-            case .bounce(let name, let edges, let span): try lines.bounce(name, edges: edges, over: span)
-            case .cut(let name): try lines.cutWire(name)
-            case .mend(let name): try lines.mendWire(name)
-            case .openEnclosure: try lines.openEnclosure()
-            case .closeEnclosure: try lines.closeEnclosure()
-            case .powerLoss: try lines.losePower()
-            case .powerRestore: try lines.restorePower()
-            case .ignition(let on): try lines.ignition(on)
-            case .wait: break
-            }
-        }
+    struct Problem: Error, Sendable, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// How `watch` prints one classified event: time, role, name and line, kind.
-    public static func format(_ event: InputEvent, specs: [InputLineSpec]) -> String {
+    static func format(_ event: InputEvent, specs: [InputLineSpec]) -> String {
         let role = event.role.rawValue.padding(9)
         let line = "\(event.name) [\(specs[event.line].line)]".padding(34)
         return "\(event.at)  \(role) \(line) \(event.kind.rawValue)"
@@ -106,8 +27,8 @@ public enum InputsTool {
 
     /// Watches a simulated board in virtual time, playing `script` (parsed script lines) and printing events.
     /// Returns when the script ends; events still pending at the end (a hold not yet over) are not printed.
-    public static func watchSimulated(
-        board: BoardDefinition, script: [ScriptCommand], print: @escaping @Sendable (String) -> Void
+    static func watchSimulated(
+        board: BoardDefinition, script: [InputScript.Line], print: @escaping @Sendable (String) -> Void
     ) async throws {
         let clock = ManualClock()
         let lines = SimulatedInputLines(specs: board.inputs, clock: clock)
@@ -120,11 +41,12 @@ public enum InputsTool {
             await service.watching()
             do {
                 for command in script {
-                    if case .wait(let duration) = command {
+                    switch command {
+                    case .wait(let duration):
                         await service.caughtUp(to: lines.edgeCount)
                         clock.advance(by: duration)
-                    } else {
-                        try command.apply(to: lines)
+                    case .act(let action):
+                        guard try lines.perform(action) else { throw Problem("\(action) is not an act on the lines") }
                     }
                 }
                 await service.caughtUp(to: lines.edgeCount)
@@ -139,7 +61,7 @@ public enum InputsTool {
 
     /// Watches a board live on the system clock until the lines end or the task is cancelled: libgpiod for a
     /// `gpiod` board; for the simulated board, script lines typed on standard input (read as they come).
-    public static func watchLive(board: BoardDefinition, print: @escaping @Sendable (String) -> Void) async throws {
+    static func watchLive(board: BoardDefinition, print: @escaping @Sendable (String) -> Void) async throws {
         let clock = SystemMonotonicClock()
         switch board.backend {
         case .gpiod:
@@ -158,11 +80,11 @@ public enum InputsTool {
                 for try await text in StandardInputLines.lines() {
                     number += 1
                     do {
-                        guard let command = try ScriptCommand.parse(text[...], line: number) else { continue }
-                        if case .wait(let duration) = command {
-                            try await clock.sleep(for: duration)
-                        } else {
-                            try command.apply(to: lines)
+                        switch try InputScript.parse(text[...], line: number) {
+                        case .wait(let duration)?: try await clock.sleep(for: duration)
+                        case .act(let action)?:
+                            if try !lines.perform(action) { print("error: \(action) is not an act on the lines") }
+                        case nil: continue
                         }
                     } catch {
                         print("error: \(error)")
@@ -187,7 +109,7 @@ public enum InputsTool {
 
     /// Walks a board's outputs so an installer can check the wiring: LED on for a second, off, buzzer chirp.
     /// On the simulated board it runs in virtual time and prints the recorded changes.
-    public static func test(board: BoardDefinition, print: @escaping @Sendable (String) -> Void) async throws {
+    static func test(board: BoardDefinition, print: @escaping @Sendable (String) -> Void) async throws {
         let steps: [(String, OutputRole, Bool, Duration)] = [
             ("LED on (it should light for 1 s)", .statusLED, true, .seconds(1)),
             ("LED off", .statusLED, false, .milliseconds(500)),

@@ -1,7 +1,7 @@
 import Synchronization
 import Testing
 
-@testable import PanicDaemon
+@testable import PanicSimulation
 
 @Suite("The real-time conductor's wake-up signal")
 struct WakeSignalTests {

@@ -3,12 +3,9 @@ import Foundation
 import Logging
 import PanicConfig
 import PanicCore
-import PanicHardware
+import PanicDaemon
 import PanicSigning
 import PanicSim
-import PanicStore
-import PanicUplink
-import Synchronization
 
 /// Runs a fleet of simulated boxes against one embedded control room on one virtual clock: each box has its own
 /// key, outbox, route position, and a seeded schedule of presses and network outages. At the end every box's
@@ -141,32 +138,11 @@ public final class FleetSimulator: Sendable {
 
     // MARK: Schedule
 
-    enum Action: Sendable, Equatable {
-        case press(String)
-        case release(String)
-        case network(up: Bool)
-        /// The box loses power; it comes back `restoreAfter` later and restarts from disk.
-        case powerCut(restoreAfter: Duration)
-        case gnss(available: Bool)
-        /// The control room answers the next requests with HTTP 500 (it is shared: every box may meet them).
-        case serverErrors(count: Int)
-        /// The control room stores the next batches and the answers are lost on the way back, so the boxes send
-        /// them again and the control room must recognise the resends.
-        case lostResponses(count: Int)
-    }
-
-    struct Step: Sendable {
-        var at: Duration
-        /// The box it happens to (nil for the control room).
-        var device: Int?
-        var action: Action
-    }
-
     /// The seeded schedule: for each box, presses of its buttons (held 800 ms), network outages that do not
     /// overlap, now and then a power cut (one box in four) and a tunnel (one in three); for the control room, a
     /// burst of server errors and of lost answers every few minutes. Everything starts within the duration
     /// (an outage may run past it; the drain ends it).
-    static func schedule(devices: Int, duration: Duration, seed: UInt64, board: BoardDefinition) -> [Step] {
+    static func schedule(devices: Int, duration: Duration, seed: UInt64, board: BoardDefinition) -> [TimedAct] {
         var random = SplitMix64(seed: seed)
         let seconds = max(Int(duration.components.seconds), 10)
         let emergencyButtons = board.inputs.filter { $0.role == .emergency }.map(\.name)
@@ -174,7 +150,7 @@ public final class FleetSimulator: Sendable {
         func moment() -> Duration {
             .milliseconds(Int64.random(in: 2_000...Int64(seconds - 2) * 1000, using: &random))
         }
-        var steps: [Step] = []
+        var steps: [TimedAct] = []
         for device in 0..<devices {
             // About one press a minute, at least one; seven in ten are emergencies.
             let presses = max(1, seconds / 60) + Int.random(in: 0...1, using: &random)
@@ -183,8 +159,7 @@ public final class FleetSimulator: Sendable {
                 let emergency = Int.random(in: 0..<10, using: &random) < 7 || helpButtons.isEmpty
                 let buttons = emergency ? emergencyButtons : helpButtons
                 guard let button = buttons.randomElement(using: &random) else { continue }
-                steps.append(Step(at: at, device: device, action: .press(button)))
-                steps.append(Step(at: at + .milliseconds(800), device: device, action: .release(button)))
+                steps.append(TimedAct(at: at, box: device, action: .press(input: button, hold: .milliseconds(800))))
             }
             // Outages of 3 to 40 s, 5 to 60 s apart.
             var at = Duration.zero
@@ -192,45 +167,30 @@ public final class FleetSimulator: Sendable {
                 at += .milliseconds(Int64.random(in: 5_000...60_000, using: &random))
                 guard at < duration else { break }
                 let length = Duration.milliseconds(Int64.random(in: 3_000...40_000, using: &random))
-                steps.append(Step(at: at, device: device, action: .network(up: false)))
-                steps.append(Step(at: at + length, device: device, action: .network(up: true)))
+                steps.append(TimedAct(at: at, box: device, action: .network(up: false)))
+                steps.append(TimedAct(at: at + length, box: device, action: .network(up: true)))
                 at += length
             }
             if Int.random(in: 0..<4, using: &random) == 0 {
                 let restore = Duration.milliseconds(Int64.random(in: 2_000...30_000, using: &random))
-                steps.append(Step(at: moment(), device: device, action: .powerCut(restoreAfter: restore)))
+                steps.append(TimedAct(at: moment(), box: device, action: .powerCut(restoreAfter: restore)))
             }
             if Int.random(in: 0..<3, using: &random) == 0 {
                 let at = moment()
                 let length = Duration.milliseconds(Int64.random(in: 5_000...90_000, using: &random))
-                steps.append(Step(at: at, device: device, action: .gnss(available: false)))
-                steps.append(Step(at: at + length, device: device, action: .gnss(available: true)))
+                steps.append(TimedAct(at: at, box: device, action: .gnss(available: false)))
+                steps.append(TimedAct(at: at + length, box: device, action: .gnss(available: true)))
             }
         }
         // The control room has a bad moment every three minutes or so, at least once per run.
         for _ in 0..<max(1, seconds / 180) {
             let errors = Int.random(in: 1...max(2, devices / 2), using: &random)
-            steps.append(Step(at: moment(), device: nil, action: .serverErrors(count: errors)))
+            steps.append(TimedAct(at: moment(), box: nil, action: .serverErrors(status: 500, count: errors)))
             let lost = Int.random(in: 1...max(2, devices / 2), using: &random)
-            steps.append(Step(at: moment(), device: nil, action: .lostResponses(count: lost)))
+            steps.append(TimedAct(at: moment(), box: nil, action: .lostResponses(count: lost)))
         }
         // Stable by time, then by order of making: the same seed gives the same order.
         return steps.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
-    }
-
-    // MARK: Devices
-
-    /// What the box watchers saw: when each alert was stored, and by which box.
-    final class AlertLog: Sendable {
-        struct Stored: Sendable {
-            var device: Int
-            var at: Duration
-        }
-        private let state = Mutex<[String: Stored]>([:])
-        func stored(_ id: String, device: Int, at: Duration) {
-            state.withLock { if $0[id] == nil { $0[id] = Stored(device: device, at: at) } }
-        }
-        var all: [String: Stored] { state.withLock { $0 } }
     }
 
     // MARK: Run
@@ -243,34 +203,24 @@ public final class FleetSimulator: Sendable {
         let start = configuration.start
         let time = SimulatedTime(clock: manual, origin: origin, start: start)
         let quiet = Logger(label: "panicbridge.sim.fleet", factory: { _ in SwiftLogNoOpLogHandler() })
-        let roomKey = DeviceKey.generate()
-        let room = try ControlRoom(
-            path: directory + "/controlroom.sqlite", key: roomKey, wallClock: { time.recordNow }, logger: quiet)
-        let desk = EmbeddedDesk(room: room)
-        let faults = FaultInjector()
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let server = ControlRoomServer.application(
-            controlRoom: room, host: "127.0.0.1", port: 0, faults: faults, logger: quiet,
-            onRunning: { portSink.yield($0) })
-        var steps = Self.schedule(
-            devices: configuration.devices, duration: configuration.duration, seed: configuration.seed, board: board)[
-                ...]
-        let log = AlertLog()
+        let embedded = try EmbeddedControlRoom(directory: directory, time: time, port: 0, logger: quiet)
+        let room = embedded.room
+        let client = EmbeddedControlRoomClient(room: room)
+        let steps = Self.schedule(
+            devices: configuration.devices, duration: configuration.duration, seed: configuration.seed, board: board)
 
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
-            var portIterator = ports.makeAsyncIterator()
-            guard let port = await portIterator.next() else { throw SimulationError("the control room did not start") }
-            let url = "http://127.0.0.1:\(port)"
+            let url = try await embedded.start(in: &group)
             print(
                 "control room on \(url); \(configuration.devices) boxes on \(routes.map(\.name).joined(separator: ", ")); "
                     + "\(steps.count) scheduled steps (seed \(configuration.seed))")
             let world = SimulationWorld(
-                time: time, controlRoomURL: url, controlRoomKey: roomKey.identity, partsLogger: quiet)
+                time: time, controlRoomURL: url, controlRoomKey: embedded.key.identity, partsLogger: quiet)
             let conductor = Conductor(world: world, manual: manual)
 
             // Each bus starts at its own point along its route: spread evenly over the there-and-back of the route.
             var routeNames: [String] = []
+            var observers: [BoxObserver] = []
             let names = configuration.routes.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
             let perRoute = (configuration.devices + routes.count - 1) / routes.count
             for index in 0..<configuration.devices {
@@ -285,130 +235,45 @@ public final class FleetSimulator: Sendable {
                 let key = DeviceKey.generate()
                 try room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
                 let name = String(format: "bus-%03d", index + 1)
+                let observer = BoxObserver(narrate: nil)
+                observers.append(observer)
                 let unit = try SimulatedBox(
                     name: name, key: key, board: board, directory: directory + "/" + name, world: world, gnss: gnss,
                     seed: configuration.seed &+ UInt64(index + 1) &* 1_000,
-                    onEvent: { event, at in
-                        if case .stored(let id, let kind, _) = event, kind == .emergency || kind == .help {
-                            log.stored(id, device: index, at: at)
-                        }
-                    })
+                    onEvent: { event, at in observer.observe(event, at: at) })
                 conductor.boxes.append(unit)
                 routeNames.append("\(names[index % routes.count]) +\(offset.components.seconds) s")
                 try unit.powerOn()
             }
-            let boxes = conductor.boxes
-            var auto = AutoOperator(
-                acceptAfter: configuration.operatorAcceptAfter, clearAfter: configuration.operatorClearAfter)
-            var arrivals: [String: Duration] = [:]
-            var powerBack: [(at: Duration, unit: SimulatedBox)] = []
-            var serverFaults = 0
-
-            func watchControlRoom() throws {
-                let now = conductor.elapsed
-                for alert in try desk.newAlerts() {
-                    arrivals[alert.id] = now
-                    auto.saw(alert, at: now)
-                }
-            }
-
-            func apply(_ step: Step) async throws {
-                // A box that is off cannot be pressed or cut again; its network and sky go on without it.
-                switch (step.action, step.device.map { boxes[$0] }) {
-                case (.serverErrors(let count), _):
-                    faults.set(.internalError, count: count)
-                    serverFaults += 1
-                case (.lostResponses(let count), _):
-                    faults.set(.loseResponse, count: count)
-                    serverFaults += 1
-                case (.press(let button), let unit?) where unit.isOn:
-                    try unit.lines.press(button)
-                    unit.presses += 1
-                case (.release(let button), let unit?) where unit.isOn:
-                    try unit.lines.release(button)
-                case (.network(let up), let unit?):
-                    unit.setNetwork(up: up)
-                case (.gnss(let available), let unit?):
-                    unit.gnss.isAvailable = available
-                case (.powerCut(let restoreAfter), let unit?) where unit.isOn:
-                    await unit.powerOff()
-                    powerBack.append((conductor.elapsed + restoreAfter, unit))
-                default:
-                    break
-                }
-            }
-
-            // The conductor: move time to the next thing that happens, whenever every box is waiting.
-            let end = configuration.duration
-            while true {
-                await conductor.settle()
-                try conductor.checkBoxes()
-                try watchControlRoom()
-                let now = conductor.elapsed
-                let due = auto.due(at: now)
-                for item in due {
-                    do { _ = try desk.act(item.action, device: item.device, alert: item.alert) } catch {
-                        self.print(line(now, "operator: cannot act on alert \(item.alert): \(error)"))
-                    }
-                }
-                var applied = false
-                for item in powerBack where item.at <= now {
-                    try item.unit.powerOn()
-                    applied = true
-                }
-                powerBack.removeAll { $0.at <= now }
-                while let step = steps.first, step.at <= now {
-                    steps = steps.dropFirst()
-                    try await apply(step)
-                    applied = true
-                }
-                if applied || !due.isEmpty { continue }
-                if now >= end, powerBack.isEmpty { break }
-                let candidates = [
-                    steps.first.map { origin.advanced(by: $0.at) }, auto.next.map { origin.advanced(by: $0) },
-                    powerBack.map(\.at).min().map { origin.advanced(by: $0) },
-                    conductor.nextDeadline, origin.advanced(by: end),
-                ].compactMap { $0 }.filter { $0 > conductor.now }
-                guard let next = candidates.min() else { break }
-                await conductor.advance(to: next)
-            }
-
+            let runner = SimulationRunner(
+                conductor: conductor, observers: observers, client: client, faults: embedded.faults,
+                operator: AutoOperator(
+                    acceptAfter: configuration.operatorAcceptAfter, clearAfter: configuration.operatorClearAfter),
+                steps: steps, controls: nil, narrate: false, print: print)
+            try await runner.run(until: configuration.duration)
             // The drain: every network and every receiver comes back; let the outboxes empty, within a bound.
-            for unit in boxes {
-                unit.setNetwork(up: true)
-                unit.gnss.isAvailable = true
-            }
-            let drainUntil = conductor.now.advanced(by: configuration.drainLimit)
-            func undelivered() throws -> Int {
-                try boxes.reduce(0) { $0 + (try $1.outbox?.status().undelivered ?? 0) }
-            }
-            while try undelivered() > 0, conductor.now < drainUntil {
-                await conductor.settle()
-                try watchControlRoom()
-                await conductor.advance(to: min(conductor.nextDeadline ?? drainUntil, drainUntil))
-            }
-            await conductor.settle()
-            try watchControlRoom()
+            try await runner.drain(.init(restoreLinks: true, limit: configuration.drainLimit))
 
             let report = try makeReport(
-                desk: desk, boxes: boxes, routeNames: routeNames, log: log, arrivals: arrivals,
-                simulated: conductor.elapsed, serverFaults: serverFaults, faultsInjected: faults.injected)
-            for unit in boxes { await unit.shutDown() }
+                client: client, boxes: conductor.boxes, observers: observers, routeNames: routeNames,
+                simulated: conductor.elapsed, serverFaults: runner.serverFaults,
+                faultsInjected: embedded.faults.injected)
+            for unit in conductor.boxes { await unit.shutDown() }
             group.cancelAll()
             return report
         }
     }
 
     private func makeReport(
-        desk: EmbeddedDesk, boxes: [SimulatedBox], routeNames: [String], log: AlertLog,
-        arrivals: [String: Duration], simulated: Duration, serverFaults: Int, faultsInjected: Int
+        client: EmbeddedControlRoomClient, boxes: [SimulatedBox], observers: [BoxObserver], routeNames: [String],
+        simulated: Duration, serverFaults: Int, faultsInjected: Int
     ) throws -> Report {
         var reports: [DeviceReport] = []
         for (index, unit) in boxes.enumerated() {
             guard let status = try unit.outbox?.status() else {
                 throw SimulationError("\(unit.name) is off at the end")
             }
-            let summary = try desk.summary(device: unit.deviceID)
+            let summary = try client.summary(device: unit.deviceID)
             reports.append(
                 DeviceReport(
                     name: unit.name, route: routeNames[index], presses: unit.presses, outages: unit.outages,
@@ -422,21 +287,25 @@ public final class FleetSimulator: Sendable {
         var longestWait = Duration.zero
         var longestDelivery = Duration.zero
         var alertsDelivered = 0
-        let stored = log.all
-        for (id, alert) in stored {
-            guard let arrived = arrivals[id] else { continue }
-            alertsDelivered += 1
-            let wait = boxes[alert.device].reachableTime(from: alert.at, to: arrived)
-            if wait > configuration.lateAfter { late += 1 }
-            longestWait = max(longestWait, wait)
-            longestDelivery = max(longestDelivery, arrived - alert.at)
+        var alertsStored = 0
+        for (unit, observer) in zip(boxes, observers) {
+            let seen = observer.seen
+            alertsStored += seen.alertsStored.count
+            for (id, storedAt) in seen.alertsStored {
+                guard let arrived = seen.alertsArrived[id] else { continue }
+                alertsDelivered += 1
+                let wait = unit.reachableTime(from: storedAt, to: arrived)
+                if wait > configuration.lateAfter { late += 1 }
+                longestWait = max(longestWait, wait)
+                longestDelivery = max(longestDelivery, arrived - storedAt)
+            }
         }
         return Report(
             devices: reports, stored: reports.reduce(0) { $0 + $1.stored },
             delivered: reports.reduce(0) { $0 + $1.delivered }, undelivered: reports.reduce(0) { $0 + $1.undelivered },
             lost: reports.reduce(0) { $0 + $1.lost }, duplicates: reports.reduce(0) { $0 + $1.duplicates },
             resent: reports.reduce(0) { $0 + $1.resent }, rejected: reports.reduce(0) { $0 + $1.rejected },
-            gaps: reports.reduce(0) { $0 + $1.gaps }, alertsStored: stored.count, alertsDelivered: alertsDelivered,
+            gaps: reports.reduce(0) { $0 + $1.gaps }, alertsStored: alertsStored, alertsDelivered: alertsDelivered,
             late: late, longestWait: longestWait, longestDelivery: longestDelivery, simulated: simulated,
             presses: boxes.reduce(0) { $0 + $1.presses }, outages: boxes.reduce(0) { $0 + $1.outages },
             powerCuts: boxes.reduce(0) { $0 + $1.powerCuts }, serverFaults: serverFaults, faultsInjected: faultsInjected

@@ -2,39 +2,13 @@ import Foundation
 import Logging
 import PanicConfig
 import PanicCore
+import PanicDaemon
 import PanicHardware
 import PanicSigning
 import PanicSim
 import PanicStore
 import PanicUplink
 import Synchronization
-
-/// A simulation's time: its clock, and the wall time the boxes and the control room read off it.
-struct SimulatedTime: Sendable {
-    let clock: any MonotonicClock
-    let origin: MonotonicInstant
-    /// Wall time at `origin`.
-    let start: Date
-
-    /// Time since the run started.
-    var elapsed: Duration { origin.duration(to: clock.now) }
-
-    /// Wall time now, as the simulated boxes see it.
-    var wallNow: Date { start.addingTimeInterval(Double(elapsed.milliseconds) / 1000) }
-
-    /// The same, as records and the control room keep it.
-    var recordNow: RecordTime { RecordTime(epochMilliseconds: Int64(wallNow.timeIntervalSince1970 * 1000)) }
-}
-
-/// What every simulated box of one run shares: the time, the control room to send to.
-struct SimulationWorld: Sendable {
-    let time: SimulatedTime
-    /// The control room's upload URL and the key its commands are signed with.
-    let controlRoomURL: String
-    let controlRoomKey: DeviceIdentity
-    /// The parts' own logs (quiet: the timeline says what happened).
-    let partsLogger: Logger
-}
 
 /// One simulated bus or booth: its key, its board, a receiver on its route, its mobile link, and the `PanicBox`
 /// built from them out of files in its own directory. A power cut drops the box (every in-memory state is lost);
@@ -144,7 +118,7 @@ final class SimulatedBox {
             seed: seed &+ UInt64(powerCycles), logger: world.partsLogger)
         let box = try PanicBox(
             parts: .init(
-                inputs: lines, outputs: outputs, gnss: feed, outbox: outbox, uplink: uplink,
+                inputs: lines, outputs: outputs, gnss: NMEAFixSource(feed), outbox: outbox, uplink: uplink,
                 statePath: directory + "/engine-state.json"),
             configuration: .init(), clock: world.time.clock, logger: world.partsLogger,
             systemTime: { world.time.wallNow })

@@ -1,0 +1,125 @@
+import AsyncHTTPClient
+import ControlRoomKit
+import Foundation
+import NIOCore
+import PanicConfig
+import PanicCore
+import PanicSigning
+import Synchronization
+
+/// What a simulation knows about deliveries to one device, from the control room's side.
+struct DeliverySummary: Sendable {
+    var records: Int
+    var gaps: Int
+    /// Records stored more than once under one sequence number, or chain findings (forks, replays).
+    var duplicates: Int
+    var byKind: [RecordKind: Int]
+}
+
+/// The control room a simulation sends to, as the simulator's operator and auditor see it: the embedded
+/// reference control room (`EmbeddedControlRoomClient`) or one reached over HTTP (`HTTPControlRoomClient`).
+protocol ControlRoomClient: Sendable {
+    /// Alerts that arrived since the last call.
+    func newAlerts() async throws -> [AlertView]
+    /// Alerts still open (not cleared and confirmed).
+    func openAlerts() async throws -> [AlertView]
+    /// Accepts or clears an alert, as the operator's page does.
+    func act(_ action: BoxAction.OperatorAction, device: String, alert: String) async throws -> AlertView
+    /// What arrived from `device`.
+    func summary(device: String) async throws -> DeliverySummary
+}
+
+/// The embedded reference control room, reached directly.
+final class EmbeddedControlRoomClient: ControlRoomClient {
+    let room: ControlRoom
+    private let cursor = Mutex<Int64>(0)
+
+    init(room: ControlRoom) { self.room = room }
+
+    func newAlerts() throws -> [AlertView] {
+        let from = cursor.withLock { $0 }
+        let (alerts, next) = try room.alerts(after: from)
+        cursor.withLock { $0 = next }
+        return alerts
+    }
+
+    func openAlerts() throws -> [AlertView] { try room.openAlerts() }
+
+    func act(_ action: BoxAction.OperatorAction, device: String, alert: String) throws -> AlertView {
+        action == .accept ? try room.accept(device: device, alert: alert) : try room.clear(device: device, alert: alert)
+    }
+
+    func summary(device: String) throws -> DeliverySummary {
+        let arrivals = try room.arrivalOrder(device: device)
+        var byKind: [RecordKind: Int] = [:]
+        for arrival in arrivals { byKind[arrival.kind, default: 0] += 1 }
+        let forks = try room.findings(device: device).count
+        return DeliverySummary(
+            records: try room.recordCount(device: device),
+            gaps: try room.gaps(device: device).reduce(0) { $0 + $1.count },
+            duplicates: arrivals.count - Set(arrivals.map(\.sequence)).count + forks, byKind: byKind)
+    }
+}
+
+/// An external control room (`controlroom serve`, or a real one speaking the same API), over HTTP: the operator
+/// page's own endpoints.
+final class HTTPControlRoomClient: ControlRoomClient {
+    let baseURL: String
+    private let seen = Mutex<Set<String>>([])
+
+    init(baseURL: String) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    }
+
+    /// Fetches the control room's public key from `GET /v1/identity` (when none was pinned on the command line).
+    func identity() async throws -> DeviceIdentity {
+        struct Identity: Decodable { var jwk: String }
+        let answer: Identity = try await call("GET", "/v1/identity")
+        guard let identity = DeviceIdentity(jwk: answer.jwk) else {
+            throw SimulationError("\(baseURL)/v1/identity: the control room has no signing key")
+        }
+        return identity
+    }
+
+    func newAlerts() async throws -> [AlertView] {
+        let all: [AlertView] = try await call("GET", "/v1/alerts?all=1")
+        return seen.withLock { seen in all.filter { seen.insert($0.id).inserted } }
+    }
+
+    func openAlerts() async throws -> [AlertView] { try await call("GET", "/v1/alerts") }
+
+    func act(_ action: BoxAction.OperatorAction, device: String, alert: String) async throws -> AlertView {
+        try await call("POST", "/v1/alerts/\(device)/\(alert)/\(action.rawValue)")
+    }
+
+    func summary(device: String) async throws -> DeliverySummary {
+        let devices: [RegisteredDevice] = try await call("GET", "/v1/devices")
+        guard let entry = devices.first(where: { $0.id == device }) else {
+            throw SimulationError("the control room at \(baseURL) does not know device \(device)")
+        }
+        let gaps = entry.gaps.reduce(0) { total, range in
+            let bounds = range.split(separator: "-").compactMap { Int($0) }
+            return total + (bounds.count == 2 ? bounds[1] - bounds[0] + 1 : 1)
+        }
+        // The API has no per-kind counts; the store keeps one copy per sequence number, so only findings
+        // (forks, replays) can show a duplicate.
+        return DeliverySummary(records: entry.records, gaps: gaps, duplicates: entry.findings.count, byKind: [:])
+    }
+
+    private func call<T: Decodable>(_ method: String, _ path: String) async throws -> T {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .init(rawValue: method)
+        let response: HTTPClientResponse
+        do { response = try await HTTPClient.shared.execute(request, timeout: .seconds(10)) } catch {
+            throw SimulationError("\(method) \(baseURL)\(path): \(error)")
+        }
+        let body = try await response.body.collect(upTo: 16 << 20)
+        guard response.status == .ok else {
+            throw SimulationError(
+                "\(method) \(baseURL)\(path): HTTP \(response.status.code) \(String(buffer: body))")
+        }
+        do { return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)) } catch {
+            throw SimulationError("\(method) \(baseURL)\(path): unexpected answer: \(error)")
+        }
+    }
+}
