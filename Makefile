@@ -6,7 +6,7 @@ SWIFT ?= swift
 APT_PACKAGES := pkg-config libgpiod-dev libserialport-dev libsqlite3-dev gpiod python3 python3-pip
 BIN := .build/debug
 
-.PHONY: deps build test demo format format-check clean
+.PHONY: deps build test demo format format-check check-modules clean
 .DEFAULT_GOAL := demo
 
 deps:
@@ -15,8 +15,8 @@ deps:
 build: deps
 	$(SWIFT) build
 
-## The test command the README and CI use: format check, build with no warnings, every test.
-test: deps format-check
+## The test command the README and CI use: format check, module guard rails, build with no warnings, every test.
+test: deps format-check check-modules
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip "ScenarioSuiteTests|FleetTests|SimRealTimeTests"
 	@# The scenario and fleet suites drive whole simulated boxes (hundreds of fsyncs each); on a two-core machine it runs
@@ -28,6 +28,11 @@ demo: deps
 	$(SWIFT) build --product panicd
 	$(BIN)/panicd boards check
 	$(BIN)/panicd sim --scenario sim/scenarios/demo.yaml
+
+## Imports match Package.swift, the README's module table is true, tests mirror modules, async suites have time
+## limits (scripts/check-modules.py).
+check-modules:
+	python3 scripts/check-modules.py
 
 format:
 	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift

@@ -17,8 +17,8 @@ let package = Package(
     products: [
         .executable(name: "panicd", targets: ["panicd"]),
         .executable(name: "controlroom", targets: ["controlroom"]),
-        .executable(name: "gnss-bench", targets: ["gnss-bench"]),  // area: gnss
-        .executable(name: "nmea-fuzz", targets: ["nmea-fuzz"]),  // area: gnss
+        .executable(name: "gnss-bench", targets: ["gnss-bench"]),
+        .executable(name: "nmea-fuzz", targets: ["nmea-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,11 +27,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),  // area: uplink
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),  // area: uplink
-        // area: uplink — already in the graph through the two above; named so the uplink can set TLS trust roots.
-        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),  // area: uplink
-        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),  // area: uplink
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Already in the graph through the two above; named so the uplink can set TLS trust roots.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
     ],
     targets: [
         // MARK: C libraries, found through pkg-config; each is a modulemap plus a one-line shim header.
@@ -69,7 +69,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "PanicSim", dependencies: ["PanicHardware", "NMEA"], swiftSettings: strict),
+        .target(name: "PanicSim", dependencies: ["PanicHardware", "PanicCore", "NMEA"], swiftSettings: strict),
 
         // MARK: Files, keys, storage and delivery.
         .target(
@@ -91,9 +91,9 @@ let package = Package(
             name: "PanicUplink",
             dependencies: [
                 "PanicCore", "PanicStore", "PanicSigning", .product(name: "Logging", package: "swift-log"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),  // area: uplink
-                .product(name: "NIOCore", package: "swift-nio"),  // area: uplink
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),  // area: uplink
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),
@@ -125,8 +125,8 @@ let package = Package(
             name: "ControlRoomKit",
             dependencies: [
                 "PanicCore", "PanicSigning", "PanicStore", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Hummingbird", package: "hummingbird"),  // area: uplink
-                .product(name: "NIOCore", package: "swift-nio"),  // area: uplink
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -143,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "controlroom",
             dependencies: [
-                "ControlRoomKit",
+                "ControlRoomKit", "PanicSigning", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -157,12 +157,23 @@ let package = Package(
         .testTarget(name: "PanicCoreTests", dependencies: ["PanicCore"], swiftSettings: strict),
         .testTarget(name: "PanicConfigTests", dependencies: ["PanicConfig", "PanicCore"], swiftSettings: strict),
         .testTarget(
-            name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware", "PanicCore", "NMEA", "PanicSim"],
+            name: "PanicLinuxTests",
+            dependencies: [
+                "PanicLinux", "PanicHardware", "PanicCore", "NMEA", "PanicSim",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: strict),
-        .testTarget(name: "PanicSimTests", dependencies: ["PanicSim", "PanicHardware"], swiftSettings: strict),
-        .testTarget(name: "PanicSigningTests", dependencies: ["PanicSigning", "PanicCore"], swiftSettings: strict),
         .testTarget(
-            name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore", "PanicSigning"], swiftSettings: strict),
+            name: "PanicSimTests", dependencies: ["PanicSim", "PanicHardware", "PanicCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PanicSigningTests",
+            dependencies: ["PanicSigning", "PanicCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "PanicStoreTests",
+            dependencies: ["PanicStore", "PanicCore", "PanicSigning", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .testTarget(
             name: "ControlRoomKitTests",
             dependencies: [
@@ -187,7 +198,6 @@ let package = Package(
             dependencies: ["PanicSimulation", "PanicConfig", "PanicCore", "PanicSim"],
             swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
-        // area: outbox — the outbox benchmark (`make bench-outbox`).
         .executableTarget(
             name: "outbox-bench",
             dependencies: [
@@ -195,11 +205,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // area: gnss — benchmark (make bench-gnss)
         .executableTarget(name: "gnss-bench", dependencies: ["NMEA", "PanicCore"], swiftSettings: strict),
-        // area: gnss — libFuzzer target (make fuzz-gnss); a plain build makes it a corpus replayer.
         .executableTarget(name: "nmea-fuzz", dependencies: ["NMEA", "PanicCore"], swiftSettings: strict),
-        // area: uplink — the device uplink's tests, the TLS test server, and the uplink benchmark.
         .testTarget(
             name: "PanicUplinkTests",
             dependencies: [
@@ -223,7 +230,6 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // area: inputs
         .executableTarget(
             name: "inputs-bench",
             dependencies: ["PanicCore", "PanicHardware", "PanicLinux", "PanicSim"],

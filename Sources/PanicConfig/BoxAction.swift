@@ -42,13 +42,6 @@ public enum BoxAction: Sendable, Equatable {
     /// The operator accepts or clears the device's open alerts.
     case operatorAction(OperatorAction)
 
-    /// Whether the act happens to the control room rather than to a box.
-    public var isControlRoomAct: Bool {
-        switch self {
-        case .serverErrors, .lostResponses: true
-        default: false
-        }
-    }
 }
 
 /// A simulated-board input script (`panicd inputs watch` on the sim board): acts in the same vocabulary as

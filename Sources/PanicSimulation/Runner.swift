@@ -212,26 +212,15 @@ final class SimulationRunner {
 
     private func apply(_ act: TimedAct) async throws {
         let now = conductor.elapsed
-        switch act.action {
-        case .serverErrors(let status, let count):
+        if let fault = Self.controlRoomFault(act.action) {
             guard let faults else {
-                say("server errors cannot be injected into an external control room: skipped")
+                say("\(fault.what) cannot be injected into an external control room: skipped")
                 return
             }
-            faults.set(.internalError, count: count)
+            faults.set(fault.fault, count: fault.count)
             serverFaults += 1
-            say("control room answers the next \(count) requests with HTTP \(status)")
+            say("control room " + fault.text)
             return
-        case .lostResponses(let count):
-            guard let faults else {
-                say("lost answers cannot be injected into an external control room: skipped")
-                return
-            }
-            faults.set(.loseResponse, count: count)
-            serverFaults += 1
-            say("control room stores the next \(count) batches and their answers are lost")
-            return
-        default: break
         }
         guard let index = act.box else { return }
         let unit = boxes[index]
@@ -260,6 +249,19 @@ final class SimulationRunner {
             }
             try unit.lines.perform(act.action)
             narrateLines(act.action, box: index, at: now)
+        }
+    }
+
+    /// The fault a control-room act injects, with its words; nil for acts on a box.
+    private static func controlRoomFault(
+        _ action: BoxAction
+    ) -> (fault: FaultInjector.Fault, count: Int, what: String, text: String)? {
+        switch action {
+        case .serverErrors(let status, let count):
+            (.internalError, count, "server errors", "answers the next \(count) requests with HTTP \(status)")
+        case .lostResponses(let count):
+            (.loseResponse, count, "lost answers", "stores the next \(count) batches and their answers are lost")
+        default: nil
         }
     }
 

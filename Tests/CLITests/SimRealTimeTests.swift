@@ -8,7 +8,7 @@ import Testing
 extension CLISuite {
     /// `panicd sim` in real time: a person at the keys, an external control room, NMEA on a pseudo-terminal. These
     /// take real seconds (each a few), so they run in the second test pass with the scenario suite.
-    @Suite("panicd sim in real time", .serialized)
+    @Suite("panicd sim in real time", .serialized, .timeLimit(.minutes(5)))
     struct SimRealTimeTests {
         let panicd = Executable("panicd")
         let controlroom = Executable("controlroom")

@@ -4,7 +4,7 @@ import PanicHardware
 import Synchronization
 import Testing
 
-@Suite("Recording replay")
+@Suite("Recording replay", .timeLimit(.minutes(2)))
 struct ReplayTests {
     let log = [
         "GPRMC,223251.00,A,3757.92653,N,12231.94543,W,0.068,338.51,210416,0.00,E,A",

@@ -6,7 +6,7 @@ import PanicHardware
 import PanicSim
 import Testing
 
-@Suite("GNSS into the fix records carry")
+@Suite("GNSS into the fix records carry", .timeLimit(.minutes(2)))
 struct FixKeeperTests {
     static let route = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../sim/routes/jaipur-jctsl-3a.csv").standardized.path

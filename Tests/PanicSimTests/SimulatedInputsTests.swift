@@ -38,7 +38,7 @@ extension InputService {
 
 func ms(_ value: Int) -> MonotonicInstant { .zero.advanced(by: .milliseconds(value)) }
 
-@Suite("Simulated inputs through the input service")
+@Suite("Simulated inputs through the input service", .timeLimit(.minutes(2)))
 struct SimulatedInputsTests {
     @Test("scripted presses, bounce, a cut wire, the enclosure and power come out classified, in virtual time")
     func endToEnd() async throws {
