@@ -47,11 +47,23 @@ public struct UTCDate: Sendable, Hashable, Comparable, CustomStringConvertible {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
     }
 
-    /// The next calendar day (proleptic Gregorian).
-    public var nextDay: UTCDate {
+    /// The date, if it exists in the (proleptic Gregorian) calendar: no 31 February, no month 13. The one check
+    /// every date a receiver or gpsd reports goes through before it can become a record's time.
+    public static func calendarValid(year: Int, month: Int, day: Int) -> UTCDate? {
+        guard (1...12).contains(month), (1...days(inMonth: month, of: year)).contains(day) else { return nil }
+        return UTCDate(year: year, month: month, day: day)
+    }
+
+    /// How many days `month` (1–12) has in `year`.
+    public static func days(inMonth month: Int, of year: Int) -> Int {
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
         let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        if day < lengths[max(0, min(11, month - 1))] { return UTCDate(year: year, month: month, day: day + 1) }
+        return lengths[max(0, min(11, month - 1))]
+    }
+
+    /// The next calendar day (proleptic Gregorian).
+    public var nextDay: UTCDate {
+        if day < Self.days(inMonth: month, of: year) { return UTCDate(year: year, month: month, day: day + 1) }
         if month < 12 { return UTCDate(year: year, month: month + 1, day: 1) }
         return UTCDate(year: year + 1, month: 1, day: 1)
     }
@@ -198,9 +210,11 @@ public struct NMEAFields {
             default: parts.2 = parts.2 * 10 + Int(digit)
             }
         }
-        guard (1...31).contains(parts.0), (1...12).contains(parts.1) else { throw NMEAFieldError(field: index) }
         let year = parts.2 < 80 ? 2000 + parts.2 : 1900 + parts.2
-        return UTCDate(year: year, month: parts.1, day: parts.0)
+        guard let date = UTCDate.calendarValid(year: year, month: parts.1, day: parts.0) else {
+            throw NMEAFieldError(field: index)
+        }
+        return date
     }
 }
 

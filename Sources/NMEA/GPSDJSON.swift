@@ -133,8 +133,9 @@ public struct GPSDReportDecoder: Sendable {
                 index += 1
             }
         }
+        guard let date = UTCDate.calendarValid(year: year, month: month, day: day) else { return nil }
         return (
-            UTCDate(year: year, month: month, day: day),
+            date,
             UTCTime(hour: hour, minute: minute, second: second, nanosecond: nanosecond)
         )
     }

@@ -380,10 +380,12 @@ func decodeGNS(_ fields: NMEAFields) throws(NMEAFieldError) -> NMEASentence.Body
 func decodeZDA(_ fields: NMEAFields) throws(NMEAFieldError) -> NMEASentence.Body {
     var date: UTCDate?
     if let day = try fields.integer(2), let month = try fields.integer(3), let year = try fields.integer(4) {
-        guard (1...31).contains(day) else { throw NMEAFieldError(field: 2) }
         guard (1...12).contains(month) else { throw NMEAFieldError(field: 3) }
         guard year >= 1980 else { throw NMEAFieldError(field: 4) }
-        date = UTCDate(year: year, month: month, day: day)
+        guard let valid = UTCDate.calendarValid(year: year, month: month, day: day) else {
+            throw NMEAFieldError(field: 2)
+        }
+        date = valid
     }
     return .zda(ZDA(time: try fields.time(1), date: date))
 }

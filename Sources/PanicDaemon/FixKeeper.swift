@@ -64,20 +64,38 @@ public final class FixKeeper: Sendable {
             ageMilliseconds: fix.age(at: now).milliseconds)
     }
 
+    /// No wall clock before this is believed, from the receiver or the system (2024-01-01T00:00:00Z).
+    public static let earliestPlausible = Date(timeIntervalSince1970: 1_704_067_200)
+    /// How far a GNSS time may stray from a plausible system clock and still be trusted: far more than a box's
+    /// clock drifts while unpowered (fake-hwclock, weeks), far less than a GPS week rollover (1024 weeks).
+    public static let maximumDisagreement: TimeInterval = 180 * 86_400
+
     /// The wall time now and where it came from: a trusted GNSS time advanced by its age, else the system clock.
+    ///
+    /// GNSS time is trusted only when the receiver's date exists in the calendar (the NMEA parser refuses
+    /// 31 February), is not flagged as a week-rollover suspect, is recent (`timeTrustWindow`), is on or after
+    /// `earliestPlausible`, and — when the system clock is itself plausible (set by NTP or a saved clock) — lies
+    /// within `maximumDisagreement` of it. A box without an RTC boots in 1970: there, any plausible GNSS time wins.
     public func wallTime(at now: MonotonicInstant) -> (time: RecordTime, source: TimeSource) {
         let epoch = state.withLock { $0.lastEpoch }
+        let system = systemTime()
         if let epoch, !epoch.dateSuspect, let utc = Self.utc(epoch), epoch.age(at: now) <= timeTrustWindow {
             let date = utc.addingTimeInterval(Double(epoch.age(at: now).milliseconds) / 1000)
-            return (RecordTime(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded())), .gnss)
+            let systemPlausible = system >= Self.earliestPlausible
+            if date >= Self.earliestPlausible,
+                !systemPlausible || abs(date.timeIntervalSince(system)) <= Self.maximumDisagreement
+            {
+                return (RecordTime(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded())), .gnss)
+            }
         }
-        let date = systemTime()
-        return (RecordTime(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded())), .system)
+        return (RecordTime(epochMilliseconds: Int64((system.timeIntervalSince1970 * 1000).rounded())), .system)
     }
 
     /// The fix's UTC date and time as a `Date`, when it has both.
     static func utc(_ fix: GNSSFix) -> Date? {
-        guard let date = fix.date, let time = fix.time else { return nil }
+        guard let date = fix.date, let time = fix.time,
+            UTCDate.calendarValid(year: date.year, month: date.month, day: date.day) != nil
+        else { return nil }
         var components = DateComponents()
         components.timeZone = TimeZone(identifier: "UTC")
         components.year = date.year
