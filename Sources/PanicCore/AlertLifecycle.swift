@@ -68,11 +68,12 @@ public struct AlertLifecycle: Sendable, Equatable {
     /// Alerts not yet cleared, by record id (sorted, for stable output).
     public var openAlerts: [String] { alerts.filter { $0.value.state != .cleared }.keys.sorted() }
 
-    /// An alert record was committed to the outbox.
-    public mutating func stored(alert: String, kind: RecordKind) -> AlertTransition? {
-        guard kind.isAlert, alerts[alert] == nil else { return nil }
-        alerts[alert] = Entry(kind: kind, state: .stored)
-        return AlertTransition(alert: alert, kind: kind, from: nil, to: .stored)
+    /// An alert record was committed to the outbox — or, after a restart, an alert still open is followed again
+    /// from the last state the box saved for it (`state`: an accepted alert is still accepted).
+    public mutating func stored(alert: String, kind: RecordKind, state: AlertState = .stored) -> AlertTransition? {
+        guard kind.isAlert, alerts[alert] == nil, state != .cleared else { return nil }
+        alerts[alert] = Entry(kind: kind, state: state)
+        return AlertTransition(alert: alert, kind: kind, from: nil, to: state)
     }
 
     /// A control room confirmed it has the alert's record.

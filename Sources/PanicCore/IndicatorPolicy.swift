@@ -1,39 +1,73 @@
-/// What the box shows the person at it, decided from the alert engine's state and what just happened: the one
-/// rule behind the LED and buzzer. Pure: the daemon shell only carries out what it returns.
+/// What the box shows the person at it: the one rule behind the LED and buzzer, decided from every open alert,
+/// the inputs and delivery. Pure: the daemon shell keeps the situation and carries out what this returns.
 ///
-/// - After a restart: an open emergency shows `stored` (it is committed; its progress is followed again), an
-///   input fault shows `fault`, otherwise `armed`.
-/// - An input fault (cut loop, stuck button) shows `fault`, unless an emergency is open: her alert's progress
-///   stays in front.
-/// - A fault mended, with no other fault and no open emergency, shows `armed` again.
-/// - An emergency's or help request's progress shows as stored → sent → help on the way → cleared; tamper alerts
-///   are for the maintenance desk and do not light the LED.
+/// In order:
+/// 1. An alert the box cannot deliver for a reason a resend will not fix (a control room refusing it) shows
+///    `fault`: she must not be told it was sent.
+/// 2. Open alerts show their progress, an emergency above a help request; of several, the one least far along
+///    (stored → sent → help on the way): the LED never says more than is true of every open alert of that kind.
+/// 3. `cleared` only when no alert is open any more (shown briefly, then back to armed).
+/// 4. Otherwise an input fault (cut loop, stuck button) shows `fault`, else `armed`.
+///
+/// Tamper alerts are for the maintenance desk: they do not light the LED.
 public enum IndicatorPolicy {
-    /// What the box shows when it starts with `state` restored from disk.
-    public static func atStart(_ state: AlertEngine.PersistentState) -> IndicatorState {
-        if state.openEmergency != nil { return .stored }
-        return state.inputFaults.isEmpty ? .armed : .fault
+    /// An alert the box has not seen cleared, with the last state it knows of.
+    public struct OpenAlert: Sendable, Hashable, Codable {
+        public var kind: RecordKind
+        public var state: AlertState
+
+        public init(kind: RecordKind, state: AlertState) {
+            self.kind = kind
+            self.state = state
+        }
     }
 
-    /// What to show after an input event was handled, given the engine's state after it; nil leaves the LED as
-    /// it is.
-    public static func after(_ event: InputEvent, state: AlertEngine.PersistentState) -> IndicatorState? {
-        let emergencyOpen = state.openEmergency != nil
-        if event.kind.isFault, !emergencyOpen { return .fault }
-        if event.kind == .wireRestored || event.kind == .stuckCleared, state.inputFaults.isEmpty, !emergencyOpen {
-            return .armed
+    /// Everything the LED depends on.
+    public struct Situation: Sendable, Equatable {
+        /// Open alerts by id (cleared ones are removed).
+        public var alerts: [String: OpenAlert]
+        /// Whether an input is faulty (a cut loop, a stuck button).
+        public var inputFault: Bool
+        /// Alerts a backend refused for a reason a resend will not fix.
+        public var undeliverable: Set<String>
+
+        public init(alerts: [String: OpenAlert] = [:], inputFault: Bool = false, undeliverable: Set<String> = []) {
+            self.alerts = alerts
+            self.inputFault = inputFault
+            self.undeliverable = undeliverable
         }
-        return nil
+
+        /// Follows an alert's transition: stored, sent, acknowledged update it; cleared removes it.
+        public mutating func apply(_ transition: AlertTransition) {
+            guard transition.kind == .emergency || transition.kind == .help else { return }
+            if transition.to == .cleared {
+                alerts[transition.alert] = nil
+                undeliverable.remove(transition.alert)
+            } else {
+                alerts[transition.alert] = OpenAlert(kind: transition.kind, state: transition.to)
+            }
+        }
     }
 
-    /// What to show when an alert moves along its lifecycle; nil for alerts that do not light the LED.
-    public static func after(_ transition: AlertTransition) -> IndicatorState? {
-        guard transition.kind == .emergency || transition.kind == .help else { return nil }
-        switch transition.to {
-        case .stored: return .stored
-        case .sent: return .sent
-        case .acknowledged: return .helpOnTheWay
-        case .cleared: return .cleared
+    /// What to show. `justCleared`: an alert was cleared by the step that led here.
+    public static func show(_ situation: Situation, justCleared: Bool = false) -> IndicatorState {
+        let lit = situation.alerts.filter { $0.value.kind == .emergency || $0.value.kind == .help }
+        if lit.keys.contains(where: situation.undeliverable.contains) { return .fault }
+        let lead =
+            lit.values.filter { $0.kind == .emergency }.isEmpty
+            ? Array(lit.values)
+            : lit.values.filter {
+                $0.kind == .emergency
+            }
+        if let least = lead.map(\.state).min() {
+            switch least {
+            case .stored: return .stored
+            case .sent: return .sent
+            case .acknowledged: return .helpOnTheWay
+            case .cleared: break
+            }
         }
+        if justCleared { return .cleared }
+        return situation.inputFault ? .fault : .armed
     }
 }

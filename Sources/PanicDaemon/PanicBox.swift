@@ -65,6 +65,13 @@ public final class PanicBox: Service, Sendable {
     public let events: AsyncStream<BoxEvent>
     private let eventSink: AsyncStream<BoxEvent>.Continuation
     private let engine: Mutex<AlertEngine>
+    /// What the box shows depends on (every open alert's last known state, input faults, refused alerts).
+    private let situation: Mutex<IndicatorPolicy.Situation>
+    private let lastShown = Mutex<IndicatorState?>(nil)
+    /// The alert-state file: what was last written, and whether a write is owed (it failed and is retried).
+    private let saved: Mutex<(contents: EngineStateFile.Contents?, owed: Bool)>
+    /// Faults of the box itself for the next health record (e.g. `engine-state-corrupt-moved-aside`).
+    private let boxFaults = Mutex<Set<String>>([])
     /// The outbox sequence of each open alert, saved with the engine's state so that after a restart the uplink
     /// can follow them again (their acknowledgements and clearing).
     private let alertSequences: Mutex<[String: Int64]>
@@ -85,12 +92,32 @@ public final class PanicBox: Service, Sendable {
         inputService = InputService(lines: parts.inputs, clock: clock)
         indicator = IndicatorDriver(outputs: parts.outputs, clock: clock)
         fixes = FixKeeper(clock: clock, logger: logger, systemTime: systemTime)
-        let restored = try EngineStateFile.read(path: parts.statePath)
+        var restored: EngineStateFile.Contents?
+        var faults: Set<String> = []
+        do {
+            restored = try EngineStateFile.read(path: parts.statePath)
+        } catch {
+            // A torn or corrupt file must not stop the panic button: set it aside, say where, and rebuild the
+            // open alerts from the outbox, which holds every alert record the box ever committed.
+            let aside = EngineStateFile.setAside(path: parts.statePath)
+            logger.error(
+                "alert-state file unreadable: moved aside, open alerts rebuilt from the outbox",
+                metadata: [
+                    "path": "\(parts.statePath)", "moved-to": "\(aside ?? "(could not move)")", "error": "\(error)",
+                ])
+            faults.insert("engine-state-corrupt-moved-aside")
+            restored = try EngineStateFile.rebuild(from: parts.outbox)
+        }
         engine = Mutex(
             AlertEngine(
                 configuration: configuration, restoring: restored?.engine ?? .init(), now: clock.now,
                 makeID: { UUID().uuidString.lowercased() }))
         alertSequences = Mutex(restored?.alertSequences ?? [:])
+        situation = Mutex(
+            IndicatorPolicy.Situation(
+                alerts: restored?.knownAlerts ?? [:], inputFault: !(restored?.engine.inputFaults.isEmpty ?? true)))
+        saved = Mutex((restored, false))
+        boxFaults.withLock { $0 = faults }
         (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         (work, workSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
@@ -109,15 +136,18 @@ public final class PanicBox: Service, Sendable {
 
     public func run() async throws {
         let state = engine.withLock { $0.persistentState }
-        indicator.show(IndicatorPolicy.atStart(state))
+        // After a restart the LED says what was last known: an accepted alert is still help on the way.
+        show(IndicatorPolicy.show(situation.withLock { $0 }))
         if let open = state.openEmergency {
             logger.notice("an emergency is still open after restart", metadata: ["alert": "\(open)"])
         }
-        // Follow the alerts that were open before the restart again.
+        // Follow the alerts that were open before the restart again, from their last known state.
         let sequences = alertSequences.withLock { $0 }
+        let known = situation.withLock { $0.alerts }
         for (id, kind) in [(state.openEmergency, RecordKind.emergency)] + state.openHelp.map({ ($0, .help) }) {
             if let id, let sequence = sequences[id] {
-                parts.uplink.alerts.stored(id: id, kind: kind, sequence: sequence)
+                parts.uplink.alerts.stored(
+                    id: id, kind: kind, sequence: sequence, state: known[id]?.state ?? .stored)
             }
         }
         try await withThrowingDiscardingTaskGroup { group in
@@ -140,12 +170,20 @@ public final class PanicBox: Service, Sendable {
         var timer = DeadlineTimer(clock: clock)
         defer { timer.cancel() }
         let fire: @Sendable (UInt64) -> Void = { self.post(.tick($0)) }
-        timer.arm(engine.withLock { $0.nextDeadline }, fire: fire)
+        timer.arm(nextDeadline, fire: fire)
         for await item in work {
             handle(item, timer: &timer)
-            timer.arm(engine.withLock { $0.nextDeadline }, fire: fire)
+            timer.arm(nextDeadline, fire: fire)
             pending.withLock { $0 -= 1 }
         }
+    }
+
+    /// The engine's next deadline, or sooner when the alert-state file is owed a write (retried every second,
+    /// like a held record, until the disk takes it).
+    private var nextDeadline: MonotonicInstant {
+        let engineDeadline = engine.withLock { $0.nextDeadline }
+        guard saved.withLock({ $0.owed }) else { return engineDeadline }
+        return min(engineDeadline, clock.now.advanced(by: EngineStateFile.retryInterval))
     }
 
     private func handle(_ item: Work, timer: inout DeadlineTimer) {
@@ -153,22 +191,31 @@ public final class PanicBox: Service, Sendable {
         let wall = fixes.wallTime(at: now)
         let moment = AlertEngine.Moment(
             now: now, time: wall.time, timeSource: wall.source, fix: fixes.recordFix(at: now))
-        let before = engine.withLock { $0.persistentState }
         switch item {
         case .input(let event):
             eventSink.yield(.input(event))
             submit(engine.withLock { $0.handle(event, at: moment, health: { self.health(now: now) }) })
-            if let state = IndicatorPolicy.after(event, state: engine.withLock { $0.persistentState }) { show(state) }
+            let faulty = engine.withLock { !$0.persistentState.inputFaults.isEmpty }
+            let state = situation.withLock {
+                $0.inputFault = faulty
+                return IndicatorPolicy.show($0)
+            }
+            showIfChanged(state)
         case .alert(let transition):
             eventSink.yield(.alert(transition))
             engine.withLock { $0.alertStateChanged(alert: transition.alert, to: transition.to, at: now) }
-            if let state = IndicatorPolicy.after(transition) { show(state) }
+            let cleared = transition.to == .cleared && (transition.kind == .emergency || transition.kind == .help)
+            let state = situation.withLock {
+                $0.apply(transition)
+                return IndicatorPolicy.show($0, justCleared: cleared)
+            }
+            showIfChanged(state, again: cleared)
         case .tick(let generation):
             guard timer.fired(generation) else { return }
             retryHeld()
             submit(engine.withLock { $0.tick(moment, health: { self.health(now: now) }) })
         }
-        persist(before)
+        persist()
     }
 
     private func submit(_ drafts: [RecordDraft]) {
@@ -201,21 +248,39 @@ public final class PanicBox: Service, Sendable {
         }
     }
 
-    /// Writes the engine's state durably when it changed, before anything else can happen.
-    private func persist(_ before: AlertEngine.PersistentState) {
+    /// Writes the engine's state durably when it changed, before anything else can happen. A failed write (a
+    /// full disk) is owed: retried at every step and every second until it succeeds, and reported meanwhile.
+    private func persist() {
         let after = engine.withLock { $0.persistentState }
-        guard after != before else { return }
         let open = Set([after.openEmergency].compactMap { $0 } + after.openHelp)
         let sequences = alertSequences.withLock { sequences in
             sequences = sequences.filter { open.contains($0.key) }
             return sequences
         }
+        let alerts = situation.withLock { $0.alerts.filter { open.contains($0.key) } }
+        let contents = EngineStateFile.Contents(engine: after, alertSequences: sequences, alerts: alerts)
+        let (last, owed) = saved.withLock { $0 }
+        guard owed || contents != last else { return }
         do {
-            try EngineStateFile.write(.init(engine: after, alertSequences: sequences), path: parts.statePath)
+            try EngineStateFile.write(contents, path: parts.statePath)
+            saved.withLock { $0 = (contents, false) }
+            if owed {
+                boxFaults.withLock { _ = $0.remove("engine-state-unwritable") }
+                logger.notice("alert state saved again", metadata: ["path": "\(parts.statePath)"])
+            }
         } catch {
-            logger.error("cannot save the alert state", metadata: ["path": "\(parts.statePath)", "error": "\(error)"])
+            saved.withLock { $0.owed = true }
+            boxFaults.withLock { _ = $0.insert("engine-state-unwritable") }
+            if !owed {
+                logger.error(
+                    "cannot save the alert state: retrying every second",
+                    metadata: ["path": "\(parts.statePath)", "error": "\(error)"])
+            }
         }
     }
+
+    /// Whether the alert-state file is owed a write that failed.
+    public var alertStateOwed: Bool { saved.withLock { $0.owed } }
 
     private func health(now: MonotonicInstant) -> HealthReport {
         let status = try? parts.outbox.status()
@@ -225,46 +290,24 @@ public final class PanicBox: Service, Sendable {
         return HealthReport(
             queueDepth: status?.undelivered ?? 0, oldestUndeliveredAgeMilliseconds: oldest,
             diskFreeBytes: Self.freeBytes(at: parts.outbox.path), droppedRecords: status?.droppedUnreported ?? 0,
-            faults: status?.faults ?? [])
+            faults: (status?.faults ?? []) + boxFaults.withLock { $0.sorted() })
     }
 
     private func show(_ state: IndicatorState) {
+        lastShown.withLock { $0 = state }
         indicator.show(state)
         eventSink.yield(.indicator(state))
+    }
+
+    /// Shows `state` unless the LED already shows it (`again`: show it even so, e.g. a second alert cleared).
+    private func showIfChanged(_ state: IndicatorState, again: Bool = false) {
+        guard again || lastShown.withLock({ $0 }) != state else { return }
+        show(state)
     }
 
     static func freeBytes(at path: String) -> Int64? {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let attributes = try? FileManager.default.attributesOfFileSystem(forPath: directory)
         return (attributes?[.systemFreeSize] as? NSNumber)?.int64Value
-    }
-}
-
-/// The engine's persistent state (and the outbox sequence of each open alert) as a small JSON file, replaced
-/// atomically and synced, so a power cut leaves either the old state or the new one.
-enum EngineStateFile {
-    struct Contents: Codable, Equatable {
-        var engine: AlertEngine.PersistentState
-        var alertSequences: [String: Int64]
-    }
-
-    static func read(path: String) throws -> Contents? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        return try JSONDecoder().decode(Contents.self, from: data)
-    }
-
-    static func write(_ contents: Contents, path: String) throws {
-        let data = try JSONEncoder().encode(contents)
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary])
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
-        try handle.synchronize()
-        try handle.close()
-        guard rename(temporary, path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
     }
 }

@@ -35,10 +35,10 @@ public final class AlertDesk: Sendable {
     public var hasOpenAlerts: Bool { state.withLock { !$0.lifecycle.openAlerts.isEmpty } }
 
     /// Tracks an alert committed to the outbox as record `sequence` (also used after a restart, for alerts the
-    /// engine's saved state says are still open).
-    public func stored(id: String, kind: RecordKind, sequence: Int64) {
+    /// engine's saved state says are still open, from the last state saved for them).
+    public func stored(id: String, kind: RecordKind, sequence: Int64, state known: AlertState = .stored) {
         let transition = state.withLock { state -> AlertTransition? in
-            guard let transition = state.lifecycle.stored(alert: id, kind: kind) else { return nil }
+            guard let transition = state.lifecycle.stored(alert: id, kind: kind, state: known) else { return nil }
             state.alertBySequence[sequence] = id
             return transition
         }

@@ -3,42 +3,71 @@ import Testing
 
 @Suite("What the box shows: the indicator policy")
 struct IndicatorPolicyTests {
-    func event(_ kind: InputEventKind) -> InputEvent {
-        InputEvent(
-            line: 0, name: "driver-emergency", role: .emergency, kind: kind,
-            since: MonotonicInstant(sinceOrigin: .zero), at: MonotonicInstant(sinceOrigin: .seconds(1)))
+    typealias Situation = IndicatorPolicy.Situation
+
+    func transition(_ alert: String, _ kind: RecordKind, to state: AlertState) -> AlertTransition {
+        AlertTransition(alert: alert, kind: kind, from: nil, to: state)
     }
 
-    @Test("at start: an open emergency shows stored, an input fault shows fault, else armed")
-    func atStart() {
-        var state = AlertEngine.PersistentState()
-        #expect(IndicatorPolicy.atStart(state) == .armed)
-        state.inputFaults = ["driver-emergency"]
-        #expect(IndicatorPolicy.atStart(state) == .fault)
-        state.openEmergency = "a1"
-        #expect(IndicatorPolicy.atStart(state) == .stored)
+    @Test("nothing open: armed, or fault while an input is faulty")
+    func idle() {
+        #expect(IndicatorPolicy.show(Situation()) == .armed)
+        #expect(IndicatorPolicy.show(Situation(inputFault: true)) == .fault)
     }
 
-    @Test("an input fault shows fault unless an emergency is open; mending the last fault shows armed")
-    func faults() {
-        var state = AlertEngine.PersistentState()
-        state.inputFaults = ["driver-emergency"]
-        #expect(IndicatorPolicy.after(event(.wireCut), state: state) == .fault)
-        state.inputFaults = []
-        #expect(IndicatorPolicy.after(event(.wireRestored), state: state) == .armed)
-        state.openEmergency = "a1"
-        #expect(IndicatorPolicy.after(event(.wireCut), state: state) == nil)
-        #expect(IndicatorPolicy.after(event(.wireRestored), state: state) == nil)
-    }
-
-    @Test("an alert's progress shows stored, sent, help on the way, cleared; tamper does not light the LED")
+    @Test("an alert's progress shows stored, sent, help on the way; an input fault does not hide it")
     func progress() {
-        let states: [(AlertState, IndicatorState)] = [
-            (.stored, .stored), (.sent, .sent), (.acknowledged, .helpOnTheWay), (.cleared, .cleared),
+        var situation = Situation(inputFault: true)
+        let shown: [(AlertState, IndicatorState)] = [
+            (.stored, .stored), (.sent, .sent), (.acknowledged, .helpOnTheWay),
         ]
-        for (to, shown) in states {
-            #expect(IndicatorPolicy.after(AlertTransition(alert: "a1", kind: .emergency, from: nil, to: to)) == shown)
-            #expect(IndicatorPolicy.after(AlertTransition(alert: "a1", kind: .tamper, from: nil, to: to)) == nil)
+        for (state, led) in shown {
+            situation.apply(transition("e1", .emergency, to: state))
+            #expect(IndicatorPolicy.show(situation) == led)
         }
+    }
+
+    @Test("a help request cleared while an emergency is open and not yet accepted: the LED stays on the emergency")
+    func helpClearedDuringEmergency() {
+        var situation = Situation()
+        situation.apply(transition("e1", .emergency, to: .stored))
+        situation.apply(transition("h1", .help, to: .stored))
+        situation.apply(transition("h1", .help, to: .sent))
+        situation.apply(transition("h1", .help, to: .acknowledged))
+        // The help request is further along than the emergency: the emergency leads.
+        #expect(IndicatorPolicy.show(situation) == .stored)
+        situation.apply(transition("h1", .help, to: .cleared))
+        #expect(IndicatorPolicy.show(situation, justCleared: true) == .stored)
+        situation.apply(transition("e1", .emergency, to: .sent))
+        #expect(IndicatorPolicy.show(situation) == .sent)
+        situation.apply(transition("e1", .emergency, to: .cleared))
+        #expect(IndicatorPolicy.show(situation, justCleared: true) == .cleared)
+    }
+
+    @Test("of several open help requests, the least far along is shown")
+    func leastAlong() {
+        var situation = Situation()
+        situation.apply(transition("h1", .help, to: .acknowledged))
+        situation.apply(transition("h2", .help, to: .stored))
+        #expect(IndicatorPolicy.show(situation) == .stored)
+    }
+
+    @Test("an alert a backend refused for good shows fault, above its progress")
+    func undeliverable() {
+        var situation = Situation()
+        situation.apply(transition("e1", .emergency, to: .stored))
+        situation.undeliverable = ["e1"]
+        #expect(IndicatorPolicy.show(situation) == .fault)
+        situation.apply(transition("e1", .emergency, to: .cleared))
+        #expect(situation.undeliverable.isEmpty)
+        #expect(IndicatorPolicy.show(situation, justCleared: true) == .cleared)
+    }
+
+    @Test("tamper alerts do not light the LED")
+    func tamper() {
+        var situation = Situation()
+        situation.apply(transition("t1", .tamper, to: .stored))
+        #expect(situation.alerts.isEmpty)
+        #expect(IndicatorPolicy.show(situation) == .armed)
     }
 }

@@ -1,0 +1,128 @@
+import Foundation
+import PanicCore
+import PanicSigning
+import PanicStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A file call that failed, with the call, the path and errno.
+public struct EngineStateFileError: Error, Sendable, CustomStringConvertible {
+    public var call: String
+    public var path: String
+    public var errno: CInt
+    public var description: String { "\(call) \(path): \(String(cString: strerror(errno))) (errno \(errno))" }
+}
+
+/// The engine's persistent state, the outbox sequence and last known state of each open alert, as a small JSON
+/// file replaced atomically (written to a temporary file, synced, renamed, the directory synced), so a power cut
+/// leaves either the old state or the new one.
+enum EngineStateFile {
+    struct Contents: Codable, Equatable {
+        var engine: AlertEngine.PersistentState
+        var alertSequences: [String: Int64]
+        /// The last state the box knew of each open alert (absent in files written before it was kept).
+        var alerts: [String: IndicatorPolicy.OpenAlert]?
+
+        /// Each open alert's last known state; for an older file, "stored" (all it can be sure of).
+        var knownAlerts: [String: IndicatorPolicy.OpenAlert] {
+            if let alerts { return alerts }
+            var known: [String: IndicatorPolicy.OpenAlert] = [:]
+            if let emergency = engine.openEmergency { known[emergency] = .init(kind: .emergency, state: .stored) }
+            for help in engine.openHelp { known[help] = .init(kind: .help, state: .stored) }
+            return known
+        }
+    }
+
+    /// How often a write that failed is tried again.
+    static let retryInterval = Duration.seconds(1)
+
+    /// The file's contents, nil when there is none; throws (naming the file) when it cannot be read or decoded.
+    static func read(path: String) throws -> Contents? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw EngineStateFileError(call: "read", path: path, errno: EIO)
+        }
+        do { return try JSONDecoder().decode(Contents.self, from: data) } catch {
+            throw DaemonError("alert-state file \(path) is not valid (\(data.count) bytes): \(error)")
+        }
+    }
+
+    /// Moves an unreadable file aside (`PATH.corrupt-EPOCHMS`) and returns where it went.
+    static func setAside(path: String) -> String? {
+        let aside = "\(path).corrupt-\(Int64(Date().timeIntervalSince1970 * 1000))"
+        return rename(path, aside) == 0 ? aside : nil
+    }
+
+    /// The open alerts as the outbox tells them: every emergency and help record not followed by a `cleared`
+    /// record for it. Input faults are not in the outbox; the classifier finds them again.
+    static func rebuild(from outbox: Outbox) throws -> Contents? {
+        var open: [String: (kind: RecordKind, sequence: Int64)] = [:]
+        var cleared: Set<String> = []
+        for stored in try outbox.records() {
+            guard stored.kind == .emergency || stored.kind == .help || stored.kind == .cleared else { continue }
+            let parts = stored.envelope.split(separator: ".")
+            guard parts.count == 3, let payload = Base64URL.decode(parts[1]),
+                let record = try? JSONDecoder().decode(Record.self, from: payload)
+            else { continue }
+            switch record.body {
+            case .cleared(let alert, _): cleared.insert(alert)
+            default: open[record.id] = (record.kind, record.sequence)
+            }
+        }
+        open = open.filter { !cleared.contains($0.key) }
+        guard !open.isEmpty else { return nil }
+        // One emergency can be latched: the latest; help requests stay open side by side.
+        let emergency = open.filter { $0.value.kind == .emergency }.max { $0.value.sequence < $1.value.sequence }
+        let helps = open.filter { $0.value.kind == .help }.sorted { $0.value.sequence < $1.value.sequence }
+        var kept = helps.map { ($0.key, $0.value) }
+        if let emergency { kept.append((emergency.key, emergency.value)) }
+        return Contents(
+            engine: .init(openEmergency: emergency?.key, openHelp: helps.map(\.key)),
+            alertSequences: Dictionary(uniqueKeysWithValues: kept.map { ($0.0, $0.1.sequence) }),
+            alerts: Dictionary(uniqueKeysWithValues: kept.map { ($0.0, .init(kind: $0.1.kind, state: .stored)) }))
+    }
+
+    /// Writes `contents` durably. Every failing call (a full disk: `write` or `fsync` with ENOSPC) throws with
+    /// the call, the path and errno; the previous file is then left as it was.
+    static func write(_ contents: Contents, path: String) throws {
+        let data = try JSONEncoder().encode(contents)
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw EngineStateFileError(call: "open", path: temporary, errno: errno) }
+        var failure: EngineStateFileError?
+        data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let count = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else {
+                    failure = EngineStateFileError(call: "write", path: temporary, errno: count < 0 ? errno : ENOSPC)
+                    return
+                }
+                offset += count
+            }
+        }
+        if failure == nil, fsync(descriptor) != 0 {
+            failure = EngineStateFileError(call: "fsync", path: temporary, errno: errno)
+        }
+        _ = close(descriptor)
+        if let failure {
+            _ = unlink(temporary)
+            throw failure
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = EngineStateFileError(call: "rename", path: path, errno: errno)
+            _ = unlink(temporary)
+            throw error
+        }
+        // The rename is durable only once the directory is.
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let handle = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard handle >= 0 else { throw EngineStateFileError(call: "open", path: directory, errno: errno) }
+        defer { _ = close(handle) }
+        guard fsync(handle) == 0 else { throw EngineStateFileError(call: "fsync", path: directory, errno: errno) }
+    }
+}
