@@ -82,15 +82,17 @@ let package = Package(
             dependencies: ["PanicCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        .target(name: "PanicSQLite", dependencies: ["CSQLite"], swiftSettings: strict),
         .target(
             name: "PanicStore",
-            dependencies: ["PanicCore", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PanicCore", "PanicSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
             name: "PanicUplink",
             dependencies: [
-                "PanicCore", "PanicStore", "PanicSigning", .product(name: "Logging", package: "swift-log"),
+                "PanicCore", "PanicStore", "PanicSigning", "PanicSQLite",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),  // area: uplink
                 .product(name: "NIOCore", package: "swift-nio"),  // area: uplink
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),  // area: uplink
@@ -114,7 +116,7 @@ let package = Package(
         .target(
             name: "ControlRoomKit",
             dependencies: [
-                "PanicCore", "PanicSigning", "PanicStore", .product(name: "Logging", package: "swift-log"),
+                "PanicCore", "PanicSigning", "PanicSQLite", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),  // area: uplink
                 .product(name: "NIOCore", package: "swift-nio"),  // area: uplink
             ],
@@ -149,6 +151,7 @@ let package = Package(
         .testTarget(name: "PanicLinuxTests", dependencies: ["PanicLinux", "PanicHardware"], swiftSettings: strict),
         .testTarget(name: "PanicSimTests", dependencies: ["PanicSim", "PanicHardware"], swiftSettings: strict),
         .testTarget(name: "PanicSigningTests", dependencies: ["PanicSigning", "PanicCore"], swiftSettings: strict),
+        .testTarget(name: "PanicSQLiteTests", dependencies: ["PanicSQLite"], swiftSettings: strict),
         .testTarget(
             name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore", "PanicSigning"], swiftSettings: strict),
         .testTarget(

@@ -2,8 +2,8 @@ import Crypto
 import Foundation
 import Logging
 import PanicCore
+import PanicSQLite
 import PanicSigning
-import PanicStore
 import Synchronization
 
 /// Errors of control-room operations, each naming what was wrong.
@@ -85,16 +85,10 @@ public final class ControlRoom: Sendable {
     final class State {
         let connection: SQLiteConnection
         var keys: [String: (device: String, identity: DeviceIdentity)] = [:]
-        var statements: [String: SQLiteStatement] = [:]
 
         init(connection: SQLiteConnection) { self.connection = connection }
 
-        func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
-            if let cached = statements[sql] { return cached }
-            let statement = try connection.prepare(sql)
-            statements[sql] = statement
-            return statement
-        }
+        func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement { try connection.statement(sql) }
     }
 
     // The connection and its statements are touched only inside `state.withLock`, one thread at a time.
@@ -116,7 +110,7 @@ public final class ControlRoom: Sendable {
         let connection = try SQLiteConnection(path: path)
         try connection.execute("PRAGMA journal_mode = WAL")
         try connection.execute("PRAGMA synchronous = FULL")
-        try ControlRoom.migrate(connection)
+        try connection.migrate(ControlRoom.migrations)
         let state = State(connection: connection)
         let devices = try connection.prepare("SELECT id, jwk FROM devices")
         while try devices.step() {
@@ -129,33 +123,6 @@ public final class ControlRoom: Sendable {
         self.commandLifetime = commandLifetime
         self.wallClock = wallClock
         self.logger = logger
-    }
-
-    static func migrate(_ connection: SQLiteConnection) throws {
-        let version = try connection.integer("PRAGMA user_version") ?? 0
-        guard version < 1 else { return }
-        try connection.transaction {
-            try connection.execute(
-                """
-                CREATE TABLE devices(id TEXT PRIMARY KEY, kid TEXT NOT NULL UNIQUE, jwk TEXT NOT NULL);
-                CREATE TABLE records(
-                    device TEXT NOT NULL, seq INTEGER NOT NULL, uuid TEXT NOT NULL, kind TEXT NOT NULL,
-                    time_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, hash TEXT NOT NULL, prev TEXT,
-                    envelope TEXT NOT NULL, PRIMARY KEY(device, seq));
-                CREATE UNIQUE INDEX records_by_uuid ON records(device, uuid);
-                CREATE TABLE alerts(
-                    device TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, input TEXT,
-                    pressed_ms INTEGER NOT NULL, time_source TEXT NOT NULL, received_ms INTEGER NOT NULL,
-                    fix TEXT, state TEXT NOT NULL, device_cleared INTEGER NOT NULL DEFAULT 0,
-                    PRIMARY KEY(device, id));
-                CREATE TABLE commands(
-                    nonce TEXT PRIMARY KEY, device TEXT NOT NULL, alert TEXT NOT NULL, action TEXT NOT NULL,
-                    envelope TEXT NOT NULL, expires_ms INTEGER NOT NULL, acked INTEGER NOT NULL DEFAULT 0);
-                CREATE INDEX commands_by_device ON commands(device, acked);
-                CREATE TABLE findings(device TEXT NOT NULL, seq INTEGER NOT NULL, finding TEXT NOT NULL);
-                PRAGMA user_version = 1;
-                """)
-        }
     }
 
     // MARK: Registry

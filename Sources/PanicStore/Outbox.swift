@@ -1,7 +1,7 @@
-import CSQLite
 import Foundation
 import Logging
 import PanicCore
+import PanicSQLite
 import Synchronization
 
 /// How a backend drains records that are neither alerts nor live: oldest first (a complete track in order)
@@ -121,7 +121,6 @@ public final class Outbox: Sendable {
         var held: [RecordDraft] = []
         var heldDropped = 0
         var backends: [String: BacklogOrder] = [:]
-        var statements: [String: SQLiteStatement] = [:]
 
         init(connection: SQLiteConnection, lastSequence: Int64, lastHash: String?, records: Int, bytes: Int64) {
             self.connection = connection
@@ -131,12 +130,7 @@ public final class Outbox: Sendable {
             self.bytes = bytes
         }
 
-        func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
-            if let cached = statements[sql] { return cached }
-            let statement = try connection.prepare(sql)
-            statements[sql] = statement
-            return statement
-        }
+        func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement { try connection.statement(sql) }
     }
 
     // The connection and its statements are only touched inside `state.withLock`, so one thread at a time.
@@ -147,8 +141,6 @@ public final class Outbox: Sendable {
     /// The database path.
     public let path: String
     private let logger: Logger
-
-    static let schemaVersion: Int64 = 1
 
     /// Opens (or creates) the outbox at `path`. A database that fails its integrity check is moved aside to
     /// `<path>.corrupt-<UTC time>` (with its -wal and -shm), logged, and replaced by a fresh one; the next
@@ -173,7 +165,7 @@ public final class Outbox: Sendable {
             fault = "outbox-corrupt-moved-aside"
             connection = try Outbox.openChecked(path: path, configuration: configuration)
         }
-        try Outbox.migrate(connection)
+        try connection.migrate(Outbox.migrations)
         if let fault { try Outbox.addFault(fault, connection) }
         // Records in flight when the process stopped were never confirmed: send them again.
         try connection.execute("UPDATE delivery SET state = 'pending', next_attempt_ms = 0 WHERE state = 'inflight'")
@@ -204,11 +196,7 @@ public final class Outbox: Sendable {
         try connection.execute("PRAGMA journal_mode = WAL")
         try connection.execute("PRAGMA synchronous = FULL")
         if let pages = configuration.maxPageCount { try connection.execute("PRAGMA max_page_count = \(pages)") }
-        let check = try connection.text("PRAGMA quick_check") ?? "no result"
-        guard check == "ok" else {
-            throw SQLiteError(
-                call: "integrity", code: SQLITE_CORRUPT, extendedCode: SQLITE_CORRUPT, message: check, path: path)
-        }
+        try connection.quickCheck()
         return connection
     }
 
@@ -224,29 +212,6 @@ public final class Outbox: Sendable {
             }
         }
         return aside
-    }
-
-    static func migrate(_ connection: SQLiteConnection) throws {
-        let version = try connection.integer("PRAGMA user_version") ?? 0
-        if version < 1 {
-            try connection.transaction {
-                try connection.execute(
-                    """
-                    CREATE TABLE chain(device TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, last_hash TEXT);
-                    CREATE TABLE records(
-                        seq INTEGER PRIMARY KEY, uuid TEXT NOT NULL, kind TEXT NOT NULL, priority INTEGER NOT NULL,
-                        created_ms INTEGER NOT NULL, size INTEGER NOT NULL, envelope TEXT NOT NULL);
-                    CREATE INDEX records_by_priority ON records(priority, seq);
-                    CREATE TABLE backends(name TEXT PRIMARY KEY, backlog_order TEXT NOT NULL);
-                    CREATE TABLE delivery(
-                        backend TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL,
-                        attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL,
-                        PRIMARY KEY(backend, seq)) WITHOUT ROWID;
-                    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                    PRAGMA user_version = 1;
-                    """)
-            }
-        }
     }
 
     static func addFault(_ fault: String, _ connection: SQLiteConnection) throws {

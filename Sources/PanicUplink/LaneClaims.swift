@@ -1,4 +1,5 @@
 import PanicCore
+import PanicSQLite
 import PanicStore
 import Synchronization
 
