@@ -91,7 +91,7 @@ let package = Package(
         .target(
             name: "PanicUplink",
             dependencies: [
-                "PanicCore", "PanicStore", "PanicSigning", "PanicSQLite",
+                "PanicCore", "PanicStore", "PanicSigning",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),  // area: uplink
                 .product(name: "NIOCore", package: "swift-nio"),  // area: uplink
@@ -153,7 +153,8 @@ let package = Package(
         .testTarget(name: "PanicSigningTests", dependencies: ["PanicSigning", "PanicCore"], swiftSettings: strict),
         .testTarget(name: "PanicSQLiteTests", dependencies: ["PanicSQLite"], swiftSettings: strict),
         .testTarget(
-            name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore", "PanicSigning"], swiftSettings: strict),
+            name: "PanicStoreTests", dependencies: ["PanicStore", "PanicCore", "PanicSigning", "PanicSQLite"],
+            swiftSettings: strict),
         .testTarget(
             name: "ControlRoomKitTests",
             dependencies: [

@@ -18,6 +18,10 @@ extension Outbox {
                     attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL,
                     PRIMARY KEY(backend, seq)) WITHOUT ROWID;
                 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                """)
+                """),
+        // The lanes' claims read `priority`; step 1 wrote it from `isAlert`, which left clears in the backlog lane.
+        SQLiteMigration(
+            version: 2, summary: "cleared records are urgent (alert lane)",
+            sql: "UPDATE records SET priority = 0 WHERE kind = 'cleared'"),
     ]
 }
