@@ -155,7 +155,7 @@ final class BackendUplink: Sendable {
             for (record, result) in zip(records, response.results) {
                 switch result.status {
                 case .accepted, .duplicate: delivered.append(record.sequence)
-                case .rejected where result.reason == "unknown-device":
+                case .rejected where result.reason == .unknownDevice:
                     // Perhaps not registered yet: keep the record and try again later.
                     retry.append(record.sequence)
                 case .rejected:
@@ -163,7 +163,7 @@ final class BackendUplink: Sendable {
                     // still has it for audit) but stop sending it.
                     logger.error(
                         "record rejected by the backend",
-                        metadata: ["seq": "\(record.sequence)", "reason": "\(result.reason ?? "?")"])
+                        metadata: ["seq": "\(record.sequence)", "reason": "\(result.reason?.rawValue ?? "?")"])
                     delivered.append(record.sequence)
                 }
             }
