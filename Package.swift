@@ -82,9 +82,10 @@ let package = Package(
             dependencies: ["PanicCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        .target(name: "PanicSQLite", dependencies: ["CSQLite"], swiftSettings: strict),
         .target(
             name: "PanicStore",
-            dependencies: ["PanicCore", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PanicCore", "PanicSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -124,7 +125,7 @@ let package = Package(
         .target(
             name: "ControlRoomKit",
             dependencies: [
-                "PanicCore", "PanicSigning", "PanicStore", .product(name: "Logging", package: "swift-log"),
+                "PanicCore", "PanicSigning", "PanicSQLite", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -170,9 +171,13 @@ let package = Package(
             name: "PanicSigningTests",
             dependencies: ["PanicSigning", "PanicCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
+        .testTarget(name: "PanicSQLiteTests", dependencies: ["PanicSQLite"], swiftSettings: strict),
         .testTarget(
             name: "PanicStoreTests",
-            dependencies: ["PanicStore", "PanicCore", "PanicSigning", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PanicStore", "PanicCore", "PanicSigning", "PanicSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "ControlRoomKitTests",

@@ -1,5 +1,5 @@
-/// What a record reports. The kind decides the body's shape, the draining priority and whether the outbox may
-/// ever evict it.
+/// What a record reports. The kind decides the body's shape, the lane it drains on (`isUrgent`) and whether the
+/// outbox may ever evict it.
 public enum RecordKind: String, CaseIterable, Sendable, Codable {
     /// A panic-button press: latched until the control room clears it.
     case emergency
@@ -16,8 +16,14 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable {
     /// A heartbeat with the box's own health.
     case health
 
-    /// Whether the kind is an alert that drains before everything else (emergency, tamper, help).
+    /// Whether the kind is an alert (emergency, tamper, help): it has a lifecycle the control room acts on.
     public var isAlert: Bool { self == .emergency || self == .tamper || self == .help }
+
+    /// Whether a record of this kind is urgent: an alert or an alert's clear. Urgent records travel on the
+    /// uplink's alert lane (oldest first, alone, skipping a backoff wait); everything else on the backlog lane.
+    /// A clear belongs with its alert: on the same lane it can never overtake the alert it clears, and it never
+    /// waits behind a backlog of positions while the control room still shows the alert open.
+    public var isUrgent: Bool { isAlert || self == .cleared }
 
     /// Whether the outbox may drop an undelivered record of this kind when it is full (positions only).
     public var isEvictable: Bool { self == .position }

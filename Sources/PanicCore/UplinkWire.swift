@@ -30,10 +30,10 @@ public struct RecordResult: Sendable, Hashable, Codable {
     public var status: Status
     /// The record's sequence number, when the envelope could be read.
     public var sequence: Int64?
-    /// Why it was rejected: `unknown-device`, `bad-signature`, `malformed`, `device-mismatch`, `fork`.
-    public var reason: String?
+    /// Why it was rejected (nil unless `status` is `rejected`).
+    public var reason: RejectionReason?
 
-    public init(status: Status, sequence: Int64? = nil, reason: String? = nil) {
+    public init(status: Status, sequence: Int64? = nil, reason: RejectionReason? = nil) {
         self.status = status
         self.sequence = sequence
         self.reason = reason
@@ -43,14 +43,41 @@ public struct RecordResult: Sendable, Hashable, Codable {
     public var isDelivered: Bool { status != .rejected }
 }
 
+/// Why the control room refused an envelope. The raw values are the wire's words.
+public enum RejectionReason: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The `kid` names no registered device (perhaps not registered yet: the device keeps the record and retries).
+    case unknownDevice = "unknown-device"
+    /// The signature does not verify with the registered key, or `alg` is not EdDSA.
+    case badSignature = "bad-signature"
+    /// Not a compact JWS, or a payload that is not a record.
+    case malformed
+    /// The record (or the batch) names another device than the key's.
+    case deviceMismatch = "device-mismatch"
+    /// A different record under a sequence number already stored.
+    case fork
+    /// A record id already stored under another sequence number.
+    case replay
+}
+
+/// Where an alert stands at the control room (the operator's side of the lifecycle). The raw values are the
+/// wire's words.
+public enum ControlRoomAlertState: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Received; no operator has acted yet.
+    case open
+    /// An operator accepted it: help is on the way.
+    case acknowledged
+    /// An operator cleared it.
+    case cleared
+}
+
 /// The control room's view of one of the device's alerts.
 public struct RemoteAlertState: Sendable, Hashable, Codable {
     /// The alert's record id.
     public var alert: String
-    /// `open`, `acknowledged` or `cleared`.
-    public var state: String
+    /// Where it stands at the control room.
+    public var state: ControlRoomAlertState
 
-    public init(alert: String, state: String) {
+    public init(alert: String, state: ControlRoomAlertState) {
         self.alert = alert
         self.state = state
     }

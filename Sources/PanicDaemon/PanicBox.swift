@@ -242,7 +242,7 @@ public final class PanicBox: Service, Sendable {
         guard parts.outbox.heldCount > 0 else { return }
         do {
             let stored = try parts.outbox.retryHeld()
-            if !stored.isEmpty { parts.uplink.recordsAppended(urgent: stored.contains { $0.kind.isAlert }) }
+            if !stored.isEmpty { parts.uplink.recordsAppended(urgent: stored.contains { $0.kind.isUrgent }) }
         } catch {
             logger.warning("held records still cannot be committed", metadata: ["error": "\(error)"])
         }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import PanicCore
 
@@ -24,21 +23,51 @@ public enum VerificationFinding: Hashable, Sendable, CustomStringConvertible {
     /// The record's `prev` is not the hash of the device's previous record.
     case brokenChain(device: String, sequence: Int64)
 
+    /// The names of the findings: one set, used by `panicd verify`'s output and the control room's findings.
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        case ok
+        case malformed
+        case unknownKey = "unknown-key"
+        case badSignature = "bad-signature"
+        case deviceMismatch = "device-mismatch"
+        case gap
+        case fork
+        case replay
+        case brokenChain = "broken-chain"
+    }
+
     /// Whether this is `.ok`.
     public var isOK: Bool { if case .ok = self { true } else { false } }
 
-    /// A short stable name for the finding (`ok`, `gap`, `fork`, ...).
-    public var name: String {
+    /// Which finding this is.
+    public var kind: Kind {
         switch self {
-        case .ok: "ok"
-        case .malformed: "malformed"
-        case .unknownKey: "unknown-key"
-        case .badSignature: "bad-signature"
-        case .deviceMismatch: "device-mismatch"
-        case .gap: "gap"
-        case .fork: "fork"
-        case .replay: "replay"
-        case .brokenChain: "broken-chain"
+        case .ok: .ok
+        case .malformed: .malformed
+        case .unknownKey: .unknownKey
+        case .badSignature: .badSignature
+        case .deviceMismatch: .deviceMismatch
+        case .gap: .gap
+        case .fork: .fork
+        case .replay: .replay
+        case .brokenChain: .brokenChain
+        }
+    }
+
+    /// A short stable name for the finding (`ok`, `gap`, `fork`, ...).
+    public var name: String { kind.rawValue }
+
+    /// What the control room answers for an envelope refused with this finding (nil for findings that do not
+    /// refuse a record).
+    public var rejection: RejectionReason? {
+        switch self {
+        case .malformed: .malformed
+        case .unknownKey: .unknownDevice
+        case .badSignature: .badSignature
+        case .deviceMismatch: .deviceMismatch
+        case .fork: .fork
+        case .replay: .replay
+        case .ok, .gap, .brokenChain: nil
         }
     }
 
@@ -60,92 +89,38 @@ public enum VerificationFinding: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Verifies streams of envelopes from registered devices: signatures, sequence numbers and the hash chain.
+/// Verifies streams of envelopes from registered devices with `RecordRules` over a `MemoryRecordLedger`:
+/// signatures, sequence numbers and the hash chain.
 ///
 /// Records may arrive in any order (alerts overtake backlog), so chain links are checked whenever both
-/// neighbours are known, and gaps are reported by `gaps()` / `finish()` rather than on arrival.
+/// neighbours are known, and gaps are reported by `gaps()` rather than on arrival.
 public struct RecordVerifier: Sendable {
-    struct Seen: Sendable {
-        var envelopeHash: String
-        var recordID: String
-        var previousHash: String?
-    }
-
-    struct Stream: Sendable {
-        var seen: [Int64: Seen] = [:]
-        var recordIDs: Set<String> = []
-    }
-
-    private var keys: [String: DeviceIdentity] = [:]
-    private var streams: [String: Stream] = [:]
+    /// What has been seen so far.
+    public private(set) var ledger: MemoryRecordLedger
     /// Whether a device's stream must start at sequence 1 (otherwise the first seen number starts it).
     public var streamsStartAtOne: Bool
 
     public init(keys: [DeviceIdentity] = [], streamsStartAtOne: Bool = true) {
         self.streamsStartAtOne = streamsStartAtOne
-        for key in keys { register(key) }
+        ledger = MemoryRecordLedger(keys: keys)
     }
 
     /// Registers a device key; its thumbprint becomes a known `kid`.
-    public mutating func register(_ identity: DeviceIdentity) { keys[identity.thumbprint] = identity }
+    public mutating func register(_ identity: DeviceIdentity) { ledger.register(identity) }
 
     /// Checks one envelope. Returns the decoded record when it verified (also for a replay, which is genuine
-    /// but already seen) and the findings about it (exactly one, or two when a chain link also broke).
+    /// but already seen) and the findings about it (exactly one, or more when a chain link also broke).
     public mutating func verify(_ text: String) -> (record: Record?, findings: [VerificationFinding]) {
-        let envelope: Envelope
-        do { envelope = try Envelope(text.trimmingCharacters(in: .whitespacesAndNewlines)) } catch {
-            return (nil, [.malformed(reason: error.description)])
-        }
-        guard let keyID = envelope.keyID, let identity = keys[keyID] else {
-            return (nil, [.unknownKey(keyID: envelope.keyID)])
-        }
-        guard envelope.algorithm == "EdDSA" else {
-            return (nil, [.badSignature(keyID: keyID, reason: "alg is \(envelope.algorithm), expected EdDSA")])
-        }
-        guard identity.publicKey.isValidSignature(envelope.signature, for: Data(envelope.signingInput.utf8)) else {
-            return (nil, [.badSignature(keyID: keyID, reason: "signature does not verify")])
-        }
-        let record: Record
-        do { record = try JSONDecoder().decode(Record.self, from: envelope.payload) } catch {
-            return (nil, [.malformed(reason: "signed payload is not a record: \(error)")])
-        }
-        guard record.device == identity.deviceID else {
-            return (
-                record, [.deviceMismatch(keyID: keyID, claimed: record.device, registered: identity.deviceID)]
-            )
-        }
-        let hash = Envelope.hash(envelope.text)
-        var stream = streams[record.device, default: Stream()]
-        defer { streams[record.device] = stream }
-        if let earlier = stream.seen[record.sequence] {
-            if earlier.envelopeHash == hash || earlier.recordID == record.id {
-                return (record, [.replay(device: record.device, sequence: record.sequence)])
-            }
-            return (record, [.fork(device: record.device, sequence: record.sequence)])
-        }
-        if stream.recordIDs.contains(record.id) {
-            return (record, [.replay(device: record.device, sequence: record.sequence)])
-        }
-        var findings: [VerificationFinding] = []
-        if record.sequence < 1 || (record.sequence == 1) != (record.previousHash == nil) {
-            findings.append(.brokenChain(device: record.device, sequence: record.sequence))
-        }
-        if let before = stream.seen[record.sequence - 1], before.envelopeHash != record.previousHash {
-            findings.append(.brokenChain(device: record.device, sequence: record.sequence))
-        }
-        if let after = stream.seen[record.sequence + 1], after.previousHash != hash {
-            findings.append(.brokenChain(device: record.device, sequence: record.sequence + 1))
-        }
-        stream.seen[record.sequence] = Seen(envelopeHash: hash, recordID: record.id, previousHash: record.previousHash)
-        stream.recordIDs.insert(record.id)
-        return (record, findings.isEmpty ? [.ok(device: record.device, sequence: record.sequence)] : findings)
+        // The memory ledger cannot fail.
+        let verdict = try! RecordRules.admit(text.trimmingCharacters(in: .whitespacesAndNewlines), into: &ledger)
+        return (verdict.record, verdict.findings)
     }
 
     /// Sequence numbers missing so far, per device: from 1 (or the lowest seen) to the highest seen.
     public func gaps() -> [VerificationFinding] {
         var result: [VerificationFinding] = []
-        for device in streams.keys.sorted() {
-            let numbers = streams[device]!.seen.keys.sorted()
+        for device in ledger.devices {
+            let numbers = ledger.sequences(of: device)
             guard let first = numbers.first else { continue }
             var expected: Int64 = streamsStartAtOne ? 1 : first
             for number in numbers where number >= expected {
@@ -157,5 +132,5 @@ public struct RecordVerifier: Sendable {
     }
 
     /// The highest sequence number seen from `device`, if any.
-    public func highestSequence(of device: String) -> Int64? { streams[device]?.seen.keys.max() }
+    public func highestSequence(of device: String) -> Int64? { ledger.sequences(of: device).last }
 }

@@ -17,7 +17,6 @@ final class BackendUplink: Sendable {
     let configuration: BackendConfiguration
     private let deviceID: String
     private let outbox: Outbox
-    private let claims: LaneClaims
     private let desk: AlertDesk
     private let clock: any MonotonicClock
     private let wallClock: @Sendable () -> RecordTime
@@ -30,7 +29,7 @@ final class BackendUplink: Sendable {
     private let logger: Logger
 
     init(
-        configuration: BackendConfiguration, deviceID: String, outbox: Outbox, claims: LaneClaims, desk: AlertDesk,
+        configuration: BackendConfiguration, deviceID: String, outbox: Outbox, desk: AlertDesk,
         clock: any MonotonicClock, wallClock: @escaping @Sendable () -> RecordTime,
         makeTransport: @escaping @Sendable (BackendConfiguration) -> any UplinkTransport,
         events: AsyncStream<UplinkEvent>.Continuation, seed: UInt64, logger: Logger
@@ -38,7 +37,6 @@ final class BackendUplink: Sendable {
         self.configuration = configuration
         self.deviceID = deviceID
         self.outbox = outbox
-        self.claims = claims
         self.desk = desk
         self.clock = clock
         self.wallClock = wallClock
@@ -122,17 +120,16 @@ final class BackendUplink: Sendable {
         -> (DeliveryStateMachine.Lane, DeliveryStateMachine.Outcome)
     {
         let lane: DeliveryStateMachine.Lane
-        let records: [ClaimedRecord]
+        let records: [StoredRecord]
         do {
             switch action {
             case .send(.alert):
                 lane = .alert
-                records = try claims.claimUrgent(for: configuration.name, limit: configuration.batchSize)
+                records = try outbox.claimUrgent(for: configuration.name, limit: configuration.batchSize)
             case .send(.backlog):
                 lane = .backlog
-                records = try claims.claimRoutine(
-                    for: configuration.name, limit: configuration.batchSize, now: wallClock(),
-                    order: configuration.backlogOrder)
+                records = try outbox.claimRoutine(
+                    for: configuration.name, limit: configuration.batchSize, now: wallClock())
             case .poll:
                 lane = .alert
                 records = []
@@ -158,7 +155,7 @@ final class BackendUplink: Sendable {
             for (record, result) in zip(records, response.results) {
                 switch result.status {
                 case .accepted, .duplicate: delivered.append(record.sequence)
-                case .rejected where result.reason == "unknown-device":
+                case .rejected where result.reason == .unknownDevice:
                     // Perhaps not registered yet: keep the record and try again later.
                     retry.append(record.sequence)
                 case .rejected:
@@ -166,7 +163,7 @@ final class BackendUplink: Sendable {
                     // still has it for audit) but stop sending it.
                     logger.error(
                         "record rejected by the backend",
-                        metadata: ["seq": "\(record.sequence)", "reason": "\(result.reason ?? "?")"])
+                        metadata: ["seq": "\(record.sequence)", "reason": "\(result.reason?.rawValue ?? "?")"])
                     delivered.append(record.sequence)
                 }
             }
@@ -178,17 +175,16 @@ final class BackendUplink: Sendable {
             for alert in clears { owner.appendCleared(alert) }
             if !response.commands.isEmpty { owner.pollStateChanged() }
             if !retry.isEmpty {
-                try outbox.markFailed(retry, backend: configuration.name, nextAttempt: RecordTime(epochMilliseconds: 0))
+                try outbox.markFailed(retry, backend: configuration.name)
                 eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: "device not registered"))
                 return (lane, .failed)
             }
             eventSink.yield(.delivered(backend: configuration.name, lane: lane, records: records.count))
             return (lane, .delivered(claimed: records.count, full: records.count >= configuration.batchSize))
         } catch {
-            // The machine owns the retry timing, so the records are due again at once as far as the outbox goes.
+            // The machine owns the retry timing: as far as the outbox goes, the records are due again at once.
             do {
-                try outbox.markFailed(
-                    sequences, backend: configuration.name, nextAttempt: RecordTime(epochMilliseconds: 0))
+                try outbox.markFailed(sequences, backend: configuration.name)
             } catch {
                 logger.error("cannot return records to pending", metadata: ["error": "\(error)"])
             }

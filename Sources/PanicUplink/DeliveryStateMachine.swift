@@ -4,10 +4,11 @@ import PanicCore
 /// (`BackendUplink`) carries them out. Modelled on Hummingbird's HTTP/2 connection state machine.
 ///
 /// Two lanes run side by side, each with at most one request in flight:
-/// - the **alert lane** carries emergency, tamper, help and cleared records, backs off with
-///   `BackoffPolicy.alert`, and also polls for commands while an alert is open;
-/// - the **backlog lane** carries everything else (live positions first, then the backlog), backing off with
-///   `BackoffPolicy.routine`.
+/// - the **alert lane** carries urgent records (`RecordKind.isUrgent`: emergency, tamper, help and cleared;
+///   `Outbox.claimUrgent`), backs off with `BackoffPolicy.alert`, and also polls for commands while an alert is
+///   open;
+/// - the **backlog lane** carries everything else (live positions first, then the backlog;
+///   `Outbox.claimRoutine`), backing off with `BackoffPolicy.routine`.
 /// A fresh alert therefore never waits behind a backlog batch in flight, and it skips a pending backoff wait.
 /// Success on either lane is evidence that the link is back, so it ends the other lane's backoff too.
 public struct DeliveryStateMachine: Sendable {

@@ -90,13 +90,11 @@ public final class Uplink: Sendable {
         self.logger = logger
         alerts = AlertDesk(deviceID: deviceID, logger: logger)
         (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
-        let claims = try LaneClaims(
-            path: outbox.path, liveWindowMilliseconds: outbox.configuration.liveWindowMilliseconds)
         var backendUplinks: [BackendUplink] = []
         for (index, configuration) in backends.enumerated() {
             backendUplinks.append(
                 BackendUplink(
-                    configuration: configuration, deviceID: deviceID, outbox: outbox, claims: claims, desk: alerts,
+                    configuration: configuration, deviceID: deviceID, outbox: outbox, desk: alerts,
                     clock: clock, wallClock: wallClock, makeTransport: transport, events: eventSink,
                     seed: seed &+ UInt64(index), logger: logger))
         }
@@ -116,7 +114,7 @@ public final class Uplink: Sendable {
         if case .stored(let record) = outcome {
             alerts.stored(id: draft.id, kind: draft.body.kind, sequence: record.sequence)
         }
-        recordsAppended(urgent: draft.body.kind.isAlert || draft.body.kind == .cleared)
+        recordsAppended(urgent: draft.body.kind.isUrgent)
         return outcome
     }
 

@@ -91,7 +91,9 @@ let now = RecordTime(epochMilliseconds: Int64(Date().timeIntervalSince1970 * 100
 let readStart = clock.now
 var rows = 0
 while true {
-    let claimed = try outbox.claimBatch(for: "bench", limit: 500, now: now)
+    // The two lanes' claims, as the uplink makes them: alerts (and clears) first, then everything else.
+    var claimed = try outbox.claimUrgent(for: "bench", limit: 500)
+    if claimed.isEmpty { claimed = try outbox.claimRoutine(for: "bench", limit: 500, now: now) }
     if claimed.isEmpty { break }
     rows += claimed.count
 }

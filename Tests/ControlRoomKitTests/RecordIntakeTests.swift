@@ -52,7 +52,7 @@ final class Fixture {
     }
 }
 
-@Suite("Record intake: verify, store once, find gaps")
+@Suite("Record intake: verify, store once, find gaps", .timeLimit(.minutes(2)))
 struct RecordIntakeTests {
     @Test("genuine records are accepted; sent again they are duplicates and are not stored twice")
     func acceptedThenDuplicate() throws {
@@ -75,7 +75,7 @@ struct RecordIntakeTests {
         let moved = String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "28.61", with: "19.07")
         let forged = [parts[0], Base64URL.encode(Data(moved.utf8)), parts[2]].joined(separator: ".")
         let response = try fixture.send([forged])
-        #expect(response.results == [RecordResult(status: .rejected, reason: "bad-signature")])
+        #expect(response.results == [RecordResult(status: .rejected, reason: .badSignature)])
         #expect(try fixture.room.recordCount() == 0)
     }
 
@@ -83,7 +83,7 @@ struct RecordIntakeTests {
     func unknownDevice() throws {
         let fixture = try Fixture(register: false)
         let response = try fixture.send(try fixture.chain(1).map(\.envelope))
-        #expect(response.results == [RecordResult(status: .rejected, reason: "unknown-device")])
+        #expect(response.results == [RecordResult(status: .rejected, reason: .unknownDevice)])
         #expect(try fixture.room.recordCount() == 0)
     }
 
@@ -91,7 +91,7 @@ struct RecordIntakeTests {
     func malformed() throws {
         let fixture = try Fixture()
         let response = try fixture.send(["not-a-jws", "a.b"])
-        #expect(response.results.map(\.reason) == ["malformed", "malformed"])
+        #expect(response.results.map(\.reason) == [.malformed, .malformed])
     }
 
     @Test("a replayed record (same id under a new sequence number) and a fork are rejected and recorded")
@@ -112,9 +112,9 @@ struct RecordIntakeTests {
         replayed.previousHash = records[1].hash
         let replay = try fixture.signer.seal(replayed)
         let response = try fixture.send([fork.envelope, replay.envelope])
-        #expect(response.results.map(\.reason) == ["fork", "replay"])
+        #expect(response.results.map(\.reason) == [.fork, .replay])
         #expect(try fixture.room.recordCount() == 2)
-        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == ["fork", "replay"])
+        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == [.fork, .replay])
     }
 
     @Test("missing sequence numbers are recorded as gaps and close when the records arrive (alerts first)")
@@ -141,11 +141,55 @@ struct RecordIntakeTests {
             Record(device: fixture.deviceID, sequence: 2, previousHash: "AAAA", draft: draft))
         let response = try fixture.send([records[0].envelope, broken.envelope])
         #expect(response.results.map(\.status) == [.accepted, .accepted])
-        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == ["broken-chain"])
+        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == [.brokenChain])
     }
 }
 
-@Suite("Operator actions become signed commands")
+@Suite("Intake runs the shared record rules", .timeLimit(.minutes(2)))
+struct SharedRulesIntakeTests {
+    /// A record signed by the fixture's device with the given sequence number and `prev`.
+    func sealed(_ fixture: Fixture, sequence: Int64, previous: String?) throws -> SealedRecord {
+        let draft = RecordDraft(
+            id: UUID().uuidString.lowercased(), time: RecordTime(epochMilliseconds: 1_764_000_000_000 + sequence),
+            timeSource: .gnss, fix: nil, body: .position)
+        return try fixture.signer.seal(
+            Record(device: fixture.deviceID, sequence: sequence, previousHash: previous, draft: draft))
+    }
+
+    @Test("record 1 carrying a prev is stored and reported as a broken chain, as panicd verify reports it")
+    func firstRecordWithPrevious() throws {
+        let fixture = try Fixture()
+        let first = try sealed(fixture, sequence: 1, previous: "AAAA")
+        #expect(try fixture.send([first.envelope]).results.map(\.status) == [.accepted])
+        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == [.brokenChain])
+        var verifier = RecordVerifier(keys: [fixture.deviceKey.identity])
+        #expect(verifier.verify(first.envelope).findings == [.brokenChain(device: fixture.deviceID, sequence: 1)])
+    }
+
+    @Test("the control room and panicd verify name the same findings for the same stream")
+    func sameFindings() throws {
+        let fixture = try Fixture()
+        let records = try fixture.chain(3)
+        let fork = try sealed(fixture, sequence: 2, previous: records[0].hash)
+        let broken = try sealed(fixture, sequence: 4, previous: "AAAA")
+        let stream = records.map(\.envelope) + [fork.envelope, broken.envelope]
+        _ = try fixture.send(stream)
+        var verifier = RecordVerifier(keys: [fixture.deviceKey.identity])
+        let verified = stream.flatMap { verifier.verify($0).findings }.filter { !$0.isOK }.map(\.kind)
+        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == verified)
+        #expect(verified == [.fork, .brokenChain])
+    }
+
+    @Test("a batch naming another device than the key's is a device mismatch")
+    func senderMismatch() throws {
+        let fixture = try Fixture()
+        let envelope = try fixture.chain(1)[0].envelope
+        let response = try fixture.room.receive(RecordBatch(device: "someone-else", envelopes: [envelope]))
+        #expect(response.results == [RecordResult(status: .rejected, sequence: 1, reason: .deviceMismatch)])
+    }
+}
+
+@Suite("Operator actions become signed commands", .timeLimit(.minutes(2)))
 struct OperatorCommandTests {
     @Test("accept and clear issue commands signed with the control room key, carrying device, alert, nonce, expiry")
     func signedCommands() throws {
@@ -153,11 +197,11 @@ struct OperatorCommandTests {
         let records = try fixture.chain(1, alertAt: [1])
         let first = try fixture.send(records.map(\.envelope))
         let alertID = try #require(try fixture.room.openAlerts().first?.id)
-        #expect(first.alerts == [RemoteAlertState(alert: alertID, state: "open")])
+        #expect(first.alerts == [RemoteAlertState(alert: alertID, state: .open)])
         #expect(first.commands.isEmpty)
         try fixture.room.accept(device: fixture.deviceID, alert: alertID)
         let second = try fixture.send([])
-        #expect(second.alerts == [RemoteAlertState(alert: alertID, state: "acknowledged")])
+        #expect(second.alerts == [RemoteAlertState(alert: alertID, state: .acknowledged)])
         let verifier = CommandSignatureVerifier(controlRoom: fixture.roomKey.identity)
         let accept = try verifier.verify(try #require(second.commands.first))
         #expect(accept.action == .accept)

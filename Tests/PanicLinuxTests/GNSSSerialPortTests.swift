@@ -6,7 +6,7 @@ import Synchronization
 import SystemPackage
 import Testing
 
-@Suite("libserialport adapter")
+@Suite("libserialport adapter", .timeLimit(.minutes(2)))
 struct GNSSSerialPortTests {
     func mapped(_ result: Int32, lastError: (Int32, String?) = (0, nil)) -> SerialPortError? {
         do {
@@ -90,7 +90,7 @@ final class CapturingLog: Sendable {
     func count(_ level: Logger.Level) -> Int { entries.withLock { $0.filter { $0.0 == level }.count } }
 }
 
-@Suite("Serial source reconnection")
+@Suite("Serial source reconnection", .timeLimit(.minutes(2)))
 struct GNSSSerialSourceTests {
     @Test("an outage is logged once however many retries it takes, and the return once; backoff doubles")
     func logOncePerOutage() async throws {

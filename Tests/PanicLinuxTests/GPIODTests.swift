@@ -18,7 +18,7 @@ private func input(_ closed: Level, _ bias: Bias, chip: String = "pinctrl-bcm271
 /// Whether this machine has GPIO character devices at all.
 let hasGPIOChip = ((try? GPIODChipInfo.all()) ?? []).isEmpty == false
 
-@Suite("libgpiod backend without hardware")
+@Suite("libgpiod backend without hardware", .timeLimit(.minutes(2)))
 struct GPIODRequestTests {
     @Test("request flags: active-low when the contact reads low while closed, and the board's bias")
     func flags() {
@@ -75,7 +75,7 @@ struct GPIODRequestTests {
     }
 }
 
-@Suite("The epoll event loop on real file descriptors")
+@Suite("The epoll event loop on real file descriptors", .timeLimit(.minutes(2)))
 struct GPIODEventLoopTests {
     @Test("a readable descriptor wakes the loop once per write; stop ends it without any other wakeup")
     func wakesOnReadable() async throws {
@@ -109,7 +109,9 @@ struct GPIODEventLoopTests {
     }
 }
 
-@Suite("libgpiod backend on a real chip", .enabled(if: hasGPIOChip, "no /dev/gpiochip* on this machine"))
+@Suite(
+    "libgpiod backend on a real chip", .enabled(if: hasGPIOChip, "no /dev/gpiochip* on this machine"),
+    .timeLimit(.minutes(2)))
 struct GPIODHardwareTests {
     @Test("every chip opens by its own label")
     func chipsOpenByLabel() throws {

@@ -5,7 +5,7 @@ import PanicHardware
 import PanicLinux
 import Testing
 
-@Suite("Pseudo-terminal reader")
+@Suite("Pseudo-terminal reader", .timeLimit(.minutes(2)))
 struct GNSSPTYTests {
     @Test("NMEA written into a pty's master is read from the slave and framed into fixes")
     func ptyIntoFramer() async throws {

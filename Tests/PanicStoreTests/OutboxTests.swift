@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PanicCore
+import PanicSQLite
 import PanicSigning
 import PanicStore
 import Testing
@@ -57,7 +58,7 @@ struct OutboxTests {
         #expect(scratch.verify(all.map(\.envelope)).isEmpty)
     }
 
-    @Test("alerts drain first, then live records newest first, then the backlog in the backend's order")
+    @Test("the alert lane takes urgent records oldest first; the backlog lane live records newest first, then the rest")
     func drainOrder() throws {
         let scratch = try Scratch()
         let outbox = try scratch.open(OutboxConfiguration(liveWindowMilliseconds: 60_000))
@@ -69,33 +70,65 @@ struct OutboxTests {
         try outbox.register(backend: "old", backlogOrder: .oldestFirst)
         try outbox.register(backend: "new", backlogOrder: .newestFirst)
         let now = RecordTime(epochMilliseconds: t0.epochMilliseconds + 1000)
-        #expect(try outbox.claimBatch(for: "old", limit: 10, now: now).map(\.sequence) == [3, 5, 7, 6, 4, 1, 2])
-        #expect(try outbox.claimBatch(for: "new", limit: 4, now: now).map(\.sequence) == [3, 5, 7, 6])
-        #expect(try outbox.claimBatch(for: "new", limit: 10, now: now).map(\.sequence) == [4, 2, 1])
+        #expect(try outbox.claimUrgent(for: "old", limit: 10).map(\.sequence) == [3, 5, 7])
+        #expect(try outbox.claimRoutine(for: "old", limit: 10, now: now).map(\.sequence) == [6, 4, 1, 2])
+        #expect(try outbox.claimRoutine(for: "new", limit: 3, now: now).map(\.sequence) == [6, 4, 2])
+        #expect(try outbox.claimUrgent(for: "new", limit: 2).map(\.sequence) == [3, 5])
+        #expect(try outbox.claimRoutine(for: "new", limit: 10, now: now).map(\.sequence) == [1])
+        #expect(try outbox.claimUrgent(for: "new", limit: 10).map(\.sequence) == [7])
         // Claimed records are in flight: nothing more to send until they are marked.
-        #expect(try outbox.claimBatch(for: "old", limit: 10, now: now).isEmpty)
+        #expect(try outbox.claimUrgent(for: "old", limit: 10).isEmpty)
+        #expect(try outbox.claimRoutine(for: "old", limit: 10, now: now).isEmpty)
     }
 
-    @Test("failed records come back after their next attempt time; delivered ones never; in-flight ones on restart")
+    @Test("an alert's clear is urgent: it travels on the alert lane, also in an outbox written before step 2")
+    func clearedIsUrgent() throws {
+        let scratch = try Scratch()
+        var outbox: Outbox? = try scratch.open()
+        _ = try outbox!.append(contentsOf: [
+            draft(.position), draft(.emergency(input: "p")), draft(.cleared(alert: "a", by: "control-room")),
+        ])
+        try outbox!.register(backend: "cr")
+        #expect(try outbox!.claimUrgent(for: "cr", limit: 10).map(\.kind) == [.emergency, .cleared])
+        #expect(try outbox!.claimRoutine(for: "cr", limit: 10, now: t0).map(\.kind) == [.position])
+        outbox = nil
+        do {
+            // As the first schema left it: clears ranked with positions, schema version 1, nothing delivered.
+            let old = try SQLiteConnection(path: scratch.path)
+            try old.execute(
+                """
+                UPDATE records SET priority = 1 WHERE kind = 'cleared'; DELETE FROM delivery; PRAGMA user_version = 1;
+                """)
+        }
+        outbox = try scratch.open()
+        #expect(try outbox!.claimUrgent(for: "cr", limit: 10).map(\.kind) == [.emergency, .cleared])
+        let check = try SQLiteConnection(path: scratch.path)
+        #expect(try check.schemaVersion == 2)
+    }
+
+    @Test("failed records are claimed again; delivered ones never; in-flight ones again after a restart")
     func deliveryState() throws {
         let scratch = try Scratch()
         var outbox: Outbox? = try scratch.open()
         _ = try outbox!.append(contentsOf: [draft(.position), draft(.position), draft(.position)])
         try outbox!.register(backend: "cr")
-        #expect(try outbox!.claimBatch(for: "cr", limit: 3, now: t0).count == 3)
+        #expect(try outbox!.claimRoutine(for: "cr", limit: 3, now: t0).count == 3)
         try outbox!.markDelivered([1], backend: "cr")
-        let later = RecordTime(epochMilliseconds: t0.epochMilliseconds + 30_000)
-        try outbox!.markFailed([2], backend: "cr", nextAttempt: later)
-        #expect(try outbox!.claimBatch(for: "cr", limit: 10, now: t0).isEmpty)
-        #expect(try outbox!.claimBatch(for: "cr", limit: 10, now: later).map(\.sequence) == [2])
+        try outbox!.markFailed([2], backend: "cr")
+        #expect(try outbox!.claimRoutine(for: "cr", limit: 10, now: t0).map(\.sequence) == [2])
+        #expect(try outbox!.claimRoutine(for: "cr", limit: 10, now: t0).isEmpty)
         #expect(try outbox!.attempts(2, backend: "cr") == 2)
         outbox = nil
         outbox = try scratch.open()
-        #expect(try outbox!.claimBatch(for: "cr", limit: 10, now: t0).map(\.sequence) == [3, 2])  // live: newest first
+        // Live records, newest first.
+        #expect(try outbox!.claimRoutine(for: "cr", limit: 10, now: t0).map(\.sequence) == [3, 2])
         let status = try outbox!.status()
         #expect(status.backends.first?.highestDelivered == 1)
         #expect(status.undelivered == 2)
-        #expect(throws: OutboxError.unknownBackend("nope")) { try outbox!.claimBatch(for: "nope", limit: 1, now: t0) }
+        #expect(throws: OutboxError.unknownBackend("nope")) { try outbox!.claimUrgent(for: "nope", limit: 1) }
+        #expect(throws: OutboxError.unknownBackend("nope")) {
+            try outbox!.claimRoutine(for: "nope", limit: 1, now: t0)
+        }
     }
 
     @Test("when full it drops delivered records first, then the oldest undelivered positions, never alerts")
@@ -107,7 +140,8 @@ struct OutboxTests {
             draft(.position), draft(.emergency(input: "p")), draft(.position), draft(.position), draft(.position),
             draft(.tamper(reason: .wireCut, input: "p")),
         ])
-        _ = try outbox.claimBatch(for: "cr", limit: 10, now: t0)
+        _ = try outbox.claimUrgent(for: "cr", limit: 10)
+        _ = try outbox.claimRoutine(for: "cr", limit: 10, now: t0)
         try outbox.markDelivered([4], backend: "cr")
         _ = try outbox.append(draft(.position))  // 7 > 6: delivered #4 goes, nothing counted as dropped
         #expect(try outbox.records().map(\.sequence) == [1, 2, 3, 5, 6, 7])

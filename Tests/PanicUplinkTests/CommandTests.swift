@@ -6,7 +6,7 @@ import PanicStore
 import PanicUplink
 import Testing
 
-@Suite("Control-room commands on the device")
+@Suite("Control-room commands on the device", .timeLimit(.minutes(2)))
 struct CommandGateTests {
     let controlRoomKey = DeviceKey.generate()
     let deviceID = "pb-0011223344556677"

@@ -24,11 +24,14 @@ public struct SQLiteError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// One SQLite connection, owned: closed when released. Not thread-safe by itself; `Outbox` serializes access.
+/// One SQLite connection, owned: closed when released. Not thread-safe by itself: its owner (the outbox, the
+/// control room) serializes access, typically behind a `Mutex`.
 public final class SQLiteConnection {
     let handle: OpaquePointer
     /// The database file's path.
     public let path: String
+    /// Statements compiled once and reused, keyed by their SQL text (see `statement(_:)`).
+    private var cache: [String: SQLiteStatement] = [:]
 
     /// Opens (creating when allowed) the database at `path`.
     public init(path: String, create: Bool = true) throws(SQLiteError) {
@@ -49,7 +52,11 @@ public final class SQLiteConnection {
         sqlite3_busy_timeout(db, 5000)
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    deinit {
+        // Finalize the cached statements first; `sqlite3_close_v2` would otherwise keep the handle open until they go.
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
 
     func error(_ call: String, _ rc: Int32) -> SQLiteError {
         SQLiteError(
@@ -63,7 +70,16 @@ public final class SQLiteConnection {
         guard rc == SQLITE_OK else { throw error("sqlite3_exec", rc) }
     }
 
-    /// Compiles a statement.
+    /// The cached compiled statement for `sql`, compiled on first use. It is shared by every caller with the same
+    /// text: bind, step and reset it before anyone else uses it (the owner's lock makes that so).
+    public func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let cached = cache[sql] { return cached }
+        let statement = try prepare(sql)
+        cache[sql] = statement
+        return statement
+    }
+
+    /// Compiles a statement (not cached: for one-off queries).
     public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
         var statement: OpaquePointer?
         let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
@@ -95,6 +111,15 @@ public final class SQLiteConnection {
     public func text(_ sql: String) throws(SQLiteError) -> String? {
         let statement = try prepare(sql)
         return try statement.step() ? statement.text(0) : nil
+    }
+
+    /// Runs SQLite's `PRAGMA quick_check`; throws an error that `isCorrupt` when the database is damaged.
+    public func quickCheck() throws(SQLiteError) {
+        let check = try text("PRAGMA quick_check") ?? "no result"
+        guard check == "ok" else {
+            throw SQLiteError(
+                call: "integrity", code: SQLITE_CORRUPT, extendedCode: SQLITE_CORRUPT, message: check, path: path)
+        }
     }
 
     /// Rows changed by the last statement.

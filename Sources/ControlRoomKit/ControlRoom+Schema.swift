@@ -1,0 +1,28 @@
+import PanicSQLite
+
+extension ControlRoom {
+    /// The control room's schema, one numbered step at a time (`PRAGMA user_version` is the last step applied).
+    /// Step 1 is the schema every control room has had since the first release, so existing files open unchanged.
+    static let migrations: [SQLiteMigration] = [
+        SQLiteMigration(
+            version: 1, summary: "devices, records, alerts, commands and findings tables",
+            sql: """
+                CREATE TABLE devices(id TEXT PRIMARY KEY, kid TEXT NOT NULL UNIQUE, jwk TEXT NOT NULL);
+                CREATE TABLE records(
+                    device TEXT NOT NULL, seq INTEGER NOT NULL, uuid TEXT NOT NULL, kind TEXT NOT NULL,
+                    time_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, hash TEXT NOT NULL, prev TEXT,
+                    envelope TEXT NOT NULL, PRIMARY KEY(device, seq));
+                CREATE UNIQUE INDEX records_by_uuid ON records(device, uuid);
+                CREATE TABLE alerts(
+                    device TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, input TEXT,
+                    pressed_ms INTEGER NOT NULL, time_source TEXT NOT NULL, received_ms INTEGER NOT NULL,
+                    fix TEXT, state TEXT NOT NULL, device_cleared INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY(device, id));
+                CREATE TABLE commands(
+                    nonce TEXT PRIMARY KEY, device TEXT NOT NULL, alert TEXT NOT NULL, action TEXT NOT NULL,
+                    envelope TEXT NOT NULL, expires_ms INTEGER NOT NULL, acked INTEGER NOT NULL DEFAULT 0);
+                CREATE INDEX commands_by_device ON commands(device, acked);
+                CREATE TABLE findings(device TEXT NOT NULL, seq INTEGER NOT NULL, finding TEXT NOT NULL);
+                """)
+    ]
+}

@@ -1,0 +1,27 @@
+import PanicSQLite
+
+extension Outbox {
+    /// The outbox's schema, one numbered step at a time (`PRAGMA user_version` is the last step applied). Step 1
+    /// is the schema every outbox has had since the first release, so existing files open unchanged.
+    static let migrations: [SQLiteMigration] = [
+        SQLiteMigration(
+            version: 1, summary: "chain, records, backends, delivery and meta tables",
+            sql: """
+                CREATE TABLE chain(device TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, last_hash TEXT);
+                CREATE TABLE records(
+                    seq INTEGER PRIMARY KEY, uuid TEXT NOT NULL, kind TEXT NOT NULL, priority INTEGER NOT NULL,
+                    created_ms INTEGER NOT NULL, size INTEGER NOT NULL, envelope TEXT NOT NULL);
+                CREATE INDEX records_by_priority ON records(priority, seq);
+                CREATE TABLE backends(name TEXT PRIMARY KEY, backlog_order TEXT NOT NULL);
+                CREATE TABLE delivery(
+                    backend TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL,
+                    attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL,
+                    PRIMARY KEY(backend, seq)) WITHOUT ROWID;
+                CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                """),
+        // The lanes' claims read `priority`; step 1 wrote it from `isAlert`, which left clears in the backlog lane.
+        SQLiteMigration(
+            version: 2, summary: "cleared records are urgent (alert lane)",
+            sql: "UPDATE records SET priority = 0 WHERE kind = 'cleared'"),
+    ]
+}
