@@ -200,7 +200,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "PanicSimulationTests",
-            dependencies: ["PanicSimulation", "PanicConfig", "PanicCore", "PanicSim"],
+            dependencies: ["PanicSimulation", "PanicConfig", "PanicCore", "PanicSim", "ControlRoomKit"],
             swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
         .executableTarget(

@@ -112,6 +112,9 @@ public enum ControlRoomServer {
             return json(try all ? controlRoom.allAlerts() : controlRoom.openAlerts())
         }
         router.get("/v1/devices") { _, _ -> Response in json(try controlRoom.devices()) }
+        router.get("/v1/devices/:device/records") { _, context -> Response in
+            json(try controlRoom.recordIdentities(device: try context.parameters.require("device")))
+        }
         router.get("/v1/identity") { _, _ -> Response in
             json(["jwk": controlRoom.identity?.jwk ?? "", "kid": controlRoom.identity?.thumbprint ?? ""])
         }

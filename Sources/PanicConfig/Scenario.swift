@@ -44,6 +44,9 @@ public struct Scenario: Sendable, Equatable {
         case duplicates(Int)
         /// At least this many records of a kind reached the control room.
         case delivered(kind: RecordKind, atLeast: Int)
+        /// Every alert the presses raised (emergency, help) reached the operator, by record id; there was at least
+        /// one press.
+        case alertsReachOperator
     }
 
     public enum ClockMode: String, Sendable, Equatable, CaseIterable {
@@ -74,6 +77,7 @@ public struct Scenario: Sendable, Equatable {
     ])
     static let expectKeys: Set<String> = [
         "milestone", "within", "after", "indicator", "lost", "duplicates", "delivered", "at_least",
+        "alerts_reach_operator",
     ]
 
     /// Reads a scenario file; `board` and `route` are resolved against the file's directory.
@@ -237,8 +241,16 @@ public struct Scenario: Sendable, Equatable {
             let count = reader.integer(map["at_least"], at: "\(key).at_least") ?? 1
             return kind.map { .delivered(kind: $0, atLeast: count) }
         }
+        if let reach = map["alerts_reach_operator"] {
+            guard reader.string(reach, at: "\(key).alerts_reach_operator") == "true" else {
+                reader.report(.invalidValue, "\(key).alerts_reach_operator", "only 'true' can be expected", at: reach)
+                return nil
+            }
+            return .alertsReachOperator
+        }
         reader.report(
-            .invalidValue, key, "an expectation needs milestone, indicator, lost, duplicates or delivered", at: node)
+            .invalidValue, key,
+            "an expectation needs milestone, indicator, lost, duplicates, delivered or alerts_reach_operator", at: node)
         return nil
     }
 

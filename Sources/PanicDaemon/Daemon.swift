@@ -263,6 +263,12 @@ struct BoxService: Service {
                 ])
         case .indicator(let state):
             logger.info("indicator", metadata: ["state": "\(state.rawValue)"])
+        case .fault(let fault, let raised):
+            if raised {
+                logger.error("box fault", metadata: ["fault": "\(fault)"])
+            } else {
+                logger.notice("box fault cleared", metadata: ["fault": "\(fault)"])
+            }
         }
     }
 }

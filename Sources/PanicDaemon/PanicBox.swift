@@ -20,6 +20,9 @@ public enum BoxEvent: Sendable, Equatable {
     case alert(AlertTransition)
     /// The LED and buzzer were asked to show a state.
     case indicator(IndicatorState)
+    /// A fault of the box itself was raised or cleared (e.g. `engine-state-unwritable` on a full disk); it is
+    /// also in the next health record.
+    case fault(String, raised: Bool)
 }
 
 /// One panic box: inputs, GNSS, the alert engine, the outbox, the uplink and the indicator, wired together. The
@@ -120,6 +123,7 @@ public final class PanicBox: Service, Sendable {
         boxFaults.withLock { $0 = faults }
         (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         (work, workSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        for fault in faults.sorted() { eventSink.yield(.fault(fault, raised: true)) }
     }
 
     /// Whether the box has work in hand: an input not yet classified, engine work not yet done, or a request in
@@ -267,17 +271,22 @@ public final class PanicBox: Service, Sendable {
             if owed {
                 boxFaults.withLock { _ = $0.remove("engine-state-unwritable") }
                 logger.notice("alert state saved again", metadata: ["path": "\(parts.statePath)"])
+                eventSink.yield(.fault("engine-state-unwritable", raised: false))
             }
         } catch {
             saved.withLock { $0.owed = true }
             boxFaults.withLock { _ = $0.insert("engine-state-unwritable") }
             if !owed {
+                eventSink.yield(.fault("engine-state-unwritable", raised: true))
                 logger.error(
                     "cannot save the alert state: retrying every second",
                     metadata: ["path": "\(parts.statePath)", "error": "\(error)"])
             }
         }
     }
+
+    /// The box's own faults now (they go into each health record).
+    public var faults: [String] { boxFaults.withLock { $0.sorted() } }
 
     /// Whether the alert-state file is owed a write that failed.
     public var alertStateOwed: Bool { saved.withLock { $0.owed } }

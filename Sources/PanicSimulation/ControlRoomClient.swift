@@ -27,6 +27,8 @@ protocol ControlRoomClient: Sendable {
     func act(_ action: BoxAction.OperatorAction, device: String, alert: String) async throws -> AlertView
     /// What arrived from `device`.
     func summary(device: String) async throws -> DeliverySummary
+    /// The identity (sequence, envelope hash) of every record stored for `device`.
+    func records(device: String) async throws -> [RecordIdentity]
 }
 
 /// The embedded reference control room, reached directly.
@@ -48,6 +50,8 @@ final class EmbeddedControlRoomClient: ControlRoomClient {
     func act(_ action: BoxAction.OperatorAction, device: String, alert: String) throws -> AlertView {
         action == .accept ? try room.accept(device: device, alert: alert) : try room.clear(device: device, alert: alert)
     }
+
+    func records(device: String) throws -> [RecordIdentity] { try room.recordIdentities(device: device) }
 
     func summary(device: String) throws -> DeliverySummary {
         let arrivals = try room.arrivalOrder(device: device)
@@ -90,6 +94,10 @@ final class HTTPControlRoomClient: ControlRoomClient {
 
     func act(_ action: BoxAction.OperatorAction, device: String, alert: String) async throws -> AlertView {
         try await call("POST", "/v1/alerts/\(device)/\(alert)/\(action.rawValue)")
+    }
+
+    func records(device: String) async throws -> [RecordIdentity] {
+        try await call("GET", "/v1/devices/\(device)/records")
     }
 
     func summary(device: String) async throws -> DeliverySummary {

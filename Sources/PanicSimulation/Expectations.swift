@@ -13,11 +13,16 @@ public enum Expectations {
         public var lost: Int
         public var duplicates: Int
         public var deliveredByKind: [RecordKind: Int]
+        /// Emergency and help alerts the box stored, and those that reached the operator, by record id.
+        public var alertsStored: Set<String>
+        public var alertsArrived: Set<String>
 
         public init(
             milestones: [(Scenario.Milestone, Duration)], indicator: IndicatorState?, lost: Int, duplicates: Int,
-            deliveredByKind: [RecordKind: Int]
+            deliveredByKind: [RecordKind: Int], alertsStored: Set<String> = [], alertsArrived: Set<String> = []
         ) {
+            self.alertsStored = alertsStored
+            self.alertsArrived = alertsArrived
             self.milestones = milestones
             self.indicator = indicator
             self.lost = lost
@@ -63,6 +68,15 @@ public enum Expectations {
             case .delivered(let kind, let atLeast):
                 let count = seen.deliveredByKind[kind, default: 0]
                 return ("at least \(atLeast) \(kind.rawValue) delivered: \(count)", count >= atLeast)
+            case .alertsReachOperator:
+                let presses = seen.milestones.filter { $0.0 == .press }.count
+                let missing = seen.alertsStored.subtracting(seen.alertsArrived)
+                return (
+                    "every alert the presses raised reaches the operator: \(seen.alertsStored.count - missing.count) "
+                        + "of \(seen.alertsStored.count) alerts (by id) from \(presses) presses"
+                        + (missing.isEmpty ? "" : "; missing \(missing.sorted().joined(separator: ", "))"),
+                    presses > 0 && !seen.alertsStored.isEmpty && missing.isEmpty
+                )
             }
         }
     }

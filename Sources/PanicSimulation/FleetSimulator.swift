@@ -77,11 +77,12 @@ public final class FleetSimulator: Sendable {
         public var devices: [DeviceReport]
         /// Records signed and stored in the outboxes (the sum of their last sequence numbers).
         public var stored: Int64
-        /// Records the control room stored.
+        /// Records the control room holds exactly as a box committed them (same sequence, same envelope hash).
         public var delivered: Int
         /// Records still waiting in an outbox after the drain.
         public var undelivered: Int
-        /// stored − delivered − undelivered: records that vanished.
+        /// Records committed on a box that the control room does not hold (by sequence and envelope hash) although
+        /// the box counts them delivered: refused or vanished.
         public var lost: Int
         /// Records the control room stored more than once under the same sequence number.
         public var duplicates: Int
@@ -254,7 +255,7 @@ public final class FleetSimulator: Sendable {
             // The drain: every network and every receiver comes back; let the outboxes empty, within a bound.
             try await runner.drain(.init(restoreLinks: true, limit: configuration.drainLimit))
 
-            let report = try makeReport(
+            let report = try await makeReport(
                 client: client, boxes: conductor.boxes, observers: observers, routeNames: routeNames,
                 simulated: conductor.elapsed, serverFaults: runner.serverFaults,
                 faultsInjected: embedded.faults.injected)
@@ -267,19 +268,18 @@ public final class FleetSimulator: Sendable {
     private func makeReport(
         client: EmbeddedControlRoomClient, boxes: [SimulatedBox], observers: [BoxObserver], routeNames: [String],
         simulated: Duration, serverFaults: Int, faultsInjected: Int
-    ) throws -> Report {
+    ) async throws -> Report {
         var reports: [DeviceReport] = []
         for (index, unit) in boxes.enumerated() {
-            guard let status = try unit.outbox?.status() else {
-                throw SimulationError("\(unit.name) is off at the end")
-            }
+            guard let outbox = unit.outbox else { throw SimulationError("\(unit.name) is off at the end") }
             let summary = try client.summary(device: unit.deviceID)
+            // By identity: every record the box committed, by sequence and envelope hash, against the control room.
+            let audit = try await unit.audit(against: client)
             reports.append(
                 DeviceReport(
                     name: unit.name, route: routeNames[index], presses: unit.presses, outages: unit.outages,
-                    powerCuts: unit.powerCuts, stored: status.lastSequence, delivered: summary.records,
-                    undelivered: status.undelivered,
-                    lost: Int(status.lastSequence) - summary.records - status.undelivered,
+                    powerCuts: unit.powerCuts, stored: outbox.lastSequence, delivered: audit.delivered,
+                    undelivered: audit.undelivered, lost: audit.lost,
                     duplicates: summary.duplicates, resent: unit.answers.duplicate,
                     rejected: unit.answers.rejected, gaps: summary.gaps))
         }

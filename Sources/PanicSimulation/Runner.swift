@@ -379,6 +379,8 @@ final class BoxObserver: Sendable {
         case .indicator(let state):
             self.state.withLock { $0.indicator = state }
             narrate?(line(now, "box LED: \(describe(state))"))
+        case .fault(let fault, let raised):
+            narrate?(line(now, raised ? "box FAULT: \(fault)" : "box fault cleared: \(fault)"))
         }
     }
 }

@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Foundation
 import Logging
 import PanicConfig
@@ -90,6 +91,20 @@ final class SimulatedBox {
     /// The outbox of the box now powered (nil while off).
     var outbox: Outbox? { box?.parts.outbox }
 
+    /// The name of the box's one backend, the control room.
+    static let backend = "control-room"
+
+    /// Compares what the box committed with what `client` stored for it, record by record.
+    func audit(against client: any ControlRoomClient) async throws -> DeliveryAudit {
+        guard let outbox else { throw SimulationError("\(name) is off: its outbox cannot be audited") }
+        let committed = try outbox.records().map {
+            RecordIdentity(sequence: $0.sequence, hash: Envelope.hash($0.envelope))
+        }
+        return DeliveryAudit.compare(
+            committed: committed, stored: try await client.records(device: deviceID),
+            confirmed: try outbox.deliveredSequences(backend: Self.backend))
+    }
+
     /// Builds the box from its files and starts it.
     func powerOn() throws {
         guard box == nil else { return }
@@ -105,7 +120,7 @@ final class SimulatedBox {
             outbox: outbox, deviceID: deviceID,
             backends: [
                 .init(
-                    name: "control-room", url: world.controlRoomURL, controlRoomKey: world.controlRoomKey,
+                    name: Self.backend, url: world.controlRoomURL, controlRoomKey: world.controlRoomKey,
                     requestTimeout: .seconds(5))
             ],
             clock: world.time.clock,

@@ -24,8 +24,11 @@ public final class Simulator: Sendable {
     public struct Report: Sendable {
         public var expectations: [(text: String, held: Bool)]
         public var stored: Int64
+        /// Records the control room holds exactly as the box committed them (same sequence, same envelope hash).
         public var delivered: Int
+        /// Records not at the control room that the box does not count delivered (still on their way).
         public var undelivered: Int
+        /// Records not at the control room although the box counts them delivered (refused, or vanished).
         public var lost: Int
         public var duplicates: Int
         public var gaps: Int
@@ -195,20 +198,21 @@ public final class Simulator: Sendable {
     private func makeReport(
         client: any ControlRoomClient, deviceID: String, unit: SimulatedBox, observer: BoxObserver
     ) async throws -> Report {
-        guard let status = try unit.outbox?.status() else { throw SimulationError("the box is off at the end") }
+        guard let outbox = unit.outbox else { throw SimulationError("the box is off at the end") }
         let summary = try await client.summary(device: deviceID)
-        let stored = status.lastSequence
-        let lost = Int(stored) - summary.records - status.undelivered
+        // Compared by identity: every record the box committed, by sequence and envelope hash.
+        let audit = try await unit.audit(against: client)
         let seen = observer.seen
         let results = Expectations.grade(
             scenario.expectations,
             .init(
-                milestones: seen.milestones, indicator: seen.indicator, lost: lost, duplicates: summary.duplicates,
-                deliveredByKind: summary.byKind))
+                milestones: seen.milestones, indicator: seen.indicator, lost: audit.lost,
+                duplicates: summary.duplicates, deliveredByKind: summary.byKind,
+                alertsStored: Set(seen.alertsStored.keys), alertsArrived: Set(seen.alertsArrived.keys)))
         return Report(
-            expectations: results, stored: stored, delivered: summary.records, undelivered: status.undelivered,
-            lost: lost, duplicates: summary.duplicates, gaps: summary.gaps, deliveredByKind: summary.byKind,
-            finalIndicator: seen.indicator, simulated: unit.world.time.elapsed)
+            expectations: results, stored: outbox.lastSequence, delivered: audit.delivered,
+            undelivered: audit.undelivered, lost: audit.lost, duplicates: summary.duplicates, gaps: summary.gaps,
+            deliveredByKind: summary.byKind, finalIndicator: seen.indicator, simulated: unit.world.time.elapsed)
     }
 
     public static func seconds(_ duration: Duration) -> String { Expectations.seconds(duration) }

@@ -9,7 +9,9 @@ extension CLISuite {
     struct ScenarioSuiteTests {
         let panicd = Executable("panicd")
 
-        static let scenarios = ["demo", "power-cut-during-emergency", "six-hour-outage", "faults"]
+        static let scenarios = [
+            "demo", "power-cut-during-emergency", "power-cut-after-accept", "six-hour-outage", "faults",
+        ]
 
         @Test("each shipped scenario passes", arguments: scenarios)
         func scenarioPasses(name: String) throws {

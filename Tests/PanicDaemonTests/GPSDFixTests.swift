@@ -60,6 +60,7 @@ struct GPSDFixTests {
                 // are in the fix keeper.
                 for await _ in finished { break }
                 #expect(box.fixes.hasCurrentFix)
+                await box.inputService.watching()
                 let button = try #require(board.inputs.first { $0.role == .emergency })
                 try lines.press(button.name)
                 for await event in box.events {
