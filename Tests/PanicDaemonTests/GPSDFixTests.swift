@@ -13,7 +13,7 @@ import PanicUplink
 import Synchronization
 import Testing
 
-@Suite("panicd run's GNSS from gpsd", .timeLimit(.minutes(1)))
+@Suite("panicd run's GNSS from gpsd", .timeLimit(.minutes(5)))
 struct GPSDFixTests {
     static let sim = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../boards/sim.yaml").standardized.path

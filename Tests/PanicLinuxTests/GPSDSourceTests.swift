@@ -11,7 +11,7 @@ import Testing
     import Glibc
 #endif
 
-@Suite("gpsd client", .timeLimit(.minutes(1)))
+@Suite("gpsd client", .timeLimit(.minutes(5)))
 struct GNSSGPSDTests {
     @Test("the client sends ?WATCH with JSON on, and TPV reports become fixes, split across reads or not")
     func watchAndDecode() async throws {

@@ -3,7 +3,7 @@ import Testing
 
 @testable import PanicSimulation
 
-@Suite("The real-time conductor's wake-up signal", .timeLimit(.minutes(1)))
+@Suite("The real-time conductor's wake-up signal", .timeLimit(.minutes(5)))
 struct WakeSignalTests {
     final class Flag: Sendable {
         private let value = Mutex(false)
