@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# A Debian 13 "trixie" root with libgpiod 2.x, for building and running the libgpiod 2 backend: the host is
+# Debian 12, whose libgpiod is 1.6. Made once with debootstrap (minbase) and kept until this script changes.
+# Also writes ROOT.pc/libgpiod.pc: pkg-config data that points a host build at the root's gpiod.h and
+# libgpiod.so only (not at its whole /usr/include, whose glibc headers are newer than the host's).
+# Usage: scripts/hil/trixie-root.sh ROOT
+set -euo pipefail
+root=$1
+stamp=$root/.panicbridge-root
+want=$(sha256sum "$0" | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    rm -rf "$root"
+    mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+    debootstrap --variant=minbase --include=libgpiod-dev,gpiod,libserialport0,libsqlite3-0 trixie "$root" "$mirror"
+    # Mount points for the guest (scripts/hil/guest.sh binds the repository and the toolchain here).
+    mkdir -p "$root/repo" "$root/opt/swift"
+    rm -rf "$root/var/cache/apt/archives"/*.deb
+    echo "$want" >"$stamp"
+fi
+lib=$root/usr/lib/x86_64-linux-gnu
+version=$(sed -n 's/^Version: //p' "$lib/pkgconfig/libgpiod.pc")
+mkdir -p "$root.pc/include" "$root.pc/lib"
+cp "$root/usr/include/gpiod.h" "$root.pc/include/"
+ln -sf "$(readlink -f "$lib/libgpiod.so")" "$root.pc/lib/libgpiod.so"
+cat >"$root.pc/libgpiod.pc" <<PC
+Name: libgpiod
+Description: libgpiod $version from the trixie root $root
+Version: $version
+Cflags: -I$root.pc/include
+Libs: -L$root.pc/lib -lgpiod
+PC
+echo "trixie root $root: libgpiod $version"
