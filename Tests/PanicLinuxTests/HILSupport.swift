@@ -139,12 +139,14 @@ final class Inbox<Value: Sendable>: Sendable {
         }
     }
 
-    /// Values until `predicate` holds (returned last), each within `timeout`.
+    /// Values until `predicate` holds (returned last), all within `timeout`.
     func until(
         _ what: String, within timeout: Duration = .seconds(10), _ predicate: (Value) -> Bool
     ) async throws -> [Value] {
         var seen: [Value] = []
-        while let value = try await next(what, within: timeout) {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while let value = try await next(what, within: max(.zero, clock.now.duration(to: deadline))) {
             seen.append(value)
             if predicate(value) { return seen }
         }

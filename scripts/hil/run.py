@@ -178,7 +178,7 @@ def main():
         "qemu-system-x86_64", "-M", "pc", "-m", "2048", "-smp", "2", *accel,
         "-nodefaults", "-no-reboot", "-display", "none", "-nic", "none",
         "-kernel", options.kernel, "-initrd", options.initrd,
-        "-append", "console=ttyS0 quiet loglevel=4 panic=-1 hil.repo=%s hil.suite=%s" % (options.repo, options.suite),
+        "-append", "console=ttyS0 quiet loglevel=4 panic=-1 no_timer_check hil.repo=%s hil.suite=%s" % (options.repo, options.suite),
         "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
         "-chardev", "socket,id=gnss,path=%s,reconnect=1" % uart, "-serial", "chardev:gnss",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",

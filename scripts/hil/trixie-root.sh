@@ -6,12 +6,14 @@
 # Usage: scripts/hil/trixie-root.sh ROOT
 set -euo pipefail
 root=$1
+packages=libgpiod-dev,gpiod,libserialport0,libsqlite3-0
 stamp=$root/.panicbridge-root
-want=$(sha256sum "$0" | cut -c1-16)
+# Made again only when what it holds changes.
+want="trixie minbase $packages"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     rm -rf "$root"
     mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-    debootstrap --variant=minbase --include=libgpiod-dev,gpiod,libserialport0,libsqlite3-0 trixie "$root" "$mirror"
+    debootstrap --variant=minbase --include="$packages" trixie "$root" "$mirror"
     # Mount points for the guest (scripts/hil/guest.sh binds the repository and the toolchain here).
     mkdir -p "$root/repo" "$root/opt/swift"
     rm -rf "$root/var/cache/apt/archives"/*.deb
@@ -29,4 +31,7 @@ Version: $version
 Cflags: -I$root.pc/include
 Libs: -L$root.pc/lib -lgpiod
 PC
+# Debian 12's libserialport.pc says -L/usr/lib/x86_64-linux-gnu, which would put the host's libgpiod.so (1.6)
+# ahead of the one above on the link line: shadow it with the same data minus that flag.
+sed 's|^Libs:.*|Libs: -lserialport|' /usr/lib/x86_64-linux-gnu/pkgconfig/libserialport.pc >"$root.pc/libserialport.pc"
 echo "trixie root $root: libgpiod $version"
