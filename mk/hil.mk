@@ -7,7 +7,7 @@ HIL_APT_PACKAGES := qemu-system-x86 linux-image-6.12-amd64 linux-headers-6.12-am
 HIL_CACHE := $(CURDIR)/.build/hil
 HIL_TIMEOUT ?= 900
 # gpiod1: the host's libgpiod 1.6 build (.build/debug); gpiod2: the libgpiod 2 build in .build/hil/gpiod2.
-HIL_SUITES ?= gpiod1
+HIL_SUITES ?= gpiod1 gpiod2
 
 .PHONY: hil-test hil-deps hil-build-gpiod2
 

@@ -30,7 +30,7 @@ bank aux panic-sim-aux T_AUX0 T_AUX_NAMED
 gpiodetect
 
 export PANICBRIDGE_HIL_REPO="$repo"
-filter='HIL|GPIODHardwareTests'
+filter='HIL|GPIOD'
 case $suite in
     gpiod1)
         export PANICD="$repo/.build/debug/panicd"

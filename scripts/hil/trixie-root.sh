@@ -6,7 +6,8 @@
 # Usage: scripts/hil/trixie-root.sh ROOT
 set -euo pipefail
 root=$1
-packages=libgpiod-dev,gpiod,libserialport0,libsqlite3-0
+# libcurl4t64: the Swift runtime's FoundationNetworking, which the test binary links.
+packages=libgpiod-dev,gpiod,libserialport0,libsqlite3-0,libcurl4t64
 stamp=$root/.panicbridge-root
 # Made again only when what it holds changes.
 want="trixie minbase $packages"
@@ -31,7 +32,9 @@ Version: $version
 Cflags: -I$root.pc/include
 Libs: -L$root.pc/lib -lgpiod
 PC
-# Debian 12's libserialport.pc says -L/usr/lib/x86_64-linux-gnu, which would put the host's libgpiod.so (1.6)
-# ahead of the one above on the link line: shadow it with the same data minus that flag.
-sed 's|^Libs:.*|Libs: -lserialport|' /usr/lib/x86_64-linux-gnu/pkgconfig/libserialport.pc >"$root.pc/libserialport.pc"
+# Debian 12's libserialport.pc and sqlite3.pc say -L/usr/lib/x86_64-linux-gnu, which would put the host's
+# libgpiod.so (1.6) ahead of the one above on the link line: shadow them with the same data minus that flag.
+for pc in libserialport sqlite3; do
+    sed 's|^Libs: -L${libdir} |Libs: |' "/usr/lib/x86_64-linux-gnu/pkgconfig/$pc.pc" >"$root.pc/$pc.pc"
+done
 echo "trixie root $root: libgpiod $version"
