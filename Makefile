@@ -22,6 +22,8 @@ test: deps format-check check-modules
 	@# The scenario and fleet suites drive whole simulated boxes (hundreds of fsyncs each); on a two-core machine it runs
 	@# on its own so it does not starve the loopback HTTP tests of disk and CPU.
 	$(SWIFT) test --filter "ScenarioSuiteTests|FleetTests|SimRealTimeTests"
+	@# The hardware path on a real kernel: a QEMU guest with gpio-sim and a 16550 (mk/hil.mk, docs/inputs.md).
+	$(MAKE) --no-print-directory hil-test
 
 ## The main job: the board files checked, then the simulated board end to end (sim/scenarios/demo.yaml).
 demo: deps

@@ -108,23 +108,37 @@ def main() -> int:
         if module not in targets:
             problems.append(f"test target {name} mirrors no module (expected a target named {module})")
 
-    # 4. Async suites have time limits.
+    # 4. Async suites have time limits. A suite declared inside `extension X` of a limited suite `X` inherits
+    # its limit (the command-line suites nest in CLISuite, the hardware suites in HIL).
+    test_files = {}
     for directory, _, files in os.walk("Tests"):
         for file in sorted(files):
-            path = os.path.join(directory, file)
-            if not file.endswith(".swift"):
-                continue
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-            if not re.search(r"\basync\b", text):
-                continue
-            suites = [(m.start(), m.group(0)) for m in re.finditer(r"@Suite\((?:[^()]|\([^()]*\))*\)", text)]
-            # The command-line suites are nested in `extension CLISuite`, whose limit they inherit.
-            inherited = "CLITests" in path and "CLISuite.swift" not in path and "extension CLISuite" in text
-            for start, suite in suites:
-                if ".timeLimit(" not in suite and not inherited:
-                    line = text[:start].count("\n") + 1
-                    problems.append(f"{path}:{line}: a suite with async tests and no .timeLimit")
+            if file.endswith(".swift"):
+                path = os.path.join(directory, file)
+                with open(path, encoding="utf-8") as handle:
+                    test_files[path] = handle.read()
+    def suites(text):
+        """Each `@Suite(...)` attribute (balanced parentheses), its start, and the type it declares."""
+        for match in re.finditer(r"@Suite\(", text):
+            depth, index = 1, match.end()
+            while depth and index < len(text):
+                depth += {"(": 1, ")": -1}.get(text[index], 0)
+                index += 1
+            declared = re.match(r"\s*(?:struct|final class|class|enum)\s+(\w+)", text[index:])
+            yield match.start(), text[match.start():index], declared.group(1) if declared else None
+
+    limited_types = {
+        name for text in test_files.values() for _, attribute, name in suites(text) if ".timeLimit(" in attribute
+    }
+    for path, text in sorted(test_files.items()):
+        if not re.search(r"\basync\b", text):
+            continue
+        extensions = [m.start() for m in re.finditer(r"\bextension\s+(\w+)", text) if m.group(1) in limited_types]
+        for start, attribute, _ in suites(text):
+            inherited = any(position < start for position in extensions)
+            if ".timeLimit(" not in attribute and not inherited:
+                line = text[:start].count("\n") + 1
+                problems.append(f"{path}:{line}: a suite with async tests and no .timeLimit")
 
     for problem in problems:
         print(f"check-modules: {problem}", file=sys.stderr)

@@ -36,7 +36,9 @@ public struct GPIODError: Error, Sendable, Equatable, CustomStringConvertible {
             case .resourceBusy:
                 "\(place) is held by another consumer (`gpioinfo` shows who; on BeagleBone images, cape-universal "
                     + "claims header lines)"
-            case .noSuchFileOrDirectory where call == "gpiod_chip_open_by_label":
+            // libgpiod 2 has no open-by-label: that backend reads each chip's label and names this call when
+            // none matched.
+            case .noSuchFileOrDirectory where call == "gpiod_chip_open_by_label" || call == "gpiod_chip_info_get_label":
                 "no GPIO chip is labelled \(chip ?? "?") (`gpiodetect` lists the labels)"
             case .noSuchFileOrDirectory:
                 "\(place) was not found (`gpioinfo` lists the line names)"

@@ -5,6 +5,10 @@ import PanicHardware
 import Synchronization
 import SystemPackage
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A libserialport call that failed: which call, libserialport's verdict, and the OS error behind it.
 public struct SerialPortError: Error, Sendable, Hashable, CustomStringConvertible {
     /// libserialport's `sp_return` error codes.
@@ -120,12 +124,34 @@ public final class SerialPort: Sendable {
                 try run("sp_set_flowcontrol") { sp_set_flowcontrol(port, SP_FLOWCONTROL_NONE) }
                 var descriptor: CInt = -1
                 try run("sp_get_port_handle") { sp_get_port_handle(port, &descriptor) }
+                try Self.readAtLeastOne(descriptor, path: path)
                 return .success(descriptor)
             } catch {
                 return .failure(error)
             }
         }
         return try result.get()
+    }
+
+    /// Sets VMIN 1, VTIME 0. libserialport leaves both at 0, and then a tty's `read` returns 0 whenever its
+    /// buffer is empty, even on a non-blocking descriptor: `SerialReader` would take every drained read for
+    /// end of file and reopen the port (found on a real 16550 in `make hil-test`; pseudo-terminals hid it).
+    /// With VMIN 1 an empty buffer reads as `EAGAIN`, and 0 means the device hung up. The corresponding C
+    /// functions are `tcgetattr` and `tcsetattr`.
+    static func readAtLeastOne(_ descriptor: CInt, path: String) throws(SerialPortError) {
+        var attributes = termios()
+        guard tcgetattr(descriptor, &attributes) == 0 else {
+            throw SerialPortError(
+                call: "tcgetattr", code: .systemFailure, errno: Errno(rawValue: Glibc.errno), port: path)
+        }
+        withUnsafeMutableBytes(of: &attributes.c_cc) { characters in
+            characters[Int(VMIN)] = 1
+            characters[Int(VTIME)] = 0
+        }
+        guard tcsetattr(descriptor, TCSANOW, &attributes) == 0 else {
+            throw SerialPortError(
+                call: "tcsetattr", code: .systemFailure, errno: Errno(rawValue: Glibc.errno), port: path)
+        }
     }
 
     /// Closes the port (if open) and frees it. The corresponding C functions are `sp_close`, `sp_free_port`.

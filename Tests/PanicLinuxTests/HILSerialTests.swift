@@ -1,0 +1,103 @@
+import Logging
+import NMEA
+import PanicCore
+import PanicHardware
+import Synchronization
+import Testing
+
+@testable import PanicLinux
+
+extension HIL {
+    /// The daemon's serial path (`GNSSSerialSource` over libserialport) on the guest's 16550, `/dev/ttyS1`,
+    /// whose far end is the receiver scripts/hil/run.py plays from the host.
+    @Suite("GNSS over a real UART")
+    struct Serial {
+        /// Reads the port the way the daemon does, into an inbox, and decodes what arrives.
+        final class Reader: Sendable {
+            let chunks: Inbox<GNSSChunk>
+            let task: Task<Void, Never>
+            let decoder = Mutex(NMEADecoder())
+            let log: CapturingLog
+
+            /// Opens the port before returning, so the receiver's answers to commands sent next are heard (a
+            /// closed 8250 drops what it receives).
+            init() throws {
+                let chunks = Inbox<GNSSChunk>()
+                let log = CapturingLog()
+                self.log = log
+                let clock = SystemMonotonicClock()
+                let opened = Mutex<AsyncThrowingStream<GNSSChunk, any Error>?>(
+                    try SerialPort(path: SimReceiver.port).chunks(baud: 9600, clock: clock))
+                // The source's own opener after that first time: what the daemon's does.
+                let source = GNSSSerialSource(path: SimReceiver.port, clock: clock, logger: log.logger) {
+                    if let first = opened.withLock({ $0.take() }) { return first }
+                    return try SerialPort(path: SimReceiver.port).chunks(baud: 9600, clock: clock)
+                }
+                self.chunks = chunks
+                task = Task {
+                    do {
+                        try await source.run { chunks.put($0) }
+                        chunks.finish()
+                    } catch {
+                        chunks.finish(error)
+                    }
+                }
+            }
+
+            /// Feeds chunks to the decoder until a fix whose receiver time is `second` past 10:15 comes out.
+            func fix(at second: Int, _ what: String) async throws -> GNSSFix {
+                while true {
+                    let chunk = try #require(try await chunks.next(what))
+                    var fixes: [GNSSFix] = []
+                    // A chunk is whatever the 16550's FIFO held: sentences arrive in pieces. The host ends each
+                    // blob with the start of the next epoch, which closes the one awaited.
+                    decoder.withLock { decoder in
+                        decoder.feed(chunk.bytes, at: chunk.receivedAt) { fixes.append($0) }
+                    }
+                    if let fix = fixes.first(where: { $0.time?.second == second }) { return fix }
+                }
+            }
+
+            deinit { task.cancel() }
+        }
+
+        @Test("libserialport opens /dev/ttyS1 and NavIC ($GI) sentences from the host decode to a fix")
+        func navic() async throws {
+            let reader = try Reader()
+            try SimReceiver.command("send navic")
+            let fix = try await reader.fix(at: 30, "the NavIC epoch")
+            #expect(abs(try #require(fix.latitude) - 26.9124) < 0.0001)
+            #expect(abs(try #require(fix.longitude) - 75.7873) < 0.0001)
+            #expect(fix.quality != .none)
+            #expect(reader.decoder.withLock { $0.statistics.accepted } >= 2)
+        }
+
+        @Test("bad bytes on the line are skipped or rejected, and the sentences after them still decode")
+        func badBytes() async throws {
+            let reader = try Reader()
+            try SimReceiver.command("send garbage")
+            let fix = try await reader.fix(at: 30, "the epoch after the noise")
+            #expect(fix.latitude != nil)
+            let statistics = reader.decoder.withLock { $0.statistics }
+            #expect(statistics.skippedBytes > 0)
+            #expect(NMEARejectionReason.allCases.contains { statistics[$0] > 0 }, "the bad sentences were rejected")
+        }
+
+        @Test("the receiver unplugged and back: the open port goes quiet, then reads again without an error")
+        func unplugAndBack() async throws {
+            let reader = try Reader()
+            try SimReceiver.command("send navic")
+            _ = try await reader.fix(at: 30, "the first epoch")
+            let clock = SystemMonotonicClock()
+            let unplugged = clock.now
+            try SimReceiver.command("unplug 1500")
+            // On reconnecting, the host sends the GPS epoch at 10:15:31.
+            let fix = try await reader.fix(at: 31, "the epoch after the replug")
+            #expect(unplugged.duration(to: clock.now) >= .milliseconds(1400), "nothing arrived while unplugged")
+            #expect(fix.latitude != nil)
+            // A UART has no hang-up: the source kept its port, and never logged an outage.
+            let logged = reader.log.entries.withLock { $0.map { "\($0.0) \($0.1)" } }
+            #expect(logged.isEmpty, "GNSSSerialSource logged: \(logged)")
+        }
+    }
+}
