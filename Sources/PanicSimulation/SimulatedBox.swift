@@ -102,7 +102,7 @@ final class SimulatedBox {
         let network = network
         let answers = answers
         let uplink = try Uplink(
-            outbox: outbox, deviceID: deviceID,
+            outbox: outbox, deviceID: deviceID, signingKey: key,
             backends: [
                 .init(
                     name: "control-room", url: world.controlRoomURL, controlRoomKey: world.controlRoomKey,
