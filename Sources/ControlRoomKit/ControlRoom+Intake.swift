@@ -6,37 +6,96 @@ import PanicSigning
 
 extension ControlRoom {
     /// Verifies, stores and answers one batch from a device (see `RecordBatchResponse`).
+    ///
+    /// The request's proof and every envelope's signature are checked first, outside the store's lock; only
+    /// genuine records take it. Acks are taken, and alerts and commands answered, only for a request the device
+    /// signed (`authenticate`). Throws `IntakeRefusal` for a batch over `limits`, or one whose envelopes fail
+    /// verification `limits.verificationFailures` times.
     public func receive(_ batch: RecordBatch) throws -> RecordBatchResponse {
         let now = wallClock()
-        return try state.withLock { state in
+        let registry = try self.registry.current()
+        let screened: [Screened]
+        do {
+            try limits.check(batch)
+            screened = try screen(batch, keys: registry)
+        } catch let refusal as IntakeRefusal {
+            logRejections(device: batch.device, [:], refusal: refusal, now: now)
+            throw refusal
+        }
+        let authentication = authenticate(batch, registry: registry, now: now)
+        let response = try state.withLock { state in
             try state.connection.transaction {
                 var results: [RecordResult] = []
-                for text in batch.envelopes {
-                    let result = try ingest(text, batchDevice: batch.device, now: now, state)
-                    if result.status == .rejected {
-                        logger.warning(
-                            "record rejected",
-                            metadata: [
-                                "device": "\(batch.device)", "reason": "\(result.reason?.rawValue ?? "")",
-                                "seq": "\(result.sequence.map(String.init) ?? "?")",
-                            ])
+                for item in screened {
+                    switch item {
+                    case .genuine(let genuine):
+                        results.append(try ingest(genuine, keys: registry, now: now, state))
+                    case .refused(let result): results.append(result)
                     }
-                    results.append(result)
+                }
+                guard authentication.verified else {
+                    return RecordBatchResponse(
+                        results: results, alerts: [], commands: [], authentication: authentication)
                 }
                 let ack = try state.statement("UPDATE commands SET acked = 1 WHERE nonce = ?1 AND device = ?2")
                 for nonce in batch.commandAcks { try ack.bind([.text(nonce), .text(batch.device)]).run() }
-                let registered = state.keys.values.contains { $0.device == batch.device }
-                let alerts = registered ? try remoteAlerts(device: batch.device, state) : []
-                let commands = registered ? try pendingCommands(device: batch.device, now: now, state) : []
-                return RecordBatchResponse(results: results, alerts: alerts, commands: commands)
+                return RecordBatchResponse(
+                    results: results, alerts: try remoteAlerts(device: batch.device, state),
+                    commands: try pendingCommands(device: batch.device, now: now, state),
+                    authentication: authentication)
             }
         }
+        var rejections: [RejectionReason: Int] = [:]
+        for result in response.results where result.status == .rejected {
+            rejections[result.reason ?? .malformed, default: 0] += 1
+        }
+        logRejections(device: batch.device, rejections, refusal: nil, now: now)
+        return response
     }
 
-    /// Runs the shared `RecordRules` over this store, and turns the verdict into the answer for the device.
-    private func ingest(_ text: String, batchDevice: String, now: RecordTime, _ state: State) throws -> RecordResult {
-        var ledger = StoredRecords(state: state, now: now)
-        switch try RecordRules.admit(text, sender: batchDevice, into: &ledger) {
+    /// An envelope after the signature check: genuine, or already answered.
+    enum Screened {
+        case genuine(GenuineRecord)
+        case refused(RecordResult)
+    }
+
+    /// The signature half of the rules over every envelope, outside the store's lock; throws once
+    /// `limits.verificationFailures` envelopes failed it (a hostile batch costs that many checks, not thousands).
+    private func screen(_ batch: RecordBatch, keys registry: DeviceRegistry.Snapshot) throws -> [Screened] {
+        var screened: [Screened] = []
+        screened.reserveCapacity(batch.envelopes.count)
+        var failures = 0
+        for (index, text) in batch.envelopes.enumerated() {
+            switch RecordRules.authenticate(text, sender: batch.device, key: { registry.byKeyID[$0] }) {
+            case .genuine(let genuine): screened.append(.genuine(genuine))
+            case .refused(let record, let finding):
+                let reason = finding.rejection ?? .malformed
+                if reason == .badSignature || reason == .malformed {
+                    failures += 1
+                    if failures >= limits.verificationFailures {
+                        throw IntakeRefusal.failedVerification(failures: failures, checked: index + 1, reason: reason)
+                    }
+                }
+                screened.append(.refused(RecordResult(status: .rejected, sequence: record?.sequence, reason: reason)))
+            }
+        }
+        return screened
+    }
+
+    private func logRejections(
+        device: String, _ rejections: [RejectionReason: Int], refusal: IntakeRefusal?, now: RecordTime
+    ) {
+        let line = rejectionLog.withLock { $0.note(device: device, rejections: rejections, refusal: refusal, now: now) }
+        if let line { logger.warning("records rejected", metadata: line) }
+    }
+
+    /// Runs the ledger half of the shared `RecordRules` over this store, and turns the verdict into the answer
+    /// for the device.
+    private func ingest(
+        _ genuine: GenuineRecord, keys: DeviceRegistry.Snapshot, now: RecordTime, _ state: State
+    ) throws -> RecordResult {
+        var ledger = StoredRecords(state: state, keys: keys, now: now)
+        switch try RecordRules.admit(genuine, into: &ledger) {
         case .stored(let record, _, let findings):
             for finding in findings { try addFinding(finding, state) }
             try applyToAlerts(record, now: now, state)
@@ -96,10 +155,12 @@ extension ControlRoom {
 /// Used inside the intake's transaction, under the control room's lock.
 struct StoredRecords: RecordLedger {
     let state: ControlRoom.State
+    /// The registry the batch was checked against.
+    let keys: DeviceRegistry.Snapshot
     /// The arrival time stored with new records.
     let now: RecordTime
 
-    func key(id keyID: String) -> RegisteredKey? { state.keys[keyID] }
+    func key(id keyID: String) -> RegisteredKey? { keys.byKeyID[keyID] }
 
     func entry(device: String, sequence: Int64) throws -> LedgerEntry? {
         let query = try state.statement("SELECT hash, uuid, prev FROM records WHERE device = ?1 AND seq = ?2")

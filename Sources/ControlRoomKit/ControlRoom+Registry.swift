@@ -5,31 +5,17 @@ import PanicSQLite
 import PanicSigning
 
 extension ControlRoom {
-    /// Registers a device with its public key (a JWK, or the raw key in base64url).
+    /// Registers a device with its public key (a JWK, or the raw key in base64url). A running server (in this
+    /// process or another on the same database) trusts it from its next request.
     public func addDevice(id: String, publicKey text: String) throws {
         guard let identity = DeviceIdentity(publicKeyText: text) else { throw ControlRoomError.badPublicKey(text) }
-        try state.withLock { state in
-            let existing = try state.statement("SELECT 1 FROM devices WHERE id = ?1")
-            try existing.bind([.text(id)])
-            let taken = try existing.step()
-            existing.reset()
-            if taken || state.keys[identity.thumbprint] != nil { throw ControlRoomError.duplicateDevice(id) }
-            try state.statement("INSERT INTO devices(id, kid, jwk) VALUES(?1, ?2, ?3)")
-                .bind([.text(id), .text(identity.thumbprint), .text(identity.jwk)]).run()
-            state.keys[identity.thumbprint] = RegisteredKey(device: id, identity: identity)
-        }
+        try registry.add(id: id, identity: identity)
     }
 
-    /// Removes a device from the registry (its stored records stay). Returns whether it was registered.
+    /// Removes a device from the registry (its stored records stay). Returns whether it was registered. A running
+    /// server refuses its records and requests from its next request on: removal is revocation.
     @discardableResult
-    public func removeDevice(id: String) throws -> Bool {
-        try state.withLock { state in
-            try state.statement("DELETE FROM devices WHERE id = ?1").bind([.text(id)]).run()
-            let removed = state.connection.changes > 0
-            state.keys = state.keys.filter { $0.value.device != id }
-            return removed
-        }
-    }
+    public func removeDevice(id: String) throws -> Bool { try registry.remove(id: id) }
 
     /// Every registered device, with its record count, gaps and findings.
     public func devices() throws -> [RegisteredDevice] {

@@ -23,6 +23,20 @@ extension ControlRoom {
                     envelope TEXT NOT NULL, expires_ms INTEGER NOT NULL, acked INTEGER NOT NULL DEFAULT 0);
                 CREATE INDEX commands_by_device ON commands(device, acked);
                 CREATE TABLE findings(device TEXT NOT NULL, seq INTEGER NOT NULL, finding TEXT NOT NULL);
-                """)
+                """),
+        // Every change to `devices`, by this process or another (`controlroom devices add` beside a running
+        // server), bumps the generation, so a server sees it with one cheap read (`DeviceRegistry.current`).
+        SQLiteMigration(
+            version: 2, summary: "registry generation, bumped by triggers on every change to devices",
+            sql: """
+                CREATE TABLE registry(generation INTEGER NOT NULL);
+                INSERT INTO registry(generation) VALUES(0);
+                CREATE TRIGGER registry_added AFTER INSERT ON devices
+                    BEGIN UPDATE registry SET generation = generation + 1; END;
+                CREATE TRIGGER registry_removed AFTER DELETE ON devices
+                    BEGIN UPDATE registry SET generation = generation + 1; END;
+                CREATE TRIGGER registry_changed AFTER UPDATE ON devices
+                    BEGIN UPDATE registry SET generation = generation + 1; END;
+                """),
     ]
 }

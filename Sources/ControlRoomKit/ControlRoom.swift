@@ -85,8 +85,6 @@ public struct AlertView: Sendable, Hashable, Codable {
 public final class ControlRoom: Sendable {
     final class State {
         let connection: SQLiteConnection
-        /// Registered keys by thumbprint (the JWS `kid`).
-        var keys: [String: RegisteredKey] = [:]
 
         init(connection: SQLiteConnection) { self.connection = connection }
 
@@ -95,6 +93,14 @@ public final class ControlRoom: Sendable {
 
     // The connection and its statements are touched only inside `state.withLock`, one thread at a time.
     let state: Mutex<State>
+    /// The registry, read from the database on every request (its own connection and lock).
+    let registry: DeviceRegistry
+    /// Request nonces taken, for the freshness window (its own lock).
+    let replayGuard = Mutex(RequestReplayGuard())
+    /// Rejections, aggregated per batch and rate-limited before they reach the log (its own lock).
+    let rejectionLog = Mutex(RejectionLog())
+    /// The most a batch may carry (see `IntakeLimits`).
+    public let limits: IntakeLimits
     let signer: CommandSigner?
     let wallClock: @Sendable () -> RecordTime
     let logger: Logger
@@ -106,21 +112,16 @@ public final class ControlRoom: Sendable {
     /// Opens (creating if needed) the control room's database at `path`. Without a `key` the registry and the
     /// queries work, but nothing can be signed (operator actions and command reissues throw).
     public init(
-        path: String, key: DeviceKey?, commandLifetime: Duration = .seconds(300),
+        path: String, key: DeviceKey?, commandLifetime: Duration = .seconds(300), limits: IntakeLimits = IntakeLimits(),
         wallClock: @escaping @Sendable () -> RecordTime = RecordTime.systemNow, logger: Logger
     ) throws {
         let connection = try SQLiteConnection(path: path)
         try connection.execute("PRAGMA journal_mode = WAL")
         try connection.execute("PRAGMA synchronous = FULL")
         try connection.migrate(ControlRoom.migrations)
-        let state = State(connection: connection)
-        let devices = try connection.prepare("SELECT id, jwk FROM devices")
-        while try devices.step() {
-            if let identity = DeviceIdentity(jwk: devices.text(1)) {
-                state.keys[identity.thumbprint] = RegisteredKey(device: devices.text(0), identity: identity)
-            }
-        }
-        self.state = Mutex(state)
+        self.state = Mutex(State(connection: connection))
+        registry = try DeviceRegistry(path: path)
+        self.limits = limits
         signer = key.map(CommandSigner.init(key:))
         self.commandLifetime = commandLifetime
         self.wallClock = wallClock

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import PanicCore
 import Synchronization
 
@@ -17,8 +18,8 @@ public struct ControlRoomRequestContext: RequestContext {
         channel = source.channel
     }
 
-    /// Batches of up to 16 MiB (a few thousand envelopes).
-    public var maxUploadSize: Int { 16 << 20 }
+    /// Bodies of up to `IntakeLimits.maxBodyBytes` (4 MiB by default; a device's largest batch is about 1 MiB).
+    public var maxUploadSize: Int { IntakeLimits().maxBodyBytes }
 }
 
 /// Faults the control room's record endpoint can be told to show, for tests of the device's retries. Each
@@ -95,12 +96,33 @@ public enum ControlRoomServer {
             case .loseResponse?, nil:
                 break
             }
-            let body = try await request.body.collect(upTo: context.maxUploadSize)
-            let batch: RecordBatch
-            do { batch = try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body)) } catch {
+            let limit = controlRoom.limits.maxBodyBytes
+            let tooLarge = json(
+                ["error": IntakeRefusal.bodyTooLarge(limit: limit).description], status: .contentTooLarge)
+            // Refused before a byte of the body is read when the client says how long it is.
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { return tooLarge }
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError { return tooLarge }
+            // Decoding and checking signatures is CPU work: it runs on NIO's thread pool, not on the threads that
+            // answer the operator's requests.
+            let outcome: Result<RecordBatchResponse, IntakeRefusal>
+            do {
+                outcome = try await NIOThreadPool.singleton.runIfActive {
+                    let batch = try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body))
+                    do { return .success(try controlRoom.receive(batch)) } catch let refusal as IntakeRefusal {
+                        return .failure(refusal)
+                    }
+                }
+            } catch let error as DecodingError {
                 return json(["error": "the body is not a record batch: \(error)"], status: .badRequest)
             }
-            let response = try controlRoom.receive(batch)
+            let response: RecordBatchResponse
+            switch outcome {
+            case .success(let answer): response = answer
+            case .failure(let refusal):
+                return json(
+                    ["error": refusal.description], status: refusal.isSize ? .contentTooLarge : .unprocessableContent)
+            }
             if fault == .loseResponse {
                 context.channel.close(promise: nil)
                 return Response(status: .serviceUnavailable)
@@ -138,13 +160,17 @@ public enum ControlRoomServer {
         return router
     }
 
-    /// The application listening on `host:port` (port 0 picks a free one; `onRunning` gets the bound port).
+    /// The application listening on `host:port` (port 0 picks a free one; `onRunning` gets the bound port). A
+    /// client slower than `timeouts` has its connection closed.
     public static func application(
-        controlRoom: ControlRoom, host: String, port: Int, faults: FaultInjector? = nil, logger: Logger,
+        controlRoom: ControlRoom, host: String, port: Int, faults: FaultInjector? = nil,
+        timeouts: ServerTimeouts = ServerTimeouts(), logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
             router: router(controlRoom: controlRoom, faults: faults),
+            server: .http1(
+                configuration: .init(additionalChannelHandlers: [ConnectionDeadlineHandler(timeouts: timeouts)])),
             configuration: .init(address: .hostname(host, port: port), serverName: "controlroom"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)

@@ -5,13 +5,18 @@ public struct RecordBatch: Sendable, Hashable, Codable {
     /// Compact JWS envelopes, each one record.
     public var envelopes: [String]
     /// Nonces of commands the device has processed (accepted or refused), so the control room stops resending
-    /// them.
+    /// them. The control room takes them only from a batch whose `proof` verifies.
     public var commandAcks: [String]
+    /// The device's signature over the request (a compact JWS of a `BatchClaim`, see `BatchProof`): without a
+    /// valid one the control room stores the records (each is signed on its own) but neither takes the acks nor
+    /// answers with commands or alert states. Absent in batches from boxes older than the proof.
+    public var proof: String?
 
-    public init(device: String, envelopes: [String], commandAcks: [String] = []) {
+    public init(device: String, envelopes: [String], commandAcks: [String] = [], proof: String? = nil) {
         self.device = device
         self.envelopes = envelopes
         self.commandAcks = commandAcks
+        self.proof = proof
     }
 }
 
@@ -91,10 +96,17 @@ public struct RecordBatchResponse: Sendable, Hashable, Codable {
     public var alerts: [RemoteAlertState]
     /// Signed commands (compact JWS) waiting for the device.
     public var commands: [String]
+    /// Whether the control room took the request as the device's own (its `proof`); nil from control rooms older
+    /// than the proof. `alerts` and `commands` are empty unless it is verified.
+    public var authentication: BatchAuthentication?
 
-    public init(results: [RecordResult], alerts: [RemoteAlertState], commands: [String]) {
+    public init(
+        results: [RecordResult], alerts: [RemoteAlertState], commands: [String],
+        authentication: BatchAuthentication? = nil
+    ) {
         self.results = results
         self.alerts = alerts
         self.commands = commands
+        self.authentication = authentication
     }
 }

@@ -121,7 +121,8 @@ public struct Daemon: Sendable {
             throw DaemonError("cannot open the outbox \(config.outboxPath): \(error)")
         }
         let uplink = try Uplink(
-            outbox: outbox, deviceID: deviceID, backends: backends, clock: clock, logger: logger.child("uplink"))
+            outbox: outbox, deviceID: deviceID, signingKey: key, backends: backends, clock: clock,
+            logger: logger.child("uplink"))
         let hardware = try openHardware(clock: clock)
         defer { hardware.inputs.close() }
         let box = try PanicBox(

@@ -47,25 +47,19 @@ public enum RecordRules {
     public static func admit<Ledger: RecordLedger>(
         _ text: String, sender: String? = nil, into ledger: inout Ledger
     ) throws -> RecordVerdict {
-        let envelope: Envelope
-        do { envelope = try Envelope(text) } catch { return .refused(nil, .malformed(reason: error.description)) }
-        guard let keyID = envelope.keyID, let key = try ledger.key(id: keyID) else {
-            return .refused(nil, .unknownKey(keyID: envelope.keyID))
+        switch try authenticate(text, sender: sender, key: { try ledger.key(id: $0) }) {
+        case .genuine(let genuine): return try admit(genuine, into: &ledger)
+        case .refused(let record, let finding): return .refused(record, finding)
         }
-        guard envelope.algorithm == "EdDSA" else {
-            return .refused(nil, .badSignature(keyID: keyID, reason: "alg is \(envelope.algorithm), expected EdDSA"))
-        }
-        guard key.identity.publicKey.isValidSignature(envelope.signature, for: Data(envelope.signingInput.utf8)) else {
-            return .refused(nil, .badSignature(keyID: keyID, reason: "signature does not verify"))
-        }
-        let record: Record
-        do { record = try JSONDecoder().decode(Record.self, from: envelope.payload) } catch {
-            return .refused(nil, .malformed(reason: "signed payload is not a record: \(error)"))
-        }
-        for claimed in [record.device, sender ?? key.device] where claimed != key.device {
-            return .refused(record, .deviceMismatch(keyID: keyID, claimed: claimed, registered: key.device))
-        }
-        let hash = Envelope.hash(envelope.text)
+    }
+
+    /// The second half of `admit`: stores an envelope `authenticate` found genuine, unless it is a resend, a fork
+    /// or a replay of what `ledger` holds.
+    public static func admit<Ledger: RecordLedger>(
+        _ genuine: GenuineRecord, into ledger: inout Ledger
+    ) throws -> RecordVerdict {
+        let record = genuine.record
+        let hash = genuine.hash
         if let earlier = try ledger.entry(device: record.device, sequence: record.sequence) {
             if earlier.envelopeHash == hash || earlier.recordID == record.id { return .resent(record) }
             return .refused(record, .fork(device: record.device, sequence: record.sequence))
@@ -88,7 +82,7 @@ public enum RecordRules {
             findings.append(.brokenChain(device: record.device, sequence: record.sequence + 1))
         }
         let entry = LedgerEntry(envelopeHash: hash, recordID: record.id, previousHash: record.previousHash)
-        try ledger.store(record, entry: entry, envelope: envelope.text)
+        try ledger.store(record, entry: entry, envelope: genuine.envelope)
         return .stored(record, hash: hash, findings: findings)
     }
 }

@@ -117,7 +117,7 @@ final class SimulatedBox {
         let network = network
         let answers = answers
         let uplink = try Uplink(
-            outbox: outbox, deviceID: deviceID,
+            outbox: outbox, deviceID: deviceID, signingKey: key,
             backends: [
                 .init(
                     name: Self.backend, url: world.controlRoomURL, controlRoomKey: world.controlRoomKey,

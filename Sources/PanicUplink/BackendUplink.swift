@@ -16,6 +16,7 @@ final class BackendUplink: Sendable {
 
     let configuration: BackendConfiguration
     private let deviceID: String
+    private let requests: RequestAuthenticator
     private let outbox: Outbox
     private let desk: AlertDesk
     private let clock: any MonotonicClock
@@ -29,7 +30,8 @@ final class BackendUplink: Sendable {
     private let logger: Logger
 
     init(
-        configuration: BackendConfiguration, deviceID: String, outbox: Outbox, desk: AlertDesk,
+        configuration: BackendConfiguration, deviceID: String, requestSigner: BatchSigner?, outbox: Outbox,
+        desk: AlertDesk,
         clock: any MonotonicClock, wallClock: @escaping @Sendable () -> RecordTime,
         makeTransport: @escaping @Sendable (BackendConfiguration) -> any UplinkTransport,
         events: AsyncStream<UplinkEvent>.Continuation, seed: UInt64, logger: Logger
@@ -48,6 +50,7 @@ final class BackendUplink: Sendable {
         var logger = logger
         logger[metadataKey: "backend"] = "\(configuration.name)"
         self.logger = logger
+        requests = RequestAuthenticator(signer: requestSigner, logger: logger)
     }
 
     /// Events posted but not yet handled, plus requests in flight: zero when the backend is waiting on time alone.
@@ -142,9 +145,10 @@ final class BackendUplink: Sendable {
         }
         if records.isEmpty && action != .poll && desk.pendingAcks().isEmpty { return (lane, .empty) }
         let acks = desk.pendingAcks()
-        let batch = RecordBatch(device: deviceID, envelopes: records.map(\.envelope), commandAcks: acks)
         let sequences = records.map(\.sequence)
         do {
+            let batch = try requests.sign(
+                RecordBatch(device: deviceID, envelopes: records.map(\.envelope), commandAcks: acks), now: wallClock())
             let response = try await transport.send(batch, timeout: configuration.requestTimeout)
             guard response.results.count == records.count else {
                 throw UplinkTransportError(
@@ -169,7 +173,8 @@ final class BackendUplink: Sendable {
             }
             try outbox.markDelivered(delivered, backend: configuration.name)
             desk.delivered(sequences: delivered)
-            desk.acksDelivered(acks)
+            // Acks count as taken only when the control room took the request as this box's own.
+            if requests.settle(response.authentication, now: wallClock()) { desk.acksDelivered(acks) }
             let clears = desk.handle(
                 commands: response.commands, verifier: verifier, backend: configuration.name, now: wallClock())
             for alert in clears { owner.appendCleared(alert) }

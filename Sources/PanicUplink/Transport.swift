@@ -54,7 +54,12 @@ public final class HTTPUplinkTransport: UplinkTransport {
         let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanosecondsClamped))
         let bytes = try await response.body.collect(upTo: 64 << 20)
         guard response.status == .ok else {
-            throw UplinkTransportError(description: "HTTP \(response.status.code) from \(endpoint)")
+            // The control room names the problem in `error` (a refused batch says why); keep it for the log.
+            struct Refusal: Decodable { var error: String }
+            let reason = (try? JSONDecoder().decode(Refusal.self, from: Data(bytes.readableBytesView))).map {
+                ": \($0.error.prefix(300))"
+            }
+            throw UplinkTransportError(description: "HTTP \(response.status.code) from \(endpoint)\(reason ?? "")")
         }
         do { return try JSONDecoder().decode(RecordBatchResponse.self, from: Data(bytes.readableBytesView)) } catch {
             throw UplinkTransportError(description: "unreadable answer from \(endpoint): \(error)")

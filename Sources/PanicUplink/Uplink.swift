@@ -76,9 +76,13 @@ public final class Uplink: Sendable {
     /// An uplink for `outbox` (whose records are signed as `deviceID`).
     /// - Parameters:
     ///   - transport: makes the transport for a backend; the default is HTTPS via AsyncHTTPClient.
+    ///   - signingKey: the device key, which signs every request (`RecordBatch.proof`) so the control room takes
+    ///     its command acks and answers with commands. Without it records are still delivered, but no command
+    ///     ever arrives.
     ///   - seed: seeds the backoff jitter (tests pass a fixed one).
     public init(
-        outbox: Outbox, deviceID: String, backends: [BackendConfiguration], clock: any MonotonicClock,
+        outbox: Outbox, deviceID: String, signingKey: DeviceKey? = nil, backends: [BackendConfiguration],
+        clock: any MonotonicClock,
         wallClock: @escaping @Sendable () -> RecordTime = Uplink.systemWallClock,
         transport: @escaping @Sendable (BackendConfiguration) -> any UplinkTransport = {
             HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust)
@@ -94,11 +98,15 @@ public final class Uplink: Sendable {
         for (index, configuration) in backends.enumerated() {
             backendUplinks.append(
                 BackendUplink(
-                    configuration: configuration, deviceID: deviceID, outbox: outbox, desk: alerts,
+                    configuration: configuration, deviceID: deviceID,
+                    requestSigner: signingKey.map(BatchSigner.init(key:)), outbox: outbox, desk: alerts,
                     clock: clock, wallClock: wallClock, makeTransport: transport, events: eventSink,
                     seed: seed &+ UInt64(index), logger: logger))
         }
         self.backends = backendUplinks
+        if signingKey == nil, backends.contains(where: { $0.controlRoomKey != nil }) {
+            logger.warning("the uplink has no device key to sign its requests: no control-room command will arrive")
+        }
     }
 
     /// The system's wall clock.

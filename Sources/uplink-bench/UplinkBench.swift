@@ -81,7 +81,9 @@ enum UplinkBench {
             let (key, outbox) = try makeDevice("latency")
             try room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
             let uplink = try Uplink(
-                outbox: outbox, deviceID: key.identity.deviceID, backends: [.init(name: "cr", url: url)], clock: clock,
+                outbox: outbox, deviceID: key.identity.deviceID, signingKey: key,
+                backends: [.init(name: "cr", url: url)],
+                clock: clock,
                 logger: logger)
             var events = uplink.events.makeAsyncIterator()
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -130,7 +132,7 @@ enum UplinkBench {
 
             // The backlog piled up while the link was down; the uplink starting now is the reconnection.
             let uplink = try Uplink(
-                outbox: outbox, deviceID: key.identity.deviceID,
+                outbox: outbox, deviceID: key.identity.deviceID, signingKey: key,
                 backends: [.init(name: "cr", url: url, batchSize: 500)],
                 clock: clock, logger: logger)
             var events = uplink.events.makeAsyncIterator()

@@ -47,8 +47,14 @@ final class Fixture {
         return result
     }
 
+    /// Sends a batch as the device does: signed with its key at the control room's time.
     func send(_ envelopes: [String], acks: [String] = []) throws -> RecordBatchResponse {
-        try room.receive(RecordBatch(device: deviceID, envelopes: envelopes, commandAcks: acks))
+        try room.receive(signed(RecordBatch(device: deviceID, envelopes: envelopes, commandAcks: acks)))
+    }
+
+    /// `batch` with the device's proof.
+    func signed(_ batch: RecordBatch) throws -> RecordBatch {
+        try BatchSigner(key: deviceKey).sign(batch, time: RecordTime.systemNow())
     }
 }
 
@@ -228,7 +234,8 @@ struct OperatorCommandTests {
         let app = ControlRoomServer.application(
             controlRoom: room, host: "127.0.0.1", port: 0, logger: quiet,
             onRunning: { sink.yield($0) })
-        let batch = RecordBatch(device: fixture.deviceID, envelopes: records.map(\.envelope) + ["junk"])
+        let batch = try fixture.signed(
+            RecordBatch(device: fixture.deviceID, envelopes: records.map(\.envelope) + ["junk"]))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()
@@ -246,5 +253,55 @@ struct OperatorCommandTests {
             #expect(decoded.alerts.count == 1)
             group.cancelAll()
         }
+    }
+}
+
+@Suite("Requests must prove they come from the device", .timeLimit(.minutes(2)))
+struct RequestAuthenticationTests {
+    /// A fixture with an open alert the operator accepted: one command is waiting.
+    func waitingCommand() throws -> (Fixture, nonce: String) {
+        let fixture = try Fixture()
+        _ = try fixture.send(try fixture.chain(1, alertAt: [1]).map(\.envelope))
+        let alert = try #require(try fixture.room.openAlerts().first?.id)
+        try fixture.room.accept(device: fixture.deviceID, alert: alert)
+        // Only to learn the nonce, as a network attacker might have from an earlier answer: the device's own poll.
+        let command = try #require(try fixture.send([]).commands.first)
+        let verifier = CommandSignatureVerifier(controlRoom: fixture.roomKey.identity)
+        return (fixture, try verifier.verify(command).nonce)
+    }
+
+    @Test("an unsigned poll naming the device gets no commands and no alerts, and its acks are ignored")
+    func unsignedPollAndAck() throws {
+        let (fixture, nonce) = try waitingCommand()
+        let poll = try fixture.room.receive(RecordBatch(device: fixture.deviceID, envelopes: []))
+        #expect(poll.commands.isEmpty)
+        #expect(poll.alerts.isEmpty)
+        #expect(poll.authentication?.refusal == .missing)
+        let ack = try fixture.room.receive(RecordBatch(device: fixture.deviceID, envelopes: [], commandAcks: [nonce]))
+        #expect(ack.authentication?.verified == false)
+        // The device still gets the command, with the same nonce.
+        let verifier = CommandSignatureVerifier(controlRoom: fixture.roomKey.identity)
+        let again = try fixture.send([]).commands.map { try verifier.verify($0).nonce }
+        #expect(again == [nonce])
+    }
+
+    @Test("a proof signed by another key, a replayed proof, a stale one and one over other acks are refused")
+    func forgedReplayedStaleAndAltered() throws {
+        let (fixture, nonce) = try waitingCommand()
+        let now = RecordTime.systemNow()
+        let ack = RecordBatch(device: fixture.deviceID, envelopes: [], commandAcks: [nonce])
+        let forged = try BatchSigner(key: DeviceKey.generate()).sign(ack, time: now)
+        #expect(try fixture.room.receive(forged).authentication?.refusal == .badSignature)
+        let stale = try BatchSigner(key: fixture.deviceKey).sign(
+            ack, time: RecordTime(epochMilliseconds: now.epochMilliseconds - 600_000))
+        #expect(try fixture.room.receive(stale).authentication?.refusal == .stale)
+        // The device signed a poll without acks; someone adds an ack to it.
+        var altered = try fixture.signed(RecordBatch(device: fixture.deviceID, envelopes: []))
+        altered.commandAcks = [nonce]
+        #expect(try fixture.room.receive(altered).authentication?.refusal == .bodyMismatch)
+        let poll = try fixture.signed(RecordBatch(device: fixture.deviceID, envelopes: []))
+        #expect(try fixture.room.receive(poll).authentication?.verified == true)
+        #expect(try fixture.room.receive(poll).authentication?.refusal == .replayed)
+        #expect(try fixture.send([]).commands.count == 1)
     }
 }

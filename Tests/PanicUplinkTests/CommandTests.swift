@@ -111,7 +111,7 @@ struct OperatorActionTests {
         try await withControlRoom(directory: directory.path) { server in
             try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
             let uplink = try Uplink(
-                outbox: device.outbox, deviceID: device.id,
+                outbox: device.outbox, deviceID: device.id, signingKey: device.key,
                 backends: [.init(name: "cr", url: server.url, controlRoomKey: server.key.identity)],
                 clock: clock, wallClock: wall, seed: 4, logger: quietLogger)
             var events = uplink.events.makeAsyncIterator()
@@ -154,7 +154,7 @@ struct OperatorActionTests {
                 try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
                 let pinned = pinOtherKey ? DeviceKey.generate().identity : server.key.identity
                 let uplink = try Uplink(
-                    outbox: device.outbox, deviceID: device.id,
+                    outbox: device.outbox, deviceID: device.id, signingKey: device.key,
                     backends: [.init(name: "cr", url: server.url, controlRoomKey: pinned)],
                     clock: clock, wallClock: wall, seed: 5, logger: quietLogger)
                 var events = uplink.events.makeAsyncIterator()

@@ -1,0 +1,44 @@
+import Foundation
+import PanicCore
+import PanicSigning
+
+/// The request nonces a control room has taken, each kept until its claim could no longer be fresh: a signed
+/// request is taken once. Pure: the caller passes the time. Only claims whose signature verified enter, so only
+/// registered devices can make it grow.
+struct RequestReplayGuard: Sendable {
+    /// Claim time by `device nonce`.
+    private(set) var seen: [String: RecordTime] = [:]
+
+    /// Checks a verified claim's time against `now` and takes its nonce; nil when it may act, else why not.
+    mutating func take(_ claim: BatchClaim, now: RecordTime) -> BatchProofRefusal? {
+        let window = BatchClaim.freshness.components.seconds * 1000
+        guard abs(claim.time.epochMilliseconds - now.epochMilliseconds) <= window else { return .stale }
+        // A nonce dropped here has a claim time outside the window, so a replay of it is refused as stale.
+        if seen.count > 64 { seen = seen.filter { $0.value.epochMilliseconds >= now.epochMilliseconds - window } }
+        let key = claim.device + " " + claim.nonce
+        guard seen[key] == nil else { return .replayed }
+        seen[key] = claim.time
+        return nil
+    }
+}
+
+extension ControlRoom {
+    /// Whether `batch` proves it comes from its device: the device's signature over its acks, envelopes and a
+    /// fresh time and nonce (`BatchProof`). Runs outside the store's lock.
+    func authenticate(_ batch: RecordBatch, registry: DeviceRegistry.Snapshot, now: RecordTime) -> BatchAuthentication {
+        guard batch.proof != nil else {
+            return BatchAuthentication(verified: false, refusal: .missing, serverTime: now)
+        }
+        guard let key = registry.byDevice[batch.device] else {
+            return BatchAuthentication(verified: false, refusal: .unknownDevice, serverTime: now)
+        }
+        switch BatchProof.verify(batch, key: key) {
+        case .failure(let refusal): return BatchAuthentication(verified: false, refusal: refusal, serverTime: now)
+        case .success(let claim):
+            if let refusal = replayGuard.withLock({ $0.take(claim, now: now) }) {
+                return BatchAuthentication(verified: false, refusal: refusal, serverTime: now)
+            }
+            return BatchAuthentication(verified: true, serverTime: now)
+        }
+    }
+}

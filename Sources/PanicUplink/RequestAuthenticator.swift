@@ -1,0 +1,57 @@
+import Logging
+import PanicCore
+import PanicSigning
+import Synchronization
+
+/// Signs a backend's requests (`RecordBatch.proof`) and follows the control room's verdict on them: a `stale`
+/// refusal moves this backend's clock offset to the control room's `serverTime`, so a box whose clock is off
+/// still proves its requests fresh from the next one on; every change of verdict is logged once.
+final class RequestAuthenticator: Sendable {
+    private struct State {
+        /// Added to the wall clock when signing: the control room's time minus the box's, as last learnt.
+        var offsetMilliseconds: Int64 = 0
+        /// The last refusal logged (nil: verified, or nothing heard yet).
+        var lastRefusal: BatchProofRefusal?
+    }
+
+    private let signer: BatchSigner?
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(signer: BatchSigner?, logger: Logger) {
+        self.signer = signer
+        self.logger = logger
+    }
+
+    /// `batch` signed at `now` plus the learnt offset (unsigned when there is no key).
+    func sign(_ batch: RecordBatch, now: RecordTime) throws -> RecordBatch {
+        guard let signer else { return batch }
+        let offset = state.withLock { $0.offsetMilliseconds }
+        return try signer.sign(batch, time: RecordTime(epochMilliseconds: now.epochMilliseconds + offset))
+    }
+
+    /// Takes the control room's verdict (nil from a control room older than the proof, which took acks from
+    /// anyone); returns whether the request's acks were taken.
+    func settle(_ authentication: BatchAuthentication?, now: RecordTime) -> Bool {
+        guard let authentication else { return true }
+        let (changed, offset) = state.withLock { state -> (Bool, Int64) in
+            if authentication.refusal == .stale {
+                state.offsetMilliseconds = authentication.serverTime.epochMilliseconds - now.epochMilliseconds
+            }
+            let changed = state.lastRefusal != authentication.refusal
+            state.lastRefusal = authentication.refusal
+            return (changed, state.offsetMilliseconds)
+        }
+        if changed, let refusal = authentication.refusal {
+            logger.warning(
+                "the control room did not take this box's request as its own: commands cannot arrive until it does",
+                metadata: [
+                    "refusal": "\(refusal.rawValue)", "clock-offset-ms": "\(offset)",
+                    "signed": "\(signer != nil)",
+                ])
+        } else if changed {
+            logger.notice("the control room takes this box's requests as its own again")
+        }
+        return authentication.verified
+    }
+}
