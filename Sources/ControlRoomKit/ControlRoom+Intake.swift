@@ -99,6 +99,7 @@ extension ControlRoom {
         case .stored(let record, _, let findings):
             for finding in findings { try addFinding(finding, state) }
             try applyToAlerts(record, now: now, state)
+            try noteContinuity(record, state)
             return RecordResult(status: .accepted, sequence: record.sequence)
         case .resent(let record):
             return RecordResult(status: .duplicate, sequence: record.sequence)

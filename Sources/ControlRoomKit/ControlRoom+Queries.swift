@@ -109,14 +109,16 @@ extension ControlRoom {
         return result
     }
 
-    /// Chain findings recorded for `device` (`fork`, `replay`, `broken-chain`), with sequence numbers.
+    /// Chain findings recorded for `device` (`fork`, `replay`, `broken-chain`), with sequence numbers (the device
+    /// flags beside them, such as `outbox-lost`, are in `devices()` only).
     public func findings(device: String) throws -> [(sequence: Int64, finding: VerificationFinding.Kind)] {
         try state.withLock { state in
             let query = try state.statement("SELECT seq, finding FROM findings WHERE device = ?1 ORDER BY rowid")
             try query.bind([.text(device)])
             var result: [(Int64, VerificationFinding.Kind)] = []
             while try query.step() {
-                result.append((query.integer(0), VerificationFinding.Kind(rawValue: query.text(1)) ?? .brokenChain))
+                guard let kind = VerificationFinding.Kind(rawValue: query.text(1)) else { continue }
+                result.append((query.integer(0), kind))
             }
             query.reset()
             return result

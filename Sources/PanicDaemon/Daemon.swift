@@ -115,7 +115,9 @@ public struct Daemon: Sendable {
         do {
             outbox = try Outbox(
                 path: config.outboxPath, sealer: RecordSigner(key: key),
-                configuration: OutboxConfiguration(maxRecords: config.outboxMaxRecords),
+                // The stream mark lives beside the key: an outbox lost while the key stays never reuses a number.
+                configuration: OutboxConfiguration(
+                    maxRecords: config.outboxMaxRecords, streamMarkPath: config.keyFile + ".stream"),
                 logger: logger.child("outbox"))
         } catch {
             throw DaemonError("cannot open the outbox \(config.outboxPath): \(error)")

@@ -57,6 +57,7 @@ public final class PanicBox: Service, Sendable {
     private enum Work: Sendable {
         case input(InputEvent)
         case alert(AlertTransition)
+        case refusal(AlertRefusal)
         case tick(UInt64)
     }
 
@@ -165,6 +166,9 @@ public final class PanicBox: Service, Sendable {
             group.addTask {
                 for await transition in self.parts.uplink.alerts.transitions { self.post(.alert(transition)) }
             }
+            group.addTask {
+                for await refusal in self.parts.uplink.alerts.refusals { self.post(.refusal(refusal)) }
+            }
             group.addTask { await self.process() }
         }
     }
@@ -214,6 +218,16 @@ public final class PanicBox: Service, Sendable {
                 return IndicatorPolicy.show($0, justCleared: cleared)
             }
             showIfChanged(state, again: cleared)
+        case .refusal(let refusal):
+            // A refused alert shows a fault, never SENT: she must not be told it reached anyone.
+            let state = situation.withLock {
+                switch refusal {
+                case .refused(let alert, _, _, _): $0.undeliverable.insert(alert)
+                case .settled(let alert): $0.undeliverable.remove(alert)
+                }
+                return IndicatorPolicy.show($0)
+            }
+            showIfChanged(state)
         case .tick(let generation):
             guard timer.fired(generation) else { return }
             retryHeld()
@@ -299,7 +313,8 @@ public final class PanicBox: Service, Sendable {
         return HealthReport(
             queueDepth: status?.undelivered ?? 0, oldestUndeliveredAgeMilliseconds: oldest,
             diskFreeBytes: Self.freeBytes(at: parts.outbox.path), droppedRecords: status?.droppedUnreported ?? 0,
-            faults: (status?.faults ?? []) + boxFaults.withLock { $0.sorted() })
+            faults: (status?.faults ?? []) + boxFaults.withLock { $0.sorted() }
+                + parts.uplink.faults.map(\.description))
     }
 
     private func show(_ state: IndicatorState) {

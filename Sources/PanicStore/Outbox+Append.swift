@@ -72,7 +72,7 @@ extension Outbox {
         var bytes = state.bytes
         var heldDropped = state.heldDropped
         let connection = state.connection
-        let stored = try connection.transaction { () throws -> [StoredRecord] in
+        let stored = try Outbox.countedTransaction(state) { () throws -> [StoredRecord] in
             var result: [StoredRecord] = []
             let insert = try state.statement(
                 "INSERT INTO records(seq, uuid, kind, priority, created_ms, size, envelope) VALUES(?,?,?,?,?,?,?)")
@@ -83,6 +83,7 @@ extension Outbox {
                     report.droppedRecords += dropped + heldDropped
                     if let faults { report.faults += faults.split(separator: ",").map(String.init) }
                     if state.held.count > 0 { report.faults.append("disk-full") }
+                    if state.markOwed { report.faults.append(Outbox.markUnwritableFault) }
                     heldDropped = 0
                     try connection.execute("DELETE FROM meta WHERE key IN ('dropped', 'faults')")
                     draft.body = .health(report)
@@ -119,6 +120,7 @@ extension Outbox {
         state.records = records
         state.bytes = bytes
         state.heldDropped = heldDropped
+        advanceMark(state)
         return stored
     }
 
@@ -129,31 +131,30 @@ extension Outbox {
         var records = records
         var bytes = bytes
         let connection = state.connection
+        // Delivered to every backend: `delivered_count` says so (no backends: nothing counts as delivered).
         let delivered = try state.statement(
             """
-            SELECT r.seq, r.size FROM records r
-            WHERE EXISTS (SELECT 1 FROM backends) AND NOT EXISTS (
-                SELECT 1 FROM backends b WHERE NOT EXISTS (
-                    SELECT 1 FROM delivery d WHERE d.backend = b.name AND d.seq = r.seq AND d.state = 'delivered'))
-            ORDER BY r.seq LIMIT ?1
+            SELECT seq, size, delivered_count FROM records WHERE ?2 > 0 AND delivered_count >= ?2
+            ORDER BY seq LIMIT ?1
             """)
         let positions = try state.statement(
-            "SELECT seq, size FROM records WHERE kind = 'position' ORDER BY seq LIMIT ?1")
+            "SELECT seq, size, delivered_count FROM records WHERE kind = 'position' ORDER BY seq LIMIT ?1")
         let deleteRecord = try state.statement("DELETE FROM records WHERE seq = ?1")
-        let deleteDelivery = try state.statement("DELETE FROM delivery WHERE seq = ?1")
         var dropped = 0
         for (query, counts) in [(delivered, false), (positions, true)] {
             while records > configuration.maxRecords || bytes > configuration.maxBytes {
                 let excess = max(records - configuration.maxRecords, 1)
-                try query.bind([.integer(Int64(min(excess, 256)))])
-                var victims: [(Int64, Int64)] = []
-                while try query.step() { victims.append((query.integer(0), query.integer(1))) }
+                let limit = SQLiteValue.integer(Int64(min(excess, 256)))
+                try query.bind(counts ? [limit] : [limit, .integer(Int64(state.backends.count))])
+                var victims: [(Int64, Int64, Int64)] = []
+                while try query.step() { victims.append((query.integer(0), query.integer(1), query.integer(2))) }
                 query.reset()
                 guard !victims.isEmpty else { break }
-                for (seq, size) in victims {
+                for (seq, size, deliveredCount) in victims {
                     guard records > configuration.maxRecords || bytes > configuration.maxBytes else { break }
+                    // Per backend, by primary key: the delivery table has no index on `seq` alone.
+                    try Outbox.uncount(state, sequence: seq, deliveredCount: deliveredCount)
                     try deleteRecord.bind([.integer(seq)]).run()
-                    try deleteDelivery.bind([.integer(seq)]).run()
                     records -= 1
                     bytes -= size
                     if counts { dropped += 1 }

@@ -21,7 +21,9 @@ extension Outbox {
                 ON CONFLICT(name) DO UPDATE SET backlog_order = excluded.backlog_order
                 """
             ).bind([.text(name), .text(backlogOrder.rawValue)]).run()
+            let known = state.backends[name] != nil
             state.backends[name] = backlogOrder
+            if !known { try Outbox.loadCounters(state) }
         }
     }
 
@@ -49,7 +51,7 @@ extension Outbox {
     private func claim(_ lane: Lane, for backend: String, limit: Int) throws -> [StoredRecord] {
         try state.withLock { state in
             guard let order = state.backends[backend] else { throw OutboxError.unknownBackend(backend) }
-            return try state.connection.transaction {
+            return try Outbox.countedTransaction(state) {
                 var batch: [StoredRecord]
                 switch lane {
                 case .urgent:
@@ -70,7 +72,11 @@ extension Outbox {
                     INSERT INTO delivery(backend, seq, state, attempts, next_attempt_ms) VALUES(?1, ?2, 'inflight', 1, 0)
                     ON CONFLICT(backend, seq) DO UPDATE SET state = 'inflight', attempts = attempts + 1
                     """)
-                for record in batch { try mark.bind([.text(backend), .integer(record.sequence)]).run() }
+                for record in batch {
+                    let before = try Outbox.deliveryState(state, backend: backend, sequence: record.sequence)
+                    try mark.bind([.text(backend), .integer(record.sequence)]).run()
+                    try Outbox.count(state, backend: backend, sequence: record.sequence, from: before, to: "inflight")
+                }
                 return batch
             }
         }
@@ -103,7 +109,7 @@ extension Outbox {
     /// Marks records delivered to `backend` (the receiver confirmed them).
     public func markDelivered(_ sequences: [Int64], backend: String) throws {
         try update(
-            sequences, backend: backend,
+            sequences, backend: backend, to: "delivered",
             sql: """
                 INSERT INTO delivery(backend, seq, state, attempts, next_attempt_ms) VALUES(?1, ?2, 'delivered', 1, 0)
                 ON CONFLICT(backend, seq) DO UPDATE SET state = 'delivered'
@@ -114,19 +120,23 @@ extension Outbox {
     /// delivery state machine decides when that is).
     public func markFailed(_ sequences: [Int64], backend: String) throws {
         try update(
-            sequences, backend: backend,
+            sequences, backend: backend, to: "pending",
             sql: """
                 INSERT INTO delivery(backend, seq, state, attempts, next_attempt_ms) VALUES(?1, ?2, 'pending', 1, 0)
                 ON CONFLICT(backend, seq) DO UPDATE SET state = 'pending', next_attempt_ms = 0
                 """)
     }
 
-    private func update(_ sequences: [Int64], backend: String, sql: String) throws {
+    private func update(_ sequences: [Int64], backend: String, to after: String, sql: String) throws {
         try state.withLock { state in
             guard state.backends[backend] != nil else { throw OutboxError.unknownBackend(backend) }
-            try state.connection.transaction {
+            try Outbox.countedTransaction(state) {
                 let statement = try state.statement(sql)
-                for sequence in sequences { try statement.bind([.text(backend), .integer(sequence)]).run() }
+                for sequence in sequences {
+                    let before = try Outbox.deliveryState(state, backend: backend, sequence: sequence)
+                    try statement.bind([.text(backend), .integer(sequence)]).run()
+                    try Outbox.count(state, backend: backend, sequence: sequence, from: before, to: after)
+                }
             }
         }
     }

@@ -27,44 +27,26 @@ extension Outbox {
     /// The last sequence number committed.
     public var lastSequence: Int64 { state.withLock { $0.lastSequence } }
 
-    /// Counts and faults for health records and status output.
+    /// Counts and faults for health records and status output: maintained counters and a few index seeks, so the
+    /// cost does not grow with the outbox (see `Outbox+Counters`).
     public func status() throws -> OutboxStatus {
         try state.withLock { state in
             let connection = state.connection
-            let backendCount = Int64(state.backends.count)
-            let undeliveredQuery = try state.statement(
-                """
-                SELECT count(*), min(created_ms) FROM records r
-                WHERE ?1 = 0 OR (SELECT count(*) FROM delivery d WHERE d.seq = r.seq AND d.state = 'delivered') < ?1
-                """)
-            try undeliveredQuery.bind([.integer(backendCount)])
-            _ = try undeliveredQuery.step()
-            let undelivered = Int(undeliveredQuery.integer(0))
-            let oldest = undeliveredQuery.isNull(1) ? nil : RecordTime(epochMilliseconds: undeliveredQuery.integer(1))
-            undeliveredQuery.reset()
-            var backends: [BackendStatus] = []
-            for (name, order) in state.backends.sorted(by: { $0.key < $1.key }) {
-                let query = try state.statement(
-                    """
-                    SELECT
-                      (SELECT count(*) FROM records r WHERE NOT EXISTS (
-                          SELECT 1 FROM delivery d WHERE d.backend = ?1 AND d.seq = r.seq AND d.state = 'delivered')),
-                      (SELECT count(*) FROM delivery WHERE backend = ?1 AND state = 'inflight'),
-                      (SELECT coalesce(max(seq), 0) FROM delivery WHERE backend = ?1 AND state = 'delivered')
-                    """)
-                try query.bind([.text(name)])
-                _ = try query.step()
-                backends.append(
-                    BackendStatus(
-                        name: name, backlogOrder: order, undelivered: Int(query.integer(0)),
-                        inFlight: Int(query.integer(1)), highestDelivered: query.integer(2)))
-                query.reset()
+            let undelivered = state.backends.isEmpty ? state.records : state.records - state.deliveredToAll
+            let oldest =
+                try undelivered == 0 ? nil : Outbox.oldestUndelivered(state).map { RecordTime(epochMilliseconds: $0) }
+            let backends = state.backends.sorted(by: { $0.key < $1.key }).map { name, order in
+                let counter = state.counters[name] ?? BackendCounters()
+                return BackendStatus(
+                    name: name, backlogOrder: order, undelivered: state.records - counter.delivered,
+                    inFlight: counter.inFlight, highestDelivered: counter.highestDelivered)
             }
             let dropped = Int(try connection.text("SELECT value FROM meta WHERE key = 'dropped'") ?? "0") ?? 0
             var faults =
                 (try connection.text("SELECT value FROM meta WHERE key = 'faults'"))
                 .map { $0.split(separator: ",").map(String.init) } ?? []
             if !state.held.isEmpty { faults.append("disk-full") }
+            if state.markOwed { faults.append(Outbox.markUnwritableFault) }
             return OutboxStatus(
                 records: state.records, bytes: state.bytes, lastSequence: state.lastSequence, undelivered: undelivered,
                 oldestUndelivered: oldest, held: state.held.count, droppedUnreported: dropped + state.heldDropped,

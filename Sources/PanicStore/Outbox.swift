@@ -24,16 +24,20 @@ public struct OutboxConfiguration: Sendable {
     public var heldPositionLimit: Int
     /// SQLite `max_page_count`, to simulate a full disk in tests; nil leaves SQLite's default.
     public var maxPageCount: Int?
+    /// Where the stream's high-water mark is kept outside the outbox (see `StreamMark`), typically beside the device
+    /// key: a lost outbox then continues the stream instead of numbering from 1 again. Nil keeps no mark.
+    public var streamMarkPath: String?
 
     public init(
         maxRecords: Int = 50_000, maxBytes: Int64 = 64 << 20, liveWindowMilliseconds: Int64 = 120_000,
-        heldPositionLimit: Int = 1000, maxPageCount: Int? = nil
+        heldPositionLimit: Int = 1000, maxPageCount: Int? = nil, streamMarkPath: String? = nil
     ) {
         self.maxRecords = maxRecords
         self.maxBytes = maxBytes
         self.liveWindowMilliseconds = liveWindowMilliseconds
         self.heldPositionLimit = heldPositionLimit
         self.maxPageCount = maxPageCount
+        self.streamMarkPath = streamMarkPath
     }
 }
 
@@ -121,6 +125,14 @@ public final class Outbox: Sendable {
         var held: [RecordDraft] = []
         var heldDropped = 0
         var backends: [String: BacklogOrder] = [:]
+        /// Delivery counters per backend, kept as records are claimed, marked and evicted (see `Outbox+Counters`).
+        var counters: [String: BackendCounters] = [:]
+        /// Records every registered backend has (their `delivered_count` is the number of backends).
+        var deliveredToAll = 0
+        /// The stream mark outside the outbox, nil when none is kept (or it cannot be opened).
+        var mark: StreamMark?
+        /// Whether the mark is behind the outbox (a write failed): written again at the next commit.
+        var markOwed = false
 
         init(connection: SQLiteConnection, lastSequence: Int64, lastHash: String?, records: Int, bytes: Int64) {
             self.connection = connection
@@ -169,6 +181,9 @@ public final class Outbox: Sendable {
         if let fault { try Outbox.addFault(fault, connection) }
         // Records in flight when the process stopped were never confirmed: send them again.
         try connection.execute("UPDATE delivery SET state = 'pending', next_attempt_ms = 0 WHERE state = 'inflight'")
+        // Whatever the WAL holds goes into the database and the WAL file back to zero bytes. A full disk refuses
+        // nothing here that presses need: the box starts and holds new records in memory.
+        try Outbox.checkpointAtStart(connection, logger: logger)
         let chain = try connection.prepare("SELECT device, last_seq, last_hash FROM chain")
         var lastSequence: Int64 = 0
         var lastHash: String?
@@ -180,6 +195,12 @@ public final class Outbox: Sendable {
             lastSequence = chain.integer(1)
             lastHash = chain.isNull(2) ? nil : chain.text(2)
         }
+        var mark: StreamMark?
+        if let markPath = configuration.streamMarkPath {
+            (mark, lastSequence, lastHash) = try Outbox.continueStream(
+                markPath: markPath, device: sealer.deviceID, sequence: lastSequence, hash: lastHash,
+                connection: connection, logger: logger)
+        }
         let records = Int(try connection.integer("SELECT count(*) FROM records") ?? 0)
         let bytes = try connection.integer("SELECT coalesce(sum(size), 0) FROM records") ?? 0
         let state = State(
@@ -188,6 +209,8 @@ public final class Outbox: Sendable {
         while try backends.step() {
             state.backends[backends.text(0)] = BacklogOrder(rawValue: backends.text(1)) ?? .oldestFirst
         }
+        state.mark = mark
+        try Outbox.loadCounters(state)
         self.state = Mutex(state)
     }
 
@@ -195,9 +218,24 @@ public final class Outbox: Sendable {
         let connection = try SQLiteConnection(path: path)
         try connection.execute("PRAGMA journal_mode = WAL")
         try connection.execute("PRAGMA synchronous = FULL")
+        // Space kept for alerts: the WAL is checkpointed every 256 pages (1 MiB) and cut back to 1 MiB after each
+        // checkpoint, so it cannot grow to fill the space a full disk gets back.
+        try connection.execute("PRAGMA wal_autocheckpoint = 256")
+        try connection.execute("PRAGMA journal_size_limit = 1048576")
         if let pages = configuration.maxPageCount { try connection.execute("PRAGMA max_page_count = \(pages)") }
         try connection.quickCheck()
         return connection
+    }
+
+    static func checkpointAtStart(_ connection: SQLiteConnection, logger: Logger) throws {
+        do {
+            try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        } catch {
+            guard error.isFull else { throw error }
+            logger.error(
+                "outbox disk full at start-up: the box arms and holds new records in memory until space returns",
+                metadata: ["path": "\(connection.path)", "error": "\(error)"])
+        }
     }
 
     static func moveAside(path: String) throws -> String {

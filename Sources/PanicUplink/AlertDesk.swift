@@ -14,19 +14,40 @@ public final class AlertDesk: Sendable {
         var alertBySequence: [Int64: String] = [:]
         /// Nonces of commands processed, to acknowledge to the control room on the next request.
         var pendingAcks: Set<String> = []
+        /// Alerts a backend refused for a reason a resend will not fix, with the backends refusing them.
+        var undeliverable: [String: Set<String>] = [:]
+    }
+
+    /// What `handle(commands:...)` did.
+    struct Handled: Sendable {
+        /// Alerts cleared (a `cleared` record is owed for each).
+        var clears: [String] = []
+        /// Commands accepted.
+        var accepted = 0
+        /// Refusals that point at a misconfiguration rather than a resend (forged, no pinned key, another
+        /// device, expired).
+        var misconfigured: [CommandRejection] = []
     }
 
     private let state: Mutex<State>
     private let continuation: AsyncStream<AlertTransition>.Continuation
+    private let refusalSink: AsyncStream<AlertRefusal>.Continuation
     private let logger: Logger
     /// Every alert state change, in order: stored, sent, acknowledged (help on the way), cleared.
     public let transitions: AsyncStream<AlertTransition>
+    /// Alerts refused for good by a backend, and refusals settled: the box shows a fault while any open alert is
+    /// refused (`IndicatorPolicy.Situation.undeliverable`).
+    public let refusals: AsyncStream<AlertRefusal>
 
     init(deviceID: String, logger: Logger) {
         state = Mutex(State(gate: CommandGate(deviceID: deviceID)))
         (transitions, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        (refusals, refusalSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         self.logger = logger
     }
+
+    /// Alerts that a backend refused for a reason a resend will not fix and that no backend has taken since.
+    public var undeliverable: Set<String> { state.withLock { Set($0.undeliverable.keys) } }
 
     /// The current state of `alert`.
     public func state(of alert: String) -> AlertState? { state.withLock { $0.lifecycle.state(of: alert) } }
@@ -46,10 +67,31 @@ public final class AlertDesk: Sendable {
     }
 
     func delivered(sequences: [Int64]) {
-        let transitions = state.withLock { state in
-            sequences.compactMap { state.alertBySequence[$0] }.compactMap { state.lifecycle.delivered(alert: $0) }
+        let (transitions, settled) = state.withLock { state -> ([AlertTransition], [String]) in
+            let alerts = sequences.compactMap { state.alertBySequence[$0] }
+            let settled = alerts.filter { state.undeliverable.removeValue(forKey: $0) != nil }
+            return (alerts.compactMap { state.lifecycle.delivered(alert: $0) }, settled)
         }
+        for alert in settled { refusalSink.yield(.settled(alert: alert)) }
         publish(transitions)
+    }
+
+    /// A backend refused these records (by sequence) for a reason a resend will not fix: the alerts among them
+    /// are undeliverable until a backend takes them.
+    func refused(_ refused: [(Int64, RejectionReason)], backend: String) {
+        let fresh = state.withLock { state -> [AlertRefusal] in
+            var fresh: [AlertRefusal] = []
+            for (sequence, reason) in refused {
+                guard let alert = state.alertBySequence[sequence], let entry = state.lifecycle.alerts[alert],
+                    entry.state == .stored
+                else { continue }
+                if state.undeliverable[alert, default: []].insert(backend).inserted {
+                    fresh.append(.refused(alert: alert, kind: entry.kind, backend: backend, reason: reason))
+                }
+            }
+            return fresh
+        }
+        for refusal in fresh { refusalSink.yield(refusal) }
     }
 
     /// Checks and applies commands from a backend; returns the alerts to clear (a `cleared` record is owed
@@ -57,30 +99,32 @@ public final class AlertDesk: Sendable {
     func handle(
         commands: [String], verifier: CommandSignatureVerifier?, backend: String, now: RecordTime
     )
-        -> [String]
+        -> Handled
     {
-        guard !commands.isEmpty else { return [] }
+        var handled = Handled()
+        guard !commands.isEmpty else { return handled }
         guard let verifier else {
             for _ in commands {
                 logger.warning(
                     "command refused",
                     metadata: ["backend": "\(backend)", "reason": "\(CommandRejection.noPinnedKey(backend: backend))"])
+                handled.misconfigured.append(.noPinnedKey(backend: backend))
             }
-            return []
+            return handled
         }
-        var clears: [String] = []
         let transitions = state.withLock { state -> [AlertTransition] in
             var transitions: [AlertTransition] = []
             for text in commands {
                 switch state.gate.check(text, verifier: verifier, lifecycle: state.lifecycle, now: now) {
                 case .success(let command):
                     state.pendingAcks.insert(command.nonce)
+                    handled.accepted += 1
                     let transition: AlertTransition?
                     switch command.action {
                     case .accept: transition = state.lifecycle.acknowledged(alert: command.alert)
                     case .clear:
                         transition = state.lifecycle.cleared(alert: command.alert)
-                        clears.append(command.alert)
+                        handled.clears.append(command.alert)
                     }
                     if let transition { transitions.append(transition) }
                     logger.notice(
@@ -93,12 +137,16 @@ public final class AlertDesk: Sendable {
                     // A replayed nonce is acknowledged again: the first acknowledgement may have been lost.
                     if let nonce = CommandGate.nonce(of: text, verifier: verifier) { state.pendingAcks.insert(nonce) }
                     logger.warning("command refused", metadata: ["backend": "\(backend)", "reason": "\(rejection)"])
+                    switch rejection {
+                    case .forged, .noPinnedKey, .wrongDevice, .expired: handled.misconfigured.append(rejection)
+                    case .replayed, .unknownAlert, .stale: break
+                    }
                 }
             }
             return transitions
         }
         publish(transitions)
-        return clears
+        return handled
     }
 
     func pendingAcks() -> [String] { state.withLock { $0.pendingAcks.sorted() } }
@@ -115,7 +163,19 @@ public final class AlertDesk: Sendable {
         }
     }
 
-    func finish() { continuation.finish() }
+    func finish() {
+        continuation.finish()
+        refusalSink.finish()
+    }
+}
+
+/// A change in whether an alert can be delivered.
+public enum AlertRefusal: Sendable, Hashable {
+    /// `backend` refused the alert for `reason` (fork, replay, device mismatch): it stays pending, the box shows a
+    /// fault.
+    case refused(alert: String, kind: RecordKind, backend: String, reason: RejectionReason)
+    /// A backend took the alert after all.
+    case settled(alert: String)
 }
 
 extension CommandGate {

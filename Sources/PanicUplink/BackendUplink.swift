@@ -18,16 +18,16 @@ final class BackendUplink: Sendable {
     private let deviceID: String
     private let requests: RequestAuthenticator
     private let outbox: Outbox
-    private let desk: AlertDesk
+    let desk: AlertDesk
     private let clock: any MonotonicClock
     private let wallClock: @Sendable () -> RecordTime
     private let makeTransport: @Sendable (BackendConfiguration) -> any UplinkTransport
-    private let eventSink: AsyncStream<UplinkEvent>.Continuation
+    let eventSink: AsyncStream<UplinkEvent>.Continuation
     private let inbox: AsyncStream<Event>
     private let inboxSink: AsyncStream<Event>.Continuation
     private let verifier: CommandSignatureVerifier?
     private let seed: UInt64
-    private let logger: Logger
+    let logger: Logger
 
     init(
         configuration: BackendConfiguration, deviceID: String, requestSigner: BatchSigner?, outbox: Outbox,
@@ -52,6 +52,9 @@ final class BackendUplink: Sendable {
         self.logger = logger
         requests = RequestAuthenticator(signer: requestSigner, logger: logger)
     }
+
+    /// The runs of failures that become faults, and the faults raised now (see `BackendUplink+Alarms`).
+    let alarms = Mutex(Alarms())
 
     /// Events posted but not yet handled, plus requests in flight: zero when the backend is waiting on time alone.
     private let busy = Mutex(0)
@@ -156,32 +159,55 @@ final class BackendUplink: Sendable {
             }
             var delivered: [Int64] = []
             var retry: [Int64] = []
+            var refusedAlerts: [(Int64, RejectionReason)] = []
+            var refusal: String?
             for (record, result) in zip(records, response.results) {
                 switch result.status {
                 case .accepted, .duplicate: delivered.append(record.sequence)
                 case .rejected where result.reason == .unknownDevice:
                     // Perhaps not registered yet: keep the record and try again later.
                     retry.append(record.sequence)
+                    refusal = RejectionReason.unknownDevice.rawValue
                 case .rejected:
-                    // Resending the same signed bytes cannot change the verdict; keep the record (the outbox
-                    // still has it for audit) but stop sending it.
-                    logger.error(
-                        "record rejected by the backend",
-                        metadata: ["seq": "\(record.sequence)", "reason": "\(result.reason?.rawValue ?? "?")"])
-                    delivered.append(record.sequence)
+                    let reason = result.reason ?? .malformed
+                    refusal = reason.rawValue
+                    eventSink.yield(
+                        .refused(
+                            backend: configuration.name, sequence: record.sequence, kind: record.kind, reason: reason))
+                    if record.kind.isAlert {
+                        // An alert is never "delivered" by a refusal: it stays pending (the lane retries it with
+                        // backoff, e.g. until the registry is fixed) and the box shows a fault.
+                        refusedAlerts.append((record.sequence, reason))
+                        retry.append(record.sequence)
+                    } else {
+                        // Resending the same signed bytes cannot change the verdict; keep the record (the outbox
+                        // still has it for audit) but stop sending it.
+                        logger.error(
+                            "record refused by the backend; kept in the outbox, not sent again",
+                            metadata: [
+                                "seq": "\(record.sequence)", "kind": "\(record.kind.rawValue)",
+                                "reason": "\(reason.rawValue)",
+                            ])
+                        delivered.append(record.sequence)
+                    }
                 }
             }
             try outbox.markDelivered(delivered, backend: configuration.name)
             desk.delivered(sequences: delivered)
+            refusalsSettled(delivered)
+            alertsRefused(refusedAlerts)
             // Acks count as taken only when the control room took the request as this box's own.
             if requests.settle(response.authentication, now: wallClock()) { desk.acksDelivered(acks) }
-            let clears = desk.handle(
+            let handled = desk.handle(
                 commands: response.commands, verifier: verifier, backend: configuration.name, now: wallClock())
-            for alert in clears { owner.appendCleared(alert) }
+            for alert in handled.clears { owner.appendCleared(alert) }
+            commandsChecked(handled)
             if !response.commands.isEmpty { owner.pollStateChanged() }
+            if let refusal { deliveryFailed(reason: "records refused: \(refusal)") } else { deliverySucceeded() }
             if !retry.isEmpty {
                 try outbox.markFailed(retry, backend: configuration.name)
-                eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: "device not registered"))
+                let reason = refusedAlerts.isEmpty ? "device not registered" : "alert refused: \(refusal ?? "?")"
+                eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: reason))
                 return (lane, .failed)
             }
             eventSink.yield(.delivered(backend: configuration.name, lane: lane, records: records.count))
@@ -195,6 +221,7 @@ final class BackendUplink: Sendable {
             }
             logger.info(
                 "request failed", metadata: ["lane": "\(lane)", "records": "\(records.count)", "error": "\(error)"])
+            deliveryFailed(reason: "\(error)")
             eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: "\(error)"))
             return (lane, .failed)
         }

@@ -55,6 +55,13 @@ public enum UplinkEvent: Sendable, Equatable {
     case failed(backend: String, lane: DeliveryStateMachine.Lane, reason: String)
     /// Nothing is in flight for the backend; it next acts at `until` (a backoff end or a poll), or on new records.
     case idle(backend: String, until: MonotonicInstant?)
+    /// The backend refused a record for a reason a resend will not fix. An alert refused so stays pending (and
+    /// `AlertDesk.undeliverable` holds it); any other record is kept in the outbox for audit but not sent again.
+    case refused(backend: String, sequence: Int64, kind: RecordKind, reason: RejectionReason)
+    /// A fault was raised (also in `Uplink.faults`, the health record and the log at error level).
+    case fault(UplinkFault)
+    /// A fault is over.
+    case faultCleared(UplinkFault)
 }
 
 /// The device's uplink: the outbox drained to every configured backend, each with its own cursor, lanes and
@@ -124,6 +131,11 @@ public final class Uplink: Sendable {
         }
         recordsAppended(urgent: draft.body.kind.isUrgent)
         return outcome
+    }
+
+    /// The faults raised now, for the health record (`HealthReport.faults` carries their descriptions).
+    public var faults: [UplinkFault] {
+        backends.flatMap(\.faults).sorted { $0.description < $1.description }
     }
 
     /// Whether any backend has work in hand (a request in flight or an event not yet handled). False means every

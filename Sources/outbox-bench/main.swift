@@ -1,5 +1,7 @@
 // outbox-bench: how close a durable append gets to the disk's own fdatasync, and the outbox's throughput.
-// Usage: outbox-bench [DIRECTORY] [COUNT]   (default: .build-bench/outbox-bench, 1000)
+// Usage: outbox-bench [DIRECTORY] [COUNT] [SIZES]   (default: .build-bench/outbox-bench, 1000, 1000,10000,50000)
+// SIZES: the stored-record counts at which status cost and press latency are measured (an outbox full of
+// delivered records, as a box has after weeks on the road).
 import Foundation
 import Logging
 import PanicCore
@@ -13,6 +15,7 @@ import PanicStore
 let arguments = CommandLine.arguments
 let directory = arguments.count > 1 ? arguments[1] : ".build-bench/outbox-bench"
 let count = arguments.count > 2 ? Int(arguments[2]) ?? 1000 : 1000
+let sizes = (arguments.count > 3 ? arguments[3] : "1000,10000,50000").split(separator: ",").compactMap { Int($0) }
 let clock = SystemMonotonicClock()
 
 func milliseconds(_ duration: Duration) -> Double {
@@ -114,3 +117,48 @@ print("signatures/s (seal, no store):    \(Int(Double(signCount) / signSeconds))
 print("appends/s one at a time:          \(Int(Double(count) / singleSeconds))")
 print("appends/s batched (100/txn):      \(Int(Double(batches * 100) / batchSeconds))")
 print("rows/s claimed for delivery:      \(Int(Double(rows) / readSeconds)) (\(rows) rows)")
+
+// 6. Status cost and press latency as the outbox fills with delivered records (the daemon's configuration: a
+// stream mark beside the key, one backend, the 50,000-record bound).
+print("stored records   status p50 (ms)   status max (ms)   press p50 (ms)   press p99 (ms)")
+for size in sizes {
+    let scaleDirectory = directory + "/scale-\(size)"
+    try FileManager.default.createDirectory(atPath: scaleDirectory, withIntermediateDirectories: true)
+    let scaled = try Outbox(
+        path: scaleDirectory + "/outbox.db", sealer: signer,
+        configuration: OutboxConfiguration(streamMarkPath: scaleDirectory + "/device.key.stream"), logger: logger)
+    try scaled.register(backend: "bench", backlogOrder: .oldestFirst)
+    var filled = 0
+    while filled < size {
+        let chunk = min(500, size - filled)
+        _ = try scaled.append(contentsOf: (0..<chunk).map { SampleDrafts.draft(filled + $0) })
+        filled += chunk
+        let claimed =
+            try scaled.claimRoutine(for: "bench", limit: chunk, now: now)
+            + scaled.claimUrgent(for: "bench", limit: chunk)
+        try scaled.markDelivered(claimed.map(\.sequence), backend: "bench")
+    }
+    var statusSamples: [Double] = []
+    for _ in 0..<20 {
+        let start = clock.now
+        let status = try scaled.status()
+        statusSamples.append(milliseconds(start.duration(to: clock.now)))
+        guard status.records >= min(size, 50_000) - 1 else { fail("status says \(status.records) records of \(size)") }
+    }
+    var pressSamples: [Double] = []
+    for index in 0..<50 {
+        let press = RecordDraft(
+            id: UUID().uuidString.lowercased(), time: now, timeSource: .system, fix: nil,
+            body: .emergency(input: "bench-\(index)"))
+        let start = clock.now
+        _ = try scaled.append(press)
+        pressSamples.append(milliseconds(start.duration(to: clock.now)))
+    }
+    print(
+        "\(String(size).padding(toLength: 17, withPad: " ", startingAt: 0))"
+            + "\(format(percentile(statusSamples, 0.5)).padding(toLength: 18, withPad: " ", startingAt: 0))"
+            + "\(format(statusSamples.max() ?? 0).padding(toLength: 18, withPad: " ", startingAt: 0))"
+            + "\(format(percentile(pressSamples, 0.5)).padding(toLength: 17, withPad: " ", startingAt: 0))"
+            + format(percentile(pressSamples, 0.99)))
+}
+print("(raw fdatasync of this run: p50 \(format(syncP50)) ms, p99 \(format(syncP99)) ms)")

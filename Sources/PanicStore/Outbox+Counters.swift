@@ -1,0 +1,127 @@
+import PanicSQLite
+
+/// The figures `status()` and every health record report, kept as counters instead of counted by a query over the
+/// outbox: each record carries `delivered_count` (how many backends have it, indexed), each backend its delivered and
+/// in-flight counts and its cursor. They are counted once when the outbox opens (linear) and moved by every claim,
+/// mark and eviction (a few point lookups each), so a status costs the same at 50,000 records as at 10 and holds the
+/// outbox's lock for microseconds.
+struct BackendCounters: Sendable, Hashable {
+    /// Records of the outbox this backend has.
+    var delivered = 0
+    /// Records sent to it and not confirmed.
+    var inFlight = 0
+    /// Highest sequence number delivered to it.
+    var highestDelivered: Int64 = 0
+}
+
+extension Outbox {
+    /// Counts the counters from the tables (at open, and when a backend is registered).
+    static func loadCounters(_ state: State) throws {
+        var counters: [String: BackendCounters] = [:]
+        for name in state.backends.keys { counters[name] = BackendCounters() }
+        let query = try state.connection.prepare(
+            """
+            SELECT d.backend, d.state, count(*), max(d.seq) FROM delivery d JOIN records r ON r.seq = d.seq
+            GROUP BY d.backend, d.state
+            """)
+        while try query.step() {
+            let name = query.text(0)
+            var counter = counters[name] ?? BackendCounters()
+            switch query.text(1) {
+            case "delivered":
+                counter.delivered = Int(query.integer(2))
+                counter.highestDelivered = query.integer(3)
+            case "inflight": counter.inFlight = Int(query.integer(2))
+            default: break
+            }
+            counters[name] = counter
+        }
+        state.counters = counters
+        let all = try state.connection.prepare("SELECT count(*) FROM records WHERE delivered_count >= ?1")
+            .bind([.integer(Int64(state.backends.count))]).stepInteger()
+        state.deliveredToAll = state.backends.isEmpty ? 0 : Int(all)
+    }
+
+    /// Runs `body` in a transaction; the counters it moved go back with a rollback.
+    static func countedTransaction<T>(_ state: State, _ body: () throws -> T) throws -> T {
+        let saved = (state.counters, state.deliveredToAll)
+        do {
+            return try state.connection.transaction(body)
+        } catch {
+            (state.counters, state.deliveredToAll) = saved
+            throw error
+        }
+    }
+
+    /// The delivery state of record `sequence` for `backend` (nil when never claimed).
+    static func deliveryState(_ state: State, backend: String, sequence: Int64) throws -> String? {
+        let query = try state.statement("SELECT state FROM delivery WHERE backend = ?1 AND seq = ?2")
+        try query.bind([.text(backend), .integer(sequence)])
+        defer { query.reset() }
+        return try query.step() ? query.text(0) : nil
+    }
+
+    /// Moves the counters for record `sequence` going from `before` to `after` for `backend` (inside the
+    /// transaction that changed it).
+    static func count(
+        _ state: State, backend: String, sequence: Int64, from before: String?, to after: String
+    ) throws {
+        guard before != after else { return }
+        var counter = state.counters[backend] ?? BackendCounters()
+        if before == "inflight" { counter.inFlight -= 1 }
+        if after == "inflight" { counter.inFlight += 1 }
+        let step: Int64 = after == "delivered" ? 1 : before == "delivered" ? -1 : 0
+        if step != 0 {
+            let update = try state.statement(
+                "UPDATE records SET delivered_count = delivered_count + ?2 WHERE seq = ?1 RETURNING delivered_count")
+            try update.bind([.integer(sequence), .integer(step)])
+            if try update.step() {
+                let now = update.integer(0)
+                let all = Int64(state.backends.count)
+                counter.delivered += Int(step)
+                if step > 0 {
+                    counter.highestDelivered = max(counter.highestDelivered, sequence)
+                    if now == all { state.deliveredToAll += 1 }
+                } else if now == all - 1 {
+                    state.deliveredToAll -= 1
+                }
+            }
+            update.reset()
+        }
+        state.counters[backend] = counter
+    }
+
+    /// Forgets record `sequence` (evicted) in the counters, before its rows are deleted.
+    static func uncount(_ state: State, sequence: Int64, deliveredCount: Int64) throws {
+        for name in state.backends.keys {
+            switch try deliveryState(state, backend: name, sequence: sequence) {
+            case "delivered": state.counters[name]?.delivered -= 1
+            case "inflight": state.counters[name]?.inFlight -= 1
+            default: break
+            }
+            try state.statement("DELETE FROM delivery WHERE backend = ?1 AND seq = ?2")
+                .bind([.text(name), .integer(sequence)]).run()
+        }
+        if !state.backends.isEmpty, deliveredCount >= Int64(state.backends.count) { state.deliveredToAll -= 1 }
+    }
+
+    /// The oldest creation time among records some backend lacks: one index seek per possible `delivered_count`.
+    static func oldestUndelivered(_ state: State) throws -> Int64? {
+        let query = try state.statement("SELECT min(created_ms) FROM records WHERE delivered_count = ?1")
+        var oldest: Int64?
+        for count in 0..<max(state.backends.count, 1) {
+            try query.bind([.integer(Int64(count))])
+            if try query.step(), !query.isNull(0) { oldest = min(oldest ?? .max, query.integer(0)) }
+            query.reset()
+        }
+        return oldest
+    }
+}
+
+extension SQLiteStatement {
+    /// Steps once and returns the first column as an integer (0 when there is no row).
+    func stepInteger() throws(SQLiteError) -> Int64 {
+        defer { reset() }
+        return try step() ? integer(0) : 0
+    }
+}
