@@ -52,7 +52,7 @@ final class Fixture {
     }
 }
 
-@Suite("Record intake: verify, store once, find gaps")
+@Suite("Record intake: verify, store once, find gaps", .timeLimit(.minutes(5)))
 struct RecordIntakeTests {
     @Test("genuine records are accepted; sent again they are duplicates and are not stored twice")
     func acceptedThenDuplicate() throws {
@@ -145,7 +145,7 @@ struct RecordIntakeTests {
     }
 }
 
-@Suite("Operator actions become signed commands")
+@Suite("Operator actions become signed commands", .timeLimit(.minutes(5)))
 struct OperatorCommandTests {
     @Test("accept and clear issue commands signed with the control room key, carrying device, alert, nonce, expiry")
     func signedCommands() throws {
