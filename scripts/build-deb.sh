@@ -48,11 +48,15 @@ stage() {
     local package=$1 root=$out/stage/$1
     install -d "$root/DEBIAN" "$root/usr/share/doc/$package"
     install -m 0644 debian/copyright "$root/usr/share/doc/$package/copyright"
-    gzip -9n < "$work/changelog" > "$root/usr/share/doc/$package/changelog.Debian.gz"
+    # A native package (the version has no Debian revision): changelog.gz, not changelog.Debian.gz.
+    gzip -9n < "$work/changelog" > "$root/usr/share/doc/$package/changelog.gz"
     for script in postinst prerm postrm; do
         [ -f "debian/$package.$script" ] && install -m 0755 "debian/$package.$script" "$root/DEBIAN/$script"
     done
     [ -f "debian/$package.conffiles" ] && install -m 0644 "debian/$package.conffiles" "$root/DEBIAN/conffiles"
+    if [ -f "debian/$package.lintian-overrides" ]; then
+        install -D -m 0644 "debian/$package.lintian-overrides" "$root/usr/share/lintian/overrides/$package"
+    fi
     return 0
 }
 
@@ -105,7 +109,7 @@ install -m 0644 docs/controlroom.md "$root/usr/share/doc/panicbridge-controlroom
 finish panicbridge-controlroom controlroom
 
 echo "== lintian"
-lintian --allow-root --fail-on error --suppress-tags-from-file debian/lintian-suppressed \
+lintian --allow-root --fail-on error \
     "$out/panicbridge_${version}_${arch}.deb" "$out/panicbridge-controlroom_${version}_${arch}.deb"
 for deb in "$out"/*_"${version}"_"${arch}".deb; do
     echo "built $deb: $(stat -c %s "$deb") bytes, installed $(dpkg-deb -f "$deb" Installed-Size) KiB," \

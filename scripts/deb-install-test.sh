@@ -51,6 +51,9 @@ for unit in panicd.service panicbridge-controlroom.service; do
     echo "       $unit: exposure $exposure"
     check "systemd-analyze security $unit ≤ 2.0" awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 2.0) }'
 done
+check "the units are not enabled on first install" \
+    test ! -e /etc/systemd/system/multi-user.target.wants/panicd.service \
+    -a ! -e /etc/systemd/system/multi-user.target.wants/panicbridge-controlroom.service
 check "udev rules are installed" test -f /lib/udev/rules.d/60-panicbridge-gpio.rules -a -f /lib/udev/rules.d/60-panicbridge-gnss.rules
 # udevadm test only simulates the rules (it changes nothing); it needs a tty device to run them on.
 if [ -e /sys/class/tty/ttyS0 ] && command -v udevadm >/dev/null; then
