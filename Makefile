@@ -2,7 +2,7 @@
 # `make demo` and `make test` install missing Debian packages first (as root), then build and run.
 SWIFT ?= swift
 # System packages: the three C libraries, pkg-config, the GPIO tools for installers, Python for the JOSE
-# cross-check in the tests.
+# cross-check in the tests. (The packaging tools are mk/deb.mk's DEB_PACKAGES.)
 APT_PACKAGES := pkg-config libgpiod-dev libserialport-dev libsqlite3-dev gpiod python3 python3-pip
 BIN := .build/debug
 
@@ -26,6 +26,8 @@ test: deps format-check check-modules
 	$(SWIFT) test --filter "ScenarioSuiteTests|FleetTests|SimRealTimeTests"
 	@# The hardware path on a real kernel: a QEMU guest with gpio-sim and a 16550 (mk/hil.mk, docs/inputs.md).
 	$(MAKE) --no-print-directory hil-test
+	@# The Debian packages: release build (static Swift runtime), lintian, then installed, checked and purged.
+	$(MAKE) deb-test
 
 ## The main job: the board files checked, then the simulated board end to end (sim/scenarios/demo.yaml).
 demo: deps

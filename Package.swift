@@ -130,6 +130,9 @@ let package = Package(
                 "PanicStore", "PanicUplink",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // The status socket (already in the graph through async-http-client).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -169,7 +172,7 @@ let package = Package(
         .executableTarget(
             name: "controlroom",
             dependencies: [
-                "ControlRoomKit", "PanicSigning", .product(name: "Hummingbird", package: "hummingbird"),
+                "ControlRoomKit", "PanicSigning", "PanicCore", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

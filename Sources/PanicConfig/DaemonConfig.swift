@@ -40,8 +40,12 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Booth privacy: no position leaves the box except inside an alert.
     public var privacyMode: Bool
     public var logLevel: String
+    /// Where the daemon serves its read-only status socket (`panicd status` reads it).
+    public var statusSocket: String = DaemonConfig.defaultStatusSocket
 
     public static let defaultOutboxMaxRecords = 50_000
+    /// The status socket under systemd's `RuntimeDirectory=panicd`.
+    public static let defaultStatusSocket = "/run/panicd/status.sock"
 
     /// Reads and checks a configuration file; relative paths in it are resolved against the file's directory.
     public static func load(path: String) -> (config: DaemonConfig?, problems: [BoardProblem]) {
@@ -52,7 +56,7 @@ public struct DaemonConfig: Sendable, Equatable {
     }
 
     static let topKeys: Set<String> = [
-        "device_id", "board", "key", "outbox", "backends", "rates", "privacy_mode", "log_level",
+        "device_id", "board", "key", "outbox", "backends", "rates", "privacy_mode", "log_level", "status_socket",
     ]
     static let outboxKeys: Set<String> = ["path", "max_records"]
     static let backendKeys: Set<String> = [
@@ -161,10 +165,19 @@ public struct DaemonConfig: Sendable, Equatable {
                 .invalidValue, "log_level", "'\(logLevel)' is not one of \(logLevels.sorted().joined(separator: ", "))",
                 at: top["log_level"])
         }
+        let statusSocket =
+            resolve(reader.string(top["status_socket"], at: "status_socket", required: false)) ?? defaultStatusSocket
+        // sockaddr_un holds 108 bytes with the terminating NUL.
+        if statusSocket.utf8.count > 107 {
+            reader.report(
+                .invalidValue, "status_socket", "'\(statusSocket)' is longer than a socket path may be (107 bytes)",
+                at: top["status_socket"])
+        }
         guard let board, let key, let outboxPath, reader.problems.isEmpty else { return (nil, reader.problems) }
-        let config = DaemonConfig(
+        var config = DaemonConfig(
             deviceID: deviceID, boardFile: board, keyFile: key, outboxPath: outboxPath, outboxMaxRecords: maxRecords,
             backends: backends, rates: rates, privacyMode: privacy, logLevel: logLevel)
+        config.statusSocket = statusSocket
         return (config, [])
     }
 

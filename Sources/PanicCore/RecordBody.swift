@@ -28,10 +28,14 @@ public struct HealthReport: Hashable, Sendable, Codable {
     public var droppedRecords: Int
     /// Store faults since the previous health record (e.g. `outbox-corrupt-moved-aside`, `disk-full`).
     public var faults: [String]
+    /// The PanicBridge release that made the record (`PanicBridgeVersion.current`); nil in records from
+    /// releases before 0.9.0.
+    public var software: String?
 
     public init(
         queueDepth: Int = 0, oldestUndeliveredAgeMilliseconds: Int64? = nil, fixAgeMilliseconds: Int64? = nil,
-        inputFaults: [String] = [], diskFreeBytes: Int64? = nil, droppedRecords: Int = 0, faults: [String] = []
+        inputFaults: [String] = [], diskFreeBytes: Int64? = nil, droppedRecords: Int = 0, faults: [String] = [],
+        software: String? = PanicBridgeVersion.current
     ) {
         self.queueDepth = queueDepth
         self.oldestUndeliveredAgeMilliseconds = oldestUndeliveredAgeMilliseconds
@@ -40,13 +44,14 @@ public struct HealthReport: Hashable, Sendable, Codable {
         self.diskFreeBytes = diskFreeBytes
         self.droppedRecords = droppedRecords
         self.faults = faults
+        self.software = software
     }
 
     enum CodingKeys: String, CodingKey {
         case queueDepth
         case oldestUndeliveredAgeMilliseconds = "oldestUndeliveredAgeMs"
         case fixAgeMilliseconds = "fixAgeMs"
-        case inputFaults, diskFreeBytes, droppedRecords, faults
+        case inputFaults, diskFreeBytes, droppedRecords, faults, software
     }
 }
 

@@ -96,8 +96,13 @@ public struct Daemon: Sendable {
     /// The route the simulated board's GNSS drives: `PANICD_SIM_ROUTE`, or the Jaipur route shipped beside the
     /// board files (`<boards>/../sim/routes/jaipur-jctsl-3a.csv`).
     public var simulatedRoutePath: String {
-        if let path = environment[Self.simRouteVariable], !path.isEmpty { return path }
-        return URL(fileURLWithPath: config.boardFile).deletingLastPathComponent()
+        Self.simulatedRoutePath(boardFile: config.boardFile, environment: environment)
+    }
+
+    /// The simulated board's route for a board file and environment (see `simulatedRoutePath`).
+    public static func simulatedRoutePath(boardFile: String, environment: [String: String]) -> String {
+        if let path = environment[simRouteVariable], !path.isEmpty { return path }
+        return URL(fileURLWithPath: boardFile).deletingLastPathComponent()
             .appendingPathComponent("../sim/routes/jaipur-jctsl-3a.csv").standardized.path
     }
 
@@ -134,22 +139,35 @@ public struct Daemon: Sendable {
             configuration: engineConfiguration, clock: clock, logger: logger.child("box"))
 
         let notifier = SystemdNotifier(environment: environment)
-        let status = "device \(deviceID) on board \(board.id), \(backends.count) backend(s)"
+        let statusBoard = StatusBoard(
+            box: box, deviceID: deviceID, board: self.board, backends: backends.map(\.name), clock: clock)
+        let longestTimeout = backends.map(\.requestTimeout).max() ?? .seconds(10)
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: BoxService(box: box, logger: logger) { try notifier.ready(status: status) }),
-                    .init(service: WatchdogService(notifier: notifier, clock: clock, logger: logger)),
+                    .init(
+                        service: BoxService(box: box, board: statusBoard, logger: logger) {
+                            try notifier.ready(status: statusBoard.snapshot().summary)
+                        }),
+                    .init(
+                        service: BoxMonitor(
+                            board: statusBoard, notifier: notifier, clock: clock, logger: logger.child("monitor"),
+                            uplinkLimit: longestTimeout * 2 + .seconds(10))),
+                    .init(
+                        service: StatusServer(
+                            path: config.statusSocket, board: statusBoard, clock: clock, logger: logger.child("status"))
+                    ),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info(
             "starting",
             metadata: [
-                "device": "\(deviceID)", "board": "\(board.id)", "backend": "\(board.backend.rawValue)",
+                "version": "\(PanicBridgeVersion.current)", "device": "\(deviceID)", "board": "\(board.id)",
+                "backend": "\(board.backend.rawValue)",
                 "outbox": "\(config.outboxPath)", "backends": "\(backends.map(\.name).joined(separator: ","))",
             ])
-        // STOPPING=1 is the watchdog service's: it sends it as soon as graceful shutdown begins.
+        // STOPPING=1 is the monitor's: it sends it as soon as graceful shutdown begins.
         try await group.run()
         logger.notice("stopped", metadata: ["undelivered": "\((try? outbox.status().undelivered) ?? -1)"])
     }
@@ -210,24 +228,35 @@ public struct Daemon: Sendable {
     }
 }
 
-/// The box as a service: runs it until graceful shutdown, says "ready" once it has started, and logs what it
-/// does. Locations are never in these lines (positions are logged only at debug level, and not here).
+/// The box as a service: runs it until graceful shutdown, says "ready" once it has started, and is the one
+/// reader of the box's and the uplink's events: each goes to the status board and, when it is a change a
+/// technician needs, to the log. Locations are never in these lines.
 struct BoxService: Service {
     let box: PanicBox
+    let board: StatusBoard
     let logger: Logger
     let ready: @Sendable () throws -> Void
 
-    init(box: PanicBox, logger: Logger, ready: @escaping @Sendable () throws -> Void) {
+    init(box: PanicBox, board: StatusBoard, logger: Logger, ready: @escaping @Sendable () throws -> Void) {
         self.box = box
+        self.board = board
         self.logger = logger
         self.ready = ready
     }
 
     func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
-            // The box's event stream is unbounded: someone must drain it, and the log is its reader here.
+            // Both event streams are unbounded: someone must drain them, and the board and the log read them here.
             group.addTask {
-                for await event in box.events { log(event) }
+                for await event in box.events {
+                    board.record(event)
+                    log(event)
+                }
+            }
+            group.addTask {
+                for await event in box.parts.uplink.events {
+                    if let change = board.record(event) { log(change) }
+                }
             }
             do {
                 try ready()
@@ -240,7 +269,7 @@ struct BoxService: Service {
             } catch is CancellationError {
                 // Graceful shutdown cancels the box: a clean stop.
             }
-            // The box has stopped; the event reader would wait forever.
+            // The box has stopped; the event readers would wait forever.
             group.cancelAll()
         }
     }
@@ -248,30 +277,43 @@ struct BoxService: Service {
     func log(_ event: BoxEvent) {
         switch event {
         case .input(let input):
-            logger.info(
-                "input",
-                metadata: ["name": "\(input.name)", "role": "\(input.role.rawValue)", "kind": "\(input.kind.rawValue)"])
+            let level: Logger.Level = input.kind.isFault || input.kind.isTamper ? .warning : .info
+            let what = input.kind.isFault ? "input fault" : "input"
+            logger.log(
+                level: level, "\(what): \(input.name) \(input.kind.rawValue)",
+                metadata: ["role": "\(input.role.rawValue)"])
         case .stored(let id, let kind, let sequence):
             let level: Logger.Level = kind == .position || kind == .health ? .debug : .notice
+            let what = kind.isAlert ? "alert stored" : "record stored"
             logger.log(
-                level: level, "record stored",
-                metadata: ["kind": "\(kind.rawValue)", "id": "\(id)", "seq": "\(sequence)"])
+                level: level, "\(what): \(kind.rawValue)", metadata: ["id": "\(id)", "seq": "\(sequence)"])
         case .held(let id, let kind):
-            logger.warning("record held in memory", metadata: ["kind": "\(kind.rawValue)", "id": "\(id)"])
+            logger.error(
+                "record held in memory: the outbox cannot take it",
+                metadata: ["kind": "\(kind.rawValue)", "id": "\(id)"])
         case .alert(let transition):
             logger.notice(
-                "alert",
-                metadata: [
-                    "id": "\(transition.alert)", "kind": "\(transition.kind.rawValue)", "to": "\(transition.to)",
-                ])
+                "alert \(transition.to.rawValue): \(transition.kind.rawValue)", metadata: ["id": "\(transition.alert)"])
         case .indicator(let state):
-            logger.info("indicator", metadata: ["state": "\(state.rawValue)"])
+            logger.info("indicator: \(state.rawValue)")
         case .fault(let fault, let raised):
             if raised {
-                logger.error("box fault", metadata: ["fault": "\(fault)"])
+                logger.error("box fault: \(fault)")
             } else {
-                logger.notice("box fault cleared", metadata: ["fault": "\(fault)"])
+                logger.notice("box fault cleared: \(fault)")
             }
+        }
+    }
+
+    func log(_ change: StatusBoard.BackendChange) {
+        switch change {
+        case .reachable(let backend):
+            logger.info("backend \(backend) reachable")
+        case .unreachable(let backend, let reason):
+            logger.warning("backend \(backend) unreachable: \(reason)")
+        case .recovered(let backend, let after, let failures):
+            logger.info(
+                "backend \(backend) recovered after \(after.milliseconds / 1000) s (\(failures) failed attempt(s))")
         }
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PanicCore
-import ServiceLifecycle
 
 #if canImport(Glibc)
     import Glibc
@@ -76,42 +75,5 @@ public struct SystemdNotifier: Sendable {
             }
         }
         guard sent >= 0 else { throw Failure(call: "sendto", errno: errno, socketPath: socketPath) }
-    }
-}
-
-/// Keeps systemd's watchdog fed at half its interval while the daemon's event loop is alive, and tells systemd
-/// the daemon is stopping on graceful shutdown.
-public struct WatchdogService: Service {
-    let notifier: SystemdNotifier
-    let clock: any MonotonicClock
-    let logger: Logger
-
-    public init(notifier: SystemdNotifier, clock: any MonotonicClock, logger: Logger) {
-        self.notifier = notifier
-        self.clock = clock
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        guard let interval = notifier.watchdogInterval else {
-            // No watchdog configured: wait for shutdown so the service group keeps its shape.
-            try? await gracefulShutdown()
-            try? notifier.stopping()
-            return
-        }
-        logger.debug("feeding the systemd watchdog", metadata: ["interval_ms": "\(interval.milliseconds)"])
-        while !Task.isShuttingDownGracefully {
-            do {
-                try notifier.watchdog()
-            } catch {
-                logger.warning("watchdog keep-alive failed", metadata: ["error": "\(error)"])
-            }
-            do {
-                try await cancelWhenGracefulShutdown { try await clock.sleep(for: interval / 2) }
-            } catch {
-                break
-            }
-        }
-        try? notifier.stopping()
     }
 }

@@ -196,6 +196,12 @@ public final class FleetSimulator: Sendable {
 
     // MARK: Run
 
+    /// `h:mm:ss` of virtual time.
+    static func clockText(_ duration: Duration) -> String {
+        let seconds = Int(duration.components.seconds)
+        return String(format: "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
+    }
+
     /// Runs the fleet on the virtual clock and returns the totals.
     public func run() async throws -> Report {
         let configuration = configuration
@@ -251,6 +257,14 @@ public final class FleetSimulator: Sendable {
                 operator: AutoOperator(
                     acceptAfter: configuration.operatorAcceptAfter, clearAfter: configuration.operatorClearAfter),
                 steps: steps, controls: nil, narrate: false, print: print)
+            // A line every few seconds of wall time, so a long fleet run shows it is moving.
+            let total = configuration.duration
+            runner.progress = { [print] reached in
+                let delivered = ((try? room.devices()) ?? []).reduce(0) { $0 + $1.records }
+                print(
+                    "progress: \(Self.clockText(reached)) of \(Self.clockText(total)) simulated, "
+                        + "\(delivered) records delivered so far")
+            }
             try await runner.run(until: configuration.duration)
             // The drain: every network and every receiver comes back; let the outboxes empty, within a bound.
             try await runner.drain(.init(restoreLinks: true, limit: configuration.drainLimit))

@@ -67,6 +67,10 @@ final class SimulationRunner {
     let narrate: Bool
     let print: @Sendable (String) -> Void
     let controls: ControlQueue?
+    /// Called with the virtual time reached, at most once per `progressEvery` of wall time (a fleet prints a
+    /// progress line; nil for scenarios).
+    var progress: (@Sendable (Duration) -> Void)?
+    var progressEvery: Duration = .seconds(3)
 
     private var auto: AutoOperator
     private var steps: ArraySlice<TimedAct>
@@ -106,8 +110,14 @@ final class SimulationRunner {
     func run(until end: Duration) async throws {
         let origin = conductor.world.time.origin
         var quit = false
+        let wall = ContinuousClock()
+        var lastProgress = wall.now
         // Move time to the next thing that happens, whenever every part is waiting.
         while !quit {
+            if let progress, lastProgress.duration(to: wall.now) >= progressEvery {
+                lastProgress = wall.now
+                progress(conductor.elapsed)
+            }
             await conductor.settle()
             try conductor.checkBoxes()
             try await watchControlRoom()

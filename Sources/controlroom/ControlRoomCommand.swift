@@ -2,6 +2,7 @@ import ArgumentParser
 import ControlRoomKit
 import Hummingbird
 import Logging
+import PanicCore
 import PanicSigning
 
 @main
@@ -9,6 +10,7 @@ struct ControlRoomCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controlroom",
         abstract: "The PanicBridge reference control room: receives signed records, shows alerts to operators.",
+        version: PanicBridgeVersion.current,
         subcommands: [Serve.self, Keygen.self, Identity.self, Devices.self])
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NMEA
 import PanicCore
+import PanicDaemon
 import PanicHardware
 import PanicLinux
 import Synchronization
@@ -76,9 +77,15 @@ struct GNSSCommand: AsyncParsableCommand {
                 With --port, the receiver is opened through libserialport (8N1) and re-opened with backoff if it \
                 goes away; --termios opens it with plain termios instead (pseudo-terminals, odd USB adapters). \
                 With --gpsd, gpsd's JSON reports are used, for boards where gpsd already owns the receiver. \
-                --json prints gpsd-style TPV lines instead of the summary.
+                --json prints gpsd-style TPV lines instead of the summary. With --live, the daemon's own view \
+                of its receiver comes from its status socket once a second, and the receiver stays with the daemon.
                 """
         )
+
+        @Flag(help: "Watch the running daemon's fix (its status socket) instead of opening a receiver.")
+        var live = false
+
+        @OptionGroup var socket: SocketOption
 
         @Option(help: "Serial device of the receiver, e.g. /dev/ttyUSB0 or /dev/ttyAMA0.")
         var port: String?
@@ -99,10 +106,20 @@ struct GNSSCommand: AsyncParsableCommand {
         var count = 0
 
         func validate() throws {
-            guard (port == nil) != (gpsd == nil) else { throw ValidationError("give exactly one of --port or --gpsd") }
+            guard live || (port == nil) != (gpsd == nil) else {
+                throw ValidationError("give exactly one of --port, --gpsd or --live")
+            }
         }
 
         func run() async throws {
+            if live {
+                try socket.read(.gnss, count: count) { message in
+                    guard case .gnss(let report) = message else { return }
+                    print(json ? StatusCommand.json(report) : Self.summary(report))
+                    fflush(nil)
+                }
+                return
+            }
             let clock = SystemMonotonicClock()
             var logger = Logger(label: "panicd.gnss") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = .info
@@ -170,5 +187,21 @@ final class WatchPrinter: Sendable {
         if fix.dateSuspect { parts.append("DATE SUSPECT (GPS week rollover?)") }
         parts.append("age \(fix.age(at: now))")
         return parts.joined(separator: "  ")
+    }
+}
+
+extension GNSSCommand.Watch {
+    /// One line of the daemon's receiver view: fix or not, position, age, satellites, time source.
+    static func summary(_ report: StatusMessage.GNSSReport) -> String {
+        var line = report.current ? "fix" : "NO FIX"
+        if let mode = report.mode { line += " \(mode)" }
+        if let latitude = report.latitude, let longitude = report.longitude {
+            line += String(format: " %.6f,%.6f", latitude, longitude)
+        }
+        if let age = report.ageSeconds { line += String(format: " age %.1f s", age) }
+        if let satellites = report.satellites { line += " sats \(satellites)" }
+        if let hdop = report.hdop { line += " hdop \(hdop)" }
+        line += " · time from \(report.timeSource) · \(report.chunksDecoded) chunks decoded"
+        return line
     }
 }

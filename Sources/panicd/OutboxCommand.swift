@@ -33,13 +33,19 @@ struct OutboxCommand: ParsableCommand {
         }
     }
 
-    /// `panicd outbox status`.
+    /// `panicd outbox status`: no key needed, safe beside a running daemon.
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print record counts and delivery state.")
-        @OptionGroup var options: Options
+        static let configuration = CommandConfiguration(
+            abstract: "Print record counts and delivery state (reads only; no key needed, safe while panicd runs).")
+
+        @Option(help: "The outbox database.")
+        var db = "/var/lib/panicd/outbox.sqlite"
 
         func run() throws {
-            let status = try options.open().status()
+            let status: OutboxStatus
+            do { status = try Outbox.status(readingOnly: db) } catch {
+                throw CLIError("cannot read the outbox: \(error)")
+            }
             print("records \(status.records) (\(status.bytes) bytes), last seq \(status.lastSequence)")
             print("undelivered \(status.undelivered), dropped unreported \(status.droppedUnreported)")
             if !status.faults.isEmpty { print("faults \(status.faults.joined(separator: ", "))") }

@@ -10,7 +10,8 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the panic box from a configuration file until SIGTERM (what the systemd unit starts).",
         discussion: """
-            Logs go to standard error (journald keeps them under systemd). A bad configuration prints every \
+            Logs go to standard error; under systemd each line starts with its journald priority (<3> error … \
+            <7> debug) and has no timestamp of its own. A bad configuration prints every \
             problem with its line and column and exits 2; a board, key or outbox that cannot be used exits 1. \
             See docs/daemon.md and docs/configuration.md.
             """
@@ -25,7 +26,11 @@ struct RunCommand: AsyncParsableCommand {
             for problem in problems { FileHandle.standardError.write(Data("error \(config): \(problem)\n".utf8)) }
             throw ExitCode(2)
         }
-        var logger = Logger(label: "panicd") { StreamLogHandler.standardError(label: $0) }
+        // Under systemd, lines carry their journald priority and no timestamp of their own.
+        let journal = JournalLogHandler.standardErrorIsJournal(environment: ProcessInfo.processInfo.environment)
+        var logger = Logger(label: "panicd") { label -> any LogHandler in
+            journal ? JournalLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+        }
         logger.logLevel = Logger.Level(rawValue: parsed.logLevel) ?? .info
         do {
             let daemon = try Daemon(config: parsed, logger: logger)

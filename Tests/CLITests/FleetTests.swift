@@ -15,8 +15,20 @@ extension CLISuite {
 
         @Test("fifty boxes through a minute of presses, outages, power cuts and server faults: nothing lost or twice")
         func fiftyBoxesForAMinute() throws {
+            let wall = ContinuousClock()
+            let began = wall.now
             let output = try panicd.run(["sim", "--fleet", "50", "--duration", "1m", "--seed", "7"])
+            let took = began.duration(to: wall.now)
             #expect(output.status == 0, "\(output.stdout)\n\(output.stderr)")
+            // A progress line at least every 3 s of wall time: virtual time reached, records delivered so far.
+            let progress = output.stdout.split(separator: "\n").filter { $0.hasPrefix("progress: ") }
+            // (Setup and the final drain print none; the timeline, most of the run, does.)
+            if took > .seconds(8) { #expect(!progress.isEmpty, "\(took): \(output.stdout)") }
+            #expect(
+                progress.allSatisfy {
+                    $0.contains(" of 0:01:00 simulated, ") && $0.hasSuffix(" records delivered so far")
+                },
+                "\(progress)")
             let totals = try #require(output.stdout.split(separator: "\n").first { $0.hasPrefix("totals:") })
             let text = String(totals)
             #expect(text.contains(" 0 lost,"), "\(text)")

@@ -41,11 +41,11 @@ extension CLISuite {
             #expect(output.stderr.contains("no-such.log"))
         }
 
-        @Test("watch needs exactly one of --port and --gpsd")
+        @Test("watch needs exactly one of --port, --gpsd and --live")
         func watchArguments() throws {
             let output = try panicd.run(["gnss", "watch"])
             #expect(output.status != 0)
-            #expect(output.stderr.contains("--port or --gpsd"))
+            #expect(output.stderr.contains("one of --port, --gpsd or --live"), "\(output.stderr)")
         }
     }
 }

@@ -58,7 +58,7 @@ final class Fixture {
     }
 }
 
-@Suite("Record intake: verify, store once, find gaps", .timeLimit(.minutes(2)))
+@Suite("Record intake: verify, store once, find gaps", .timeLimit(.minutes(5)))
 struct RecordIntakeTests {
     @Test("genuine records are accepted; sent again they are duplicates and are not stored twice")
     func acceptedThenDuplicate() throws {

@@ -14,7 +14,9 @@ struct DaemonConfigTests {
         #expect(problems.isEmpty, "\(problems)")
         let parsed = try #require(config)
         #expect(parsed.backends.map(\.name) == ["state-erss", "operator"])
-        #expect(parsed.backends[0].caFile == "/etc/panicbridge/erss-ca.pem")
+        // The pinned CA is shown commented out: the installed example must pass `panicd config check` as it is.
+        #expect(parsed.backends[0].caFile == nil)
+        #expect(parsed.statusSocket == "/run/panicd/status.sock")
         #expect(parsed.backends[1].backlogOrder == .newestFirst)
         #expect(parsed.backends[1].timeout == .seconds(10))
         #expect(parsed.rates.emergencyPosition == .seconds(10))

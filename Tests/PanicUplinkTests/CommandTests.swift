@@ -6,7 +6,7 @@ import PanicStore
 import PanicUplink
 import Testing
 
-@Suite("Control-room commands on the device", .timeLimit(.minutes(2)))
+@Suite("Control-room commands on the device", .timeLimit(.minutes(5)))
 struct CommandGateTests {
     let controlRoomKey = DeviceKey.generate()
     let deviceID = "pb-0011223344556677"
@@ -100,7 +100,7 @@ struct CommandGateTests {
     }
 }
 
-@Suite("Operator actions reach the box over HTTP", .timeLimit(.minutes(2)))
+@Suite("Operator actions reach the box over HTTP", .timeLimit(.minutes(5)))
 struct OperatorActionTests {
     @Test("accept then clear: stored → sent → help on the way → cleared, and a cleared record goes back")
     func acceptThenClear() async throws {

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds the Debian packages panicbridge and panicbridge-controlroom into .build/deb/ and lints them.
+#
+# How: the release build (`--static-swift-stdlib`, in the same .build tree as every other build) is staged
+# into a package tree per package, then the Debian tools finish it: dpkg-shlibdeps works out the library
+# dependencies, dpkg-gencontrol writes DEBIAN/control from debian/control, dpkg-deb builds the .deb and
+# lintian checks it. Not dpkg-buildpackage: its debian/rules would have to build in a clean tree of its own (a
+# second ~8 min release build) and the Swift toolchain is no Debian package it could Build-Depend on.
+# The version is VERSION's; the build refuses executables whose --version says otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SWIFT=${SWIFT:-swift}
+version=$(tr -d '[:space:]' < VERSION)
+# DEB_ARCH and SWIFT_BUILD_FLAGS cross-build for another architecture (docs/packaging.md → arm64).
+arch=${DEB_ARCH:-$(dpkg --print-architecture)}
+read -r -a flags <<< "${SWIFT_BUILD_FLAGS:-}"
+out=.build/deb
+started=$(date +%s)
+
+echo "== release build (static Swift runtime): panicd, controlroom"
+$SWIFT build -c release --static-swift-stdlib "${flags[@]}" --product panicd
+$SWIFT build -c release --static-swift-stdlib "${flags[@]}" --product controlroom
+bin=$($SWIFT build -c release --static-swift-stdlib "${flags[@]}" --show-bin-path)
+for exe in panicd controlroom; do
+    [ "$arch" = "$(dpkg --print-architecture)" ] || break   # a cross build cannot run here
+    said=$("$bin/$exe" --version)
+    if [ "$said" != "$version" ]; then
+        echo "build-deb: $exe --version says '$said' but VERSION says '$version' (Sources/PanicCore/Version.swift)" >&2
+        exit 1
+    fi
+    if ldd "$bin/$exe" | grep -q libswift; then
+        echo "build-deb: $exe still needs Swift runtime libraries:" >&2
+        ldd "$bin/$exe" | grep libswift >&2
+        exit 1
+    fi
+done
+
+rm -rf "$out/stage"
+mkdir -p "$out/stage"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+date=$(git log -1 --format=%aD 2>/dev/null || date -R)
+sed -e "s/@VERSION@/$version/g" -e "s/@COMMIT@/$commit/" -e "s/@DATE@/$date/" debian/changelog.in > "$work/changelog"
+
+# stage PACKAGE: the common parts of a package tree (docs, copyright, changelog, maintainer scripts).
+stage() {
+    local package=$1 root=$out/stage/$1
+    install -d "$root/DEBIAN" "$root/usr/share/doc/$package"
+    install -m 0644 debian/copyright "$root/usr/share/doc/$package/copyright"
+    # A native package (the version has no Debian revision): changelog.gz, not changelog.Debian.gz.
+    gzip -9n < "$work/changelog" > "$root/usr/share/doc/$package/changelog.gz"
+    for script in postinst prerm postrm; do
+        [ -f "debian/$package.$script" ] && install -m 0755 "debian/$package.$script" "$root/DEBIAN/$script"
+    done
+    [ -f "debian/$package.conffiles" ] && install -m 0644 "debian/$package.conffiles" "$root/DEBIAN/conffiles"
+    if [ -f "debian/$package.lintian-overrides" ]; then
+        install -D -m 0644 "debian/$package.lintian-overrides" "$root/usr/share/lintian/overrides/$package"
+    fi
+    return 0
+}
+
+# executable NAME PACKAGE: the stripped binary (what dh_strip does) and its manual page.
+executable() {
+    local name=$1 root=$out/stage/$2
+    install -D -m 0755 "$bin/$name" "$root/usr/bin/$name"
+    ${STRIP:-strip} --remove-section=.comment --remove-section=.note --strip-unneeded "$root/usr/bin/$name"
+    install -d "$root/usr/share/man/man8"
+    sed -e "s/@VERSION@/$version/g" "docs/man/$name.8" | gzip -9n > "$root/usr/share/man/man8/$name.8.gz"
+}
+
+# finish PACKAGE BINARY: dependencies, control file, .deb.
+finish() {
+    local package=$1 binary=$2 root=$out/stage/$1
+    dpkg-shlibdeps -T"$work/$package.substvars" "$root/usr/bin/$binary"
+    dpkg-gencontrol -p"$package" -P"$root" -T"$work/$package.substvars" -l"$work/changelog" -f"$work/files" \
+        -v"$version" -DArchitecture="$arch"
+    find "$root" -type d -exec chmod 0755 {} +
+    dpkg-deb --root-owner-group -Zxz --build "$root" "$out/${package}_${version}_${arch}.deb" >/dev/null
+}
+
+echo "== staging panicbridge"
+root=$out/stage/panicbridge
+stage panicbridge
+executable panicd panicbridge
+install -d "$root/usr/share/panicbridge/boards" "$root/usr/share/panicbridge/sim/routes" \
+    "$root/usr/share/panicbridge/udev/boards" "$root/lib/udev/rules.d" "$root/lib/systemd/system" \
+    "$root/etc/panicbridge" "$root/usr/share/doc/panicbridge/examples"
+install -m 0644 boards/*.yaml "$root/usr/share/panicbridge/boards/"
+# The simulated board's GNSS drives this route (found as <boards>/../sim/routes/).
+install -m 0644 sim/routes/jaipur-jctsl-3a.csv "$root/usr/share/panicbridge/sim/routes/"
+install -m 0644 udev/60-panicbridge-*.rules "$root/lib/udev/rules.d/"
+install -m 0644 udev/boards/*.rules "$root/usr/share/panicbridge/udev/boards/"
+install -m 0644 dist/panicd.service "$root/lib/systemd/system/"
+install -m 0644 config/panicd.example.yaml "$root/etc/panicbridge/panicd.yaml"
+install -m 0644 config/panicd.example.yaml "$root/usr/share/doc/panicbridge/examples/panicd.example.yaml"
+install -m 0644 README.md docs/configuration.md docs/daemon.md "$root/usr/share/doc/panicbridge/"
+install -m 0644 boards/README.md "$root/usr/share/doc/panicbridge/boards.md"
+install -m 0644 udev/README.md "$root/usr/share/doc/panicbridge/udev.md"
+finish panicbridge panicd
+
+echo "== staging panicbridge-controlroom"
+root=$out/stage/panicbridge-controlroom
+stage panicbridge-controlroom
+executable controlroom panicbridge-controlroom
+install -d "$root/lib/systemd/system"
+install -m 0644 dist/panicbridge-controlroom.service "$root/lib/systemd/system/"
+install -m 0644 docs/controlroom.md "$root/usr/share/doc/panicbridge-controlroom/README.md"
+finish panicbridge-controlroom controlroom
+
+echo "== lintian"
+lintian --allow-root --fail-on error \
+    "$out/panicbridge_${version}_${arch}.deb" "$out/panicbridge-controlroom_${version}_${arch}.deb"
+for deb in "$out"/*_"${version}"_"${arch}".deb; do
+    echo "built $deb: $(stat -c %s "$deb") bytes, installed $(dpkg-deb -f "$deb" Installed-Size) KiB," \
+        "depends: $(dpkg-deb -f "$deb" Depends)"
+done
+echo "== make deb took $(($(date +%s) - started)) s"
