@@ -74,6 +74,12 @@ struct DeskPush: Codable, Sendable {
 }
 
 extension Desk {
+    /// Every open alert as the desk shows it (what the push channel's snapshot carries).
+    public func openAlerts() throws -> [DeskAlert] {
+        let open = try room.openAlerts()
+        return try room.deskAlerts(open, tracks: tracks)
+    }
+
     /// What changed since `sent` (the JSON of each alert last pushed, by key); updates `sent`. Nil when nothing did.
     func pushMessage(since sent: inout [String: Data], snapshot: Bool) throws -> DeskPush? {
         let open = try room.openAlerts()
