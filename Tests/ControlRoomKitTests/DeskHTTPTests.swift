@@ -170,6 +170,26 @@ struct DeskHTTPTests {
         }
     }
 
+    @Test("removing an account ends its sessions at once; the alarm sounds are served as WAV files")
+    func removedAccount() async throws {
+        try await withAlert { server, _, _ in
+            let asha = try await server.login("asha", "correct horse asha")
+            #expect(try await server.call("GET", "/v1/alerts", headers: ["Cookie": asha.cookie]).status == 200)
+            try server.room.removeUser(name: "asha")
+            #expect(try await server.call("GET", "/v1/alerts", headers: ["Cookie": asha.cookie]).status == 401)
+            for tone in ["emergency", "help"] {
+                let sound = try await server.call("GET", "/static/alarm/\(tone)")
+                #expect(sound.status == 200)
+                #expect(sound.header("Content-Type") == "audio/wav")
+                #expect(sound.body.hasPrefix("RIFF"))
+            }
+            #expect(try await server.call("GET", "/static/alarm/other").status == 404)
+            #expect(try await server.call("GET", "/static/leaflet/../../../etc/passwd").status == 404)
+            let leaflet = try await server.call("GET", "/static/leaflet/leaflet.js")
+            #expect(leaflet.status == 200, "libjs-leaflet is installed by make deps")
+        }
+    }
+
     @Test("an API token authenticates a program without cookies or CSRF; a wrong token is 401")
     func apiToken() async throws {
         try await withAlert { server, device, alert in

@@ -107,11 +107,14 @@ struct DeskServer: Sendable {
     }
 
     /// Runs `body` with a fresh control room and desk listening on loopback.
-    static func with(_ body: (DeskServer) async throws -> Void) async throws {
+    static func with(
+        _ configuration: DeskConfiguration = DeskConfiguration(heartbeat: .seconds(1)),
+        _ body: (DeskServer) async throws -> Void
+    ) async throws {
         let fixture = try Fixture(register: false)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let desk = Desk(room: fixture.room, configuration: DeskConfiguration(heartbeat: .seconds(1)))
+        let desk = Desk(room: fixture.room, configuration: configuration)
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let app = try ControlRoomServer.application(
             desk: desk, host: "127.0.0.1", port: 0, logger: logger, onRunning: { sink.yield($0) })

@@ -11,7 +11,8 @@ struct OperatorPageBrowserTests {
         "log in; a pushed emergency appears without reload with its vehicle name and a map marker; the marker moves; 30 of 30 Accept clicks land; Clear asks for a reason; the audit names the operator"
     )
     func desk() async throws {
-        try await DeskServer.with { server in
+        // Escalation after 3 s, so the test sees it without waiting a minute.
+        try await DeskServer.with(DeskConfiguration(escalateAfter: .seconds(3), heartbeat: .seconds(1))) { server in
             try server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
             let bus = DeskDevice()
             try server.register(bus, name: "Bus 534 Kashmere Gate", registration: "DL 1PC 4521")
@@ -47,6 +48,13 @@ struct OperatorPageBrowserTests {
             try await page.waitFor("desk.markerPosition('\(press.id)')[0] === 28.669")
             #expect(try await page.evaluate("\(row).cells[2].textContent") == #""28.66900, 77.23010""#)
             try await Self.screenshot(page, "desk-emergency.png")
+
+            // The alarm: the title flashes while the emergency is unaccepted; after the configured time the row is
+            // escalated and the banner says so.
+            try await page.waitFor("document.title.includes('1 EMERGENCY')")
+            try await page.waitFor(
+                "\(row).classList.contains('escalated') && document.getElementById('escalation').textContent.includes('not accepted')"
+            )
 
             // 30 more alerts from the booth; each Accept is pressed and held while positions keep arriving (every
             // one a push that updates the rows).

@@ -172,6 +172,18 @@ extension ControlRoom {
         return Bcrypt.verify(password, hash: hash) ? account : nil
     }
 
+    /// The account with this name, or nil.
+    public func account(name: String) throws -> DeskAccount? {
+        try state.withLock { state in
+            let query = try state.statement("SELECT role, token_hash IS NOT NULL FROM users WHERE name = ?1")
+            try query.bind([.text(name)])
+            defer { query.reset() }
+            guard try query.step() else { return nil }
+            return DeskAccount(
+                name: name, role: DeskRole(rawValue: query.text(0)) ?? .operator, hasToken: query.integer(1) != 0)
+        }
+    }
+
     /// The account an API token belongs to, or nil.
     public func account(token: String) throws -> DeskAccount? {
         let digest = DeskPasswords.tokenHash(token)

@@ -69,7 +69,12 @@ public final class Desk: Sendable {
                 throw HTTPError(.unauthorized, message: "log in first (no session)")
             }
             if changes { try Desk.checkSameOrigin(request, csrf: session.csrf) }
-            account = session.account
+            // The account as it is now: `controlroom users remove` takes effect at once, a role change too.
+            guard let current = try room.account(name: session.account.name) else {
+                sessions.end(id: id)
+                throw HTTPError(.unauthorized, message: "the account \(session.account.name) no longer exists")
+            }
+            account = current
         }
         guard account.role >= role else {
             throw HTTPError(
