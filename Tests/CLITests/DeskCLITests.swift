@@ -123,6 +123,25 @@ extension CLISuite {
             #expect(cookie.contains("; Secure"))
             #expect(cookie.contains("HttpOnly"))
             #expect(cookie.contains("SameSite=Strict"))
+
+            // A page holding the push channel open does not keep SIGTERM from stopping the server.
+            let session = String(cookie.dropFirst("set-cookie: ".count).prefix { $0 != ";" })
+            let events = Process()
+            events.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            events.arguments = ["-skN", "-H", "Cookie: \(session)", "https://127.0.0.1:\(port)/v1/desk/events"]
+            let stream = Pipe()
+            events.standardOutput = stream
+            try events.run()
+            defer { events.terminate() }
+            var received = ""
+            while !received.contains("\"snapshot\":true") {
+                let chunk = stream.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                received += String(decoding: chunk, as: UTF8.self)
+            }
+            #expect(received.contains("\"snapshot\":true"), "\(received)")
+            server.process.terminate()
+            #expect(server.finish() == 0, "\(server.text)")
         }
     }
 }

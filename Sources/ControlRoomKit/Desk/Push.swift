@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PanicCore
+import ServiceLifecycle
 import Synchronization
 
 /// "Something changed": a version number that goes up on every change, and waiters woken when it does. The
@@ -119,19 +120,25 @@ extension Desk {
                 try await writer.write(ByteBuffer(bytes: try encoder.encode(first)))
                 try await writer.write(ByteBuffer(string: "\n\n"))
             }
-            streaming: while true {
-                switch await wake(after: version) {
-                case .closed:
-                    break streaming
-                case .heartbeat:
-                    try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
-                case .changed(let next):
-                    version = next
-                    guard let message = try pushMessage(since: &sent, snapshot: false) else { continue }
-                    try await writer.write(ByteBuffer(string: "event: alerts\ndata: "))
-                    try await writer.write(ByteBuffer(bytes: try encoder.encode(message)))
-                    try await writer.write(ByteBuffer(string: "\n\n"))
+            // A server stopping gracefully ends the streams, or it would wait for every open page to go away.
+            let signal = signal
+            try await withGracefulShutdownHandler {
+                streaming: while true {
+                    switch await wake(after: version) {
+                    case .closed:
+                        break streaming
+                    case .heartbeat:
+                        try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                    case .changed(let next):
+                        version = next
+                        guard let message = try pushMessage(since: &sent, snapshot: false) else { continue }
+                        try await writer.write(ByteBuffer(string: "event: alerts\ndata: "))
+                        try await writer.write(ByteBuffer(bytes: try encoder.encode(message)))
+                        try await writer.write(ByteBuffer(string: "\n\n"))
+                    }
                 }
+            } onGracefulShutdown: {
+                signal.close()
             }
             try await writer.finish(nil)
         }
