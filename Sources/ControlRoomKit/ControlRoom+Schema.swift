@@ -38,5 +38,29 @@ extension ControlRoom {
                 CREATE TRIGGER registry_changed AFTER UPDATE ON devices
                     BEGIN UPDATE registry SET generation = generation + 1; END;
                 """),
+        SQLiteMigration(
+            version: 3,
+            summary: "the operator desk: accounts, device metadata, the append-only audit log, dispatches",
+            sql: """
+                CREATE TABLE users(
+                    name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, token_hash TEXT UNIQUE,
+                    created_ms INTEGER NOT NULL);
+                CREATE TABLE device_meta(
+                    device TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', registration TEXT NOT NULL DEFAULT '',
+                    route TEXT NOT NULL DEFAULT '', phone TEXT NOT NULL DEFAULT '',
+                    responder INTEGER NOT NULL DEFAULT 0);
+                CREATE TABLE audit(
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, user TEXT NOT NULL,
+                    role TEXT NOT NULL, action TEXT NOT NULL, device TEXT NOT NULL, alert TEXT NOT NULL,
+                    reason TEXT NOT NULL DEFAULT '');
+                CREATE INDEX audit_by_alert ON audit(device, alert);
+                CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+                    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+                    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TABLE dispatches(
+                    device TEXT NOT NULL, alert TEXT NOT NULL, responder TEXT NOT NULL, stage TEXT NOT NULL,
+                    time_ms INTEGER NOT NULL, PRIMARY KEY(device, alert, responder));
+                """),
     ]
 }

@@ -73,16 +73,16 @@ public final class FaultInjector: Sendable {
 
 /// Builds the control room's HTTP application: the record endpoint, the operator API and the operator page.
 public enum ControlRoomServer {
-    /// The router with every route. `faults` disturbs `POST /v1/records` for tests.
+    /// The router with every route. `faults` disturbs `POST /v1/records` for tests; `desk` is the operator desk
+    /// (a fresh one over `controlRoom` when nil).
     public static func router(
-        controlRoom: ControlRoom, faults: FaultInjector? = nil
+        controlRoom: ControlRoom, faults: FaultInjector? = nil, desk: Desk? = nil
     ) -> Router<ControlRoomRequestContext> {
         let router = Router(context: ControlRoomRequestContext.self)
-        router.get("/") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                body: .init(byteBuffer: ByteBuffer(string: OperatorPage.html)))
-        }
+        // MARK: The operator desk (Desk/*.swift): login and sessions, the page, every operator endpoint, the push
+        // channel. Installed first: its middleware wakes the push channel after `POST /v1/records`.
+        (desk ?? Desk(room: controlRoom)).install(on: router)
+        // MARK: Device endpoints (their own authentication: signed records).
         router.post("/v1/records") { request, context -> Response in
             let fault = faults?.next()
             switch fault {
@@ -129,33 +129,8 @@ public enum ControlRoomServer {
             }
             return json(response)
         }
-        router.get("/v1/alerts") { request, _ -> Response in
-            let all = request.uri.queryParameters.get("all") == "1"
-            return json(try all ? controlRoom.allAlerts() : controlRoom.openAlerts())
-        }
-        router.get("/v1/devices") { _, _ -> Response in json(try controlRoom.devices()) }
-        router.get("/v1/devices/:device/records") { _, context -> Response in
-            json(try controlRoom.recordIdentities(device: try context.parameters.require("device")))
-        }
         router.get("/v1/identity") { _, _ -> Response in
             json(["jwk": controlRoom.identity?.jwk ?? "", "kid": controlRoom.identity?.thumbprint ?? ""])
-        }
-        for action in ["accept", "clear"] {
-            router.post("/v1/alerts/:device/:alert/\(action)") { _, context -> Response in
-                let device = try context.parameters.require("device")
-                let alert = try context.parameters.require("alert")
-                do {
-                    let view =
-                        action == "accept"
-                        ? try controlRoom.accept(device: device, alert: alert)
-                        : try controlRoom.clear(device: device, alert: alert)
-                    return json(view)
-                } catch let error as ControlRoomError {
-                    let status: HTTPResponse.Status
-                    if case .unknownAlert = error { status = .notFound } else { status = .conflict }
-                    return json(["error": error.description], status: status)
-                }
-            }
         }
         return router
     }

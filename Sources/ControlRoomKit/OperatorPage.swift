@@ -1,116 +1,526 @@
-/// The operator's page: open alerts with kind, device, location, fix age, time since the press and state, with
-/// accept and clear buttons. Plain HTML and JavaScript, no framework, no external resources (control rooms are
-/// often offline); it polls `GET /v1/alerts` every second and redraws without reloading.
+/// The operator desk's pages: a login form, and the desk itself — open alerts as rows updated in place (keyed by
+/// alert, never rebuilt, so a click is never lost to a redraw), a Leaflet map with each alert's current position
+/// and track, the alarm, the audit of the selected alert, clear with a reason, dispatch, history and device
+/// health. Plain HTML and JavaScript, no external resources (control rooms are often offline): Leaflet comes
+/// from the control room itself (`/static/leaflet/`, Debian's libjs-leaflet). Changes are pushed over
+/// Server-Sent Events (`/v1/desk/events`); the page polls `/v1/desk/alerts` only while the push channel is down.
 enum OperatorPage {
+    static let login = #"""
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>PanicBridge desk: log in</title>
+        <style>
+          body { font-family: system-ui, sans-serif; display: grid; place-items: center; height: 90vh; }
+          form { display: grid; gap: 0.6em; min-width: 18em; }
+          #error { color: #b00; min-height: 1.2em; }
+        </style></head>
+        <body>
+        <form id="login">
+          <h1>PanicBridge desk</h1>
+          <label>Name <input id="name" autocomplete="username" required></label>
+          <label>Password <input id="password" type="password" autocomplete="current-password" required></label>
+          <button id="submit" type="submit">Log in</button>
+          <div id="error"></div>
+        </form>
+        <script>
+        document.getElementById('login').addEventListener('submit', async (event) => {
+          event.preventDefault();
+          const body = JSON.stringify({name: document.getElementById('name').value,
+                                       password: document.getElementById('password').value});
+          const answer = await fetch('/v1/session', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                     body, credentials: 'same-origin'});
+          if (answer.ok) { location.href = '/'; return; }
+          const text = await answer.text();
+          let message = text;
+          try { const parsed = JSON.parse(text); message = parsed.error.message || parsed.error; } catch (e) {}
+          document.getElementById('error').textContent = message;
+        });
+        </script>
+        </body></html>
+        """#
+
     static let html = #"""
         <!doctype html>
         <html lang="en">
         <head>
         <meta charset="utf-8">
-        <title>PanicBridge control room</title>
+        <title>PanicBridge desk</title>
+        <link rel="stylesheet" href="/static/leaflet/leaflet.css">
         <style>
-          body { font-family: system-ui, sans-serif; margin: 1.5em; }
-          table { border-collapse: collapse; width: 100%; }
-          th, td { border-bottom: 1px solid #ccc; padding: 0.4em; text-align: left; }
-          tr.open td.state { color: #b00; font-weight: bold; }
-          tr.acknowledged td.state { color: #a60; }
-          tr.cleared td.state { color: #070; }
+          body { font-family: system-ui, sans-serif; margin: 0.8em; }
+          header { display: flex; gap: 1em; align-items: center; flex-wrap: wrap; }
           #status { color: #666; font-size: 0.9em; }
+          #escalation { visibility: hidden; background: #b00; color: #fff; padding: 0.4em 0.8em; font-weight: bold; }
+          main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1em; }
+          section { overflow-x: auto; }
+          table { border-collapse: collapse; width: 100%; }
+          /* Fixed column widths and no wrapping: a row's text changing never moves a button under the pointer. */
+          table.alerts { table-layout: fixed; }
+          table.alerts td { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+          th, td { border-bottom: 1px solid #ccc; padding: 0.3em; text-align: left; vertical-align: top; }
+          tr.emergency td.kind { background: #d00; color: #fff; font-weight: bold; }
+          tr.help td.kind { background: #f3b400; }
+          tr.tamper td.kind { background: #777; color: #fff; }
+          tr.selected { outline: 2px solid #06c; }
+          tr.escalated { animation: blink 1s steps(2) infinite; }
+          @keyframes blink { 50% { background: #fcc; } }
+          td.state.open { color: #b00; font-weight: bold; }
+          td.state.acknowledged { color: #a60; }
+          td.state.cleared { color: #070; }
+          #map { height: 26em; border: 1px solid #999; background-color: #eef;
+                 background-image: linear-gradient(#ccd 1px, transparent 1px), linear-gradient(90deg, #ccd 1px, transparent 1px);
+                 background-size: 40px 40px; }
+          #audit li { font-size: 0.9em; }
+          dialog { min-width: 24em; }
+          .small { font-size: 0.85em; color: #555; }
         </style>
         </head>
         <body>
-        <h1>Open alerts</h1>
-        <p id="status">loading…</p>
-        <table>
-          <thead><tr><th>Kind</th><th>Device</th><th>Location</th><th>Fix age</th><th>Since press</th>
-          <th>State</th><th>Actions</th></tr></thead>
-          <tbody id="alerts"></tbody>
-        </table>
-        <h2>Devices</h2>
-        <table>
-          <thead><tr><th>Device</th><th>Records</th><th>Missing sequence numbers</th><th>Findings</th></tr></thead>
-          <tbody id="devices"></tbody>
-        </table>
+        <header>
+          <strong>PanicBridge desk</strong>
+          <span id="who"></span>
+          <button id="sound">Enable sound and notifications</button>
+          <button id="logout">Log out</button>
+          <span id="status">connecting…</span>
+          <span id="escalation"></span>
+        </header>
+        <main>
+          <section>
+            <h2>Open alerts</h2>
+            <table class="alerts">
+              <thead><tr><th style="width:7em">Kind</th><th style="width:12em">Vehicle / booth</th>
+              <th style="width:10.5em">Position</th><th style="width:4em">Fix age</th><th style="width:4.5em">Since press</th>
+              <th style="width:8.5em">State</th><th style="width:6em">Responders</th><th style="width:14em">Actions</th></tr></thead>
+              <tbody id="alerts"></tbody>
+            </table>
+            <h2>Selected alert</h2>
+            <div id="detail" class="small">Select a row.</div>
+            <ul id="audit"></ul>
+            <form id="noteForm"><input id="noteText" placeholder="note" size="40"> <button>Add note</button></form>
+          </section>
+          <section>
+            <div id="map"></div>
+            <h2>History</h2>
+            <form id="historyForm">
+              <input id="historyDevice" placeholder="device id contains" size="18">
+              <select id="historyKind"><option value="">any kind</option><option>emergency</option><option>help</option>
+              <option>tamper</option></select> <button>Show closed alerts</button></form>
+            <table><tbody id="history"></tbody></table>
+            <h2>Devices</h2>
+            <table><thead><tr><th>Device</th><th>Last seen</th><th>Queue</th><th>Oldest</th><th>Fix age</th>
+            <th>Power</th><th>Tamper</th><th>Gaps</th></tr></thead><tbody id="health"></tbody></table>
+            <p><a href="/v1/audit.csv" id="csv">Audit log (CSV, supervisors)</a></p>
+          </section>
+        </main>
+        <dialog id="clearDialog">
+          <form method="dialog" id="clearForm">
+            <h3>Clear alert <span id="clearWhat"></span>?</h3>
+            <p><label>Reason <select id="clearReason">
+              <option value="">choose…</option><option>resolved on scene</option><option>false alarm</option>
+              <option>accidental press</option><option>test</option><option>handed to police</option><option>other</option>
+            </select></label></p>
+            <p><textarea id="clearText" rows="3" cols="40" placeholder="details"></textarea></p>
+            <p id="clearError" style="color:#b00"></p>
+            <button id="clearConfirm" value="confirm">Clear alert</button> <button id="clearCancel" value="cancel">Cancel</button>
+          </form>
+        </dialog>
+        <script src="/static/leaflet/leaflet.js"></script>
         <script>
-        "use strict";
-        function age(ms) {
-          if (ms === null || ms === undefined) return "no fix";
+        'use strict';
+        const desk = { rows: new Map(), alerts: new Map(), markers: new Map(), tracks: new Map(), responderMarkers: new Map(),
+                       csrf: '', role: '', escalateAfterMs: 60000, offsetMs: 0, selected: null, heard: new Set(), map: null,
+                       soundOn: false, pushes: 0 };
+        window.desk = desk;
+        const $ = (id) => document.getElementById(id);
+        const order = { emergency: 0, help: 1, tamper: 2 };
+        const stateText = { open: 'OPEN', acknowledged: 'help on the way', cleared: 'cleared, waiting for the box' };
+
+        function serverNow() { return Date.now() + desk.offsetMs; }
+        function ago(ms) {
+          if (ms == null) return '—';
           const s = Math.max(0, Math.round(ms / 1000));
-          if (s < 120) return s + " s";
-          if (s < 7200) return Math.round(s / 60) + " min";
-          return Math.round(s / 3600) + " h";
+          return s < 90 ? s + ' s' : s < 5400 ? Math.round(s / 60) + ' min' : Math.round(s / 3600) + ' h';
         }
-        function cell(row, text, cls) {
-          const td = document.createElement("td");
-          td.textContent = text;
-          if (cls) td.className = cls;
-          row.appendChild(td);
-          return td;
+        function label(item) {
+          const d = item.device;
+          return d.name || item.alert.device;
         }
-        async function act(alert, action) {
-          const url = "/v1/alerts/" + encodeURIComponent(alert.device) + "/" + encodeURIComponent(alert.id) + "/" + action;
-          const response = await fetch(url, { method: "POST" });
-          if (!response.ok) document.getElementById("status").textContent = action + " failed: " + await response.text();
-          refresh();
+        async function post(path, body) {
+          const answer = await fetch(path, { method: 'POST', credentials: 'same-origin',
+            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': desk.csrf }, body: JSON.stringify(body || {}) });
+          const text = await answer.text();
+          let value = null;
+          try { value = JSON.parse(text); } catch (e) {}
+          if (!answer.ok) {
+            const message = value && value.error ? (value.error.message || value.error) : text;
+            throw new Error(answer.status + ' ' + message);
+          }
+          return value;
         }
-        function stateText(alert) {
-          if (alert.state === "acknowledged") return "help on the way";
-          if (alert.state === "cleared") return alert.deviceCleared ? "cleared" : "cleared (waiting for the box)";
-          return "OPEN";
+        function status(text) { $('status').textContent = text; }
+
+        function makeRow(key) {
+          const row = document.createElement('tr');
+          row.dataset.alert = key.split('/')[1];
+          row.dataset.key = key;
+          for (const name of ['kind', 'name', 'position', 'fixage', 'since', 'state', 'responders', 'actions']) {
+            const cell = document.createElement('td');
+            cell.className = name;
+            row.appendChild(cell);
+          }
+          const accept = document.createElement('button');
+          accept.textContent = 'Accept';
+          accept.className = 'accept';
+          accept.addEventListener('click', (event) => { event.stopPropagation(); act(key, 'accept', accept); });
+          const clear = document.createElement('button');
+          clear.textContent = 'Clear';
+          clear.className = 'clear';
+          clear.addEventListener('click', (event) => { event.stopPropagation(); askClear(key); });
+          const dispatch = document.createElement('select');
+          dispatch.className = 'dispatch';
+          dispatch.addEventListener('click', (event) => event.stopPropagation());
+          dispatch.addEventListener('change', () => { if (dispatch.value) dispatchTo(key, dispatch.value); });
+          row.cells[7].append(accept, ' ', clear, ' ', dispatch);
+          row.addEventListener('click', () => select(key));
+          return row;
         }
-        async function refresh() {
-          try {
-            const alerts = await (await fetch("/v1/alerts", { cache: "no-store" })).json();
-            const body = document.getElementById("alerts");
-            body.replaceChildren();
-            for (const alert of alerts) {
-              const row = document.createElement("tr");
-              row.className = alert.state;
-              row.dataset.alert = alert.id;
-              cell(row, alert.kind);
-              cell(row, alert.device);
-              const place = alert.latitude === null || alert.latitude === undefined ? "unknown"
-                : alert.latitude.toFixed(5) + ", " + alert.longitude.toFixed(5);
-              cell(row, place);
-              cell(row, age(alert.fixAgeMs));
-              cell(row, age(alert.sincePressMs));
-              cell(row, stateText(alert), "state");
-              const actions = cell(row, "");
-              if (alert.state === "open") {
-                const accept = document.createElement("button");
-                accept.textContent = "Accept";
-                accept.className = "accept";
-                accept.onclick = () => act(alert, "accept");
-                actions.appendChild(accept);
-              }
-              if (alert.state !== "cleared") {
-                const clear = document.createElement("button");
-                clear.textContent = "Clear";
-                clear.className = "clear";
-                clear.onclick = () => act(alert, "clear");
-                actions.appendChild(clear);
-              }
-              body.appendChild(row);
-            }
-            const devices = await (await fetch("/v1/devices", { cache: "no-store" })).json();
-            const deviceBody = document.getElementById("devices");
-            deviceBody.replaceChildren();
-            for (const device of devices) {
-              const row = document.createElement("tr");
-              cell(row, device.id);
-              cell(row, String(device.records));
-              cell(row, device.gaps.length ? device.gaps.join(", ") : "none");
-              cell(row, device.findings.length ? device.findings.join(", ") : "none");
-              deviceBody.appendChild(row);
-            }
-            document.getElementById("status").textContent =
-              alerts.length + " open alert(s), updated " + new Date().toLocaleTimeString();
-          } catch (error) {
-            document.getElementById("status").textContent = "cannot reach the control room: " + error;
+        function setText(cell, text) { if (cell.textContent !== text) cell.textContent = text; }
+
+        function render(key) {
+          const item = desk.alerts.get(key);
+          let row = desk.rows.get(key);
+          if (!row) { row = makeRow(key); desk.rows.set(key, row); place(row, item); }
+          const a = item.alert;
+          row.classList.remove('emergency', 'help', 'tamper');
+          row.classList.add(a.kind);
+          setText(row.cells[0], a.kind.toUpperCase());
+          const d = item.device;
+          setText(row.cells[1], label(item) + (d.registration ? ' · ' + d.registration : '') + (d.route ? ' · ' + d.route : '')
+                   + (d.phone ? ' · ☎ ' + d.phone : '') + (d.name ? '' : ''));
+          const p = item.current;
+          setText(row.cells[2], p ? p.latitude.toFixed(5) + ', ' + p.longitude.toFixed(5) : 'no fix');
+          setText(row.cells[5], stateText[a.state] || a.state);
+          row.cells[5].className = 'state ' + a.state;
+          setText(row.cells[6], item.responders.map((r) => (r.name || r.device) + ' ' + r.stage
+                   + (r.distanceMeters != null ? ' ' + (r.distanceMeters / 1000).toFixed(1) + ' km' : '')).join('; ') || '—');
+          const accept = row.querySelector('button.accept');
+          accept.disabled = a.state !== 'open';
+          row.querySelector('button.clear').disabled = a.state === 'cleared';
+          tick(key);
+          drawOnMap(key);
+          if (desk.selected === key) showDetail();
+        }
+        function place(row, item) {
+          const body = $('alerts');
+          const rank = (i) => [order[i.alert.kind] ?? 3, i.alert.pressed];
+          const mine = rank(item);
+          for (const other of body.rows) {
+            const theirs = desk.alerts.get(other.dataset.key);
+            if (!theirs) continue;
+            const r = rank(theirs);
+            if (mine[0] < r[0] || (mine[0] === r[0] && mine[1] < r[1])) { body.insertBefore(row, other); return; }
+          }
+          body.appendChild(row);
+        }
+        function tick(key) {
+          const item = desk.alerts.get(key);
+          const row = desk.rows.get(key);
+          if (!item || !row) return;
+          const now = serverNow();
+          const pressed = Date.parse(item.alert.pressed);
+          const p = item.current;
+          setText(row.cells[3], p ? ago(now - p.timeMs + p.fixAgeMs) : '—');
+          setText(row.cells[4], ago(now - pressed));
+          const escalated = item.alert.state === 'open' && now - pressed > desk.escalateAfterMs;
+          row.classList.toggle('escalated', escalated);
+        }
+        function remove(key) {
+          const row = desk.rows.get(key);
+          if (row) row.remove();
+          desk.rows.delete(key);
+          desk.alerts.delete(key);
+          for (const store of [desk.markers, desk.tracks]) {
+            const layer = store.get(key);
+            if (layer && desk.map) desk.map.removeLayer(layer);
+            store.delete(key);
           }
         }
-        refresh();
-        setInterval(refresh, 1000);
+        function apply(message) {
+          desk.pushes += 1;
+          desk.offsetMs = message.serverNowMs - Date.now();
+          if (message.snapshot) {
+            const keep = new Set(message.upsert.map((i) => i.alert.device + '/' + i.alert.id));
+            for (const key of [...desk.alerts.keys()]) if (!keep.has(key)) remove(key);
+          }
+          for (const item of message.upsert) {
+            const key = item.alert.device + '/' + item.alert.id;
+            const fresh = !desk.alerts.has(key);
+            desk.alerts.set(key, item);
+            render(key);
+            if (fresh && item.alert.state === 'open') alarm(key, item);
+          }
+          for (const key of message.remove) remove(key);
+          refreshResponders();
+          scheduleHealth();
+        }
+
+        // The map: Leaflet from the control room; tiles only when a tile server is configured, else a plain grid.
+        function setupMap(tileURL) {
+          if (!window.L) { $('map').textContent = 'map unavailable: Leaflet is not installed on the control room'; return; }
+          desk.map = L.map('map', { center: [22.5, 79], zoom: 5, worldCopyJump: true });
+          if (tileURL) {
+            L.tileLayer(tileURL, { maxZoom: 19, attribution: 'tiles: ' + new URL(tileURL.replace(/[{}]/g, ''), location.href).host })
+              .addTo(desk.map);
+          } else {
+            const Grid = L.GridLayer.extend({ createTile: function (coords) {
+              const tile = document.createElement('canvas');
+              const size = this.getTileSize();
+              tile.width = size.x; tile.height = size.y;
+              const g = tile.getContext('2d');
+              g.strokeStyle = '#bbc'; g.strokeRect(0, 0, size.x, size.y);
+              g.fillStyle = '#889'; g.font = '10px sans-serif';
+              g.fillText(coords.z + '/' + coords.x + '/' + coords.y, 4, 12);
+              return tile;
+            } });
+            new Grid({ attribution: 'no tiles configured: plain grid' }).addTo(desk.map);
+          }
+        }
+        function drawOnMap(key) {
+          if (!desk.map) return;
+          const item = desk.alerts.get(key);
+          const p = item.current;
+          if (!p) return;
+          const colour = item.alert.kind === 'emergency' ? '#d00' : item.alert.kind === 'help' ? '#e0a000' : '#555';
+          let marker = desk.markers.get(key);
+          const position = [p.latitude, p.longitude];
+          if (!marker) {
+            marker = L.circleMarker(position, { radius: 9, color: colour, fillOpacity: 0.8,
+                                                className: 'alert-marker marker-' + item.alert.id }).addTo(desk.map);
+            marker.on('click', () => select(key));
+            desk.markers.set(key, marker);
+            if (desk.markers.size === 1) desk.map.setView(position, 15);
+          } else {
+            marker.setLatLng(position);
+          }
+          marker.bindTooltip(label(item) + ' — ' + item.alert.kind);
+          const points = item.track.map((t) => [t.latitude, t.longitude]);
+          let track = desk.tracks.get(key);
+          if (!track) { track = L.polyline(points, { color: colour, weight: 3 }).addTo(desk.map); desk.tracks.set(key, track); }
+          else track.setLatLngs(points);
+          for (const r of item.responders) {
+            if (!r.position) continue;
+            let m = desk.responderMarkers.get(r.device);
+            const at = [r.position.latitude, r.position.longitude];
+            if (!m) { m = L.circleMarker(at, { radius: 7, color: '#06c', className: 'responder-marker' }).addTo(desk.map);
+                      desk.responderMarkers.set(r.device, m); }
+            else m.setLatLng(at);
+            m.bindTooltip((r.name || r.device) + ' (' + r.stage + ')');
+          }
+        }
+        desk.markerPosition = (alertID) => {
+          for (const [key, marker] of desk.markers) if (key.endsWith('/' + alertID)) {
+            const at = marker.getLatLng(); return [at.lat, at.lng];
+          }
+          return null;
+        };
+
+        // The alarm: a sound for every new open alert (a siren for an emergency), the title flashing while any
+        // emergency is unaccepted, and a desktop notification.
+        function alarm(key, item) {
+          if (desk.heard.has(key)) return;
+          desk.heard.add(key);
+          if (desk.soundOn) {
+            const audio = new Audio('/static/alarm/' + (item.alert.kind === 'emergency' ? 'emergency' : 'help'));
+            audio.play().catch(() => {});
+          }
+          if (window.Notification && Notification.permission === 'granted') {
+            new Notification((item.alert.kind === 'emergency' ? 'EMERGENCY: ' : 'Help call: ') + label(item),
+                             { body: item.current ? item.current.latitude.toFixed(5) + ', ' + item.current.longitude.toFixed(5) : 'no fix', tag: key });
+          }
+        }
+        $('sound').addEventListener('click', async () => {
+          desk.soundOn = true;
+          try { await new Audio('/static/alarm/help').play(); } catch (e) {}
+          if (window.Notification && Notification.permission === 'default') await Notification.requestPermission();
+          $('sound').textContent = 'Sound on';
+        });
+        let flash = false;
+        setInterval(() => {
+          let unaccepted = 0, escalated = 0;
+          for (const [key, item] of desk.alerts) {
+            tick(key);
+            if (item.alert.state === 'open') {
+              if (item.alert.kind === 'emergency') unaccepted += 1;
+              if (serverNow() - Date.parse(item.alert.pressed) > desk.escalateAfterMs) escalated += 1;
+            }
+          }
+          flash = unaccepted > 0 && !flash;
+          document.title = flash ? '🚨 ' + unaccepted + ' EMERGENCY' : 'PanicBridge desk';
+          const banner = $('escalation');
+          // Shown and hidden without moving anything: a layout shift under the pointer would lose a click.
+          banner.style.visibility = escalated ? 'visible' : 'hidden';
+          banner.textContent = escalated ? escalated + ' alert(s) not accepted for over ' + Math.round(desk.escalateAfterMs / 1000)
+            + ' s' + (desk.role !== 'operator' ? ' — supervisor: take action' : ' — supervisor notified') : '';
+        }, 1000);
+
+        async function act(key, action, button) {
+          const [device, alert] = key.split('/');
+          button.disabled = true;
+          try {
+            const view = await post('/v1/alerts/' + device + '/' + alert + '/' + action, {});
+            const item = desk.alerts.get(key);
+            if (item) { item.alert.state = view.state; render(key); }
+            status('accepted ' + label(item || { device: {}, alert: { device } }));
+          } catch (error) { status(action + ' failed: ' + error.message); button.disabled = false; }
+        }
+        function askClear(key) {
+          const item = desk.alerts.get(key);
+          $('clearWhat').textContent = item ? label(item) : key;
+          $('clearReason').value = ''; $('clearText').value = ''; $('clearError').textContent = '';
+          $('clearDialog').dataset.key = key;
+          $('clearDialog').showModal();
+        }
+        $('clearConfirm').addEventListener('click', async (event) => {
+          event.preventDefault();
+          const key = $('clearDialog').dataset.key;
+          const choice = $('clearReason').value, text = $('clearText').value.trim();
+          if (!choice) { $('clearError').textContent = 'choose a reason'; return; }
+          const reason = text ? choice + ': ' + text : choice;
+          const [device, alert] = key.split('/');
+          try {
+            const view = await post('/v1/alerts/' + device + '/' + alert + '/clear', { reason });
+            const item = desk.alerts.get(key);
+            if (item) { item.alert.state = view.state; render(key); }
+            $('clearDialog').close();
+          } catch (error) { $('clearError').textContent = error.message; }
+        });
+        $('clearCancel').addEventListener('click', (event) => { event.preventDefault(); $('clearDialog').close(); });
+        async function dispatchTo(key, responder) {
+          const [device, alert] = key.split('/');
+          try { await post('/v1/alerts/' + device + '/' + alert + '/dispatch', { responder, stage: 'dispatched' }); }
+          catch (error) { status('dispatch failed: ' + error.message); }
+        }
+        let responders = [];
+        async function refreshResponders() {
+          try { responders = await (await fetch('/v1/desk/responders')).json(); } catch (e) { return; }
+          for (const [key, row] of desk.rows) {
+            const select = row.querySelector('select.dispatch');
+            const item = desk.alerts.get(key);
+            const options = [['', 'Dispatch…']].concat(responders.map((r) => {
+              const distance = r.position && item.current ? haversine(r.position, item.current) : null;
+              return [r.device, (r.name || r.device) + (distance != null ? ' (' + (distance / 1000).toFixed(1) + ' km)' : '')];
+            }).sort((a, b) => a[1].localeCompare(b[1])));
+            const text = options.map((o) => o.join('=')).join('|');
+            if (select.dataset.options === text) continue;
+            select.dataset.options = text;
+            select.replaceChildren(...options.map(([value, name]) => { const o = document.createElement('option');
+              o.value = value; o.textContent = name; return o; }));
+          }
+        }
+        function haversine(a, b) {
+          const r = Math.PI / 180, dLat = (b.latitude - a.latitude) * r, dLon = (b.longitude - a.longitude) * r;
+          const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.latitude * r) * Math.cos(b.latitude * r) * Math.sin(dLon / 2) ** 2;
+          return 2 * 6371000 * Math.asin(Math.min(1, Math.sqrt(h)));
+        }
+        function select(key) {
+          if (desk.selected && desk.rows.get(desk.selected)) desk.rows.get(desk.selected).classList.remove('selected');
+          desk.selected = key;
+          const row = desk.rows.get(key);
+          if (row) row.classList.add('selected');
+          showDetail();
+        }
+        function showDetail() {
+          const item = desk.alerts.get(desk.selected);
+          if (!item) return;
+          const a = item.alert, d = item.device;
+          setText($('detail'), a.kind + ' from ' + label(item) + ' (' + a.device + ')' + (d.registration ? ', ' + d.registration : '')
+            + (d.route ? ', ' + d.route : '') + (d.phone ? ', phone ' + d.phone : '') + ', pressed ' + a.pressed
+            + ', ' + item.track.length + ' positions since the press');
+          const list = $('audit');
+          const lines = item.audit.map((e) => e.time + ' ' + e.user + ' (' + e.role + ') ' + e.action + (e.reason ? ': ' + e.reason : ''));
+          if (list.dataset.lines === lines.join('\n')) return;
+          list.dataset.lines = lines.join('\n');
+          list.replaceChildren(...lines.map((text) => { const li = document.createElement('li'); li.textContent = text; return li; }));
+        }
+        $('noteForm').addEventListener('submit', async (event) => {
+          event.preventDefault();
+          if (!desk.selected) return;
+          const [device, alert] = desk.selected.split('/');
+          try { await post('/v1/alerts/' + device + '/' + alert + '/note', { text: $('noteText').value }); $('noteText').value = ''; }
+          catch (error) { status('note failed: ' + error.message); }
+        });
+        $('historyForm').addEventListener('submit', async (event) => {
+          event.preventDefault();
+          const query = new URLSearchParams({ device: $('historyDevice').value, kind: $('historyKind').value });
+          const items = await (await fetch('/v1/desk/history?' + query)).json();
+          $('history').replaceChildren(...items.map((item) => {
+            const row = document.createElement('tr');
+            const last = item.audit.filter((e) => e.action === 'clear').pop();
+            for (const text of [item.alert.kind, label(item), item.alert.pressed,
+                                last ? last.user + ': ' + last.reason : 'cleared by the box']) {
+              const cell = document.createElement('td'); cell.textContent = text; row.appendChild(cell);
+            }
+            return row;
+          }));
+        });
+        let healthTimer = null;
+        function scheduleHealth() {
+          if (healthTimer) return;
+          healthTimer = setTimeout(async () => {
+            healthTimer = null;
+            let items = [];
+            try { items = await (await fetch('/v1/desk/health')).json(); } catch (e) { return; }
+            const now = serverNow();
+            $('health').replaceChildren(...items.map((h) => {
+              const row = document.createElement('tr');
+              const report = h.health || {};
+              for (const text of [h.metadata.name || h.device, h.lastSeenMs ? ago(now - h.lastSeenMs) + ' ago' : 'never',
+                                  report.queueDepth ?? '—', report.oldestUndeliveredAgeMs != null ? ago(report.oldestUndeliveredAgeMs) : '—',
+                                  report.fixAgeMs != null ? ago(report.fixAgeMs) : '—', h.power || '—', h.tamper || '—',
+                                  h.gaps.join(',') || 'none']) {
+                const cell = document.createElement('td'); cell.textContent = String(text); row.appendChild(cell);
+              }
+              return row;
+            }));
+          }, 1500);
+        }
+
+        // The push channel, with polling only while it is down.
+        let pollTimer = null;
+        function startPolling() {
+          if (pollTimer) return;
+          status('push channel down: polling');
+          pollTimer = setInterval(async () => {
+            try {
+              const answer = await fetch('/v1/desk/alerts');
+              if (answer.status === 401) { location.href = '/login'; return; }
+              apply(await answer.json());
+            } catch (e) {}
+          }, 2000);
+        }
+        function connect() {
+          const events = new EventSource('/v1/desk/events');
+          events.addEventListener('alerts', (event) => {
+            if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+            status('live');
+            apply(JSON.parse(event.data));
+          });
+          events.onerror = () => { setTimeout(() => { if (events.readyState !== 1) startPolling(); }, 3000); };
+        }
+        $('logout').addEventListener('click', async () => { try { await post('/v1/session/logout', {}); } finally { location.href = '/login'; } });
+
+        (async () => {
+          const answer = await fetch('/v1/desk/config');
+          if (answer.status === 401) { location.href = '/login'; return; }
+          const config = await answer.json();
+          const session = await (await fetch('/v1/session')).json();
+          desk.csrf = session.csrf;
+          desk.role = config.role;
+          desk.escalateAfterMs = config.escalateAfterMs;
+          $('who').textContent = config.user + ' (' + config.role + ')';
+          setupMap(config.tileURL);
+          connect();
+          scheduleHealth();
+        })();
         </script>
         </body>
         </html>

@@ -69,10 +69,14 @@ final class EmbeddedControlRoomClient: ControlRoomClient {
 /// page's own endpoints.
 final class HTTPControlRoomClient: ControlRoomClient {
     let baseURL: String
+    /// The desk account's API token (`controlroom users add --token`); the operator endpoints refuse requests
+    /// without one.
+    let token: String?
     private let seen = Mutex<Set<String>>([])
 
-    init(baseURL: String) {
+    init(baseURL: String, token: String? = nil) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token
     }
 
     /// Fetches the control room's public key from `GET /v1/identity` (when none was pinned on the command line).
@@ -93,7 +97,9 @@ final class HTTPControlRoomClient: ControlRoomClient {
     func openAlerts() async throws -> [AlertView] { try await call("GET", "/v1/alerts") }
 
     func act(_ action: BoxAction.OperatorAction, device: String, alert: String) async throws -> AlertView {
-        try await call("POST", "/v1/alerts/\(device)/\(alert)/\(action.rawValue)")
+        // The desk's clear needs a reason; it goes into the audit log.
+        try await call(
+            "POST", "/v1/alerts/\(device)/\(alert)/\(action.rawValue)", body: #"{"reason":"simulated operator"}"#)
     }
 
     func records(device: String) async throws -> [RecordIdentity] {
@@ -114,14 +120,24 @@ final class HTTPControlRoomClient: ControlRoomClient {
         return DeliverySummary(records: entry.records, gaps: gaps, duplicates: entry.findings.count, byKind: [:])
     }
 
-    private func call<T: Decodable>(_ method: String, _ path: String) async throws -> T {
+    private func call<T: Decodable>(_ method: String, _ path: String, body: String? = nil) async throws -> T {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .init(rawValue: method)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
         let response: HTTPClientResponse
         do { response = try await HTTPClient.shared.execute(request, timeout: .seconds(10)) } catch {
             throw SimulationError("\(method) \(baseURL)\(path): \(error)")
         }
         let body = try await response.body.collect(upTo: 16 << 20)
+        if response.status == .unauthorized {
+            throw SimulationError(
+                "\(method) \(baseURL)\(path): the control room wants a desk account: pass --operator-token "
+                    + "(from `controlroom users add --name NAME --token`)")
+        }
         guard response.status == .ok else {
             throw SimulationError(
                 "\(method) \(baseURL)\(path): HTTP \(response.status.code) \(String(buffer: body))")

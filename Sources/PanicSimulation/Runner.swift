@@ -421,11 +421,20 @@ struct EmbeddedControlRoom {
     let faults = FaultInjector()
     let server: any Service
     let ports: AsyncStream<Int>
+    /// The desk account made for this run: its name, password and API token (printed, so a person can log in).
+    let operatorName = "sim-operator"
+    let operatorPassword: String
+    let operatorToken: String
 
     init(directory: String, time: SimulatedTime, port: Int, logger: Logger) throws {
         key = DeviceKey.generate()
         room = try ControlRoom(
             path: directory + "/controlroom.sqlite", key: key, wallClock: { time.recordNow }, logger: logger)
+        operatorPassword = "sim-" + String(UUID().uuidString.lowercased().prefix(13))
+        // A throwaway account on a loopback server for one run: bcrypt's lowest cost keeps the start quick.
+        operatorToken =
+            try room.addUser(name: operatorName, role: .supervisor, password: operatorPassword, token: true, cost: 4)
+            ?? ""
         let (ports, sink) = AsyncStream<Int>.makeStream()
         self.ports = ports
         server = ControlRoomServer.application(
@@ -441,4 +450,7 @@ struct EmbeddedControlRoom {
         guard let port = await iterator.next() else { throw SimulationError("the control room did not start") }
         return "http://127.0.0.1:\(port)"
     }
+
+    /// How to log in to the run's desk, as printed.
+    var login: String { "desk login \(operatorName) / \(operatorPassword), API token \(operatorToken)" }
 }

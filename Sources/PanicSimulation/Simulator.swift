@@ -54,6 +54,8 @@ public final class Simulator: Sendable {
         public var controlRoom: ControlRoomChoice
         /// Expose the receiver's NMEA on a pseudo-terminal and link this path to it (for gpsd or any reader).
         public var nmeaLink: String?
+        /// The API token of a desk account at the external control room (`controlroom users add --token`).
+        public var operatorToken: String?
 
         public init(
             pace: SimulationPace = .virtual, controlRoom: ControlRoomChoice = .embedded(port: 0),
@@ -116,7 +118,7 @@ public final class Simulator: Sendable {
             roomIdentity = room.key.identity
         case .external(let external, let pinned, let key):
             deviceKey = key
-            let remote = HTTPControlRoomClient(baseURL: external)
+            let remote = HTTPControlRoomClient(baseURL: external, token: options.operatorToken)
             client = remote
             if let pinned { roomIdentity = pinned } else { roomIdentity = try await remote.identity() }
             url = remote.baseURL
@@ -131,7 +133,7 @@ public final class Simulator: Sendable {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             if let embedded {
                 url = try await embedded.start(in: &group)
-                print("control room on \(url) (operator page: \(url)/); device \(deviceID)")
+                print("control room on \(url) (operator page: \(url)/, \(embedded.login)); device \(deviceID)")
             } else {
                 print("external control room \(url); device \(deviceID)")
             }

@@ -11,7 +11,7 @@ struct ControlRoomCommand: AsyncParsableCommand {
         commandName: "controlroom",
         abstract: "The PanicBridge reference control room: receives signed records, shows alerts to operators.",
         version: PanicBridgeVersion.current,
-        subcommands: [Serve.self, Keygen.self, Identity.self, Devices.self])
+        subcommands: [Serve.self, Keygen.self, Identity.self, Devices.self, Users.self])
 }
 
 struct DatabaseOption: ParsableArguments {
@@ -33,6 +33,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Address to listen on, HOST:PORT.")
     var listen: String = "127.0.0.1:8080"
 
+    @OptionGroup var desk: DeskOptions
+
     func run() async throws {
         let logger = Logger(label: "controlroom")
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
@@ -40,9 +42,18 @@ struct Serve: AsyncParsableCommand {
         }
         let host = String(listen[..<colon])
         let controlRoom = try ControlRoom(path: options.db, key: DeviceKey.load(path: key), logger: logger)
-        let app = ControlRoomServer.application(
-            controlRoom: controlRoom, host: host, port: port, logger: logger,
-            onRunning: { port in logger.notice("control room listening", metadata: ["port": "\(port)"]) })
+        let tls = try desk.tls()
+        let app = try ControlRoomServer.application(
+            desk: Desk(room: controlRoom, configuration: try desk.configuration(tls: tls != nil)), host: host,
+            port: port, tls: tls, logger: logger,
+            onRunning: { port in
+                logger.notice(
+                    "control room listening",
+                    metadata: ["port": "\(port)", "scheme": "\(tls == nil ? "http" : "https")"])
+            })
+        if try controlRoom.users().isEmpty {
+            logger.warning("no desk accounts yet: add one with `controlroom users add --name NAME --role admin`")
+        }
         try await app.runService()
     }
 }
@@ -82,7 +93,27 @@ struct Identity: ParsableCommand {
 
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The device registry.", subcommands: [Add.self, List.self, Remove.self])
+        abstract: "The device registry.", subcommands: [Add.self, Edit.self, List.self, Remove.self])
+
+    struct Edit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sets a device's name, registration, route or booth, phone, and whether it is a responder.")
+        @OptionGroup var options: DatabaseOption
+        @Option(name: .long, help: "The device id.")
+        var id: String
+        @OptionGroup var metadata: MetadataOptions
+
+        func run() throws {
+            guard let edit = metadata.edit else {
+                throw ValidationError("nothing to change: give --name, --registration, --route, --phone or --responder")
+            }
+            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
+            let result = try controlRoom.editDevice(id: id, edit)
+            print(
+                "\(id)\tname=\(result.name)\tregistration=\(result.registration)\troute=\(result.route)"
+                    + "\tphone=\(result.phone)\tresponder=\(result.responder)")
+        }
+    }
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Registers a device and its public key.")
@@ -91,10 +122,12 @@ struct Devices: ParsableCommand {
         var id: String
         @Option(name: .customLong("key"), help: "The device's public key: a JWK, or the raw key in base64url.")
         var publicKey: String
+        @OptionGroup var metadata: MetadataOptions
 
         func run() throws {
             let controlRoom = try options.open(logger: Logger(label: "controlroom"))
             try controlRoom.addDevice(id: id, publicKey: publicKey)
+            if let edit = metadata.edit { try controlRoom.editDevice(id: id, edit) }
             print("registered \(id)")
         }
     }
@@ -107,7 +140,8 @@ struct Devices: ParsableCommand {
             let controlRoom = try options.open(logger: Logger(label: "controlroom"))
             for device in try controlRoom.devices() {
                 let gaps = device.gaps.isEmpty ? "none" : device.gaps.joined(separator: ",")
-                print("\(device.id)\tkid=\(device.keyID)\trecords=\(device.records)\tgaps=\(gaps)")
+                let name = try controlRoom.metadata(device: device.id).map { "\tname=\($0.name)" } ?? ""
+                print("\(device.id)\tkid=\(device.keyID)\trecords=\(device.records)\tgaps=\(gaps)\(name)")
             }
         }
     }

@@ -60,6 +60,11 @@ struct SimCommand: AsyncParsableCommand {
     var deviceKey: String?
 
     @Option(
+        name: .customLong("operator-token"),
+        help: "API token of a desk account at the external control room (`controlroom users add --name N --token`).")
+    var operatorToken: String?
+
+    @Option(
         name: .customLong("nmea-pty"),
         help: "Also write the receiver's NMEA to a pseudo-terminal linked from this path (for gpsd or any reader).")
     var nmeaPTY: String?
@@ -89,8 +94,8 @@ struct SimCommand: AsyncParsableCommand {
                     + "(`panicd keygen --out K`, then `controlroom devices add` with what `panicd identity --key K` prints)"
             )
         }
-        if controlRoomURL == nil, controlRoomKey != nil || deviceKey != nil {
-            throw ValidationError("--controlroom-key and --device-key go with --controlroom URL")
+        if controlRoomURL == nil, controlRoomKey != nil || deviceKey != nil || operatorToken != nil {
+            throw ValidationError("--controlroom-key, --device-key and --operator-token go with --controlroom URL")
         }
     }
 
@@ -125,6 +130,7 @@ struct SimCommand: AsyncParsableCommand {
                 pinned = identity
             }
             options.controlRoom = .external(url: controlRoomURL, controlRoomKey: pinned, deviceKey: key)
+            options.operatorToken = operatorToken
         } else {
             options.controlRoom = .embedded(port: port)
         }

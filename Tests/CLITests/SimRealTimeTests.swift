@@ -25,15 +25,26 @@ extension CLISuite {
             return String(text[range.upperBound...].prefix { !$0.isWhitespace })
         }
 
-        /// What the operator page does: GET the open alerts, then POST accept/clear for one.
-        func operatorAction(_ action: String, base: String) async throws -> Int {
-            let (data, _) = try await URLSession.shared.data(from: URL(string: base + "/v1/alerts")!)
+        /// The desk's API token from the line `panicd sim` prints (`… API token T); device …`).
+        func operatorToken(in text: String) -> String? {
+            guard let range = text.range(of: "API token ") else { return nil }
+            return String(text[range.upperBound...].prefix { !$0.isWhitespace && $0 != ")" })
+        }
+
+        /// What the operator page does: GET the open alerts, then POST accept/clear for one (as a desk account).
+        func operatorAction(_ action: String, base: String, token: String) async throws -> Int {
+            var list = URLRequest(url: URL(string: base + "/v1/alerts")!)
+            list.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            let (data, _) = try await URLSession.shared.data(for: list)
             let alerts = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
             let alert = try #require(alerts.first)
             let device = try #require(alert["device"] as? String)
             let id = try #require(alert["id"] as? String)
             var request = URLRequest(url: URL(string: "\(base)/v1/alerts/\(device)/\(id)/\(action)")!)
             request.httpMethod = "POST"
+            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(#"{"reason":"test"}"#.utf8)
             let (_, response) = try await URLSession.shared.data(for: request)
             return (response as? HTTPURLResponse)?.statusCode ?? 0
         }
@@ -44,6 +55,7 @@ extension CLISuite {
             defer { sim.stop() }
             #expect(sim.waitFor("[00:00:00] bus at "), "\(sim.text)")
             let base = try #require(controlRoomURL(in: sim.text), "\(sim.text)")
+            let token = try #require(operatorToken(in: sim.text), "\(sim.text)")
 
             sim.type("n")  // the network goes down…
             #expect(sim.waitFor("network DOWN"), "\(sim.text)")
@@ -52,9 +64,9 @@ extension CLISuite {
             sim.type("n")  // …and the network comes back.
             #expect(sim.waitFor("control room: emergency received"), "\(sim.text)")
 
-            #expect(try await operatorAction("accept", base: base) == 200)
+            #expect(try await operatorAction("accept", base: base, token: token) == 200)
             #expect(sim.waitFor("HELP IS ON THE WAY"), "\(sim.text)")
-            #expect(try await operatorAction("clear", base: base) == 200)
+            #expect(try await operatorAction("clear", base: base, token: token) == 200)
             #expect(sim.waitFor("box LED: cleared"), "\(sim.text)")
 
             sim.type("q")
@@ -86,6 +98,16 @@ extension CLISuite {
                 "devices", "add", "--db", path("cr.sqlite"), "--id", device, "--key", try #require(fields["publicKey"]),
             ])
             #expect(added.status == 0, "\(added.stderr)")
+            // The simulator's operator is a desk account with an API token.
+            try "automation-password-1\n".write(toFile: path("pw"), atomically: true, encoding: .utf8)
+            let user = try controlroom.run([
+                "users", "add", "--db", path("cr.sqlite"), "--name", "sim", "--role", "operator", "--token",
+                "--password-file", path("pw"),
+            ])
+            #expect(user.status == 0, "\(user.stderr)")
+            let token = try #require(
+                user.stdout.split(separator: "\n").first { $0.hasPrefix("token: ") }.map { String($0.dropFirst(7)) },
+                "\(user.stdout)")
 
             let server = try RunningProcess(
                 controlroom, ["serve", "--db", path("cr.sqlite"), "--key", path("cr.key"), "--listen", "127.0.0.1:0"])
@@ -123,7 +145,7 @@ extension CLISuite {
             try scenario.write(toFile: path("scenario.yaml"), atomically: true, encoding: .utf8)
             let run = try panicd.run([
                 "sim", "--scenario", path("scenario.yaml"), "--controlroom", "http://127.0.0.1:\(port)",
-                "--controlroom-key", path("cr.pub"), "--device-key", path("device.key"),
+                "--controlroom-key", path("cr.pub"), "--device-key", path("device.key"), "--operator-token", token,
             ])
             #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
             #expect(run.stdout.contains("external control room http://127.0.0.1:\(port)"))

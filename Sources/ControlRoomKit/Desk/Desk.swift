@@ -1,0 +1,131 @@
+import Foundation
+import Hummingbird
+import Logging
+import PanicCore
+import Synchronization
+
+/// How a desk is set up.
+public struct DeskConfiguration: Sendable {
+    /// A tile URL template for the map (`https://tiles.example/{z}/{x}/{y}.png`, an operator's own server); nil
+    /// draws markers and tracks on a plain grid.
+    public var tileURL: String?
+    /// An open emergency nobody accepted within this time is escalated on the page.
+    public var escalateAfter: Duration
+    /// Where Debian's `libjs-leaflet` puts Leaflet.
+    public var leafletDirectory: String
+    /// Whether cookies carry `Secure` (the server speaks TLS).
+    public var secureCookies: Bool
+    /// How often an idle push stream sends a comment line.
+    public var heartbeat: Duration
+
+    public init(
+        tileURL: String? = nil, escalateAfter: Duration = .seconds(60),
+        leafletDirectory: String = "/usr/share/javascript/leaflet", secureCookies: Bool = false,
+        heartbeat: Duration = .seconds(15)
+    ) {
+        self.tileURL = tileURL
+        self.escalateAfter = escalateAfter
+        self.leafletDirectory = leafletDirectory
+        self.secureCookies = secureCookies
+        self.heartbeat = heartbeat
+    }
+}
+
+/// The operator desk over a control room: sessions and login throttling, the change signal behind the push
+/// channel, and the decoded tracks of open alerts. `install(on:)` adds its routes to the control room's router.
+public final class Desk: Sendable {
+    public let room: ControlRoom
+    public let sessions: DeskSessions
+    public let signal = DeskSignal()
+    public let configuration: DeskConfiguration
+    let clock: any MonotonicClock
+    let throttle = Mutex(LoginThrottle())
+    let tracks = DeskTracks()
+
+    public init(
+        room: ControlRoom, configuration: DeskConfiguration = DeskConfiguration(),
+        clock: any MonotonicClock = SystemMonotonicClock()
+    ) {
+        self.room = room
+        self.configuration = configuration
+        self.clock = clock
+        sessions = DeskSessions(clock: clock)
+    }
+
+    static let cookieName = "pb_session"
+
+    /// Who is asking, or why not: 401 without a session or token, 403 for a wrong CSRF token, a cross-site or
+    /// non-JSON state-changing request, or a role below `role`.
+    func authorize(_ request: Request, _ role: DeskRole, changes: Bool = false) throws -> DeskAccount {
+        let account: DeskAccount
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            // A token is sent deliberately by a program, never attached by a browser: no CSRF check needed.
+            guard let found = try room.account(token: String(header.dropFirst(7))) else {
+                throw HTTPError(.unauthorized, message: "unknown API token")
+            }
+            account = found
+        } else {
+            guard let id = Desk.cookie(Desk.cookieName, in: request), let session = sessions.session(id: id) else {
+                throw HTTPError(.unauthorized, message: "log in first (no session)")
+            }
+            if changes { try Desk.checkSameOrigin(request, csrf: session.csrf) }
+            // The account as it is now: `controlroom users remove` takes effect at once, a role change too.
+            guard let current = try room.account(name: session.account.name) else {
+                sessions.end(id: id)
+                throw HTTPError(.unauthorized, message: "the account \(session.account.name) no longer exists")
+            }
+            account = current
+        }
+        guard account.role >= role else {
+            throw HTTPError(
+                .forbidden, message: "this needs the \(role.rawValue) role; \(account.name) is \(account.role.rawValue)"
+            )
+        }
+        return account
+    }
+
+    /// The CSRF rules for a cookie-authenticated change: not cross-site (Sec-Fetch-Site, Origin), a JSON body
+    /// (an HTML form cannot send one), and the session's token in `X-CSRF-Token`.
+    static func checkSameOrigin(_ request: Request, csrf: String) throws {
+        if let site = request.headers[secFetchSite], site != "same-origin", site != "none" {
+            throw HTTPError(.forbidden, message: "cross-site request refused (Sec-Fetch-Site: \(site))")
+        }
+        if let origin = request.headers[.origin], let host = request.head.authority {
+            let bare = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first
+            guard bare.map(String.init) == host else {
+                throw HTTPError(.forbidden, message: "cross-site request refused (Origin \(origin))")
+            }
+        }
+        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces)
+        guard type?.lowercased() == "application/json" else {
+            throw HTTPError(.forbidden, message: "a change must be sent as application/json")
+        }
+        guard let token = request.headers[csrfHeader], constantTimeEqual(token, csrf) else {
+            throw HTTPError(.forbidden, message: "missing or wrong CSRF token (X-CSRF-Token)")
+        }
+    }
+
+    static let csrfHeader = HTTPFields.Element.Name("X-CSRF-Token")!
+    static let secFetchSite = HTTPFields.Element.Name("Sec-Fetch-Site")!
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (Array(a.utf8), Array(b.utf8))
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    static func cookie(_ name: String, in request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+                if parts.count == 2, parts[0] == name { return String(parts[1]) }
+            }
+        }
+        return nil
+    }
+
+    func sessionCookie(_ value: String, maxAge: Int) -> String {
+        "\(Desk.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict"
+            + (configuration.secureCookies ? "; Secure" : "")
+    }
+}

@@ -1,0 +1,338 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PanicCore
+
+/// Wakes the push channel after every record batch (new alerts, new positions).
+struct DeskPokeMiddleware: RouterMiddleware {
+    typealias Context = ControlRoomRequestContext
+    let signal: DeskSignal
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let response = try await next(request, context)
+        if request.method == .post, request.uri.path == "/v1/records" { signal.poke() }
+        return response
+    }
+}
+
+extension Desk {
+    /// Adds the desk to the control room's router: the poke middleware (before the record route, so it wraps it),
+    /// login and sessions, the page, the operator API, the push channel and the static files.
+    public func install(on router: Router<ControlRoomRequestContext>) {
+        router.add(middleware: DeskPokeMiddleware(signal: signal))
+        installSession(on: router)
+        installPages(on: router)
+        installAlerts(on: router)
+        installDevices(on: router)
+    }
+
+    private func installSession(on router: Router<ControlRoomRequestContext>) {
+        struct Login: Decodable {
+            var name: String
+            var password: String
+        }
+        router.post("/v1/session") { [self] request, context -> Response in
+            let type = request.headers[.contentType]?.lowercased() ?? ""
+            guard type.hasPrefix("application/json") else {
+                throw HTTPError(.forbidden, message: "log in with an application/json body")
+            }
+            if let site = request.headers[Desk.secFetchSite], site == "cross-site" {
+                throw HTTPError(.forbidden, message: "cross-site login refused")
+            }
+            let login = try await Desk.decode(Login.self, request, context)
+            let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+            let keys = ["user:" + login.name, "address:" + address]
+            let now = clock.now
+            let wait = throttle.withLock { throttle in
+                var longest: Duration?
+                for key in keys {
+                    if let wait = throttle.wait(key: key, now: now) { longest = max(longest ?? wait, wait) }
+                }
+                return longest
+            }
+            if let wait {
+                let seconds = max(1, wait.components.seconds)
+                var response = ControlRoomServer.json(
+                    ["error": "too many failed logins: try again in \(seconds) s"], status: .tooManyRequests)
+                response.headers[.retryAfter] = "\(seconds)"
+                return response
+            }
+            let name = login.name
+            let password = login.password
+            let room = room
+            let account = try await Task.detached { try room.authenticate(name: name, password: password) }.value
+            guard let account else {
+                throttle.withLock { throttle in for key in keys { throttle.fail(key: key, now: now) } }
+                room.logger.notice("login failed", metadata: ["user": "\(login.name)", "address": "\(address)"])
+                return ControlRoomServer.json(["error": "wrong name or password"], status: .unauthorized)
+            }
+            throttle.withLock { $0.succeed(key: keys[0]) }
+            let (id, session) = sessions.start(account)
+            room.logger.notice("login", metadata: ["user": "\(account.name)", "role": "\(account.role.rawValue)"])
+            var response = ControlRoomServer.json(SessionInfo(session))
+            response.headers[.setCookie] = sessionCookie(id, maxAge: Int(sessions.lifetime.components.seconds))
+            return response
+        }
+        router.get("/v1/session") { [self] request, _ -> Response in
+            _ = try authorize(request, .operator)
+            guard let id = Desk.cookie(Desk.cookieName, in: request), let session = sessions.session(id: id) else {
+                throw HTTPError(.unauthorized, message: "log in first (no session)")
+            }
+            return ControlRoomServer.json(SessionInfo(session))
+        }
+        router.post("/v1/session/logout") { [self] request, _ -> Response in
+            _ = try authorize(request, .operator, changes: true)
+            if let id = Desk.cookie(Desk.cookieName, in: request) { sessions.end(id: id) }
+            var response = ControlRoomServer.json(["ok": true])
+            response.headers[.setCookie] = sessionCookie("", maxAge: 0)
+            return response
+        }
+    }
+
+    private func installPages(on router: Router<ControlRoomRequestContext>) {
+        router.get("/login") { _, _ in Desk.html(OperatorPage.login) }
+        router.get("/") { [self] request, _ -> Response in
+            do { _ = try authorize(request, .operator) } catch {
+                return Response(status: .seeOther, headers: [.location: "/login", .cacheControl: "no-store"])
+            }
+            return Desk.html(OperatorPage.html)
+        }
+        router.get("/static/leaflet/**") { [self] request, context -> Response in
+            let rest = context.parameters.getCatchAll().joined(separator: "/")
+            let allowed = ["leaflet.js", "leaflet.css"]
+            guard
+                allowed.contains(rest) || (rest.hasPrefix("images/") && rest.hasSuffix(".png") && !rest.contains(".."))
+            else { throw HTTPError(.notFound) }
+            let path = configuration.leafletDirectory + "/" + rest
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw HTTPError(.notFound, message: "\(path) is missing: install Debian's libjs-leaflet")
+            }
+            let type = rest.hasSuffix(".js") ? "text/javascript" : rest.hasSuffix(".css") ? "text/css" : "image/png"
+            return Response(
+                status: .ok, headers: [.contentType: type, .cacheControl: "max-age=3600"],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.get("/static/alarm/:kind") { _, context -> Response in
+            let kind = try context.parameters.require("kind")
+            guard let tone = AlarmSound.Tone(rawValue: kind) else { throw HTTPError(.notFound) }
+            return Response(
+                status: .ok, headers: [.contentType: "audio/wav", .cacheControl: "max-age=3600"],
+                body: .init(byteBuffer: ByteBuffer(bytes: AlarmSound.wav(tone))))
+        }
+        router.get("/v1/desk/config") { [self] request, _ -> Response in
+            let account = try authorize(request, .operator)
+            return ControlRoomServer.json(
+                DeskClientConfiguration(
+                    tileURL: configuration.tileURL,
+                    escalateAfterMs: configuration.escalateAfter.components.seconds * 1000,
+                    user: account.name, role: account.role))
+        }
+    }
+
+    private func installAlerts(on router: Router<ControlRoomRequestContext>) {
+        router.get("/v1/alerts") { [self] request, _ -> Response in
+            _ = try authorize(request, .operator)
+            let all = request.uri.queryParameters.get("all") == "1"
+            return ControlRoomServer.json(try all ? room.allAlerts() : room.openAlerts())
+        }
+        router.get("/v1/desk/alerts") { [self] request, _ -> Response in
+            _ = try authorize(request, .operator)
+            var sent: [String: Data] = [:]
+            return ControlRoomServer.json(try pushMessage(since: &sent, snapshot: true))
+        }
+        router.get("/v1/desk/events") { [self] request, _ -> Response in
+            _ = try authorize(request, .operator)
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/event-stream", .cacheControl: "no-store", .init("X-Accel-Buffering")!: "no",
+                ],
+                body: eventStream())
+        }
+        router.get("/v1/desk/history") { [self] request, _ -> Response in
+            _ = try authorize(request, .operator)
+            let query = request.uri.queryParameters
+            let device = query.get("device").flatMap { $0.isEmpty ? nil : $0 }
+            let kind = query.get("kind").flatMap { $0.isEmpty ? nil : $0 }
+            let closed = try room.allAlerts().filter { alert in
+                (alert.deviceCleared || alert.state == .cleared) && (device.map { alert.device.contains($0) } ?? true)
+                    && (kind.map { alert.kind == $0 } ?? true)
+            }
+            return ControlRoomServer.json(try room.deskAlerts(closed.suffix(200).reversed(), tracks: DeskTracks()))
+        }
+        router.get("/v1/audit") { [self] request, _ -> Response in
+            _ = try authorize(request, .operator)
+            let query = request.uri.queryParameters
+            return ControlRoomServer.json(try room.audit(device: query.get("device"), alert: query.get("alert")))
+        }
+        router.get("/v1/audit.csv") { [self] request, _ -> Response in
+            _ = try authorize(request, .supervisor)
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/csv; charset=utf-8", .cacheControl: "no-store",
+                    .init("Content-Disposition")!: "attachment; filename=\"audit.csv\"",
+                ],
+                body: .init(byteBuffer: ByteBuffer(string: try room.auditCSV())))
+        }
+        struct Reason: Decodable { var reason: String? }
+        struct Note: Decodable { var text: String }
+        struct Dispatch: Decodable {
+            var responder: String
+            var stage: DispatchStage?
+        }
+        router.post("/v1/alerts/:device/:alert/:action") { [self] request, context -> Response in
+            let account = try authorize(request, .operator, changes: true)
+            let device = try context.parameters.require("device")
+            let alert = try context.parameters.require("alert")
+            let action = try context.parameters.require("action")
+            do {
+                switch action {
+                case "accept":
+                    let reason = try await Desk.decodeIfPresent(Reason.self, request, context)?.reason ?? ""
+                    let view = try room.accept(device: device, alert: alert)
+                    try room.recordAudit(.accept, by: account, device: device, alert: alert, reason: reason)
+                    signal.poke()
+                    return ControlRoomServer.json(view)
+                case "clear":
+                    let reason = try await Desk.decodeIfPresent(Reason.self, request, context)?.reason ?? ""
+                    guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                        throw HTTPError(.badRequest, message: "clearing an alert needs a reason ({\"reason\": \"…\"})")
+                    }
+                    let view = try room.clear(device: device, alert: alert)
+                    try room.recordAudit(.clear, by: account, device: device, alert: alert, reason: reason)
+                    signal.poke()
+                    return ControlRoomServer.json(view)
+                case "note":
+                    let note = try await Desk.decode(Note.self, request, context)
+                    try room.note(device: device, alert: alert, text: note.text, by: account)
+                    signal.poke()
+                    return ControlRoomServer.json(try room.audit(device: device, alert: alert))
+                case "dispatch":
+                    let dispatch = try await Desk.decode(Dispatch.self, request, context)
+                    try room.dispatch(
+                        device: device, alert: alert, responder: dispatch.responder,
+                        stage: dispatch.stage ?? .dispatched, by: account)
+                    signal.poke()
+                    return ControlRoomServer.json(try room.audit(device: device, alert: alert))
+                default:
+                    throw HTTPError(.notFound, message: "no action '\(action)' (accept, clear, note, dispatch)")
+                }
+            } catch let error as ControlRoomError {
+                let status: HTTPResponse.Status
+                if case .unknownAlert = error { status = .notFound } else { status = .conflict }
+                return ControlRoomServer.json(["error": error.description], status: status)
+            } catch let error as DeskError {
+                return ControlRoomServer.json(["error": error.description], status: .badRequest)
+            }
+        }
+    }
+
+    private func installDevices(on router: Router<ControlRoomRequestContext>) {
+        router.get("/v1/devices") { [self] request, _ -> Response in
+            _ = try authorize(request, .operator)
+            return ControlRoomServer.json(try room.devices())
+        }
+        // Each stored record's identity (sequence, envelope hash): what an auditor compares a box's outbox with.
+        router.get("/v1/devices/:id/records") { [self] request, context -> Response in
+            _ = try authorize(request, .operator)
+            return ControlRoomServer.json(try room.recordIdentities(device: try context.parameters.require("id")))
+        }
+        router.get("/v1/desk/health") { [self] request, _ -> Response in
+            _ = try authorize(request, .operator)
+            return ControlRoomServer.json(try room.health())
+        }
+        router.get("/v1/desk/responders") { [self] request, _ -> Response in
+            _ = try authorize(request, .operator)
+            return ControlRoomServer.json(try room.responderDevices())
+        }
+        router.post("/v1/devices/:id/metadata") { [self] request, context -> Response in
+            _ = try authorize(request, .admin, changes: true)
+            let id = try context.parameters.require("id")
+            let edit = try await Desk.decode(DeviceMetadataEdit.self, request, context)
+            do {
+                let metadata = try room.editDevice(id: id, edit)
+                signal.poke()
+                return ControlRoomServer.json(metadata)
+            } catch let error as ControlRoomError {
+                return ControlRoomServer.json(["error": error.description], status: .notFound)
+            } catch let error as DeskError {
+                return ControlRoomServer.json(["error": error.description], status: .badRequest)
+            }
+        }
+    }
+
+    static func html(_ text: String) -> Response {
+        Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                .init("Content-Security-Policy")!:
+                    "default-src 'self'; img-src 'self' data: *; style-src 'self' 'unsafe-inline'; "
+                    + "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+                .init("X-Frame-Options")!: "DENY",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func decode<T: Decodable>(
+        _ type: T.Type, _ request: Request, _ context: ControlRoomRequestContext
+    )
+        async throws -> T
+    {
+        let body = try await request.body.collect(upTo: 64 << 10)
+        do { return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)) } catch {
+            throw HTTPError(.badRequest, message: "the body is not the expected JSON: \(error)")
+        }
+    }
+
+    static func decodeIfPresent<T: Decodable>(
+        _ type: T.Type, _ request: Request, _ context: ControlRoomRequestContext
+    )
+        async throws -> T?
+    {
+        let body = try await request.body.collect(upTo: 64 << 10)
+        if body.readableBytes == 0 { return nil }
+        do { return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)) } catch {
+            throw HTTPError(.badRequest, message: "the body is not the expected JSON: \(error)")
+        }
+    }
+}
+
+/// What `GET /v1/session` and a login answer: who, in which role, and the CSRF token to send back.
+struct SessionInfo: Codable {
+    var user: String
+    var role: DeskRole
+    var csrf: String
+
+    init(_ session: DeskSession) {
+        user = session.account.name
+        role = session.account.role
+        csrf = session.csrf
+    }
+}
+
+/// The page's settings.
+struct DeskClientConfiguration: Codable {
+    var tileURL: String?
+    var escalateAfterMs: Int64
+    var user: String
+    var role: DeskRole
+}
+
+extension ControlRoom {
+    /// Appends one audit line on its own (after an accept or clear the control room carried out).
+    func recordAudit(
+        _ action: AuditAction, by account: DeskAccount, device: String, alert: String, reason: String
+    )
+        throws
+    {
+        let now = wallClock()
+        try state.withLock { state in
+            try appendAudit(action, by: account, device: device, alert: alert, reason: reason, now: now, state)
+        }
+    }
+}

@@ -1,0 +1,273 @@
+import Foundation
+import PanicCore
+import PanicSQLite
+import PanicSigning
+import Synchronization
+
+/// A position a device reported: from any of its records that carried a fix.
+public struct TrackPoint: Sendable, Hashable, Codable {
+    /// The record's sequence number and time (epoch milliseconds).
+    public var sequence: Int64
+    public var timeMs: Int64
+    public var latitude: Double
+    public var longitude: Double
+    /// How old the fix was when the record was made; the page adds the time since `timeMs`, so the age it shows
+    /// is the fix's true age now.
+    public var fixAgeMs: Int64
+}
+
+/// Where a dispatched responder stands.
+public enum DispatchStage: String, Sendable, Codable, CaseIterable {
+    case dispatched
+    case onScene = "on-scene"
+    case stoodDown = "stood-down"
+}
+
+/// A responder assigned to an alert, with its live distance.
+public struct ResponderView: Sendable, Hashable, Codable {
+    public var device: String
+    public var name: String
+    public var stage: DispatchStage
+    /// When the stage was set (epoch milliseconds).
+    public var timeMs: Int64
+    /// Great-circle distance from the responder's last fix to the alert's current position, in metres.
+    public var distanceMeters: Double?
+    /// The responder's last fix.
+    public var position: TrackPoint?
+}
+
+/// An alert as the desk shows it: the alert, the device's metadata, where it is now and how it got there since the
+/// press, what operators did (audit), and who is on the way.
+public struct DeskAlert: Sendable, Hashable, Codable {
+    public var alert: AlertView
+    public var device: DeviceMetadata
+    /// The latest position since the press (the press position when none came after).
+    public var current: TrackPoint?
+    /// Every position since the press, oldest first (at most `DeskTracks.limit`).
+    public var track: [TrackPoint]
+    public var audit: [AuditEntry]
+    public var responders: [ResponderView]
+}
+
+/// A device's health from its records: last contact, its last health report, power and tamper.
+public struct DeviceHealth: Sendable, Hashable, Codable {
+    public var device: String
+    public var metadata: DeviceMetadata
+    /// When the control room last stored a record from it (epoch milliseconds), nil when never.
+    public var lastSeenMs: Int64?
+    /// Its last health report, and when it was made.
+    public var health: HealthReport?
+    public var healthTimeMs: Int64?
+    /// The last power record's state, and the last tamper reason, when there were any.
+    public var power: PowerState?
+    public var tamper: TamperReason?
+    /// Records stored, and sequence gaps (from the registry).
+    public var records: Int
+    public var gaps: [String]
+}
+
+/// Decoded positions per alert, kept between pushes so each push decodes only the records that are new.
+final class DeskTracks: Sendable {
+    /// Most points kept and shown per alert.
+    static let limit = 2000
+
+    private struct Track {
+        var lastRowID: Int64 = 0
+        var points: [TrackPoint] = []
+    }
+
+    private let tracks = Mutex<[String: Track]>([:])
+
+    /// The track of `alert` since its press, updated with records stored since the last call.
+    func track(_ alert: AlertView, in room: ControlRoom) throws -> [TrackPoint] {
+        let key = alert.device + "/" + alert.id
+        let known = tracks.withLock { $0[key] ?? Track() }
+        let rows = try room.recordsWithFix(device: alert.device, from: alert.sequence, afterRowID: known.lastRowID)
+        guard !rows.isEmpty else { return known.points }
+        var track = known
+        for row in rows {
+            track.lastRowID = max(track.lastRowID, row.rowID)
+            if let point = row.point { track.points.append(point) }
+        }
+        track.points.sort { $0.sequence < $1.sequence }
+        if track.points.count > Self.limit { track.points.removeFirst(track.points.count - Self.limit) }
+        tracks.withLock { $0[key] = track }
+        return track.points
+    }
+
+    /// Drops the tracks of alerts no longer shown.
+    func keep(_ alerts: [AlertView]) {
+        let keys = Set(alerts.map { $0.device + "/" + $0.id })
+        tracks.withLock { $0 = $0.filter { keys.contains($0.key) } }
+    }
+}
+
+extension ControlRoom {
+    /// Stored records of `device` from sequence number `from` on, stored after `rowID`, with their fixes.
+    func recordsWithFix(
+        device: String, from sequence: Int64, afterRowID rowID: Int64
+    ) throws -> [(
+        rowID: Int64, point: TrackPoint?
+    )] {
+        let rows: [(Int64, String)] = try state.withLock { state in
+            let query = try state.statement(
+                "SELECT rowid, envelope FROM records WHERE device = ?1 AND seq >= ?2 AND rowid > ?3 ORDER BY seq")
+            try query.bind([.text(device), .integer(sequence), .integer(rowID)])
+            var rows: [(Int64, String)] = []
+            while try query.step() { rows.append((query.integer(0), query.text(1))) }
+            query.reset()
+            return rows
+        }
+        return rows.map { ($0.0, Self.decode($0.1).flatMap(Self.point)) }
+    }
+
+    static func decode(_ envelope: String) -> Record? {
+        guard let parsed = try? Envelope(envelope) else { return nil }
+        return try? JSONDecoder().decode(Record.self, from: parsed.payload)
+    }
+
+    static func point(_ record: Record) -> TrackPoint? {
+        record.fix.map {
+            TrackPoint(
+                sequence: record.sequence, timeMs: record.time.epochMilliseconds, latitude: $0.latitude,
+                longitude: $0.longitude, fixAgeMs: $0.ageMilliseconds)
+        }
+    }
+
+    /// The last fix among the device's latest records.
+    func lastPosition(device: String, _ state: State) throws -> TrackPoint? {
+        let query = try state.statement("SELECT envelope FROM records WHERE device = ?1 ORDER BY seq DESC LIMIT 30")
+        try query.bind([.text(device)])
+        defer { query.reset() }
+        while try query.step() {
+            if let point = Self.decode(query.text(0)).flatMap(Self.point) { return point }
+        }
+        return nil
+    }
+
+    /// The last record of `kind` from `device`.
+    func lastRecord(device: String, kind: RecordKind, _ state: State) throws -> Record? {
+        let query = try state.statement(
+            "SELECT envelope FROM records WHERE device = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT 1")
+        try query.bind([.text(device), .text(kind.rawValue)])
+        defer { query.reset() }
+        return try query.step() ? Self.decode(query.text(0)) : nil
+    }
+
+    /// The desk's view of the given alerts (open ones when nil).
+    func deskAlerts(_ views: [AlertView], tracks: DeskTracks) throws -> [DeskAlert] {
+        var result: [DeskAlert] = []
+        for view in views {
+            let track = try tracks.track(view, in: self)
+            let current = track.max { ($0.timeMs, $0.sequence) < ($1.timeMs, $1.sequence) }
+            let (metadata, entries, assigned) = try state.withLock { state in
+                let all = try allMetadata(state)
+                return (
+                    all[view.device] ?? DeviceMetadata(),
+                    try audit(device: view.device, alert: view.id, state),
+                    try responders(device: view.device, alert: view.id, near: current, metadata: all, state)
+                )
+            }
+            result.append(
+                DeskAlert(
+                    alert: view, device: metadata, current: current, track: track, audit: entries,
+                    responders: assigned))
+        }
+        return result
+    }
+
+    /// Assigns (or moves to a new stage) a responder on an alert; written to the audit log.
+    public func dispatch(
+        device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount
+    ) throws {
+        let now = wallClock()
+        try state.withLock { state in
+            try state.connection.transaction {
+                try requireAlert(device: device, alert: alert, state)
+                guard try metadata(device: responder, state)?.responder == true else {
+                    throw DeskError.badRequest("device '\(responder)' is not registered as a responder")
+                }
+                try state.statement(
+                    """
+                    INSERT INTO dispatches(device, alert, responder, stage, time_ms) VALUES(?1, ?2, ?3, ?4, ?5)
+                    ON CONFLICT(device, alert, responder) DO UPDATE SET stage = ?4, time_ms = ?5
+                    """
+                ).bind([
+                    .text(device), .text(alert), .text(responder), .text(stage.rawValue),
+                    .integer(now.epochMilliseconds),
+                ]).run()
+                try appendAudit(
+                    .dispatch, by: account, device: device, alert: alert, reason: "\(responder) \(stage.rawValue)",
+                    now: now, state)
+            }
+        }
+    }
+
+    func responders(
+        device: String, alert: String, near: TrackPoint?, metadata: [String: DeviceMetadata], _ state: State
+    ) throws -> [ResponderView] {
+        let query = try state.statement(
+            "SELECT responder, stage, time_ms FROM dispatches WHERE device = ?1 AND alert = ?2 ORDER BY time_ms")
+        try query.bind([.text(device), .text(alert)])
+        var rows: [(String, String, Int64)] = []
+        while try query.step() { rows.append((query.text(0), query.text(1), query.integer(2))) }
+        query.reset()
+        return try rows.map { row in
+            let position = try lastPosition(device: row.0, state)
+            return ResponderView(
+                device: row.0, name: metadata[row.0]?.name ?? "", stage: DispatchStage(rawValue: row.1) ?? .dispatched,
+                timeMs: row.2, distanceMeters: position.flatMap { here in near.map { Self.distance(here, $0) } },
+                position: position)
+        }
+    }
+
+    /// Responders registered at the control room, each with its last position (for the dispatch list).
+    public func responderDevices() throws -> [ResponderView] {
+        try state.withLock { state in
+            try allMetadata(state).filter(\.value.responder).sorted { $0.key < $1.key }.map { entry in
+                ResponderView(
+                    device: entry.key, name: entry.value.name, stage: .stoodDown, timeMs: 0, distanceMeters: nil,
+                    position: try lastPosition(device: entry.key, state))
+            }
+        }
+    }
+
+    /// Haversine distance in metres.
+    static func distance(_ a: TrackPoint, _ b: TrackPoint) -> Double {
+        let radius = 6_371_000.0
+        let (lat1, lat2) = (a.latitude * .pi / 180, b.latitude * .pi / 180)
+        let dLat = lat2 - lat1
+        let dLon = (b.longitude - a.longitude) * .pi / 180
+        let h = sin(dLat / 2) * sin(dLat / 2) + cos(lat1) * cos(lat2) * sin(dLon / 2) * sin(dLon / 2)
+        return 2 * radius * asin(min(1, sqrt(h)))
+    }
+
+    /// Per-device health from the stored records.
+    public func health() throws -> [DeviceHealth] {
+        let devices = try devices()
+        return try state.withLock { state in
+            let metadata = try allMetadata(state)
+            return try devices.map { device in
+                let seen = try state.statement("SELECT max(received_ms) FROM records WHERE device = ?1")
+                try seen.bind([.text(device.id)])
+                let lastSeen = try seen.step() && !seen.isNull(0) ? seen.integer(0) : nil
+                seen.reset()
+                let health = try lastRecord(device: device.id, kind: .health, state)
+                var report: HealthReport?
+                if case .health(let value)? = health?.body { report = value }
+                var power: PowerState?
+                if case .power(let reported, _)? = try lastRecord(device: device.id, kind: .power, state)?.body {
+                    power = reported
+                }
+                var tamper: TamperReason?
+                if case .tamper(let reason, _)? = try lastRecord(device: device.id, kind: .tamper, state)?.body {
+                    tamper = reason
+                }
+                return DeviceHealth(
+                    device: device.id, metadata: metadata[device.id] ?? DeviceMetadata(), lastSeenMs: lastSeen,
+                    health: report, healthTimeMs: health?.time.epochMilliseconds, power: power, tamper: tamper,
+                    records: device.records, gaps: device.gaps)
+            }
+        }
+    }
+}

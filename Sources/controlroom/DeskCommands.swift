@@ -1,0 +1,150 @@
+import ArgumentParser
+import ControlRoomKit
+import Foundation
+import Logging
+import NIOSSL
+
+/// The desk's options of `controlroom serve`.
+struct DeskOptions: ParsableArguments {
+    @Option(name: .long, help: "PEM certificate chain: serve HTTPS (with --tls-key). Cookies are then Secure.")
+    var tlsCert: String?
+
+    @Option(name: .long, help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(
+        name: .long, help: "Map tile URL template, e.g. https://tiles.example/{z}/{x}/{y}.png (default: a plain grid).")
+    var tileURL: String?
+
+    @Option(name: .long, help: "Seconds an open alert may wait for an accept before it is escalated.")
+    var escalateAfter: Int = 60
+
+    @Option(name: .long, help: "Where Debian's libjs-leaflet is installed.")
+    var leafletDir: String = "/usr/share/javascript/leaflet"
+
+    func tls() throws -> TLSConfiguration? {
+        switch (tlsCert, tlsKey) {
+        case (nil, nil): return nil
+        case (let cert?, let key?): return try ControlRoomServer.tlsConfiguration(certificate: cert, key: key)
+        default: throw ValidationError("--tls-cert and --tls-key go together")
+        }
+    }
+
+    func configuration(tls: Bool) throws -> DeskConfiguration {
+        guard escalateAfter > 0 else { throw ValidationError("--escalate-after must be a positive number of seconds") }
+        if let tileURL, !(tileURL.contains("{z}") && tileURL.contains("{x}") && tileURL.contains("{y}")) {
+            throw ValidationError("--tile-url must contain {z}, {x} and {y}, got '\(tileURL)'")
+        }
+        return DeskConfiguration(
+            tileURL: tileURL, escalateAfter: .seconds(escalateAfter), leafletDirectory: leafletDir, secureCookies: tls)
+    }
+}
+
+/// The metadata options of `devices add` and `devices edit`.
+struct MetadataOptions: ParsableArguments {
+    @Option(name: .long, help: "A name operators know the device by.")
+    var name: String?
+    @Option(name: .long, help: "The vehicle's registration number.")
+    var registration: String?
+    @Option(name: .long, help: "The route, or the booth's location.")
+    var route: String?
+    @Option(name: .long, help: "The vehicle operator's or booth keeper's phone.")
+    var phone: String?
+    @Option(name: .long, help: "Whether the device rides with a responder that can be dispatched (true/false).")
+    var responder: Bool?
+
+    var edit: DeviceMetadataEdit? {
+        let edit = DeviceMetadataEdit(
+            name: name, registration: registration, route: route, phone: phone, responder: responder)
+        return edit == DeviceMetadataEdit() ? nil : edit
+    }
+}
+
+struct Users: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Desk accounts: operators, supervisors, administrators.",
+        subcommands: [Add.self, Remove.self, Passwd.self, List.self])
+
+    /// The password from --password-file, or the first line of standard input.
+    static func password(file: String?) throws -> String {
+        let text: String
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("cannot read --password-file \(file)")
+            }
+            text = String(decoding: data, as: UTF8.self)
+        } else {
+            guard let line = readLine(strippingNewline: true) else {
+                throw ValidationError("give the password on standard input or with --password-file")
+            }
+            text = line
+        }
+        return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Adds an account; the password is read from standard input (or --password-file).")
+        @OptionGroup var options: DatabaseOption
+        @Option(name: .long, help: "The login name.")
+        var name: String
+        @Option(name: .long, help: "operator, supervisor or admin.")
+        var role: String = "operator"
+        @Option(name: .long, help: "A file whose first line is the password.")
+        var passwordFile: String?
+        @Flag(name: .long, help: "Also create an API token for automation (printed once).")
+        var token = false
+
+        func run() throws {
+            guard let role = DeskRole(rawValue: role) else {
+                throw ValidationError(DeskError.unknownRole(role).description)
+            }
+            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
+            let secret = try controlRoom.addUser(
+                name: name, role: role, password: try Users.password(file: passwordFile), token: token)
+            print("added \(name) (\(role.rawValue))")
+            if let secret { print("token: \(secret)") }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Removes an account (its audit lines stay).")
+        @OptionGroup var options: DatabaseOption
+        @Option(name: .long, help: "The login name.")
+        var name: String
+
+        func run() throws {
+            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
+            guard try controlRoom.removeUser(name: name) else { throw ValidationError("no user '\(name)'") }
+            print("removed \(name)")
+        }
+    }
+
+    struct Passwd: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sets an account's password, read from standard input (or --password-file).")
+        @OptionGroup var options: DatabaseOption
+        @Option(name: .long, help: "The login name.")
+        var name: String
+        @Option(name: .long, help: "A file whose first line is the password.")
+        var passwordFile: String?
+
+        func run() throws {
+            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
+            try controlRoom.setPassword(name: name, password: try Users.password(file: passwordFile))
+            print("password of \(name) changed (sessions of a running server end at its next restart)")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lists accounts.")
+        @OptionGroup var options: DatabaseOption
+
+        func run() throws {
+            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
+            for user in try controlRoom.users() {
+                print("\(user.name)\trole=\(user.role.rawValue)\ttoken=\(user.hasToken ? "yes" : "no")")
+            }
+        }
+    }
+}
