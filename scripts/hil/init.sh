@@ -19,7 +19,14 @@ for word in $(cat /proc/cmdline); do
 done
 status=1
 if mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=524288 hostroot /host; then
+    # The guest's /tmp is its own tmpfs; a checkout under the host's /tmp (a CI clone there) is carried through it.
+    case $repo in
+        /tmp/*) mkdir -p /keep && mount -o bind "/host$repo" /keep ;;
+    esac
     mount -t tmpfs tmp /host/tmp
+    case $repo in
+        /tmp/*) mkdir -p "/host$repo" && mount -o bind /keep "/host$repo" ;;
+    esac
     mount -t proc proc /host/proc
     mount -t sysfs sys /host/sys
     mount -t configfs configfs /host/sys/kernel/config
