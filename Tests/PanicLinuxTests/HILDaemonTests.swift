@@ -101,12 +101,12 @@ extension HIL {
             }
             try await logged("panicd ready", "ready")
             // A position record means the daemon holds a fix from the UART.
-            try await logged("a position record", "record stored", "kind=position")
+            try await logged("a position record", "record stored: position")
 
             let sampler = Task { try await Self.sample() }
             let before = try (SimBank.level(Line.led), SimBank.level(Line.buzzer))
             try SimBank.pull(Line.driver, high: true)
-            try await logged("the emergency record", "record stored", "kind=emergency")
+            try await logged("the emergency record", "alert stored: emergency")
             // Watch the indicator for a while with the button still pressed, then let go.
             try await Task.sleep(for: .milliseconds(1500))
             try SimBank.pull(Line.driver, high: false)
