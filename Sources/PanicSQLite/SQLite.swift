@@ -18,6 +18,13 @@ public struct SQLiteError: Error, Equatable, CustomStringConvertible {
     public var isFull: Bool { code == SQLITE_FULL }
     /// Whether the file is not a database or is damaged.
     public var isCorrupt: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
+    /// The WAL's shared-memory index (`-shm`) could not be created, grown or mapped: on a full file system it has no
+    /// blocks. `PRAGMA locking_mode = EXCLUSIVE` before the first read keeps that index on the heap instead.
+    public var isSharedMemoryFailure: Bool {
+        // SQLITE_IOERR_SHMOPEN, _SHMSIZE, _SHMMAP (IOERR | 18, 19, 21 << 8: sqlite3.h's macros do not import).
+        code == SQLITE_IOERR
+            && [SQLITE_IOERR | 18 << 8, SQLITE_IOERR | 19 << 8, SQLITE_IOERR | 21 << 8].contains(extendedCode)
+    }
 
     public var description: String {
         "\(path): \(call) failed: \(message) (SQLite result \(code), extended \(extendedCode))"

@@ -93,7 +93,7 @@ struct Identity: ParsableCommand {
 
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The device registry.", subcommands: [Add.self, Edit.self, List.self, Remove.self])
+        abstract: "The device registry.", subcommands: [Add.self, Edit.self, List.self, Remove.self, Records.self])
 
     struct Edit: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -156,6 +156,21 @@ struct Devices: ParsableCommand {
             let controlRoom = try options.open(logger: Logger(label: "controlroom"))
             guard try controlRoom.removeDevice(id: id) else { throw ValidationError("no device '\(id)' is registered") }
             print("removed \(id)")
+        }
+    }
+
+    /// `controlroom devices records`: what the control room holds from one device, by identity, for an audit against
+    /// the box's `panicd outbox identities`.
+    struct Records: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prints each stored record's sequence and envelope SHA-256 for one device, in order.")
+        @OptionGroup var options: DatabaseOption
+        @Option(name: .long, help: "The device id.")
+        var id: String
+
+        func run() throws {
+            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
+            for record in try controlRoom.recordIdentities(device: id) { print("\(record.sequence)\t\(record.hash)") }
         }
     }
 }
