@@ -26,19 +26,8 @@ extension CLISuite {
             let path = { (name: String) in directory.appendingPathComponent(name).path }
 
             // Keys, and the box registered at the control room.
-            #expect(try controlroom.run(["keygen", "--out", path("cr.key")]).status == 0)
-            let roomKey = try #require(
-                try controlroom.run(["identity", "--key", path("cr.key")]).stdout.split(separator: "\n")
-                    .first { $0.hasPrefix("x: ") }.map { String($0.dropFirst(3)) })
-            #expect(try panicd.run(["keygen", "--out", path("device.key")]).status == 0)
-            let identity = try panicd.run(["identity", "--key", path("device.key"), "--json"])
-            let fields = try #require(
-                try JSONSerialization.jsonObject(with: Data(identity.stdout.utf8)) as? [String: String])
-            let device = try #require(fields["device"])
-            let added = try controlroom.run([
-                "devices", "add", "--db", path("cr.db"), "--id", device, "--key", try #require(fields["publicKey"]),
-            ])
-            #expect(added.status == 0, "\(added.stderr)")
+            let enrolment = try Rig.enrol(in: directory, database: path("cr.db"))
+            let (device, roomKey) = (enrolment.device, enrolment.roomKey)
 
             // The control room on a port of its choosing; restarts come back on the same port.
             var room = try startRoom(directory, port: 0)
@@ -163,25 +152,15 @@ extension CLISuite {
         }
 
         func config(position: String, health: String, proxyPort: String, roomKey: String) -> String {
-            let board = Executable.repositoryRoot.appendingPathComponent("boards/sim.yaml").path
-            return """
-                board: \(board)
-                key: device.key
-                outbox:
-                  path: state/outbox.sqlite
-                status_socket: status.sock
-                backends:
-                  - name: chaos
-                    url: http://127.0.0.1:\(proxyPort)
-                    controlroom_key: \(roomKey)
-                    timeout: 1s
-                    batch_size: 5
-                rates:
-                  position: \(position)
-                  emergency_position: \(position)
-                  health: \(health)
-                log_level: debug
-                """
+            Rig.simBoardConfig(
+                backend: "chaos", url: "http://127.0.0.1:\(proxyPort)", roomKey: roomKey, batchSize: 5,
+                logLevel: "debug",
+                extra: """
+                    rates:
+                      position: \(position)
+                      emergency_position: \(position)
+                      health: \(health)
+                    """)
         }
     }
 }
