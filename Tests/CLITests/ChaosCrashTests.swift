@@ -140,7 +140,8 @@ extension CLISuite {
                     ("chaos test: \(boxKills) box kills, \(roomKills) control-room kills, "
                         + "\(faultLog.components(separatedBy: "\nrequest ").count - 1) requests through the proxy "
                         + "(\(lostAnswers) answers lost after the store), \(committed.count) records compared by "
-                        + "identity: 0 missing, 0 foreign, 0 duplicated\n").utf8))
+                        + "identity: \(missing.count) missing, \(foreign.count) foreign, "
+                        + "\(roomIDs.count - Set(roomIDs).count) duplicated\n").utf8))
         }
 
         func startRoom(_ directory: URL, port: Int) throws -> RunningProcess {
