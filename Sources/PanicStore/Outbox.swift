@@ -139,6 +139,8 @@ public final class Outbox: Sendable {
         var markOwed = false
         /// Whether the records left in flight by the last run still wait to be made pending (the disk was full).
         var inFlightResetOwed = false
+        /// Whether the database was opened with its WAL index on the heap (`locking_mode = EXCLUSIVE`, a full card).
+        var exclusive = false
 
         init(connection: SQLiteConnection, lastSequence: Int64, lastHash: String?, records: Int, bytes: Int64) {
             self.connection = connection
@@ -218,6 +220,7 @@ public final class Outbox: Sendable {
         }
         state.mark = mark
         state.inFlightResetOwed = resetOwed
+        state.exclusive = (try? connection.text("PRAGMA locking_mode")) == "exclusive"
         try Outbox.loadCounters(state)
         self.state = Mutex(state)
     }
