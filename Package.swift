@@ -57,6 +57,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         // In the graph through Hummingbird; named so the control room's connection deadlines can read HTTP parts.
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        // The control room's PostgreSQL store (ControlRoomPostgres only: the box side never links it).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // MARK: C libraries, found through pkg-config; each is a modulemap plus a one-line shim header.
@@ -166,6 +168,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "ControlRoomPostgres",
+            dependencies: [
+                "ControlRoomKit", "PanicCore", "PanicSigning", .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "panicd",
             dependencies: [
@@ -179,8 +190,10 @@ let package = Package(
         .executableTarget(
             name: "controlroom",
             dependencies: [
-                "ControlRoomKit", "PanicSigning", "PanicCore", .product(name: "Hummingbird", package: "hummingbird"),
+                "ControlRoomKit", "ControlRoomPostgres", "PanicSigning", "PanicCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -218,7 +231,8 @@ let package = Package(
         .testTarget(
             name: "ControlRoomKitTests",
             dependencies: [
-                "ControlRoomKit", "PanicUplink", "PanicSigning", "PanicStore", "PanicCore", "PanicSQLite",
+                "ControlRoomKit", "ControlRoomPostgres", "PanicUplink", "PanicSigning", "PanicStore", "PanicCore",
+                "PanicSQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -103,23 +103,19 @@ public enum ControlRoomServer {
             if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { return tooLarge }
             let body: ByteBuffer
             do { body = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError { return tooLarge }
-            // Decoding and checking signatures is CPU work: it runs on NIO's thread pool, not on the threads that
-            // answer the operator's requests.
-            let outcome: Result<RecordBatchResponse, IntakeRefusal>
+            // Decoding is CPU work: it runs on NIO's thread pool, not on the threads that answer the operator's
+            // requests; the signature checks run off the event loops too (`ControlRoom.screen`, in parallel for a
+            // big batch).
+            let batch: RecordBatch
             do {
-                outcome = try await NIOThreadPool.singleton.runIfActive {
-                    let batch = try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body))
-                    do { return .success(try controlRoom.receive(batch)) } catch let refusal as IntakeRefusal {
-                        return .failure(refusal)
-                    }
+                batch = try await NIOThreadPool.singleton.runIfActive {
+                    try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body))
                 }
             } catch let error as DecodingError {
                 return json(["error": "the body is not a record batch: \(error)"], status: .badRequest)
             }
             let response: RecordBatchResponse
-            switch outcome {
-            case .success(let answer): response = answer
-            case .failure(let refusal):
+            do { response = try await controlRoom.receive(batch) } catch let refusal as IntakeRefusal {
                 return json(
                     ["error": refusal.description], status: refusal.isSize ? .contentTooLarge : .unprocessableContent)
             }

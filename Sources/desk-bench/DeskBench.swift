@@ -39,9 +39,9 @@ enum DeskBench {
         let room = try ControlRoom(path: directory + "/cr.db", key: DeviceKey.generate(), logger: logger)
         let key = DeviceKey.generate()
         let device = key.identity.deviceID
-        try room.addDevice(id: device, publicKey: key.identity.jwk)
-        try room.editDevice(id: device, DeviceMetadataEdit(name: "Bus 534", registration: "DL 1PC 4521"))
-        try room.addUser(name: "bench", role: .operator, password: "bench password", cost: 4)
+        try await room.addDevice(id: device, publicKey: key.identity.jwk)
+        try await room.editDevice(id: device, DeviceMetadataEdit(name: "Bus 534", registration: "DL 1PC 4521"))
+        try await room.addUser(name: "bench", role: .operator, password: "bench password", cost: 4)
         let desk = Desk(room: room)
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let app = try ControlRoomServer.application(
