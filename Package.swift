@@ -253,7 +253,9 @@ let package = Package(
             name: "PanicSimulationTests",
             dependencies: ["PanicSimulation", "PanicConfig", "PanicCore", "PanicSim", "ControlRoomKit"],
             swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
+        .testTarget(
+            name: "CLITests", dependencies: ["panicd", "controlroom", "PanicCore", "PanicSigning"],
+            swiftSettings: strict),
         .executableTarget(
             name: "outbox-bench",
             dependencies: [
