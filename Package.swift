@@ -59,6 +59,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         // The control room's PostgreSQL store (ControlRoomPostgres only: the box side never links it).
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // The control room's /metrics: the swift-metrics API in ControlRoomKit, the Prometheus backend in controlroom.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: C libraries, found through pkg-config; each is a modulemap plus a one-line shim header.
@@ -165,6 +168,7 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
@@ -194,6 +198,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -231,7 +237,8 @@ let package = Package(
         .testTarget(
             name: "ControlRoomKitTests",
             dependencies: [
-                "ControlRoomKit", "ControlRoomPostgres", "PanicUplink", "PanicSigning", "PanicStore", "PanicCore",
+                "ControlRoomKit", "ControlRoomPostgres", .product(name: "Prometheus", package: "swift-prometheus"),
+                "PanicUplink", "PanicSigning", "PanicStore", "PanicCore",
                 "PanicSQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -294,6 +301,18 @@ let package = Package(
                 "ControlRoomKit", "PanicSigning", "PanicCore", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "controlroom-bench",
+            dependencies: [
+                "ControlRoomKit", "ControlRoomPostgres", "PanicSigning", "PanicCore", "PanicSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A throw-away PostgreSQL cluster for tests (mk/postgres.mk): `start` or `stop`.
 # PG_TEST_PORT (54329) and PG_TEST_DIR (/tmp/panicbridge-pg-PORT) choose where; `start` prints the URL the tests read
-# from PANICBRIDGE_TEST_POSTGRES and writes it to PG_TEST_DIR/url.
+# from PANICBRIDGE_TEST_POSTGRES and writes it to PG_TEST_DIR/url. The cluster runs with fsync off (tests need no
+# durability) unless PG_TEST_FSYNC=on (the benchmark).
 set -euo pipefail
 port=${PG_TEST_PORT:-54329}
 dir=${PG_TEST_DIR:-/tmp/panicbridge-pg-$port}
+fsync=${PG_TEST_FSYNC:-off}
 
 bindir() {
     local found
@@ -44,7 +46,7 @@ local all all trust
 host all all 127.0.0.1/32 trust
 HBA
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/socket -c fsync=off -c max_connections=200" start >/dev/null ||
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/socket -c fsync=$fsync -c max_connections=200" start >/dev/null ||
         { cat "$dir/server.log" >&2; exit 1; }
     url="postgres://postgres@127.0.0.1:$port/postgres"
     echo "$url" >"$dir/url"

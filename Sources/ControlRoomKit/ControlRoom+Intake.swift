@@ -13,6 +13,22 @@ extension ControlRoom {
     /// answered, only for a request the device signed (`authenticate`). Throws `IntakeRefusal` for a batch over
     /// `limits`, or one whose envelopes fail verification `limits.verificationFailures` times.
     public func receive(_ batch: RecordBatch) async throws -> RecordBatchResponse {
+        let started = ContinuousClock.now
+        do {
+            let response = try await receiveCounted(batch)
+            metrics.count(response.results)
+            metrics.batchLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanosecondsClamped))
+            return response
+        } catch let refusal as IntakeRefusal {
+            metrics.refused.increment()
+            throw refusal
+        } catch {
+            metrics.databaseErrors.increment()
+            throw error
+        }
+    }
+
+    private func receiveCounted(_ batch: RecordBatch) async throws -> RecordBatchResponse {
         let now = wallClock()
         let registry = try await store.registry()
         let screened: [Screened]

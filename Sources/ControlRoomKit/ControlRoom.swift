@@ -101,6 +101,8 @@ public final class ControlRoom: Sendable {
     let signer: CommandSigner?
     let wallClock: @Sendable () -> RecordTime
     let logger: Logger
+    /// Record outcomes, batch latency, database errors (see `ControlRoomMetrics`).
+    public let metrics: ControlRoomMetrics
     /// Batches pending ingests into group commits (see `IngestQueue`).
     let ingestQueue: IngestQueue
     /// How long a command stays valid after it is issued; a device offline longer gets a fresh one.
@@ -112,20 +114,23 @@ public final class ControlRoom: Sendable {
     /// the queries work, but nothing can be signed (operator actions and command reissues throw).
     public convenience init(
         path: String, key: DeviceKey?, commandLifetime: Duration = .seconds(300), limits: IntakeLimits = IntakeLimits(),
-        wallClock: @escaping @Sendable () -> RecordTime = RecordTime.systemNow, logger: Logger
+        wallClock: @escaping @Sendable () -> RecordTime = RecordTime.systemNow, logger: Logger,
+        metrics: ControlRoomMetrics = ControlRoomMetrics()
     ) throws {
         self.init(
             store: try SQLiteControlRoomStore(path: path), key: key, commandLifetime: commandLifetime, limits: limits,
-            wallClock: wallClock, logger: logger)
+            wallClock: wallClock, logger: logger, metrics: metrics)
     }
 
     /// A control room over `store`.
     public init(
         store: any ControlRoomStore, key: DeviceKey?, commandLifetime: Duration = .seconds(300),
         limits: IntakeLimits = IntakeLimits(),
-        wallClock: @escaping @Sendable () -> RecordTime = RecordTime.systemNow, logger: Logger
+        wallClock: @escaping @Sendable () -> RecordTime = RecordTime.systemNow, logger: Logger,
+        metrics: ControlRoomMetrics = ControlRoomMetrics()
     ) {
         self.store = store
+        self.metrics = metrics
         self.limits = limits
         signer = key.map(CommandSigner.init(key:))
         self.commandLifetime = commandLifetime

@@ -76,12 +76,14 @@ public enum ControlRoomServer {
     /// The router with every route. `faults` disturbs `POST /v1/records` for tests; `desk` is the operator desk
     /// (a fresh one over `controlRoom` when nil).
     public static func router(
-        controlRoom: ControlRoom, faults: FaultInjector? = nil, desk: Desk? = nil
+        controlRoom: ControlRoom, faults: FaultInjector? = nil, desk: Desk? = nil, metrics: MetricsEndpoint? = nil
     ) -> Router<ControlRoomRequestContext> {
         let router = Router(context: ControlRoomRequestContext.self)
         // MARK: The operator desk (Desk/*.swift): login and sessions, the page, every operator endpoint, the push
         // channel. Installed first: its middleware wakes the push channel after `POST /v1/records`.
-        (desk ?? Desk(room: controlRoom)).install(on: router)
+        let desk = desk ?? Desk(room: controlRoom)
+        desk.install(on: router)
+        if let metrics { installMetrics(metrics, room: controlRoom, desk: desk, on: router) }
         // MARK: Device endpoints (their own authentication: signed records).
         router.post("/v1/records") { request, context -> Response in
             let fault = faults?.next()

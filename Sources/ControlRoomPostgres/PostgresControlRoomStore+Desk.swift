@@ -225,6 +225,12 @@ extension PostgresControlRoomStore {
         ).map { try $0.decode(String.self) }
     }
 
+    public func devicesSeen(since: Int64) async throws -> Int {
+        Int(
+            try await query("SELECT count(DISTINCT device) FROM records WHERE received_ms >= \(since)").first?.decode(
+                Int64.self) ?? 0)
+    }
+
     public func lastSeen(device: String) async throws -> Int64? {
         try await query("SELECT max(received_ms) FROM records WHERE device = \(device)").first?.decode(Int64?.self)
             ?? nil

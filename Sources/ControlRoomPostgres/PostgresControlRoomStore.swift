@@ -18,7 +18,15 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
     /// Where it connects (no password).
     public let url: PostgresURL
     public let logger: Logger
-    private let registryCache = Mutex(RegistrySnapshot())
+    /// The registry last read, and how many times the cache was dropped (a read started before a drop must not
+    /// store what it read).
+    private let registryCache = Mutex((snapshot: RegistrySnapshot(), drops: 0))
+    /// Whether the registry feed is listening: while it is, the cached registry is current (a change to `devices`
+    /// anywhere notifies `panicbridge_registry`, which drops the cache); while it is not, every read asks.
+    private let registryListening = Atomic<Bool>(false)
+
+    /// Group commits in flight at once, each on its own connection.
+    public var ingestParallelism: Int { 4 }
     private let nonceTakes = Atomic<Int>(0)
 
     /// A store on `url` (`postgres://user[:password]@host[:port]/db`). Call `run()` (or run it as a service), then
@@ -32,8 +40,39 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
-    /// Runs the connection pool until cancelled.
-    public func run() async throws { await client.run() }
+    /// Runs the connection pool and the registry feed until cancelled.
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.followRegistry() }
+            await group.waitForAll()
+        }
+    }
+
+    /// Listens on `panicbridge_registry` and drops the cached registry on every change; reconnects after a lost
+    /// connection (reading the registry on every request meanwhile).
+    private func followRegistry() async {
+        let clock = ContinuousClock()
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: "panicbridge_registry") { notifications in
+                        dropRegistryCache()
+                        registryListening.store(true, ordering: .sequentiallyConsistent)
+                        defer { registryListening.store(false, ordering: .sequentiallyConsistent) }
+                        for try await _ in notifications {
+                            dropRegistryCache()
+                        }
+                    }
+                }
+            } catch {
+                registryListening.store(false, ordering: .sequentiallyConsistent)
+                if Task.isCancelled { return }
+                // Back off before reconnecting; cancellation ends the wait at once.
+                try? await clock.sleep(for: .seconds(1))
+            }
+        }
+    }
 
     public var description: String { url.description }
 
@@ -44,7 +83,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
     ) async throws -> T {
         let store = PostgresControlRoomStore(url: url, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await store.client.run() }
+            group.addTask { try await store.run() }
             defer { group.cancelAll() }
             try await store.migrate()
             return try await body(store)
@@ -81,10 +120,15 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
 
     // MARK: Registry
 
+    private func dropRegistryCache() {
+        registryCache.withLock { $0 = (RegistrySnapshot(), $0.drops + 1) }
+    }
+
     public func registry() async throws -> RegistrySnapshot {
+        let (cached, drops) = registryCache.withLock { $0 }
+        if registryListening.load(ordering: .sequentiallyConsistent), cached.generation >= 0 { return cached }
         let rows = try await query("SELECT generation FROM registry")
         let generation = try rows.first?.decode(Int64.self) ?? 0
-        let cached = registryCache.withLock { $0 }
         if cached.generation == generation { return cached }
         var devices: [(id: String, jwk: String)] = []
         for row in try await query("SELECT id, jwk FROM devices") {
@@ -92,7 +136,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
             devices.append((id, jwk))
         }
         let snapshot = RegistrySnapshot(generation: generation, rows: devices)
-        registryCache.withLock { $0 = snapshot }
+        registryCache.withLock { if $0.drops == drops { $0.snapshot = snapshot } }
         return snapshot
     }
 
@@ -102,10 +146,13 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         let inserted = try await query(
             "INSERT INTO devices(id, kid, jwk) VALUES(\(id), \(thumbprint), \(jwk)) ON CONFLICT DO NOTHING RETURNING 1")
         if inserted.isEmpty { throw ControlRoomError.duplicateDevice(id) }
+        dropRegistryCache()
     }
 
     public func removeDevice(id: String) async throws -> Bool {
-        !(try await query("DELETE FROM devices WHERE id = \(id) RETURNING 1")).isEmpty
+        let removed = !(try await query("DELETE FROM devices WHERE id = \(id) RETURNING 1")).isEmpty
+        dropRegistryCache()
+        return removed
     }
 
     public func devices() async throws -> [RegisteredDevice] {

@@ -1,10 +1,12 @@
 import ArgumentParser
 import ControlRoomKit
 import ControlRoomPostgres
+import CoreMetrics
 import Hummingbird
 import Logging
 import PanicCore
 import PanicSigning
+import Prometheus
 import ServiceLifecycle
 
 @main
@@ -69,6 +71,12 @@ struct Serve: AsyncParsableCommand {
         }
         let host = String(listen[..<colon])
         let signingKey = try DeviceKey.load(path: key)
+        // /metrics: a Prometheus registry for the control room's figures and the PostgreSQL pool's (swift-metrics).
+        let registry = PrometheusCollectorRegistry()
+        let factory = PrometheusMetricsFactory(registry: registry)
+        MetricsSystem.bootstrap(factory)
+        let metrics = ControlRoomMetrics(factory: factory)
+        let endpoint = MetricsEndpoint(metrics: metrics, emit: { registry.emitToBuffer() })
         let tls = try desk.tls()
         let deskConfiguration = try desk.configuration(tls: tls != nil)
         let running: @Sendable (Int) async -> Void = { port in
@@ -76,10 +84,10 @@ struct Serve: AsyncParsableCommand {
                 "control room listening", metadata: ["port": "\(port)", "scheme": "\(tls == nil ? "http" : "https")"])
         }
         guard options.isPostgres else {
-            let controlRoom = try ControlRoom(path: options.db, key: signingKey, logger: logger)
+            let controlRoom = try ControlRoom(path: options.db, key: signingKey, logger: logger, metrics: metrics)
             let app = try ControlRoomServer.application(
                 desk: Desk(room: controlRoom, configuration: deskConfiguration), host: host, port: port, tls: tls,
-                logger: logger, onRunning: running)
+                metrics: endpoint, logger: logger, onRunning: running)
             if try await controlRoom.users().isEmpty {
                 logger.warning("no desk accounts yet: add one with `controlroom users add --name NAME --role admin`")
             }
@@ -88,10 +96,10 @@ struct Serve: AsyncParsableCommand {
         }
         // PostgreSQL: the connection pool is a service of its own, started first and stopped last.
         let store = PostgresControlRoomStore(url: try PostgresURL(options.db), logger: logger)
-        let controlRoom = ControlRoom(store: store, key: signingKey, logger: logger)
+        let controlRoom = ControlRoom(store: store, key: signingKey, logger: logger, metrics: metrics)
         let room = Desk(room: controlRoom, configuration: deskConfiguration)
         let app = try ControlRoomServer.application(
-            desk: room, host: host, port: port, tls: tls, logger: logger, onRunning: running)
+            desk: room, host: host, port: port, tls: tls, metrics: endpoint, logger: logger, onRunning: running)
         let group = ServiceGroup(
             configuration: .init(
                 services: [

@@ -11,6 +11,9 @@ import PanicSigning
 public protocol ControlRoomStore: Sendable {
     /// What the store is (the SQLite file, or the PostgreSQL URL without its password), for logs and errors.
     var description: String { get }
+    /// How many ingest transactions may run at once (SQLite: one writer; PostgreSQL: a few connections, the
+    /// per-device locks keep them apart).
+    var ingestParallelism: Int { get }
 
     // MARK: Registry
 
@@ -93,6 +96,12 @@ public protocol ControlRoomStore: Sendable {
     func latestEnvelopes(device: String, kind: RecordKind?, limit: Int) async throws -> [String]
     /// When a record of `device` was last stored (epoch ms).
     func lastSeen(device: String) async throws -> Int64?
+    /// How many devices had a record stored at or after `since` (epoch ms).
+    func devicesSeen(since: Int64) async throws -> Int
+}
+
+extension ControlRoomStore {
+    public var ingestParallelism: Int { 1 }
 }
 
 /// Signs a fresh command: action, device, alert, the time it is issued at.

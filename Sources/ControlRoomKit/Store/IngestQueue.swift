@@ -1,61 +1,67 @@
 import Synchronization
 
-/// Group commit: requests that arrive while an ingest transaction is running wait, and go together in the next
+/// Group commit: requests that arrive while ingest transactions are running wait, and go together in the next
 /// one; each request is answered only after the transaction holding its records committed. No thread or task of
-/// its own: the first request in becomes the leader and runs the transaction; when it is done it hands the lead to
-/// the first request that arrived meanwhile, which takes everything pending (at most `maximumGroup`).
+/// its own: a request that finds fewer than `store.ingestParallelism` transactions running leads one; when a leader
+/// is done it hands the lead to the first request waiting, which takes everything pending (at most `maximumGroup`).
 final class IngestQueue: Sendable {
     /// Most requests in one transaction.
     static let maximumGroup = 256
 
     private struct State {
         var pending: [Ticket] = []
-        var running = false
+        var running = 0
     }
 
     private let store: any ControlRoomStore
+    private let parallelism: Int
     private let state = Mutex(State())
 
-    init(store: any ControlRoomStore) { self.store = store }
+    init(store: any ControlRoomStore) {
+        self.store = store
+        parallelism = max(1, store.ingestParallelism)
+    }
 
     /// Ingests `request` in the next group commit and returns its answer once that committed.
     func submit(_ request: IngestRequest, issue: @escaping CommandIssuer) async throws -> IngestAnswer {
         let ticket = Ticket(request)
         let leads = state.withLock { state in
+            if state.running < parallelism {
+                state.running += 1
+                return true
+            }
             state.pending.append(ticket)
-            if state.running { return false }
-            state.running = true
-            return true
+            return false
         }
         if !leads {
             switch await ticket.wait() {
             case .answered(let result): return try result.get()
-            case .lead: break
+            case .lead: break  // the leader before kept the running count for this group
             }
         }
-        let group = state.withLock { state in
-            let group = Array(state.pending.prefix(Self.maximumGroup))
-            state.pending.removeFirst(group.count)
-            return group
-        }
+        let group =
+            [ticket]
+            + state.withLock { state in
+                let taken = Array(state.pending.prefix(Self.maximumGroup - 1))
+                state.pending.removeFirst(taken.count)
+                return taken
+            }
         let outcome: Result<[IngestAnswer], any Error>
         do { outcome = .success(try await store.ingest(group.map(\.request), issue: issue)) } catch {
             outcome = .failure(error)
         }
         let next = state.withLock { state in
             if state.pending.isEmpty {
-                state.running = false
+                state.running -= 1
                 return nil as Ticket?
             }
-            return state.pending[0]
+            return state.pending.removeFirst()
         }
-        var mine: Result<IngestAnswer, any Error> = .failure(CancellationError())
-        for (index, member) in group.enumerated() {
-            let result = outcome.map { $0[index] }
-            if member === ticket { mine = result } else { member.resolve(.answered(result)) }
+        for (index, member) in group.enumerated().dropFirst() {
+            member.resolve(.answered(outcome.map { $0[index] }))
         }
         next?.resolve(.lead)
-        return try mine.get()
+        return try outcome.map { $0[0] }.get()
     }
 
     /// One waiting request: answered, or told to lead the next group.

@@ -609,6 +609,15 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
+    public func devicesSeen(since: Int64) throws -> Int {
+        try state.withLock { state in
+            let query = try state.statement("SELECT count(DISTINCT device) FROM records WHERE received_ms >= ?1")
+            try query.bind([.integer(since)])
+            defer { query.reset() }
+            return try query.step() ? Int(query.integer(0)) : 0
+        }
+    }
+
     public func lastSeen(device: String) throws -> Int64? {
         try state.withLock { state in
             let seen = try state.statement("SELECT max(received_ms) FROM records WHERE device = ?1")
