@@ -18,12 +18,17 @@ build: deps
 ## The test command the README and CI use: format check, module guard rails, build with no warnings, every test.
 test: deps format-check check-modules
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip "ScenarioSuiteTests|FleetTests|SimRealTimeTests|HostileClientTests"
+	@# A throw-away PostgreSQL cluster (mk/postgres.mk) for the control room's PostgreSQL store; stopped after the passes.
+	@$(MAKE) --no-print-directory postgres-start
+	$(PG_TEST_ENV) $(SWIFT) test --skip "ScenarioSuiteTests|FleetTests|SimRealTimeTests|HostileClientTests" \
+		|| { $(MAKE) --no-print-directory postgres-stop; exit 1; }
 	@# The hostile-client suites measure latency and timeouts: alone, so other suites' load is not in the figure.
-	$(SWIFT) test --filter "HostileClientTests"
+	$(PG_TEST_ENV) $(SWIFT) test --filter "HostileClientTests" || { $(MAKE) --no-print-directory postgres-stop; exit 1; }
 	@# The scenario and fleet suites drive whole simulated boxes (hundreds of fsyncs each); on a two-core machine it runs
 	@# on its own so it does not starve the loopback HTTP tests of disk and CPU.
-	$(SWIFT) test --filter "ScenarioSuiteTests|FleetTests|SimRealTimeTests"
+	$(PG_TEST_ENV) $(SWIFT) test --filter "ScenarioSuiteTests|FleetTests|SimRealTimeTests" \
+		|| { $(MAKE) --no-print-directory postgres-stop; exit 1; }
+	@$(MAKE) --no-print-directory postgres-stop
 	@# The hardware path on a real kernel: a QEMU guest with gpio-sim and a 16550 (mk/hil.mk, docs/inputs.md).
 	$(MAKE) --no-print-directory hil-test
 	@# The Debian packages: release build (static Swift runtime), lintian, then installed, checked and purged.

@@ -57,6 +57,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         // In the graph through Hummingbird; named so the control room's connection deadlines can read HTTP parts.
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        // The control room's PostgreSQL store (ControlRoomPostgres only: the box side never links it).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // The control room's /metrics: the swift-metrics API in ControlRoomKit, the Prometheus backend in controlroom.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: C libraries, found through pkg-config; each is a modulemap plus a one-line shim header.
@@ -166,6 +171,16 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ControlRoomPostgres",
+            dependencies: [
+                "ControlRoomKit", "PanicCore", "PanicSigning", .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -182,8 +197,12 @@ let package = Package(
         .executableTarget(
             name: "controlroom",
             dependencies: [
-                "ControlRoomKit", "PanicSigning", "PanicCore", .product(name: "Hummingbird", package: "hummingbird"),
+                "ControlRoomKit", "ControlRoomPostgres", "PanicSigning", "PanicCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -221,7 +240,9 @@ let package = Package(
         .testTarget(
             name: "ControlRoomKitTests",
             dependencies: [
-                "ControlRoomKit", "PanicUplink", "PanicSigning", "PanicStore", "PanicCore", "PanicSQLite",
+                "ControlRoomKit", "ControlRoomPostgres", .product(name: "Prometheus", package: "swift-prometheus"),
+                "PanicUplink", "PanicSigning", "PanicStore", "PanicCore",
+                "PanicSQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -242,7 +263,9 @@ let package = Package(
             name: "PanicSimulationTests",
             dependencies: ["PanicSimulation", "PanicConfig", "PanicCore", "PanicSim", "ControlRoomKit"],
             swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: ["panicd", "controlroom"], swiftSettings: strict),
+        .testTarget(
+            name: "CLITests", dependencies: ["panicd", "controlroom", "PanicCore", "PanicSigning"],
+            swiftSettings: strict),
         .executableTarget(
             name: "outbox-bench",
             dependencies: [
@@ -281,6 +304,18 @@ let package = Package(
                 "ControlRoomKit", "PanicSigning", "PanicCore", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "controlroom-bench",
+            dependencies: [
+                "ControlRoomKit", "ControlRoomPostgres", "PanicSigning", "PanicCore", "PanicSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -4,15 +4,23 @@ import PanicSigning
 
 /// The request nonces a control room has taken, each kept until its claim could no longer be fresh: a signed
 /// request is taken once. Pure: the caller passes the time. Only claims whose signature verified enter, so only
-/// registered devices can make it grow.
-struct RequestReplayGuard: Sendable {
+/// registered devices can make it grow. (The SQLite store keeps it in memory; the PostgreSQL store keeps the
+/// nonces in a table every instance shares, with the same window.)
+public struct RequestReplayGuard: Sendable {
     /// Claim time by `device nonce`.
     private(set) var seen: [String: RecordTime] = [:]
 
+    public init() {}
+
+    /// Whether `claim`'s time is within the freshness window around `now`.
+    public static func isFresh(_ claim: BatchClaim, now: RecordTime) -> Bool {
+        abs(claim.time.epochMilliseconds - now.epochMilliseconds) <= BatchClaim.freshness.components.seconds * 1000
+    }
+
     /// Checks a verified claim's time against `now` and takes its nonce; nil when it may act, else why not.
-    mutating func take(_ claim: BatchClaim, now: RecordTime) -> BatchProofRefusal? {
+    public mutating func take(_ claim: BatchClaim, now: RecordTime) -> BatchProofRefusal? {
         let window = BatchClaim.freshness.components.seconds * 1000
-        guard abs(claim.time.epochMilliseconds - now.epochMilliseconds) <= window else { return .stale }
+        guard Self.isFresh(claim, now: now) else { return .stale }
         // A nonce dropped here has a claim time outside the window, so a replay of it is refused as stale.
         if seen.count > 64 { seen = seen.filter { $0.value.epochMilliseconds >= now.epochMilliseconds - window } }
         let key = claim.device + " " + claim.nonce
@@ -24,8 +32,12 @@ struct RequestReplayGuard: Sendable {
 
 extension ControlRoom {
     /// Whether `batch` proves it comes from its device: the device's signature over its acks, envelopes and a
-    /// fresh time and nonce (`BatchProof`). Runs outside the store's lock.
-    func authenticate(_ batch: RecordBatch, registry: DeviceRegistry.Snapshot, now: RecordTime) -> BatchAuthentication {
+    /// fresh time and nonce (`BatchProof`), its nonce taken once in the store.
+    func authenticate(
+        _ batch: RecordBatch, registry: RegistrySnapshot, now: RecordTime
+    ) async throws
+        -> BatchAuthentication
+    {
         guard batch.proof != nil else {
             return BatchAuthentication(verified: false, refusal: .missing, serverTime: now)
         }
@@ -35,7 +47,7 @@ extension ControlRoom {
         switch BatchProof.verify(batch, key: key) {
         case .failure(let refusal): return BatchAuthentication(verified: false, refusal: refusal, serverTime: now)
         case .success(let claim):
-            if let refusal = replayGuard.withLock({ $0.take(claim, now: now) }) {
+            if let refusal = try await store.take(claim, now: now) {
                 return BatchAuthentication(verified: false, refusal: refusal, serverTime: now)
             }
             return BatchAuthentication(verified: true, serverTime: now)

@@ -1,5 +1,4 @@
 import PanicCore
-import PanicSQLite
 
 /// One stored record as an auditor compares it: its sequence number and the SHA-256 of its envelope.
 public struct RecordIdentity: Sendable, Hashable, Codable {
@@ -15,14 +14,7 @@ public struct RecordIdentity: Sendable, Hashable, Codable {
 extension ControlRoom {
     /// The identity of every record stored for `device`, in sequence order: what a box's outbox is compared with
     /// to prove nothing it committed is missing (by identity, not by count).
-    public func recordIdentities(device: String) throws -> [RecordIdentity] {
-        try state.withLock { state in
-            let query = try state.statement("SELECT seq, hash FROM records WHERE device = ?1 ORDER BY seq")
-            try query.bind([.text(device)])
-            var result: [RecordIdentity] = []
-            while try query.step() { result.append(RecordIdentity(sequence: query.integer(0), hash: query.text(1))) }
-            query.reset()
-            return result
-        }
+    public func recordIdentities(device: String) async throws -> [RecordIdentity] {
+        try await store.recordIdentities(device: device)
     }
 }

@@ -1,19 +1,36 @@
 import Foundation
 import Logging
 import PanicCore
-import PanicSQLite
 import PanicSigning
+import Synchronization
 
 extension ControlRoom {
     /// Verifies, stores and answers one batch from a device (see `RecordBatchResponse`).
     ///
-    /// The request's proof and every envelope's signature are checked first, outside the store's lock; only
-    /// genuine records take it. Acks are taken, and alerts and commands answered, only for a request the device
-    /// signed (`authenticate`). Throws `IntakeRefusal` for a batch over `limits`, or one whose envelopes fail
-    /// verification `limits.verificationFailures` times.
-    public func receive(_ batch: RecordBatch) throws -> RecordBatchResponse {
+    /// The request's proof and every envelope's signature are checked first, outside any transaction (in parallel
+    /// for a big batch); only genuine records reach the store, where they join other requests' records in one
+    /// group commit (`IngestQueue`). The answer comes after that commit. Acks are taken, and alerts and commands
+    /// answered, only for a request the device signed (`authenticate`). Throws `IntakeRefusal` for a batch over
+    /// `limits`, or one whose envelopes fail verification `limits.verificationFailures` times.
+    public func receive(_ batch: RecordBatch) async throws -> RecordBatchResponse {
+        let started = ContinuousClock.now
+        do {
+            let response = try await receiveCounted(batch)
+            metrics.count(response.results)
+            metrics.batchLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanosecondsClamped))
+            return response
+        } catch let refusal as IntakeRefusal {
+            metrics.refused.increment()
+            throw refusal
+        } catch {
+            metrics.databaseErrors.increment()
+            throw error
+        }
+    }
+
+    private func receiveCounted(_ batch: RecordBatch) async throws -> RecordBatchResponse {
         let now = wallClock()
-        let registry = try self.registry.current()
+        let registry = try await store.registry()
         let screened: [Screened]
         do {
             try limits.check(batch)
@@ -22,29 +39,40 @@ extension ControlRoom {
             logRejections(device: batch.device, [:], refusal: refusal, now: now)
             throw refusal
         }
-        let authentication = authenticate(batch, registry: registry, now: now)
-        let response = try state.withLock { state in
-            try state.connection.transaction {
-                var results: [RecordResult] = []
-                for item in screened {
-                    switch item {
-                    case .genuine(let genuine):
-                        results.append(try ingest(genuine, keys: registry, now: now, state))
-                    case .refused(let result): results.append(result)
-                    }
-                }
-                guard authentication.verified else {
-                    return RecordBatchResponse(
-                        results: results, alerts: [], commands: [], authentication: authentication)
-                }
-                let ack = try state.statement("UPDATE commands SET acked = 1 WHERE nonce = ?1 AND device = ?2")
-                for nonce in batch.commandAcks { try ack.bind([.text(nonce), .text(batch.device)]).run() }
-                return RecordBatchResponse(
-                    results: results, alerts: try remoteAlerts(device: batch.device, state),
-                    commands: try pendingCommands(device: batch.device, now: now, state),
-                    authentication: authentication)
+        let authentication = try await authenticate(batch, registry: registry, now: now)
+        let genuine = screened.compactMap { item -> GenuineRecord? in
+            if case .genuine(let record) = item { return record }
+            return nil
+        }
+        let answer = try await ingestQueue.submit(
+            IngestRequest(
+                device: batch.device, records: genuine, acks: authentication.verified ? batch.commandAcks : nil,
+                now: now),
+            issue: issuer)
+        for finding in answer.findings {
+            if finding.name == Self.outboxLostFinding {
+                logger.error(
+                    "outbox lost on the device: records it had not delivered are gone (they show as gaps)",
+                    metadata: ["device": "\(finding.device)", "seq": "\(finding.sequence)"])
+            } else {
+                logger.warning(
+                    "chain finding",
+                    metadata: [
+                        "device": "\(finding.device)", "seq": "\(finding.sequence)", "finding": "\(finding.name)",
+                    ])
             }
         }
+        var stored = answer.results.makeIterator()
+        var results: [RecordResult] = []
+        results.reserveCapacity(screened.count)
+        for item in screened {
+            switch item {
+            case .genuine: results.append(stored.next() ?? RecordResult(status: .rejected, reason: .malformed))
+            case .refused(let result): results.append(result)
+            }
+        }
+        let response = RecordBatchResponse(
+            results: results, alerts: answer.alerts, commands: answer.commands, authentication: authentication)
         var rejections: [RejectionReason: Int] = [:]
         for result in response.results where result.status == .rejected {
             rejections[result.reason ?? .malformed, default: 0] += 1
@@ -54,19 +82,53 @@ extension ControlRoom {
     }
 
     /// An envelope after the signature check: genuine, or already answered.
-    enum Screened {
+    enum Screened: Sendable {
         case genuine(GenuineRecord)
         case refused(RecordResult)
     }
 
-    /// The signature half of the rules over every envelope, outside the store's lock; throws once
+    /// Below this many envelopes a batch is checked on the calling thread; above, in parallel chunks.
+    static let parallelScreenThreshold = 32
+
+    /// The signature half of the rules over every envelope, outside any transaction; throws once
     /// `limits.verificationFailures` envelopes failed it (a hostile batch costs that many checks, not thousands).
-    private func screen(_ batch: RecordBatch, keys registry: DeviceRegistry.Snapshot) throws -> [Screened] {
+    /// A big batch is checked in parallel chunks (`concurrentPerform`), then the failure limit is applied in order.
+    func screen(_ batch: RecordBatch, keys registry: RegistrySnapshot) throws -> [Screened] {
+        let envelopes = batch.envelopes
+        let device = batch.device
+        let verdicts: [RecordRules.Authentication]
+        if envelopes.count < Self.parallelScreenThreshold {
+            verdicts = envelopes.map { RecordRules.authenticate($0, sender: device, key: { registry.byKeyID[$0] }) }
+        } else {
+            // Checked in order in chunks the size of the failure limit, so a hostile batch still costs at most
+            // one chunk's worth of checks per core beyond the limit.
+            let chunk = max(limits.verificationFailures, 16)
+            let chunks = (envelopes.count + chunk - 1) / chunk
+            let slots = Mutex<[[RecordRules.Authentication]?]>(Array(repeating: nil, count: chunks))
+            let failed = Atomic<Int>(0)
+            let limit = limits.verificationFailures
+            DispatchQueue.concurrentPerform(iterations: chunks) { index in
+                if failed.load(ordering: .relaxed) >= limit { return }
+                let range = (index * chunk)..<min(envelopes.count, (index + 1) * chunk)
+                let part = range.map {
+                    RecordRules.authenticate(envelopes[$0], sender: device, key: { registry.byKeyID[$0] })
+                }
+                let failures = part.count { verdict in
+                    guard case .refused(_, let finding) = verdict else { return false }
+                    let reason = finding.rejection ?? .malformed
+                    return reason == .badSignature || reason == .malformed
+                }
+                failed.add(failures, ordering: .relaxed)
+                slots.withLock { $0[index] = part }
+            }
+            // In order, up to the first chunk skipped (only after the limit was reached elsewhere).
+            verdicts = Array(slots.withLock { $0 }.prefix { $0 != nil }.compactMap { $0 }.joined())
+        }
         var screened: [Screened] = []
-        screened.reserveCapacity(batch.envelopes.count)
+        screened.reserveCapacity(envelopes.count)
         var failures = 0
-        for (index, text) in batch.envelopes.enumerated() {
-            switch RecordRules.authenticate(text, sender: batch.device, key: { registry.byKeyID[$0] }) {
+        for (index, verdict) in verdicts.enumerated() {
+            switch verdict {
             case .genuine(let genuine): screened.append(.genuine(genuine))
             case .refused(let record, let finding):
                 let reason = finding.rejection ?? .malformed
@@ -79,6 +141,11 @@ extension ControlRoom {
                 screened.append(.refused(RecordResult(status: .rejected, sequence: record?.sequence, reason: reason)))
             }
         }
+        if verdicts.count < envelopes.count {
+            // A chunk was skipped because the limit was passed in later chunks: the batch holds that many failures.
+            throw IntakeRefusal.failedVerification(
+                failures: max(failures, limits.verificationFailures), checked: verdicts.count, reason: .badSignature)
+        }
         return screened
     }
 
@@ -89,106 +156,12 @@ extension ControlRoom {
         if let line { logger.warning("records rejected", metadata: line) }
     }
 
-    /// Runs the ledger half of the shared `RecordRules` over this store, and turns the verdict into the answer
-    /// for the device.
-    private func ingest(
-        _ genuine: GenuineRecord, keys: DeviceRegistry.Snapshot, now: RecordTime, _ state: State
-    ) throws -> RecordResult {
-        var ledger = StoredRecords(state: state, keys: keys, now: now)
-        switch try RecordRules.admit(genuine, into: &ledger) {
-        case .stored(let record, _, let findings):
-            for finding in findings { try addFinding(finding, state) }
-            try applyToAlerts(record, now: now, state)
-            try noteContinuity(record, state)
-            return RecordResult(status: .accepted, sequence: record.sequence)
-        case .resent(let record):
-            return RecordResult(status: .duplicate, sequence: record.sequence)
-        case .refused(let record, let finding):
-            // Forks and replays are the device's stream misbehaving, kept for audit; the rest is noise from outside.
-            if finding.kind == .fork || finding.kind == .replay { try addFinding(finding, state) }
-            return RecordResult(status: .rejected, sequence: record?.sequence, reason: finding.rejection ?? .malformed)
-        }
-    }
-
-    /// Records a chain finding (`fork`, `replay`, `broken-chain`) against the device and sequence number it names.
-    private func addFinding(_ finding: VerificationFinding, _ state: State) throws {
-        let device: String
-        let sequence: Int64
-        switch finding {
-        case .fork(let name, let number), .replay(let name, let number), .brokenChain(let name, let number):
-            (device, sequence) = (name, number)
-        default:
-            return
-        }
-        try state.statement("INSERT INTO findings(device, seq, finding) VALUES(?1, ?2, ?3)")
-            .bind([.text(device), .integer(sequence), .text(finding.name)]).run()
-        logger.warning(
-            "chain finding", metadata: ["device": "\(device)", "seq": "\(sequence)", "finding": "\(finding.name)"])
-    }
-
-    private func applyToAlerts(_ record: Record, now: RecordTime, _ state: State) throws {
-        switch record.body {
-        case .emergency(let input), .help(let input), .tamper(_, let input):
-            var fixText: SQLiteValue = .null
-            if let fix = record.fix, let data = try? JSONEncoder().encode(fix) {
-                fixText = .text(String(decoding: data, as: UTF8.self))
-            }
-            try state.statement(
-                """
-                INSERT OR IGNORE INTO alerts(device, id, seq, kind, input, pressed_ms, time_source, received_ms, fix, state)
-                VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')
-                """
-            ).bind([
-                .text(record.device), .text(record.id), .integer(record.sequence), .text(record.kind.rawValue),
-                .text(input), .integer(record.time.epochMilliseconds), .text(record.timeSource.rawValue),
-                .integer(now.epochMilliseconds), fixText,
-            ]).run()
-        case .cleared(let alert, _):
-            try state.statement("UPDATE alerts SET device_cleared = 1 WHERE device = ?1 AND id = ?2")
-                .bind([.text(record.device), .text(alert)]).run()
-        default:
-            break
-        }
-    }
-}
-
-/// The control room's records table as the rules' ledger: the registry's keys, and what is stored per device.
-/// Used inside the intake's transaction, under the control room's lock.
-struct StoredRecords: RecordLedger {
-    let state: ControlRoom.State
-    /// The registry the batch was checked against.
-    let keys: DeviceRegistry.Snapshot
-    /// The arrival time stored with new records.
-    let now: RecordTime
-
-    func key(id keyID: String) -> RegisteredKey? { keys.byKeyID[keyID] }
-
-    func entry(device: String, sequence: Int64) throws -> LedgerEntry? {
-        let query = try state.statement("SELECT hash, uuid, prev FROM records WHERE device = ?1 AND seq = ?2")
-        try query.bind([.text(device), .integer(sequence)])
-        defer { query.reset() }
-        guard try query.step() else { return nil }
-        return LedgerEntry(
-            envelopeHash: query.text(0), recordID: query.text(1), previousHash: query.isNull(2) ? nil : query.text(2))
-    }
-
-    func containsRecord(device: String, id recordID: String) throws -> Bool {
-        let query = try state.statement("SELECT 1 FROM records WHERE device = ?1 AND uuid = ?2")
-        try query.bind([.text(device), .text(recordID)])
-        defer { query.reset() }
-        return try query.step()
-    }
-
-    func store(_ record: Record, entry: LedgerEntry, envelope: String) throws {
-        try state.statement(
-            """
-            INSERT INTO records(device, seq, uuid, kind, time_ms, received_ms, hash, prev, envelope)
-            VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-            """
-        ).bind([
-            .text(record.device), .integer(record.sequence), .text(record.id), .text(record.kind.rawValue),
-            .integer(record.time.epochMilliseconds), .integer(now.epochMilliseconds), .text(entry.envelopeHash),
-            entry.previousHash.map { .text($0) } ?? .null, .text(envelope),
-        ]).run()
-    }
+    /// The finding recorded when a device reports that it lost its outbox. A box that lost its outbox (moved
+    /// aside as corrupt, deleted, an SD card re-imaged with the key kept) continues its stream after the high-water
+    /// mark it keeps beside its key, so its new records chain on and are accepted; the records that were only in
+    /// the lost outbox show as gaps. The first health record after the loss carries the fault `outbox-lost` (and
+    /// `outbox-corrupt-moved-aside` when the file was corrupt): recorded as "outbox lost seq N".
+    public static let outboxLostFinding = "outbox-lost"
+    /// The health faults that mean the device lost records it had committed.
+    static let outboxLossFaults: Set<String> = ["outbox-lost", "outbox-corrupt-moved-aside"]
 }

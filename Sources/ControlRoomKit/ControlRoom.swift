@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PanicCore
-import PanicSQLite
 import PanicSigning
 import Synchronization
 
@@ -48,6 +47,15 @@ public struct RegisteredDevice: Sendable, Hashable, Codable {
     public var gaps: [String]
     /// Chain findings (forks, broken links) recorded for it.
     public var findings: [String]
+
+    public init(id: String, keyID: String, jwk: String, records: Int, gaps: [String], findings: [String]) {
+        self.id = id
+        self.keyID = keyID
+        self.jwk = jwk
+        self.records = records
+        self.gaps = gaps
+        self.findings = findings
+    }
 }
 
 /// An alert as the operator page shows it.
@@ -79,24 +87,13 @@ public struct AlertView: Sendable, Hashable, Codable {
     public var deviceCleared: Bool
 }
 
-/// The reference control room: a device registry (`+Registry`), a record store that verifies and deduplicates
+/// The reference control room: a device registry (`+Registry`), a record intake that verifies and deduplicates
 /// (`+Intake`), alerts with operator actions and signed commands back to the devices (`+Commands`), and the
-/// queries the operator page and the simulator read (`+Queries`). Thread-safe: calls are serialized.
+/// queries the operator page and the simulator read (`+Queries`), over a `ControlRoomStore` (SQLite for one
+/// process, PostgreSQL for several). Thread-safe; the store keeps what every instance must agree on.
 public final class ControlRoom: Sendable {
-    final class State {
-        let connection: SQLiteConnection
-
-        init(connection: SQLiteConnection) { self.connection = connection }
-
-        func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement { try connection.statement(sql) }
-    }
-
-    // The connection and its statements are touched only inside `state.withLock`, one thread at a time.
-    let state: Mutex<State>
-    /// The registry, read from the database on every request (its own connection and lock).
-    let registry: DeviceRegistry
-    /// Request nonces taken, for the freshness window (its own lock).
-    let replayGuard = Mutex(RequestReplayGuard())
+    /// Where the state lives.
+    public let store: any ControlRoomStore
     /// Rejections, aggregated per batch and rate-limited before they reach the log (its own lock).
     let rejectionLog = Mutex(RejectionLog())
     /// The most a batch may carry (see `IntakeLimits`).
@@ -104,28 +101,42 @@ public final class ControlRoom: Sendable {
     let signer: CommandSigner?
     let wallClock: @Sendable () -> RecordTime
     let logger: Logger
+    /// Record outcomes, batch latency, database errors (see `ControlRoomMetrics`).
+    public let metrics: ControlRoomMetrics
+    /// Batches pending ingests into group commits (see `IngestQueue`).
+    let ingestQueue: IngestQueue
     /// How long a command stays valid after it is issued; a device offline longer gets a fresh one.
     public let commandLifetime: Duration
     /// The control room's public key, which devices pin (nil when opened without a key, for registry work).
     public var identity: DeviceIdentity? { signer?.identity }
 
-    /// Opens (creating if needed) the control room's database at `path`. Without a `key` the registry and the
-    /// queries work, but nothing can be signed (operator actions and command reissues throw).
-    public init(
+    /// Opens (creating if needed) the control room's SQLite database at `path`. Without a `key` the registry and
+    /// the queries work, but nothing can be signed (operator actions and command reissues throw).
+    public convenience init(
         path: String, key: DeviceKey?, commandLifetime: Duration = .seconds(300), limits: IntakeLimits = IntakeLimits(),
-        wallClock: @escaping @Sendable () -> RecordTime = RecordTime.systemNow, logger: Logger
+        wallClock: @escaping @Sendable () -> RecordTime = RecordTime.systemNow, logger: Logger,
+        metrics: ControlRoomMetrics = ControlRoomMetrics()
     ) throws {
-        let connection = try SQLiteConnection(path: path)
-        try connection.execute("PRAGMA journal_mode = WAL")
-        try connection.execute("PRAGMA synchronous = FULL")
-        try connection.migrate(ControlRoom.migrations)
-        self.state = Mutex(State(connection: connection))
-        registry = try DeviceRegistry(path: path)
+        self.init(
+            store: try SQLiteControlRoomStore(path: path), key: key, commandLifetime: commandLifetime, limits: limits,
+            wallClock: wallClock, logger: logger, metrics: metrics)
+    }
+
+    /// A control room over `store`.
+    public init(
+        store: any ControlRoomStore, key: DeviceKey?, commandLifetime: Duration = .seconds(300),
+        limits: IntakeLimits = IntakeLimits(),
+        wallClock: @escaping @Sendable () -> RecordTime = RecordTime.systemNow, logger: Logger,
+        metrics: ControlRoomMetrics = ControlRoomMetrics()
+    ) {
+        self.store = store
+        self.metrics = metrics
         self.limits = limits
         signer = key.map(CommandSigner.init(key:))
         self.commandLifetime = commandLifetime
         self.wallClock = wallClock
         self.logger = logger
+        ingestQueue = IngestQueue(store: store)
     }
 }
 

@@ -76,12 +76,14 @@ public enum ControlRoomServer {
     /// The router with every route. `faults` disturbs `POST /v1/records` for tests; `desk` is the operator desk
     /// (a fresh one over `controlRoom` when nil).
     public static func router(
-        controlRoom: ControlRoom, faults: FaultInjector? = nil, desk: Desk? = nil
+        controlRoom: ControlRoom, faults: FaultInjector? = nil, desk: Desk? = nil, metrics: MetricsEndpoint? = nil
     ) -> Router<ControlRoomRequestContext> {
         let router = Router(context: ControlRoomRequestContext.self)
         // MARK: The operator desk (Desk/*.swift): login and sessions, the page, every operator endpoint, the push
         // channel. Installed first: its middleware wakes the push channel after `POST /v1/records`.
-        (desk ?? Desk(room: controlRoom)).install(on: router)
+        let desk = desk ?? Desk(room: controlRoom)
+        desk.install(on: router)
+        if let metrics { installMetrics(metrics, room: controlRoom, desk: desk, on: router) }
         // MARK: Device endpoints (their own authentication: signed records).
         router.post("/v1/records") { request, context -> Response in
             let fault = faults?.next()
@@ -103,23 +105,19 @@ public enum ControlRoomServer {
             if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { return tooLarge }
             let body: ByteBuffer
             do { body = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError { return tooLarge }
-            // Decoding and checking signatures is CPU work: it runs on NIO's thread pool, not on the threads that
-            // answer the operator's requests.
-            let outcome: Result<RecordBatchResponse, IntakeRefusal>
+            // Decoding is CPU work: it runs on NIO's thread pool, not on the threads that answer the operator's
+            // requests; the signature checks run off the event loops too (`ControlRoom.screen`, in parallel for a
+            // big batch).
+            let batch: RecordBatch
             do {
-                outcome = try await NIOThreadPool.singleton.runIfActive {
-                    let batch = try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body))
-                    do { return .success(try controlRoom.receive(batch)) } catch let refusal as IntakeRefusal {
-                        return .failure(refusal)
-                    }
+                batch = try await NIOThreadPool.singleton.runIfActive {
+                    try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body))
                 }
             } catch let error as DecodingError {
                 return json(["error": "the body is not a record batch: \(error)"], status: .badRequest)
             }
             let response: RecordBatchResponse
-            switch outcome {
-            case .success(let answer): response = answer
-            case .failure(let refusal):
+            do { response = try await controlRoom.receive(batch) } catch let refusal as IntakeRefusal {
                 return json(
                     ["error": refusal.description], status: refusal.isSize ? .contentTooLarge : .unprocessableContent)
             }

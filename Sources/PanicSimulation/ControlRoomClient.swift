@@ -38,29 +38,30 @@ final class EmbeddedControlRoomClient: ControlRoomClient {
 
     init(room: ControlRoom) { self.room = room }
 
-    func newAlerts() throws -> [AlertView] {
+    func newAlerts() async throws -> [AlertView] {
         let from = cursor.withLock { $0 }
-        let (alerts, next) = try room.alerts(after: from)
+        let (alerts, next) = try await room.alerts(after: from)
         cursor.withLock { $0 = next }
         return alerts
     }
 
-    func openAlerts() throws -> [AlertView] { try room.openAlerts() }
+    func openAlerts() async throws -> [AlertView] { try await room.openAlerts() }
 
-    func act(_ action: BoxAction.OperatorAction, device: String, alert: String) throws -> AlertView {
-        action == .accept ? try room.accept(device: device, alert: alert) : try room.clear(device: device, alert: alert)
+    func act(_ action: BoxAction.OperatorAction, device: String, alert: String) async throws -> AlertView {
+        action == .accept
+            ? try await room.accept(device: device, alert: alert) : try await room.clear(device: device, alert: alert)
     }
 
-    func records(device: String) throws -> [RecordIdentity] { try room.recordIdentities(device: device) }
+    func records(device: String) async throws -> [RecordIdentity] { try await room.recordIdentities(device: device) }
 
-    func summary(device: String) throws -> DeliverySummary {
-        let arrivals = try room.arrivalOrder(device: device)
+    func summary(device: String) async throws -> DeliverySummary {
+        let arrivals = try await room.arrivalOrder(device: device)
         var byKind: [RecordKind: Int] = [:]
         for arrival in arrivals { byKind[arrival.kind, default: 0] += 1 }
-        let forks = try room.findings(device: device).count
+        let forks = try await room.findings(device: device).count
         return DeliverySummary(
-            records: try room.recordCount(device: device),
-            gaps: try room.gaps(device: device).reduce(0) { $0 + $1.count },
+            records: try await room.recordCount(device: device),
+            gaps: try await room.gaps(device: device).reduce(0) { $0 + $1.count },
             duplicates: arrivals.count - Set(arrivals.map(\.sequence)).count + forks, byKind: byKind)
     }
 }

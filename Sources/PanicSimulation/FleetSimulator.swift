@@ -210,7 +210,7 @@ public final class FleetSimulator: Sendable {
         let start = configuration.start
         let time = SimulatedTime(clock: manual, origin: origin, start: start)
         let quiet = Logger(label: "panicbridge.sim.fleet", factory: { _ in SwiftLogNoOpLogHandler() })
-        let embedded = try EmbeddedControlRoom(directory: directory, time: time, port: 0, logger: quiet)
+        let embedded = try await EmbeddedControlRoom(directory: directory, time: time, port: 0, logger: quiet)
         let room = embedded.room
         let client = EmbeddedControlRoomClient(room: room)
         let steps = Self.schedule(
@@ -240,7 +240,7 @@ public final class FleetSimulator: Sendable {
                     startDate: start.addingTimeInterval(-Double(offset.milliseconds) / 1000),
                     origin: origin.advanced(by: .zero - offset))
                 let key = DeviceKey.generate()
-                try room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
+                try await room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
                 let name = String(format: "bus-%03d", index + 1)
                 let observer = BoxObserver(narrate: nil)
                 observers.append(observer)
@@ -260,7 +260,7 @@ public final class FleetSimulator: Sendable {
             // A line every few seconds of wall time, so a long fleet run shows it is moving.
             let total = configuration.duration
             runner.progress = { [print] reached in
-                let delivered = ((try? room.devices()) ?? []).reduce(0) { $0 + $1.records }
+                let delivered = ((try? await room.devices()) ?? []).reduce(0) { $0 + $1.records }
                 print(
                     "progress: \(Self.clockText(reached)) of \(Self.clockText(total)) simulated, "
                         + "\(delivered) records delivered so far")
@@ -286,7 +286,7 @@ public final class FleetSimulator: Sendable {
         var reports: [DeviceReport] = []
         for (index, unit) in boxes.enumerated() {
             guard let outbox = unit.outbox else { throw SimulationError("\(unit.name) is off at the end") }
-            let summary = try client.summary(device: unit.deviceID)
+            let summary = try await client.summary(device: unit.deviceID)
             // By identity: every record the box committed, by sequence and envelope hash, against the control room.
             let audit = try await unit.audit(against: client)
             reports.append(

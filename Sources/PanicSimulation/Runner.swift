@@ -69,7 +69,7 @@ final class SimulationRunner {
     let controls: ControlQueue?
     /// Called with the virtual time reached, at most once per `progressEvery` of wall time (a fleet prints a
     /// progress line; nil for scenarios).
-    var progress: (@Sendable (Duration) -> Void)?
+    var progress: (@Sendable (Duration) async -> Void)?
     var progressEvery: Duration = .seconds(3)
 
     private var auto: AutoOperator
@@ -116,7 +116,7 @@ final class SimulationRunner {
         while !quit {
             if let progress, lastProgress.duration(to: wall.now) >= progressEvery {
                 lastProgress = wall.now
-                progress(conductor.elapsed)
+                await progress(conductor.elapsed)
             }
             await conductor.settle()
             try conductor.checkBoxes()
@@ -426,14 +426,15 @@ struct EmbeddedControlRoom {
     let operatorPassword: String
     let operatorToken: String
 
-    init(directory: String, time: SimulatedTime, port: Int, logger: Logger) throws {
+    init(directory: String, time: SimulatedTime, port: Int, logger: Logger) async throws {
         key = DeviceKey.generate()
         room = try ControlRoom(
             path: directory + "/controlroom.sqlite", key: key, wallClock: { time.recordNow }, logger: logger)
         operatorPassword = "sim-" + String(UUID().uuidString.lowercased().prefix(13))
         // A throwaway account on a loopback server for one run: bcrypt's lowest cost keeps the start quick.
         operatorToken =
-            try room.addUser(name: operatorName, role: .supervisor, password: operatorPassword, token: true, cost: 4)
+            try await room.addUser(
+                name: operatorName, role: .supervisor, password: operatorPassword, token: true, cost: 4)
             ?? ""
         let (ports, sink) = AsyncStream<Int>.makeStream()
         self.ports = ports

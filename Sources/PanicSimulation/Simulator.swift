@@ -111,8 +111,8 @@ public final class Simulator: Sendable {
         switch options.controlRoom {
         case .embedded(let port):
             deviceKey = DeviceKey.generate()
-            let room = try EmbeddedControlRoom(directory: directory, time: time, port: port, logger: quiet)
-            try room.room.addDevice(id: deviceKey.identity.deviceID, publicKey: deviceKey.identity.jwk)
+            let room = try await EmbeddedControlRoom(directory: directory, time: time, port: port, logger: quiet)
+            try await room.room.addDevice(id: deviceKey.identity.deviceID, publicKey: deviceKey.identity.jwk)
             embedded = room
             client = EmbeddedControlRoomClient(room: room.room)
             roomIdentity = room.key.identity

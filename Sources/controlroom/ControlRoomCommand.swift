@@ -1,9 +1,13 @@
 import ArgumentParser
 import ControlRoomKit
+import ControlRoomPostgres
+import CoreMetrics
 import Hummingbird
 import Logging
 import PanicCore
 import PanicSigning
+import Prometheus
+import ServiceLifecycle
 
 @main
 struct ControlRoomCommand: AsyncParsableCommand {
@@ -15,11 +19,36 @@ struct ControlRoomCommand: AsyncParsableCommand {
 }
 
 struct DatabaseOption: ParsableArguments {
-    @Option(name: .long, help: "The control room's SQLite database.")
+    @Option(
+        name: .long,
+        help:
+            "The control room's database: a SQLite file, or postgres://user[:password]@host[:port]/db (several `serve` may share one)."
+    )
     var db: String = "controlroom.db"
 
-    /// The registry needs no signing key.
-    func open(logger: Logger) throws -> ControlRoom { try ControlRoom(path: db, key: nil, logger: logger) }
+    var isPostgres: Bool { db.hasPrefix("postgres://") || db.hasPrefix("postgresql://") }
+
+    /// Runs `body` with the control room on `--db` (the registry needs no signing key), then closes it.
+    func withRoom<T: Sendable>(
+        key: DeviceKey? = nil, logger: Logger = Logger(label: "controlroom"),
+        _ body: @Sendable (ControlRoom) async throws -> T
+    ) async throws -> T {
+        guard isPostgres else { return try await body(ControlRoom(path: db, key: key, logger: logger)) }
+        return try await PostgresControlRoomStore.with(url: try PostgresURL(db), logger: logger) { store in
+            try await body(ControlRoom(store: store, key: key, logger: logger))
+        }
+    }
+}
+
+/// Runs the HTTP application after the PostgreSQL schema is up to date (the pool runs as the service before it).
+struct MigratedApplication<App: ApplicationProtocol>: Service {
+    let store: PostgresControlRoomStore
+    let app: App
+
+    func run() async throws {
+        try await store.migrate()
+        try await app.run()
+    }
 }
 
 struct Serve: AsyncParsableCommand {
@@ -41,20 +70,44 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--listen must be HOST:PORT, got '\(listen)'")
         }
         let host = String(listen[..<colon])
-        let controlRoom = try ControlRoom(path: options.db, key: DeviceKey.load(path: key), logger: logger)
+        let signingKey = try DeviceKey.load(path: key)
+        // /metrics: a Prometheus registry for the control room's figures and the PostgreSQL pool's (swift-metrics).
+        let registry = PrometheusCollectorRegistry()
+        let factory = PrometheusMetricsFactory(registry: registry)
+        MetricsSystem.bootstrap(factory)
+        let metrics = ControlRoomMetrics(factory: factory)
+        let endpoint = MetricsEndpoint(metrics: metrics, emit: { registry.emitToBuffer() })
         let tls = try desk.tls()
-        let app = try ControlRoomServer.application(
-            desk: Desk(room: controlRoom, configuration: try desk.configuration(tls: tls != nil)), host: host,
-            port: port, tls: tls, logger: logger,
-            onRunning: { port in
-                logger.notice(
-                    "control room listening",
-                    metadata: ["port": "\(port)", "scheme": "\(tls == nil ? "http" : "https")"])
-            })
-        if try controlRoom.users().isEmpty {
-            logger.warning("no desk accounts yet: add one with `controlroom users add --name NAME --role admin`")
+        let deskConfiguration = try desk.configuration(tls: tls != nil)
+        let running: @Sendable (Int) async -> Void = { port in
+            logger.notice(
+                "control room listening", metadata: ["port": "\(port)", "scheme": "\(tls == nil ? "http" : "https")"])
         }
-        try await app.runService()
+        guard options.isPostgres else {
+            let controlRoom = try ControlRoom(path: options.db, key: signingKey, logger: logger, metrics: metrics)
+            let app = try ControlRoomServer.application(
+                desk: Desk(room: controlRoom, configuration: deskConfiguration), host: host, port: port, tls: tls,
+                metrics: endpoint, logger: logger, onRunning: running)
+            if try await controlRoom.users().isEmpty {
+                logger.warning("no desk accounts yet: add one with `controlroom users add --name NAME --role admin`")
+            }
+            try await app.runService()
+            return
+        }
+        // PostgreSQL: the connection pool is a service of its own, started first and stopped last.
+        let store = PostgresControlRoomStore(url: try PostgresURL(options.db), logger: logger)
+        let controlRoom = ControlRoom(store: store, key: signingKey, logger: logger, metrics: metrics)
+        let room = Desk(room: controlRoom, configuration: deskConfiguration)
+        let app = try ControlRoomServer.application(
+            desk: room, host: host, port: port, tls: tls, metrics: endpoint, logger: logger, onRunning: running)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: store), .init(service: PostgresDeskFeed(store: store, signal: room.signal)),
+                    .init(service: MigratedApplication(store: store, app: app)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }
 
@@ -91,11 +144,11 @@ struct Identity: ParsableCommand {
     }
 }
 
-struct Devices: ParsableCommand {
+struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The device registry.", subcommands: [Add.self, Edit.self, List.self, Remove.self, Records.self])
 
-    struct Edit: ParsableCommand {
+    struct Edit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Sets a device's name, registration, route or booth, phone, and whether it is a responder.")
         @OptionGroup var options: DatabaseOption
@@ -103,19 +156,19 @@ struct Devices: ParsableCommand {
         var id: String
         @OptionGroup var metadata: MetadataOptions
 
-        func run() throws {
+        func run() async throws {
+            let id = id
             guard let edit = metadata.edit else {
                 throw ValidationError("nothing to change: give --name, --registration, --route, --phone or --responder")
             }
-            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
-            let result = try controlRoom.editDevice(id: id, edit)
+            let result = try await options.withRoom { try await $0.editDevice(id: id, edit) }
             print(
                 "\(id)\tname=\(result.name)\tregistration=\(result.registration)\troute=\(result.route)"
                     + "\tphone=\(result.phone)\tresponder=\(result.responder)")
         }
     }
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Registers a device and its public key.")
         @OptionGroup var options: DatabaseOption
         @Option(name: .long, help: "The device id (as `panicd identity` prints it).")
@@ -124,53 +177,62 @@ struct Devices: ParsableCommand {
         var publicKey: String
         @OptionGroup var metadata: MetadataOptions
 
-        func run() throws {
-            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
-            try controlRoom.addDevice(id: id, publicKey: publicKey)
-            if let edit = metadata.edit { try controlRoom.editDevice(id: id, edit) }
+        func run() async throws {
+            let (id, publicKey, edit) = (id, publicKey, metadata.edit)
+            try await options.withRoom { controlRoom in
+                try await controlRoom.addDevice(id: id, publicKey: publicKey)
+                if let edit { try await controlRoom.editDevice(id: id, edit) }
+            }
             print("registered \(id)")
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Lists registered devices.")
         @OptionGroup var options: DatabaseOption
 
-        func run() throws {
-            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
-            for device in try controlRoom.devices() {
-                let gaps = device.gaps.isEmpty ? "none" : device.gaps.joined(separator: ",")
-                let name = try controlRoom.metadata(device: device.id).map { "\tname=\($0.name)" } ?? ""
-                print("\(device.id)\tkid=\(device.keyID)\trecords=\(device.records)\tgaps=\(gaps)\(name)")
+        func run() async throws {
+            let lines = try await options.withRoom { controlRoom in
+                var lines: [String] = []
+                for device in try await controlRoom.devices() {
+                    let gaps = device.gaps.isEmpty ? "none" : device.gaps.joined(separator: ",")
+                    let name = try await controlRoom.metadata(device: device.id).map { "\tname=\($0.name)" } ?? ""
+                    lines.append("\(device.id)\tkid=\(device.keyID)\trecords=\(device.records)\tgaps=\(gaps)\(name)")
+                }
+                return lines
             }
+            for line in lines { print(line) }
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Removes a device (its records stay).")
         @OptionGroup var options: DatabaseOption
         @Option(name: .long, help: "The device id.")
         var id: String
 
-        func run() throws {
-            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
-            guard try controlRoom.removeDevice(id: id) else { throw ValidationError("no device '\(id)' is registered") }
+        func run() async throws {
+            let id = id
+            guard try await options.withRoom({ try await $0.removeDevice(id: id) }) else {
+                throw ValidationError("no device '\(id)' is registered")
+            }
             print("removed \(id)")
         }
     }
 
     /// `controlroom devices records`: what the control room holds from one device, by identity, for an audit against
     /// the box's `panicd outbox identities`.
-    struct Records: ParsableCommand {
+    struct Records: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Prints each stored record's sequence and envelope SHA-256 for one device, in order.")
         @OptionGroup var options: DatabaseOption
         @Option(name: .long, help: "The device id.")
         var id: String
 
-        func run() throws {
-            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
-            for record in try controlRoom.recordIdentities(device: id) { print("\(record.sequence)\t\(record.hash)") }
+        func run() async throws {
+            let id = id
+            let records = try await options.withRoom { try await $0.recordIdentities(device: id) }
+            for record in records { print("\(record.sequence)\t\(record.hash)") }
         }
     }
 }

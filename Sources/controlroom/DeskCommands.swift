@@ -60,7 +60,7 @@ struct MetadataOptions: ParsableArguments {
     }
 }
 
-struct Users: ParsableCommand {
+struct Users: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Desk accounts: operators, supervisors, administrators.",
         subcommands: [Add.self, Remove.self, Passwd.self, List.self])
@@ -82,7 +82,7 @@ struct Users: ParsableCommand {
         return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
     }
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Adds an account; the password is read from standard input (or --password-file).")
         @OptionGroup var options: DatabaseOption
@@ -95,32 +95,35 @@ struct Users: ParsableCommand {
         @Flag(name: .long, help: "Also create an API token for automation (printed once).")
         var token = false
 
-        func run() throws {
+        func run() async throws {
             guard let role = DeskRole(rawValue: role) else {
                 throw ValidationError(DeskError.unknownRole(role).description)
             }
-            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
-            let secret = try controlRoom.addUser(
-                name: name, role: role, password: try Users.password(file: passwordFile), token: token)
+            let (name, token, password) = (name, token, try Users.password(file: passwordFile))
+            let secret = try await options.withRoom {
+                try await $0.addUser(name: name, role: role, password: password, token: token)
+            }
             print("added \(name) (\(role.rawValue))")
             if let secret { print("token: \(secret)") }
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Removes an account (its audit lines stay).")
         @OptionGroup var options: DatabaseOption
         @Option(name: .long, help: "The login name.")
         var name: String
 
-        func run() throws {
-            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
-            guard try controlRoom.removeUser(name: name) else { throw ValidationError("no user '\(name)'") }
+        func run() async throws {
+            let name = name
+            guard try await options.withRoom({ try await $0.removeUser(name: name) }) else {
+                throw ValidationError("no user '\(name)'")
+            }
             print("removed \(name)")
         }
     }
 
-    struct Passwd: ParsableCommand {
+    struct Passwd: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Sets an account's password, read from standard input (or --password-file).")
         @OptionGroup var options: DatabaseOption
@@ -129,20 +132,19 @@ struct Users: ParsableCommand {
         @Option(name: .long, help: "A file whose first line is the password.")
         var passwordFile: String?
 
-        func run() throws {
-            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
-            try controlRoom.setPassword(name: name, password: try Users.password(file: passwordFile))
+        func run() async throws {
+            let (name, password) = (name, try Users.password(file: passwordFile))
+            try await options.withRoom { try await $0.setPassword(name: name, password: password) }
             print("password of \(name) changed (sessions of a running server end at its next restart)")
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Lists accounts.")
         @OptionGroup var options: DatabaseOption
 
-        func run() throws {
-            let controlRoom = try options.open(logger: Logger(label: "controlroom"))
-            for user in try controlRoom.users() {
+        func run() async throws {
+            for user in try await options.withRoom({ try await $0.users() }) {
                 print("\(user.name)\trole=\(user.role.rawValue)\ttoken=\(user.hasToken ? "yes" : "no")")
             }
         }

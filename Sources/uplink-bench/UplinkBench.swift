@@ -79,7 +79,7 @@ enum UplinkBench {
         // 1. Press → control-room acknowledgement.
         try await withServer("latency") { room, url, _ in
             let (key, outbox) = try makeDevice("latency")
-            try room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
+            try await room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
             let uplink = try Uplink(
                 outbox: outbox, deviceID: key.identity.deviceID, signingKey: key,
                 backends: [.init(name: "cr", url: url)],
@@ -114,7 +114,7 @@ enum UplinkBench {
         // 2 and 3. A backlog drained, and fresh emergencies while it drains.
         try await withServer("drain") { room, url, _ in
             let (key, outbox) = try makeDevice("drain")
-            try room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
+            try await room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
             var start = clock.now
             var remaining = backlogSize
             while remaining > 0 {
@@ -176,7 +176,7 @@ enum UplinkBench {
                     "  first (at reconnect) \(ms(alertLatencies[0]))  p50 \(ms(percentile(alertLatencies, 0.5)))  max \(ms(alertLatencies.max()!))  (goal ≤ 1 s)"
                 )
                 say(
-                    "stored at the control room: \(try room.recordCount()) records, gaps: \(try room.gaps(device: key.identity.deviceID).count)"
+                    "stored at the control room: \(try await room.recordCount()) records, gaps: \(try await room.gaps(device: key.identity.deviceID).count)"
                 )
                 group.cancelAll()
             }

@@ -93,6 +93,7 @@ extension CLISuite {
                 .write(toFile: path("panicd.yaml"), atomically: true, encoding: .utf8)
             let box = try RunningProcess(panicd, ["run", "--config", path("panicd.yaml")], in: directory)
             #expect(box.waitFor(" ready"), "\(box.text)")
+            #expect(box.waitFor("serving status on"), "\(box.text)")
             // The status socket says when the backlog is gone (the box pushes each change; nothing polls).
             let watch = try RunningProcess(panicd, ["status", "--socket", path("status.sock"), "--watch", "--json"])
             let drained = watch.waitUntil { text in

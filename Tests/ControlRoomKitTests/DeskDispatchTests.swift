@@ -5,14 +5,16 @@ import Testing
 
 @Suite("The desk's dispatch, history and device health", .serialized, .timeLimit(.minutes(2)))
 struct DeskDispatchTests {
-    @Test("a responder is dispatched to an alert: its stage and live distance show on the alert, and the audit says so")
-    func dispatch() async throws {
-        try await DeskServer.with { server in
-            try server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+    @Test(
+        "a responder is dispatched to an alert: its stage and live distance show on the alert, and the audit says so",
+        arguments: StoreKind.all)
+    func dispatch(_ store: StoreKind) async throws {
+        try await DeskServer.with(store: store) { server in
+            try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
             let bus = DeskDevice()
-            try server.register(bus, name: "Bus 534")
+            try await server.register(bus, name: "Bus 534")
             let van = DeskDevice()
-            try server.register(van, name: "PCR van 12", responder: true)
+            try await server.register(van, name: "PCR van 12", responder: true)
             let press = try bus.next(.emergency(input: "panic"), latitude: 28.6000, longitude: 77.2000)
             try await server.send(bus, [press.envelope])
             try await server.send(van, [try van.next(.position, latitude: 28.6100, longitude: 77.2000).envelope])
@@ -24,7 +26,7 @@ struct DeskDispatchTests {
             let sent = try await server.call(
                 "POST", path, headers: DeskServer.change(asha), body: #"{"responder":"\#(van.id)"}"#)
             #expect(sent.status == 200, "\(sent.body)")
-            let message = try #require(try server.desk.openAlerts().first)
+            let message = try #require(try await server.desk.openAlerts().first)
             let responder = try #require(message.responders.first)
             #expect(responder.stage == .dispatched)
             #expect(responder.name == "PCR van 12")
@@ -35,20 +37,22 @@ struct DeskDispatchTests {
             _ = try await server.call(
                 "POST", path, headers: DeskServer.change(asha),
                 body: #"{"responder":"\#(van.id)","stage":"on-scene"}"#)
-            let later = try #require(try server.desk.openAlerts().first?.responders.first)
+            let later = try #require(try await server.desk.openAlerts().first?.responders.first)
             #expect(later.stage == .onScene)
             #expect((later.distanceMeters ?? 99) < 20)
-            let audit = try server.room.audit(device: bus.id, alert: press.id)
+            let audit = try await server.room.audit(device: bus.id, alert: press.id)
             #expect(audit.map(\.reason) == ["\(van.id) dispatched", "\(van.id) on-scene"])
         }
     }
 
-    @Test("history lists closed alerts with who cleared them and why; health shows the last health report")
-    func historyAndHealth() async throws {
-        try await DeskServer.with { server in
-            try server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+    @Test(
+        "history lists closed alerts with who cleared them and why; health shows the last health report",
+        arguments: StoreKind.all)
+    func historyAndHealth(_ store: StoreKind) async throws {
+        try await DeskServer.with(store: store) { server in
+            try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
             let booth = DeskDevice()
-            try server.register(booth, name: "Booth 3")
+            try await server.register(booth, name: "Booth 3")
             let press = try booth.next(.help(input: "help"))
             try await server.send(booth, [press.envelope])
             let asha = try await server.login("asha", "correct horse asha")
@@ -62,14 +66,14 @@ struct DeskDispatchTests {
                     try booth.next(.health(HealthReport(queueDepth: 3, oldestUndeliveredAgeMilliseconds: 4000)))
                         .envelope,
                 ])
-            #expect(try server.room.openAlerts().isEmpty)
+            #expect(try await server.room.openAlerts().isEmpty)
             let history = try await server.call("GET", "/v1/desk/history?kind=help", headers: ["Cookie": asha.cookie])
             #expect(history.body.contains(press.id))
             #expect(history.body.contains(#""reason":"test""#))
             #expect(history.body.contains(#""user":"asha""#))
             let none = try await server.call("GET", "/v1/desk/history?kind=emergency", headers: ["Cookie": asha.cookie])
             #expect(none.body == "[]")
-            let health = try server.room.health()
+            let health = try await server.room.health()
             #expect(health.first?.metadata.name == "Booth 3")
             #expect(health.first?.health?.queueDepth == 3)
             #expect(health.first?.health?.oldestUndeliveredAgeMilliseconds == 4000)

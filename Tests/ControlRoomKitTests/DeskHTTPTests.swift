@@ -7,13 +7,15 @@ import Testing
 @Suite("The desk over HTTP: sessions, CSRF, roles, the audit log", .serialized, .timeLimit(.minutes(3)))
 struct DeskHTTPTests {
     /// A server with one open emergency and an operator, a supervisor and an admin.
-    func withAlert(_ body: (DeskServer, DeskDevice, String) async throws -> Void) async throws {
-        try await DeskServer.with { server in
+    func withAlert(
+        store: StoreKind = .sqlite, _ body: (DeskServer, DeskDevice, String) async throws -> Void
+    ) async throws {
+        try await DeskServer.with(store: store) { server in
             for (name, role) in [("asha", DeskRole.operator), ("sunil", .supervisor), ("root", .admin)] {
-                try server.room.addUser(name: name, role: role, password: "correct horse \(name)", cost: 4)
+                try await server.room.addUser(name: name, role: role, password: "correct horse \(name)", cost: 4)
             }
             let device = DeskDevice()
-            try server.register(device, name: "Bus 534", registration: "DL 1PC 4521")
+            try await server.register(device, name: "Bus 534", registration: "DL 1PC 4521")
             let emergency = try device.next(.emergency(input: "panic-1"))
             try await server.send(device, [emergency.envelope])
             try await body(server, device, emergency.id)
@@ -49,13 +51,15 @@ struct DeskHTTPTests {
             // Device endpoints keep their own authentication (signed records) and need no session.
             #expect(try await server.call("GET", "/v1/identity").status == 200)
             try await server.send(device, [])
-            #expect(try server.room.openAlerts().first?.state == .open)
+            #expect(try await server.room.openAlerts().first?.state == .open)
         }
     }
 
-    @Test("a wrong or missing CSRF token is refused (403); the right one accepts and the audit names the operator")
-    func csrf() async throws {
-        try await withAlert { server, device, alert in
+    @Test(
+        "a wrong or missing CSRF token is refused (403); the right one accepts and the audit names the operator",
+        arguments: StoreKind.all)
+    func csrf(_ store: StoreKind) async throws {
+        try await withAlert(store: store) { server, device, alert in
             let session = try await server.login("asha", "correct horse asha")
             let path = "/v1/alerts/\(device.id)/\(alert)/accept"
             var headers = DeskServer.change(session)
@@ -63,10 +67,10 @@ struct DeskHTTPTests {
             #expect(try await server.call("POST", path, headers: headers, body: "{}").status == 403)
             headers["X-CSRF-Token"] = nil
             #expect(try await server.call("POST", path, headers: headers, body: "{}").status == 403)
-            #expect(try server.room.openAlerts().first?.state == .open)
+            #expect(try await server.room.openAlerts().first?.state == .open)
             let accepted = try await server.call("POST", path, headers: DeskServer.change(session), body: "{}")
             #expect(accepted.status == 200, "\(accepted.body)")
-            let audit = try server.room.audit(device: device.id, alert: alert)
+            let audit = try await server.room.audit(device: device.id, alert: alert)
             #expect(audit.map(\.action) == [.accept])
             #expect(audit.first?.user == "asha")
             #expect(audit.first?.role == .operator)
@@ -92,14 +96,16 @@ struct DeskHTTPTests {
             headers = DeskServer.change(session)
             headers["Sec-Fetch-Site"] = "cross-site"
             #expect(try await server.call("POST", path, headers: headers, body: #"{"reason":"x"}"#).status == 403)
-            #expect(try server.room.openAlerts().first?.state == .open)
-            #expect(try server.room.audit().isEmpty)
+            #expect(try await server.room.openAlerts().first?.state == .open)
+            #expect(try await server.room.audit().isEmpty)
         }
     }
 
-    @Test("roles: only supervisors export the audit, only admins edit devices; operators act on alerts")
-    func roles() async throws {
-        try await withAlert { server, device, alert in
+    @Test(
+        "roles: only supervisors export the audit, only admins edit devices; operators act on alerts",
+        arguments: StoreKind.all)
+    func roles(_ store: StoreKind) async throws {
+        try await withAlert(store: store) { server, device, alert in
             let asha = try await server.login("asha", "correct horse asha")
             let sunil = try await server.login("sunil", "correct horse sunil")
             let root = try await server.login("root", "correct horse root")
@@ -114,7 +120,7 @@ struct DeskHTTPTests {
                 try await server.call("POST", metadata, headers: DeskServer.change(sunil), body: edit).status == 403)
             let edited = try await server.call("POST", metadata, headers: DeskServer.change(root), body: edit)
             #expect(edited.status == 200, "\(edited.body)")
-            #expect(try server.room.metadata(device: device.id)?.name == "Bus 534 (night)")
+            #expect(try await server.room.metadata(device: device.id)?.name == "Bus 534 (night)")
             let note = try await server.call(
                 "POST", "/v1/alerts/\(device.id)/\(alert)/note", headers: DeskServer.change(asha),
                 body: #"{"text":"called the driver"}"#)
@@ -136,13 +142,13 @@ struct DeskHTTPTests {
             let cleared = try await server.call(
                 "POST", path, headers: DeskServer.change(asha), body: #"{"reason":"false alarm: \"test\", sorry"}"#)
             #expect(cleared.status == 200, "\(cleared.body)")
-            let csv = try server.room.auditCSV()
+            let csv = try await server.room.auditCSV()
             #expect(
                 csv.contains(#"asha,operator,clear,\#(device.id),\#(alert),"false alarm: ""test"", sorry""#), "\(csv)")
             let connection = try SQLiteConnection(path: server.room.databasePath)
             #expect(throws: SQLiteError.self) { try connection.execute("UPDATE audit SET user = 'nobody'") }
             #expect(throws: SQLiteError.self) { try connection.execute("DELETE FROM audit") }
-            #expect(try server.room.audit().first?.user == "asha")
+            #expect(try await server.room.audit().first?.user == "asha")
         }
     }
 
@@ -175,7 +181,7 @@ struct DeskHTTPTests {
         try await withAlert { server, _, _ in
             let asha = try await server.login("asha", "correct horse asha")
             #expect(try await server.call("GET", "/v1/alerts", headers: ["Cookie": asha.cookie]).status == 200)
-            try server.room.removeUser(name: "asha")
+            try await server.room.removeUser(name: "asha")
             #expect(try await server.call("GET", "/v1/alerts", headers: ["Cookie": asha.cookie]).status == 401)
             for tone in ["emergency", "help"] {
                 let sound = try await server.call("GET", "/static/alarm/\(tone)")
@@ -190,11 +196,12 @@ struct DeskHTTPTests {
         }
     }
 
-    @Test("an API token authenticates a program without cookies or CSRF; a wrong token is 401")
-    func apiToken() async throws {
-        try await withAlert { server, device, alert in
+    @Test(
+        "an API token authenticates a program without cookies or CSRF; a wrong token is 401", arguments: StoreKind.all)
+    func apiToken(_ store: StoreKind) async throws {
+        try await withAlert(store: store) { server, device, alert in
             let token = try #require(
-                try server.room.addUser(
+                try await server.room.addUser(
                     name: "bot", role: .operator, password: "automation password", token: true, cost: 4))
             let wrong = try await server.call("GET", "/v1/alerts", headers: ["Authorization": "Bearer nope"])
             #expect(wrong.status == 401)
@@ -204,13 +211,15 @@ struct DeskHTTPTests {
             let accept = try await server.call(
                 "POST", "/v1/alerts/\(device.id)/\(alert)/accept", headers: ["Authorization": "Bearer \(token)"])
             #expect(accept.status == 200, "\(accept.body)")
-            #expect(try server.room.audit().first?.user == "bot")
+            #expect(try await server.room.audit().first?.user == "bot")
         }
     }
 
-    @Test("the push channel sends a snapshot, then each change: a new alert, its new position, the accept")
-    func pushChannel() async throws {
-        try await withAlert { server, device, alert in
+    @Test(
+        "the push channel sends a snapshot, then each change: a new alert, its new position, the accept",
+        arguments: StoreKind.all)
+    func pushChannel(_ store: StoreKind) async throws {
+        try await withAlert(store: store) { server, device, alert in
             let asha = try await server.login("asha", "correct horse asha")
             var lines = try await server.openEvents(cookie: asha.cookie)
             let snapshot = try #require(try await lines.nextEvent())
@@ -243,24 +252,24 @@ struct DeskPolicyTests {
     }
 
     @Test("roles are ordered operator < supervisor < admin; names and passwords are checked with clear errors")
-    func accounts() throws {
+    func accounts() async throws {
         #expect(DeskRole.operator < .supervisor && DeskRole.supervisor < .admin)
-        let fixture = try Fixture(register: false)
-        #expect(throws: DeskError.weakPassword("it needs at least 10 characters")) {
-            try fixture.room.addUser(name: "asha", role: .operator, password: "short", cost: 4)
+        let fixture = try await Fixture(register: false)
+        await #expect(throws: DeskError.weakPassword("it needs at least 10 characters")) {
+            try await fixture.room.addUser(name: "asha", role: .operator, password: "short", cost: 4)
         }
-        #expect(throws: DeskError.badUserName("a b")) {
-            try fixture.room.addUser(name: "a b", role: .operator, password: "long enough pass", cost: 4)
+        await #expect(throws: DeskError.badUserName("a b")) {
+            try await fixture.room.addUser(name: "a b", role: .operator, password: "long enough pass", cost: 4)
         }
-        try fixture.room.addUser(name: "asha", role: .operator, password: "long enough pass", cost: 4)
-        #expect(throws: DeskError.duplicateUser("asha")) {
-            try fixture.room.addUser(name: "asha", role: .admin, password: "long enough pass", cost: 4)
+        try await fixture.room.addUser(name: "asha", role: .operator, password: "long enough pass", cost: 4)
+        await #expect(throws: DeskError.duplicateUser("asha")) {
+            try await fixture.room.addUser(name: "asha", role: .admin, password: "long enough pass", cost: 4)
         }
-        #expect(try fixture.room.authenticate(name: "asha", password: "long enough pass")?.role == .operator)
-        #expect(try fixture.room.authenticate(name: "asha", password: "long enough pasS") == nil)
-        try fixture.room.setPassword(name: "asha", password: "another long one", cost: 4)
-        #expect(try fixture.room.authenticate(name: "asha", password: "another long one") != nil)
-        #expect(try fixture.room.removeUser(name: "asha"))
-        #expect(try fixture.room.authenticate(name: "asha", password: "another long one") == nil)
+        #expect(try await fixture.room.authenticate(name: "asha", password: "long enough pass")?.role == .operator)
+        #expect(try await fixture.room.authenticate(name: "asha", password: "long enough pasS") == nil)
+        try await fixture.room.setPassword(name: "asha", password: "another long one", cost: 4)
+        #expect(try await fixture.room.authenticate(name: "asha", password: "another long one") != nil)
+        #expect(try await fixture.room.removeUser(name: "asha"))
+        #expect(try await fixture.room.authenticate(name: "asha", password: "another long one") == nil)
     }
 }

@@ -84,9 +84,9 @@ struct DeskServer: Sendable {
     }
 
     /// A registered device with metadata.
-    func register(_ device: DeskDevice, name: String, registration: String = "", responder: Bool = false) throws {
-        try room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
-        try room.editDevice(
+    func register(_ device: DeskDevice, name: String, registration: String = "", responder: Bool = false) async throws {
+        try await room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+        try await room.editDevice(
             id: device.id, DeviceMetadataEdit(name: name, registration: registration, responder: responder))
     }
 
@@ -106,32 +106,30 @@ struct DeskServer: Sendable {
         ["Cookie": session.cookie, "X-CSRF-Token": session.csrf, "Content-Type": "application/json"]
     }
 
-    /// Runs `body` with a fresh control room and desk listening on loopback.
+    /// Runs `body` with a fresh control room (on a fresh store of `store`) and desk listening on loopback.
     static func with(
-        _ configuration: DeskConfiguration = DeskConfiguration(heartbeat: .seconds(1)),
+        _ configuration: DeskConfiguration = DeskConfiguration(heartbeat: .seconds(1)), store: StoreKind = .sqlite,
         _ body: (DeskServer) async throws -> Void
     ) async throws {
-        let fixture = try Fixture(register: false)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let desk = Desk(room: fixture.room, configuration: configuration)
-        let (ports, sink) = AsyncStream<Int>.makeStream()
-        let app = try ControlRoomServer.application(
-            desk: desk, host: "127.0.0.1", port: 0, logger: logger, onRunning: { sink.yield($0) })
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.run() }
-            var iterator = ports.makeAsyncIterator()
-            let port = try #require(await iterator.next())
-            let server = DeskServer(room: fixture.room, desk: desk, base: "http://127.0.0.1:\(port)")
-            do { try await body(server) } catch {
+        try await Fixture.with(store, register: false) { fixture in
+            let desk = Desk(room: fixture.room, configuration: configuration)
+            let (ports, sink) = AsyncStream<Int>.makeStream()
+            let app = try ControlRoomServer.application(
+                desk: desk, host: "127.0.0.1", port: 0, logger: StoreKind.quiet, onRunning: { sink.yield($0) })
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await app.run() }
+                var iterator = ports.makeAsyncIterator()
+                let port = try #require(await iterator.next())
+                let server = DeskServer(room: fixture.room, desk: desk, base: "http://127.0.0.1:\(port)")
+                do { try await body(server) } catch {
+                    desk.signal.close()
+                    group.cancelAll()
+                    throw error
+                }
                 desk.signal.close()
                 group.cancelAll()
-                throw error
             }
-            desk.signal.close()
-            group.cancelAll()
         }
-        withExtendedLifetime(fixture) {}
     }
 }
 

@@ -13,11 +13,11 @@ struct OperatorPageBrowserTests {
     func desk() async throws {
         // Escalation after 3 s, so the test sees it without waiting a minute.
         try await DeskServer.with(DeskConfiguration(escalateAfter: .seconds(3), heartbeat: .seconds(1))) { server in
-            try server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+            try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
             let bus = DeskDevice()
-            try server.register(bus, name: "Bus 534 Kashmere Gate", registration: "DL 1PC 4521")
+            try await server.register(bus, name: "Bus 534 Kashmere Gate", registration: "DL 1PC 4521")
             let booth = DeskDevice()
-            try server.register(booth, name: "Booth Rajiv Chowk 3")
+            try await server.register(booth, name: "Booth Rajiv Chowk 3")
             let browser = try DevTools()
             defer { browser.close() }
             let page = try await browser.newPage(server.base + "/")
@@ -75,9 +75,11 @@ struct OperatorPageBrowserTests {
             try await page.waitFor(
                 "[...document.querySelectorAll('#alerts tr')].filter((r) => r.cells[5].textContent === 'help on the way').length === 30"
             )
-            let accepted = try server.room.openAlerts().filter { alerts.contains($0.id) && $0.state == .acknowledged }
+            let accepted = try await server.room.openAlerts().filter {
+                alerts.contains($0.id) && $0.state == .acknowledged
+            }
             #expect(accepted.count == 30, "\(accepted.count) of 30 Accept clicks landed")
-            let audited = try server.room.audit().filter { $0.action == .accept && alerts.contains($0.alert) }
+            let audited = try await server.room.audit().filter { $0.action == .accept && alerts.contains($0.alert) }
             #expect(audited.count == 30)
             // Emergencies sort above help calls.
             let kinds = try await page.evaluate(
@@ -92,12 +94,12 @@ struct OperatorPageBrowserTests {
             try await page.waitFor("document.getElementById('clearDialog').open")
             try await page.click("#clearConfirm")
             try await page.waitFor("document.getElementById('clearError').textContent === 'choose a reason'")
-            #expect(try server.room.openAlerts().first { $0.id == press.id }?.state == .acknowledged)
+            #expect(try await server.room.openAlerts().first { $0.id == press.id }?.state == .acknowledged)
             _ = try await page.evaluate("document.getElementById('clearReason').value = 'false alarm'")
             try await page.type("#clearText", "driver pressed it by mistake")
             try await page.click("#clearConfirm")
             try await page.waitFor("!document.getElementById('clearDialog').open")
-            #expect(try server.room.openAlerts().first { $0.id == press.id }?.state == .cleared)
+            #expect(try await server.room.openAlerts().first { $0.id == press.id }?.state == .cleared)
 
             // The audit on the alert names the operator, with the reason.
             try await page.click("\(Self.row(press.id)) td.kind")

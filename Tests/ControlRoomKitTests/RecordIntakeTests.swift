@@ -12,19 +12,51 @@ import Testing
 final class Fixture {
     let directory: String
     let room: ControlRoom
-    let roomKey = DeviceKey.generate()
+    let roomKey: DeviceKey
     let deviceKey = DeviceKey.generate()
     let signer: RecordSigner
     var deviceID: String { deviceKey.identity.deviceID }
 
-    init(register: Bool = true) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cr-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        room = try ControlRoom(path: directory + "/cr.db", key: roomKey, logger: logger)
+    private init(directory: String, room: ControlRoom, roomKey: DeviceKey) {
+        self.directory = directory
+        self.room = room
+        self.roomKey = roomKey
         signer = RecordSigner(key: deviceKey)
-        if register { try room.addDevice(id: deviceKey.identity.deviceID, publicKey: deviceKey.identity.jwk) }
+    }
+
+    /// A fixture on SQLite in a fresh directory (removed when the fixture goes).
+    convenience init(register: Bool = true) async throws {
+        let directory = Self.scratch()
+        let key = DeviceKey.generate()
+        self.init(
+            directory: directory, room: try ControlRoom(path: directory + "/cr.db", key: key, logger: StoreKind.quiet),
+            roomKey: key)
+        if register { try await self.register() }
+    }
+
+    /// Runs `body` with a fixture on a fresh store of `kind`.
+    static func with(
+        _ kind: StoreKind, register: Bool = true, _ body: (Fixture) async throws -> Void
+    ) async throws {
+        let directory = scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await kind.withStore(directory: directory) { store in
+            let key = DeviceKey.generate()
+            let fixture = Fixture(
+                directory: directory, room: ControlRoom(store: store, key: key, logger: StoreKind.quiet), roomKey: key)
+            if register { try await fixture.register() }
+            try await body(fixture)
+        }
+    }
+
+    func register() async throws {
+        try await room.addDevice(id: deviceKey.identity.deviceID, publicKey: deviceKey.identity.jwk)
+    }
+
+    static func scratch() -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cr-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -48,8 +80,8 @@ final class Fixture {
     }
 
     /// Sends a batch as the device does: signed with its key at the control room's time.
-    func send(_ envelopes: [String], acks: [String] = []) throws -> RecordBatchResponse {
-        try room.receive(signed(RecordBatch(device: deviceID, envelopes: envelopes, commandAcks: acks)))
+    func send(_ envelopes: [String], acks: [String] = []) async throws -> RecordBatchResponse {
+        try await room.receive(signed(RecordBatch(device: deviceID, envelopes: envelopes, commandAcks: acks)))
     }
 
     /// `batch` with the device's proof.
@@ -60,94 +92,111 @@ final class Fixture {
 
 @Suite("Record intake: verify, store once, find gaps", .timeLimit(.minutes(5)))
 struct RecordIntakeTests {
-    @Test("genuine records are accepted; sent again they are duplicates and are not stored twice")
-    func acceptedThenDuplicate() throws {
-        let fixture = try Fixture()
-        let records = try fixture.chain(3)
-        let first = try fixture.send(records.map(\.envelope))
-        #expect(first.results.map(\.status) == [.accepted, .accepted, .accepted])
-        let again = try fixture.send(records.map(\.envelope))
-        #expect(again.results.map(\.status) == [.duplicate, .duplicate, .duplicate])
-        #expect(try fixture.room.recordCount() == 3)
-        #expect(try fixture.room.findings(device: fixture.deviceID).isEmpty)
+    @Test(
+        "genuine records are accepted; sent again they are duplicates and are not stored twice",
+        arguments: StoreKind.all)
+    func acceptedThenDuplicate(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let records = try fixture.chain(3)
+            let first = try await fixture.send(records.map(\.envelope))
+            #expect(first.results.map(\.status) == [.accepted, .accepted, .accepted])
+            let again = try await fixture.send(records.map(\.envelope))
+            #expect(again.results.map(\.status) == [.duplicate, .duplicate, .duplicate])
+            #expect(try await fixture.room.recordCount() == 3)
+            #expect(try await fixture.room.findings(device: fixture.deviceID).isEmpty)
+        }
     }
 
-    @Test("a record with a forged signature is rejected as bad-signature and not stored")
-    func forged() throws {
-        let fixture = try Fixture()
-        let genuine = try fixture.chain(1)[0].envelope
-        let parts = genuine.split(separator: ".").map(String.init)
-        let payload = try #require(Base64URL.decode(parts[1]))
-        let moved = String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "28.61", with: "19.07")
-        let forged = [parts[0], Base64URL.encode(Data(moved.utf8)), parts[2]].joined(separator: ".")
-        let response = try fixture.send([forged])
-        #expect(response.results == [RecordResult(status: .rejected, reason: .badSignature)])
-        #expect(try fixture.room.recordCount() == 0)
+    @Test("a record with a forged signature is rejected as bad-signature and not stored", arguments: StoreKind.all)
+    func forged(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let genuine = try fixture.chain(1)[0].envelope
+            let parts = genuine.split(separator: ".").map(String.init)
+            let payload = try #require(Base64URL.decode(parts[1]))
+            let moved = String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "28.61", with: "19.07")
+            let forged = [parts[0], Base64URL.encode(Data(moved.utf8)), parts[2]].joined(separator: ".")
+            let response = try await fixture.send([forged])
+            #expect(response.results == [RecordResult(status: .rejected, reason: .badSignature)])
+            #expect(try await fixture.room.recordCount() == 0)
+        }
     }
 
-    @Test("a record from an unregistered device is rejected as unknown-device")
-    func unknownDevice() throws {
-        let fixture = try Fixture(register: false)
-        let response = try fixture.send(try fixture.chain(1).map(\.envelope))
-        #expect(response.results == [RecordResult(status: .rejected, reason: .unknownDevice)])
-        #expect(try fixture.room.recordCount() == 0)
+    @Test("a record from an unregistered device is rejected as unknown-device", arguments: StoreKind.all)
+    func unknownDevice(_ store: StoreKind) async throws {
+        try await Fixture.with(store, register: false) { fixture in
+            let response = try await fixture.send(try fixture.chain(1).map(\.envelope))
+            #expect(response.results == [RecordResult(status: .rejected, reason: .unknownDevice)])
+            #expect(try await fixture.room.recordCount() == 0)
+        }
     }
 
-    @Test("garbage is rejected as malformed")
-    func malformed() throws {
-        let fixture = try Fixture()
-        let response = try fixture.send(["not-a-jws", "a.b"])
-        #expect(response.results.map(\.reason) == [.malformed, .malformed])
+    @Test("garbage is rejected as malformed", arguments: StoreKind.all)
+    func malformed(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let response = try await fixture.send(["not-a-jws", "a.b"])
+            #expect(response.results.map(\.reason) == [.malformed, .malformed])
+        }
     }
 
-    @Test("a replayed record (same id under a new sequence number) and a fork are rejected and recorded")
-    func replayAndFork() throws {
-        let fixture = try Fixture()
-        let records = try fixture.chain(2)
-        _ = try fixture.send(records.map(\.envelope))
-        // The device's own key signs a different record with sequence 2: a fork.
-        let draft = RecordDraft(
-            id: UUID().uuidString.lowercased(), time: RecordTime(epochMilliseconds: 1), timeSource: .system, fix: nil,
-            body: .position)
-        let fork = try fixture.signer.seal(
-            Record(device: fixture.deviceID, sequence: 2, previousHash: records[0].hash, draft: draft))
-        // The first record's payload again, renumbered as 3: a replay of its id.
-        let payload = try #require(Base64URL.decode(records[0].envelope.split(separator: ".")[1]))
-        var replayed = try JSONDecoder().decode(Record.self, from: payload)
-        replayed.sequence = 3
-        replayed.previousHash = records[1].hash
-        let replay = try fixture.signer.seal(replayed)
-        let response = try fixture.send([fork.envelope, replay.envelope])
-        #expect(response.results.map(\.reason) == [.fork, .replay])
-        #expect(try fixture.room.recordCount() == 2)
-        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == [.fork, .replay])
+    @Test(
+        "a replayed record (same id under a new sequence number) and a fork are rejected and recorded",
+        arguments: StoreKind.all)
+    func replayAndFork(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let records = try fixture.chain(2)
+            _ = try await fixture.send(records.map(\.envelope))
+            // The device's own key signs a different record with sequence 2: a fork.
+            let draft = RecordDraft(
+                id: UUID().uuidString.lowercased(), time: RecordTime(epochMilliseconds: 1), timeSource: .system,
+                fix: nil,
+                body: .position)
+            let fork = try fixture.signer.seal(
+                Record(device: fixture.deviceID, sequence: 2, previousHash: records[0].hash, draft: draft))
+            // The first record's payload again, renumbered as 3: a replay of its id.
+            let payload = try #require(Base64URL.decode(records[0].envelope.split(separator: ".")[1]))
+            var replayed = try JSONDecoder().decode(Record.self, from: payload)
+            replayed.sequence = 3
+            replayed.previousHash = records[1].hash
+            let replay = try fixture.signer.seal(replayed)
+            let response = try await fixture.send([fork.envelope, replay.envelope])
+            #expect(response.results.map(\.reason) == [.fork, .replay])
+            #expect(try await fixture.room.recordCount() == 2)
+            #expect(try await fixture.room.findings(device: fixture.deviceID).map(\.finding) == [.fork, .replay])
+        }
     }
 
-    @Test("missing sequence numbers are recorded as gaps and close when the records arrive (alerts first)")
-    func gaps() throws {
-        let fixture = try Fixture()
-        let records = try fixture.chain(6, alertAt: [6])
-        _ = try fixture.send([records[5].envelope, records[0].envelope, records[2].envelope])
-        #expect(try fixture.room.gaps(device: fixture.deviceID) == [2...2, 4...5])
-        let listed = try fixture.room.devices().first { $0.id == fixture.deviceID }
-        #expect(listed?.gaps == ["2", "4-5"])
-        _ = try fixture.send([records[1].envelope, records[3].envelope, records[4].envelope])
-        #expect(try fixture.room.gaps(device: fixture.deviceID).isEmpty)
-        #expect(try fixture.room.findings(device: fixture.deviceID).isEmpty)
+    @Test(
+        "missing sequence numbers are recorded as gaps and close when the records arrive (alerts first)",
+        arguments: StoreKind.all)
+    func gaps(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let records = try fixture.chain(6, alertAt: [6])
+            _ = try await fixture.send([records[5].envelope, records[0].envelope, records[2].envelope])
+            #expect(try await fixture.room.gaps(device: fixture.deviceID) == [2...2, 4...5])
+            let listed = try await fixture.room.devices().first { $0.id == fixture.deviceID }
+            #expect(listed?.gaps == ["2", "4-5"])
+            _ = try await fixture.send([records[1].envelope, records[3].envelope, records[4].envelope])
+            #expect(try await fixture.room.gaps(device: fixture.deviceID).isEmpty)
+            #expect(try await fixture.room.findings(device: fixture.deviceID).isEmpty)
+        }
     }
 
-    @Test("a record whose prev does not match its predecessor is stored and reported as a broken chain")
-    func brokenChain() throws {
-        let fixture = try Fixture()
-        let records = try fixture.chain(1)
-        let draft = RecordDraft(
-            id: UUID().uuidString.lowercased(), time: RecordTime(epochMilliseconds: 2), timeSource: .system, fix: nil,
-            body: .position)
-        let broken = try fixture.signer.seal(
-            Record(device: fixture.deviceID, sequence: 2, previousHash: "AAAA", draft: draft))
-        let response = try fixture.send([records[0].envelope, broken.envelope])
-        #expect(response.results.map(\.status) == [.accepted, .accepted])
-        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == [.brokenChain])
+    @Test(
+        "a record whose prev does not match its predecessor is stored and reported as a broken chain",
+        arguments: StoreKind.all)
+    func brokenChain(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let records = try fixture.chain(1)
+            let draft = RecordDraft(
+                id: UUID().uuidString.lowercased(), time: RecordTime(epochMilliseconds: 2), timeSource: .system,
+                fix: nil,
+                body: .position)
+            let broken = try fixture.signer.seal(
+                Record(device: fixture.deviceID, sequence: 2, previousHash: "AAAA", draft: draft))
+            let response = try await fixture.send([records[0].envelope, broken.envelope])
+            #expect(response.results.map(\.status) == [.accepted, .accepted])
+            #expect(try await fixture.room.findings(device: fixture.deviceID).map(\.finding) == [.brokenChain])
+        }
     }
 }
 
@@ -162,96 +211,107 @@ struct SharedRulesIntakeTests {
             Record(device: fixture.deviceID, sequence: sequence, previousHash: previous, draft: draft))
     }
 
-    @Test("record 1 carrying a prev is stored and reported as a broken chain, as panicd verify reports it")
-    func firstRecordWithPrevious() throws {
-        let fixture = try Fixture()
-        let first = try sealed(fixture, sequence: 1, previous: "AAAA")
-        #expect(try fixture.send([first.envelope]).results.map(\.status) == [.accepted])
-        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == [.brokenChain])
-        var verifier = RecordVerifier(keys: [fixture.deviceKey.identity])
-        #expect(verifier.verify(first.envelope).findings == [.brokenChain(device: fixture.deviceID, sequence: 1)])
+    @Test(
+        "record 1 carrying a prev is stored and reported as a broken chain, as panicd verify reports it",
+        arguments: StoreKind.all)
+    func firstRecordWithPrevious(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let first = try sealed(fixture, sequence: 1, previous: "AAAA")
+            #expect(try await fixture.send([first.envelope]).results.map(\.status) == [.accepted])
+            #expect(try await fixture.room.findings(device: fixture.deviceID).map(\.finding) == [.brokenChain])
+            var verifier = RecordVerifier(keys: [fixture.deviceKey.identity])
+            #expect(verifier.verify(first.envelope).findings == [.brokenChain(device: fixture.deviceID, sequence: 1)])
+        }
     }
 
-    @Test("the control room and panicd verify name the same findings for the same stream")
-    func sameFindings() throws {
-        let fixture = try Fixture()
-        let records = try fixture.chain(3)
-        let fork = try sealed(fixture, sequence: 2, previous: records[0].hash)
-        let broken = try sealed(fixture, sequence: 4, previous: "AAAA")
-        let stream = records.map(\.envelope) + [fork.envelope, broken.envelope]
-        _ = try fixture.send(stream)
-        var verifier = RecordVerifier(keys: [fixture.deviceKey.identity])
-        let verified = stream.flatMap { verifier.verify($0).findings }.filter { !$0.isOK }.map(\.kind)
-        #expect(try fixture.room.findings(device: fixture.deviceID).map(\.finding) == verified)
-        #expect(verified == [.fork, .brokenChain])
+    @Test("the control room and panicd verify name the same findings for the same stream", arguments: StoreKind.all)
+    func sameFindings(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let records = try fixture.chain(3)
+            let fork = try sealed(fixture, sequence: 2, previous: records[0].hash)
+            let broken = try sealed(fixture, sequence: 4, previous: "AAAA")
+            let stream = records.map(\.envelope) + [fork.envelope, broken.envelope]
+            _ = try await fixture.send(stream)
+            var verifier = RecordVerifier(keys: [fixture.deviceKey.identity])
+            let verified = stream.flatMap { verifier.verify($0).findings }.filter { !$0.isOK }.map(\.kind)
+            #expect(try await fixture.room.findings(device: fixture.deviceID).map(\.finding) == verified)
+            #expect(verified == [.fork, .brokenChain])
+        }
     }
 
-    @Test("a batch naming another device than the key's is a device mismatch")
-    func senderMismatch() throws {
-        let fixture = try Fixture()
-        let envelope = try fixture.chain(1)[0].envelope
-        let response = try fixture.room.receive(RecordBatch(device: "someone-else", envelopes: [envelope]))
-        #expect(response.results == [RecordResult(status: .rejected, sequence: 1, reason: .deviceMismatch)])
+    @Test("a batch naming another device than the key's is a device mismatch", arguments: StoreKind.all)
+    func senderMismatch(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let envelope = try fixture.chain(1)[0].envelope
+            let response = try await fixture.room.receive(RecordBatch(device: "someone-else", envelopes: [envelope]))
+            #expect(response.results == [RecordResult(status: .rejected, sequence: 1, reason: .deviceMismatch)])
+        }
     }
 }
 
 @Suite("Operator actions become signed commands", .timeLimit(.minutes(2)))
 struct OperatorCommandTests {
-    @Test("accept and clear issue commands signed with the control room key, carrying device, alert, nonce, expiry")
-    func signedCommands() throws {
-        let fixture = try Fixture()
-        let records = try fixture.chain(1, alertAt: [1])
-        let first = try fixture.send(records.map(\.envelope))
-        let alertID = try #require(try fixture.room.openAlerts().first?.id)
-        #expect(first.alerts == [RemoteAlertState(alert: alertID, state: .open)])
-        #expect(first.commands.isEmpty)
-        try fixture.room.accept(device: fixture.deviceID, alert: alertID)
-        let second = try fixture.send([])
-        #expect(second.alerts == [RemoteAlertState(alert: alertID, state: .acknowledged)])
-        let verifier = CommandSignatureVerifier(controlRoom: fixture.roomKey.identity)
-        let accept = try verifier.verify(try #require(second.commands.first))
-        #expect(accept.action == .accept)
-        #expect(accept.device == fixture.deviceID)
-        #expect(accept.alert == alertID)
-        #expect(accept.expires > accept.issued)
-        // Acknowledged by the device: not sent again.
-        #expect(try fixture.send([], acks: [accept.nonce]).commands.isEmpty)
-        try fixture.room.clear(device: fixture.deviceID, alert: alertID)
-        let clear = try verifier.verify(try #require(try fixture.send([]).commands.first))
-        #expect(clear.action == .clear)
-        #expect(clear.nonce != accept.nonce)
-        #expect(throws: ControlRoomError.self) { try fixture.room.accept(device: fixture.deviceID, alert: alertID) }
+    @Test(
+        "accept and clear issue commands signed with the control room key, carrying device, alert, nonce, expiry",
+        arguments: StoreKind.all)
+    func signedCommands(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let records = try fixture.chain(1, alertAt: [1])
+            let first = try await fixture.send(records.map(\.envelope))
+            let alertID = try #require(try await fixture.room.openAlerts().first?.id)
+            #expect(first.alerts == [RemoteAlertState(alert: alertID, state: .open)])
+            #expect(first.commands.isEmpty)
+            try await fixture.room.accept(device: fixture.deviceID, alert: alertID)
+            let second = try await fixture.send([])
+            #expect(second.alerts == [RemoteAlertState(alert: alertID, state: .acknowledged)])
+            let verifier = CommandSignatureVerifier(controlRoom: fixture.roomKey.identity)
+            let accept = try verifier.verify(try #require(second.commands.first))
+            #expect(accept.action == .accept)
+            #expect(accept.device == fixture.deviceID)
+            #expect(accept.alert == alertID)
+            #expect(accept.expires > accept.issued)
+            // Acknowledged by the device: not sent again.
+            #expect(try await fixture.send([], acks: [accept.nonce]).commands.isEmpty)
+            try await fixture.room.clear(device: fixture.deviceID, alert: alertID)
+            let clear = try verifier.verify(try #require(try await fixture.send([]).commands.first))
+            #expect(clear.action == .clear)
+            #expect(clear.nonce != accept.nonce)
+            await #expect(throws: ControlRoomError.self) {
+                try await fixture.room.accept(device: fixture.deviceID, alert: alertID)
+            }
+        }
     }
 
-    @Test("POST /v1/records over HTTP answers per record")
-    func overHTTP() async throws {
-        let fixture = try Fixture()
-        let records = try fixture.chain(2, alertAt: [2])
-        let room = fixture.room
-        var quiet = Logger(label: "test")
-        quiet.logLevel = .critical
-        let (ports, sink) = AsyncStream<Int>.makeStream()
-        let app = ControlRoomServer.application(
-            controlRoom: room, host: "127.0.0.1", port: 0, logger: quiet,
-            onRunning: { sink.yield($0) })
-        let batch = try fixture.signed(
-            RecordBatch(device: fixture.deviceID, envelopes: records.map(\.envelope) + ["junk"]))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.run() }
-            var iterator = ports.makeAsyncIterator()
-            let port = try #require(await iterator.next())
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/records")
-            request.method = .POST
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(batch)))
-            // Generous: on a two-core CI machine long synchronous tests (SQLite fills, child processes) can hold the
-            // cooperative pool for a while; this test is about the answer, not its speed.
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
-            #expect(response.status == .ok)
-            let body = try await response.body.collect(upTo: 1 << 20)
-            let decoded = try JSONDecoder().decode(RecordBatchResponse.self, from: Data(body.readableBytesView))
-            #expect(decoded.results.map(\.status) == [.accepted, .accepted, .rejected])
-            #expect(decoded.alerts.count == 1)
-            group.cancelAll()
+    @Test("POST /v1/records over HTTP answers per record", arguments: StoreKind.all)
+    func overHTTP(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let records = try fixture.chain(2, alertAt: [2])
+            let room = fixture.room
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            let (ports, sink) = AsyncStream<Int>.makeStream()
+            let app = ControlRoomServer.application(
+                controlRoom: room, host: "127.0.0.1", port: 0, logger: quiet,
+                onRunning: { sink.yield($0) })
+            let batch = try fixture.signed(
+                RecordBatch(device: fixture.deviceID, envelopes: records.map(\.envelope) + ["junk"]))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await app.run() }
+                var iterator = ports.makeAsyncIterator()
+                let port = try #require(await iterator.next())
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/records")
+                request.method = .POST
+                request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(batch)))
+                // Generous: on a two-core CI machine long synchronous tests (SQLite fills, child processes) can hold the
+                // cooperative pool for a while; this test is about the answer, not its speed.
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+                #expect(response.status == .ok)
+                let body = try await response.body.collect(upTo: 1 << 20)
+                let decoded = try JSONDecoder().decode(RecordBatchResponse.self, from: Data(body.readableBytesView))
+                #expect(decoded.results.map(\.status) == [.accepted, .accepted, .rejected])
+                #expect(decoded.alerts.count == 1)
+                group.cancelAll()
+            }
         }
     }
 }
@@ -259,49 +319,57 @@ struct OperatorCommandTests {
 @Suite("Requests must prove they come from the device", .timeLimit(.minutes(2)))
 struct RequestAuthenticationTests {
     /// A fixture with an open alert the operator accepted: one command is waiting.
-    func waitingCommand() throws -> (Fixture, nonce: String) {
-        let fixture = try Fixture()
-        _ = try fixture.send(try fixture.chain(1, alertAt: [1]).map(\.envelope))
-        let alert = try #require(try fixture.room.openAlerts().first?.id)
-        try fixture.room.accept(device: fixture.deviceID, alert: alert)
+    func waitingCommand(_ fixture: Fixture) async throws -> String {
+        _ = try await fixture.send(try fixture.chain(1, alertAt: [1]).map(\.envelope))
+        let alert = try #require(try await fixture.room.openAlerts().first?.id)
+        try await fixture.room.accept(device: fixture.deviceID, alert: alert)
         // Only to learn the nonce, as a network attacker might have from an earlier answer: the device's own poll.
-        let command = try #require(try fixture.send([]).commands.first)
+        let command = try #require(try await fixture.send([]).commands.first)
         let verifier = CommandSignatureVerifier(controlRoom: fixture.roomKey.identity)
-        return (fixture, try verifier.verify(command).nonce)
+        return try verifier.verify(command).nonce
     }
 
-    @Test("an unsigned poll naming the device gets no commands and no alerts, and its acks are ignored")
-    func unsignedPollAndAck() throws {
-        let (fixture, nonce) = try waitingCommand()
-        let poll = try fixture.room.receive(RecordBatch(device: fixture.deviceID, envelopes: []))
-        #expect(poll.commands.isEmpty)
-        #expect(poll.alerts.isEmpty)
-        #expect(poll.authentication?.refusal == .missing)
-        let ack = try fixture.room.receive(RecordBatch(device: fixture.deviceID, envelopes: [], commandAcks: [nonce]))
-        #expect(ack.authentication?.verified == false)
-        // The device still gets the command, with the same nonce.
-        let verifier = CommandSignatureVerifier(controlRoom: fixture.roomKey.identity)
-        let again = try fixture.send([]).commands.map { try verifier.verify($0).nonce }
-        #expect(again == [nonce])
+    @Test(
+        "an unsigned poll naming the device gets no commands and no alerts, and its acks are ignored",
+        arguments: StoreKind.all)
+    func unsignedPollAndAck(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let nonce = try await waitingCommand(fixture)
+            let poll = try await fixture.room.receive(RecordBatch(device: fixture.deviceID, envelopes: []))
+            #expect(poll.commands.isEmpty)
+            #expect(poll.alerts.isEmpty)
+            #expect(poll.authentication?.refusal == .missing)
+            let ack = try await fixture.room.receive(
+                RecordBatch(device: fixture.deviceID, envelopes: [], commandAcks: [nonce]))
+            #expect(ack.authentication?.verified == false)
+            // The device still gets the command, with the same nonce.
+            let verifier = CommandSignatureVerifier(controlRoom: fixture.roomKey.identity)
+            let again = try await fixture.send([]).commands.map { try verifier.verify($0).nonce }
+            #expect(again == [nonce])
+        }
     }
 
-    @Test("a proof signed by another key, a replayed proof, a stale one and one over other acks are refused")
-    func forgedReplayedStaleAndAltered() throws {
-        let (fixture, nonce) = try waitingCommand()
-        let now = RecordTime.systemNow()
-        let ack = RecordBatch(device: fixture.deviceID, envelopes: [], commandAcks: [nonce])
-        let forged = try BatchSigner(key: DeviceKey.generate()).sign(ack, time: now)
-        #expect(try fixture.room.receive(forged).authentication?.refusal == .badSignature)
-        let stale = try BatchSigner(key: fixture.deviceKey).sign(
-            ack, time: RecordTime(epochMilliseconds: now.epochMilliseconds - 600_000))
-        #expect(try fixture.room.receive(stale).authentication?.refusal == .stale)
-        // The device signed a poll without acks; someone adds an ack to it.
-        var altered = try fixture.signed(RecordBatch(device: fixture.deviceID, envelopes: []))
-        altered.commandAcks = [nonce]
-        #expect(try fixture.room.receive(altered).authentication?.refusal == .bodyMismatch)
-        let poll = try fixture.signed(RecordBatch(device: fixture.deviceID, envelopes: []))
-        #expect(try fixture.room.receive(poll).authentication?.verified == true)
-        #expect(try fixture.room.receive(poll).authentication?.refusal == .replayed)
-        #expect(try fixture.send([]).commands.count == 1)
+    @Test(
+        "a proof signed by another key, a replayed proof, a stale one and one over other acks are refused",
+        arguments: StoreKind.all)
+    func forgedReplayedStaleAndAltered(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let nonce = try await waitingCommand(fixture)
+            let now = RecordTime.systemNow()
+            let ack = RecordBatch(device: fixture.deviceID, envelopes: [], commandAcks: [nonce])
+            let forged = try BatchSigner(key: DeviceKey.generate()).sign(ack, time: now)
+            #expect(try await fixture.room.receive(forged).authentication?.refusal == .badSignature)
+            let stale = try BatchSigner(key: fixture.deviceKey).sign(
+                ack, time: RecordTime(epochMilliseconds: now.epochMilliseconds - 600_000))
+            #expect(try await fixture.room.receive(stale).authentication?.refusal == .stale)
+            // The device signed a poll without acks; someone adds an ack to it.
+            var altered = try fixture.signed(RecordBatch(device: fixture.deviceID, envelopes: []))
+            altered.commandAcks = [nonce]
+            #expect(try await fixture.room.receive(altered).authentication?.refusal == .bodyMismatch)
+            let poll = try fixture.signed(RecordBatch(device: fixture.deviceID, envelopes: []))
+            #expect(try await fixture.room.receive(poll).authentication?.verified == true)
+            #expect(try await fixture.room.receive(poll).authentication?.refusal == .replayed)
+            #expect(try await fixture.send([]).commands.count == 1)
+        }
     }
 }

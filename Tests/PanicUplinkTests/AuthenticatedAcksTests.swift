@@ -60,7 +60,7 @@ struct AuthenticatedAcksTests {
         let clock = ManualClock()
         let wall = wallClock(for: clock)
         try await withControlRoom(directory: directory.path, wallClock: wall) { server in
-            try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
             let attacker = Attacker(url: server.url, device: device.id)
             let uplink = try Uplink(
                 outbox: device.outbox, deviceID: device.id, signingKey: device.key,
@@ -73,17 +73,17 @@ struct AuthenticatedAcksTests {
                 try uplink.submit(press)
                 try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .sent }
 
-                try server.room.accept(device: device.id, alert: press.id)
+                try await server.room.accept(device: device.id, alert: press.id)
                 // The box waits for its next poll (virtual time stands still): the attacker goes first.
                 #expect(try await attacker.pollAndAck(now: wall()).isEmpty)
                 try await drive(uplink, events: &events, clock: clock, maxEvents: 400) {
                     uplink.alerts.state(of: press.id) == .acknowledged
                 }
 
-                try server.room.clear(device: device.id, alert: press.id)
+                try await server.room.clear(device: device.id, alert: press.id)
                 #expect(try await attacker.pollAndAck(now: wall()).isEmpty)
                 try await drive(uplink, events: &events, clock: clock, maxEvents: 400) {
-                    try server.room.allAlerts().first?.deviceCleared == true
+                    try await server.room.allAlerts().first?.deviceCleared == true
                 }
 
                 // The LED follows: stored, sent, help on the way, cleared.
@@ -110,7 +110,7 @@ struct AuthenticatedAcksTests {
             RecordTime(epochMilliseconds: wall().epochMilliseconds + 600_000)
         }
         try await withControlRoom(directory: directory.path, wallClock: roomClock) { server in
-            try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
             let uplink = try Uplink(
                 outbox: device.outbox, deviceID: device.id, signingKey: device.key,
                 backends: [.init(name: "cr", url: server.url, controlRoomKey: server.key.identity)],
@@ -120,7 +120,7 @@ struct AuthenticatedAcksTests {
                 let press = emergency(at: wall())
                 try uplink.submit(press)
                 try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .sent }
-                try server.room.accept(device: device.id, alert: press.id)
+                try await server.room.accept(device: device.id, alert: press.id)
                 try await drive(uplink, events: &events, clock: clock, maxEvents: 400) {
                     uplink.alerts.state(of: press.id) == .acknowledged
                 }

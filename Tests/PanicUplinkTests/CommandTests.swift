@@ -109,7 +109,7 @@ struct OperatorActionTests {
         let clock = ManualClock()
         let wall = wallClock(for: clock)
         try await withControlRoom(directory: directory.path) { server in
-            try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
             let uplink = try Uplink(
                 outbox: device.outbox, deviceID: device.id, signingKey: device.key,
                 backends: [.init(name: "cr", url: server.url, controlRoomKey: server.key.identity)],
@@ -120,19 +120,19 @@ struct OperatorActionTests {
                 let press = emergency(at: wall())
                 try uplink.submit(press)
                 try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .sent }
-                try server.room.accept(device: device.id, alert: press.id)
+                try await server.room.accept(device: device.id, alert: press.id)
                 try await drive(uplink, events: &events, clock: clock) {
                     uplink.alerts.state(of: press.id) == .acknowledged
                 }
-                try server.room.clear(device: device.id, alert: press.id)
+                try await server.room.clear(device: device.id, alert: press.id)
                 try await drive(uplink, events: &events, clock: clock) {
-                    try server.room.allAlerts().first?.deviceCleared == true
+                    try await server.room.allAlerts().first?.deviceCleared == true
                 }
                 var seen: [AlertState] = []
                 for _ in 0..<4 { if let next = await transitions.next() { seen.append(next.to) } }
                 #expect(seen == [.stored, .sent, .acknowledged, .cleared])
-                #expect(try server.room.openAlerts().isEmpty)
-                let kinds = try server.room.arrivalOrder(device: device.id).map(\.kind)
+                #expect(try await server.room.openAlerts().isEmpty)
+                let kinds = try await server.room.arrivalOrder(device: device.id).map(\.kind)
                 #expect(kinds == [.emergency, .cleared])
             }
         }
@@ -151,7 +151,7 @@ struct OperatorActionTests {
             let device = try TestDevice(directory: directory.file(UUID().uuidString))
             try await withControlRoom(directory: directory.path, name: UUID().uuidString, wallClock: roomClock) {
                 server in
-                try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+                try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
                 let pinned = pinOtherKey ? DeviceKey.generate().identity : server.key.identity
                 let uplink = try Uplink(
                     outbox: device.outbox, deviceID: device.id, signingKey: device.key,
@@ -164,13 +164,13 @@ struct OperatorActionTests {
                     try await drive(uplink, events: &events, clock: clock) {
                         uplink.alerts.state(of: press.id) == .sent
                     }
-                    try server.room.clear(device: device.id, alert: press.id)
+                    try await server.room.clear(device: device.id, alert: press.id)
                     // Let the box poll several times.
                     let later = clock.now.advanced(by: .seconds(30))
                     try await drive(uplink, events: &events, clock: clock) { clock.now >= later }
                     #expect(uplink.alerts.state(of: press.id) == .sent)
-                    #expect(try server.room.allAlerts().first?.deviceCleared == false)
-                    #expect(try server.room.recordCount(device: device.id) == 1)
+                    #expect(try await server.room.allAlerts().first?.deviceCleared == false)
+                    #expect(try await server.room.recordCount(device: device.id) == 1)
                 }
             }
         }

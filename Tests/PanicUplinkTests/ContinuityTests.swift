@@ -77,7 +77,7 @@ struct ContinuityTests {
         let clock = ManualClock()
         let wall = wallClock(for: clock)
         try await withControlRoom(directory: directory.path) { server in
-            try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
             var outbox: Outbox? = try device.open()
             let first = emergency(at: wall())
             _ = try await deliver(
@@ -105,17 +105,17 @@ struct ContinuityTests {
             ) { uplink in try uplink.alerts.state(of: press.id) == .sent && reopened.status().undelivered == 0 }
             // Numbering went on after the mark: no sequence number was used twice.
             #expect(try reopened.records().map(\.sequence) == [5, 6])
-            let stored = Set(try server.room.recordIdentities(device: device.id))
+            let stored = Set(try await server.room.recordIdentities(device: device.id))
             let boxSide = try LosableDevice.identities(reopened)
             #expect(boxSide.isSubset(of: stored), "every record of the new outbox is at the control room by identity")
             #expect(stored.count == 5)
             #expect(uplink.alerts.undeliverable.isEmpty)
             #expect(!events.contains { if case .refused = $0 { true } else { false } })
-            #expect(try server.room.findings(device: device.id).isEmpty)
-            let flags = try #require(try server.room.devices().first { $0.id == device.id }).findings
+            #expect(try await server.room.findings(device: device.id).isEmpty)
+            let flags = try #require(try await server.room.devices().first { $0.id == device.id }).findings
             #expect(flags == ["\(ControlRoom.outboxLostFinding) seq 6"])
             // The unsent position died with the outbox: the control room sees the gap.
-            #expect(try server.room.gaps(device: device.id) == [4...4])
+            #expect(try await server.room.gaps(device: device.id) == [4...4])
         }
     }
 
@@ -126,7 +126,7 @@ struct ContinuityTests {
         let clock = ManualClock()
         let wall = wallClock(for: clock)
         try await withControlRoom(directory: directory.path) { server in
-            try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
             var outbox: Outbox? = try device.open()
             let first = emergency(at: wall())
             _ = try await deliver(outbox!, device: device.id, to: server, clock: clock, submit: [first]) { uplink in
@@ -157,7 +157,7 @@ struct ContinuityTests {
         let clock = ManualClock()
         let wall = wallClock(for: clock)
         try await withControlRoom(directory: directory.path) { server in
-            try server.room.addDevice(id: "bus-7", publicKey: device.key.identity.jwk)
+            try await server.room.addDevice(id: "bus-7", publicKey: device.key.identity.jwk)
             let outbox = try device.open()
             let press = emergency(at: wall())
             let uplink = try Uplink(
@@ -174,12 +174,12 @@ struct ContinuityTests {
                 #expect(uplink.faults.map(\.description).contains("alert-undeliverable:cr:device-mismatch"))
                 #expect(try outbox.status().undelivered == 1)
                 // The registry is put right: the alert still pending goes through on the lane's next retry.
-                try server.room.removeDevice(id: "bus-7")
-                try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+                try await server.room.removeDevice(id: "bus-7")
+                try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
                 try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .sent }
                 #expect(uplink.alerts.undeliverable.isEmpty)
                 #expect(!uplink.faults.contains { $0.description.hasPrefix("alert-undeliverable") })
-                let stored = Set(try server.room.recordIdentities(device: device.id))
+                let stored = Set(try await server.room.recordIdentities(device: device.id))
                 #expect(try LosableDevice.identities(outbox) == stored)
             }
         }

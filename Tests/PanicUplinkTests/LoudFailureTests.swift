@@ -57,7 +57,7 @@ struct LoudFailureTests {
         let wall = wallClock(for: clock)
         let log = CapturedLog()
         try await withControlRoom(directory: directory.path) { server in
-            try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
             let uplink = try Uplink(
                 outbox: device.outbox, deviceID: device.id, signingKey: device.key,
                 backends: [.init(name: "cr", url: server.url, controlRoomKey: DeviceKey.generate().identity)],
@@ -68,7 +68,7 @@ struct LoudFailureTests {
                 let press = emergency(at: wall())
                 try uplink.submit(press)
                 try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .sent }
-                try server.room.accept(device: device.id, alert: press.id)
+                try await server.room.accept(device: device.id, alert: press.id)
                 while !uplink.faults.contains(where: { $0.description == "commands-refused:cr" }),
                     let event = await events.next()
                 {
@@ -105,7 +105,7 @@ struct LoudFailureTests {
                     uplink.faults.contains { $0.description == "backend-failing:cr" }
                 }
                 #expect(log.contains(.error, "backend keeps failing", reason: "unknown-device"))
-                try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+                try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
                 try await drive(uplink, events: &events, clock: clock) {
                     try device.outbox.status().undelivered == 0 && uplink.faults.isEmpty
                 }

@@ -118,16 +118,16 @@ func withUplink<T: Sendable>(_ uplink: Uplink, _ body: () async throws -> T) asy
 /// `done` holds after an event; fails when the uplink stops or `maxEvents` pass without it.
 func drive(
     _ uplink: Uplink, events: inout AsyncStream<UplinkEvent>.Iterator, clock: ManualClock,
-    maxEvents: Int = 100_000, until done: () throws -> Bool
+    maxEvents: Int = 100_000, until done: () async throws -> Bool
 ) async throws {
-    if try done() { return }
+    if try await done() { return }
     // The uplink may have gone quiet before this call (its last event was consumed by an earlier drive): let
     // time run on to the next timer so it acts again.
     if let next = clock.nextDeadline { clock.advance(to: next) }
     var count = 0
     while let event = await events.next() {
         count += 1
-        if try done() { return }
+        if try await done() { return }
         if case .idle(_, let until?) = event { clock.advance(to: until) }
         if count > maxEvents { break }
     }

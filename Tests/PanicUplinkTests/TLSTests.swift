@@ -77,7 +77,7 @@ struct TLSTests {
             let url = "https://127.0.0.1:\(server.port)"
             for (pinned, name) in [(true, "pinned"), (false, "system")] {
                 let device = try TestDevice(directory: directory.file(name))
-                try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+                try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
                 let uplink = try Uplink(
                     outbox: device.outbox, deviceID: device.id,
                     backends: [.init(name: "cr", url: url, trust: pinned ? .caFile(pki.caFile) : .system)],
@@ -87,7 +87,7 @@ struct TLSTests {
                     try uplink.submit(emergency(at: wall()))
                     if pinned {
                         try await drive(uplink, events: &events, clock: clock) {
-                            try server.room.recordCount(device: device.id) == 1
+                            try await server.room.recordCount(device: device.id) == 1
                         }
                     } else {
                         var failure: String?
@@ -95,7 +95,7 @@ struct TLSTests {
                             if case .failed(_, _, let reason) = event { failure = reason }
                         }
                         #expect(failure != nil)
-                        #expect(try server.room.recordCount(device: device.id) == 0)
+                        #expect(try await server.room.recordCount(device: device.id) == 0)
                     }
                 }
             }

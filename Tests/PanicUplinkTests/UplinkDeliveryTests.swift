@@ -15,7 +15,7 @@ struct UplinkDeliveryTests {
         let clock = ManualClock()
         let wall = wallClock(for: clock)
         try await withControlRoom(directory: directory.path) { server in
-            try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
             server.faults.set(.resetConnection)
             let uplink = try Uplink(
                 outbox: device.outbox, deviceID: device.id,
@@ -38,18 +38,18 @@ struct UplinkDeliveryTests {
                     if case .failed(_, .alert, _) = event { alertFailed = true }
                     if case .idle = event, alertFailed { break }
                 }
-                #expect(try server.room.recordCount() == 0)
+                #expect(try await server.room.recordCount() == 0)
                 let failuresDuringOutage = server.faults.injected
                 server.faults.set(nil)
                 try await drive(uplink, events: &events, clock: clock) {
-                    try server.room.recordCount() == 181 && device.outbox.status().undelivered == 0
+                    try await server.room.recordCount() == 181 && device.outbox.status().undelivered == 0
                 }
-                let arrivals = try server.room.arrivalOrder(device: device.id)
+                let arrivals = try await server.room.arrivalOrder(device: device.id)
                 #expect(arrivals.count == 181)
                 #expect(Set(arrivals.map(\.sequence)) == Set(1...181))
                 #expect(arrivals.first?.kind == .emergency)
-                #expect(try server.room.gaps(device: device.id).isEmpty)
-                #expect(try server.room.findings(device: device.id).isEmpty)
+                #expect(try await server.room.gaps(device: device.id).isEmpty)
+                #expect(try await server.room.findings(device: device.id).isEmpty)
                 // Backoff, not hammering: far fewer attempts than the 180 minutes' worth of records.
                 #expect(failuresDuringOutage > 10)
                 #expect(failuresDuringOutage < 400)
@@ -69,7 +69,7 @@ struct UplinkDeliveryTests {
         let clock = ManualClock()
         let wall = wallClock(for: clock)
         try await withControlRoom(directory: directory.path) { server in
-            try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
             server.faults.set(fault, count: 3)
             let uplink = try Uplink(
                 outbox: device.outbox, deviceID: device.id,
@@ -85,10 +85,10 @@ struct UplinkDeliveryTests {
                     try device.outbox.status().undelivered == 0
                 }
                 #expect(server.faults.injected == 3)
-                #expect(try server.room.recordCount(device: device.id) == 61)
-                #expect(try server.room.gaps(device: device.id).isEmpty)
+                #expect(try await server.room.recordCount(device: device.id) == 61)
+                #expect(try await server.room.gaps(device: device.id).isEmpty)
                 // A resend of a stored record is a duplicate, never a fork or a second copy.
-                #expect(try server.room.findings(device: device.id).isEmpty)
+                #expect(try await server.room.findings(device: device.id).isEmpty)
             }
         }
     }
@@ -102,7 +102,7 @@ struct UplinkDeliveryTests {
         try await withControlRoom(directory: directory.path, name: "regulator") { regulator in
             try await withControlRoom(directory: directory.path, name: "operator") { operatorRoom in
                 for server in [regulator, operatorRoom] {
-                    try server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+                    try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
                 }
                 operatorRoom.faults.set(.resetConnection)
                 let uplink = try Uplink(
@@ -118,11 +118,11 @@ struct UplinkDeliveryTests {
                     try uplink.submit(emergency(at: wall()))
                     // Done when the regulator has everything and the device has heard so.
                     try await drive(uplink, events: &events, clock: clock) {
-                        try regulator.room.recordCount() == 101
+                        try await regulator.room.recordCount() == 101
                             && device.outbox.status().backends.first { $0.name == "regulator" }?.undelivered == 0
                     }
-                    #expect(try regulator.room.recordCount() == 101)
-                    #expect(try operatorRoom.room.recordCount() == 0)
+                    #expect(try await regulator.room.recordCount() == 101)
+                    #expect(try await operatorRoom.room.recordCount() == 0)
                     let status = try device.outbox.status()
                     #expect(status.backends.first { $0.name == "regulator" }?.undelivered == 0)
                     #expect(status.backends.first { $0.name == "operator" }?.undelivered == 101)
@@ -131,11 +131,11 @@ struct UplinkDeliveryTests {
                     try await drive(uplink, events: &events, clock: clock) { clock.now >= later }
                     operatorRoom.faults.set(nil)
                     try await drive(uplink, events: &events, clock: clock) {
-                        try operatorRoom.room.recordCount() == 101 && device.outbox.status().undelivered == 0
+                        try await operatorRoom.room.recordCount() == 101 && device.outbox.status().undelivered == 0
                     }
-                    #expect(try regulator.room.recordCount() == 101)
-                    #expect(try operatorRoom.room.arrivalOrder(device: device.id).first?.kind == .emergency)
-                    #expect(try operatorRoom.room.gaps(device: device.id).isEmpty)
+                    #expect(try await regulator.room.recordCount() == 101)
+                    #expect(try await operatorRoom.room.arrivalOrder(device: device.id).first?.kind == .emergency)
+                    #expect(try await operatorRoom.room.gaps(device: device.id).isEmpty)
                 }
             }
         }

@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import HummingbirdBcrypt
-import PanicSQLite
 import PanicSigning
 
 /// What an account may do at the desk. Each role can do everything the one before it can.
@@ -20,6 +19,12 @@ public enum DeskRole: String, Sendable, Codable, CaseIterable, Comparable {
 
 /// A desk account, as the session and the audit log name it.
 public struct DeskAccount: Sendable, Hashable, Codable {
+    public init(name: String, role: DeskRole, hasToken: Bool) {
+        self.name = name
+        self.role = role
+        self.hasToken = hasToken
+    }
+
     /// The login name.
     public var name: String
     /// What it may do.
@@ -92,79 +97,34 @@ extension ControlRoom {
     @discardableResult
     public func addUser(
         name: String, role: DeskRole, password: String, token: Bool = false, cost: UInt8 = DeskPasswords.defaultCost
-    ) throws -> String? {
+    ) async throws -> String? {
         try DeskPasswords.check(name: name)
         try DeskPasswords.check(password: password)
         let hash = Bcrypt.hash(password, cost: cost)
         let secret = token ? DeskPasswords.secret() : nil
-        let now = wallClock()
-        try state.withLock { state in
-            let existing = try state.statement("SELECT 1 FROM users WHERE name = ?1")
-            try existing.bind([.text(name)])
-            let taken = try existing.step()
-            existing.reset()
-            if taken { throw DeskError.duplicateUser(name) }
-            try state.statement(
-                "INSERT INTO users(name, role, password_hash, token_hash, created_ms) VALUES(?1, ?2, ?3, ?4, ?5)"
-            ).bind([
-                .text(name), .text(role.rawValue), .text(hash),
-                secret.map { .text(DeskPasswords.tokenHash($0)) } ?? .null, .integer(now.epochMilliseconds),
-            ]).run()
-        }
+        try await store.addUser(
+            name: name, role: role, passwordHash: hash, tokenHash: secret.map(DeskPasswords.tokenHash), now: wallClock()
+        )
         return secret
     }
 
     /// Removes an account. Returns whether it existed.
     @discardableResult
-    public func removeUser(name: String) throws -> Bool {
-        try state.withLock { state in
-            try state.statement("DELETE FROM users WHERE name = ?1").bind([.text(name)]).run()
-            return state.connection.changes > 0
-        }
-    }
+    public func removeUser(name: String) async throws -> Bool { try await store.removeUser(name: name) }
 
     /// Sets a new password for an account.
-    public func setPassword(name: String, password: String, cost: UInt8 = DeskPasswords.defaultCost) throws {
+    public func setPassword(name: String, password: String, cost: UInt8 = DeskPasswords.defaultCost) async throws {
         try DeskPasswords.check(password: password)
-        let hash = Bcrypt.hash(password, cost: cost)
-        try state.withLock { state in
-            try state.statement("UPDATE users SET password_hash = ?2 WHERE name = ?1")
-                .bind([.text(name), .text(hash)]).run()
-            if state.connection.changes == 0 { throw DeskError.unknownUser(name) }
-        }
+        try await store.setPasswordHash(name: name, hash: Bcrypt.hash(password, cost: cost))
     }
 
     /// Every account, by name.
-    public func users() throws -> [DeskAccount] {
-        try state.withLock { state in
-            let query = try state.statement("SELECT name, role, token_hash IS NOT NULL FROM users ORDER BY name")
-            try query.bind([])
-            var result: [DeskAccount] = []
-            while try query.step() {
-                result.append(
-                    DeskAccount(
-                        name: query.text(0), role: DeskRole(rawValue: query.text(1)) ?? .operator,
-                        hasToken: query.integer(2) != 0))
-            }
-            query.reset()
-            return result
-        }
-    }
+    public func users() async throws -> [DeskAccount] { try await store.users() }
 
-    /// The account whose password this is, or nil. The bcrypt check runs outside the control room's lock, so a
-    /// login never holds up the record intake.
-    public func authenticate(name: String, password: String) throws -> DeskAccount? {
-        let stored: (DeskAccount, String)? = try state.withLock { state in
-            let query = try state.statement(
-                "SELECT role, password_hash, token_hash IS NOT NULL FROM users WHERE name = ?1")
-            try query.bind([.text(name)])
-            defer { query.reset() }
-            guard try query.step() else { return nil }
-            let account = DeskAccount(
-                name: name, role: DeskRole(rawValue: query.text(0)) ?? .operator, hasToken: query.integer(2) != 0)
-            return (account, query.text(1))
-        }
-        guard let (account, hash) = stored else {
+    /// The account whose password this is, or nil. The bcrypt check runs off the store, so a login never holds up
+    /// the record intake.
+    public func authenticate(name: String, password: String) async throws -> DeskAccount? {
+        guard let (account, hash) = try await store.credentials(name: name) else {
             // Spend the same time on an unknown name, so timing does not tell which names exist.
             _ = Bcrypt.verify(password, hash: DeskPasswords.decoyHash)
             return nil
@@ -173,28 +133,11 @@ extension ControlRoom {
     }
 
     /// The account with this name, or nil.
-    public func account(name: String) throws -> DeskAccount? {
-        try state.withLock { state in
-            let query = try state.statement("SELECT role, token_hash IS NOT NULL FROM users WHERE name = ?1")
-            try query.bind([.text(name)])
-            defer { query.reset() }
-            guard try query.step() else { return nil }
-            return DeskAccount(
-                name: name, role: DeskRole(rawValue: query.text(0)) ?? .operator, hasToken: query.integer(1) != 0)
-        }
-    }
+    public func account(name: String) async throws -> DeskAccount? { try await store.account(name: name) }
 
     /// The account an API token belongs to, or nil.
-    public func account(token: String) throws -> DeskAccount? {
-        let digest = DeskPasswords.tokenHash(token)
-        return try state.withLock { state in
-            let query = try state.statement("SELECT name, role FROM users WHERE token_hash = ?1")
-            try query.bind([.text(digest)])
-            defer { query.reset() }
-            guard try query.step() else { return nil }
-            return DeskAccount(
-                name: query.text(0), role: DeskRole(rawValue: query.text(1)) ?? .operator, hasToken: true)
-        }
+    public func account(token: String) async throws -> DeskAccount? {
+        try await store.account(tokenHash: DeskPasswords.tokenHash(token))
     }
 }
 

@@ -1,6 +1,5 @@
 import Foundation
 import PanicCore
-import PanicSQLite
 
 /// What an operator did to an alert, as the audit log records it.
 public enum AuditAction: String, Sendable, Codable, CaseIterable {
@@ -23,73 +22,56 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     public var alert: String
     /// Why (the clear reason, the note's text, the responder and stage of a dispatch).
     public var reason: String
+
+    public init(
+        id: Int64, timeMs: Int64, user: String, role: DeskRole, action: AuditAction, device: String, alert: String,
+        reason: String
+    ) {
+        self.id = id
+        self.time = RecordTime(epochMilliseconds: timeMs).description
+        self.timeMs = timeMs
+        self.user = user
+        self.role = role
+        self.action = action
+        self.device = device
+        self.alert = alert
+        self.reason = reason
+    }
 }
 
 extension ControlRoom {
-    /// The database file (for audits of the file itself).
-    public var databasePath: String { state.withLock { $0.connection.path } }
-
-    /// Appends to the audit log inside the caller's lock (and transaction, when there is one).
-    func appendAudit(
-        _ action: AuditAction, by account: DeskAccount, device: String, alert: String, reason: String,
-        now: RecordTime, _ state: State
-    ) throws {
-        try state.statement(
-            "INSERT INTO audit(time_ms, user, role, action, device, alert, reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-        ).bind([
-            .integer(now.epochMilliseconds), .text(account.name), .text(account.role.rawValue),
-            .text(action.rawValue), .text(device), .text(alert), .text(reason),
-        ]).run()
-    }
+    /// What the store is (the SQLite file, or the PostgreSQL URL without its password).
+    public var databasePath: String { store.description }
 
     /// Writes a note on an alert.
-    public func note(device: String, alert: String, text: String, by account: DeskAccount) throws {
+    public func note(device: String, alert: String, text: String, by account: DeskAccount) async throws {
         let text = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw DeskError.badRequest("a note needs text") }
-        let now = wallClock()
-        try state.withLock { state in
-            try requireAlert(device: device, alert: alert, state)
-            try appendAudit(.note, by: account, device: device, alert: alert, reason: text, now: now, state)
-        }
+        try await store.appendAudit(
+            NewAuditEntry(
+                action: .note, account: account, device: device, alert: alert, reason: text, now: wallClock()),
+            requireAlert: true)
     }
 
-    func requireAlert(device: String, alert: String, _ state: State) throws {
-        let query = try state.statement("SELECT 1 FROM alerts WHERE device = ?1 AND id = ?2")
-        try query.bind([.text(device), .text(alert)])
-        defer { query.reset() }
-        guard try query.step() else { throw ControlRoomError.unknownAlert(device: device, alert: alert) }
+    /// Appends one audit line on its own (after an accept or clear the control room carried out).
+    func recordAudit(
+        _ action: AuditAction, by account: DeskAccount, device: String, alert: String, reason: String
+    ) async throws {
+        try await store.appendAudit(
+            NewAuditEntry(
+                action: action, account: account, device: device, alert: alert, reason: reason, now: wallClock()),
+            requireAlert: false)
     }
 
     /// The audit log, oldest first: for one alert, or all of it.
-    public func audit(device: String? = nil, alert: String? = nil) throws -> [AuditEntry] {
-        try state.withLock { state in try audit(device: device, alert: alert, state) }
-    }
-
-    func audit(device: String?, alert: String?, _ state: State) throws -> [AuditEntry] {
-        let query = try state.statement(
-            """
-            SELECT id, time_ms, user, role, action, device, alert, reason FROM audit
-            WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR alert = ?2) ORDER BY id
-            """)
-        try query.bind([device.map { .text($0) } ?? .null, alert.map { .text($0) } ?? .null])
-        var result: [AuditEntry] = []
-        while try query.step() {
-            let time = RecordTime(epochMilliseconds: query.integer(1))
-            result.append(
-                AuditEntry(
-                    id: query.integer(0), time: time.description, timeMs: time.epochMilliseconds, user: query.text(2),
-                    role: DeskRole(rawValue: query.text(3)) ?? .operator,
-                    action: AuditAction(rawValue: query.text(4)) ?? .note, device: query.text(5),
-                    alert: query.text(6), reason: query.text(7)))
-        }
-        query.reset()
-        return result
+    public func audit(device: String? = nil, alert: String? = nil) async throws -> [AuditEntry] {
+        try await store.audit(device: device, alert: alert)
     }
 
     /// The whole audit log as CSV (RFC 4180: fields quoted, quotes doubled), header first.
-    public func auditCSV() throws -> String {
+    public func auditCSV() async throws -> String {
         var lines = ["id,time,user,role,action,device,alert,reason"]
-        for entry in try audit() {
+        for entry in try await audit() {
             let fields = [
                 "\(entry.id)", entry.time, entry.user, entry.role.rawValue, entry.action.rawValue, entry.device,
                 entry.alert, entry.reason,

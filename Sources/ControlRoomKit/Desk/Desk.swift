@@ -56,11 +56,11 @@ public final class Desk: Sendable {
 
     /// Who is asking, or why not: 401 without a session or token, 403 for a wrong CSRF token, a cross-site or
     /// non-JSON state-changing request, or a role below `role`.
-    func authorize(_ request: Request, _ role: DeskRole, changes: Bool = false) throws -> DeskAccount {
+    func authorize(_ request: Request, _ role: DeskRole, changes: Bool = false) async throws -> DeskAccount {
         let account: DeskAccount
         if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
             // A token is sent deliberately by a program, never attached by a browser: no CSRF check needed.
-            guard let found = try room.account(token: String(header.dropFirst(7))) else {
+            guard let found = try await room.account(token: String(header.dropFirst(7))) else {
                 throw HTTPError(.unauthorized, message: "unknown API token")
             }
             account = found
@@ -70,7 +70,7 @@ public final class Desk: Sendable {
             }
             if changes { try Desk.checkSameOrigin(request, csrf: session.csrf) }
             // The account as it is now: `controlroom users remove` takes effect at once, a role change too.
-            guard let current = try room.account(name: session.account.name) else {
+            guard let current = try await room.account(name: session.account.name) else {
                 sessions.end(id: id)
                 throw HTTPError(.unauthorized, message: "the account \(session.account.name) no longer exists")
             }

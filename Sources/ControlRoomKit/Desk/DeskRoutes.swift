@@ -63,7 +63,7 @@ extension Desk {
             let name = login.name
             let password = login.password
             let room = room
-            let account = try await Task.detached { try room.authenticate(name: name, password: password) }.value
+            let account = try await Task.detached { try await room.authenticate(name: name, password: password) }.value
             guard let account else {
                 throttle.withLock { throttle in for key in keys { throttle.fail(key: key, now: now) } }
                 room.logger.notice("login failed", metadata: ["user": "\(login.name)", "address": "\(address)"])
@@ -77,14 +77,14 @@ extension Desk {
             return response
         }
         router.get("/v1/session") { [self] request, _ -> Response in
-            _ = try authorize(request, .operator)
+            _ = try await authorize(request, .operator)
             guard let id = Desk.cookie(Desk.cookieName, in: request), let session = sessions.session(id: id) else {
                 throw HTTPError(.unauthorized, message: "log in first (no session)")
             }
             return ControlRoomServer.json(SessionInfo(session))
         }
         router.post("/v1/session/logout") { [self] request, _ -> Response in
-            _ = try authorize(request, .operator, changes: true)
+            _ = try await authorize(request, .operator, changes: true)
             if let id = Desk.cookie(Desk.cookieName, in: request) { sessions.end(id: id) }
             var response = ControlRoomServer.json(["ok": true])
             response.headers[.setCookie] = sessionCookie("", maxAge: 0)
@@ -95,7 +95,7 @@ extension Desk {
     private func installPages(on router: Router<ControlRoomRequestContext>) {
         router.get("/login") { _, _ in Desk.html(OperatorPage.login) }
         router.get("/") { [self] request, _ -> Response in
-            do { _ = try authorize(request, .operator) } catch {
+            do { _ = try await authorize(request, .operator) } catch {
                 return Response(status: .seeOther, headers: [.location: "/login", .cacheControl: "no-store"])
             }
             return Desk.html(OperatorPage.html)
@@ -123,7 +123,7 @@ extension Desk {
                 body: .init(byteBuffer: ByteBuffer(bytes: AlarmSound.wav(tone))))
         }
         router.get("/v1/desk/config") { [self] request, _ -> Response in
-            let account = try authorize(request, .operator)
+            let account = try await authorize(request, .operator)
             return ControlRoomServer.json(
                 DeskClientConfiguration(
                     tileURL: configuration.tileURL,
@@ -134,17 +134,17 @@ extension Desk {
 
     private func installAlerts(on router: Router<ControlRoomRequestContext>) {
         router.get("/v1/alerts") { [self] request, _ -> Response in
-            _ = try authorize(request, .operator)
+            _ = try await authorize(request, .operator)
             let all = request.uri.queryParameters.get("all") == "1"
-            return ControlRoomServer.json(try all ? room.allAlerts() : room.openAlerts())
+            return ControlRoomServer.json(try await (all ? room.allAlerts() : room.openAlerts()))
         }
         router.get("/v1/desk/alerts") { [self] request, _ -> Response in
-            _ = try authorize(request, .operator)
+            _ = try await authorize(request, .operator)
             var sent: [String: Data] = [:]
-            return ControlRoomServer.json(try pushMessage(since: &sent, snapshot: true))
+            return ControlRoomServer.json(try await pushMessage(since: &sent, snapshot: true))
         }
         router.get("/v1/desk/events") { [self] request, _ -> Response in
-            _ = try authorize(request, .operator)
+            _ = try await authorize(request, .operator)
             return Response(
                 status: .ok,
                 headers: [
@@ -153,30 +153,31 @@ extension Desk {
                 body: eventStream())
         }
         router.get("/v1/desk/history") { [self] request, _ -> Response in
-            _ = try authorize(request, .operator)
+            _ = try await authorize(request, .operator)
             let query = request.uri.queryParameters
             let device = query.get("device").flatMap { $0.isEmpty ? nil : $0 }
             let kind = query.get("kind").flatMap { $0.isEmpty ? nil : $0 }
-            let closed = try room.allAlerts().filter { alert in
+            let closed = try await room.allAlerts().filter { alert in
                 (alert.deviceCleared || alert.state == .cleared) && (device.map { alert.device.contains($0) } ?? true)
                     && (kind.map { alert.kind == $0 } ?? true)
             }
-            return ControlRoomServer.json(try room.deskAlerts(closed.suffix(200).reversed(), tracks: DeskTracks()))
+            return ControlRoomServer.json(
+                try await room.deskAlerts(closed.suffix(200).reversed(), tracks: DeskTracks()))
         }
         router.get("/v1/audit") { [self] request, _ -> Response in
-            _ = try authorize(request, .operator)
+            _ = try await authorize(request, .operator)
             let query = request.uri.queryParameters
-            return ControlRoomServer.json(try room.audit(device: query.get("device"), alert: query.get("alert")))
+            return ControlRoomServer.json(try await room.audit(device: query.get("device"), alert: query.get("alert")))
         }
         router.get("/v1/audit.csv") { [self] request, _ -> Response in
-            _ = try authorize(request, .supervisor)
+            _ = try await authorize(request, .supervisor)
             return Response(
                 status: .ok,
                 headers: [
                     .contentType: "text/csv; charset=utf-8", .cacheControl: "no-store",
                     .init("Content-Disposition")!: "attachment; filename=\"audit.csv\"",
                 ],
-                body: .init(byteBuffer: ByteBuffer(string: try room.auditCSV())))
+                body: .init(byteBuffer: ByteBuffer(string: try await room.auditCSV())))
         }
         struct Reason: Decodable { var reason: String? }
         struct Note: Decodable { var text: String }
@@ -185,7 +186,7 @@ extension Desk {
             var stage: DispatchStage?
         }
         router.post("/v1/alerts/:device/:alert/:action") { [self] request, context -> Response in
-            let account = try authorize(request, .operator, changes: true)
+            let account = try await authorize(request, .operator, changes: true)
             let device = try context.parameters.require("device")
             let alert = try context.parameters.require("alert")
             let action = try context.parameters.require("action")
@@ -193,8 +194,8 @@ extension Desk {
                 switch action {
                 case "accept":
                     let reason = try await Desk.decodeIfPresent(Reason.self, request, context)?.reason ?? ""
-                    let view = try room.accept(device: device, alert: alert)
-                    try room.recordAudit(.accept, by: account, device: device, alert: alert, reason: reason)
+                    let view = try await room.accept(device: device, alert: alert)
+                    try await room.recordAudit(.accept, by: account, device: device, alert: alert, reason: reason)
                     signal.poke()
                     return ControlRoomServer.json(view)
                 case "clear":
@@ -202,22 +203,22 @@ extension Desk {
                     guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                         throw HTTPError(.badRequest, message: "clearing an alert needs a reason ({\"reason\": \"…\"})")
                     }
-                    let view = try room.clear(device: device, alert: alert)
-                    try room.recordAudit(.clear, by: account, device: device, alert: alert, reason: reason)
+                    let view = try await room.clear(device: device, alert: alert)
+                    try await room.recordAudit(.clear, by: account, device: device, alert: alert, reason: reason)
                     signal.poke()
                     return ControlRoomServer.json(view)
                 case "note":
                     let note = try await Desk.decode(Note.self, request, context)
-                    try room.note(device: device, alert: alert, text: note.text, by: account)
+                    try await room.note(device: device, alert: alert, text: note.text, by: account)
                     signal.poke()
-                    return ControlRoomServer.json(try room.audit(device: device, alert: alert))
+                    return ControlRoomServer.json(try await room.audit(device: device, alert: alert))
                 case "dispatch":
                     let dispatch = try await Desk.decode(Dispatch.self, request, context)
-                    try room.dispatch(
+                    try await room.dispatch(
                         device: device, alert: alert, responder: dispatch.responder,
                         stage: dispatch.stage ?? .dispatched, by: account)
                     signal.poke()
-                    return ControlRoomServer.json(try room.audit(device: device, alert: alert))
+                    return ControlRoomServer.json(try await room.audit(device: device, alert: alert))
                 default:
                     throw HTTPError(.notFound, message: "no action '\(action)' (accept, clear, note, dispatch)")
                 }
@@ -233,28 +234,28 @@ extension Desk {
 
     private func installDevices(on router: Router<ControlRoomRequestContext>) {
         router.get("/v1/devices") { [self] request, _ -> Response in
-            _ = try authorize(request, .operator)
-            return ControlRoomServer.json(try room.devices())
+            _ = try await authorize(request, .operator)
+            return ControlRoomServer.json(try await room.devices())
         }
         // Each stored record's identity (sequence, envelope hash): what an auditor compares a box's outbox with.
         router.get("/v1/devices/:id/records") { [self] request, context -> Response in
-            _ = try authorize(request, .operator)
-            return ControlRoomServer.json(try room.recordIdentities(device: try context.parameters.require("id")))
+            _ = try await authorize(request, .operator)
+            return ControlRoomServer.json(try await room.recordIdentities(device: try context.parameters.require("id")))
         }
         router.get("/v1/desk/health") { [self] request, _ -> Response in
-            _ = try authorize(request, .operator)
-            return ControlRoomServer.json(try room.health())
+            _ = try await authorize(request, .operator)
+            return ControlRoomServer.json(try await room.health())
         }
         router.get("/v1/desk/responders") { [self] request, _ -> Response in
-            _ = try authorize(request, .operator)
-            return ControlRoomServer.json(try room.responderDevices())
+            _ = try await authorize(request, .operator)
+            return ControlRoomServer.json(try await room.responderDevices())
         }
         router.post("/v1/devices/:id/metadata") { [self] request, context -> Response in
-            _ = try authorize(request, .admin, changes: true)
+            _ = try await authorize(request, .admin, changes: true)
             let id = try context.parameters.require("id")
             let edit = try await Desk.decode(DeviceMetadataEdit.self, request, context)
             do {
-                let metadata = try room.editDevice(id: id, edit)
+                let metadata = try await room.editDevice(id: id, edit)
                 signal.poke()
                 return ControlRoomServer.json(metadata)
             } catch let error as ControlRoomError {
@@ -321,18 +322,4 @@ struct DeskClientConfiguration: Codable {
     var escalateAfterMs: Int64
     var user: String
     var role: DeskRole
-}
-
-extension ControlRoom {
-    /// Appends one audit line on its own (after an accept or clear the control room carried out).
-    func recordAudit(
-        _ action: AuditAction, by account: DeskAccount, device: String, alert: String, reason: String
-    )
-        throws
-    {
-        let now = wallClock()
-        try state.withLock { state in
-            try appendAudit(action, by: account, device: device, alert: alert, reason: reason, now: now, state)
-        }
-    }
 }

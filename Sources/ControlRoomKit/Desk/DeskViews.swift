@@ -1,6 +1,5 @@
 import Foundation
 import PanicCore
-import PanicSQLite
 import PanicSigning
 import Synchronization
 
@@ -79,10 +78,11 @@ final class DeskTracks: Sendable {
     private let tracks = Mutex<[String: Track]>([:])
 
     /// The track of `alert` since its press, updated with records stored since the last call.
-    func track(_ alert: AlertView, in room: ControlRoom) throws -> [TrackPoint] {
+    func track(_ alert: AlertView, in room: ControlRoom) async throws -> [TrackPoint] {
         let key = alert.device + "/" + alert.id
         let known = tracks.withLock { $0[key] ?? Track() }
-        let rows = try room.recordsWithFix(device: alert.device, from: alert.sequence, afterRowID: known.lastRowID)
+        let rows = try await room.recordsWithFix(
+            device: alert.device, from: alert.sequence, afterRowID: known.lastRowID)
         guard !rows.isEmpty else { return known.points }
         var track = known
         for row in rows {
@@ -106,19 +106,10 @@ extension ControlRoom {
     /// Stored records of `device` from sequence number `from` on, stored after `rowID`, with their fixes.
     func recordsWithFix(
         device: String, from sequence: Int64, afterRowID rowID: Int64
-    ) throws -> [(
-        rowID: Int64, point: TrackPoint?
-    )] {
-        let rows: [(Int64, String)] = try state.withLock { state in
-            let query = try state.statement(
-                "SELECT rowid, envelope FROM records WHERE device = ?1 AND seq >= ?2 AND rowid > ?3 ORDER BY seq")
-            try query.bind([.text(device), .integer(sequence), .integer(rowID)])
-            var rows: [(Int64, String)] = []
-            while try query.step() { rows.append((query.integer(0), query.text(1))) }
-            query.reset()
-            return rows
+    ) async throws -> [(rowID: Int64, point: TrackPoint?)] {
+        try await store.envelopes(device: device, from: sequence, afterRowID: rowID).map {
+            ($0.rowID, Self.decode($0.envelope).flatMap(Self.point))
         }
-        return rows.map { ($0.0, Self.decode($0.1).flatMap(Self.point)) }
     }
 
     static func decode(_ envelope: String) -> Record? {
@@ -135,43 +126,31 @@ extension ControlRoom {
     }
 
     /// The last fix among the device's latest records.
-    func lastPosition(device: String, _ state: State) throws -> TrackPoint? {
-        let query = try state.statement("SELECT envelope FROM records WHERE device = ?1 ORDER BY seq DESC LIMIT 30")
-        try query.bind([.text(device)])
-        defer { query.reset() }
-        while try query.step() {
-            if let point = Self.decode(query.text(0)).flatMap(Self.point) { return point }
+    func lastPosition(device: String) async throws -> TrackPoint? {
+        for envelope in try await store.latestEnvelopes(device: device, kind: nil, limit: 30) {
+            if let point = Self.decode(envelope).flatMap(Self.point) { return point }
         }
         return nil
     }
 
     /// The last record of `kind` from `device`.
-    func lastRecord(device: String, kind: RecordKind, _ state: State) throws -> Record? {
-        let query = try state.statement(
-            "SELECT envelope FROM records WHERE device = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT 1")
-        try query.bind([.text(device), .text(kind.rawValue)])
-        defer { query.reset() }
-        return try query.step() ? Self.decode(query.text(0)) : nil
+    func lastRecord(device: String, kind: RecordKind) async throws -> Record? {
+        try await store.latestEnvelopes(device: device, kind: kind, limit: 1).first.flatMap(Self.decode)
     }
 
-    /// The desk's view of the given alerts (open ones when nil).
-    func deskAlerts(_ views: [AlertView], tracks: DeskTracks) throws -> [DeskAlert] {
+    /// The desk's view of the given alerts.
+    func deskAlerts(_ views: [AlertView], tracks: DeskTracks) async throws -> [DeskAlert] {
         var result: [DeskAlert] = []
+        let all = views.isEmpty ? [:] : try await store.allMetadata()
         for view in views {
-            let track = try tracks.track(view, in: self)
+            let track = try await tracks.track(view, in: self)
             let current = track.max { ($0.timeMs, $0.sequence) < ($1.timeMs, $1.sequence) }
-            let (metadata, entries, assigned) = try state.withLock { state in
-                let all = try allMetadata(state)
-                return (
-                    all[view.device] ?? DeviceMetadata(),
-                    try audit(device: view.device, alert: view.id, state),
-                    try responders(device: view.device, alert: view.id, near: current, metadata: all, state)
-                )
-            }
+            let entries = try await store.audit(device: view.device, alert: view.id)
+            let assigned = try await responders(device: view.device, alert: view.id, near: current, metadata: all)
             result.append(
                 DeskAlert(
-                    alert: view, device: metadata, current: current, track: track, audit: entries,
-                    responders: assigned))
+                    alert: view, device: all[view.device] ?? DeviceMetadata(), current: current, track: track,
+                    audit: entries, responders: assigned))
         }
         return result
     }
@@ -179,57 +158,37 @@ extension ControlRoom {
     /// Assigns (or moves to a new stage) a responder on an alert; written to the audit log.
     public func dispatch(
         device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount
-    ) throws {
-        let now = wallClock()
-        try state.withLock { state in
-            try state.connection.transaction {
-                try requireAlert(device: device, alert: alert, state)
-                guard try metadata(device: responder, state)?.responder == true else {
-                    throw DeskError.badRequest("device '\(responder)' is not registered as a responder")
-                }
-                try state.statement(
-                    """
-                    INSERT INTO dispatches(device, alert, responder, stage, time_ms) VALUES(?1, ?2, ?3, ?4, ?5)
-                    ON CONFLICT(device, alert, responder) DO UPDATE SET stage = ?4, time_ms = ?5
-                    """
-                ).bind([
-                    .text(device), .text(alert), .text(responder), .text(stage.rawValue),
-                    .integer(now.epochMilliseconds),
-                ]).run()
-                try appendAudit(
-                    .dispatch, by: account, device: device, alert: alert, reason: "\(responder) \(stage.rawValue)",
-                    now: now, state)
-            }
-        }
+    ) async throws {
+        try await store.dispatch(
+            device: device, alert: alert, responder: responder, stage: stage, by: account, now: wallClock())
     }
 
     func responders(
-        device: String, alert: String, near: TrackPoint?, metadata: [String: DeviceMetadata], _ state: State
-    ) throws -> [ResponderView] {
-        let query = try state.statement(
-            "SELECT responder, stage, time_ms FROM dispatches WHERE device = ?1 AND alert = ?2 ORDER BY time_ms")
-        try query.bind([.text(device), .text(alert)])
-        var rows: [(String, String, Int64)] = []
-        while try query.step() { rows.append((query.text(0), query.text(1), query.integer(2))) }
-        query.reset()
-        return try rows.map { row in
-            let position = try lastPosition(device: row.0, state)
-            return ResponderView(
-                device: row.0, name: metadata[row.0]?.name ?? "", stage: DispatchStage(rawValue: row.1) ?? .dispatched,
-                timeMs: row.2, distanceMeters: position.flatMap { here in near.map { Self.distance(here, $0) } },
-                position: position)
+        device: String, alert: String, near: TrackPoint?, metadata: [String: DeviceMetadata]
+    ) async throws -> [ResponderView] {
+        var result: [ResponderView] = []
+        for row in try await store.dispatches(device: device, alert: alert) {
+            let position = try await lastPosition(device: row.responder)
+            result.append(
+                ResponderView(
+                    device: row.responder, name: metadata[row.responder]?.name ?? "", stage: row.stage,
+                    timeMs: row.timeMs,
+                    distanceMeters: position.flatMap { here in near.map { Self.distance(here, $0) } },
+                    position: position))
         }
+        return result
     }
 
     /// Responders registered at the control room, each with its last position (for the dispatch list).
-    public func responderDevices() throws -> [ResponderView] {
-        try state.withLock { state in
-            try allMetadata(state).filter(\.value.responder).sorted { $0.key < $1.key }.map { entry in
+    public func responderDevices() async throws -> [ResponderView] {
+        var result: [ResponderView] = []
+        for entry in try await store.allMetadata().filter(\.value.responder).sorted(by: { $0.key < $1.key }) {
+            result.append(
                 ResponderView(
                     device: entry.key, name: entry.value.name, stage: .stoodDown, timeMs: 0, distanceMeters: nil,
-                    position: try lastPosition(device: entry.key, state))
-            }
+                    position: try await lastPosition(device: entry.key)))
         }
+        return result
     }
 
     /// Haversine distance in metres.
@@ -243,31 +202,29 @@ extension ControlRoom {
     }
 
     /// Per-device health from the stored records.
-    public func health() throws -> [DeviceHealth] {
-        let devices = try devices()
-        return try state.withLock { state in
-            let metadata = try allMetadata(state)
-            return try devices.map { device in
-                let seen = try state.statement("SELECT max(received_ms) FROM records WHERE device = ?1")
-                try seen.bind([.text(device.id)])
-                let lastSeen = try seen.step() && !seen.isNull(0) ? seen.integer(0) : nil
-                seen.reset()
-                let health = try lastRecord(device: device.id, kind: .health, state)
-                var report: HealthReport?
-                if case .health(let value)? = health?.body { report = value }
-                var power: PowerState?
-                if case .power(let reported, _)? = try lastRecord(device: device.id, kind: .power, state)?.body {
-                    power = reported
-                }
-                var tamper: TamperReason?
-                if case .tamper(let reason, _)? = try lastRecord(device: device.id, kind: .tamper, state)?.body {
-                    tamper = reason
-                }
-                return DeviceHealth(
-                    device: device.id, metadata: metadata[device.id] ?? DeviceMetadata(), lastSeenMs: lastSeen,
-                    health: report, healthTimeMs: health?.time.epochMilliseconds, power: power, tamper: tamper,
-                    records: device.records, gaps: device.gaps)
+    public func health() async throws -> [DeviceHealth] {
+        let devices = try await devices()
+        let metadata = try await store.allMetadata()
+        var result: [DeviceHealth] = []
+        for device in devices {
+            let health = try await lastRecord(device: device.id, kind: .health)
+            var report: HealthReport?
+            if case .health(let value)? = health?.body { report = value }
+            var power: PowerState?
+            if case .power(let reported, _)? = try await lastRecord(device: device.id, kind: .power)?.body {
+                power = reported
             }
+            var tamper: TamperReason?
+            if case .tamper(let reason, _)? = try await lastRecord(device: device.id, kind: .tamper)?.body {
+                tamper = reason
+            }
+            result.append(
+                DeviceHealth(
+                    device: device.id, metadata: metadata[device.id] ?? DeviceMetadata(),
+                    lastSeenMs: try await store.lastSeen(device: device.id), health: report,
+                    healthTimeMs: health?.time.epochMilliseconds, power: power, tamper: tamper,
+                    records: device.records, gaps: device.gaps))
         }
+        return result
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import PanicSQLite
 
 /// What the desk shows for a device instead of its raw id.
 public struct DeviceMetadata: Sendable, Hashable, Codable {
@@ -44,7 +43,8 @@ public struct DeviceMetadataEdit: Sendable, Hashable, Codable {
         self.responder = responder
     }
 
-    func applied(to metadata: DeviceMetadata) throws(DeskError) -> DeviceMetadata {
+    /// The edit applied to `metadata`; refuses over-long fields and a phone with other characters.
+    public func applied(to metadata: DeviceMetadata) throws(DeskError) -> DeviceMetadata {
         var result = metadata
         for (label, value) in [("name", name), ("registration", registration), ("route", route), ("phone", phone)] {
             if let value, value.count > 200 { throw .badRequest("\(label) is longer than 200 characters") }
@@ -64,54 +64,11 @@ public struct DeviceMetadataEdit: Sendable, Hashable, Codable {
 extension ControlRoom {
     /// Edits a registered device's metadata (fields left nil stay as they are) and returns the result.
     @discardableResult
-    public func editDevice(id: String, _ edit: DeviceMetadataEdit) throws -> DeviceMetadata {
-        let known = try registry.current().byKeyID.values.contains { $0.device == id }
-        return try state.withLock { state in
-            guard known else {
-                throw ControlRoomError.unknownDevice(id)
-            }
-            let metadata = try edit.applied(to: try metadata(device: id, state) ?? DeviceMetadata())
-            try state.statement(
-                """
-                INSERT INTO device_meta(device, name, registration, route, phone, responder)
-                VALUES(?1, ?2, ?3, ?4, ?5, ?6)
-                ON CONFLICT(device) DO UPDATE SET name = ?2, registration = ?3, route = ?4, phone = ?5, responder = ?6
-                """
-            ).bind([
-                .text(id), .text(metadata.name), .text(metadata.registration), .text(metadata.route),
-                .text(metadata.phone), .integer(metadata.responder ? 1 : 0),
-            ]).run()
-            return metadata
-        }
+    public func editDevice(id: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata {
+        guard try await store.registry().byDevice[id] != nil else { throw ControlRoomError.unknownDevice(id) }
+        return try await store.editMetadata(device: id, edit)
     }
 
     /// A device's metadata (nil when none was ever set).
-    public func metadata(device: String) throws -> DeviceMetadata? {
-        try state.withLock { state in try metadata(device: device, state) }
-    }
-
-    func metadata(device: String, _ state: State) throws -> DeviceMetadata? {
-        let query = try state.statement(
-            "SELECT name, registration, route, phone, responder FROM device_meta WHERE device = ?1")
-        try query.bind([.text(device)])
-        defer { query.reset() }
-        guard try query.step() else { return nil }
-        return DeviceMetadata(
-            name: query.text(0), registration: query.text(1), route: query.text(2), phone: query.text(3),
-            responder: query.integer(4) != 0)
-    }
-
-    /// Every device's metadata, by device id.
-    func allMetadata(_ state: State) throws -> [String: DeviceMetadata] {
-        let query = try state.statement("SELECT device, name, registration, route, phone, responder FROM device_meta")
-        try query.bind([])
-        var result: [String: DeviceMetadata] = [:]
-        while try query.step() {
-            result[query.text(0)] = DeviceMetadata(
-                name: query.text(1), registration: query.text(2), route: query.text(3), phone: query.text(4),
-                responder: query.integer(5) != 0)
-        }
-        query.reset()
-        return result
-    }
+    public func metadata(device: String) async throws -> DeviceMetadata? { try await store.metadata(device: device) }
 }

@@ -43,6 +43,9 @@ public final class DeskSignal: Sendable {
     }
 
     /// Waits until the version is above `after`; returns it, or nil once closed or cancelled.
+    public func waitForChange(after: UInt64) async -> UInt64? { await next(after: after) }
+
+    /// Waits until the version is above `after`; returns it, or nil once closed or cancelled.
     func next(after: UInt64) async -> UInt64? {
         let token = state.withLock { state in
             state.nextToken += 1
@@ -76,20 +79,20 @@ struct DeskPush: Codable, Sendable {
 
 extension Desk {
     /// Every open alert as the desk shows it (what the push channel's snapshot carries).
-    public func openAlerts() throws -> [DeskAlert] {
-        let open = try room.openAlerts()
-        return try room.deskAlerts(open, tracks: tracks)
+    public func openAlerts() async throws -> [DeskAlert] {
+        let open = try await room.openAlerts()
+        return try await room.deskAlerts(open, tracks: tracks)
     }
 
     /// What changed since `sent` (the JSON of each alert last pushed, by key); updates `sent`. Nil when nothing did.
-    func pushMessage(since sent: inout [String: Data], snapshot: Bool) throws -> DeskPush? {
-        let open = try room.openAlerts()
+    func pushMessage(since sent: inout [String: Data], snapshot: Bool) async throws -> DeskPush? {
+        let open = try await room.openAlerts()
         tracks.keep(open)
         var upsert: [DeskAlert] = []
         var keys = Set<String>()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        for var alert in try room.deskAlerts(open, tracks: tracks) {
+        for var alert in try await room.deskAlerts(open, tracks: tracks) {
             // The page counts time since the press itself; without this every row would differ every time.
             alert.alert.sincePressMs = 0
             let key = alert.alert.device + "/" + alert.alert.id
@@ -115,7 +118,7 @@ extension Desk {
             var version = signal.version
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            if let first = try pushMessage(since: &sent, snapshot: true) {
+            if let first = try await pushMessage(since: &sent, snapshot: true) {
                 try await writer.write(ByteBuffer(string: "retry: 2000\nevent: alerts\ndata: "))
                 try await writer.write(ByteBuffer(bytes: try encoder.encode(first)))
                 try await writer.write(ByteBuffer(string: "\n\n"))
@@ -131,7 +134,7 @@ extension Desk {
                         try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
                     case .changed(let next):
                         version = next
-                        guard let message = try pushMessage(since: &sent, snapshot: false) else { continue }
+                        guard let message = try await pushMessage(since: &sent, snapshot: false) else { continue }
                         try await writer.write(ByteBuffer(string: "event: alerts\ndata: "))
                         try await writer.write(ByteBuffer(bytes: try encoder.encode(message)))
                         try await writer.write(ByteBuffer(string: "\n\n"))

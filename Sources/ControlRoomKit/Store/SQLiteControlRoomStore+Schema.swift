@@ -1,6 +1,6 @@
 import PanicSQLite
 
-extension ControlRoom {
+extension SQLiteControlRoomStore {
     /// The control room's schema, one numbered step at a time (`PRAGMA user_version` is the last step applied).
     /// Step 1 is the schema every control room has had since the first release, so existing files open unchanged.
     static let migrations: [SQLiteMigration] = [

@@ -9,21 +9,11 @@ import Synchronization
 /// takes effect on a running server at its next request, with no polling; removal is revocation.
 ///
 /// It has its own connection and lock, shared with neither the intake's writes nor the operator's reads.
-final class DeviceRegistry: Sendable {
-    /// The registered keys at one generation.
-    struct Snapshot: Sendable {
-        /// By thumbprint (the JWS `kid`).
-        var byKeyID: [String: RegisteredKey] = [:]
-        /// By device id.
-        var byDevice: [String: RegisteredKey] = [:]
-        /// The registry generation it was read at.
-        var generation: Int64 = -1
-    }
-
+final class SQLiteDeviceRegistry: Sendable {
     private final class State {
         let connection: SQLiteConnection
         var dataVersion: Int64 = -1
-        var snapshot = Snapshot()
+        var snapshot = RegistrySnapshot()
 
         init(connection: SQLiteConnection) { self.connection = connection }
     }
@@ -38,7 +28,7 @@ final class DeviceRegistry: Sendable {
     }
 
     /// The registry as the database has it now.
-    func current() throws -> Snapshot {
+    func current() throws -> RegistrySnapshot {
         try state.withLock { state in
             // data_version moves only when another connection commits; the generation only when devices change.
             let version = try state.connection.integer("PRAGMA data_version") ?? 0
@@ -75,17 +65,12 @@ final class DeviceRegistry: Sendable {
         }
     }
 
-    private func load(_ connection: SQLiteConnection, _ generation: Int64) throws -> Snapshot {
-        var snapshot = Snapshot(generation: generation)
+    private func load(_ connection: SQLiteConnection, _ generation: Int64) throws -> RegistrySnapshot {
         let devices = try connection.statement("SELECT id, jwk FROM devices")
         try devices.bind([])
         defer { devices.reset() }
-        while try devices.step() {
-            guard let identity = DeviceIdentity(jwk: devices.text(1)) else { continue }
-            let key = RegisteredKey(device: devices.text(0), identity: identity)
-            snapshot.byKeyID[identity.thumbprint] = key
-            snapshot.byDevice[key.device] = key
-        }
-        return snapshot
+        var rows: [(id: String, jwk: String)] = []
+        while try devices.step() { rows.append((devices.text(0), devices.text(1))) }
+        return RegistrySnapshot(generation: generation, rows: rows)
     }
 }

@@ -1,0 +1,96 @@
+import CoreMetrics
+import Foundation
+import Hummingbird
+import NIOCore
+import PanicCore
+
+/// The control room's metrics, through swift-metrics (a factory handed in: the executable chooses the backend,
+/// `controlroom serve` a Prometheus registry; a library never bootstraps one). Record outcomes by status and
+/// reason, the intake's batch latency, database errors; the open alerts and the devices seen in the last five
+/// minutes are read from the store when scraped (`refreshGauges`).
+public final class ControlRoomMetrics: Sendable {
+    let factory: any MetricsFactory
+    let batchLatency: CoreMetrics.Timer
+    let databaseErrors: Counter
+    let openAlerts: Gauge
+    let devicesSeen: Gauge
+    let refused: Counter
+
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        batchLatency = CoreMetrics.Timer(label: "controlroom_batch_seconds", factory: factory)
+        databaseErrors = Counter(label: "controlroom_database_errors_total", factory: factory)
+        openAlerts = Gauge(label: "controlroom_open_alerts", factory: factory)
+        devicesSeen = Gauge(label: "controlroom_devices_seen_5m", factory: factory)
+        refused = Counter(label: "controlroom_batches_refused_total", factory: factory)
+    }
+
+    /// Counts one batch's results: accepted, duplicate, rejected by reason.
+    func count(_ results: [RecordResult]) {
+        var tally: [String: Int] = [:]
+        for result in results {
+            let key =
+                result.status == .rejected
+                ? "rejected/" + (result.reason?.rawValue ?? "malformed") : result.status.rawValue
+            tally[key, default: 0] += 1
+        }
+        for (key, count) in tally {
+            let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+            var dimensions = [("status", parts[0])]
+            if parts.count == 2 { dimensions.append(("reason", parts[1])) }
+            Counter(label: "controlroom_records_total", dimensions: dimensions, factory: factory).increment(by: count)
+        }
+    }
+
+    /// Sets the gauges read from the store, just before a scrape.
+    public func refreshGauges(_ room: ControlRoom) async {
+        do {
+            openAlerts.record(try await room.openAlerts().count)
+            let since = room.wallClock().epochMilliseconds - 300_000
+            devicesSeen.record(try await room.store.devicesSeen(since: since))
+        } catch {
+            databaseErrors.increment()
+        }
+    }
+}
+
+/// Who may read `GET /metrics`: the figures say how many devices are alive and how many alerts are open, which an
+/// attacker on a hostile network should not learn. Loopback clients (a Prometheus on the same host, or an SSH
+/// tunnel) may; anyone else needs a desk API token or session of a supervisor or admin.
+public struct MetricsEndpoint: Sendable {
+    /// The exposition text (Prometheus text format 0.0.4).
+    public var emit: @Sendable () -> [UInt8]
+    public var metrics: ControlRoomMetrics
+
+    public init(metrics: ControlRoomMetrics, emit: @escaping @Sendable () -> [UInt8]) {
+        self.metrics = metrics
+        self.emit = emit
+    }
+
+    /// Whether `address` is a loopback address (IPv4 127.0.0.0/8, IPv6 ::1 or IPv4-mapped loopback).
+    public static func isLoopback(_ address: SocketAddress?) -> Bool {
+        guard let address, let ip = address.ipAddress else { return false }
+        switch address {
+        case .v4: return ip.hasPrefix("127.")
+        case .v6: return ip == "::1" || ip.hasPrefix("::ffff:127.")
+        default: return false
+        }
+    }
+}
+
+extension ControlRoomServer {
+    static func installMetrics(
+        _ endpoint: MetricsEndpoint, room: ControlRoom, desk: Desk, on router: Router<ControlRoomRequestContext>
+    ) {
+        router.get("/metrics") { request, context -> Response in
+            if !MetricsEndpoint.isLoopback(context.channel.remoteAddress) {
+                _ = try await desk.authorize(request, .supervisor)
+            }
+            await endpoint.metrics.refreshGauges(room)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: endpoint.emit())))
+        }
+    }
+}

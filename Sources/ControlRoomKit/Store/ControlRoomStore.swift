@@ -1,0 +1,263 @@
+import PanicCore
+import PanicSigning
+
+/// Where a control room keeps its state: the registry, the records and the rules' ledger, alerts, operator actions
+/// and commands, and the desk's tables. Two sides: `SQLiteControlRoomStore` (one process on one file) and
+/// `PostgresControlRoomStore` (module ControlRoomPostgres: several `controlroom serve` on one database).
+///
+/// Every rule that decides lives in `ControlRoom` and `IntakePlan`, once; a store reads, writes and keeps the
+/// invariants a second instance must see in the database itself (UNIQUE keys, one transaction per ingest, a
+/// per-device lock the database holds), never in process memory.
+public protocol ControlRoomStore: Sendable {
+    /// What the store is (the SQLite file, or the PostgreSQL URL without its password), for logs and errors.
+    var description: String { get }
+    /// How many ingest transactions may run at once (SQLite: one writer; PostgreSQL: a few connections, the
+    /// per-device locks keep them apart).
+    var ingestParallelism: Int { get }
+
+    // MARK: Registry
+
+    /// The registry as the database has it now (a change by any process is seen within a second).
+    func registry() async throws -> RegistrySnapshot
+    /// Registers `id` with `identity`; throws `ControlRoomError.duplicateDevice` when the id or the key is taken.
+    func addDevice(id: String, identity: DeviceIdentity) async throws
+    /// Removes `id`; returns whether it was registered.
+    func removeDevice(id: String) async throws -> Bool
+    /// Every registered device with its record count, gaps and findings.
+    func devices() async throws -> [RegisteredDevice]
+
+    // MARK: Intake
+
+    /// Takes a verified request's nonce once (across every instance on the store); nil when it may act, else why
+    /// not (`stale`, `replayed`).
+    func take(_ claim: BatchClaim, now: RecordTime) async throws -> BatchProofRefusal?
+    /// Runs the ledger half of the rules over each request's genuine records and stores what they accept, all in
+    /// one transaction (a group commit), in order; answers each request's alerts and commands when it is
+    /// authenticated. `issue` signs a fresh command.
+    func ingest(_ requests: [IngestRequest], issue: CommandIssuer) async throws -> [IngestAnswer]
+
+    // MARK: Alerts and commands
+
+    /// Moves an alert from one of `allowed` to `newState` and issues the command that tells the device, in one
+    /// transaction; returns the alert as it is now.
+    func act(
+        _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
+        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer
+    ) async throws -> AlertView
+    /// Alerts, oldest press first.
+    func alerts(_ scope: AlertScope, now: RecordTime) async throws -> [AlertView]
+    /// Alerts that arrived after `cursor`, in arrival order, and the next cursor.
+    func alerts(after cursor: Int64, now: RecordTime) async throws -> (alerts: [AlertView], cursor: Int64)
+
+    // MARK: Queries
+
+    /// Records stored from `device` (every device when nil).
+    func recordCount(device: String?) async throws -> Int
+    /// Stored sequence numbers of `device` in arrival order, with their kinds.
+    func arrivalOrder(device: String) async throws -> [RecordArrival]
+    /// Sequence numbers never received from `device`, from 1 to the highest received.
+    func gaps(device: String) async throws -> [ClosedRange<Int64>]
+    /// Chain findings of `device` (`fork`, `replay`, `broken-chain`) in the order they were found.
+    func findings(device: String) async throws -> [DeviceFinding]
+    /// Every stored record's identity, in sequence order.
+    func recordIdentities(device: String) async throws -> [RecordIdentity]
+
+    // MARK: Desk: accounts
+
+    /// Creates an account; throws `DeskError.duplicateUser` when the name is taken.
+    func addUser(name: String, role: DeskRole, passwordHash: String, tokenHash: String?, now: RecordTime) async throws
+    func removeUser(name: String) async throws -> Bool
+    /// Throws `DeskError.unknownUser` when there is no such account.
+    func setPasswordHash(name: String, hash: String) async throws
+    func users() async throws -> [DeskAccount]
+    /// The account and its bcrypt hash, for a login.
+    func credentials(name: String) async throws -> (account: DeskAccount, passwordHash: String)?
+    func account(name: String) async throws -> DeskAccount?
+    func account(tokenHash: String) async throws -> DeskAccount?
+
+    // MARK: Desk: audit, metadata, dispatch, tracks
+
+    /// Appends to the append-only audit log; with `requireAlert`, throws `unknownAlert` when the alert is unknown.
+    func appendAudit(_ entry: NewAuditEntry, requireAlert: Bool) async throws
+    func audit(device: String?, alert: String?) async throws -> [AuditEntry]
+    /// Applies `edit` to the device's metadata in one transaction and returns the result.
+    func editMetadata(device: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata
+    func metadata(device: String) async throws -> DeviceMetadata?
+    func allMetadata() async throws -> [String: DeviceMetadata]
+    /// Assigns a responder (or moves it to `stage`) and writes the audit line, in one transaction.
+    func dispatch(
+        device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
+        now: RecordTime
+    ) async throws
+    func dispatches(device: String, alert: String) async throws -> [DispatchRow]
+    /// Envelopes of `device` from sequence `from` on, stored after `afterRowID`, in sequence order.
+    func envelopes(device: String, from sequence: Int64, afterRowID: Int64) async throws -> [StoredEnvelope]
+    /// The newest `limit` envelopes of `device` (of `kind` only, when given), newest first.
+    func latestEnvelopes(device: String, kind: RecordKind?, limit: Int) async throws -> [String]
+    /// When a record of `device` was last stored (epoch ms).
+    func lastSeen(device: String) async throws -> Int64?
+    /// How many devices had a record stored at or after `since` (epoch ms).
+    func devicesSeen(since: Int64) async throws -> Int
+}
+
+extension ControlRoomStore {
+    public var ingestParallelism: Int { 1 }
+}
+
+/// Signs a fresh command: action, device, alert, the time it is issued at.
+public typealias CommandIssuer = @Sendable (CommandAction, String, String, RecordTime) throws -> IssuedCommand
+
+/// A signed command, as a store keeps it.
+public struct IssuedCommand: Sendable, Hashable {
+    public var nonce: String
+    public var action: CommandAction
+    public var device: String
+    public var alert: String
+    public var envelope: String
+    public var expires: RecordTime
+}
+
+/// The registered keys at one generation.
+public struct RegistrySnapshot: Sendable {
+    /// By thumbprint (the JWS `kid`).
+    public var byKeyID: [String: RegisteredKey] = [:]
+    /// By device id.
+    public var byDevice: [String: RegisteredKey] = [:]
+    /// The registry generation it was read at.
+    public var generation: Int64 = -1
+
+    public init(generation: Int64 = -1, keys: [RegisteredKey] = []) {
+        self.generation = generation
+        for key in keys {
+            byKeyID[key.identity.thumbprint] = key
+            byDevice[key.device] = key
+        }
+    }
+
+    /// Reads registry rows (id, JWK); rows whose JWK does not parse are left out.
+    public init(generation: Int64, rows: [(id: String, jwk: String)]) {
+        self.init(
+            generation: generation,
+            keys: rows.compactMap { row in
+                DeviceIdentity(jwk: row.jwk).map { RegisteredKey(device: row.id, identity: $0) }
+            })
+    }
+}
+
+/// One request's share of an ingest: its genuine records (batch order) and, when the request is authenticated,
+/// the acks it carries.
+public struct IngestRequest: Sendable {
+    public var device: String
+    public var records: [GenuineRecord]
+    /// The command nonces acknowledged; nil when the request is not authenticated (no acks, alerts or commands).
+    public var acks: [String]?
+    public var now: RecordTime
+
+    public init(device: String, records: [GenuineRecord], acks: [String]?, now: RecordTime) {
+        self.device = device
+        self.records = records
+        self.acks = acks
+        self.now = now
+    }
+}
+
+/// What an ingest decided for one request.
+public struct IngestAnswer: Sendable {
+    /// One per genuine record, in order.
+    public var results: [RecordResult]
+    /// Findings recorded (for the log).
+    public var findings: [FindingRow]
+    /// The device's alerts not yet closed, and its pending commands (empty when not authenticated).
+    public var alerts: [RemoteAlertState]
+    public var commands: [String]
+
+    public init(results: [RecordResult], findings: [FindingRow], alerts: [RemoteAlertState], commands: [String]) {
+        self.results = results
+        self.findings = findings
+        self.alerts = alerts
+        self.commands = commands
+    }
+}
+
+/// Which alerts.
+public enum AlertScope: Sendable, Hashable {
+    /// Not yet closed (cleared and confirmed by the device).
+    case open
+    case all
+    case one(device: String, alert: String)
+}
+
+/// A record's place in arrival order.
+public struct RecordArrival: Sendable, Hashable {
+    public var sequence: Int64
+    public var kind: RecordKind
+    public init(sequence: Int64, kind: RecordKind) {
+        self.sequence = sequence
+        self.kind = kind
+    }
+}
+
+/// A chain finding with its sequence number.
+public struct DeviceFinding: Sendable, Hashable {
+    public var sequence: Int64
+    public var finding: VerificationFinding.Kind
+    public init(sequence: Int64, finding: VerificationFinding.Kind) {
+        self.sequence = sequence
+        self.finding = finding
+    }
+}
+
+/// A finding row as stored: device, sequence, name (`fork`, `replay`, `broken-chain`, `outbox-lost`).
+public struct FindingRow: Sendable, Hashable {
+    public var device: String
+    public var sequence: Int64
+    public var name: String
+    public init(device: String, sequence: Int64, name: String) {
+        self.device = device
+        self.sequence = sequence
+        self.name = name
+    }
+}
+
+/// An audit line to append.
+public struct NewAuditEntry: Sendable, Hashable {
+    public var action: AuditAction
+    public var account: DeskAccount
+    public var device: String
+    public var alert: String
+    public var reason: String
+    public var now: RecordTime
+
+    public init(
+        action: AuditAction, account: DeskAccount, device: String, alert: String, reason: String, now: RecordTime
+    ) {
+        self.action = action
+        self.account = account
+        self.device = device
+        self.alert = alert
+        self.reason = reason
+        self.now = now
+    }
+}
+
+/// A responder assigned to an alert, as stored.
+public struct DispatchRow: Sendable, Hashable {
+    public var responder: String
+    public var stage: DispatchStage
+    public var timeMs: Int64
+    public init(responder: String, stage: DispatchStage, timeMs: Int64) {
+        self.responder = responder
+        self.stage = stage
+        self.timeMs = timeMs
+    }
+}
+
+/// An envelope with its arrival position.
+public struct StoredEnvelope: Sendable, Hashable {
+    public var rowID: Int64
+    public var envelope: String
+    public init(rowID: Int64, envelope: String) {
+        self.rowID = rowID
+        self.envelope = envelope
+    }
+}

@@ -1,0 +1,645 @@
+import Foundation
+import PanicCore
+import PanicSQLite
+import PanicSigning
+import Synchronization
+
+/// The control room's state in one SQLite file (WAL, `synchronous = FULL`): for one `controlroom serve` and the
+/// `controlroom` commands beside it on the same machine. Calls are serialized on one connection; the registry has
+/// its own connection (`SQLiteDeviceRegistry`) so it sees other processes' changes at the next request.
+public final class SQLiteControlRoomStore: ControlRoomStore {
+    final class State {
+        let connection: SQLiteConnection
+
+        init(connection: SQLiteConnection) { self.connection = connection }
+
+        func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement { try connection.statement(sql) }
+    }
+
+    // The connection and its statements are touched only inside `state.withLock`, one thread at a time.
+    let state: Mutex<State>
+    let registryReader: SQLiteDeviceRegistry
+    /// Request nonces taken, in memory (one process per file).
+    let replayGuard = Mutex(RequestReplayGuard())
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public init(path: String) throws {
+        let connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA journal_mode = WAL")
+        try connection.execute("PRAGMA synchronous = FULL")
+        try connection.migrate(Self.migrations)
+        self.path = path
+        state = Mutex(State(connection: connection))
+        registryReader = try SQLiteDeviceRegistry(path: path)
+    }
+
+    public var description: String { path }
+
+    // MARK: Registry
+
+    public func registry() throws -> RegistrySnapshot { try registryReader.current() }
+
+    public func addDevice(id: String, identity: DeviceIdentity) throws {
+        try registryReader.add(id: id, identity: identity)
+    }
+
+    public func removeDevice(id: String) throws -> Bool { try registryReader.remove(id: id) }
+
+    public func devices() throws -> [RegisteredDevice] {
+        try state.withLock { state in
+            let query = try state.statement("SELECT id, kid, jwk FROM devices ORDER BY id")
+            var result: [RegisteredDevice] = []
+            try query.bind([])
+            while try query.step() {
+                result.append(
+                    RegisteredDevice(
+                        id: query.text(0), keyID: query.text(1), jwk: query.text(2), records: 0, gaps: [],
+                        findings: []))
+            }
+            query.reset()
+            for index in result.indices {
+                let device = result[index].id
+                result[index].records = try recordCount(device: device, state)
+                result[index].gaps = try gaps(device: device, state).map(\.gapText)
+                let findings = try state.statement("SELECT seq, finding FROM findings WHERE device = ?1 ORDER BY seq")
+                try findings.bind([.text(device)])
+                while try findings.step() {
+                    result[index].findings.append("\(findings.text(1)) seq \(findings.integer(0))")
+                }
+                findings.reset()
+            }
+            return result
+        }
+    }
+
+    // MARK: Intake
+
+    public func take(_ claim: BatchClaim, now: RecordTime) -> BatchProofRefusal? {
+        replayGuard.withLock { $0.take(claim, now: now) }
+    }
+
+    public func ingest(_ requests: [IngestRequest], issue: CommandIssuer) throws -> [IngestAnswer] {
+        try state.withLock { state in
+            try state.connection.transaction {
+                try requests.map { request in try ingest(request, issue: issue, state) }
+            }
+        }
+    }
+
+    private func ingest(_ request: IngestRequest, issue: CommandIssuer, _ state: State) throws -> IngestAnswer {
+        let plan = try IntakePlan(request.records, rows: try ledgerRows(request, state))
+        let now = request.now
+        let insert = try state.statement(
+            """
+            INSERT INTO records(device, seq, uuid, kind, time_ms, received_ms, hash, prev, envelope)
+            VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            """)
+        for record in plan.records {
+            try insert.bind([
+                .text(record.device), .integer(record.sequence), .text(record.id), .text(record.kind),
+                .integer(record.timeMs), .integer(now.epochMilliseconds), .text(record.hash),
+                record.previousHash.map { .text($0) } ?? .null, .text(record.envelope),
+            ]).run()
+        }
+        for finding in plan.findings {
+            try state.statement("INSERT INTO findings(device, seq, finding) VALUES(?1, ?2, ?3)")
+                .bind([.text(finding.device), .integer(finding.sequence), .text(finding.name)]).run()
+        }
+        for change in plan.alerts {
+            switch change {
+            case .open(let device, let id, let sequence, let kind, let input, let pressedMs, let timeSource, let fix):
+                try state.statement(
+                    """
+                    INSERT OR IGNORE INTO alerts(device, id, seq, kind, input, pressed_ms, time_source, received_ms, fix, state)
+                    VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')
+                    """
+                ).bind([
+                    .text(device), .text(id), .integer(sequence), .text(kind), input.map { .text($0) } ?? .null,
+                    .integer(pressedMs), .text(timeSource), .integer(now.epochMilliseconds),
+                    fix.map { .text($0) } ?? .null,
+                ]).run()
+            case .deviceCleared(let device, let alert):
+                try state.statement("UPDATE alerts SET device_cleared = 1 WHERE device = ?1 AND id = ?2")
+                    .bind([.text(device), .text(alert)]).run()
+            }
+        }
+        guard let acks = request.acks else {
+            return IngestAnswer(results: plan.results, findings: plan.findings, alerts: [], commands: [])
+        }
+        let ack = try state.statement("UPDATE commands SET acked = 1 WHERE nonce = ?1 AND device = ?2")
+        for nonce in acks { try ack.bind([.text(nonce), .text(request.device)]).run() }
+        return IngestAnswer(
+            results: plan.results, findings: plan.findings, alerts: try remoteAlerts(device: request.device, state),
+            commands: try pendingCommands(device: request.device, now: now, issue: issue, state))
+    }
+
+    private func ledgerRows(_ request: IngestRequest, _ state: State) throws -> LedgerRows {
+        var rows = LedgerRows()
+        guard !request.records.isEmpty else { return rows }
+        let entry = try state.statement("SELECT hash, uuid, prev FROM records WHERE device = ?1 AND seq = ?2")
+        for sequence in IntakePlan.sequences(of: request.records) {
+            try entry.bind([.text(request.device), .integer(sequence)])
+            if try entry.step() {
+                rows.entries[sequence] = LedgerEntry(
+                    envelopeHash: entry.text(0), recordID: entry.text(1),
+                    previousHash: entry.isNull(2) ? nil : entry.text(2))
+            }
+            entry.reset()
+        }
+        let known = try state.statement("SELECT 1 FROM records WHERE device = ?1 AND uuid = ?2")
+        for id in IntakePlan.recordIDs(of: request.records) {
+            try known.bind([.text(request.device), .text(id)])
+            if try known.step() { rows.recordIDs.insert(id) }
+            known.reset()
+        }
+        return rows
+    }
+
+    private func remoteAlerts(device: String, _ state: State) throws -> [RemoteAlertState] {
+        let query = try state.statement(
+            "SELECT id, state FROM alerts WHERE device = ?1 AND device_cleared = 0 ORDER BY seq")
+        try query.bind([.text(device)])
+        var result: [RemoteAlertState] = []
+        while try query.step() {
+            result.append(
+                RemoteAlertState(alert: query.text(0), state: ControlRoomAlertState(rawValue: query.text(1)) ?? .open))
+        }
+        query.reset()
+        return result
+    }
+
+    /// Unacknowledged, unexpired commands for `device`; an expired one whose effect the device has not
+    /// confirmed is replaced by a fresh one (new nonce, new expiry).
+    private func pendingCommands(
+        device: String, now: RecordTime, issue: CommandIssuer, _ state: State
+    ) throws
+        -> [String]
+    {
+        let wanting = try state.statement(
+            """
+            SELECT a.id, a.state FROM alerts a
+            WHERE a.device = ?1 AND a.device_cleared = 0 AND a.state IN (?3, ?4)
+            AND NOT EXISTS (
+                SELECT 1 FROM commands c WHERE c.device = a.device AND c.alert = a.id
+                AND c.action = CASE a.state WHEN ?3 THEN ?5 ELSE ?6 END
+                AND (c.acked = 1 OR c.expires_ms > ?2))
+            """)
+        try wanting.bind([
+            .text(device), .integer(now.epochMilliseconds), .text(ControlRoomAlertState.acknowledged.rawValue),
+            .text(ControlRoomAlertState.cleared.rawValue), .text(CommandAction.accept.rawValue),
+            .text(CommandAction.clear.rawValue),
+        ])
+        var reissue: [(String, CommandAction)] = []
+        while try wanting.step() {
+            let state = ControlRoomAlertState(rawValue: wanting.text(1))
+            reissue.append((wanting.text(0), state == .acknowledged ? .accept : .clear))
+        }
+        wanting.reset()
+        for (alert, action) in reissue { try insert(try issue(action, device, alert, now), state) }
+        let query = try state.statement(
+            "SELECT envelope FROM commands WHERE device = ?1 AND acked = 0 AND expires_ms > ?2 ORDER BY rowid")
+        try query.bind([.text(device), .integer(now.epochMilliseconds)])
+        var result: [String] = []
+        while try query.step() { result.append(query.text(0)) }
+        query.reset()
+        return result
+    }
+
+    private func insert(_ command: IssuedCommand, _ state: State) throws {
+        try state.statement(
+            "INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+        ).bind([
+            .text(command.nonce), .text(command.device), .text(command.alert), .text(command.action.rawValue),
+            .text(command.envelope), .integer(command.expires.epochMilliseconds),
+        ]).run()
+    }
+
+    // MARK: Alerts and commands
+
+    public func act(
+        _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
+        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer
+    ) throws -> AlertView {
+        try state.withLock { state in
+            try state.connection.transaction {
+                let query = try state.statement("SELECT state FROM alerts WHERE device = ?1 AND id = ?2")
+                try query.bind([.text(device), .text(alert)])
+                guard try query.step() else {
+                    query.reset()
+                    throw ControlRoomError.unknownAlert(device: device, alert: alert)
+                }
+                let current = ControlRoomAlertState(rawValue: query.text(0)) ?? .open
+                query.reset()
+                guard allowed.contains(current) else {
+                    throw ControlRoomError.wrongState(alert: alert, state: current, action: action)
+                }
+                try state.statement("UPDATE alerts SET state = ?3 WHERE device = ?1 AND id = ?2")
+                    .bind([.text(device), .text(alert), .text(newState.rawValue)]).run()
+                try insert(try issue(action, device, alert, now), state)
+                return try alertViews(
+                    where: "a.device = ?1 AND a.id = ?2", [.text(device), .text(alert)], now: now, state)[0]
+            }
+        }
+    }
+
+    public func alerts(_ scope: AlertScope, now: RecordTime) throws -> [AlertView] {
+        try state.withLock { state in
+            switch scope {
+            case .open: try alertViews(where: "a.device_cleared = 0", [], now: now, state)
+            case .all: try alertViews(where: "1", [], now: now, state)
+            case .one(let device, let alert):
+                try alertViews(where: "a.device = ?1 AND a.id = ?2", [.text(device), .text(alert)], now: now, state)
+            }
+        }
+    }
+
+    public func alerts(after cursor: Int64, now: RecordTime) throws -> (alerts: [AlertView], cursor: Int64) {
+        try state.withLock { state in
+            let views = try alertViews(where: "a.rowid > ?1", [.integer(cursor)], order: "a.rowid", now: now, state)
+            let last = try state.statement("SELECT ifnull(max(rowid), 0) FROM alerts")
+            try last.bind([])
+            defer { last.reset() }
+            return (views, try last.step() ? max(cursor, last.integer(0)) : cursor)
+        }
+    }
+
+    private func alertViews(
+        where condition: String, _ values: [SQLiteValue], order: String = "a.pressed_ms, a.device, a.seq",
+        now: RecordTime, _ state: State
+    ) throws -> [AlertView] {
+        let query = try state.statement(
+            """
+            SELECT a.id, a.device, a.seq, a.kind, a.input, a.pressed_ms, a.time_source, a.fix, a.state,
+                   a.device_cleared
+            FROM alerts a WHERE \(condition) ORDER BY \(order)
+            """)
+        try query.bind(values)
+        var result: [AlertView] = []
+        while try query.step() {
+            result.append(
+                AlertView(
+                    id: query.text(0), device: query.text(1), sequence: query.integer(2), kind: query.text(3),
+                    input: query.isNull(4) ? nil : query.text(4), pressedMs: query.integer(5),
+                    timeSource: query.text(6), fix: query.isNull(7) ? nil : query.text(7),
+                    state: query.text(8), deviceCleared: query.integer(9) != 0, now: now))
+        }
+        query.reset()
+        return result
+    }
+
+    // MARK: Queries
+
+    public func recordCount(device: String?) throws -> Int {
+        try state.withLock { state in try recordCount(device: device, state) }
+    }
+
+    private func recordCount(device: String?, _ state: State) throws -> Int {
+        let query = try state.statement("SELECT count(*) FROM records WHERE ?1 IS NULL OR device = ?1")
+        try query.bind([device.map { .text($0) } ?? .null])
+        defer { query.reset() }
+        return try query.step() ? Int(query.integer(0)) : 0
+    }
+
+    public func arrivalOrder(device: String) throws -> [RecordArrival] {
+        try state.withLock { state in
+            let query = try state.statement("SELECT seq, kind FROM records WHERE device = ?1 ORDER BY rowid")
+            try query.bind([.text(device)])
+            var result: [RecordArrival] = []
+            while try query.step() {
+                result.append(
+                    RecordArrival(sequence: query.integer(0), kind: RecordKind(rawValue: query.text(1)) ?? .position))
+            }
+            query.reset()
+            return result
+        }
+    }
+
+    public func gaps(device: String) throws -> [ClosedRange<Int64>] {
+        try state.withLock { state in try gaps(device: device, state) }
+    }
+
+    private func gaps(device: String, _ state: State) throws -> [ClosedRange<Int64>] {
+        let query = try state.statement(
+            """
+            SELECT before + 1, seq - 1 FROM (
+                SELECT seq, lag(seq, 1, 0) OVER (ORDER BY seq) AS before FROM records WHERE device = ?1)
+            WHERE seq > before + 1
+            """)
+        try query.bind([.text(device)])
+        var result: [ClosedRange<Int64>] = []
+        while try query.step() { result.append(query.integer(0)...query.integer(1)) }
+        query.reset()
+        return result
+    }
+
+    public func findings(device: String) throws -> [DeviceFinding] {
+        try state.withLock { state in
+            let query = try state.statement("SELECT seq, finding FROM findings WHERE device = ?1 ORDER BY rowid")
+            try query.bind([.text(device)])
+            var result: [DeviceFinding] = []
+            while try query.step() {
+                guard let kind = VerificationFinding.Kind(rawValue: query.text(1)) else { continue }
+                result.append(DeviceFinding(sequence: query.integer(0), finding: kind))
+            }
+            query.reset()
+            return result
+        }
+    }
+
+    public func recordIdentities(device: String) throws -> [RecordIdentity] {
+        try state.withLock { state in
+            let query = try state.statement("SELECT seq, hash FROM records WHERE device = ?1 ORDER BY seq")
+            try query.bind([.text(device)])
+            var result: [RecordIdentity] = []
+            while try query.step() { result.append(RecordIdentity(sequence: query.integer(0), hash: query.text(1))) }
+            query.reset()
+            return result
+        }
+    }
+
+    // MARK: Desk: accounts
+
+    public func addUser(name: String, role: DeskRole, passwordHash: String, tokenHash: String?, now: RecordTime) throws
+    {
+        try state.withLock { state in
+            let existing = try state.statement("SELECT 1 FROM users WHERE name = ?1")
+            try existing.bind([.text(name)])
+            let taken = try existing.step()
+            existing.reset()
+            if taken { throw DeskError.duplicateUser(name) }
+            try state.statement(
+                "INSERT INTO users(name, role, password_hash, token_hash, created_ms) VALUES(?1, ?2, ?3, ?4, ?5)"
+            ).bind([
+                .text(name), .text(role.rawValue), .text(passwordHash), tokenHash.map { .text($0) } ?? .null,
+                .integer(now.epochMilliseconds),
+            ]).run()
+        }
+    }
+
+    public func removeUser(name: String) throws -> Bool {
+        try state.withLock { state in
+            try state.statement("DELETE FROM users WHERE name = ?1").bind([.text(name)]).run()
+            return state.connection.changes > 0
+        }
+    }
+
+    public func setPasswordHash(name: String, hash: String) throws {
+        try state.withLock { state in
+            try state.statement("UPDATE users SET password_hash = ?2 WHERE name = ?1")
+                .bind([.text(name), .text(hash)]).run()
+            if state.connection.changes == 0 { throw DeskError.unknownUser(name) }
+        }
+    }
+
+    public func users() throws -> [DeskAccount] {
+        try state.withLock { state in
+            let query = try state.statement("SELECT name, role, token_hash IS NOT NULL FROM users ORDER BY name")
+            try query.bind([])
+            var result: [DeskAccount] = []
+            while try query.step() {
+                result.append(
+                    DeskAccount(
+                        name: query.text(0), role: DeskRole(rawValue: query.text(1)) ?? .operator,
+                        hasToken: query.integer(2) != 0))
+            }
+            query.reset()
+            return result
+        }
+    }
+
+    public func credentials(name: String) throws -> (account: DeskAccount, passwordHash: String)? {
+        try state.withLock { state in
+            let query = try state.statement(
+                "SELECT role, password_hash, token_hash IS NOT NULL FROM users WHERE name = ?1")
+            try query.bind([.text(name)])
+            defer { query.reset() }
+            guard try query.step() else { return nil }
+            let account = DeskAccount(
+                name: name, role: DeskRole(rawValue: query.text(0)) ?? .operator, hasToken: query.integer(2) != 0)
+            return (account, query.text(1))
+        }
+    }
+
+    public func account(name: String) throws -> DeskAccount? {
+        try state.withLock { state in
+            let query = try state.statement("SELECT role, token_hash IS NOT NULL FROM users WHERE name = ?1")
+            try query.bind([.text(name)])
+            defer { query.reset() }
+            guard try query.step() else { return nil }
+            return DeskAccount(
+                name: name, role: DeskRole(rawValue: query.text(0)) ?? .operator, hasToken: query.integer(1) != 0)
+        }
+    }
+
+    public func account(tokenHash: String) throws -> DeskAccount? {
+        try state.withLock { state in
+            let query = try state.statement("SELECT name, role FROM users WHERE token_hash = ?1")
+            try query.bind([.text(tokenHash)])
+            defer { query.reset() }
+            guard try query.step() else { return nil }
+            return DeskAccount(
+                name: query.text(0), role: DeskRole(rawValue: query.text(1)) ?? .operator, hasToken: true)
+        }
+    }
+
+    // MARK: Desk: audit, metadata, dispatch, tracks
+
+    public func appendAudit(_ entry: NewAuditEntry, requireAlert: Bool) throws {
+        try state.withLock { state in
+            if requireAlert { try self.requireAlert(device: entry.device, alert: entry.alert, state) }
+            try appendAudit(entry, state)
+        }
+    }
+
+    private func appendAudit(_ entry: NewAuditEntry, _ state: State) throws {
+        try state.statement(
+            "INSERT INTO audit(time_ms, user, role, action, device, alert, reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ).bind([
+            .integer(entry.now.epochMilliseconds), .text(entry.account.name), .text(entry.account.role.rawValue),
+            .text(entry.action.rawValue), .text(entry.device), .text(entry.alert), .text(entry.reason),
+        ]).run()
+    }
+
+    private func requireAlert(device: String, alert: String, _ state: State) throws {
+        let query = try state.statement("SELECT 1 FROM alerts WHERE device = ?1 AND id = ?2")
+        try query.bind([.text(device), .text(alert)])
+        defer { query.reset() }
+        guard try query.step() else { throw ControlRoomError.unknownAlert(device: device, alert: alert) }
+    }
+
+    public func audit(device: String?, alert: String?) throws -> [AuditEntry] {
+        try state.withLock { state in
+            let query = try state.statement(
+                """
+                SELECT id, time_ms, user, role, action, device, alert, reason FROM audit
+                WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR alert = ?2) ORDER BY id
+                """)
+            try query.bind([device.map { .text($0) } ?? .null, alert.map { .text($0) } ?? .null])
+            var result: [AuditEntry] = []
+            while try query.step() {
+                result.append(
+                    AuditEntry(
+                        id: query.integer(0), timeMs: query.integer(1), user: query.text(2),
+                        role: DeskRole(rawValue: query.text(3)) ?? .operator,
+                        action: AuditAction(rawValue: query.text(4)) ?? .note, device: query.text(5),
+                        alert: query.text(6), reason: query.text(7)))
+            }
+            query.reset()
+            return result
+        }
+    }
+
+    public func editMetadata(device: String, _ edit: DeviceMetadataEdit) throws -> DeviceMetadata {
+        try state.withLock { state in
+            let metadata = try edit.applied(to: try metadata(device: device, state) ?? DeviceMetadata())
+            try state.statement(
+                """
+                INSERT INTO device_meta(device, name, registration, route, phone, responder)
+                VALUES(?1, ?2, ?3, ?4, ?5, ?6)
+                ON CONFLICT(device) DO UPDATE SET name = ?2, registration = ?3, route = ?4, phone = ?5, responder = ?6
+                """
+            ).bind([
+                .text(device), .text(metadata.name), .text(metadata.registration), .text(metadata.route),
+                .text(metadata.phone), .integer(metadata.responder ? 1 : 0),
+            ]).run()
+            return metadata
+        }
+    }
+
+    public func metadata(device: String) throws -> DeviceMetadata? {
+        try state.withLock { state in try metadata(device: device, state) }
+    }
+
+    private func metadata(device: String, _ state: State) throws -> DeviceMetadata? {
+        let query = try state.statement(
+            "SELECT name, registration, route, phone, responder FROM device_meta WHERE device = ?1")
+        try query.bind([.text(device)])
+        defer { query.reset() }
+        guard try query.step() else { return nil }
+        return DeviceMetadata(
+            name: query.text(0), registration: query.text(1), route: query.text(2), phone: query.text(3),
+            responder: query.integer(4) != 0)
+    }
+
+    public func allMetadata() throws -> [String: DeviceMetadata] {
+        try state.withLock { state in
+            let query = try state.statement(
+                "SELECT device, name, registration, route, phone, responder FROM device_meta")
+            try query.bind([])
+            var result: [String: DeviceMetadata] = [:]
+            while try query.step() {
+                result[query.text(0)] = DeviceMetadata(
+                    name: query.text(1), registration: query.text(2), route: query.text(3), phone: query.text(4),
+                    responder: query.integer(5) != 0)
+            }
+            query.reset()
+            return result
+        }
+    }
+
+    public func dispatch(
+        device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
+        now: RecordTime
+    ) throws {
+        try state.withLock { state in
+            try state.connection.transaction {
+                try requireAlert(device: device, alert: alert, state)
+                guard try metadata(device: responder, state)?.responder == true else {
+                    throw DeskError.badRequest("device '\(responder)' is not registered as a responder")
+                }
+                try state.statement(
+                    """
+                    INSERT INTO dispatches(device, alert, responder, stage, time_ms) VALUES(?1, ?2, ?3, ?4, ?5)
+                    ON CONFLICT(device, alert, responder) DO UPDATE SET stage = ?4, time_ms = ?5
+                    """
+                ).bind([
+                    .text(device), .text(alert), .text(responder), .text(stage.rawValue),
+                    .integer(now.epochMilliseconds),
+                ]).run()
+                try appendAudit(
+                    NewAuditEntry(
+                        action: .dispatch, account: account, device: device, alert: alert,
+                        reason: "\(responder) \(stage.rawValue)", now: now), state)
+            }
+        }
+    }
+
+    public func dispatches(device: String, alert: String) throws -> [DispatchRow] {
+        try state.withLock { state in
+            let query = try state.statement(
+                "SELECT responder, stage, time_ms FROM dispatches WHERE device = ?1 AND alert = ?2 ORDER BY time_ms")
+            try query.bind([.text(device), .text(alert)])
+            var rows: [DispatchRow] = []
+            while try query.step() {
+                rows.append(
+                    DispatchRow(
+                        responder: query.text(0), stage: DispatchStage(rawValue: query.text(1)) ?? .dispatched,
+                        timeMs: query.integer(2)))
+            }
+            query.reset()
+            return rows
+        }
+    }
+
+    public func envelopes(device: String, from sequence: Int64, afterRowID rowID: Int64) throws -> [StoredEnvelope] {
+        try state.withLock { state in
+            let query = try state.statement(
+                "SELECT rowid, envelope FROM records WHERE device = ?1 AND seq >= ?2 AND rowid > ?3 ORDER BY seq")
+            try query.bind([.text(device), .integer(sequence), .integer(rowID)])
+            var rows: [StoredEnvelope] = []
+            while try query.step() { rows.append(StoredEnvelope(rowID: query.integer(0), envelope: query.text(1))) }
+            query.reset()
+            return rows
+        }
+    }
+
+    public func latestEnvelopes(device: String, kind: RecordKind?, limit: Int) throws -> [String] {
+        try state.withLock { state in
+            let query = try state.statement(
+                """
+                SELECT envelope FROM records WHERE device = ?1 AND (?2 IS NULL OR kind = ?2) ORDER BY seq DESC
+                LIMIT ?3
+                """)
+            try query.bind([.text(device), kind.map { .text($0.rawValue) } ?? .null, .integer(Int64(limit))])
+            var rows: [String] = []
+            while try query.step() { rows.append(query.text(0)) }
+            query.reset()
+            return rows
+        }
+    }
+
+    public func devicesSeen(since: Int64) throws -> Int {
+        try state.withLock { state in
+            let query = try state.statement("SELECT count(DISTINCT device) FROM records WHERE received_ms >= ?1")
+            try query.bind([.integer(since)])
+            defer { query.reset() }
+            return try query.step() ? Int(query.integer(0)) : 0
+        }
+    }
+
+    public func lastSeen(device: String) throws -> Int64? {
+        try state.withLock { state in
+            let seen = try state.statement("SELECT max(received_ms) FROM records WHERE device = ?1")
+            try seen.bind([.text(device)])
+            defer { seen.reset() }
+            return try seen.step() && !seen.isNull(0) ? seen.integer(0) : nil
+        }
+    }
+}
+
+extension AlertView {
+    /// An alert from its stored columns (both stores), aged against `now`.
+    public init(
+        id: String, device: String, sequence: Int64, kind: String, input: String?, pressedMs: Int64,
+        timeSource: String, fix fixText: String?, state: String, deviceCleared: Bool, now: RecordTime
+    ) {
+        let fix = fixText.flatMap { try? JSONDecoder().decode(RecordFix.self, from: Data($0.utf8)) }
+        self.init(
+            id: id, device: device, sequence: sequence, kind: kind, input: input,
+            pressed: RecordTime(epochMilliseconds: pressedMs).description, timeSource: timeSource,
+            sincePressMs: now.epochMilliseconds - pressedMs, latitude: fix?.latitude, longitude: fix?.longitude,
+            fixAgeMs: fix?.ageMilliseconds, state: ControlRoomAlertState(rawValue: state) ?? .open,
+            deviceCleared: deviceCleared)
+    }
+}

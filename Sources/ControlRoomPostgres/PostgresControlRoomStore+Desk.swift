@@ -1,0 +1,238 @@
+import ControlRoomKit
+import Foundation
+import PanicCore
+import PostgresNIO
+
+extension PostgresControlRoomStore {
+    // MARK: Accounts
+
+    public func addUser(
+        name: String, role: DeskRole, passwordHash: String, tokenHash: String?, now: RecordTime
+    )
+        async throws
+    {
+        let roleName = role.rawValue
+        let created = now.epochMilliseconds
+        let inserted = try await query(
+            """
+            INSERT INTO users(name, role, password_hash, token_hash, created_ms)
+            VALUES(\(name), \(roleName), \(passwordHash), \(tokenHash), \(created))
+            ON CONFLICT (name) DO NOTHING RETURNING 1
+            """)
+        if inserted.isEmpty { throw DeskError.duplicateUser(name) }
+    }
+
+    public func removeUser(name: String) async throws -> Bool {
+        !(try await query("DELETE FROM users WHERE name = \(name) RETURNING 1")).isEmpty
+    }
+
+    public func setPasswordHash(name: String, hash: String) async throws {
+        let changed = try await query("UPDATE users SET password_hash = \(hash) WHERE name = \(name) RETURNING 1")
+        if changed.isEmpty { throw DeskError.unknownUser(name) }
+    }
+
+    public func users() async throws -> [DeskAccount] {
+        try await query("SELECT name, role, token_hash IS NOT NULL FROM users ORDER BY name").map { row in
+            let (name, role, token) = try row.decode((String, String, Bool).self)
+            return DeskAccount(name: name, role: DeskRole(rawValue: role) ?? .operator, hasToken: token)
+        }
+    }
+
+    public func credentials(name: String) async throws -> (account: DeskAccount, passwordHash: String)? {
+        guard
+            let row = try await query(
+                "SELECT role, password_hash, token_hash IS NOT NULL FROM users WHERE name = \(name)"
+            ).first
+        else { return nil }
+        let (role, hash, token) = try row.decode((String, String, Bool).self)
+        return (DeskAccount(name: name, role: DeskRole(rawValue: role) ?? .operator, hasToken: token), hash)
+    }
+
+    public func account(name: String) async throws -> DeskAccount? {
+        guard let row = try await query("SELECT role, token_hash IS NOT NULL FROM users WHERE name = \(name)").first
+        else { return nil }
+        let (role, token) = try row.decode((String, Bool).self)
+        return DeskAccount(name: name, role: DeskRole(rawValue: role) ?? .operator, hasToken: token)
+    }
+
+    public func account(tokenHash: String) async throws -> DeskAccount? {
+        guard let row = try await query("SELECT name, role FROM users WHERE token_hash = \(tokenHash)").first else {
+            return nil
+        }
+        let (name, role) = try row.decode((String, String).self)
+        return DeskAccount(name: name, role: DeskRole(rawValue: role) ?? .operator, hasToken: true)
+    }
+
+    // MARK: Audit
+
+    public func appendAudit(_ entry: NewAuditEntry, requireAlert: Bool) async throws {
+        let logger = logger
+        try await transaction { connection in
+            if requireAlert {
+                try await Self.requireAlert(device: entry.device, alert: entry.alert, connection, logger)
+            }
+            try await Self.append(entry, connection, logger)
+        }
+    }
+
+    static func requireAlert(
+        device: String, alert: String, _ connection: PostgresConnection, _ logger: Logger
+    )
+        async throws
+    {
+        let rows = try await connection.query(
+            "SELECT 1 FROM alerts WHERE device = \(device) AND id = \(alert)", logger: logger
+        ).collect()
+        if rows.isEmpty { throw ControlRoomError.unknownAlert(device: device, alert: alert) }
+    }
+
+    static func append(_ entry: NewAuditEntry, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        let time = entry.now.epochMilliseconds
+        let user = entry.account.name
+        let role = entry.account.role.rawValue
+        let action = entry.action.rawValue
+        try await connection.query(
+            """
+            INSERT INTO audit(time_ms, user_name, role, action, device, alert, reason)
+            VALUES(\(time), \(user), \(role), \(action), \(entry.device), \(entry.alert), \(entry.reason))
+            """, logger: logger)
+    }
+
+    public func audit(device: String?, alert: String?) async throws -> [AuditEntry] {
+        try await query(
+            """
+            SELECT id, time_ms, user_name, role, action, device, alert, reason FROM audit
+            WHERE (\(device)::text IS NULL OR device = \(device)) AND (\(alert)::text IS NULL OR alert = \(alert))
+            ORDER BY id
+            """
+        ).map { row in
+            let (id, time, user, role, action, device, alert, reason) = try row.decode(
+                (Int64, Int64, String, String, String, String, String, String).self)
+            return AuditEntry(
+                id: id, timeMs: time, user: user, role: DeskRole(rawValue: role) ?? .operator,
+                action: AuditAction(rawValue: action) ?? .note, device: device, alert: alert, reason: reason)
+        }
+    }
+
+    // MARK: Metadata
+
+    public func editMetadata(device: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata {
+        let logger = logger
+        return try await transaction { connection in
+            try await connection.query(
+                "INSERT INTO device_meta(device) VALUES(\(device)) ON CONFLICT DO NOTHING", logger: logger)
+            let rows = try await connection.query(
+                """
+                SELECT name, registration, route, phone, responder FROM device_meta WHERE device = \(device)
+                FOR UPDATE
+                """, logger: logger
+            ).collect()
+            let current = try rows.first.map(Self.metadata) ?? DeviceMetadata()
+            let metadata = try edit.applied(to: current)
+            try await connection.query(
+                """
+                UPDATE device_meta SET name = \(metadata.name), registration = \(metadata.registration),
+                    route = \(metadata.route), phone = \(metadata.phone), responder = \(metadata.responder)
+                WHERE device = \(device)
+                """, logger: logger)
+            return metadata
+        }
+    }
+
+    static func metadata(_ row: PostgresRow) throws -> DeviceMetadata {
+        let (name, registration, route, phone, responder) = try row.decode((String, String, String, String, Bool).self)
+        return DeviceMetadata(name: name, registration: registration, route: route, phone: phone, responder: responder)
+    }
+
+    public func metadata(device: String) async throws -> DeviceMetadata? {
+        try await query(
+            "SELECT name, registration, route, phone, responder FROM device_meta WHERE device = \(device)"
+        ).first.map(Self.metadata)
+    }
+
+    public func allMetadata() async throws -> [String: DeviceMetadata] {
+        var result: [String: DeviceMetadata] = [:]
+        for row in try await query("SELECT device, name, registration, route, phone, responder FROM device_meta") {
+            let (device, name, registration, route, phone, responder) = try row.decode(
+                (String, String, String, String, String, Bool).self)
+            result[device] = DeviceMetadata(
+                name: name, registration: registration, route: route, phone: phone, responder: responder)
+        }
+        return result
+    }
+
+    // MARK: Dispatch and tracks
+
+    public func dispatch(
+        device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
+        now: RecordTime
+    ) async throws {
+        let logger = logger
+        try await transaction { connection in
+            try await Self.requireAlert(device: device, alert: alert, connection, logger)
+            let isResponder = try await connection.query(
+                "SELECT responder FROM device_meta WHERE device = \(responder)", logger: logger
+            ).collect().first.map { try $0.decode(Bool.self) }
+            guard isResponder == true else {
+                throw DeskError.badRequest("device '\(responder)' is not registered as a responder")
+            }
+            let stageName = stage.rawValue
+            let time = now.epochMilliseconds
+            try await connection.query(
+                """
+                INSERT INTO dispatches(device, alert, responder, stage, time_ms)
+                VALUES(\(device), \(alert), \(responder), \(stageName), \(time))
+                ON CONFLICT (device, alert, responder) DO UPDATE SET stage = EXCLUDED.stage, time_ms = EXCLUDED.time_ms
+                """, logger: logger)
+            try await Self.append(
+                NewAuditEntry(
+                    action: .dispatch, account: account, device: device, alert: alert,
+                    reason: "\(responder) \(stage.rawValue)", now: now), connection, logger)
+        }
+    }
+
+    public func dispatches(device: String, alert: String) async throws -> [DispatchRow] {
+        try await query(
+            """
+            SELECT responder, stage, time_ms FROM dispatches WHERE device = \(device) AND alert = \(alert)
+            ORDER BY time_ms
+            """
+        ).map { row in
+            let (responder, stage, time) = try row.decode((String, String, Int64).self)
+            return DispatchRow(responder: responder, stage: DispatchStage(rawValue: stage) ?? .dispatched, timeMs: time)
+        }
+    }
+
+    public func envelopes(device: String, from sequence: Int64, afterRowID: Int64) async throws -> [StoredEnvelope] {
+        try await query(
+            """
+            SELECT row_id, envelope FROM records WHERE device = \(device) AND seq >= \(sequence)
+            AND row_id > \(afterRowID) ORDER BY seq
+            """
+        ).map { row in
+            let (id, envelope) = try row.decode((Int64, String).self)
+            return StoredEnvelope(rowID: id, envelope: envelope)
+        }
+    }
+
+    public func latestEnvelopes(device: String, kind: RecordKind?, limit: Int) async throws -> [String] {
+        let kindName = kind?.rawValue
+        return try await query(
+            """
+            SELECT envelope FROM records WHERE device = \(device) AND (\(kindName)::text IS NULL OR kind = \(kindName))
+            ORDER BY seq DESC LIMIT \(limit)
+            """
+        ).map { try $0.decode(String.self) }
+    }
+
+    public func devicesSeen(since: Int64) async throws -> Int {
+        Int(
+            try await query("SELECT count(DISTINCT device) FROM records WHERE received_ms >= \(since)").first?.decode(
+                Int64.self) ?? 0)
+    }
+
+    public func lastSeen(device: String) async throws -> Int64? {
+        try await query("SELECT max(received_ms) FROM records WHERE device = \(device)").first?.decode(Int64?.self)
+            ?? nil
+    }
+}

@@ -1,0 +1,162 @@
+import Logging
+import PostgresNIO
+
+/// One numbered step of the PostgreSQL schema.
+struct PostgresMigration: Sendable {
+    var version: Int
+    var summary: String
+    var statements: [String]
+}
+
+extension PostgresControlRoomStore {
+    /// The schema, one numbered step at a time; `schema_migrations` lists the steps applied. The same tables as the
+    /// SQLite store's, with PostgreSQL types, arrival order kept in `BIGSERIAL` columns, and the registry
+    /// generation bumped (and announced on `panicbridge_registry`) by a trigger on every change to `devices`.
+    static let migrations: [PostgresMigration] = [
+        PostgresMigration(
+            version: 1, summary: "devices, registry generation, records, alerts, commands, findings, request nonces",
+            statements: [
+                "CREATE TABLE devices(id TEXT PRIMARY KEY, kid TEXT NOT NULL UNIQUE, jwk TEXT NOT NULL)",
+                "CREATE TABLE registry(generation BIGINT NOT NULL)",
+                "INSERT INTO registry(generation) VALUES(0)",
+                """
+                CREATE FUNCTION registry_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    UPDATE registry SET generation = generation + 1;
+                    PERFORM pg_notify('panicbridge_registry', '');
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON devices
+                    FOR EACH STATEMENT EXECUTE FUNCTION registry_bump()
+                """,
+                """
+                CREATE TABLE records(
+                    row_id BIGSERIAL UNIQUE, device TEXT NOT NULL, seq BIGINT NOT NULL, uuid TEXT NOT NULL,
+                    kind TEXT NOT NULL, time_ms BIGINT NOT NULL, received_ms BIGINT NOT NULL, hash TEXT NOT NULL,
+                    prev TEXT, envelope TEXT NOT NULL, PRIMARY KEY(device, seq), UNIQUE(device, uuid))
+                """,
+                "CREATE INDEX records_by_kind ON records(device, kind, seq)",
+                """
+                CREATE TABLE alerts(
+                    row_id BIGSERIAL UNIQUE, device TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT NOT NULL,
+                    kind TEXT NOT NULL, input TEXT, pressed_ms BIGINT NOT NULL, time_source TEXT NOT NULL,
+                    received_ms BIGINT NOT NULL, fix TEXT, state TEXT NOT NULL,
+                    device_cleared BOOLEAN NOT NULL DEFAULT false, PRIMARY KEY(device, id))
+                """,
+                "CREATE INDEX alerts_open ON alerts(device_cleared, pressed_ms)",
+                """
+                CREATE TABLE commands(
+                    row_id BIGSERIAL UNIQUE, nonce TEXT PRIMARY KEY, device TEXT NOT NULL, alert TEXT NOT NULL,
+                    action TEXT NOT NULL, envelope TEXT NOT NULL, expires_ms BIGINT NOT NULL,
+                    acked BOOLEAN NOT NULL DEFAULT false)
+                """,
+                "CREATE INDEX commands_by_device ON commands(device, acked)",
+                """
+                CREATE TABLE findings(
+                    row_id BIGSERIAL PRIMARY KEY, device TEXT NOT NULL, seq BIGINT NOT NULL, finding TEXT NOT NULL)
+                """,
+                "CREATE INDEX findings_by_device ON findings(device)",
+                """
+                CREATE TABLE request_nonces(
+                    device TEXT NOT NULL, nonce TEXT NOT NULL, time_ms BIGINT NOT NULL, PRIMARY KEY(device, nonce))
+                """,
+            ]),
+        PostgresMigration(
+            version: 2,
+            summary: "the operator desk: accounts, device metadata, the append-only audit log, dispatches",
+            statements: [
+                """
+                CREATE TABLE users(
+                    name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, token_hash TEXT UNIQUE,
+                    created_ms BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE device_meta(
+                    device TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', registration TEXT NOT NULL DEFAULT '',
+                    route TEXT NOT NULL DEFAULT '', phone TEXT NOT NULL DEFAULT '',
+                    responder BOOLEAN NOT NULL DEFAULT false)
+                """,
+                """
+                CREATE TABLE audit(
+                    id BIGSERIAL PRIMARY KEY, time_ms BIGINT NOT NULL, user_name TEXT NOT NULL, role TEXT NOT NULL,
+                    action TEXT NOT NULL, device TEXT NOT NULL, alert TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '')
+                """,
+                "CREATE INDEX audit_by_alert ON audit(device, alert)",
+                """
+                CREATE FUNCTION audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$
+                """,
+                """
+                CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+                    FOR EACH ROW EXECUTE FUNCTION audit_refuse()
+                """,
+                "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit EXECUTE FUNCTION audit_refuse()",
+                """
+                CREATE TABLE dispatches(
+                    device TEXT NOT NULL, alert TEXT NOT NULL, responder TEXT NOT NULL, stage TEXT NOT NULL,
+                    time_ms BIGINT NOT NULL, PRIMARY KEY(device, alert, responder))
+                """,
+                """
+                CREATE FUNCTION desk_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_notify('panicbridge_desk', ''); RETURN NULL; END $$
+                """,
+                """
+                CREATE TRIGGER alerts_changed AFTER INSERT OR UPDATE ON alerts
+                    FOR EACH STATEMENT EXECUTE FUNCTION desk_changed()
+                """,
+                """
+                CREATE TRIGGER audit_changed AFTER INSERT ON audit FOR EACH STATEMENT EXECUTE FUNCTION desk_changed()
+                """,
+                """
+                CREATE TRIGGER dispatches_changed AFTER INSERT OR UPDATE ON dispatches
+                    FOR EACH STATEMENT EXECUTE FUNCTION desk_changed()
+                """,
+                """
+                CREATE TRIGGER meta_changed AFTER INSERT OR UPDATE ON device_meta
+                    FOR EACH STATEMENT EXECUTE FUNCTION desk_changed()
+                """,
+            ]),
+    ]
+
+    /// Brings the schema up to date, each step in its own transaction; concurrent instances wait on one advisory
+    /// lock, so a step runs once. Returns the versions applied.
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        do {
+            try await client.query(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations(
+                    version INTEGER PRIMARY KEY, summary TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                """, logger: logger)
+        } catch {
+            throw PostgresStoreError.cannotConnect(url.description, PostgresStoreError.reason(error))
+        }
+        var applied: [Int] = []
+        for migration in Self.migrations {
+            do {
+                let ran = try await client.withTransaction(logger: logger) { connection in
+                    // 0x5042 "PB": one lock for every control room's migrations on this database.
+                    try await connection.query("SELECT pg_advisory_xact_lock(20546)", logger: logger)
+                    let done = try await connection.query(
+                        "SELECT 1 FROM schema_migrations WHERE version = \(migration.version)", logger: logger
+                    ).collect()
+                    guard done.isEmpty else { return false }
+                    for statement in migration.statements {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query(
+                        "INSERT INTO schema_migrations(version, summary) VALUES(\(migration.version), \(migration.summary))",
+                        logger: logger)
+                    return true
+                }
+                if ran { applied.append(migration.version) }
+            } catch {
+                throw PostgresStoreError.migrationFailed(
+                    version: migration.version, summary: migration.summary, PostgresStoreError.reason(error))
+            }
+        }
+        return applied
+    }
+}

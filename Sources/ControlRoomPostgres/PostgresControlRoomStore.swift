@@ -1,0 +1,490 @@
+import ControlRoomKit
+import Foundation
+import Logging
+import PanicCore
+import PanicSigning
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The control room's state in PostgreSQL, for several `controlroom serve` instances on one database: every
+/// invariant is the database's (primary and UNIQUE keys, `ON CONFLICT`, one transaction per group commit holding a
+/// per-device advisory lock, `SELECT … FOR UPDATE` on an alert an operator acts on), so a second instance sees
+/// and respects it. Runs a `PostgresClient` connection pool, which must be running (`run()`, a `Service`) while
+/// the store is used.
+public final class PostgresControlRoomStore: ControlRoomStore, Service {
+    /// The connection pool.
+    public let client: PostgresClient
+    /// Where it connects (no password).
+    public let url: PostgresURL
+    public let logger: Logger
+    /// The registry last read, and how many times the cache was dropped (a read started before a drop must not
+    /// store what it read).
+    private let registryCache = Mutex((snapshot: RegistrySnapshot(), drops: 0))
+    /// Whether the registry feed is listening: while it is, the cached registry is current (a change to `devices`
+    /// anywhere notifies `panicbridge_registry`, which drops the cache); while it is not, every read asks.
+    private let registryListening = Atomic<Bool>(false)
+
+    /// Group commits in flight at once, each on its own connection.
+    public var ingestParallelism: Int { 4 }
+    private let nonceTakes = Atomic<Int>(0)
+
+    /// A store on `url` (`postgres://user[:password]@host[:port]/db`). Call `run()` (or run it as a service), then
+    /// `migrate()`, before using it.
+    public init(url: PostgresURL, maximumConnections: Int = 16, logger: Logger) {
+        var configuration = url.configuration
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        self.url = url
+        self.logger = logger
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// Runs the connection pool and the registry feed until cancelled.
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.followRegistry() }
+            await group.waitForAll()
+        }
+    }
+
+    /// Listens on `panicbridge_registry` and drops the cached registry on every change; reconnects after a lost
+    /// connection (reading the registry on every request meanwhile).
+    private func followRegistry() async {
+        let clock = ContinuousClock()
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: "panicbridge_registry") { notifications in
+                        dropRegistryCache()
+                        registryListening.store(true, ordering: .sequentiallyConsistent)
+                        defer { registryListening.store(false, ordering: .sequentiallyConsistent) }
+                        for try await _ in notifications {
+                            dropRegistryCache()
+                        }
+                    }
+                }
+            } catch {
+                registryListening.store(false, ordering: .sequentiallyConsistent)
+                if Task.isCancelled { return }
+                // Back off before reconnecting; cancellation ends the wait at once.
+                try? await clock.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    public var description: String { url.description }
+
+    /// Runs `body` with a running, migrated store on `url`, then shuts the pool down (for one-shot commands and
+    /// tests).
+    public static func with<T: Sendable>(
+        url: PostgresURL, logger: Logger, _ body: (PostgresControlRoomStore) async throws -> T
+    ) async throws -> T {
+        let store = PostgresControlRoomStore(url: url, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            try await store.migrate()
+            return try await body(store)
+        }
+    }
+
+    // MARK: Queries, with errors that name the problem
+
+    @discardableResult
+    func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        do { return try await client.query(query, logger: logger).collect() } catch {
+            throw Self.describe(error, url: url)
+        }
+    }
+
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            if let inner = error.closureError, !(inner is PSQLError) { throw inner }
+            throw Self.describe(error, url: url)
+        } catch { throw Self.describe(error, url: url) }
+    }
+
+    static func describe(_ error: any Error, url: PostgresURL) -> any Error {
+        if error is PostgresStoreError || error is ControlRoomError || error is DeskError { return error }
+        if let error = error as? PSQLError, error.serverInfo == nil,
+            [.connectionError, .serverClosedConnection, .poolClosed, .sslUnsupported].contains(error.code)
+        {
+            return PostgresStoreError.cannotConnect("\(url.host):\(url.port)", PostgresStoreError.reason(error))
+        }
+        return PostgresStoreError.query(PostgresStoreError.reason(error))
+    }
+
+    // MARK: Registry
+
+    private func dropRegistryCache() {
+        registryCache.withLock { $0 = (RegistrySnapshot(), $0.drops + 1) }
+    }
+
+    public func registry() async throws -> RegistrySnapshot {
+        let (cached, drops) = registryCache.withLock { $0 }
+        if registryListening.load(ordering: .sequentiallyConsistent), cached.generation >= 0 { return cached }
+        let rows = try await query("SELECT generation FROM registry")
+        let generation = try rows.first?.decode(Int64.self) ?? 0
+        if cached.generation == generation { return cached }
+        var devices: [(id: String, jwk: String)] = []
+        for row in try await query("SELECT id, jwk FROM devices") {
+            let (id, jwk) = try row.decode((String, String).self)
+            devices.append((id, jwk))
+        }
+        let snapshot = RegistrySnapshot(generation: generation, rows: devices)
+        registryCache.withLock { if $0.drops == drops { $0.snapshot = snapshot } }
+        return snapshot
+    }
+
+    public func addDevice(id: String, identity: DeviceIdentity) async throws {
+        let thumbprint = identity.thumbprint
+        let jwk = identity.jwk
+        let inserted = try await query(
+            "INSERT INTO devices(id, kid, jwk) VALUES(\(id), \(thumbprint), \(jwk)) ON CONFLICT DO NOTHING RETURNING 1")
+        if inserted.isEmpty { throw ControlRoomError.duplicateDevice(id) }
+        dropRegistryCache()
+    }
+
+    public func removeDevice(id: String) async throws -> Bool {
+        let removed = !(try await query("DELETE FROM devices WHERE id = \(id) RETURNING 1")).isEmpty
+        dropRegistryCache()
+        return removed
+    }
+
+    public func devices() async throws -> [RegisteredDevice] {
+        var result: [RegisteredDevice] = []
+        for row in try await query("SELECT id, kid, jwk FROM devices ORDER BY id") {
+            let (id, kid, jwk) = try row.decode((String, String, String).self)
+            result.append(RegisteredDevice(id: id, keyID: kid, jwk: jwk, records: 0, gaps: [], findings: []))
+        }
+        for index in result.indices {
+            let device = result[index].id
+            result[index].records = try await recordCount(device: device)
+            result[index].gaps = try await gaps(device: device).map {
+                $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)"
+            }
+            for row in try await query("SELECT seq, finding FROM findings WHERE device = \(device) ORDER BY seq") {
+                let (seq, finding) = try row.decode((Int64, String).self)
+                result[index].findings.append("\(finding) seq \(seq)")
+            }
+        }
+        return result
+    }
+
+    // MARK: Intake
+
+    public func take(_ claim: BatchClaim, now: RecordTime) async throws -> BatchProofRefusal? {
+        guard RequestReplayGuard.isFresh(claim, now: now) else { return .stale }
+        let window = BatchClaim.freshness.components.seconds * 1000
+        if nonceTakes.add(1, ordering: .relaxed).newValue % 512 == 0 {
+            // A nonce dropped here has a claim time outside the window, so a replay of it is refused as stale.
+            let before = now.epochMilliseconds - 2 * window
+            try await query("DELETE FROM request_nonces WHERE time_ms < \(before)")
+        }
+        let device = claim.device
+        let nonce = claim.nonce
+        let time = claim.time.epochMilliseconds
+        let taken = try await query(
+            """
+            INSERT INTO request_nonces(device, nonce, time_ms) VALUES(\(device), \(nonce), \(time))
+            ON CONFLICT DO NOTHING RETURNING 1
+            """)
+        return taken.isEmpty ? .replayed : nil
+    }
+
+    public func ingest(_ requests: [IngestRequest], issue: CommandIssuer) async throws -> [IngestAnswer] {
+        let logger = logger
+        return try await transaction { connection in
+            // Every device of the group, locked in one order so two instances' groups cannot deadlock; the lock is
+            // the database's, held until commit, so a second instance ingesting the same device waits for it.
+            let devices = Array(Set(requests.map(\.device))).sorted()
+            try await connection.query(
+                """
+                SELECT count(pg_advisory_xact_lock(k)) FROM (
+                    SELECT hashtextextended(d, 0) AS k FROM unnest(\(devices)::text[]) AS d ORDER BY 1) AS s
+                """, logger: logger)
+            var answers: [IngestAnswer] = []
+            for request in requests {
+                answers.append(try await Self.ingest(request, issue: issue, connection, logger))
+            }
+            return answers
+        }
+    }
+
+    private static func ingest(
+        _ request: IngestRequest, issue: CommandIssuer, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> IngestAnswer {
+        let device = request.device
+        let now = request.now.epochMilliseconds
+        var rows = LedgerRows()
+        if !request.records.isEmpty {
+            let sequences = IntakePlan.sequences(of: request.records)
+            for try await (seq, hash, uuid, prev) in try await connection.query(
+                "SELECT seq, hash, uuid, prev FROM records WHERE device = \(device) AND seq = ANY(\(sequences))",
+                logger: logger
+            ).decode((Int64, String, String, String?).self) {
+                rows.entries[seq] = LedgerEntry(envelopeHash: hash, recordID: uuid, previousHash: prev)
+            }
+            let ids = IntakePlan.recordIDs(of: request.records)
+            for try await uuid in try await connection.query(
+                "SELECT uuid FROM records WHERE device = \(device) AND uuid = ANY(\(ids))", logger: logger
+            ).decode(String.self) {
+                rows.recordIDs.insert(uuid)
+            }
+        }
+        let plan = try IntakePlan(request.records, rows: rows)
+        if !plan.records.isEmpty {
+            let records = plan.records
+            let sequences = records.map(\.sequence)
+            let ids = records.map(\.id)
+            let kinds = records.map(\.kind)
+            let times = records.map(\.timeMs)
+            let hashes = records.map(\.hash)
+            // An array element cannot be NULL through the driver's array encoding: '' stands for "no prev".
+            let previous = records.map { $0.previousHash ?? "" }
+            let envelopes = records.map(\.envelope)
+            try await connection.query(
+                """
+                INSERT INTO records(device, seq, uuid, kind, time_ms, received_ms, hash, prev, envelope)
+                SELECT \(device), seq, uuid, kind, time_ms, \(now), hash, NULLIF(prev, ''), envelope
+                FROM unnest(\(sequences)::bigint[], \(ids)::text[], \(kinds)::text[], \(times)::bigint[],
+                            \(hashes)::text[], \(previous)::text[], \(envelopes)::text[])
+                    AS r(seq, uuid, kind, time_ms, hash, prev, envelope)
+                """, logger: logger)
+        }
+        for finding in plan.findings {
+            try await connection.query(
+                """
+                INSERT INTO findings(device, seq, finding) VALUES(\(finding.device), \(finding.sequence), \(finding.name))
+                """, logger: logger)
+        }
+        for change in plan.alerts {
+            switch change {
+            case .open(let device, let id, let sequence, let kind, let input, let pressedMs, let timeSource, let fix):
+                try await connection.query(
+                    """
+                    INSERT INTO alerts(device, id, seq, kind, input, pressed_ms, time_source, received_ms, fix, state)
+                    VALUES(\(device), \(id), \(sequence), \(kind), \(input), \(pressedMs), \(timeSource), \(now),
+                           \(fix), 'open')
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+            case .deviceCleared(let device, let alert):
+                try await connection.query(
+                    "UPDATE alerts SET device_cleared = true WHERE device = \(device) AND id = \(alert)", logger: logger
+                )
+            }
+        }
+        guard let acks = request.acks else {
+            return IngestAnswer(results: plan.results, findings: plan.findings, alerts: [], commands: [])
+        }
+        if !acks.isEmpty {
+            try await connection.query(
+                "UPDATE commands SET acked = true WHERE device = \(device) AND nonce = ANY(\(acks))", logger: logger)
+        }
+        var alerts: [RemoteAlertState] = []
+        for try await (id, state) in try await connection.query(
+            "SELECT id, state FROM alerts WHERE device = \(device) AND NOT device_cleared ORDER BY seq", logger: logger
+        ).decode((String, String).self) {
+            alerts.append(RemoteAlertState(alert: id, state: ControlRoomAlertState(rawValue: state) ?? .open))
+        }
+        let commands = try await pendingCommands(
+            device: device, now: request.now, issue: issue, connection, logger)
+        return IngestAnswer(results: plan.results, findings: plan.findings, alerts: alerts, commands: commands)
+    }
+
+    /// Unacknowledged, unexpired commands for `device`; an expired one whose effect the device has not confirmed
+    /// is replaced by a fresh one. Runs under the device's lock, so a command is issued once across instances.
+    private static func pendingCommands(
+        device: String, now: RecordTime, issue: CommandIssuer, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> [String] {
+        let nowMs = now.epochMilliseconds
+        let acknowledged = ControlRoomAlertState.acknowledged.rawValue
+        let cleared = ControlRoomAlertState.cleared.rawValue
+        let accept = CommandAction.accept.rawValue
+        let clear = CommandAction.clear.rawValue
+        var reissue: [(String, CommandAction)] = []
+        for try await (id, state) in try await connection.query(
+            """
+            SELECT a.id, a.state FROM alerts a
+            WHERE a.device = \(device) AND NOT a.device_cleared AND a.state IN (\(acknowledged), \(cleared))
+            AND NOT EXISTS (
+                SELECT 1 FROM commands c WHERE c.device = a.device AND c.alert = a.id
+                AND c.action = CASE a.state WHEN \(acknowledged) THEN \(accept) ELSE \(clear) END
+                AND (c.acked OR c.expires_ms > \(nowMs)))
+            """, logger: logger
+        ).decode((String, String).self) {
+            reissue.append((id, state == acknowledged ? .accept : .clear))
+        }
+        for (alert, action) in reissue {
+            try await insert(try issue(action, device, alert, now), connection, logger)
+        }
+        var result: [String] = []
+        for try await envelope in try await connection.query(
+            """
+            SELECT envelope FROM commands WHERE device = \(device) AND NOT acked AND expires_ms > \(nowMs)
+            ORDER BY row_id
+            """, logger: logger
+        ).decode(String.self) {
+            result.append(envelope)
+        }
+        return result
+    }
+
+    private static func insert(
+        _ command: IssuedCommand, _ connection: PostgresConnection, _ logger: Logger
+    )
+        async throws
+    {
+        let action = command.action.rawValue
+        let expires = command.expires.epochMilliseconds
+        try await connection.query(
+            """
+            INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
+            VALUES(\(command.nonce), \(command.device), \(command.alert), \(action), \(command.envelope), \(expires))
+            """, logger: logger)
+    }
+
+    // MARK: Alerts and commands
+
+    static let alertColumns =
+        "id, device, seq, kind, input, pressed_ms, time_source, fix, state, device_cleared"
+
+    static func alertViews(_ rows: [PostgresRow], now: RecordTime) throws -> [AlertView] {
+        try rows.map { row in
+            let (id, device, seq, kind, input, pressed, source, fix, state, cleared) = try row.decode(
+                (String, String, Int64, String, String?, Int64, String, String?, String, Bool).self)
+            return AlertView(
+                id: id, device: device, sequence: seq, kind: kind, input: input, pressedMs: pressed,
+                timeSource: source, fix: fix, state: state, deviceCleared: cleared, now: now)
+        }
+    }
+
+    public func act(
+        _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
+        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer
+    ) async throws -> AlertView {
+        let logger = logger
+        return try await transaction { connection in
+            // The row is locked until commit: two operators on two instances acting at once are serialized, and
+            // the second sees the first's state.
+            let rows = try await connection.query(
+                "SELECT state FROM alerts WHERE device = \(device) AND id = \(alert) FOR UPDATE", logger: logger
+            ).collect()
+            guard let row = rows.first else { throw ControlRoomError.unknownAlert(device: device, alert: alert) }
+            let current = ControlRoomAlertState(rawValue: try row.decode(String.self)) ?? .open
+            guard allowed.contains(current) else {
+                throw ControlRoomError.wrongState(alert: alert, state: current, action: action)
+            }
+            let state = newState.rawValue
+            try await connection.query(
+                "UPDATE alerts SET state = \(state) WHERE device = \(device) AND id = \(alert)", logger: logger)
+            try await Self.insert(try issue(action, device, alert, now), connection, logger)
+            let views = try await connection.query(
+                "SELECT \(unescaped: Self.alertColumns) FROM alerts WHERE device = \(device) AND id = \(alert)",
+                logger: logger
+            ).collect()
+            return try Self.alertViews(views, now: now)[0]
+        }
+    }
+
+    public func alerts(_ scope: AlertScope, now: RecordTime) async throws -> [AlertView] {
+        let columns = Self.alertColumns
+        let order = "ORDER BY pressed_ms, device, seq"
+        switch scope {
+        case .open:
+            return try Self.alertViews(
+                try await query(
+                    "SELECT \(unescaped: columns) FROM alerts WHERE NOT device_cleared \(unescaped: order)"),
+                now: now)
+        case .all:
+            return try Self.alertViews(
+                try await query("SELECT \(unescaped: columns) FROM alerts \(unescaped: order)"), now: now)
+        case .one(let device, let alert):
+            return try Self.alertViews(
+                try await query(
+                    "SELECT \(unescaped: columns) FROM alerts WHERE device = \(device) AND id = \(alert)"),
+                now: now)
+        }
+    }
+
+    public func alerts(after cursor: Int64, now: RecordTime) async throws -> (alerts: [AlertView], cursor: Int64) {
+        let rows = try await query(
+            "SELECT \(unescaped: Self.alertColumns), row_id FROM alerts WHERE row_id > \(cursor) ORDER BY row_id")
+        let views = try Self.alertViews(rows, now: now)
+        let maximum = try await query("SELECT coalesce(max(row_id), 0) FROM alerts").first?.decode(Int64.self) ?? 0
+        return (views, max(cursor, maximum))
+    }
+
+    // MARK: Queries
+
+    public func recordCount(device: String?) async throws -> Int {
+        let rows = try await query("SELECT count(*) FROM records WHERE \(device)::text IS NULL OR device = \(device)")
+        return Int(try rows.first?.decode(Int64.self) ?? 0)
+    }
+
+    public func arrivalOrder(device: String) async throws -> [RecordArrival] {
+        try await query("SELECT seq, kind FROM records WHERE device = \(device) ORDER BY row_id").map { row in
+            let (seq, kind) = try row.decode((Int64, String).self)
+            return RecordArrival(sequence: seq, kind: RecordKind(rawValue: kind) ?? .position)
+        }
+    }
+
+    public func gaps(device: String) async throws -> [ClosedRange<Int64>] {
+        try await query(
+            """
+            SELECT before + 1, seq - 1 FROM (
+                SELECT seq, lag(seq, 1, 0::bigint) OVER (ORDER BY seq) AS before FROM records WHERE device = \(device)
+            ) AS s WHERE seq > before + 1 ORDER BY seq
+            """
+        ).map { row in
+            let (from, to) = try row.decode((Int64, Int64).self)
+            return from...to
+        }
+    }
+
+    public func findings(device: String) async throws -> [DeviceFinding] {
+        try await query("SELECT seq, finding FROM findings WHERE device = \(device) ORDER BY row_id").compactMap {
+            row in
+            let (seq, name) = try row.decode((Int64, String).self)
+            return VerificationFinding.Kind(rawValue: name).map { DeviceFinding(sequence: seq, finding: $0) }
+        }
+    }
+
+    public func recordIdentities(device: String) async throws -> [RecordIdentity] {
+        try await query("SELECT seq, hash FROM records WHERE device = \(device) ORDER BY seq").map { row in
+            let (seq, hash) = try row.decode((Int64, String).self)
+            return RecordIdentity(sequence: seq, hash: hash)
+        }
+    }
+}
+
+extension PostgresControlRoomStore {
+    /// Creates the database `name` on the server of `server` (connecting to the database that URL names), for a
+    /// fresh control room or a test's own database. `name` must be a plain identifier.
+    public static func createDatabase(_ name: String, server: PostgresURL, logger: Logger) async throws {
+        try await administer("CREATE DATABASE \(name)", name: name, server: server, logger: logger)
+    }
+
+    /// Drops the database `name` (closing its connections).
+    public static func dropDatabase(_ name: String, server: PostgresURL, logger: Logger) async throws {
+        try await administer("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", name: name, server: server, logger: logger)
+    }
+
+    private static func administer(_ sql: String, name: String, server: PostgresURL, logger: Logger) async throws {
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }), !name.isEmpty else {
+            throw PostgresStoreError.query("'\(name.prefix(64))' is not a plain database name")
+        }
+        let client = PostgresClient(configuration: server.configuration, backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            do { try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger) } catch {
+                throw describe(error, url: server)
+            }
+        }
+    }
+}
