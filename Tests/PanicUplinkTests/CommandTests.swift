@@ -39,6 +39,23 @@ struct CommandGateTests {
         #expect(try result.get().action == .accept)
     }
 
+    @Test("dispatch and arrive commands pass in order; one that would move the alert back is refused as stale")
+    func responderStages() throws {
+        var gate = CommandGate(deviceID: deviceID)
+        var lifecycle = lifecycle(with: "alert-1")
+        let dispatch = gate.check(
+            try command(.dispatch, nonce: "d"), verifier: verifier, lifecycle: lifecycle, now: now)
+        #expect(try dispatch.get().action == .dispatch)
+        _ = lifecycle.commanded(.dispatch, alert: "alert-1")
+        _ = lifecycle.commanded(.arrive, alert: "alert-1")
+        let late = gate.check(try command(.dispatch, nonce: "d2"), verifier: verifier, lifecycle: lifecycle, now: now)
+        #expect(late == .failure(.stale(alert: "alert-1", state: .onScene)))
+        let accept = gate.check(try command(.accept, nonce: "a"), verifier: verifier, lifecycle: lifecycle, now: now)
+        #expect(accept == .failure(.stale(alert: "alert-1", state: .onScene)))
+        let clear = gate.check(try command(.clear, nonce: "c"), verifier: verifier, lifecycle: lifecycle, now: now)
+        #expect(try clear.get().action == .clear)
+    }
+
     @Test("a clear command signed by another key is refused as forged")
     func forgedByOtherKey() throws {
         var gate = CommandGate(deviceID: deviceID)
