@@ -165,7 +165,7 @@ extension PostgresControlRoomStore {
 
     public func dispatch(
         device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
-        now: RecordTime
+        now: RecordTime, issue: CommandIssuer
     ) async throws {
         let logger = logger
         try await transaction { connection in
@@ -188,6 +188,12 @@ extension PostgresControlRoomStore {
                 NewAuditEntry(
                     action: .dispatch, account: account, device: device, alert: alert,
                     reason: "\(responder) \(stage.rawValue)", now: now), connection, logger)
+            let state = try await connection.query(
+                "SELECT state FROM alerts WHERE device = \(device) AND id = \(alert)", logger: logger
+            ).collect().first.map { try $0.decode(String.self) }
+            if let action = stage.command, state != ControlRoomAlertState.cleared.rawValue {
+                try await Self.insert(try issue(action, device, alert, now), connection, logger)
+            }
         }
     }
 

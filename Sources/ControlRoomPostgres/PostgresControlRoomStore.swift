@@ -334,7 +334,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         return result
     }
 
-    private static func insert(
+    static func insert(
         _ command: IssuedCommand, _ connection: PostgresConnection, _ logger: Logger
     )
         async throws

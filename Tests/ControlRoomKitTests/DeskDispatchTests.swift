@@ -1,6 +1,7 @@
 import ControlRoomKit
 import Foundation
 import PanicCore
+import PanicSigning
 import Testing
 
 @Suite("The desk's dispatch, history and device health", .serialized, .timeLimit(.minutes(2)))
@@ -42,6 +43,14 @@ struct DeskDispatchTests {
             #expect((later.distanceMeters ?? 99) < 20)
             let audit = try await server.room.audit(device: bus.id, alert: press.id)
             #expect(audit.map(\.reason) == ["\(van.id) dispatched", "\(van.id) on-scene"])
+            // Each stage the box shows went to it as a signed command, in the same transaction as the audit line.
+            let poll = try BatchSigner(key: bus.key).sign(
+                RecordBatch(device: bus.id, envelopes: []), time: RecordTime.systemNow())
+            let answer = try await server.room.receive(poll)
+            let verifier = CommandSignatureVerifier(controlRoom: try #require(server.room.identity))
+            let commands = try answer.commands.map { try verifier.verify($0) }
+            #expect(Set(commands.map(\.action)) == [.dispatch, .arrive], "\(commands)")
+            #expect(commands.allSatisfy { $0.alert == press.id && $0.device == bus.id })
         }
     }
 

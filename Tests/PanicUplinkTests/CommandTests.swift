@@ -155,6 +155,63 @@ struct OperatorActionTests {
         }
     }
 
+    @Test("the desk's dispatch stages reach the box: help on the way → responder dispatched → on scene → cleared")
+    func dispatchStages() async throws {
+        let directory = try TemporaryDirectory()
+        let device = try TestDevice(directory: directory.path)
+        let clock = ManualClock()
+        let wall = wallClock(for: clock)
+        try await withControlRoom(directory: directory.path) { server in
+            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            let van = DeviceKey.generate()
+            try await server.room.addDevice(id: van.identity.deviceID, publicKey: van.identity.jwk)
+            try await server.room.editDevice(
+                id: van.identity.deviceID, DeviceMetadataEdit(name: "PCR van 12", responder: true))
+            try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+            let asha = try #require(try await server.room.account(name: "asha"))
+            let uplink = try Uplink(
+                outbox: device.outbox, deviceID: device.id, signingKey: device.key,
+                backends: [.init(name: "cr", url: server.url, controlRoomKey: server.key.identity)],
+                clock: clock, wallClock: wall, seed: 5, logger: quietLogger)
+            var events = uplink.events.makeAsyncIterator()
+            var transitions = uplink.alerts.transitions.makeAsyncIterator()
+            try await withUplink(uplink) {
+                let press = emergency(at: wall())
+                try uplink.submit(press)
+                try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .sent }
+                try await server.room.accept(device: device.id, alert: press.id)
+                try await drive(uplink, events: &events, clock: clock) {
+                    uplink.alerts.state(of: press.id) == .acknowledged
+                }
+                try await server.room.dispatch(
+                    device: device.id, alert: press.id, responder: van.identity.deviceID, stage: .dispatched, by: asha)
+                try await drive(uplink, events: &events, clock: clock) {
+                    uplink.alerts.state(of: press.id) == .dispatched
+                }
+                try await server.room.dispatch(
+                    device: device.id, alert: press.id, responder: van.identity.deviceID, stage: .onScene, by: asha)
+                try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .onScene }
+                try await server.room.clear(device: device.id, alert: press.id)
+                try await drive(uplink, events: &events, clock: clock) {
+                    try await server.room.allAlerts().first?.deviceCleared == true
+                }
+                var seen: [AlertState] = []
+                for _ in 0..<6 { if let next = await transitions.next() { seen.append(next.to) } }
+                #expect(seen == [.stored, .sent, .acknowledged, .dispatched, .onScene, .cleared])
+                // What the box was shown, stage by stage.
+                var situation = IndicatorPolicy.Situation()
+                var shown: [IndicatorState] = []
+                for state in seen.dropLast() {
+                    situation.apply(AlertTransition(alert: press.id, kind: .emergency, from: nil, to: state))
+                    shown.append(IndicatorPolicy.show(situation))
+                }
+                #expect(shown == [.stored, .sent, .helpOnTheWay, .helpDispatched, .helpOnScene])
+                let audit = try await server.room.audit(device: device.id, alert: press.id).map(\.reason)
+                #expect(audit.contains("\(van.identity.deviceID) dispatched"))
+            }
+        }
+    }
+
     @Test("commands signed by a key the box did not pin, or already expired, change nothing")
     func forgedAndExpiredOverHTTP() async throws {
         let directory = try TemporaryDirectory()

@@ -84,10 +84,11 @@ public protocol ControlRoomStore: Sendable {
     func editMetadata(device: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata
     func metadata(device: String) async throws -> DeviceMetadata?
     func allMetadata() async throws -> [String: DeviceMetadata]
-    /// Assigns a responder (or moves it to `stage`) and writes the audit line, in one transaction.
+    /// Assigns a responder (or moves it to `stage`), writes the audit line and, for a stage the box shows, issues
+    /// its command to the alerting device (unless the alert is cleared), in one transaction.
     func dispatch(
         device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
-        now: RecordTime
+        now: RecordTime, issue: CommandIssuer
     ) async throws
     func dispatches(device: String, alert: String) async throws -> [DispatchRow]
     /// Envelopes of `device` from sequence `from` on, stored after `afterRowID`, in sequence order.

@@ -540,7 +540,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func dispatch(
         device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
-        now: RecordTime
+        now: RecordTime, issue: CommandIssuer
     ) throws {
         try state.withLock { state in
             try state.connection.transaction {
@@ -561,6 +561,11 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                     NewAuditEntry(
                         action: .dispatch, account: account, device: device, alert: alert,
                         reason: "\(responder) \(stage.rawValue)", now: now), state)
+                let current = try state.statement("SELECT state FROM alerts WHERE device = ?1 AND id = ?2")
+                try current.bind([.text(device), .text(alert)])
+                let cleared = try current.step() && current.text(0) == ControlRoomAlertState.cleared.rawValue
+                current.reset()
+                if let action = stage.command, !cleared { try insert(try issue(action, device, alert, now), state) }
             }
         }
     }
