@@ -55,6 +55,29 @@ struct DeskDispatchTests {
     }
 
     @Test(
+        "an accept and its audit line are one transaction: a refused accept leaves no line, a clear writes its reason",
+        arguments: StoreKind.all)
+    func actionAndAuditTogether(_ store: StoreKind) async throws {
+        try await DeskServer.with(store: store) { server in
+            try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+            let asha = try #require(try await server.room.account(name: "asha"))
+            let bus = DeskDevice()
+            try await server.register(bus, name: "Bus 534")
+            let press = try bus.next(.emergency(input: "panic"))
+            try await server.send(bus, [press.envelope])
+            try await server.room.accept(device: bus.id, alert: press.id, by: asha, reason: "calling the bus")
+            await #expect(throws: ControlRoomError.self) {
+                try await server.room.accept(device: bus.id, alert: press.id, by: asha, reason: "again")
+            }
+            try await server.room.clear(device: bus.id, alert: press.id, by: asha, reason: "false alarm: child")
+            let audit = try await server.room.audit(device: bus.id, alert: press.id)
+            #expect(audit.map(\.action) == [.accept, .clear])
+            #expect(audit.map(\.reason) == ["calling the bus", "false alarm: child"])
+            #expect(audit.allSatisfy { $0.user == "asha" })
+        }
+    }
+
+    @Test(
         "history lists closed alerts with who cleared them and why; health shows the last health report",
         arguments: StoreKind.all)
     func historyAndHealth(_ store: StoreKind) async throws {

@@ -194,8 +194,7 @@ extension Desk {
                 switch action {
                 case "accept":
                     let reason = try await Desk.decodeIfPresent(Reason.self, request, context)?.reason ?? ""
-                    let view = try await room.accept(device: device, alert: alert)
-                    try await room.recordAudit(.accept, by: account, device: device, alert: alert, reason: reason)
+                    let view = try await room.accept(device: device, alert: alert, by: account, reason: reason)
                     signal.poke()
                     return ControlRoomServer.json(view)
                 case "clear":
@@ -203,8 +202,7 @@ extension Desk {
                     guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                         throw HTTPError(.badRequest, message: "clearing an alert needs a reason ({\"reason\": \"…\"})")
                     }
-                    let view = try await room.clear(device: device, alert: alert)
-                    try await room.recordAudit(.clear, by: account, device: device, alert: alert, reason: reason)
+                    let view = try await room.clear(device: device, alert: alert, by: account, reason: reason)
                     signal.poke()
                     return ControlRoomServer.json(view)
                 case "note":

@@ -38,11 +38,11 @@ public protocol ControlRoomStore: Sendable {
 
     // MARK: Alerts and commands
 
-    /// Moves an alert from one of `allowed` to `newState` and issues the command that tells the device, in one
-    /// transaction; returns the alert as it is now.
+    /// Moves an alert from one of `allowed` to `newState`, issues the command that tells the device and writes
+    /// `audit` (who did it, why), in one transaction; returns the alert as it is now.
     func act(
         _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
-        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer
+        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer, audit: NewAuditEntry?
     ) async throws -> AlertView
     /// Alerts, oldest press first.
     func alerts(_ scope: AlertScope, now: RecordTime) async throws -> [AlertView]

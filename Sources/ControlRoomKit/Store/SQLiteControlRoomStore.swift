@@ -219,7 +219,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func act(
         _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
-        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer
+        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer, audit: NewAuditEntry?
     ) throws -> AlertView {
         try state.withLock { state in
             try state.connection.transaction {
@@ -237,6 +237,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                 try state.statement("UPDATE alerts SET state = ?3 WHERE device = ?1 AND id = ?2")
                     .bind([.text(device), .text(alert), .text(newState.rawValue)]).run()
                 try insert(try issue(action, device, alert, now), state)
+                if let audit { try appendAudit(audit, state) }
                 return try alertViews(
                     where: "a.device = ?1 AND a.id = ?2", [.text(device), .text(alert)], now: now, state)[0]
             }
