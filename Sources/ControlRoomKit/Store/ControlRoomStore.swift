@@ -75,6 +75,20 @@ public protocol ControlRoomStore: Sendable {
     func account(name: String) async throws -> DeskAccount?
     func account(tokenHash: String) async throws -> DeskAccount?
 
+    // MARK: Desk: sessions (in the database, so every instance on it knows every session)
+
+    /// Keeps a new session: only the SHA-256 of its secret (a copy of the database gives no live cookie).
+    func startSession(_ session: StoredSession) async throws
+    /// The session with this id hash if it is alive at `now` (`idle` since its last use, `lifetime` since its
+    /// start, in ms), marking it used when its last use is older than `touchAfter` ms; a dead one is deleted.
+    func session(
+        idHash: String, now: Int64, idle: Int64, lifetime: Int64, touchAfter: Int64
+    ) async throws
+        -> StoredSession?
+    func endSession(idHash: String) async throws
+    /// Ends every session of `user` (the account was removed, its password changed).
+    func endSessions(user: String) async throws
+
     // MARK: Desk: audit, metadata, dispatch, tracks
 
     /// Appends to the append-only audit log; with `requireAlert`, throws `unknownAlert` when the alert is unknown.

@@ -380,16 +380,75 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func removeUser(name: String) throws -> Bool {
         try state.withLock { state in
-            try state.statement("DELETE FROM users WHERE name = ?1").bind([.text(name)]).run()
-            return state.connection.changes > 0
+            try state.connection.transaction {
+                try state.statement("DELETE FROM users WHERE name = ?1").bind([.text(name)]).run()
+                let removed = state.connection.changes > 0
+                try state.statement("DELETE FROM sessions WHERE user = ?1").bind([.text(name)]).run()
+                return removed
+            }
         }
     }
 
     public func setPasswordHash(name: String, hash: String) throws {
         try state.withLock { state in
-            try state.statement("UPDATE users SET password_hash = ?2 WHERE name = ?1")
-                .bind([.text(name), .text(hash)]).run()
-            if state.connection.changes == 0 { throw DeskError.unknownUser(name) }
+            try state.connection.transaction {
+                try state.statement("UPDATE users SET password_hash = ?2 WHERE name = ?1")
+                    .bind([.text(name), .text(hash)]).run()
+                if state.connection.changes == 0 { throw DeskError.unknownUser(name) }
+                // A new password ends the sessions the old one opened.
+                try state.statement("DELETE FROM sessions WHERE user = ?1").bind([.text(name)]).run()
+            }
+        }
+    }
+
+    public func startSession(_ session: StoredSession) throws {
+        try state.withLock { state in
+            try state.statement(
+                "INSERT INTO sessions(id_hash, user, csrf, started_ms, last_used_ms) VALUES(?1, ?2, ?3, ?4, ?5)"
+            ).bind([
+                .text(session.idHash), .text(session.user), .text(session.csrf), .integer(session.startedMs),
+                .integer(session.lastUsedMs),
+            ]).run()
+        }
+    }
+
+    public func session(
+        idHash: String, now: Int64, idle: Int64, lifetime: Int64, touchAfter: Int64
+    ) throws -> StoredSession? {
+        try state.withLock { state in
+            let query = try state.statement(
+                "SELECT user, csrf, started_ms, last_used_ms FROM sessions WHERE id_hash = ?1")
+            try query.bind([.text(idHash)])
+            guard try query.step() else {
+                query.reset()
+                return nil
+            }
+            let session = StoredSession(
+                idHash: idHash, user: query.text(0), csrf: query.text(1), startedMs: query.integer(2),
+                lastUsedMs: query.integer(3))
+            query.reset()
+            guard now - session.lastUsedMs < idle, now - session.startedMs < lifetime else {
+                try state.statement("DELETE FROM sessions WHERE id_hash = ?1 OR last_used_ms < ?2 OR started_ms < ?3")
+                    .bind([.text(idHash), .integer(now - idle), .integer(now - lifetime)]).run()
+                return nil
+            }
+            if now - session.lastUsedMs >= touchAfter {
+                try state.statement("UPDATE sessions SET last_used_ms = ?2 WHERE id_hash = ?1")
+                    .bind([.text(idHash), .integer(now)]).run()
+            }
+            return session
+        }
+    }
+
+    public func endSession(idHash: String) throws {
+        try state.withLock { state in
+            try state.statement("DELETE FROM sessions WHERE id_hash = ?1").bind([.text(idHash)]).run()
+        }
+    }
+
+    public func endSessions(user: String) throws {
+        try state.withLock { state in
+            try state.statement("DELETE FROM sessions WHERE user = ?1").bind([.text(user)]).run()
         }
     }
 
