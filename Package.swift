@@ -119,6 +119,8 @@ let package = Package(
                 "PanicCore", "PanicStore", "PanicSigning", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // AIS-140 over TCP and its reference receiver (already in the graph through async-http-client).
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict

@@ -53,16 +53,44 @@ public struct Daemon: Sendable {
                 "device_id \(configured) does not match the key \(config.keyFile), whose device id is \(deviceID); "
                     + "remove device_id or use the key registered for \(configured)")
         }
+        let deviceID = deviceID
         backends = try config.backends.enumerated().map { index, backend in
-            try Self.backendConfiguration(backend, index: index)
+            try Self.backendConfiguration(backend, index: index, config: config, deviceID: deviceID)
         }
     }
 
     /// The uplink's view of one configured backend.
-    static func backendConfiguration(_ backend: DaemonConfig.Backend, index: Int) throws -> BackendConfiguration {
+    static func backendConfiguration(
+        _ backend: DaemonConfig.Backend, index: Int, config: DaemonConfig, deviceID: String
+    ) throws -> BackendConfiguration {
+        let trust: TrustRoots = backend.caFile.map { .caFile($0) } ?? .system
+        let order: BacklogOrder = backend.backlogOrder == .newestFirst ? .newestFirst : .oldestFirst
+        switch backend.wire {
+        case .panicbridge: break
+        case .ais140:
+            guard let identity = config.identity else {
+                throw DaemonError("backends[\(index)]: protocol ais140 needs identity.imei")
+            }
+            let health = AIS140.HealthSettings(
+                capacity: config.outboxMaxRecords,
+                positionIntervalSeconds: Int(config.rates.position.components.seconds),
+                emergencyIntervalSeconds: Int(config.rates.emergencyPosition.components.seconds))
+            return BackendConfiguration(
+                name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,
+                requestTimeout: backend.timeout, backlogOrder: order,
+                wire: .ais140(
+                    AIS140Options(
+                        identity: identity, emergencyOnly: backend.emergencyOnly, health: health,
+                        tls: backend.url.scheme == "tls")))
+        case .osmand:
+            return BackendConfiguration(
+                name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,
+                requestTimeout: backend.timeout, backlogOrder: order,
+                wire: .osmAnd(OsmAndOptions(deviceID: config.identity?.imei ?? deviceID)))
+        }
         // The config names the control room's public key as base64url of its 32 raw bytes; its JWK form is
         // what DeviceIdentity parses and validates as an Ed25519 point.
-        let jwk = #"{"kty":"OKP","crv":"Ed25519","x":"\#(backend.controlRoomKey)"}"#
+        let jwk = #"{"kty":"OKP","crv":"Ed25519","x":"\#(backend.controlRoomKey ?? "")"}"#
         guard let roomKey = DeviceIdentity(jwk: jwk) else {
             throw DaemonError(
                 "backends[\(index)].controlroom_key: not an Ed25519 public key; copy it from `controlroom identity`")
@@ -73,9 +101,8 @@ public struct Daemon: Sendable {
             url = String(url.dropLast(suffix.count))
         }
         return BackendConfiguration(
-            name: backend.name, url: url, trust: backend.caFile.map { .caFile($0) } ?? .system,
-            controlRoomKey: roomKey, batchSize: backend.batchSize, requestTimeout: backend.timeout,
-            backlogOrder: backend.backlogOrder == .newestFirst ? .newestFirst : .oldestFirst)
+            name: backend.name, url: url, trust: trust, controlRoomKey: roomKey, batchSize: backend.batchSize,
+            requestTimeout: backend.timeout, backlogOrder: order)
     }
 
     /// The alert engine's rates and privacy mode from the configuration.
