@@ -34,6 +34,24 @@ public struct DaemonConfig: Sendable, Equatable {
         public var emergencyOnly = false
     }
 
+    /// The SMS fallback through a GSM modem (`sms:`).
+    public struct SMS: Sendable, Equatable {
+        /// The modem's AT port.
+        public var port: String
+        public var baud: Int
+        /// Numbers that get the text.
+        public var numbers: [String]
+        /// How long an alert waits for any data backend's acknowledgement before it is texted.
+        public var after: Duration
+
+        public init(port: String, baud: Int = 115_200, numbers: [String], after: Duration = .seconds(120)) {
+            self.port = port
+            self.baud = baud
+            self.numbers = numbers
+            self.after = after
+        }
+    }
+
     /// How often records are made.
     public struct Rates: Sendable, Equatable {
         public var position: Duration = .seconds(60)
@@ -51,6 +69,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var backends: [Backend]
     /// The box's identity for receivers other than PanicBridge's (`identity:`); required by `ais140` backends.
     public var identity: BoxIdentity?
+    /// The SMS fallback, when configured.
+    public var sms: SMS?
     public var rates: Rates
     /// Booth privacy: no position leaves the box except inside an alert.
     public var privacyMode: Bool
@@ -72,8 +92,9 @@ public struct DaemonConfig: Sendable, Equatable {
 
     static let topKeys: Set<String> = [
         "device_id", "board", "key", "outbox", "backends", "rates", "privacy_mode", "log_level", "status_socket",
-        "identity",
+        "identity", "sms",
     ]
+    static let smsKeys: Set<String> = ["port", "baud", "numbers", "after"]
     static let identityKeys: Set<String> = ["imei", "vehicle_registration", "vendor_id", "firmware_version"]
     static let outboxKeys: Set<String> = ["path", "max_records"]
     static let backendKeys: Set<String> = [
@@ -111,6 +132,7 @@ public struct DaemonConfig: Sendable, Equatable {
         }
 
         let identity = top["identity"].flatMap { parseIdentity($0, reader: &reader) }
+        let sms = top["sms"].flatMap { parseSMS($0, reader: &reader, resolve: resolve) }
         var backends: [Backend] = []
         if let node = top["backends"], let list = reader.sequence(node, at: "backends") {
             for (index, item) in list.enumerated() {
@@ -233,7 +255,33 @@ public struct DaemonConfig: Sendable, Equatable {
             backends: backends, rates: rates, privacyMode: privacy, logLevel: logLevel)
         config.statusSocket = statusSocket
         config.identity = identity
+        config.sms = sms
         return (config, [])
+    }
+
+    /// Reads `sms:`: the modem's port and speed, the numbers, how long an alert waits before it is texted.
+    static func parseSMS(_ node: Node, reader: inout YAMLReader, resolve: (String?) -> String?) -> SMS? {
+        guard let map = reader.mapping(node, at: "sms", known: smsKeys) else { return nil }
+        let port = resolve(reader.string(map["port"], at: "sms.port"))
+        let baud = reader.integer(map["baud"], at: "sms.baud") ?? 115_200
+        let after = duration(map["after"], at: "sms.after", reader: &reader) ?? .seconds(120)
+        var numbers: [String] = []
+        if let list = map["numbers"].flatMap({ reader.sequence($0, at: "sms.numbers") }) {
+            for (index, item) in list.enumerated() {
+                guard let number = reader.string(item, at: "sms.numbers[\(index)]") else { continue }
+                if !SMSDialogue.isValidNumber(number) {
+                    reader.report(
+                        .invalidValue, "sms.numbers[\(index)]",
+                        "'\(number)' is not a phone number: an optional + and 3 to 15 digits", at: item)
+                }
+                numbers.append(number)
+            }
+        }
+        if numbers.isEmpty {
+            reader.report(.missingKey, "sms.numbers", "give at least one number to text", at: map["numbers"] ?? node)
+        }
+        guard let port else { return nil }
+        return SMS(port: port, baud: baud, numbers: numbers, after: after)
     }
 
     /// Reads `identity:`: the IMEI (15 digits, Luhn-checked), vehicle registration, vendor id, firmware version.

@@ -184,7 +184,7 @@ public struct Daemon: Sendable {
                         service: StatusServer(
                             path: config.statusSocket, board: statusBoard, clock: clock, logger: logger.child("status"))
                     ),
-                ],
+                ] + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info(
@@ -197,6 +197,19 @@ public struct Daemon: Sendable {
         // STOPPING=1 is the monitor's: it sends it as soon as graceful shutdown begins.
         try await group.run()
         logger.notice("stopped", metadata: ["undelivered": "\((try? outbox.status().undelivered) ?? -1)"])
+    }
+
+    /// The SMS fallback the configuration asks for (an empty list when it has no `sms:`).
+    func smsFallback(outbox: Outbox, clock: any MonotonicClock) -> [SMSFallback] {
+        guard let sms = config.sms else { return [] }
+        return [
+            SMSFallback(
+                outbox: outbox, modem: GSMModem(path: sms.port, baud: sms.baud),
+                configuration: .init(
+                    numbers: sms.numbers, after: sms.after,
+                    place: config.identity?.vehicleRegistration ?? "box \(deviceID.prefix(12))"),
+                clock: clock, wallClock: Uplink.systemWallClock, logger: logger.child("sms"))
+        ]
     }
 
     /// The fix source for a board's receiver: gpsd's reports when the board names a gpsd, else NMEA from the

@@ -44,6 +44,17 @@ struct BackendProtocolConfigTests {
                     firmwareVersion: PanicBridgeVersion.current))
     }
 
+    @Test("the SMS fallback: port, numbers, the wait")
+    func sms() throws {
+        let yaml = Self.head + "sms:\n  port: /dev/ttyUSB2\n  numbers: [\"+919812345678\", \"112\"]\n  after: 90s\n"
+        let (config, problems) = DaemonConfig.parse(yaml)
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(
+            config?.sms
+                == DaemonConfig.SMS(
+                    port: "/dev/ttyUSB2", baud: 115_200, numbers: ["+919812345678", "112"], after: .seconds(90)))
+    }
+
     @Test("a booth's identity has no registration; vendor and firmware have defaults")
     func boothIdentity() throws {
         let (config, problems) = DaemonConfig.parse(Self.head + "identity:\n  imei: \"353918057284321\"\n")
@@ -93,6 +104,9 @@ struct BackendProtocolConfigTests {
             ),
             ("backends:\n  - name: t\n    protocol: gt06\n    url: http://x\n", "backends[0].protocol", "gt06"),
             ("backends:\n  - name: t\n    url: https://x\n", "backends[0].controlroom_key", "missing"),
+            ("sms:\n  port: /dev/ttyUSB2\n", "sms.numbers", "at least one number"),
+            ("sms:\n  port: /dev/ttyUSB2\n  numbers: [\"+91 98\"]\n", "sms.numbers[0]", "not a phone number"),
+            ("sms:\n  numbers: [\"+919812345678\"]\n", "sms.port", "missing"),
         ])
     func badConfigs(tail: String, key: String, message: String) throws {
         let (config, problems) = DaemonConfig.parse(Self.head + tail)
