@@ -146,6 +146,8 @@ let package = Package(
                 "PanicCore", "PanicHardware", "PanicLinux", "PanicSim", "PanicConfig", "PanicSigning", "PanicStore",
                 "PanicUplink", "PanicDaemon", "ControlRoomKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // The OsmAnd reference receiver (Hummingbird is in the graph through ControlRoomKit).
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -28,6 +28,8 @@ final class SimulatedBox {
     let answers = AnswerCounter()
     /// Seeds each power cycle's uplink jitter.
     let seed: UInt64
+    /// Backends besides the control room (a scenario's AIS-140 and OsmAnd receivers), through the same link.
+    var receivers: [BackendConfiguration] = []
     /// Gets everything the box does, with the elapsed time it happened at.
     let onEvent: @Sendable (BoxEvent, Duration) -> Void
     /// Gets every receiver epoch while the box is powered (the timeline's bus stops, a pseudo-terminal for gpsd).
@@ -122,13 +124,16 @@ final class SimulatedBox {
                 .init(
                     name: Self.backend, url: world.controlRoomURL, controlRoomKey: world.controlRoomKey,
                     requestTimeout: .seconds(5))
-            ],
+            ] + receivers,
             clock: world.time.clock,
             wallClock: { world.time.recordNow },
             transport: {
                 SwitchedTransport(
                     CountingTransport(base: HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust), counter: answers),
                     network: network)
+            },
+            receiver: { configuration in
+                Uplink.standardReceiver(configuration).map { SwitchedReceiver(base: $0, network: network) }
             },
             seed: seed &+ UInt64(powerCycles), logger: world.partsLogger)
         let box = try PanicBox(
