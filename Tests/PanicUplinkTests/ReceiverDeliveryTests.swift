@@ -131,6 +131,41 @@ struct ReceiverDeliveryTests {
         }
     }
 
+    @Test("the frames a press, a wire cut, a power cut and a backlog position become on the wire")
+    func framesOnTheWire() async throws {
+        let directory = try TemporaryDirectory()
+        let device = try TestDevice(directory: directory.path)
+        let clock = ManualClock()
+        let wall = wallClock(for: clock)
+        try await withAIS140Receiver { tracking in
+            try await withAIS140Receiver { erss in
+                let uplink = try Uplink(
+                    outbox: device.outbox, deviceID: device.id,
+                    backends: [Self.ais140(tracking.url), Self.ais140(erss.url, emergencyOnly: true)], clock: clock,
+                    wallClock: wall, seed: 11, logger: quietLogger)
+                var events = uplink.events.makeAsyncIterator()
+                try await withUplink(uplink) {
+                    // A position made three minutes before it can be sent is backlog.
+                    try uplink.submit(
+                        position(0, at: RecordTime(epochMilliseconds: wall().epochMilliseconds - 180_000)))
+                    try uplink.submit(emergency(at: wall()))
+                    try uplink.submit(tamper(at: wall()))
+                    try uplink.submit(power(.lost, at: wall()))
+                    try await drive(uplink, events: &events, clock: clock) {
+                        try device.outbox.status().undelivered == 0
+                    }
+                }
+                let frames = (tracking.frames + erss.frames).map(\.text)
+                for frame in frames { print("FRAME", frame) }
+                let positions = tracking.positions
+                #expect(Set(positions.compactMap(\.alarm)) == ["sos", "tampering", "powerCut"])
+                #expect(positions.contains { $0.archive && $0.alarm == nil })
+                #expect(frames.contains { $0.hasPrefix("$,LGN,RJ14PB1234,490154203237518,") })
+                #expect(frames.contains { $0.hasPrefix("$,EPB,EMR,490154203237518,NM,") })
+            }
+        }
+    }
+
     @Test(
         "a server that misbehaves acknowledges nothing: the records stay pending, then arrive once it behaves",
         arguments: [
