@@ -86,10 +86,19 @@ public struct Scenario: Sendable, Equatable {
     public var backends: [Backend] = []
     /// The box's identity for them (`identity:`, as in the daemon configuration).
     public var identity: BoxIdentity?
+    /// The SMS fallback through a simulated GSM modem on a pseudo-terminal (`sms:` with `numbers` and `after`);
+    /// the modem's network stays up when the data link (`network:`) goes down.
+    public var sms: SMS?
+
+    /// The scenario's SMS fallback.
+    public struct SMS: Sendable, Equatable {
+        public var numbers: [String]
+        public var after: Duration
+    }
 
     static let topKeys: Set<String> = [
         "name", "board", "route", "clock", "start", "duration", "operator", "timeline", "expect", "backends",
-        "identity",
+        "identity", "sms",
     ]
     static let backendKeys: Set<String> = ["name", "protocol", "url", "emergency_only"]
     static let stepActions: Set<String> = [
@@ -199,6 +208,20 @@ public struct Scenario: Sendable, Equatable {
                 }
             }
         }
+        var sms: SMS?
+        if let node = top["sms"], let map = reader.mapping(node, at: "sms", known: ["numbers", "after"]) {
+            var numbers: [String] = []
+            for (index, item) in (map["numbers"].flatMap { reader.sequence($0, at: "sms.numbers") } ?? []).enumerated()
+            {
+                guard let number = reader.string(item, at: "sms.numbers[\(index)]") else { continue }
+                if !SMSDialogue.isValidNumber(number) {
+                    reader.report(.invalidValue, "sms.numbers[\(index)]", "'\(number)' is not a phone number", at: item)
+                }
+                numbers.append(number)
+            }
+            if numbers.isEmpty { reader.report(.missingKey, "sms.numbers", "give at least one number", at: node) }
+            sms = SMS(numbers: numbers, after: offset(map["after"], at: "sms.after", reader: &reader) ?? .seconds(120))
+        }
         guard let name, let board, let route, let duration, reader.problems.isEmpty else {
             return (nil, reader.problems)
         }
@@ -210,6 +233,7 @@ public struct Scenario: Sendable, Equatable {
             operatorAcceptAfter: acceptAfter, operatorClearAfter: clearAfter, steps: steps, expectations: expectations)
         scenario.backends = backends
         scenario.identity = identity
+        scenario.sms = sms
         return (scenario, [])
     }
 

@@ -5,6 +5,7 @@ import PanicHardware
 import PanicSigning
 import PanicStore
 import ServiceLifecycle
+import Synchronization
 
 /// The SMS fallback: an alert (emergency, help, tamper) that no data backend has acknowledged `after` it was made
 /// goes as a short text to every configured number, through the GSM modem — at most once per alert and number.
@@ -51,6 +52,10 @@ public final class SMSFallback: Service, Sendable {
     let clock: any MonotonicClock
     let wallClock: @Sendable () -> RecordTime
     let logger: Logger
+    private let checking = Mutex(false)
+
+    /// Whether a check (and so perhaps a modem dialogue) is under way: a virtual-time driver waits for it.
+    public var isBusy: Bool { checking.withLock { $0 } }
 
     public init(
         outbox: Outbox, modem: any SMSModem, configuration: Configuration, clock: any MonotonicClock,
@@ -80,6 +85,8 @@ public final class SMSFallback: Service, Sendable {
 
     /// One pass: texts every alert older than `after` that no backend acknowledged, to every number not yet texted.
     public func check() async throws -> [Outcome] {
+        checking.withLock { $0 = true }
+        defer { checking.withLock { $0 = false } }
         let now = wallClock()
         let cutoff = RecordTime(epochMilliseconds: now.epochMilliseconds - configuration.after.milliseconds)
         var outcomes: [Outcome] = []

@@ -44,6 +44,19 @@ extension Outbox {
         }
     }
 
+    /// Every message recorded, by alert and number: (alert sequence, number, state).
+    public func smsMessages() throws -> [(alert: Int64, number: String, state: SMSState)] {
+        try state.withLock { state in
+            let query = try state.statement("SELECT alert_seq, number, state FROM sms ORDER BY alert_seq, number")
+            defer { query.reset() }
+            var rows: [(alert: Int64, number: String, state: SMSState)] = []
+            while try query.step() {
+                rows.append((query.integer(0), query.text(1), SMSState(rawValue: query.text(2)) ?? .attempting))
+            }
+            return rows
+        }
+    }
+
     /// Alerts (emergency, help, tamper) made at or before `cutoff` that no backend has acknowledged, oldest first.
     public func alertsUnacknowledged(madeAtOrBefore cutoff: RecordTime) throws -> [StoredRecord] {
         try state.withLock { state in
