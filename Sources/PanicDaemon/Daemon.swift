@@ -184,7 +184,10 @@ public struct Daemon: Sendable {
                         service: StatusServer(
                             path: config.statusSocket, board: statusBoard, clock: clock, logger: logger.child("status"))
                     ),
-                ] + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) },
+                ] + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) }
+                    + (hardware.simulated.map { lines in
+                        [.init(service: SimInputServer(path: simInputPath, lines: lines, logger: logger.child("sim")))]
+                    } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info(
@@ -197,6 +200,12 @@ public struct Daemon: Sendable {
         // STOPPING=1 is the monitor's: it sends it as soon as graceful shutdown begins.
         try await group.run()
         logger.notice("stopped", metadata: ["undelivered": "\((try? outbox.status().undelivered) ?? -1)"])
+    }
+
+    /// The simulated board's input socket: `sim-inputs.sock` beside the status socket.
+    public var simInputPath: String {
+        URL(fileURLWithPath: config.statusSocket).deletingLastPathComponent().appendingPathComponent("sim-inputs.sock")
+            .path
     }
 
     /// The SMS fallback the configuration asks for (an empty list when it has no `sms:`).
@@ -233,6 +242,8 @@ public struct Daemon: Sendable {
         var inputs: any InputLines
         var outputs: any OutputLines
         var gnss: any GNSSFixSource
+        /// The simulated board's lines, which `SimInputServer` presses.
+        var simulated: SimulatedInputLines? = nil
     }
 
     func openHardware(clock: SystemMonotonicClock) throws -> Hardware {
@@ -260,10 +271,11 @@ public struct Daemon: Sendable {
                 throw DaemonError(
                     "route \(routePath) for the simulated board: \(error) (set \(Self.simRouteVariable) to another)")
             }
+            let lines = SimulatedInputLines(specs: board.inputs, clock: clock)
             return Hardware(
-                inputs: SimulatedInputLines(specs: board.inputs, clock: clock),
-                outputs: SimulatedOutputLines(specs: board.outputs, clock: clock),
-                gnss: NMEAFixSource(SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: Date())))
+                inputs: lines, outputs: SimulatedOutputLines(specs: board.outputs, clock: clock),
+                gnss: NMEAFixSource(SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: Date())),
+                simulated: lines)
         }
     }
 }
