@@ -65,7 +65,7 @@ struct GSMModemTests {
     func failures(fault: SimulatedModem.Fault, reason: String, handedOver: Bool) async throws {
         let port = try ModemOnPTY(fault: fault)
         try await port.with { path in
-            let modem = GSMModem(path: path, timeout: .milliseconds(500))
+            let modem = GSMModem(path: path, timeout: .seconds(3))
             do {
                 _ = try await modem.send("text", to: "+919812345678")
                 Issue.record("sent despite \(fault)")

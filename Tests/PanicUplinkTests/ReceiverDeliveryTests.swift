@@ -109,8 +109,10 @@ struct ReceiverDeliveryTests {
                 #expect(failed.contains("closed the connection at login"), "\(failed)")
                 // Nothing in flight any more: the link comes back while both lanes wait.
                 while let event = await events.next() {
-                    if case .idle = event, !uplink.isBusy { break }
+                    if case .idle = event { break }
                 }
+                // The idle event is sent while its own event is still being handled.
+                while uplink.isBusy { await Task.yield() }
                 #expect(try device.outbox.status().undelivered == 43)
                 receiver.set(.standard)
                 try await drive(uplink, events: &events, clock: clock) { try device.outbox.status().undelivered == 0 }
@@ -198,6 +200,43 @@ struct ReceiverDeliveryTests {
                     $0.text.split(separator: ",", omittingEmptySubsequences: false)[48]
                 })
             #expect(frames.count == 5)
+        }
+    }
+
+    @Test("AIS-140 over TLS: a device pinning the server's CA delivers; one trusting only the system store does not")
+    func ais140OverTLS() async throws {
+        let directory = try TemporaryDirectory()
+        let pki = try TestPKI(directory: directory.path)
+        let receiver = try await AIS140ReferenceReceiver(tls: try pki.serverConfiguration())
+        #expect(receiver.url.hasPrefix("tls://127.0.0.1:"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await receiver.run() }
+            for (name, trust) in [("pinned", TrustRoots.caFile(pki.caFile)), ("system", .system)] {
+                let device = try TestDevice(directory: directory.path + "/" + name)
+                let clock = ManualClock()
+                let wall = wallClock(for: clock)
+                var backend = Self.ais140(receiver.url)
+                backend.trust = trust
+                let uplink = try Uplink(
+                    outbox: device.outbox, deviceID: device.id, backends: [backend], clock: clock, wallClock: wall,
+                    seed: 12, logger: quietLogger)
+                var events = uplink.events.makeAsyncIterator()
+                try await withUplink(uplink) {
+                    try uplink.submit(emergency(at: wall()))
+                    if name == "pinned" {
+                        try await drive(uplink, events: &events, clock: clock) {
+                            try device.outbox.status().undelivered == 0
+                        }
+                    } else {
+                        let failed = try await nextFailure(&events)
+                        #expect(!failed.isEmpty)
+                        #expect(try device.outbox.status().undelivered == 1)
+                    }
+                }
+            }
+            #expect(receiver.positions.count == 1)
+            #expect(receiver.positions.first?.alarm == "sos")
+            group.cancelAll()
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PanicCore
 import Synchronization
 
@@ -46,13 +47,21 @@ public final class AIS140ReferenceReceiver: Sendable {
     private let arrivalSink: AsyncStream<Frame>.Continuation
     /// The port it listens on (loopback).
     public let port: Int
+    private let tls: Bool
 
-    /// Binds to `host`:`port` (0: any free port); `run()` serves.
-    public init(host: String = "127.0.0.1", port: Int = 0, behaviour: Behaviour = .standard) async throws {
+    /// Binds to `host`:`port` (0: any free port), speaking TLS with `tls` when given; `run()` serves.
+    public init(
+        host: String = "127.0.0.1", port: Int = 0, behaviour: Behaviour = .standard, tls: TLSConfiguration? = nil
+    ) async throws {
+        let context = try tls.map { try NIOSSLContext(configuration: $0) }
+        self.tls = tls != nil
         server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(maximum: 4096)))
                     return try NIOAsyncChannel<String, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
@@ -62,8 +71,8 @@ public final class AIS140ReferenceReceiver: Sendable {
         (arrivals, arrivalSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
-    /// The server's URL for a backend: `tcp://127.0.0.1:PORT`.
-    public var url: String { "tcp://127.0.0.1:\(port)" }
+    /// The server's URL for a backend: `tcp://127.0.0.1:PORT` (`tls://` with TLS).
+    public var url: String { "\(tls ? "tls" : "tcp")://127.0.0.1:\(port)" }
 
     /// Every frame received so far (logins and heartbeats included), in order of arrival.
     public var frames: [Frame] { state.withLock { $0.frames } }
