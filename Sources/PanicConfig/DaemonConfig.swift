@@ -32,6 +32,8 @@ public struct DaemonConfig: Sendable, Equatable {
         public var wire: WireProtocol = .panicbridge
         /// AIS-140 only: this backend gets only emergencies, as `EPB` packets.
         public var emergencyOnly = false
+        /// AIS-140 only: how often the box logs in and sends a heartbeat while nothing else is sent.
+        public var heartbeat: Duration?
     }
 
     /// The SMS fallback through a GSM modem (`sms:`).
@@ -99,6 +101,7 @@ public struct DaemonConfig: Sendable, Equatable {
     static let outboxKeys: Set<String> = ["path", "max_records"]
     static let backendKeys: Set<String> = [
         "name", "url", "ca", "controlroom_key", "backlog_order", "timeout", "batch_size", "protocol", "emergency_only",
+        "heartbeat",
     ]
     static let rateKeys: Set<String> = ["position", "emergency_position", "emergency_tracking_after", "health"]
     static let logLevels: Set<String> = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -177,6 +180,12 @@ public struct DaemonConfig: Sendable, Equatable {
                             at: node)
                     }
                 }
+                let heartbeat = duration(map["heartbeat"], at: "\(key).heartbeat", reader: &reader)
+                if map["heartbeat"] != nil, wire != .ais140 {
+                    reader.report(
+                        .invalidValue, "\(key).heartbeat", "only an ais140 backend sends heartbeats",
+                        at: map["heartbeat"])
+                }
                 if wire == .ais140, identity == nil {
                     reader.report(
                         .missingKey, "identity.imei",
@@ -205,7 +214,8 @@ public struct DaemonConfig: Sendable, Equatable {
                         Backend(
                             name: name, url: url, caFile: ca, controlRoomKey: crKey,
                             backlogOrder: order ?? .oldestFirst,
-                            timeout: timeout, batchSize: batch, wire: wire, emergencyOnly: emergencyOnly))
+                            timeout: timeout, batchSize: batch, wire: wire, emergencyOnly: emergencyOnly,
+                            heartbeat: heartbeat))
                 }
             }
         }

@@ -81,7 +81,8 @@ public struct Daemon: Sendable {
                 wire: .ais140(
                     AIS140Options(
                         identity: identity, emergencyOnly: backend.emergencyOnly, health: health,
-                        tls: backend.url.scheme == "tls")))
+                        tls: backend.url.scheme == "tls", heartbeat: backend.heartbeat ?? AIS140Options.defaultHeartbeat
+                    )))
         case .osmand:
             return BackendConfiguration(
                 name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,

@@ -215,4 +215,11 @@ struct SwitchedReceiver: RecordTransport {
     }
 
     func shutdown() async throws { try await base.shutdown() }
+
+    var keepAliveInterval: Duration? { base.keepAliveInterval }
+
+    func keepAlive(timeout: Duration) async -> String? {
+        guard network.isUp else { return "network unreachable (simulated outage)" }
+        return await base.keepAlive(timeout: timeout)
+    }
 }

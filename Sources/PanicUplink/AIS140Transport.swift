@@ -121,6 +121,24 @@ public final class AIS140Transport: RecordTransport {
     }
 
     public func shutdown() async throws {}
+
+    /// The heartbeat interval (`AIS140Options.heartbeat`).
+    public var keepAliveInterval: Duration? { options.heartbeat }
+
+    /// A connection with only the login and a heartbeat, both answered.
+    public func keepAlive(timeout: Duration) async -> String? {
+        if let setupError { return setupError }
+        let login = AIS140.login(options.identity, fix: nil)
+        let heartbeat = AIS140.heartbeat(options.identity)
+        do {
+            try await withDeadline(timeout, what: "AIS-140 server \(host):\(port)") {
+                try await self.exchange(login: login, frames: [], heartbeat: heartbeat)
+            }
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
 }
 
 /// Why a server's answer could not be read.

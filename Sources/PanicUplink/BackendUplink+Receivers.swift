@@ -16,12 +16,33 @@ extension BackendUplink {
             if case .controlRoom = self { true } else { false }
         }
 
+        /// How often the receiver wants a sign of life while nothing else is sent.
+        var keepAliveInterval: Duration? {
+            if case .receiver(let transport) = self { transport.keepAliveInterval } else { nil }
+        }
+
         func shutdown() async throws {
             switch self {
             case .controlRoom(let transport): try await transport.shutdown()
             case .receiver(let transport): try await transport.shutdown()
             }
         }
+    }
+
+    /// The alert lane's poll on a receiver: a sign of life (AIS-140's heartbeat), settled like a delivery of nothing.
+    func keepAlive(
+        lane: DeliveryStateMachine.Lane, with receiver: any RecordTransport
+    ) async -> (
+        DeliveryStateMachine.Lane, DeliveryStateMachine.Outcome
+    ) {
+        if let failure = await receiver.keepAlive(timeout: configuration.requestTimeout) {
+            logger.info("heartbeat failed", metadata: ["error": "\(failure)"])
+            deliveryFailed(reason: failure)
+            eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: failure))
+            return (lane, .failed)
+        }
+        deliverySucceeded()
+        return (lane, .delivered(claimed: 0, full: false))
     }
 
     /// Sends claimed `records` through `receiver` and settles them: acknowledged ones delivered, the rest pending.

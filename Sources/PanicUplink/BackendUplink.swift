@@ -75,13 +75,16 @@ final class BackendUplink: Sendable {
         try outbox.register(backend: configuration.name, backlogOrder: configuration.backlogOrder)
         let carrier: Carrier =
             makeReceiver(configuration).map { .receiver($0) } ?? .controlRoom(makeTransport(configuration))
-        // Only PanicBridge's control room answers with commands: no other backend is polled.
-        let polls = carrier.speaksCommands
+        // Only PanicBridge's control room answers with commands, polled while an alert is open; a receiver that
+        // wants signs of life (AIS-140's heartbeat) is "polled" whenever nothing else is sent.
+        let keepAlive = carrier.keepAliveInterval
+        let commands = carrier.speaksCommands
+        func pollNeeded(_ alertsOpen: Bool) -> Bool { keepAlive != nil || (commands && alertsOpen) }
         let name = configuration.name
         await withDiscardingTaskGroup { group in
             var machine = DeliveryStateMachine(
                 now: clock.now, alertPolicy: configuration.alertPolicy, routinePolicy: configuration.routinePolicy,
-                pollInterval: configuration.pollInterval, seed: seed)
+                pollInterval: keepAlive ?? configuration.pollInterval, seed: seed)
             var timer: MonotonicInstant?
 
             func perform(_ actions: [DeliveryStateMachine.Action]) {
@@ -105,14 +108,14 @@ final class BackendUplink: Sendable {
             }
 
             perform(machine.start(now: clock.now))
-            perform(machine.setPollNeeded(polls && desk.hasOpenAlerts, now: clock.now))
+            perform(machine.setPollNeeded(pollNeeded(desk.hasOpenAlerts), now: clock.now))
             for await event in inbox {
                 let now = clock.now
                 switch event {
                 case .appended(let urgent): perform(machine.recordsAppended(urgent: urgent, now: now))
-                case .pollNeeded(let needed): perform(machine.setPollNeeded(polls && needed, now: now))
+                case .pollNeeded(let needed): perform(machine.setPollNeeded(pollNeeded(needed), now: now))
                 case .finished(let lane, let outcome):
-                    perform(machine.setPollNeeded(polls && desk.hasOpenAlerts, now: now))
+                    perform(machine.setPollNeeded(pollNeeded(desk.hasOpenAlerts), now: now))
                     perform(machine.finished(lane, outcome, now: now))
                 case .timer:
                     if let deadline = timer, deadline <= now { timer = nil }
@@ -156,7 +159,9 @@ final class BackendUplink: Sendable {
         switch carrier {
         case .controlRoom(let controlRoom): transport = controlRoom
         case .receiver(let receiver):
-            if records.isEmpty { return (lane, .empty) }
+            if records.isEmpty {
+                return action == .poll ? await keepAlive(lane: lane, with: receiver) : (lane, .empty)
+            }
             return await deliver(records, lane: lane, to: receiver)
         }
         if records.isEmpty && action != .poll && desk.pendingAcks().isEmpty { return (lane, .empty) }

@@ -24,14 +24,21 @@ public struct AIS140Options: Sendable, Hashable {
     public var health: AIS140.HealthSettings
     /// Use TLS (`tls://host:port`), trusting the backend's `trust` roots.
     public var tls: Bool
+    /// How often the box logs in and sends a heartbeat while it has nothing else to send.
+    public var heartbeat: Duration
+
+    /// The heartbeat interval when the configuration names none.
+    public static let defaultHeartbeat = Duration.seconds(120)
 
     public init(
-        identity: BoxIdentity, emergencyOnly: Bool = false, health: AIS140.HealthSettings = .init(), tls: Bool = false
+        identity: BoxIdentity, emergencyOnly: Bool = false, health: AIS140.HealthSettings = .init(), tls: Bool = false,
+        heartbeat: Duration = AIS140Options.defaultHeartbeat
     ) {
         self.identity = identity
         self.emergencyOnly = emergencyOnly
         self.health = health
         self.tls = tls
+        self.heartbeat = heartbeat
     }
 }
 
@@ -77,6 +84,15 @@ public protocol RecordTransport: Sendable {
     func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport
     /// Closes connections.
     func shutdown() async throws
+    /// How often to show the receiver the box is alive while nothing else is sent (nil: never).
+    var keepAliveInterval: Duration? { get }
+    /// Shows the receiver the box is alive (AIS-140: login and heartbeat); returns why it failed, or nil.
+    func keepAlive(timeout: Duration) async -> String?
+}
+
+extension RecordTransport {
+    public var keepAliveInterval: Duration? { nil }
+    public func keepAlive(timeout: Duration) async -> String? { nil }
 }
 
 extension StoredRecord {

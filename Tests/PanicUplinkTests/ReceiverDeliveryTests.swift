@@ -62,7 +62,7 @@ func withAIS140Receiver<T: Sendable>(
     }
 }
 
-@Suite("Delivery to AIS-140 and OsmAnd receivers over real TCP and HTTP on loopback", .timeLimit(.minutes(3)))
+@Suite("Delivery to AIS-140 and OsmAnd receivers over real TCP and HTTP on loopback", .timeLimit(.minutes(2)))
 struct ReceiverDeliveryTests {
     static let identity = BoxIdentity(imei: "490154203237518", vehicleRegistration: "RJ14PB1234", vendorID: "ACME")
 
@@ -237,6 +237,36 @@ struct ReceiverDeliveryTests {
             #expect(receiver.positions.count == 1)
             #expect(receiver.positions.first?.alarm == "sos")
             group.cancelAll()
+        }
+    }
+
+    @Test("with nothing to send, the box logs in and sends a heartbeat every interval; a failed one is retried")
+    func heartbeats() async throws {
+        let directory = try TemporaryDirectory()
+        let device = try TestDevice(directory: directory.path)
+        let clock = ManualClock()
+        let wall = wallClock(for: clock)
+        try await withAIS140Receiver { receiver in
+            var backend = Self.ais140(receiver.url)
+            backend.wire = .ais140(AIS140Options(identity: Self.identity, heartbeat: .seconds(60)))
+            let uplink = try Uplink(
+                outbox: device.outbox, deviceID: device.id, backends: [backend], clock: clock, wallClock: wall,
+                seed: 13, logger: quietLogger)
+            var events = uplink.events.makeAsyncIterator()
+            try await withUplink(uplink) {
+                let later = clock.now.advanced(by: .seconds(300))
+                try await drive(uplink, events: &events, clock: clock) { clock.now >= later }
+                receiver.set(.silentHeartbeat)
+                let before = receiver.frames.count
+                // The next heartbeat goes unanswered: login and heartbeat arrive, the connection closes.
+                try await drive(uplink, events: &events, clock: clock) { receiver.frames.count >= before + 2 }
+                receiver.set(.standard)
+                let logins = receiver.logins
+                try await drive(uplink, events: &events, clock: clock) { receiver.logins > logins }
+            }
+            let heartbeats = receiver.frames.filter { $0.text.hasPrefix("$,HBT,ACME,") }.count
+            #expect((4...9).contains(heartbeats), "\(heartbeats)")
+            #expect(receiver.positions.isEmpty)
         }
     }
 
