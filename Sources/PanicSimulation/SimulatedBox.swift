@@ -149,7 +149,8 @@ final class SimulatedBox {
         self.box = box
         fallback = sms.map { sms in
             SMSFallback(
-                outbox: outbox, modem: GSMModem(path: sms.port, timeout: .seconds(5)), configuration: sms.configuration,
+                outbox: outbox, modem: GSMModem(path: sms.port, timeout: .seconds(30)),
+                configuration: sms.configuration,
                 clock: world.time.clock, wallClock: { world.time.recordNow }, logger: world.partsLogger)
         }
         if powerCycles > 1, let last = unreachable.indices.last, unreachable[last].to == nil, network.isUp {

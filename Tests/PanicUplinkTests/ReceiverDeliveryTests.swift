@@ -68,7 +68,7 @@ struct ReceiverDeliveryTests {
 
     static func ais140(_ url: String, emergencyOnly: Bool = false, batch: Int = 25) -> BackendConfiguration {
         BackendConfiguration(
-            name: emergencyOnly ? "erss" : "vlt", url: url, batchSize: batch, requestTimeout: .seconds(5),
+            name: emergencyOnly ? "erss" : "vlt", url: url, batchSize: batch, requestTimeout: .seconds(60),
             wire: .ais140(AIS140Options(identity: identity, emergencyOnly: emergencyOnly)))
     }
 
@@ -312,7 +312,7 @@ struct ReceiverDeliveryTests {
                 outbox: device.outbox, deviceID: device.id,
                 backends: [
                     BackendConfiguration(
-                        name: "traccar", url: url, batchSize: 10, requestTimeout: .seconds(5),
+                        name: "traccar", url: url, batchSize: 10, requestTimeout: .seconds(60),
                         wire: .osmAnd(OsmAndOptions(deviceID: "490154203237518")))
                 ], clock: clock, wallClock: wall, seed: 8, logger: quietLogger)
             var events = uplink.events.makeAsyncIterator()
@@ -352,7 +352,8 @@ struct ReceiverDeliveryTests {
                 outbox: device.outbox, deviceID: device.id,
                 backends: [
                     BackendConfiguration(
-                        name: "traccar", url: url, wire: .osmAnd(OsmAndOptions(deviceID: "490154203237518")))
+                        name: "traccar", url: url, requestTimeout: .seconds(60),
+                        wire: .osmAnd(OsmAndOptions(deviceID: "490154203237518")))
                 ], clock: clock, wallClock: wall, seed: 9, logger: quietLogger)
             var events = uplink.events.makeAsyncIterator()
             try await withUplink(uplink) {
