@@ -124,6 +124,8 @@ let package = Package(
                 "PanicCore", "PanicStore", "PanicSigning", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // AIS-140 over TCP and its reference receiver (already in the graph through async-http-client).
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
@@ -149,6 +151,8 @@ let package = Package(
                 "PanicCore", "PanicHardware", "PanicLinux", "PanicSim", "PanicConfig", "PanicSigning", "PanicStore",
                 "PanicUplink", "PanicDaemon", "ControlRoomKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // The OsmAnd reference receiver (Hummingbird is in the graph through ControlRoomKit).
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 // The chaos proxy's HTTP server side.
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -9,7 +9,8 @@ browser-test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter "OperatorPageBrowserTests|DeskHTTPTests"
 
-## Press → acknowledgement latency, backlog drain rate beside the raw SQLite read rate, alert time during a drain.
+## Press → acknowledgement latency, backlog drain rate beside the raw SQLite read rate, alert time during a drain,
+## and a 10,000-record backlog drained per protocol (panicbridge, ais140, osmand) to its reference receiver.
 bench-uplink: deps
 	$(SWIFT) build -c release --scratch-path .build-bench --product uplink-bench
 	.build-bench/release/uplink-bench

@@ -10,15 +10,48 @@ public struct DaemonConfig: Sendable, Equatable {
         public enum BacklogOrder: String, Sendable, CaseIterable {
             case oldestFirst = "oldest-first", newestFirst = "newest-first"
         }
+        /// The protocol a backend speaks (`protocol:`).
+        public enum WireProtocol: String, Sendable, CaseIterable {
+            /// PanicBridge's signed batches to a control room (the default).
+            case panicbridge
+            /// AIS-140 over TCP/TLS to a state backend.
+            case ais140
+            /// Traccar's OsmAnd over HTTP(S).
+            case osmand
+        }
         public var name: String
         public var url: URL
         /// A PEM file of CA certificates to trust instead of the system store (pinning).
         public var caFile: String?
-        /// The control room's Ed25519 public key (base64url of the 32 raw bytes) that signs its commands.
-        public var controlRoomKey: String
+        /// The control room's Ed25519 public key (base64url of the 32 raw bytes) that signs its commands; only for
+        /// `panicbridge` backends (required there).
+        public var controlRoomKey: String?
         public var backlogOrder: BacklogOrder
         public var timeout: Duration
         public var batchSize: Int
+        public var wire: WireProtocol = .panicbridge
+        /// AIS-140 only: this backend gets only emergencies, as `EPB` packets.
+        public var emergencyOnly = false
+        /// AIS-140 only: how often the box logs in and sends a heartbeat while nothing else is sent.
+        public var heartbeat: Duration?
+    }
+
+    /// The SMS fallback through a GSM modem (`sms:`).
+    public struct SMS: Sendable, Equatable {
+        /// The modem's AT port.
+        public var port: String
+        public var baud: Int
+        /// Numbers that get the text.
+        public var numbers: [String]
+        /// How long an alert waits for any data backend's acknowledgement before it is texted.
+        public var after: Duration
+
+        public init(port: String, baud: Int = 115_200, numbers: [String], after: Duration = .seconds(120)) {
+            self.port = port
+            self.baud = baud
+            self.numbers = numbers
+            self.after = after
+        }
     }
 
     /// How often records are made.
@@ -36,6 +69,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public var outboxPath: String
     public var outboxMaxRecords: Int
     public var backends: [Backend]
+    /// The box's identity for receivers other than PanicBridge's (`identity:`); required by `ais140` backends.
+    public var identity: BoxIdentity?
+    /// The SMS fallback, when configured.
+    public var sms: SMS?
     public var rates: Rates
     /// Booth privacy: no position leaves the box except inside an alert.
     public var privacyMode: Bool
@@ -57,10 +94,14 @@ public struct DaemonConfig: Sendable, Equatable {
 
     static let topKeys: Set<String> = [
         "device_id", "board", "key", "outbox", "backends", "rates", "privacy_mode", "log_level", "status_socket",
+        "identity", "sms",
     ]
+    static let smsKeys: Set<String> = ["port", "baud", "numbers", "after"]
+    static let identityKeys: Set<String> = ["imei", "vehicle_registration", "vendor_id", "firmware_version"]
     static let outboxKeys: Set<String> = ["path", "max_records"]
     static let backendKeys: Set<String> = [
-        "name", "url", "ca", "controlroom_key", "backlog_order", "timeout", "batch_size",
+        "name", "url", "ca", "controlroom_key", "backlog_order", "timeout", "batch_size", "protocol", "emergency_only",
+        "heartbeat",
     ]
     static let rateKeys: Set<String> = ["position", "emergency_position", "emergency_tracking_after", "health"]
     static let logLevels: Set<String> = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -93,19 +134,63 @@ public struct DaemonConfig: Sendable, Equatable {
             reader.report(.missingKey, "outbox", "missing required key: give outbox.path", at: root)
         }
 
+        let identity = top["identity"].flatMap { parseIdentity($0, reader: &reader) }
+        let sms = top["sms"].flatMap { parseSMS($0, reader: &reader, resolve: resolve) }
         var backends: [Backend] = []
         if let node = top["backends"], let list = reader.sequence(node, at: "backends") {
             for (index, item) in list.enumerated() {
                 let key = "backends[\(index)]"
                 guard let map = reader.mapping(item, at: key, known: backendKeys) else { continue }
                 let name = reader.string(map["name"], at: "\(key).name")
+                let wire =
+                    reader.choice(
+                        map["protocol"], at: "\(key).protocol", as: Backend.WireProtocol.self, required: false)
+                    ?? .panicbridge
                 let urlText = reader.string(map["url"], at: "\(key).url")
                 let url = urlText.flatMap(URL.init(string:))
-                if let urlText, url?.scheme.map({ ["http", "https"].contains($0) }) != true || url?.host == nil {
-                    reader.report(.invalidValue, "\(key).url", "'\(urlText)' is not an http(s) URL", at: map["url"])
+                let schemes = wire == .ais140 ? ["tcp", "tls"] : ["http", "https"]
+                if let urlText,
+                    url?.scheme.map({ schemes.contains($0) }) != true || url?.host == nil
+                        || (wire == .ais140 && url?.port == nil)
+                {
+                    let wanted = wire == .ais140 ? "a tcp://host:port or tls://host:port URL" : "an http(s) URL"
+                    reader.report(
+                        .invalidValue, "\(key).url", "'\(urlText)' is not \(wanted) (protocol \(wire.rawValue))",
+                        at: map["url"])
                 }
                 let ca = resolve(reader.string(map["ca"], at: "\(key).ca", required: false))
-                let crKey = reader.string(map["controlroom_key"], at: "\(key).controlroom_key")
+                let crKey = reader.string(
+                    map["controlroom_key"], at: "\(key).controlroom_key", required: wire == .panicbridge)
+                if wire != .panicbridge, map["controlroom_key"] != nil {
+                    reader.report(
+                        .invalidValue, "\(key).controlroom_key",
+                        "only a panicbridge backend sends signed commands; a \(wire.rawValue) backend has no key",
+                        at: map["controlroom_key"])
+                }
+                var emergencyOnly = false
+                if let node = map["emergency_only"] {
+                    if let value = node.bool {
+                        emergencyOnly = value
+                    } else {
+                        reader.report(.wrongType, "\(key).emergency_only", "expected true or false", at: node)
+                    }
+                    if wire != .ais140 {
+                        reader.report(
+                            .invalidValue, "\(key).emergency_only", "only an ais140 backend can be emergency-only",
+                            at: node)
+                    }
+                }
+                let heartbeat = duration(map["heartbeat"], at: "\(key).heartbeat", reader: &reader)
+                if map["heartbeat"] != nil, wire != .ais140 {
+                    reader.report(
+                        .invalidValue, "\(key).heartbeat", "only an ais140 backend sends heartbeats",
+                        at: map["heartbeat"])
+                }
+                if wire == .ais140, identity == nil {
+                    reader.report(
+                        .missingKey, "identity.imei",
+                        "\(key) speaks ais140, which logs in with the IMEI: give identity.imei", at: map["protocol"])
+                }
                 if let crKey, Data(base64URL: crKey)?.count != 32 {
                     reader.report(
                         .invalidValue, "\(key).controlroom_key",
@@ -124,12 +209,13 @@ public struct DaemonConfig: Sendable, Equatable {
                     reader.report(
                         .duplicateName, "\(key).name", "backend name '\(name)' is used twice", at: map["name"])
                 }
-                if let name, let url, let crKey {
+                if let name, let url, crKey != nil || wire != .panicbridge {
                     backends.append(
                         Backend(
                             name: name, url: url, caFile: ca, controlRoomKey: crKey,
                             backlogOrder: order ?? .oldestFirst,
-                            timeout: timeout, batchSize: batch))
+                            timeout: timeout, batchSize: batch, wire: wire, emergencyOnly: emergencyOnly,
+                            heartbeat: heartbeat))
                 }
             }
         }
@@ -178,7 +264,76 @@ public struct DaemonConfig: Sendable, Equatable {
             deviceID: deviceID, boardFile: board, keyFile: key, outboxPath: outboxPath, outboxMaxRecords: maxRecords,
             backends: backends, rates: rates, privacyMode: privacy, logLevel: logLevel)
         config.statusSocket = statusSocket
+        config.identity = identity
+        config.sms = sms
         return (config, [])
+    }
+
+    /// Reads `sms:`: the modem's port and speed, the numbers, how long an alert waits before it is texted.
+    static func parseSMS(_ node: Node, reader: inout YAMLReader, resolve: (String?) -> String?) -> SMS? {
+        guard let map = reader.mapping(node, at: "sms", known: smsKeys) else { return nil }
+        let port = resolve(reader.string(map["port"], at: "sms.port"))
+        let baud = reader.integer(map["baud"], at: "sms.baud") ?? 115_200
+        let after = duration(map["after"], at: "sms.after", reader: &reader) ?? .seconds(120)
+        var numbers: [String] = []
+        if let list = map["numbers"].flatMap({ reader.sequence($0, at: "sms.numbers") }) {
+            for (index, item) in list.enumerated() {
+                guard let number = reader.string(item, at: "sms.numbers[\(index)]") else { continue }
+                if !SMSDialogue.isValidNumber(number) {
+                    reader.report(
+                        .invalidValue, "sms.numbers[\(index)]",
+                        "'\(number)' is not a phone number: an optional + and 3 to 15 digits", at: item)
+                }
+                numbers.append(number)
+            }
+        }
+        if numbers.isEmpty {
+            reader.report(.missingKey, "sms.numbers", "give at least one number to text", at: map["numbers"] ?? node)
+        }
+        guard let port else { return nil }
+        return SMS(port: port, baud: baud, numbers: numbers, after: after)
+    }
+
+    /// Reads `identity:`: the IMEI (15 digits, Luhn-checked), vehicle registration, vendor id, firmware version.
+    static func parseIdentity(_ node: Node, reader: inout YAMLReader) -> BoxIdentity? {
+        guard let map = reader.mapping(node, at: "identity", known: identityKeys) else { return nil }
+        let imei = reader.string(map["imei"], at: "identity.imei")
+        if let imei {
+            if imei.utf8.count != 15 || !imei.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+                reader.report(.invalidValue, "identity.imei", "'\(imei)' is not 15 digits", at: map["imei"])
+            } else if !BoxIdentity.isValidIMEI(imei) {
+                reader.report(
+                    .invalidValue, "identity.imei",
+                    "'\(imei)' fails the Luhn check: its last digit should be \(luhnDigit(imei.prefix(14)))",
+                    at: map["imei"])
+            }
+        }
+        func field(_ name: String) -> String? {
+            guard let value = reader.string(map[name], at: "identity.\(name)", required: false) else { return nil }
+            if !BoxIdentity.isFieldSafe(value) {
+                reader.report(
+                    .invalidValue, "identity.\(name)",
+                    "'\(value)' must be 1 to 32 of A-Z a-z 0-9 . _ - (it travels in comma-separated AIS-140 fields)",
+                    at: map[name])
+            }
+            return value
+        }
+        let registration = field("vehicle_registration")
+        let vendor = field("vendor_id") ?? BoxIdentity.defaultVendorID
+        let firmware = field("firmware_version") ?? PanicBridgeVersion.current
+        guard let imei else { return nil }
+        return BoxIdentity(imei: imei, vehicleRegistration: registration, vendorID: vendor, firmwareVersion: firmware)
+    }
+
+    /// The Luhn check digit for `digits`.
+    static func luhnDigit(_ digits: Substring) -> Int {
+        var sum = 0
+        for (index, character) in digits.reversed().enumerated() {
+            let digit = Int(character.asciiValue ?? 48) - 48
+            let doubled = index % 2 == 0 ? digit * 2 : digit
+            sum += doubled > 9 ? doubled - 9 : doubled
+        }
+        return (10 - sum % 10) % 10
     }
 
     /// Durations are written with a unit: `500ms`, `10s`, `30m`, `2h`.

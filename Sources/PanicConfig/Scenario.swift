@@ -54,6 +54,24 @@ public struct Scenario: Sendable, Equatable {
         case realtime
     }
 
+    /// A receiver the simulated box sends to besides the embedded control room (`backends:`, the daemon
+    /// configuration's keys): with no `url`, the simulator runs a reference receiver for it.
+    public struct Backend: Sendable, Equatable {
+        public var name: String
+        public var wire: DaemonConfig.Backend.WireProtocol
+        /// An external receiver; nil for the simulator's own reference receiver.
+        public var url: URL?
+        public var emergencyOnly: Bool
+
+        public init(name: String, wire: DaemonConfig.Backend.WireProtocol, url: URL? = nil, emergencyOnly: Bool = false)
+        {
+            self.name = name
+            self.wire = wire
+            self.url = url
+            self.emergencyOnly = emergencyOnly
+        }
+    }
+
     public var name: String
     public var board: String
     public var route: String
@@ -64,10 +82,25 @@ public struct Scenario: Sendable, Equatable {
     public var operatorClearAfter: Duration?
     public var steps: [Step]
     public var expectations: [Expectation]
+    /// Receivers besides the embedded control room.
+    public var backends: [Backend] = []
+    /// The box's identity for them (`identity:`, as in the daemon configuration).
+    public var identity: BoxIdentity?
+    /// The SMS fallback through a simulated GSM modem on a pseudo-terminal (`sms:` with `numbers` and `after`);
+    /// the modem's network stays up when the data link (`network:`) goes down.
+    public var sms: SMS?
+
+    /// The scenario's SMS fallback.
+    public struct SMS: Sendable, Equatable {
+        public var numbers: [String]
+        public var after: Duration
+    }
 
     static let topKeys: Set<String> = [
-        "name", "board", "route", "clock", "start", "duration", "operator", "timeline", "expect",
+        "name", "board", "route", "clock", "start", "duration", "operator", "timeline", "expect", "backends",
+        "identity", "sms",
     ]
+    static let backendKeys: Set<String> = ["name", "protocol", "url", "emergency_only"]
     static let stepActions: Set<String> = [
         "press", "bounce", "cut", "restore", "stuck", "enclosure", "main_power", "power_cut", "gnss", "network",
         "server_errors", "operator",
@@ -143,18 +176,65 @@ public struct Scenario: Sendable, Equatable {
                 }
             }
         }
+        let identity = top["identity"].flatMap { DaemonConfig.parseIdentity($0, reader: &reader) }
+        var backends: [Backend] = []
+        if let node = top["backends"], let list = reader.sequence(node, at: "backends") {
+            for (index, item) in list.enumerated() {
+                let key = "backends[\(index)]"
+                guard let map = reader.mapping(item, at: key, known: backendKeys) else { continue }
+                let backendName = reader.string(map["name"], at: "\(key).name")
+                let wire = reader.choice(
+                    map["protocol"], at: "\(key).protocol", as: DaemonConfig.Backend.WireProtocol.self)
+                if wire == .panicbridge {
+                    reader.report(
+                        .invalidValue, "\(key).protocol",
+                        "the simulator's PanicBridge control room is built in; list only ais140 and osmand backends",
+                        at: map["protocol"])
+                }
+                if wire == .ais140, identity == nil {
+                    reader.report(
+                        .missingKey, "identity.imei",
+                        "\(key) speaks ais140, which logs in with the IMEI: give identity.imei",
+                        at: map["protocol"])
+                }
+                let url = reader.string(map["url"], at: "\(key).url", required: false).flatMap(URL.init(string:))
+                let emergencyOnly = map["emergency_only"]?.bool ?? false
+                if let backendName, let wire, wire != .panicbridge {
+                    if backends.contains(where: { $0.name == backendName }) || backendName == "control-room" {
+                        reader.report(
+                            .duplicateName, "\(key).name", "backend name '\(backendName)' is taken", at: map["name"])
+                    }
+                    backends.append(Backend(name: backendName, wire: wire, url: url, emergencyOnly: emergencyOnly))
+                }
+            }
+        }
+        var sms: SMS?
+        if let node = top["sms"], let map = reader.mapping(node, at: "sms", known: ["numbers", "after"]) {
+            var numbers: [String] = []
+            for (index, item) in (map["numbers"].flatMap { reader.sequence($0, at: "sms.numbers") } ?? []).enumerated()
+            {
+                guard let number = reader.string(item, at: "sms.numbers[\(index)]") else { continue }
+                if !SMSDialogue.isValidNumber(number) {
+                    reader.report(.invalidValue, "sms.numbers[\(index)]", "'\(number)' is not a phone number", at: item)
+                }
+                numbers.append(number)
+            }
+            if numbers.isEmpty { reader.report(.missingKey, "sms.numbers", "give at least one number", at: node) }
+            sms = SMS(numbers: numbers, after: offset(map["after"], at: "sms.after", reader: &reader) ?? .seconds(120))
+        }
         guard let name, let board, let route, let duration, reader.problems.isEmpty else {
             return (nil, reader.problems)
         }
         if let last = steps.last, last.at > duration {
             return (nil, [.init(.invalidValue, key: "duration", "the timeline runs past the scenario's duration")])
         }
-        return (
-            Scenario(
-                name: name, board: board, route: route, clock: clock, start: start, duration: duration,
-                operatorAcceptAfter: acceptAfter, operatorClearAfter: clearAfter, steps: steps,
-                expectations: expectations), []
-        )
+        var scenario = Scenario(
+            name: name, board: board, route: route, clock: clock, start: start, duration: duration,
+            operatorAcceptAfter: acceptAfter, operatorClearAfter: clearAfter, steps: steps, expectations: expectations)
+        scenario.backends = backends
+        scenario.identity = identity
+        scenario.sms = sms
+        return (scenario, [])
     }
 
     private static func readStep(_ node: Node, at key: String, reader: inout YAMLReader) -> Step? {

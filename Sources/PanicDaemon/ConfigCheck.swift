@@ -53,8 +53,11 @@ public struct ConfigCheck: Sendable {
 
         for (index, backend) in config.backends.enumerated() {
             do {
-                _ = try Daemon.backendConfiguration(backend, index: index)
-                report.summary.append("backend \(backend.name): \(backend.url.absoluteString)")
+                _ = try Daemon.backendConfiguration(backend, index: index, config: config, deviceID: "")
+                let wire =
+                    backend.wire == .panicbridge
+                    ? "" : " (\(backend.wire.rawValue)\(backend.emergencyOnly ? ", emergencies only" : ""))"
+                report.summary.append("backend \(backend.name): \(backend.url.absoluteString)\(wire)")
             } catch {
                 report.problems.append("\(path): \(error)")
             }

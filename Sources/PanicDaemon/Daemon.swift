@@ -53,16 +53,45 @@ public struct Daemon: Sendable {
                 "device_id \(configured) does not match the key \(config.keyFile), whose device id is \(deviceID); "
                     + "remove device_id or use the key registered for \(configured)")
         }
+        let deviceID = deviceID
         backends = try config.backends.enumerated().map { index, backend in
-            try Self.backendConfiguration(backend, index: index)
+            try Self.backendConfiguration(backend, index: index, config: config, deviceID: deviceID)
         }
     }
 
     /// The uplink's view of one configured backend.
-    static func backendConfiguration(_ backend: DaemonConfig.Backend, index: Int) throws -> BackendConfiguration {
+    static func backendConfiguration(
+        _ backend: DaemonConfig.Backend, index: Int, config: DaemonConfig, deviceID: String
+    ) throws -> BackendConfiguration {
+        let trust: TrustRoots = backend.caFile.map { .caFile($0) } ?? .system
+        let order: BacklogOrder = backend.backlogOrder == .newestFirst ? .newestFirst : .oldestFirst
+        switch backend.wire {
+        case .panicbridge: break
+        case .ais140:
+            guard let identity = config.identity else {
+                throw DaemonError("backends[\(index)]: protocol ais140 needs identity.imei")
+            }
+            let health = AIS140.HealthSettings(
+                capacity: config.outboxMaxRecords,
+                positionIntervalSeconds: Int(config.rates.position.components.seconds),
+                emergencyIntervalSeconds: Int(config.rates.emergencyPosition.components.seconds))
+            return BackendConfiguration(
+                name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,
+                requestTimeout: backend.timeout, backlogOrder: order,
+                wire: .ais140(
+                    AIS140Options(
+                        identity: identity, emergencyOnly: backend.emergencyOnly, health: health,
+                        tls: backend.url.scheme == "tls", heartbeat: backend.heartbeat ?? AIS140Options.defaultHeartbeat
+                    )))
+        case .osmand:
+            return BackendConfiguration(
+                name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,
+                requestTimeout: backend.timeout, backlogOrder: order,
+                wire: .osmAnd(OsmAndOptions(deviceID: config.identity?.imei ?? deviceID)))
+        }
         // The config names the control room's public key as base64url of its 32 raw bytes; its JWK form is
         // what DeviceIdentity parses and validates as an Ed25519 point.
-        let jwk = #"{"kty":"OKP","crv":"Ed25519","x":"\#(backend.controlRoomKey)"}"#
+        let jwk = #"{"kty":"OKP","crv":"Ed25519","x":"\#(backend.controlRoomKey ?? "")"}"#
         guard let roomKey = DeviceIdentity(jwk: jwk) else {
             throw DaemonError(
                 "backends[\(index)].controlroom_key: not an Ed25519 public key; copy it from `controlroom identity`")
@@ -73,9 +102,8 @@ public struct Daemon: Sendable {
             url = String(url.dropLast(suffix.count))
         }
         return BackendConfiguration(
-            name: backend.name, url: url, trust: backend.caFile.map { .caFile($0) } ?? .system,
-            controlRoomKey: roomKey, batchSize: backend.batchSize, requestTimeout: backend.timeout,
-            backlogOrder: backend.backlogOrder == .newestFirst ? .newestFirst : .oldestFirst)
+            name: backend.name, url: url, trust: trust, controlRoomKey: roomKey, batchSize: backend.batchSize,
+            requestTimeout: backend.timeout, backlogOrder: order)
     }
 
     /// The alert engine's rates and privacy mode from the configuration.
@@ -168,7 +196,10 @@ public struct Daemon: Sendable {
                         service: StatusServer(
                             path: config.statusSocket, board: statusBoard, clock: clock, logger: logger.child("status"))
                     ),
-                ],
+                ] + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) }
+                    + (hardware.simulated.map { lines in
+                        [.init(service: SimInputServer(path: simInputPath, lines: lines, logger: logger.child("sim")))]
+                    } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info(
@@ -181,6 +212,25 @@ public struct Daemon: Sendable {
         // STOPPING=1 is the monitor's: it sends it as soon as graceful shutdown begins.
         try await group.run()
         logger.notice("stopped", metadata: ["undelivered": "\((try? outbox.status().undelivered) ?? -1)"])
+    }
+
+    /// The simulated board's input socket: `sim-inputs.sock` beside the status socket.
+    public var simInputPath: String {
+        URL(fileURLWithPath: config.statusSocket).deletingLastPathComponent().appendingPathComponent("sim-inputs.sock")
+            .path
+    }
+
+    /// The SMS fallback the configuration asks for (an empty list when it has no `sms:`).
+    func smsFallback(outbox: Outbox, clock: any MonotonicClock) -> [SMSFallback] {
+        guard let sms = config.sms else { return [] }
+        return [
+            SMSFallback(
+                outbox: outbox, modem: GSMModem(path: sms.port, baud: sms.baud),
+                configuration: .init(
+                    numbers: sms.numbers, after: sms.after,
+                    place: config.identity?.vehicleRegistration ?? "box \(deviceID.prefix(12))"),
+                clock: clock, wallClock: Uplink.systemWallClock, logger: logger.child("sms"))
+        ]
     }
 
     /// The fix source for a board's receiver: gpsd's reports when the board names a gpsd, else NMEA from the
@@ -204,6 +254,8 @@ public struct Daemon: Sendable {
         var inputs: any InputLines
         var outputs: any OutputLines
         var gnss: any GNSSFixSource
+        /// The simulated board's lines, which `SimInputServer` presses.
+        var simulated: SimulatedInputLines? = nil
     }
 
     func openHardware(clock: some MonotonicClock) throws -> Hardware {
@@ -231,10 +283,11 @@ public struct Daemon: Sendable {
                 throw DaemonError(
                     "route \(routePath) for the simulated board: \(error) (set \(Self.simRouteVariable) to another)")
             }
+            let lines = SimulatedInputLines(specs: board.inputs, clock: clock)
             return Hardware(
-                inputs: SimulatedInputLines(specs: board.inputs, clock: clock),
-                outputs: SimulatedOutputLines(specs: board.outputs, clock: clock),
-                gnss: NMEAFixSource(SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: Date())))
+                inputs: lines, outputs: SimulatedOutputLines(specs: board.outputs, clock: clock),
+                gnss: NMEAFixSource(SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: Date())),
+                simulated: lines)
         }
     }
 }

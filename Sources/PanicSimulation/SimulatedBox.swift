@@ -5,6 +5,7 @@ import PanicConfig
 import PanicCore
 import PanicDaemon
 import PanicHardware
+import PanicLinux
 import PanicSigning
 import PanicSim
 import PanicStore
@@ -28,6 +29,11 @@ final class SimulatedBox {
     let answers = AnswerCounter()
     /// Seeds each power cycle's uplink jitter.
     let seed: UInt64
+    /// Backends besides the control room (a scenario's AIS-140 and OsmAnd receivers), through the same link.
+    var receivers: [BackendConfiguration] = []
+    /// The SMS fallback's modem port and settings, when the scenario has one.
+    var sms: (port: String, configuration: SMSFallback.Configuration)?
+    private(set) var fallback: SMSFallback?
     /// Gets everything the box does, with the elapsed time it happened at.
     let onEvent: @Sendable (BoxEvent, Duration) -> Void
     /// Gets every receiver epoch while the box is powered (the timeline's bus stops, a pseudo-terminal for gpsd).
@@ -78,7 +84,7 @@ final class SimulatedBox {
     /// Whether the box has work in hand that does not wait for the clock.
     var isBusy: Bool {
         guard let box, failure == nil else { return false }
-        return box.isBusy || lines.edgeCount != box.inputService.classifiedThrough
+        return box.isBusy || fallback?.isBusy == true || lines.edgeCount != box.inputService.classifiedThrough
             || box.fixes.chunksDecoded != feed.pushed
     }
 
@@ -122,13 +128,16 @@ final class SimulatedBox {
                 .init(
                     name: Self.backend, url: world.controlRoomURL, controlRoomKey: world.controlRoomKey,
                     requestTimeout: .seconds(5))
-            ],
+            ] + receivers,
             clock: world.time.clock,
             wallClock: { world.time.recordNow },
             transport: {
                 SwitchedTransport(
                     CountingTransport(base: HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust), counter: answers),
                     network: network)
+            },
+            receiver: { configuration in
+                Uplink.standardReceiver(configuration).map { SwitchedReceiver(base: $0, network: network) }
             },
             seed: seed &+ UInt64(powerCycles), logger: world.partsLogger)
         let box = try PanicBox(
@@ -138,10 +147,16 @@ final class SimulatedBox {
             configuration: .init(), clock: world.time.clock, logger: world.partsLogger,
             systemTime: { world.time.wallNow })
         self.box = box
+        fallback = sms.map { sms in
+            SMSFallback(
+                outbox: outbox, modem: GSMModem(path: sms.port, timeout: .seconds(30)),
+                configuration: sms.configuration,
+                clock: world.time.clock, wallClock: { world.time.recordNow }, logger: world.partsLogger)
+        }
         if powerCycles > 1, let last = unreachable.indices.last, unreachable[last].to == nil, network.isUp {
             unreachable[last].to = world.time.elapsed
         }
-        task = Self.start(box, world: world, failed: failed, onEvent: onEvent)
+        task = Self.start(box, fallback: fallback, world: world, failed: failed, onEvent: onEvent)
     }
 
     /// Cuts the power: the box's task is cancelled and everything it held in memory is gone.
@@ -154,6 +169,7 @@ final class SimulatedBox {
         task = nil
         // The outbox's connection goes with the box (as a killed process's does); SQLite's WAL keeps what it committed.
         self.box = nil
+        fallback = nil
         powerCuts += 1
         if unreachable.last.map({ $0.to != nil }) ?? true { unreachable.append((world.time.elapsed, nil)) }
     }
@@ -202,7 +218,7 @@ final class SimulatedBox {
 
     /// Runs a box in a task of its own and hands its events on.
     private static func start(
-        _ box: PanicBox, world: SimulationWorld, failed: FailureRecord,
+        _ box: PanicBox, fallback: SMSFallback?, world: SimulationWorld, failed: FailureRecord,
         onEvent: @escaping @Sendable (BoxEvent, Duration) -> Void
     ) -> Task<Void, any Error> {
         let events = box.events
@@ -211,7 +227,14 @@ final class SimulatedBox {
         }
         return Task {
             try await withTaskCancellationHandler {
-                do { try await box.run() } catch  where !Task.isCancelled {
+                do {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await box.run() }
+                        if let fallback { group.addTask { try await fallback.run() } }
+                        try await group.next()
+                        group.cancelAll()
+                    }
+                } catch  where !Task.isCancelled {
                     failed.error = error
                     throw error
                 }

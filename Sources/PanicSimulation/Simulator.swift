@@ -143,6 +143,10 @@ public final class Simulator: Sendable {
 
             let world = SimulationWorld(
                 time: time, controlRoomURL: url, controlRoomKey: roomIdentity, partsLogger: quiet)
+            let receivers = try await ScenarioReceivers.start(scenario, in: &group, logger: quiet)
+            for entry in receivers.entries {
+                print("\(entry.backend.wire.rawValue) backend \(entry.backend.name) on \(entry.url)")
+            }
             let conductor = Conductor(world: world, manual: manual)
             var controls: ControlQueue?
             if let stream = typed {
@@ -162,6 +166,22 @@ public final class Simulator: Sendable {
             let unit = try SimulatedBox(
                 name: "box", key: deviceKey, board: board, directory: directory, world: world, gnss: gnss, seed: 0,
                 onEvent: { event, at in observer.observe(event, at: at) })
+            unit.receivers = receivers.configurations(deviceID: deviceID)
+            var modem: SimulatedModemPort?
+            if let sms = scenario.sms {
+                let port = try SimulatedModemPort { message in
+                    print(line(time.elapsed, "modem: SMS to \(message.number): \(message.text)"))
+                }
+                group.addTask { try await port.run() }
+                modem = port
+                unit.sms = (
+                    port.path,
+                    .init(
+                        numbers: sms.numbers, after: sms.after,
+                        place: scenario.identity?.vehicleRegistration ?? "bus \(deviceID.prefix(8))")
+                )
+                print("GSM modem (simulated) on \(port.path); SMS to \(sms.numbers.joined(separator: ", "))")
+            }
             conductor.boxes = [unit]
             var lastStop: String?
             var pty: PseudoTerminal?
@@ -190,7 +210,13 @@ public final class Simulator: Sendable {
             // Let what is still in the outbox drain (when the network is up), so the totals are final.
             try await runner.drain(.init(restoreLinks: false, limit: manual == nil ? .seconds(15) : .seconds(600)))
 
-            let report = try await makeReport(client: client, deviceID: deviceID, unit: unit, observer: observer)
+            var report = try await makeReport(client: client, deviceID: deviceID, unit: unit, observer: observer)
+            if let outbox = unit.outbox {
+                report.expectations += try receivers.check(outbox: outbox)
+                if let modem, let sms = scenario.sms {
+                    report.expectations.append(try modem.check(outbox: outbox, numbers: sms.numbers))
+                }
+            }
             await unit.shutDown()
             group.cancelAll()
             return report

@@ -34,5 +34,15 @@ extension Outbox {
                     WHERE d.state = 'delivered');
                 CREATE INDEX records_by_delivered ON records(delivered_count, created_ms);
                 """),
+        // The SMS fallback records each message (alert, number) before and after the modem's dialogue, so a power cut
+        // neither sends it twice nor forgets it (docs/outbox.md → SMS).
+        SQLiteMigration(
+            version: 4, summary: "sms table: one row per alert and number, its state (attempting, sent, failed)",
+            sql: """
+                CREATE TABLE sms(
+                    alert_seq INTEGER NOT NULL, number TEXT NOT NULL, state TEXT NOT NULL,
+                    updated_ms INTEGER NOT NULL, reference INTEGER, detail TEXT,
+                    PRIMARY KEY(alert_seq, number)) WITHOUT ROWID;
+                """),
     ]
 }

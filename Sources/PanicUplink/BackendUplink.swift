@@ -17,11 +17,12 @@ final class BackendUplink: Sendable {
     let configuration: BackendConfiguration
     private let deviceID: String
     private let requests: RequestAuthenticator
-    private let outbox: Outbox
+    let outbox: Outbox
     let desk: AlertDesk
     private let clock: any MonotonicClock
-    private let wallClock: @Sendable () -> RecordTime
+    let wallClock: @Sendable () -> RecordTime
     private let makeTransport: @Sendable (BackendConfiguration) -> any UplinkTransport
+    private let makeReceiver: @Sendable (BackendConfiguration) -> (any RecordTransport)?
     let eventSink: AsyncStream<UplinkEvent>.Continuation
     private let inbox: AsyncStream<Event>
     private let inboxSink: AsyncStream<Event>.Continuation
@@ -34,6 +35,7 @@ final class BackendUplink: Sendable {
         desk: AlertDesk,
         clock: any MonotonicClock, wallClock: @escaping @Sendable () -> RecordTime,
         makeTransport: @escaping @Sendable (BackendConfiguration) -> any UplinkTransport,
+        makeReceiver: @escaping @Sendable (BackendConfiguration) -> (any RecordTransport)?,
         events: AsyncStream<UplinkEvent>.Continuation, seed: UInt64, logger: Logger
     ) {
         self.configuration = configuration
@@ -43,6 +45,7 @@ final class BackendUplink: Sendable {
         self.clock = clock
         self.wallClock = wallClock
         self.makeTransport = makeTransport
+        self.makeReceiver = makeReceiver
         eventSink = events
         (inbox, inboxSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         verifier = configuration.controlRoomKey.map(CommandSignatureVerifier.init(controlRoom:))
@@ -70,19 +73,25 @@ final class BackendUplink: Sendable {
 
     func run(owner: Uplink) async throws {
         try outbox.register(backend: configuration.name, backlogOrder: configuration.backlogOrder)
-        let transport = makeTransport(configuration)
+        let carrier: Carrier =
+            makeReceiver(configuration).map { .receiver($0) } ?? .controlRoom(makeTransport(configuration))
+        // Only PanicBridge's control room answers with commands, polled while an alert is open; a receiver that
+        // wants signs of life (AIS-140's heartbeat) is "polled" whenever nothing else is sent.
+        let keepAlive = carrier.keepAliveInterval
+        let commands = carrier.speaksCommands
+        func pollNeeded(_ alertsOpen: Bool) -> Bool { keepAlive != nil || (commands && alertsOpen) }
         let name = configuration.name
         await withDiscardingTaskGroup { group in
             var machine = DeliveryStateMachine(
                 now: clock.now, alertPolicy: configuration.alertPolicy, routinePolicy: configuration.routinePolicy,
-                pollInterval: configuration.pollInterval, seed: seed)
+                pollInterval: keepAlive ?? configuration.pollInterval, seed: seed)
             var timer: MonotonicInstant?
 
             func perform(_ actions: [DeliveryStateMachine.Action]) {
                 for action in actions {
                     busy.withLock { $0 += 1 }
                     group.addTask {
-                        let (lane, outcome) = await self.exchange(action, transport: transport, owner: owner)
+                        let (lane, outcome) = await self.exchange(action, carrier: carrier, owner: owner)
                         self.post(.finished(lane, outcome))
                         self.busy.withLock { $0 -= 1 }
                     }
@@ -99,14 +108,14 @@ final class BackendUplink: Sendable {
             }
 
             perform(machine.start(now: clock.now))
-            perform(machine.setPollNeeded(desk.hasOpenAlerts, now: clock.now))
+            perform(machine.setPollNeeded(pollNeeded(desk.hasOpenAlerts), now: clock.now))
             for await event in inbox {
                 let now = clock.now
                 switch event {
                 case .appended(let urgent): perform(machine.recordsAppended(urgent: urgent, now: now))
-                case .pollNeeded(let needed): perform(machine.setPollNeeded(needed, now: now))
+                case .pollNeeded(let needed): perform(machine.setPollNeeded(pollNeeded(needed), now: now))
                 case .finished(let lane, let outcome):
-                    perform(machine.setPollNeeded(desk.hasOpenAlerts, now: now))
+                    perform(machine.setPollNeeded(pollNeeded(desk.hasOpenAlerts), now: now))
                     perform(machine.finished(lane, outcome, now: now))
                 case .timer:
                     if let deadline = timer, deadline <= now { timer = nil }
@@ -116,12 +125,12 @@ final class BackendUplink: Sendable {
             }
             group.cancelAll()
         }
-        try? await transport.shutdown()
+        try? await carrier.shutdown()
     }
 
     /// Claims, sends and settles one batch; returns the lane and how it went.
     private func exchange(
-        _ action: DeliveryStateMachine.Action, transport: any UplinkTransport, owner: Uplink
+        _ action: DeliveryStateMachine.Action, carrier: Carrier, owner: Uplink
     ) async
         -> (DeliveryStateMachine.Lane, DeliveryStateMachine.Outcome)
     {
@@ -145,6 +154,15 @@ final class BackendUplink: Sendable {
             let lane: DeliveryStateMachine.Lane = action == .send(.backlog) ? .backlog : .alert
             eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: "\(error)"))
             return (lane, .failed)
+        }
+        let transport: any UplinkTransport
+        switch carrier {
+        case .controlRoom(let controlRoom): transport = controlRoom
+        case .receiver(let receiver):
+            if records.isEmpty {
+                return action == .poll ? await keepAlive(lane: lane, with: receiver) : (lane, .empty)
+            }
+            return await deliver(records, lane: lane, to: receiver)
         }
         if records.isEmpty && action != .poll && desk.pendingAcks().isEmpty { return (lane, .empty) }
         let acks = desk.pendingAcks()

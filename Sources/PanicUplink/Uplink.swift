@@ -27,12 +27,14 @@ public struct BackendConfiguration: Sendable {
     public var routinePolicy: BackoffPolicy
     /// How often to ask for commands while an alert is open and nothing else is sent.
     public var pollInterval: Duration
+    /// The protocol the backend speaks (PanicBridge's own by default).
+    public var wire: BackendProtocol
 
     public init(
         name: String, url: String, trust: TrustRoots = .system, controlRoomKey: DeviceIdentity? = nil,
         batchSize: Int = 200, requestTimeout: Duration = .seconds(10), backlogOrder: BacklogOrder = .oldestFirst,
         alertPolicy: BackoffPolicy = .alert, routinePolicy: BackoffPolicy = .routine,
-        pollInterval: Duration = .seconds(5)
+        pollInterval: Duration = .seconds(5), wire: BackendProtocol = .panicBridge
     ) {
         self.name = name
         self.url = url
@@ -44,6 +46,7 @@ public struct BackendConfiguration: Sendable {
         self.alertPolicy = alertPolicy
         self.routinePolicy = routinePolicy
         self.pollInterval = pollInterval
+        self.wire = wire
     }
 }
 
@@ -82,7 +85,9 @@ public final class Uplink: Sendable {
 
     /// An uplink for `outbox` (whose records are signed as `deviceID`).
     /// - Parameters:
-    ///   - transport: makes the transport for a backend; the default is HTTPS via AsyncHTTPClient.
+    ///   - transport: makes the transport for a PanicBridge backend; the default is HTTPS via AsyncHTTPClient.
+    ///   - receiver: makes the transport for a backend of another protocol (nil for a PanicBridge one); the
+    ///     default builds `AIS140Transport` or `OsmAndTransport` from the backend's `wire`.
     ///   - signingKey: the device key, which signs every request (`RecordBatch.proof`) so the control room takes
     ///     its command acks and answers with commands. Without it records are still delivered, but no command
     ///     ever arrives.
@@ -94,6 +99,7 @@ public final class Uplink: Sendable {
         transport: @escaping @Sendable (BackendConfiguration) -> any UplinkTransport = {
             HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust)
         },
+        receiver: @escaping @Sendable (BackendConfiguration) -> (any RecordTransport)? = Uplink.standardReceiver,
         seed: UInt64 = UInt64.random(in: 0...UInt64.max), logger: Logger
     ) throws {
         self.outbox = outbox
@@ -107,12 +113,23 @@ public final class Uplink: Sendable {
                 BackendUplink(
                     configuration: configuration, deviceID: deviceID,
                     requestSigner: signingKey.map(BatchSigner.init(key:)), outbox: outbox, desk: alerts,
-                    clock: clock, wallClock: wallClock, makeTransport: transport, events: eventSink,
+                    clock: clock, wallClock: wallClock, makeTransport: transport, makeReceiver: receiver,
+                    events: eventSink,
                     seed: seed &+ UInt64(index), logger: logger))
         }
         self.backends = backendUplinks
         if signingKey == nil, backends.contains(where: { $0.controlRoomKey != nil }) {
             logger.warning("the uplink has no device key to sign its requests: no control-room command will arrive")
+        }
+    }
+
+    /// The transport for a backend of another protocol than PanicBridge's, from its `wire`.
+    @Sendable public static func standardReceiver(_ configuration: BackendConfiguration) -> (any RecordTransport)? {
+        switch configuration.wire {
+        case .panicBridge: nil
+        case .ais140(let options):
+            AIS140Transport(url: configuration.url, options: options, trust: configuration.trust)
+        case .osmAnd(let options): OsmAndTransport(url: configuration.url, options: options, trust: configuration.trust)
         }
     }
 
@@ -165,6 +182,13 @@ public final class Uplink: Sendable {
 
     /// Delivers to every backend until cancelled.
     public func run() async throws {
+        if backends.isEmpty {
+            // Nothing to deliver to (records stay in the outbox): stay up until cancelled, so the alert stream stays
+            // open and the box still shows STORED for a press. Finishing at once would close it.
+            let (idle, keep) = AsyncStream<Never>.makeStream()
+            for await _ in idle {}
+            withExtendedLifetime(keep) {}
+        }
         try await withThrowingDiscardingTaskGroup { group in
             for backend in backends { group.addTask { try await backend.run(owner: self) } }
         }

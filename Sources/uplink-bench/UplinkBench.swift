@@ -75,6 +75,10 @@ enum UplinkBench {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         say("uplink-bench: control room and device on loopback (HTTP/1.1), backlog \(backlogSize) records")
+        if ProcessInfo.processInfo.environment["UPLINK_BENCH_ONLY"] == "protocols" {
+            try await protocolDrains()
+            return
+        }
 
         // 1. Press → control-room acknowledgement.
         try await withServer("latency") { room, url, _ in
@@ -180,6 +184,90 @@ enum UplinkBench {
                 )
                 group.cancelAll()
             }
+        }
+        try await protocolDrains()
+    }
+
+    /// 4. The same backlog drained by each protocol's transport, to its reference receiver on loopback.
+    @MainActor
+    static func protocolDrains() async throws {
+        let size = Int(ProcessInfo.processInfo.environment["UPLINK_BENCH_PROTOCOL_BACKLOG"] ?? "") ?? 10_000
+        let identity = BoxIdentity(imei: "490154203237518", vehicleRegistration: "RJ14PB1234")
+        say("backlog of \(size) positions drained per protocol (one backend each, receiver on loopback):")
+        // PanicBridge: the reference control room verifies and stores every record.
+        try await withServer("drain-panicbridge") { room, url, _ in
+            let (key, outbox) = try makeDevice("drain-panicbridge")
+            try await room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
+            let rate = try await drainRate(
+                outbox, key: key, backend: .init(name: "cr", url: url, batchSize: 500), size: size)
+            say("  panicbridge (signed JWS batches of 500, verified and stored): \(Int(rate)) records/s")
+        }
+        // AIS-140: one connection per batch (login, frames, heartbeat answer).
+        let receiver = try await AIS140ReferenceReceiver()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await receiver.run() }
+            let (key, outbox) = try makeDevice("drain-ais140")
+            let rate = try await drainRate(
+                outbox, key: key,
+                backend: .init(
+                    name: "vlt", url: receiver.url, batchSize: 100, wire: .ais140(AIS140Options(identity: identity))),
+                size: size)
+            let frames = receiver.frames.filter { $0.position != nil }.count
+            say(
+                "  ais140 (batches of 100: login, frames, heartbeat fence; each frame decoded): \(Int(rate)) records/s (\(frames) frames, \(receiver.logins) logins)"
+            )
+            group.cancelAll()
+        }
+        // OsmAnd: one HTTP request per record.
+        let (ports, sink) = AsyncStream<Int>.makeStream()
+        let router = Router()
+        router.post("/") { _, _ -> HTTPResponse.Status in .ok }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { sink.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { return }
+            let (key, outbox) = try makeDevice("drain-osmand")
+            let rate = try await drainRate(
+                outbox, key: key,
+                backend: .init(
+                    name: "traccar", url: "http://127.0.0.1:\(port)/", batchSize: 100,
+                    wire: .osmAnd(OsmAndOptions(deviceID: identity.imei))),
+                size: size)
+            say("  osmand (one POST per record, keep-alive): \(Int(rate)) records/s")
+            group.cancelAll()
+        }
+    }
+
+    /// Appends `size` positions, then times the uplink draining them to `backend`.
+    @MainActor
+    static func drainRate(
+        _ outbox: Outbox, key: DeviceKey, backend: BackendConfiguration, size: Int
+    ) async throws
+        -> Double
+    {
+        var remaining = size
+        while remaining > 0 {
+            let count = min(1000, remaining)
+            _ = try outbox.append(contentsOf: (0..<count).map { _ in draft(.position) })
+            remaining -= count
+        }
+        let uplink = try Uplink(
+            outbox: outbox, deviceID: key.identity.deviceID, signingKey: key, backends: [backend], clock: clock,
+            logger: logger)
+        var events = uplink.events.makeAsyncIterator()
+        return await withThrowingTaskGroup(of: Void.self) { group in
+            let start = clock.now
+            group.addTask { try await uplink.run() }
+            var delivered = 0
+            while delivered < size, let event = await events.next(isolation: #isolation) {
+                if case .delivered(_, _, let count) = event { delivered += count }
+            }
+            let rate = Double(size) / seconds(start.duration(to: clock.now))
+            group.cancelAll()
+            return rate
         }
     }
 }

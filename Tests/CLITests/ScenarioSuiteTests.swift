@@ -11,6 +11,7 @@ extension CLISuite {
 
         static let scenarios = [
             "demo", "power-cut-during-emergency", "power-cut-after-accept", "six-hour-outage", "faults",
+            "three-backends", "sms-fallback",
         ]
 
         @Test("each shipped scenario passes", arguments: scenarios)

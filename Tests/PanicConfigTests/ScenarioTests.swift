@@ -24,6 +24,22 @@ struct ScenarioTests {
         }
     }
 
+    @Test("a scenario names other backends and the identity with the daemon configuration's keys")
+    func backends() throws {
+        let (scenario, problems) = Scenario.load(
+            path: Self.directory.appendingPathComponent("three-backends.yaml").path)
+        #expect(problems.isEmpty, "\(problems)")
+        let parsed = try #require(scenario)
+        #expect(parsed.backends.map(\.name) == ["vlt", "erss", "traccar"])
+        #expect(parsed.backends.map(\.wire) == [.ais140, .ais140, .osmand])
+        #expect(parsed.backends.map(\.emergencyOnly) == [false, true, false])
+        #expect(parsed.identity?.imei == "490154203237518")
+        let bad = "name: x\nboard: b\nroute: r\nduration: 1m\nbackends:\n  - name: v\n    protocol: ais140\n"
+        let (none, refused) = Scenario.parse(bad)
+        #expect(none == nil)
+        #expect(refused.contains { $0.key == "identity.imei" }, "\(refused)")
+    }
+
     @Test("the demo's timeline and expectations read as written")
     func demoContents() throws {
         let (scenario, _) = Scenario.load(path: Self.directory.appendingPathComponent("demo.yaml").path)

@@ -1,0 +1,247 @@
+/// AIS-140 (India's vehicle location tracking and emergency button standard) frames, as the state backends and
+/// Traccar's `its` decoder read them: comma-separated ASCII from `$` to `*`, one frame per line (`\r\n`).
+///
+/// Pure: no I/O, no clock. The field lists are in docs/uplink.md → *AIS-140*; every frame is checked in the tests
+/// by a decoder written from Traccar's `ItsProtocolDecoder` patterns.
+///
+/// | frame | shape |
+/// |---|---|
+/// | login | `$,LGN,REG,IMEI,FIRMWARE,LAT,N,LON,E*` |
+/// | heartbeat | `$,HBT,VENDOR,FIRMWARE,IMEI*` |
+/// | tracking | `$,NRM,VENDOR,FIRMWARE,STATUS,ALERT,L/H,IMEI,REG,FIX,DDMMYYYY,HHMMSS,LAT,N,LON,E,SPEED,HEADING,SATS,ALT,PDOP,HDOP,OPERATOR,IGN,MAINS,MAINS_V,BATT_V,EMERGENCY,TAMPER,SIGNAL,MCC,MNC,LAC,CID,NMR×12,DIN,DOUT,FRAME,CRC32,*` |
+/// | health | `$,HLM,VENDOR,FIRMWARE,IMEI,BATT%,LOWBATT%,MEMORY%,RATE_ON,RATE_OFF,DIN,DOUT,ADC1,ADC2,CRC32,*` |
+/// | emergency | `$,EPB,EMR,IMEI,NM/SP,DDMMYYYYHHMMSS,A/V,LAT,N,LON,E,ALT,SPEED,DISTANCE,G,REG,PHONE,CRC32,*` |
+public enum AIS140 {
+    /// The packet-type field of a tracking packet: what the packet reports.
+    public enum Status: String, Sendable, CaseIterable {
+        case normal = "NR"
+        case emergency = "EA"
+        case tamper = "TA"
+        /// Main power disconnected.
+        case powerCut = "BD"
+        /// Main power restored.
+        case powerRestored = "BR"
+        case ignitionOn = "IN"
+        case ignitionOff = "IF"
+    }
+
+    /// The alert-id field (AIS-140 table of alert ids), two digits.
+    public enum AlertID: Int, Sendable, CaseIterable {
+        case locationUpdate = 1
+        case locationUpdateHistory = 2
+        case mainPowerDisconnected = 3
+        case mainPowerReconnected = 6
+        case ignitionOn = 7
+        case ignitionOff = 8
+        case boxOpened = 9
+        case emergencyOn = 10
+        case emergencyOff = 11
+        case wireCut = 16
+    }
+
+    /// What a record becomes in a tracking packet.
+    public struct Tracking: Sendable, Hashable {
+        public var status: Status
+        public var alert: AlertID
+        public var emergency: Bool
+        /// Main power connected (1) or not (0).
+        public var mainPower: Bool
+        /// `O` when the enclosure reports open, else `C`.
+        public var enclosureOpen: Bool
+    }
+
+    /// Settings the health packet reports.
+    public struct HealthSettings: Sendable, Hashable {
+        /// Records the outbox holds at most (memory percentage = queue depth / this).
+        public var capacity: Int
+        /// The position interval while all is calm, in seconds.
+        public var positionIntervalSeconds: Int
+        /// The position interval during an emergency, in seconds.
+        public var emergencyIntervalSeconds: Int
+
+        public init(capacity: Int = 50_000, positionIntervalSeconds: Int = 60, emergencyIntervalSeconds: Int = 10) {
+            self.capacity = capacity
+            self.positionIntervalSeconds = positionIntervalSeconds
+            self.emergencyIntervalSeconds = emergencyIntervalSeconds
+        }
+    }
+
+    /// A fix older than this is sent with the GNSS-fix field 0 (invalid).
+    public static let validFixAgeMilliseconds: Int64 = 60_000
+
+    /// The frame terminator.
+    public static let lineEnd = "\r\n"
+
+    /// The login packet, sent first on every connection.
+    public static func login(_ identity: BoxIdentity, fix: RecordFix?) -> String {
+        let (lat, ns, lon, ew) = coordinates(fix)
+        return
+            "$,LGN,\(identity.registrationField),\(identity.imei),\(identity.firmwareVersion),\(lat),\(ns),\(lon),\(ew)*"
+            + lineEnd
+    }
+
+    /// The heartbeat packet; the server answers `$HBT*`.
+    public static func heartbeat(_ identity: BoxIdentity) -> String {
+        "$,HBT,\(identity.vendorID),\(identity.firmwareVersion),\(identity.imei)*" + lineEnd
+    }
+
+    /// What `record` becomes in a tracking packet, or nil when it travels otherwise (health) or not at all.
+    public static func tracking(of record: Record) -> Tracking? {
+        func make(
+            _ status: Status, _ alert: AlertID, emergency: Bool = false, power: Bool = true, open: Bool = false
+        )
+            -> Tracking
+        {
+            Tracking(status: status, alert: alert, emergency: emergency, mainPower: power, enclosureOpen: open)
+        }
+        switch record.body {
+        case .position: return make(.normal, .locationUpdate)
+        // AIS-140 has one emergency: the assistance button is sent as one too (docs/uplink.md).
+        case .emergency, .help: return make(.emergency, .emergencyOn, emergency: true)
+        case .cleared: return make(.normal, .emergencyOff)
+        case .tamper(.wireCut, _): return make(.tamper, .wireCut)
+        case .tamper(.enclosure, _): return make(.tamper, .boxOpened, open: true)
+        case .power(.lost, _): return make(.powerCut, .mainPowerDisconnected, power: false)
+        case .power(.restored, _): return make(.powerRestored, .mainPowerReconnected)
+        case .health: return nil
+        }
+    }
+
+    /// The frames a tracking backend gets for `record` (one, or none for a kind AIS-140 does not carry).
+    /// - Parameters:
+    ///   - live: `L` (sent as it happened) or `H` (from the backlog).
+    public static func frames(
+        for record: Record, identity: BoxIdentity, live: Bool, health: HealthSettings = .init()
+    ) -> [String] {
+        if case .health(let report) = record.body {
+            return [healthPacket(report, identity: identity, settings: health)]
+        }
+        guard let tracking = tracking(of: record) else { return [] }
+        return [trackingPacket(record, tracking, identity: identity, live: live)]
+    }
+
+    /// The tracking packet for `record`.
+    public static func trackingPacket(
+        _ record: Record, _ tracking: Tracking, identity: BoxIdentity, live: Bool
+    )
+        -> String
+    {
+        let fix = record.fix
+        let (date, time) = dateTime(record.time)
+        let (lat, ns, lon, ew) = coordinates(fix)
+        let alert = tracking.alert == .locationUpdate && !live ? AlertID.locationUpdateHistory : tracking.alert
+        // Unknown cell data is `x` (Traccar skips the cell block when it holds one); signal 0 = unknown.
+        let cells = (["0"] + Array(repeating: "x", count: 16)).joined(separator: ",")
+        let fields: [String] = [
+            "$", "NRM", identity.vendorID, identity.firmwareVersion, tracking.status.rawValue,
+            pad(alert.rawValue, 2), live ? "L" : "H", identity.imei, identity.registrationField,
+            isValid(fix) ? "1" : "0", date, time, lat, ns, lon, ew,
+            fixed(max(0, fix?.speed ?? 0), 1), fixed(fix?.course ?? 0, 2), String(max(0, fix?.satellites ?? 0)),
+            // Traccar's pattern reads the altitude unsigned: below sea level is sent as 0.
+            fixed(max(0, fix?.altitude ?? 0), 1),
+            // The receiver reports no PDOP: 0.00 (unknown).
+            fixed(0, 2), fixed(fix?.hdop ?? 0, 2),
+            "",  // network operator: not known to the box
+            "0",  // ignition: no ignition input
+            tracking.mainPower ? "1" : "0", fixed(0, 1), fixed(0, 1),  // voltages are not measured
+            tracking.emergency ? "1" : "0", tracking.enclosureOpen ? "O" : "C", cells,
+            "0000", "00", pad(Int(record.sequence % 1_000_000), 6),
+        ]
+        return checksummed(fields)
+    }
+
+    /// The health-monitoring packet for a health record.
+    public static func healthPacket(_ report: HealthReport, identity: BoxIdentity, settings: HealthSettings) -> String {
+        let memory = settings.capacity > 0 ? min(100, Double(report.queueDepth) * 100 / Double(settings.capacity)) : 0
+        let fields: [String] = [
+            "$", "HLM", identity.vendorID, identity.firmwareVersion, identity.imei,
+            "0",  // battery percentage: not measured
+            "0",  // low-battery threshold: none
+            fixed(memory, 1), pad(settings.emergencyIntervalSeconds, 5), pad(settings.positionIntervalSeconds, 5),
+            "0000", "00", fixed(0, 1), fixed(0, 1),
+        ]
+        return checksummed(fields)
+    }
+
+    /// The emergency packet (`EPB`, `EMR`) an emergency-only backend gets for an alert record; nil for other
+    /// records (they are not sent there).
+    public static func emergencyPacket(_ record: Record, identity: BoxIdentity, live: Bool) -> String? {
+        switch record.body {
+        case .emergency, .help: break
+        default: return nil
+        }
+        let fix = record.fix
+        let (date, time) = dateTime(record.time)
+        let (lat, ns, lon, ew) = coordinates(fix)
+        let fields: [String] = [
+            "$", "EPB", "EMR", identity.imei, live ? "NM" : "SP", date + time, isValid(fix) ? "A" : "V",
+            lat, ns, lon, ew, fixed(max(0, fix?.altitude ?? 0), 1), fixed(max(0, fix?.speed ?? 0), 1),
+            fixed(0, 1),  // distance: not measured
+            "G", identity.registrationField, "0000000000",
+        ]
+        return checksummed(fields)
+    }
+
+    /// CRC-32 (IEEE 802.3, as zlib) of `bytes`.
+    public static func crc32(_ bytes: some Sequence<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
+    }
+
+    /// Joins `fields` with commas, then appends `,CRC32,*\r\n`: the CRC covers every byte from `$` to the comma
+    /// before it, as eight lower-case hex digits.
+    static func checksummed(_ fields: [String]) -> String {
+        let body = fields.joined(separator: ",") + ","
+        let crc = String(crc32(body.utf8), radix: 16)
+        return body + String(repeating: "0", count: 8 - crc.count) + crc + ",*" + lineEnd
+    }
+
+    static func isValid(_ fix: RecordFix?) -> Bool {
+        guard let fix else { return false }
+        return fix.ageMilliseconds <= validFixAgeMilliseconds
+    }
+
+    /// Latitude and longitude as unsigned degrees with six decimals and their hemispheres; 0 when there is no fix.
+    static func coordinates(_ fix: RecordFix?) -> (String, String, String, String) {
+        let lat = fix?.latitude ?? 0
+        let lon = fix?.longitude ?? 0
+        return (fixed(abs(lat), 6), lat < 0 ? "S" : "N", fixed(abs(lon), 6), lon < 0 ? "W" : "E")
+    }
+
+    /// `DDMMYYYY` and `HHMMSS` in UTC.
+    static func dateTime(_ time: RecordTime) -> (String, String) {
+        let ms = time.epochMilliseconds
+        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let second = seconds - days * 86_400
+        let (year, month, day) = RecordTime.civil(fromDays: days)
+        return (
+            pad(Int(day), 2) + pad(Int(month), 2) + pad(Int(year), 4),
+            pad(Int(second / 3600), 2) + pad(Int(second / 60 % 60), 2) + pad(Int(second % 60), 2)
+        )
+    }
+
+    static func pad(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+
+    /// `value` with exactly `decimals` digits after the point (rounded half away from zero), no exponent.
+    static func fixed(_ value: Double, _ decimals: Int) -> String {
+        guard value.isFinite else { return fixed(0, decimals) }
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let scaled = Int64((abs(value) * scale).rounded())
+        let unit = Int64(scale)
+        let whole = scaled / unit
+        let fraction = scaled % unit
+        let sign = value < 0 && scaled != 0 ? "-" : ""
+        guard decimals > 0 else { return sign + String(whole) }
+        let digits = String(fraction)
+        return sign + String(whole) + "." + String(repeating: "0", count: decimals - digits.count) + digits
+    }
+}

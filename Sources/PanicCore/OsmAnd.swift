@@ -1,0 +1,75 @@
+/// Traccar's OsmAnd protocol: one position per HTTP request, its fields in the query string
+/// (`?id=…&timestamp=…&lat=…&lon=…`); a 200 acknowledges it. Pure: the transport sends what this builds.
+///
+/// Field names are the ones `OsmAndProtocolDecoder` reads (`id`, `timestamp` in Unix seconds, `lat`, `lon`,
+/// `speed` in knots, `bearing`, `altitude`, `accuracy`, `hdop`, `valid`, `batt`); any other name becomes an attribute
+/// of the position, so `alarm=sos` (`tampering`, `powerCut`, `powerRestored`) becomes Traccar's alarm.
+public enum OsmAnd {
+    /// Traccar's alarm attribute value for a record, or nil when the record is not an alarm.
+    public static func alarm(of record: Record) -> String? {
+        switch record.body {
+        case .emergency, .help: "sos"
+        case .tamper: "tampering"
+        case .power(.lost, _): "powerCut"
+        case .power(.restored, _): "powerRestored"
+        case .position, .cleared, .health: nil
+        }
+    }
+
+    /// The query items for `record` sent as device `id`, in order; nil for a kind OsmAnd does not carry (health).
+    public static func items(for record: Record, id: String) -> [(String, String)]? {
+        if case .health = record.body { return nil }
+        var items: [(String, String)] = [("id", id), ("timestamp", String(floorSeconds(record.time)))]
+        if let fix = record.fix {
+            items.append(("lat", AIS140.fixed(fix.latitude, 6)))
+            items.append(("lon", AIS140.fixed(fix.longitude, 6)))
+            if let speed = fix.speed { items.append(("speed", AIS140.fixed(speed / 1.852, 2))) }
+            if let course = fix.course { items.append(("bearing", AIS140.fixed(course, 1))) }
+            if let altitude = fix.altitude { items.append(("altitude", AIS140.fixed(altitude, 1))) }
+            if let hdop = fix.hdop {
+                items.append(("hdop", AIS140.fixed(hdop, 2)))
+                // A rough horizontal accuracy: HDOP times a typical 5 m user-equivalent range error.
+                items.append(("accuracy", AIS140.fixed(hdop * 5, 1)))
+            }
+            items.append(("valid", AIS140.isValid(fix) ? "true" : "false"))
+            items.append(("fixAge", String(fix.ageMilliseconds / 1000)))
+        } else {
+            items.append(("valid", "false"))
+        }
+        if let alarm = alarm(of: record) { items.append(("alarm", alarm)) }
+        switch record.body {
+        case .help: items.append(("panic", "help"))
+        case .tamper(let reason, _): items.append(("tamper", reason.rawValue))
+        case .cleared(let alert, _): items.append(("cleared", alert))
+        default: break
+        }
+        items.append(("seq", String(record.sequence)))
+        return items
+    }
+
+    /// `items` as a query string (`a=b&c=d`), percent-encoding everything but unreserved characters.
+    public static func query(_ items: [(String, String)]) -> String {
+        items.map { escape($0.0) + "=" + escape($0.1) }.joined(separator: "&")
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            let unreserved =
+                (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || (byte >= 48 && byte <= 57) || byte == 45
+                || byte == 46 || byte == 95 || byte == 126
+            if unreserved {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = String(byte, radix: 16, uppercase: true)
+                out += "%" + (hex.count == 1 ? "0" : "") + hex
+            }
+        }
+        return out
+    }
+
+    static func floorSeconds(_ time: RecordTime) -> Int64 {
+        let ms = time.epochMilliseconds
+        return ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+    }
+}

@@ -1,0 +1,160 @@
+/// The AT dialogue that sends one text message through a GSM modem in text mode, as a pure state machine: the shell
+/// writes what it returns and feeds it every line (or the `> ` prompt) the modem answers.
+///
+/// ```
+/// AT                      → OK
+/// AT+CMGF=1               → OK          (text mode)
+/// AT+CMGS="+919812345678" → "> "        (the modem asks for the text)
+/// <text> Ctrl-Z           → +CMGS: 17, then OK   (sent: message reference 17)
+/// ```
+/// `ERROR` or `+CMS ERROR: n` at any step fails the dialogue; unsolicited lines (`RING`, `+CREG: …`, an echo of the
+/// command) are ignored.
+public struct SMSDialogue: Sendable {
+    /// Where the dialogue stands.
+    public enum Step: Sendable, Hashable {
+        case attention, textMode, recipient, body, confirming
+        case sent(reference: Int)
+        case failed(String)
+    }
+
+    /// What the shell does next.
+    public enum Action: Sendable, Hashable {
+        /// Write these bytes to the modem.
+        case write([UInt8])
+        /// Keep reading.
+        case wait
+        /// The modem accepted the message (`+CMGS: reference` then `OK`).
+        case sent(reference: Int)
+        /// The dialogue failed; `reason` says at which step and how.
+        case failed(String)
+    }
+
+    public private(set) var step: Step = .attention
+    /// Whether the text has been handed to the modem (Ctrl-Z written): from here on a failure or a power cut leaves
+    /// it unknown whether the message went out.
+    public var textHandedOver: Bool {
+        switch step {
+        case .confirming, .sent: true
+        case .failed: handedOver
+        default: false
+        }
+    }
+    private var handedOver = false
+    private var reference: Int?
+    private let number: String
+    private let text: String
+
+    /// Longest text sent: one GSM 7-bit message.
+    public static let maximumLength = 160
+
+    public init(number: String, text: String) {
+        self.number = number
+        self.text = String(text.prefix(SMSDialogue.maximumLength))
+    }
+
+    /// Whether `number` is a phone number the dialogue can put in `AT+CMGS="…"`: an optional `+` and 3 to 15 digits.
+    public static func isValidNumber(_ number: String) -> Bool {
+        let digits = number.hasPrefix("+") ? number.dropFirst() : Substring(number)
+        return (3...15).contains(digits.count) && digits.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
+    }
+
+    /// The first command.
+    public mutating func start() -> Action {
+        step = .attention
+        return .write(Array("AT\r".utf8))
+    }
+
+    /// Feeds one line the modem sent (without its line end), or `>` for the text prompt.
+    public mutating func received(_ line: String) -> Action {
+        let line = line.trimmingSpaces
+        if line.isEmpty { return .wait }
+        if line == "ERROR" || line.hasPrefix("+CMS ERROR") || line.hasPrefix("+CME ERROR") {
+            return fail("\(describe(step)): the modem answered '\(line.prefix(40))'")
+        }
+        switch step {
+        case .attention where line == "OK":
+            step = .textMode
+            return .write(Array("AT+CMGF=1\r".utf8))
+        case .textMode where line == "OK":
+            step = .recipient
+            return .write(Array("AT+CMGS=\"\(number)\"\r".utf8))
+        case .recipient where line.hasPrefix(">"):
+            step = .confirming
+            handedOver = true
+            // Only printable ASCII goes to the modem: a stray Ctrl-Z or escape in the text would end or cancel it.
+            let bytes = text.utf8.map { $0 >= 32 && $0 < 127 ? $0 : UInt8(ascii: "?") }
+            return .write(bytes + [0x1A])
+        case .confirming where line.hasPrefix("+CMGS:"):
+            let number = line.dropFirst("+CMGS:".count).trimmingSpaces
+            guard let value = Int(number) else { return fail("sending: unreadable answer '\(line.prefix(40))'") }
+            reference = value
+            return .wait
+        case .confirming where line == "OK":
+            guard let reference else { return fail("sending: OK without +CMGS") }
+            step = .sent(reference: reference)
+            return .sent(reference: reference)
+        default:
+            // An echo, an unsolicited result code or a stale OK: not an answer to this step.
+            return .wait
+        }
+    }
+
+    /// The step's deadline passed without an answer.
+    public mutating func timedOut() -> Action { fail("\(describe(step)): no answer from the modem") }
+
+    private mutating func fail(_ reason: String) -> Action {
+        step = .failed(reason)
+        return .failed(reason)
+    }
+
+    private func describe(_ step: Step) -> String {
+        switch step {
+        case .attention: "AT"
+        case .textMode: "AT+CMGF=1"
+        case .recipient: "AT+CMGS"
+        case .body, .confirming: "sending the text"
+        case .sent: "sent"
+        case .failed: "failed"
+        }
+    }
+}
+
+/// The short text an alert becomes: kind, vehicle or booth, position with a map link, time, fix age.
+public enum SMSText {
+    public static func compose(for record: Record, place: String) -> String {
+        let kind: String
+        switch record.body {
+        case .emergency: kind = "EMERGENCY"
+        case .help: kind = "HELP"
+        case .tamper(let reason, _): kind = reason == .wireCut ? "TAMPER (wire cut)" : "TAMPER (box opened)"
+        default: kind = record.kind.rawValue.uppercased()
+        }
+        var text = "PANIC \(kind) \(place)"
+        if let fix = record.fix {
+            let lat = AIS140.fixed(fix.latitude, 5)
+            let lon = AIS140.fixed(fix.longitude, 5)
+            text += " https://maps.google.com/?q=\(lat),\(lon) fix \(fix.ageMilliseconds / 1000)s old"
+        } else {
+            text += " no GNSS fix"
+        }
+        let time = record.time.description
+        text += " at \(time.prefix(16).replacingSpace())Z"
+        return String(text.prefix(SMSDialogue.maximumLength))
+    }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first == " " || first == "\r" || first == "\n" || first == "\r\n" {
+            scalars.removeFirst()
+        }
+        while let last = scalars.last, last == " " || last == "\r" || last == "\n" || last == "\r\n" {
+            scalars.removeLast()
+        }
+        return String(scalars)
+    }
+
+    /// `2026-11-20T08:30` → `2026-11-20 08:30`.
+    func replacingSpace() -> String { String(map { $0 == "T" ? " " : $0 }) }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import PanicCore
+import PanicHardware
+import PanicSigning
+import PanicStore
+import ServiceLifecycle
+import Synchronization
+
+/// The SMS fallback: an alert (emergency, help, tamper) that no data backend has acknowledged `after` it was made
+/// goes as a short text to every configured number, through the GSM modem — at most once per alert and number.
+///
+/// Each message is recorded in the outbox before the dialogue starts (`attempting`) and after it (`sent`, or
+/// `failed` when the modem refused before taking the text). A power cut between handing the text over
+/// (`AT+CMGS`, the text, Ctrl-Z) and the modem's `+CMGS:` leaves `attempting`: the message may or may not have gone
+/// out, and it is not sent again — at most once, chosen because "at most one SMS per alert per number" is the rule
+/// and the window is the few seconds of one dialogue (docs/outbox.md → SMS). A `failed` message is tried again at the
+/// next check; an alert a backend acknowledges meanwhile is not texted at all.
+public final class SMSFallback: Service, Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// Numbers that get the text (`+91…`).
+        public var numbers: [String]
+        /// How long an alert waits for a data backend's acknowledgement before it is texted.
+        public var after: Duration
+        /// How often unacknowledged alerts are looked for.
+        public var checkInterval: Duration
+        /// The vehicle or booth the text names (registration, booth id).
+        public var place: String
+
+        public init(
+            numbers: [String], after: Duration = .seconds(120), checkInterval: Duration = .seconds(10), place: String
+        ) {
+            self.numbers = numbers
+            self.after = after
+            self.checkInterval = checkInterval
+            self.place = place
+        }
+    }
+
+    /// What one check did for one alert and number.
+    public enum Outcome: Sendable, Hashable {
+        case sent(alert: Int64, number: String, reference: Int)
+        /// Refused before the text was taken: tried again next time.
+        case failed(alert: Int64, number: String, reason: String)
+        /// Failed after the text was handed over: it may have gone out; not sent again.
+        case uncertain(alert: Int64, number: String, reason: String)
+    }
+
+    let outbox: Outbox
+    let modem: any SMSModem
+    let configuration: Configuration
+    let clock: any MonotonicClock
+    let wallClock: @Sendable () -> RecordTime
+    let logger: Logger
+    private let checking = Mutex(false)
+
+    /// Whether a check (and so perhaps a modem dialogue) is under way: a virtual-time driver waits for it.
+    public var isBusy: Bool { checking.withLock { $0 } }
+
+    public init(
+        outbox: Outbox, modem: any SMSModem, configuration: Configuration, clock: any MonotonicClock,
+        wallClock: @escaping @Sendable () -> RecordTime, logger: Logger
+    ) {
+        self.outbox = outbox
+        self.modem = modem
+        self.configuration = configuration
+        self.clock = clock
+        self.wallClock = wallClock
+        self.logger = logger
+    }
+
+    /// Checks every `checkInterval` until cancelled.
+    public func run() async throws {
+        while !Task.isCancelled {
+            do { _ = try await check() } catch {
+                logger.error("SMS fallback: cannot read the outbox", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await clock.sleep(until: clock.now.advanced(by: configuration.checkInterval), tolerance: nil)
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// One pass: texts every alert older than `after` that no backend acknowledged, to every number not yet texted.
+    public func check() async throws -> [Outcome] {
+        checking.withLock { $0 = true }
+        defer { checking.withLock { $0 = false } }
+        let now = wallClock()
+        let cutoff = RecordTime(epochMilliseconds: now.epochMilliseconds - configuration.after.milliseconds)
+        var outcomes: [Outcome] = []
+        for stored in try outbox.alertsUnacknowledged(madeAtOrBefore: cutoff) {
+            guard let record = Self.record(in: stored.envelope) else { continue }
+            let text = SMSText.compose(for: record, place: configuration.place)
+            for number in configuration.numbers {
+                switch try outbox.smsState(alert: stored.sequence, number: number) {
+                case .sent, .attempting: continue
+                case .failed, nil: break
+                }
+                try outbox.recordSMS(.attempting, alert: stored.sequence, number: number, at: wallClock())
+                let result: Result<Int, SMSModemError>
+                do throws(SMSModemError) {
+                    result = .success(try await modem.send(text, to: number))
+                } catch {
+                    result = .failure(error)
+                }
+                switch result {
+                case .success(let reference):
+                    try outbox.recordSMS(
+                        .sent, alert: stored.sequence, number: number, at: wallClock(), reference: reference)
+                    logger.notice(
+                        "alert sent by SMS", metadata: ["seq": "\(stored.sequence)", "reference": "\(reference)"])
+                    outcomes.append(.sent(alert: stored.sequence, number: number, reference: reference))
+                case .failure(let error) where error.textHandedOver:
+                    // Left `attempting`: it may have gone out; at most once.
+                    try outbox.recordSMS(
+                        .attempting, alert: stored.sequence, number: number, at: wallClock(), detail: error.reason)
+                    logger.error(
+                        "SMS may or may not have been sent; not sent again",
+                        metadata: ["seq": "\(stored.sequence)", "error": "\(error.reason)"])
+                    outcomes.append(.uncertain(alert: stored.sequence, number: number, reason: error.reason))
+                case .failure(let error):
+                    try outbox.recordSMS(
+                        .failed, alert: stored.sequence, number: number, at: wallClock(), detail: error.reason)
+                    logger.warning(
+                        "SMS not sent; tried again at the next check",
+                        metadata: ["seq": "\(stored.sequence)", "error": "\(error.reason)"])
+                    outcomes.append(.failed(alert: stored.sequence, number: number, reason: error.reason))
+                }
+            }
+        }
+        return outcomes
+    }
+
+    static func record(in envelope: String) -> Record? {
+        let parts = envelope.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else { return nil }
+        return try? JSONDecoder().decode(Record.self, from: payload)
+    }
+}
+
+extension Duration {
+    fileprivate var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PanicConfig
+import PanicSim
+import ServiceLifecycle
+
+/// `panicd run` on the simulated board: a Unix stream socket where each line is an act of the input-script
+/// vocabulary (`press NAME [HOLD]`, `release NAME`, `bounce NAME EDGES MS`, `cut NAME`, `restore NAME`,
+/// `enclosure open|closed`, `main_power on|off`, `ignition on|off`), carried out on the virtual buttons at once and
+/// answered `ok` or `error: …`, so an alert can travel through the real daemon (docs/daemon.md → *Sim board*). Only
+/// on the simulated board: a real box has no such socket.
+public struct SimInputServer: Service {
+    let path: String
+    let lines: SimulatedInputLines
+    let logger: Logger
+    /// Longest request line.
+    static let maximumLine = 256
+
+    public init(path: String, lines: SimulatedInputLines, logger: Logger) {
+        self.path = path
+        self.lines = lines
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        do {
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            logger.error(
+                "cannot serve the simulated board's input socket", metadata: ["path": "\(path)", "error": "\(error)"])
+            return
+        }
+        chmod(path, 0o660)
+        logger.info("simulated board: virtual buttons on \(path)")
+        defer { unlink(path) }
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await server.executeThenClose { connections in
+                        for try await connection in connections {
+                            group.addTask { await serve(connection) }
+                        }
+                    }
+                }
+            }
+        } catch is CancellationError {}
+    }
+
+    func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var pending = ""
+                var number = 0
+                for try await chunk in inbound {
+                    pending += String(buffer: chunk)
+                    while let end = pending.firstIndex(of: "\n") {
+                        number += 1
+                        let line = String(pending[..<end])
+                        pending = String(pending[pending.index(after: end)...])
+                        let answer = await perform(line, number: number)
+                        try await outbound.write(ByteBuffer(string: answer + "\n"))
+                    }
+                    if pending.utf8.count > Self.maximumLine {
+                        try await outbound.write(
+                            ByteBuffer(string: "error: a line longer than \(Self.maximumLine) bytes\n"))
+                        return
+                    }
+                }
+            }
+        } catch {
+            logger.debug("input client went away", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Carries out one request line; returns the answer.
+    func perform(_ text: String, number: Int) async -> String {
+        var words = text.split(separator: " ", omittingEmptySubsequences: true)
+        // `press NAME HOLD`: pressed, then let go after HOLD.
+        var hold: Duration?
+        if words.first == "press", words.count == 3 {
+            guard let duration = Scenario.parseOffset(String(words[2])) else {
+                return "error: \(words[2]) is not a duration (800ms, 2s)"
+            }
+            hold = duration
+            words.removeLast()
+        }
+        do {
+            guard let parsed = try InputScript.parse(Substring(words.joined(separator: " ")), line: number) else {
+                return "ok"
+            }
+            guard case .act(let action) = parsed else { return "error: wait is for scripts, not this socket" }
+            guard try lines.perform(action) else { return "error: \(action) is not an act on the lines" }
+            logger.notice("simulated board: \(text)")
+            if let hold, case .press(let input, _) = action {
+                try await Task.sleep(for: hold)
+                try lines.release(input)
+            }
+            return "ok"
+        } catch {
+            return "error: \(error)"
+        }
+    }
+}

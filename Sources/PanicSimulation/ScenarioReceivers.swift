@@ -1,0 +1,225 @@
+import Foundation
+import Hummingbird
+import Logging
+import PanicConfig
+import PanicCore
+import PanicSigning
+import PanicStore
+import PanicUplink
+import Synchronization
+
+/// A Traccar-like OsmAnd server on loopback for scenarios and tests: takes `POST /?id=…&lat=…`, answers 200, and
+/// keeps each request's query items in arrival order.
+final class OsmAndReferenceReceiver: Sendable {
+    private let state = Mutex<[[String: String]]>([])
+    /// The requests received, in order.
+    var requests: [[String: String]] { state.withLock { $0 } }
+
+    /// Serves on a free loopback port until cancelled; `onRunning` gets the port.
+    func run(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) async throws {
+        let router = Router()
+        router.post("/") { request, _ -> HTTPResponse.Status in
+            var items: [String: String] = [:]
+            for (name, value) in request.uri.queryParameters { items[String(name)] = String(value) }
+            guard items["id"] != nil else { return .badRequest }
+            self.state.withLock { $0.append(items) }
+            return .ok
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { await onRunning($0.localAddress?.port ?? 0) }, logger: logger)
+        try await app.runService()
+    }
+}
+
+/// The receivers a scenario's `backends:` name, started beside the embedded control room, and the check at the end
+/// that each got every record it should — each alert once with the right alarm, each position once, the backlog in
+/// order.
+final class ScenarioReceivers: Sendable {
+    enum Receiver: Sendable {
+        case ais140(AIS140ReferenceReceiver)
+        case osmand(OsmAndReferenceReceiver)
+        /// An external server: nothing to check here.
+        case external
+    }
+
+    struct Entry: Sendable {
+        let backend: Scenario.Backend
+        let receiver: Receiver
+        let url: String
+    }
+
+    let entries: [Entry]
+    let identity: BoxIdentity?
+
+    private init(entries: [Entry], identity: BoxIdentity?) {
+        self.entries = entries
+        self.identity = identity
+    }
+
+    /// Starts a reference receiver for every backend without a `url`, in `group`.
+    static func start(
+        _ scenario: Scenario, in group: inout ThrowingTaskGroup<Void, any Error>, logger: Logger
+    ) async throws -> ScenarioReceivers {
+        var entries: [Entry] = []
+        for backend in scenario.backends {
+            if let url = backend.url {
+                entries.append(Entry(backend: backend, receiver: .external, url: url.absoluteString))
+                continue
+            }
+            switch backend.wire {
+            case .ais140:
+                let receiver = try await AIS140ReferenceReceiver()
+                group.addTask { try await receiver.run() }
+                entries.append(Entry(backend: backend, receiver: .ais140(receiver), url: receiver.url))
+            case .osmand, .panicbridge:
+                let receiver = OsmAndReferenceReceiver()
+                let (ports, sink) = AsyncStream<Int>.makeStream()
+                group.addTask { try await receiver.run(logger: logger) { sink.yield($0) } }
+                var iterator = ports.makeAsyncIterator()
+                guard let port = await iterator.next() else {
+                    throw SimulationError("the OsmAnd receiver did not start")
+                }
+                entries.append(Entry(backend: backend, receiver: .osmand(receiver), url: "http://127.0.0.1:\(port)/"))
+            }
+        }
+        return ScenarioReceivers(entries: entries, identity: scenario.identity)
+    }
+
+    /// The uplink's configuration for each receiver.
+    func configurations(deviceID: String) -> [BackendConfiguration] {
+        entries.map { entry in
+            let wire: BackendProtocol
+            switch entry.backend.wire {
+            case .ais140:
+                wire = .ais140(
+                    AIS140Options(
+                        identity: identity ?? BoxIdentity(imei: "000000000000000"),
+                        emergencyOnly: entry.backend.emergencyOnly))
+            case .osmand, .panicbridge: wire = .osmAnd(OsmAndOptions(deviceID: identity?.imei ?? deviceID))
+            }
+            return BackendConfiguration(
+                name: entry.backend.name, url: entry.url, batchSize: 100, requestTimeout: .seconds(5), wire: wire)
+        }
+    }
+
+    /// One line per reference receiver: whether it got every record of `outbox` as it should.
+    func check(outbox: Outbox) throws -> [(text: String, held: Bool)] {
+        let records = try outbox.records().compactMap { stored -> Record? in
+            let parts = stored.envelope.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else { return nil }
+            return try? JSONDecoder().decode(Record.self, from: payload)
+        }
+        var lines: [(String, Bool)] = []
+        for entry in entries {
+            let label = "\(entry.backend.name) (\(entry.backend.wire.rawValue))"
+            switch entry.receiver {
+            case .external: continue
+            case .ais140(let receiver):
+                lines.append(
+                    Self.checkAIS140(
+                        receiver, records: records, emergencyOnly: entry.backend.emergencyOnly, label: label)
+                )
+            case .osmand(let receiver): lines.append(Self.checkOsmAnd(receiver, records: records, label: label))
+            }
+        }
+        return lines
+    }
+
+    static func checkAIS140(
+        _ receiver: AIS140ReferenceReceiver, records: [Record], emergencyOnly: Bool, label: String
+    ) -> (String, Bool) {
+        var problems: [String] = []
+        let frames = receiver.frames
+        if emergencyOnly {
+            let wanted = records.filter {
+                AIS140.emergencyPacket($0, identity: BoxIdentity(imei: "0"), live: true) != nil
+            }
+            let epb = frames.filter { $0.text.hasPrefix("$,EPB,EMR,") }
+            if epb.count != wanted.count { problems.append("\(epb.count) EPB frames for \(wanted.count) alerts") }
+            if !epb.allSatisfy({ $0.position?.alarm == "sos" }) {
+                problems.append("an EPB frame without the SOS alarm")
+            }
+            let text = "\(label): \(epb.count) emergencies as EPB, each once with the SOS alarm"
+            return problems.isEmpty ? (text, true) : (text + ": " + problems.joined(separator: "; "), false)
+        }
+        // Tracking frames by frame number (the record's sequence number).
+        var seen: [Int: [ITSFrameReader.Position]] = [:]
+        var history: [Int] = []
+        for frame in frames {
+            guard let position = frame.position else { continue }
+            let fields = frame.text.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count > 48, let number = Int(fields[48]) else { continue }
+            seen[number, default: []].append(position)
+            if position.archive, position.event == 2 { history.append(number) }
+        }
+        var alerts = 0
+        var positions = 0
+        for record in records {
+            guard let tracking = AIS140.tracking(of: record) else { continue }
+            let number = Int(record.sequence % 1_000_000)
+            let got = seen[number] ?? []
+            if got.count != 1 {
+                problems.append("record \(record.sequence) (\(record.kind.rawValue)) arrived \(got.count) times")
+                continue
+            }
+            let expected = ITSFrameReader.alarm(tracking.status.rawValue)
+            if got[0].alarm != expected {
+                problems.append("record \(record.sequence): alarm \(got[0].alarm ?? "none"), not \(expected ?? "none")")
+            }
+            if record.kind == .position { positions += 1 } else if record.kind.isAlert { alerts += 1 }
+        }
+        if history != history.sorted() { problems.append("the backlog (H) arrived out of order") }
+        let health = frames.filter { $0.text.hasPrefix("$,HLM,") }.count
+        let text =
+            "\(label): \(alerts) alerts once each with the right alarm, \(positions) positions once each "
+            + "(\(history.count) from the backlog, in order), \(health) health packets"
+        return problems.isEmpty ? (text, true) : (text + ": " + problems.prefix(5).joined(separator: "; "), false)
+    }
+
+    static func checkOsmAnd(_ receiver: OsmAndReferenceReceiver, records: [Record], label: String) -> (String, Bool) {
+        var problems: [String] = []
+        var seen: [Int64: [[String: String]]] = [:]
+        for request in receiver.requests {
+            guard let sequence = request["seq"].flatMap({ Int64($0) }) else { continue }
+            seen[sequence, default: []].append(request)
+        }
+        var alerts = 0
+        var positions = 0
+        for record in records where record.kind != .health {
+            let got = seen[record.sequence] ?? []
+            if got.count != 1 {
+                problems.append("record \(record.sequence) (\(record.kind.rawValue)) arrived \(got.count) times")
+                continue
+            }
+            if got[0]["alarm"] != OsmAnd.alarm(of: record) {
+                problems.append("record \(record.sequence): alarm \(got[0]["alarm"] ?? "none")")
+            }
+            if record.kind == .position { positions += 1 } else if record.kind.isAlert { alerts += 1 }
+        }
+        let text = "\(label): \(alerts) alerts once each with the right alarm, \(positions) positions once each"
+        return problems.isEmpty ? (text, true) : (text + ": " + problems.prefix(5).joined(separator: "; "), false)
+    }
+}
+
+/// A receiver transport that goes through the simulated link: down, nothing is sent.
+struct SwitchedReceiver: RecordTransport {
+    let base: any RecordTransport
+    let network: NetworkSwitch
+
+    func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport {
+        guard network.isUp else {
+            return ReceiverReport(acknowledged: 0, failure: "network unreachable (simulated outage)")
+        }
+        return await base.deliver(records, timeout: timeout)
+    }
+
+    func shutdown() async throws { try await base.shutdown() }
+
+    var keepAliveInterval: Duration? { base.keepAliveInterval }
+
+    func keepAlive(timeout: Duration) async -> String? {
+        guard network.isUp else { return "network unreachable (simulated outage)" }
+        return await base.keepAlive(timeout: timeout)
+    }
+}

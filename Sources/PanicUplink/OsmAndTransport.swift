@@ -1,0 +1,54 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOSSL
+import PanicCore
+
+/// Traccar's OsmAnd protocol over HTTP(S): one `POST url?id=…&lat=…` per record, in order; a 200 acknowledges that
+/// record. The first failure (connection, deadline, any other status — Traccar answers 400 for an unknown device)
+/// stops the delivery: the records before it are acknowledged, it and the rest stay pending.
+public final class OsmAndTransport: RecordTransport {
+    private let client: HTTPClient
+    private let url: String
+    private let options: OsmAndOptions
+
+    /// A transport posting to `url` (Traccar's OsmAnd port, e.g. `http://traccar:5055/`).
+    public init(url: String, options: OsmAndOptions, trust: TrustRoots, connectTimeout: Duration = .seconds(5)) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if case .caFile(let path) = trust { tls.trustRoots = .file(path) }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout.connect = .nanoseconds(connectTimeout.nanosecondsClamped)
+        configuration.httpVersion = .http1Only
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.url = url
+        self.options = options
+    }
+
+    /// The request URL for `record`, or nil when OsmAnd does not carry it (health).
+    public func requestURL(for record: Record) -> String? {
+        guard let items = OsmAnd.items(for: record, id: options.deviceID) else { return nil }
+        let separator = url.contains("?") ? "&" : "?"
+        return url + separator + OsmAnd.query(items)
+    }
+
+    public func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport {
+        for (index, outgoing) in records.enumerated() {
+            guard let target = requestURL(for: outgoing.record) else { continue }
+            var request = HTTPClientRequest(url: target)
+            request.method = .POST
+            do {
+                let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanosecondsClamped))
+                _ = try await response.body.collect(upTo: 64 << 10)
+                guard response.status == .ok else {
+                    return ReceiverReport(
+                        acknowledged: index, failure: "HTTP \(response.status.code) from OsmAnd server \(url)")
+                }
+            } catch {
+                return ReceiverReport(acknowledged: index, failure: "OsmAnd server \(url): \(error)")
+            }
+        }
+        return ReceiverReport(acknowledged: records.count)
+    }
+
+    public func shutdown() async throws { try await client.shutdown() }
+}

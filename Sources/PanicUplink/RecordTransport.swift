@@ -1,0 +1,123 @@
+import Foundation
+import PanicCore
+import PanicSigning
+import PanicStore
+
+/// Which protocol a backend speaks. The delivery loop (`BackendUplink`, `DeliveryStateMachine`: cursor, lanes,
+/// backoff, alerts first) is the same for all; only the transport differs.
+public enum BackendProtocol: Sendable, Hashable {
+    /// PanicBridge's signed JWS batches (`POST /v1/records`), with commands back: `UplinkTransport`.
+    case panicBridge
+    /// AIS-140 over TCP (or TLS): `AIS140Transport`.
+    case ais140(AIS140Options)
+    /// Traccar's OsmAnd over HTTP(S): `OsmAndTransport`.
+    case osmAnd(OsmAndOptions)
+}
+
+/// An AIS-140 backend's settings.
+public struct AIS140Options: Sendable, Hashable {
+    public var identity: BoxIdentity
+    /// Send only emergencies, as `EPB` packets (AIS-140 deployments send them to another server than tracking);
+    /// every other record is settled for this backend without being sent.
+    public var emergencyOnly: Bool
+    /// What the health packet reports about the box's settings.
+    public var health: AIS140.HealthSettings
+    /// Use TLS (`tls://host:port`), trusting the backend's `trust` roots.
+    public var tls: Bool
+    /// How often the box logs in and sends a heartbeat while it has nothing else to send.
+    public var heartbeat: Duration
+
+    /// The heartbeat interval when the configuration names none.
+    public static let defaultHeartbeat = Duration.seconds(120)
+
+    public init(
+        identity: BoxIdentity, emergencyOnly: Bool = false, health: AIS140.HealthSettings = .init(), tls: Bool = false,
+        heartbeat: Duration = AIS140Options.defaultHeartbeat
+    ) {
+        self.identity = identity
+        self.emergencyOnly = emergencyOnly
+        self.health = health
+        self.tls = tls
+        self.heartbeat = heartbeat
+    }
+}
+
+/// An OsmAnd backend's settings.
+public struct OsmAndOptions: Sendable, Hashable {
+    /// The device's unique id in Traccar (the IMEI when the configuration has one, else the device id).
+    public var deviceID: String
+
+    public init(deviceID: String) { self.deviceID = deviceID }
+}
+
+/// A record on its way to a receiver of another protocol, decoded from its envelope.
+public struct OutgoingRecord: Sendable, Hashable {
+    public var record: Record
+    /// Whether it goes out as it happened (made within the outbox's live window) rather than from the backlog.
+    public var live: Bool
+
+    public init(record: Record, live: Bool) {
+        self.record = record
+        self.live = live
+    }
+}
+
+/// What a receiver acknowledged of one delivery, in its own terms.
+public struct ReceiverReport: Sendable, Hashable {
+    /// How many of the records, from the first, the receiver acknowledged (or that the protocol does not carry,
+    /// which are settled without being sent). The rest stay pending.
+    public var acknowledged: Int
+    /// Why the rest were not acknowledged; nil when all were.
+    public var failure: String?
+
+    public init(acknowledged: Int, failure: String? = nil) {
+        self.acknowledged = acknowledged
+        self.failure = failure
+    }
+}
+
+/// Carries records to a receiver that speaks another protocol than PanicBridge's (AIS-140, OsmAnd). There are
+/// no commands back and no signatures: what "acknowledged" means is the transport's (docs/uplink.md).
+public protocol RecordTransport: Sendable {
+    /// Sends `records` in order within `timeout`; never throws: a failure is the report's `failure`, with the
+    /// records acknowledged before it counted.
+    func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport
+    /// Closes connections.
+    func shutdown() async throws
+    /// How often to show the receiver the box is alive while nothing else is sent (nil: never).
+    var keepAliveInterval: Duration? { get }
+    /// Shows the receiver the box is alive (AIS-140: login and heartbeat); returns why it failed, or nil.
+    func keepAlive(timeout: Duration) async -> String?
+}
+
+extension RecordTransport {
+    public var keepAliveInterval: Duration? { nil }
+    public func keepAlive(timeout: Duration) async -> String? { nil }
+}
+
+extension StoredRecord {
+    /// The record inside the envelope, read without verifying the signature (it is the box's own).
+    func decodedRecord() -> Record? {
+        let parts = envelope.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else { return nil }
+        return try? JSONDecoder().decode(Record.self, from: payload)
+    }
+}
+
+/// Runs `body` with a deadline of `timeout`; throws `UplinkTransportError` when it is passed.
+func withDeadline<T: Sendable>(
+    _ timeout: Duration, what: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else {
+            throw UplinkTransportError(description: "\(what): no answer within \(timeout)")
+        }
+        return value
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PanicCore
+import Synchronization
+
+/// A small AIS-140 server for tests, benchmarks and `panicd sim`: it answers the login with `$LGN<ddMMyyyyHHmmss>*`
+/// and the heartbeat with `$HBT*`, as Traccar's `its` server does (no line end), and records every frame it
+/// receives (split at `\r\n`, as Traccar's `ItsFrameDecoder`), decoding each with `ITSFrameReader`.
+///
+/// `behaviour` makes it misbehave the ways real servers do: down (closes every connection at once), garbage or
+/// refusal in place of the login answer, an oversize answer, no heartbeat answer (then it closes).
+public final class AIS140ReferenceReceiver: Sendable {
+    /// How the server answers.
+    public enum Behaviour: Sendable, Hashable {
+        case standard
+        /// Reads the login and closes without answering: the network is "down" for this backend.
+        case down
+        /// Answers the login with bytes that are not an answer.
+        case garbageLogin
+        /// Answers the login with `$LGN` refused in the form some servers use (`$ERR*`).
+        case refuseLogin
+        /// Answers the login with a line longer than the device reads.
+        case oversizeAnswer
+        /// Reads the frames but never answers the heartbeat, then closes: a lost acknowledgement.
+        case silentHeartbeat
+    }
+
+    /// One frame as received.
+    public struct Frame: Sendable, Hashable {
+        public var text: String
+        /// What Traccar's decoder makes of it (nil for login, heartbeat, health).
+        public var position: ITSFrameReader.Position?
+    }
+
+    private struct State: Sendable {
+        var behaviour: Behaviour
+        var frames: [Frame] = []
+        var logins = 0
+    }
+
+    private let server: NIOAsyncChannel<NIOAsyncChannel<String, ByteBuffer>, Never>
+    private let state: Mutex<State>
+    /// Every frame, as it arrives.
+    public let arrivals: AsyncStream<Frame>
+    private let arrivalSink: AsyncStream<Frame>.Continuation
+    /// The port it listens on (loopback).
+    public let port: Int
+    private let tls: Bool
+
+    /// Binds to `host`:`port` (0: any free port), speaking TLS with `tls` when given; `run()` serves.
+    public init(
+        host: String = "127.0.0.1", port: Int = 0, behaviour: Behaviour = .standard, tls: TLSConfiguration? = nil
+    ) async throws {
+        let context = try tls.map { try NIOSSLContext(configuration: $0) }
+        self.tls = tls != nil
+        server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(maximum: 4096)))
+                    return try NIOAsyncChannel<String, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        self.port = server.channel.localAddress?.port ?? 0
+        state = Mutex(State(behaviour: behaviour))
+        (arrivals, arrivalSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    /// The server's URL for a backend: `tcp://127.0.0.1:PORT` (`tls://` with TLS).
+    public var url: String { "\(tls ? "tls" : "tcp")://127.0.0.1:\(port)" }
+
+    /// Every frame received so far (logins and heartbeats included), in order of arrival.
+    public var frames: [Frame] { state.withLock { $0.frames } }
+    /// The positions decoded so far (tracking and emergency frames).
+    public var positions: [ITSFrameReader.Position] { frames.compactMap(\.position) }
+    /// Logins answered.
+    public var logins: Int { state.withLock { $0.logins } }
+
+    /// Changes how it answers from the next frame on.
+    public func set(_ behaviour: Behaviour) { state.withLock { $0.behaviour = behaviour } }
+
+    /// Serves until cancelled.
+    public func run() async throws {
+        try await server.executeThenClose { connections in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in connections {
+                    group.addTask { try? await self.serve(connection) }
+                }
+            }
+        }
+        arrivalSink.finish()
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<String, ByteBuffer>) async throws {
+        try await connection.executeThenClose { inbound, outbound in
+            for try await line in inbound {
+                let behaviour = state.withLock { $0.behaviour }
+                // Down: the login is read (so the close is a clean FIN, not a reset) and never answered.
+                if behaviour == .down { return }
+                let frame = Frame(text: line, position: ITSFrameReader.read(line))
+                state.withLock { $0.frames.append(frame) }
+                arrivalSink.yield(frame)
+                if line.hasPrefix("$,LGN,") {
+                    switch behaviour {
+                    case .garbageLogin: try await outbound.write(ByteBuffer(bytes: [0x00, 0xFF, 0x2A]))
+                    case .refuseLogin: try await outbound.write(ByteBuffer(string: "$ERR*"))
+                    case .oversizeAnswer:
+                        try await outbound.write(ByteBuffer(string: String(repeating: "$", count: 600)))
+                    default:
+                        state.withLock { $0.logins += 1 }
+                        try await outbound.write(ByteBuffer(string: "$LGN\(Self.answerTime())*"))
+                    }
+                } else if line.hasPrefix("$,HBT,") {
+                    if behaviour == .silentHeartbeat { return }
+                    try await outbound.write(ByteBuffer(string: "$HBT*"))
+                }
+            }
+        }
+    }
+
+    /// `ddMMyyyyHHmmss` in UTC, as Traccar answers a login.
+    static func answerTime() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "ddMMyyyyHHmmss"
+        return formatter.string(from: Date())
+    }
+}
+
+/// Splits a byte stream into lines at `\n` (a `\r` before it is dropped); a line longer than `maximum` is an
+/// error that closes the connection.
+struct LineDecoder: ByteToMessageDecoder {
+    typealias InboundOut = String
+    let maximum: Int
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let view = buffer.readableBytesView
+        guard let end = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            if view.count > maximum { throw AIS140AnswerError(description: "line longer than \(maximum) bytes") }
+            return .needMoreData
+        }
+        let length = view.distance(from: view.startIndex, to: end)
+        var line = buffer.readString(length: length) ?? ""
+        buffer.moveReaderIndex(forwardBy: 1)
+        if line.hasSuffix("\r") { line.removeLast() }
+        context.fireChannelRead(wrapInboundOut(line))
+        return .continue
+    }
+
+    mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws
+        -> DecodingState
+    {
+        try decode(context: context, buffer: &buffer)
+    }
+}
