@@ -177,27 +177,13 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
 
     // MARK: Intake
 
-    public func take(_ claim: BatchClaim, now: RecordTime) async throws -> BatchProofRefusal? {
-        guard RequestReplayGuard.isFresh(claim, now: now) else { return .stale }
-        let window = BatchClaim.freshness.components.seconds * 1000
-        if nonceTakes.add(1, ordering: .relaxed).newValue % 512 == 0 {
+    public func ingest(_ requests: [IngestRequest], issue: @escaping CommandIssuer) async throws -> [IngestAnswer] {
+        let logger = logger
+        if nonceTakes.add(1, ordering: .relaxed).newValue % 512 == 0, let now = requests.first?.now {
             // A nonce dropped here has a claim time outside the window, so a replay of it is refused as stale.
-            let before = now.epochMilliseconds - 2 * window
+            let before = now.epochMilliseconds - 2 * BatchClaim.freshness.components.seconds * 1000
             try await query("DELETE FROM request_nonces WHERE time_ms < \(before)")
         }
-        let device = claim.device
-        let nonce = claim.nonce
-        let time = claim.time.epochMilliseconds
-        let taken = try await query(
-            """
-            INSERT INTO request_nonces(device, nonce, time_ms) VALUES(\(device), \(nonce), \(time))
-            ON CONFLICT DO NOTHING RETURNING 1
-            """)
-        return taken.isEmpty ? .replayed : nil
-    }
-
-    public func ingest(_ requests: [IngestRequest], issue: CommandIssuer) async throws -> [IngestAnswer] {
-        let logger = logger
         return try await transaction { connection in
             // Every device of the group, locked in one order so two instances' groups cannot deadlock; the lock is
             // the database's, held until commit, so a second instance ingesting the same device waits for it.
@@ -222,18 +208,23 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         let now = request.now.epochMilliseconds
         var rows = LedgerRows()
         if !request.records.isEmpty {
+            // One query for both questions the rules ask: the entries at each sequence number and its neighbours,
+            // and which of the records' ids are stored (under any number).
             let sequences = IntakePlan.sequences(of: request.records)
+            let ids = IntakePlan.recordIDs(of: request.records)
+            let wanted = Set(sequences)
+            let known = Set(ids)
             for try await (seq, hash, uuid, prev) in try await connection.query(
-                "SELECT seq, hash, uuid, prev FROM records WHERE device = \(device) AND seq = ANY(\(sequences))",
+                """
+                SELECT seq, hash, uuid, prev FROM records
+                WHERE device = \(device) AND (seq = ANY(\(sequences)) OR uuid = ANY(\(ids)))
+                """,
                 logger: logger
             ).decode((Int64, String, String, String?).self) {
-                rows.entries[seq] = LedgerEntry(envelopeHash: hash, recordID: uuid, previousHash: prev)
-            }
-            let ids = IntakePlan.recordIDs(of: request.records)
-            for try await uuid in try await connection.query(
-                "SELECT uuid FROM records WHERE device = \(device) AND uuid = ANY(\(ids))", logger: logger
-            ).decode(String.self) {
-                rows.recordIDs.insert(uuid)
+                if wanted.contains(seq) {
+                    rows.entries[seq] = LedgerEntry(envelopeHash: hash, recordID: uuid, previousHash: prev)
+                }
+                if known.contains(uuid) { rows.recordIDs.insert(uuid) }
             }
         }
         let plan = try IntakePlan(request.records, rows: rows)
@@ -278,9 +269,19 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
                 )
             }
         }
-        guard let acks = request.acks else {
-            return IngestAnswer(results: plan.results, findings: plan.findings, alerts: [], commands: [])
+        // The proof's nonce, taken once across every instance: a concurrent transaction inserting the same one
+        // waits for this one, then finds it.
+        guard let claim = request.claim,
+            try await !connection.query(
+                """
+                INSERT INTO request_nonces(device, nonce, time_ms) VALUES(\(claim.device), \(claim.nonce), \(claim.time.epochMilliseconds))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """, logger: logger
+            ).collect().isEmpty
+        else {
+            return IngestAnswer(results: plan.results, findings: plan.findings)
         }
+        let acks = request.acks
         if !acks.isEmpty {
             try await connection.query(
                 "UPDATE commands SET acked = true WHERE device = \(device) AND nonce = ANY(\(acks))", logger: logger)
@@ -291,15 +292,19 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         ).decode((String, String).self) {
             alerts.append(RemoteAlertState(alert: id, state: ControlRoomAlertState(rawValue: state) ?? .open))
         }
+        // Only an accepted or cleared alert can want a command (re)issued.
         let commands = try await pendingCommands(
-            device: device, now: request.now, issue: issue, connection, logger)
-        return IngestAnswer(results: plan.results, findings: plan.findings, alerts: alerts, commands: commands)
+            device: device, now: request.now, reissue: alerts.contains { $0.state != .open }, issue: issue, connection,
+            logger)
+        return IngestAnswer(
+            results: plan.results, findings: plan.findings, authenticated: true, alerts: alerts, commands: commands)
     }
 
     /// Unacknowledged, unexpired commands for `device`; an expired one whose effect the device has not confirmed
     /// is replaced by a fresh one. Runs under the device's lock, so a command is issued once across instances.
     private static func pendingCommands(
-        device: String, now: RecordTime, issue: CommandIssuer, _ connection: PostgresConnection, _ logger: Logger
+        device: String, now: RecordTime, reissue wanted: Bool, issue: CommandIssuer, _ connection: PostgresConnection,
+        _ logger: Logger
     ) async throws -> [String] {
         let nowMs = now.epochMilliseconds
         let acknowledged = ControlRoomAlertState.acknowledged.rawValue
@@ -307,17 +312,19 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         let accept = CommandAction.accept.rawValue
         let clear = CommandAction.clear.rawValue
         var reissue: [(String, CommandAction)] = []
-        for try await (id, state) in try await connection.query(
-            """
-            SELECT a.id, a.state FROM alerts a
-            WHERE a.device = \(device) AND NOT a.device_cleared AND a.state IN (\(acknowledged), \(cleared))
-            AND NOT EXISTS (
-                SELECT 1 FROM commands c WHERE c.device = a.device AND c.alert = a.id
-                AND c.action = CASE a.state WHEN \(acknowledged) THEN \(accept) ELSE \(clear) END
-                AND (c.acked OR c.expires_ms > \(nowMs)))
-            """, logger: logger
-        ).decode((String, String).self) {
-            reissue.append((id, state == acknowledged ? .accept : .clear))
+        if wanted {
+            for try await (id, state) in try await connection.query(
+                """
+                SELECT a.id, a.state FROM alerts a
+                WHERE a.device = \(device) AND NOT a.device_cleared AND a.state IN (\(acknowledged), \(cleared))
+                AND NOT EXISTS (
+                    SELECT 1 FROM commands c WHERE c.device = a.device AND c.alert = a.id
+                    AND c.action = CASE a.state WHEN \(acknowledged) THEN \(accept) ELSE \(clear) END
+                    AND (c.acked OR c.expires_ms > \(nowMs)))
+                """, logger: logger
+            ).decode((String, String).self) {
+                reissue.append((id, state == acknowledged ? .accept : .clear))
+            }
         }
         for (alert, action) in reissue {
             try await insert(try issue(action, device, alert, now), connection, logger)
