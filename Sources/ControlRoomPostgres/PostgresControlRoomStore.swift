@@ -1,6 +1,7 @@
 import ControlRoomKit
 import Foundation
 import Logging
+import NIOSSL
 import PanicCore
 import PanicSigning
 import PostgresNIO
@@ -37,7 +38,36 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         configuration.options.connectTimeout = .seconds(5)
         self.url = url
         self.logger = logger
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool logs every failed connection attempt at info, and retries forever: the probe in `migrate()`
+        // reports a server that cannot be reached or refuses the login, once, as an error naming it.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .warning)
+        client = PostgresClient(configuration: configuration, backgroundLogger: background)
+    }
+
+    /// Opens one connection of its own and closes it: throws `cannotConnect` naming the host, port and what went
+    /// wrong (refused, unknown host, no such role or database, bad password) within 5 s.
+    public func probe() async throws {
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            switch url.sslMode {
+            case "disable": tls = .disable
+            case "require": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            default: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+        } catch { throw PostgresStoreError.cannotConnect("\(url.host):\(url.port)", "TLS set-up failed: \(error)") }
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls
+        )
+        configuration.options.connectTimeout = .seconds(5)
+        var quiet = logger
+        quiet.logLevel = .critical
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: quiet)
+            try await connection.close()
+        } catch {
+            throw PostgresStoreError.cannotConnect("\(url.host):\(url.port)", PostgresStoreError.reason(error))
+        }
     }
 
     /// Runs the connection pool and the registry feed until cancelled.
