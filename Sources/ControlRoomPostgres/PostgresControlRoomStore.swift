@@ -70,12 +70,15 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         }
     }
 
-    /// Runs the connection pool and the registry feed until cancelled.
+    /// Runs the connection pool and the registry feed until cancelled or, as a service, until the graceful
+    /// shutdown reaches it (after the HTTP server, which is started after it, has stopped).
     public func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.client.run() }
-            group.addTask { await self.followRegistry() }
-            await group.waitForAll()
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.client.run() }
+                group.addTask { await self.followRegistry() }
+                await group.waitForAll()
+            }
         }
     }
 
