@@ -21,7 +21,11 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
     public let logger: Logger
     /// The registry last read, and how many times the cache was dropped (a read started before a drop must not
     /// store what it read).
-    private let registryCache = Mutex((snapshot: RegistrySnapshot(), drops: 0))
+    private let registryCache = Mutex(
+        (snapshot: RegistrySnapshot(), drops: 0, checked: ContinuousClock.now - .seconds(3600)))
+    /// Longest a cached registry is trusted without reading the generation, even while listening: a notification
+    /// delayed (a loaded machine, a slow network) cannot keep a removed device trusted longer.
+    static let registryTrust: Duration = .milliseconds(500)
     /// Whether the registry feed is listening: while it is, the cached registry is current (a change to `devices`
     /// anywhere notifies `panicbridge_registry`, which drops the cache); while it is not, every read asks.
     private let registryListening = Atomic<Bool>(false)
@@ -154,22 +158,35 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
     // MARK: Registry
 
     private func dropRegistryCache() {
-        registryCache.withLock { $0 = (RegistrySnapshot(), $0.drops + 1) }
+        registryCache.withLock { $0 = (RegistrySnapshot(), $0.drops + 1, $0.checked) }
     }
 
     public func registry() async throws -> RegistrySnapshot {
-        let (cached, drops) = registryCache.withLock { $0 }
-        if registryListening.load(ordering: .sequentiallyConsistent), cached.generation >= 0 { return cached }
+        let (cached, drops, checked) = registryCache.withLock { $0 }
+        let started = ContinuousClock.now
+        if registryListening.load(ordering: .sequentiallyConsistent), cached.generation >= 0,
+            checked.duration(to: started) < Self.registryTrust
+        {
+            return cached
+        }
         let rows = try await query("SELECT generation FROM registry")
         let generation = try rows.first?.decode(Int64.self) ?? 0
-        if cached.generation == generation { return cached }
+        if cached.generation == generation {
+            registryCache.withLock { if $0.drops == drops { $0.checked = started } }
+            return cached
+        }
         var devices: [(id: String, jwk: String)] = []
         for row in try await query("SELECT id, jwk FROM devices") {
             let (id, jwk) = try row.decode((String, String).self)
             devices.append((id, jwk))
         }
         let snapshot = RegistrySnapshot(generation: generation, rows: devices)
-        registryCache.withLock { if $0.drops == drops { $0.snapshot = snapshot } }
+        registryCache.withLock {
+            if $0.drops == drops {
+                $0.snapshot = snapshot
+                $0.checked = started
+            }
+        }
         return snapshot
     }
 
