@@ -28,26 +28,40 @@ extension ControlRoom {
         return Base64URL.encode(bytes)
     }
 
-    /// The operator accepts an alert ("help is on the way"); a signed `accept` command goes to the device.
+    /// The operator accepts an alert ("help is on the way"); a signed `accept` command goes to the device. With
+    /// `account`, the audit line is written in the same transaction (the desk's accept).
     @discardableResult
-    public func accept(device: String, alert: String) async throws -> AlertView {
-        try await act(.accept, device: device, alert: alert, allowed: [.open], newState: .acknowledged)
+    public func accept(
+        device: String, alert: String, by account: DeskAccount? = nil, reason: String = ""
+    ) async throws -> AlertView {
+        try await act(
+            .accept, device: device, alert: alert, allowed: [.open], newState: .acknowledged,
+            audit: account.map { (.accept, $0, reason) })
     }
 
     /// The operator clears an alert; a signed `clear` command goes to the device, which answers with a
-    /// `cleared` record.
+    /// `cleared` record. With `account`, the audit line is written in the same transaction.
     @discardableResult
-    public func clear(device: String, alert: String) async throws -> AlertView {
-        try await act(.clear, device: device, alert: alert, allowed: [.open, .acknowledged], newState: .cleared)
+    public func clear(
+        device: String, alert: String, by account: DeskAccount? = nil, reason: String = ""
+    ) async throws -> AlertView {
+        try await act(
+            .clear, device: device, alert: alert, allowed: [.open, .acknowledged], newState: .cleared,
+            audit: account.map { (.clear, $0, reason) })
     }
 
     private func act(
         _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
-        newState: ControlRoomAlertState
+        newState: ControlRoomAlertState, audit: (action: AuditAction, account: DeskAccount, reason: String)?
     ) async throws -> AlertView {
+        let now = wallClock()
+        let entry = audit.map {
+            NewAuditEntry(
+                action: $0.action, account: $0.account, device: device, alert: alert, reason: $0.reason, now: now)
+        }
         let view = try await store.act(
-            action, device: device, alert: alert, allowed: allowed, newState: newState, now: wallClock(),
-            issue: issuer)
+            action, device: device, alert: alert, allowed: allowed, newState: newState, now: now, issue: issuer,
+            audit: entry)
         logger.notice(
             "operator action", metadata: ["action": "\(action.rawValue)", "device": "\(device)", "alert": "\(alert)"])
         return view

@@ -23,12 +23,69 @@ extension PostgresControlRoomStore {
     }
 
     public func removeUser(name: String) async throws -> Bool {
-        !(try await query("DELETE FROM users WHERE name = \(name) RETURNING 1")).isEmpty
+        let logger = logger
+        return try await transaction { connection in
+            let removed = try await connection.query(
+                "DELETE FROM users WHERE name = \(name) RETURNING 1", logger: logger
+            ).collect()
+            try await connection.query(#"DELETE FROM sessions WHERE "user" = \#(name)"#, logger: logger)
+            return !removed.isEmpty
+        }
     }
 
     public func setPasswordHash(name: String, hash: String) async throws {
-        let changed = try await query("UPDATE users SET password_hash = \(hash) WHERE name = \(name) RETURNING 1")
-        if changed.isEmpty { throw DeskError.unknownUser(name) }
+        let logger = logger
+        try await transaction { connection in
+            let changed = try await connection.query(
+                "UPDATE users SET password_hash = \(hash) WHERE name = \(name) RETURNING 1", logger: logger
+            ).collect()
+            if changed.isEmpty { throw DeskError.unknownUser(name) }
+            // A new password ends the sessions the old one opened, on every instance.
+            try await connection.query(#"DELETE FROM sessions WHERE "user" = \#(name)"#, logger: logger)
+        }
+    }
+
+    public func startSession(_ session: StoredSession) async throws {
+        let (id, user, csrf, started, used) = (
+            session.idHash, session.user, session.csrf, session.startedMs, session.lastUsedMs
+        )
+        _ = try await query(
+            #"""
+            INSERT INTO sessions(id_hash, "user", csrf, started_ms, last_used_ms)
+            VALUES(\#(id), \#(user), \#(csrf), \#(started), \#(used))
+            """#)
+    }
+
+    public func session(
+        idHash: String, now: Int64, idle: Int64, lifetime: Int64, touchAfter: Int64
+    ) async throws -> StoredSession? {
+        guard
+            let row = try await query(
+                #"SELECT "user", csrf, started_ms, last_used_ms FROM sessions WHERE id_hash = \#(idHash)"#
+            ).first
+        else { return nil }
+        let (user, csrf, started, used) = try row.decode((String, String, Int64, Int64).self)
+        guard now - used < idle, now - started < lifetime else {
+            let (idleBefore, startedBefore) = (now - idle, now - lifetime)
+            _ = try await query(
+                """
+                DELETE FROM sessions WHERE id_hash = \(idHash) OR last_used_ms < \(idleBefore)
+                OR started_ms < \(startedBefore)
+                """)
+            return nil
+        }
+        if now - used >= touchAfter {
+            _ = try await query("UPDATE sessions SET last_used_ms = \(now) WHERE id_hash = \(idHash)")
+        }
+        return StoredSession(idHash: idHash, user: user, csrf: csrf, startedMs: started, lastUsedMs: used)
+    }
+
+    public func endSession(idHash: String) async throws {
+        _ = try await query("DELETE FROM sessions WHERE id_hash = \(idHash)")
+    }
+
+    public func endSessions(user: String) async throws {
+        _ = try await query(#"DELETE FROM sessions WHERE "user" = \#(user)"#)
     }
 
     public func users() async throws -> [DeskAccount] {
@@ -165,7 +222,7 @@ extension PostgresControlRoomStore {
 
     public func dispatch(
         device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
-        now: RecordTime
+        now: RecordTime, issue: CommandIssuer
     ) async throws {
         let logger = logger
         try await transaction { connection in
@@ -188,6 +245,12 @@ extension PostgresControlRoomStore {
                 NewAuditEntry(
                     action: .dispatch, account: account, device: device, alert: alert,
                     reason: "\(responder) \(stage.rawValue)", now: now), connection, logger)
+            let state = try await connection.query(
+                "SELECT state FROM alerts WHERE device = \(device) AND id = \(alert)", logger: logger
+            ).collect().first.map { try $0.decode(String.self) }
+            if let action = stage.command, state != ControlRoomAlertState.cleared.rawValue {
+                try await Self.insert(try issue(action, device, alert, now), connection, logger)
+            }
         }
     }
 

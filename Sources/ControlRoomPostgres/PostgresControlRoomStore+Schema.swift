@@ -118,6 +118,17 @@ extension PostgresControlRoomStore {
                     FOR EACH STATEMENT EXECUTE FUNCTION desk_changed()
                 """,
             ]),
+        // Sessions in the database: an operator logged in on one instance is logged in on all of them.
+        PostgresMigration(
+            version: 3, summary: "desk sessions (hash of the secret, user, CSRF token, start, last use)",
+            statements: [
+                """
+                CREATE TABLE sessions(
+                    id_hash TEXT PRIMARY KEY, "user" TEXT NOT NULL, csrf TEXT NOT NULL, started_ms BIGINT NOT NULL,
+                    last_used_ms BIGINT NOT NULL)
+                """,
+                #"CREATE INDEX sessions_by_user ON sessions("user")"#,
+            ]),
     ]
 
     /// Brings the schema up to date, each step in its own transaction; concurrent instances wait on one advisory

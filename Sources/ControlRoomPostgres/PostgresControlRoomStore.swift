@@ -391,7 +391,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         return result
     }
 
-    private static func insert(
+    static func insert(
         _ command: IssuedCommand, _ connection: PostgresConnection, _ logger: Logger
     )
         async throws
@@ -422,7 +422,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
 
     public func act(
         _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
-        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer
+        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer, audit: NewAuditEntry?
     ) async throws -> AlertView {
         let logger = logger
         return try await transaction { connection in
@@ -440,6 +440,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
             try await connection.query(
                 "UPDATE alerts SET state = \(state) WHERE device = \(device) AND id = \(alert)", logger: logger)
             try await Self.insert(try issue(action, device, alert, now), connection, logger)
+            if let audit { try await Self.append(audit, connection, logger) }
             let views = try await connection.query(
                 "SELECT \(unescaped: Self.alertColumns) FROM alerts WHERE device = \(device) AND id = \(alert)",
                 logger: logger

@@ -6,6 +6,10 @@ public enum AlertState: String, Sendable, Codable, CaseIterable, Comparable {
     case sent
     /// The control room accepted it: help is on the way.
     case acknowledged
+    /// A responder has been dispatched to it.
+    case dispatched
+    /// A responder is on scene.
+    case onScene = "on-scene"
     /// The control room cleared it (only the control room may clear an emergency, as AIS-140 requires).
     case cleared
 
@@ -14,7 +18,9 @@ public enum AlertState: String, Sendable, Codable, CaseIterable, Comparable {
         case .stored: 0
         case .sent: 1
         case .acknowledged: 2
-        case .cleared: 3
+        case .dispatched: 3
+        case .onScene: 4
+        case .cleared: 5
         }
     }
 
@@ -42,7 +48,8 @@ public struct AlertTransition: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(kind.rawValue) \(alert): \(from?.rawValue ?? "new") → \(to.rawValue)" }
 }
 
-/// The lifecycle of the box's alerts: stored → sent → acknowledged (help on the way) → cleared.
+/// The lifecycle of the box's alerts: stored → sent → acknowledged (help on the way) → dispatched → on scene →
+/// cleared. The two responder stages may be skipped (a control room without dispatch clears after accepting).
 ///
 /// Pure: every method takes an event and returns the transition it caused, or nil when the event changes
 /// nothing (a state never moves backward, so a late delivery after an acknowledgement is a no-op).
@@ -81,6 +88,12 @@ public struct AlertLifecycle: Sendable, Equatable {
 
     /// A verified `accept` command from the control room arrived.
     public mutating func acknowledged(alert: String) -> AlertTransition? { advance(alert, to: .acknowledged) }
+
+    /// A verified command from the control room arrived: the alert moves to the command's target state (a stage
+    /// never moves it back: an `accept` arriving after a `dispatch` changes nothing).
+    public mutating func commanded(_ action: CommandAction, alert: String) -> AlertTransition? {
+        action == .clear ? cleared(alert: alert) : advance(alert, to: action.target)
+    }
 
     /// A verified `clear` command from the control room arrived.
     public mutating func cleared(alert: String) -> AlertTransition? {

@@ -34,7 +34,15 @@ extension String {
 
 /// The clock every service takes: real in the product, manual in tests and in the virtual-time simulator.
 /// Use it as `any MonotonicClock` or as a generic constraint.
-public protocol MonotonicClock: Clock, Sendable where Instant == MonotonicInstant {}
+public protocol MonotonicClock: Clock, Sendable where Instant == MonotonicInstant {
+    /// The executor that tasks started for this clock's timers should prefer (nil: the global one). The daemon's
+    /// clock names its one thread, so a timer's task runs where its sleep wakes (see PanicDaemon's `DaemonLoop`).
+    var preferredExecutor: (any TaskExecutor)? { get }
+}
+
+extension MonotonicClock {
+    public var preferredExecutor: (any TaskExecutor)? { nil }
+}
 
 extension MonotonicClock {
     /// Sleeps for `duration` on this clock.

@@ -4,6 +4,20 @@ public enum CommandAction: String, Sendable, Codable, CaseIterable {
     case accept
     /// The control room cleared the alert (the emergency is resolved).
     case clear
+    /// A responder has been dispatched to the alert (the desk's "dispatched" stage).
+    case dispatch
+    /// A responder is on scene (the desk's "on scene" stage).
+    case arrive
+
+    /// The alert state the command brings the alert to on the box: the one mapping of actions to states.
+    public var target: AlertState {
+        switch self {
+        case .accept: .acknowledged
+        case .dispatch: .dispatched
+        case .arrive: .onScene
+        case .clear: .cleared
+        }
+    }
 }
 
 /// A command from the control room to one device about one alert: the payload of a JWS signed with the

@@ -8,6 +8,10 @@ public enum IndicatorState: String, Sendable, Equatable, CaseIterable {
     case sent
     /// The control room acknowledged it: help is on the way.
     case helpOnTheWay = "help-on-the-way"
+    /// A responder has been dispatched to the alert.
+    case helpDispatched = "help-dispatched"
+    /// A responder is on scene.
+    case helpOnScene = "help-on-scene"
     /// The control room cleared the alert. Shown briefly, then back to `armed`.
     case cleared
     /// An input is faulty (cut loop, stuck button) or the box cannot deliver.
@@ -71,6 +75,8 @@ public enum IndicatorPatterns {
     /// | stored | fast blink 200/200 ms | one 100 ms chirp |
     /// | sent | steady on | two 100 ms chirps |
     /// | help on the way | slow blink 1 s on / 1 s off | one 600 ms tone |
+    /// | responder dispatched | two slow blinks (400 ms) + 1.2 s pause | two 300 ms tones |
+    /// | responder on scene | long on (1.8 s), short off (200 ms) | one 1 s tone |
     /// | cleared | 3 quick blinks, then armed after 3 s | one 50 ms chirp |
     /// | fault | triple flash + 1.5 s pause | 3 chirps, once |
     public static func entry(for state: IndicatorState) -> Entry {
@@ -87,6 +93,15 @@ public enum IndicatorPatterns {
             Entry(
                 led: .blinks(1, on: .seconds(1), off: .seconds(1), repeats: true),
                 buzzer: .blinks(1, on: .milliseconds(600), off: .zero, repeats: false))
+        case .helpDispatched:
+            Entry(
+                led: .blinks(
+                    2, on: .milliseconds(400), off: .milliseconds(400), pause: .milliseconds(1200), repeats: true),
+                buzzer: .blinks(2, on: .milliseconds(300), off: .milliseconds(200), repeats: false))
+        case .helpOnScene:
+            Entry(
+                led: .blinks(1, on: .milliseconds(1800), off: .milliseconds(200), repeats: true),
+                buzzer: .blinks(1, on: .seconds(1), off: .zero, repeats: false))
         case .cleared:
             Entry(
                 led: .blinks(3, on: .milliseconds(100), off: .milliseconds(100), repeats: false),

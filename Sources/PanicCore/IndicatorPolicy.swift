@@ -64,6 +64,8 @@ public enum IndicatorPolicy {
             case .stored: return .stored
             case .sent: return .sent
             case .acknowledged: return .helpOnTheWay
+            case .dispatched: return .helpDispatched
+            case .onScene: return .helpOnScene
             case .cleared: break
             }
         }

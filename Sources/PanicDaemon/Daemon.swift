@@ -106,9 +106,20 @@ public struct Daemon: Sendable {
             .appendingPathComponent("../sim/routes/jaipur-jctsl-3a.csv").standardized.path
     }
 
-    /// Runs the box until SIGTERM or SIGINT; returns after a clean stop.
+    /// Runs the box until SIGTERM or SIGINT; returns after a clean stop. Every task runs on one thread
+    /// (`DaemonLoop`), which the clock's sleeps wake.
     public func run() async throws {
-        let clock = SystemMonotonicClock()
+        let loop = DaemonLoop()
+        do {
+            try await loop.run { try await run(clock: loop.clock) }
+        } catch {
+            try? await loop.shutdown()
+            throw error
+        }
+        try await loop.shutdown()
+    }
+
+    func run(clock: some MonotonicClock) async throws {
         let outboxDirectory = URL(fileURLWithPath: config.outboxPath).deletingLastPathComponent().path
         do {
             try FileManager.default.createDirectory(
@@ -195,7 +206,7 @@ public struct Daemon: Sendable {
         var gnss: any GNSSFixSource
     }
 
-    func openHardware(clock: SystemMonotonicClock) throws -> Hardware {
+    func openHardware(clock: some MonotonicClock) throws -> Hardware {
         switch board.backend {
         case .gpiod:
             let inputs: GPIODInputLines

@@ -22,7 +22,8 @@ public struct DeadlineTimer {
         armed = deadline
         let clock = clock
         let generation = generation
-        task = Task {
+        // An unstructured task inherits no executor preference: it takes the clock's, so it wakes on the clock's thread.
+        task = Task(executorPreference: clock.preferredExecutor) {
             do {
                 try await clock.sleep(until: deadline, tolerance: nil)
                 fire(generation)

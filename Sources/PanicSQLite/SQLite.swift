@@ -18,6 +18,13 @@ public struct SQLiteError: Error, Equatable, CustomStringConvertible {
     public var isFull: Bool { code == SQLITE_FULL }
     /// Whether the file is not a database or is damaged.
     public var isCorrupt: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
+    /// The WAL's shared-memory index (`-shm`) could not be created, grown or mapped: on a full file system it has no
+    /// blocks. `PRAGMA locking_mode = EXCLUSIVE` before the first read keeps that index on the heap instead.
+    public var isSharedMemoryFailure: Bool {
+        // SQLITE_IOERR_SHMOPEN, _SHMSIZE, _SHMMAP (IOERR | 18, 19, 21 << 8: sqlite3.h's macros do not import).
+        code == SQLITE_IOERR
+            && [SQLITE_IOERR | 18 << 8, SQLITE_IOERR | 19 << 8, SQLITE_IOERR | 21 << 8].contains(extendedCode)
+    }
 
     public var description: String {
         "\(path): \(call) failed: \(message) (SQLite result \(code), extended \(extendedCode))"
@@ -56,6 +63,39 @@ public final class SQLiteConnection {
         // Finalize the cached statements first; `sqlite3_close_v2` would otherwise keep the handle open until they go.
         cache.removeAll()
         sqlite3_close_v2(handle)
+        walHook?.release()
+    }
+
+    /// The retained handler of `onWALCommit` (passed to SQLite as the hook's context).
+    private var walHook: Unmanaged<WALHook>?
+
+    private final class WALHook {
+        let handler: (Int) -> Bool
+        init(_ handler: @escaping (Int) -> Bool) { self.handler = handler }
+    }
+
+    /// Calls `handler` after every commit in WAL mode with the number of frames now in the WAL (nil removes it);
+    /// when it returns true, a `PASSIVE` checkpoint runs there and then, inside the commit (what SQLite's own
+    /// auto-checkpoint does every time). It runs on the committing thread: keep it to a signal. Replaces SQLite's
+    /// auto-checkpoint hook (`wal_autocheckpoint`), so whoever sets it owns checkpointing.
+    /// The corresponding C function is `sqlite3_wal_hook`.
+    public func onWALCommit(_ handler: ((Int) -> Bool)?) {
+        let previous = walHook
+        walHook = handler.map { Unmanaged.passRetained(WALHook($0)) }
+        if let hook = walHook {
+            sqlite3_wal_hook(
+                handle,
+                { context, db, name, frames in
+                    guard let context else { return SQLITE_OK }
+                    if Unmanaged<WALHook>.fromOpaque(context).takeUnretainedValue().handler(Int(frames)) {
+                        _ = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+                    }
+                    return SQLITE_OK
+                }, hook.toOpaque())
+        } else {
+            sqlite3_wal_hook(handle, nil, nil)
+        }
+        previous?.release()
     }
 
     func error(_ call: String, _ rc: Int32) -> SQLiteError {

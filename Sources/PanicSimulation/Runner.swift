@@ -402,6 +402,8 @@ func describe(_ state: IndicatorState) -> String {
     case .stored: "STORED (fast blink)"
     case .sent: "SENT (steady)"
     case .helpOnTheWay: "HELP IS ON THE WAY (slow blink)"
+    case .helpDispatched: "RESPONDER DISPATCHED (double slow blink)"
+    case .helpOnScene: "RESPONDER ON SCENE (long on)"
     case .cleared: "cleared"
     case .fault: "FAULT"
     }

@@ -17,9 +17,20 @@ struct BackendCounters: Sendable, Hashable {
 extension Outbox {
     /// Counts the counters from the tables (at open, and when a backend is registered).
     static func loadCounters(_ state: State) throws {
+        let counted = try countDeliveries(state.connection, backends: Array(state.backends.keys))
+        state.counters = counted.counters
+        state.deliveredToAll = counted.deliveredToAll
+    }
+
+    /// The counters of `backends` and the number of records every one of them has, counted from the tables: one
+    /// grouped pass over the delivery table and one index range on `delivered_count` (linear, never quadratic).
+    /// Shared by the open outbox and the read-only `status(readingOnly:)`.
+    static func countDeliveries(
+        _ connection: SQLiteConnection, backends: [String]
+    ) throws -> (counters: [String: BackendCounters], deliveredToAll: Int) {
         var counters: [String: BackendCounters] = [:]
-        for name in state.backends.keys { counters[name] = BackendCounters() }
-        let query = try state.connection.prepare(
+        for name in backends { counters[name] = BackendCounters() }
+        let query = try connection.prepare(
             """
             SELECT d.backend, d.state, count(*), max(d.seq) FROM delivery d JOIN records r ON r.seq = d.seq
             GROUP BY d.backend, d.state
@@ -36,10 +47,10 @@ extension Outbox {
             }
             counters[name] = counter
         }
-        state.counters = counters
-        let all = try state.connection.prepare("SELECT count(*) FROM records WHERE delivered_count >= ?1")
-            .bind([.integer(Int64(state.backends.count))]).stepInteger()
-        state.deliveredToAll = state.backends.isEmpty ? 0 : Int(all)
+        guard !backends.isEmpty else { return (counters, 0) }
+        let all = try connection.prepare("SELECT count(*) FROM records WHERE delivered_count >= ?1")
+            .bind([.integer(Int64(backends.count))]).stepInteger()
+        return (counters, Int(all))
     }
 
     /// Runs `body` in a transaction; the counters it moved go back with a rollback.

@@ -51,6 +51,10 @@ extension Outbox {
     private func claim(_ lane: Lane, for backend: String, limit: Int) throws -> [StoredRecord] {
         try state.withLock { state in
             guard let order = state.backends[backend] else { throw OutboxError.unknownBackend(backend) }
+            if state.inFlightResetOwed {
+                state.inFlightResetOwed = try Outbox.resetInFlight(state.connection, logger: logger)
+                if !state.inFlightResetOwed { try Outbox.loadCounters(state) }
+            }
             return try Outbox.countedTransaction(state) {
                 var batch: [StoredRecord]
                 switch lane {

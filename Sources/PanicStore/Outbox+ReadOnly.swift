@@ -9,41 +9,26 @@ extension Outbox {
     /// visible from here.
     public static func status(readingOnly path: String) throws -> OutboxStatus {
         // Opened without create: a missing file is an error naming it (SQLITE_CANTOPEN), not a new empty outbox.
-        let connection = try SQLiteConnection(path: path, create: false)
-        try connection.execute("PRAGMA query_only = 1")
+        let connection = try openReadingOnly(path)
         let backends = try connection.prepare("SELECT name, backlog_order FROM backends ORDER BY name")
         var names: [(String, BacklogOrder)] = []
         while try backends.step() {
             names.append((backends.text(0), BacklogOrder(rawValue: backends.text(1)) ?? .oldestFirst))
         }
-        let undeliveredQuery = try connection.prepare(
-            """
-            SELECT count(*), min(created_ms) FROM records r
-            WHERE ?1 = 0 OR (SELECT count(*) FROM delivery d WHERE d.seq = r.seq AND d.state = 'delivered') < ?1
-            """
-        ).bind([.integer(Int64(names.count))])
-        _ = try undeliveredQuery.step()
-        let undelivered = Int(undeliveredQuery.integer(0))
-        let oldest = undeliveredQuery.isNull(1) ? nil : RecordTime(epochMilliseconds: undeliveredQuery.integer(1))
-        var statuses: [BackendStatus] = []
-        for (name, order) in names {
-            let query = try connection.prepare(
-                """
-                SELECT
-                  (SELECT count(*) FROM records r WHERE NOT EXISTS (
-                      SELECT 1 FROM delivery d WHERE d.backend = ?1 AND d.seq = r.seq AND d.state = 'delivered')),
-                  (SELECT count(*) FROM delivery WHERE backend = ?1 AND state = 'inflight'),
-                  (SELECT coalesce(max(seq), 0) FROM delivery WHERE backend = ?1 AND state = 'delivered')
-                """
-            ).bind([.text(name)])
-            _ = try query.step()
-            statuses.append(
-                BackendStatus(
-                    name: name, backlogOrder: order, undelivered: Int(query.integer(0)),
-                    inFlight: Int(query.integer(1)),
-                    highestDelivered: query.integer(2)))
-        }
+        // The same counting as the open outbox's counters (one grouped pass), never a scan per record.
+        let counted = try Outbox.countDeliveries(connection, backends: names.map(\.0))
         let records = Int(try connection.integer("SELECT count(*) FROM records") ?? 0)
+        let undelivered = names.isEmpty ? records : records - counted.deliveredToAll
+        let oldestQuery = try connection.prepare("SELECT min(created_ms) FROM records WHERE delivered_count < ?1")
+            .bind([.integer(Int64(max(names.count, 1)))])
+        _ = try oldestQuery.step()
+        let oldest = oldestQuery.isNull(0) ? nil : RecordTime(epochMilliseconds: oldestQuery.integer(0))
+        let statuses = names.map { name, order in
+            let counter = counted.counters[name] ?? BackendCounters()
+            return BackendStatus(
+                name: name, backlogOrder: order, undelivered: records - counter.delivered, inFlight: counter.inFlight,
+                highestDelivered: counter.highestDelivered)
+        }
         let bytes = try connection.integer("SELECT coalesce(sum(size), 0) FROM records") ?? 0
         let lastSequence = try connection.integer("SELECT coalesce(max(last_seq), 0) FROM chain") ?? 0
         let dropped = Int(try connection.text("SELECT value FROM meta WHERE key = 'dropped'") ?? "0") ?? 0
@@ -53,5 +38,38 @@ extension Outbox {
         return OutboxStatus(
             records: records, bytes: bytes, lastSequence: lastSequence, undelivered: undelivered,
             oldestUndelivered: oldest, held: 0, droppedUnreported: dropped, faults: faults, backends: statuses)
+    }
+
+    /// Every stored record's sequence and envelope, in order, with the backends that confirmed it, read as
+    /// `status(readingOnly:)` reads: what an auditor compares, by identity, with a receiver's records
+    /// (`panicd outbox identities`).
+    public static func envelopes(
+        readingOnly path: String
+    ) throws -> [(sequence: Int64, envelope: String, deliveredTo: [String])] {
+        let connection = try openReadingOnly(path)
+        var delivered: [Int64: [String]] = [:]
+        let confirmations = try connection.prepare(
+            "SELECT seq, backend FROM delivery WHERE state = 'delivered' ORDER BY seq, backend")
+        while try confirmations.step() {
+            delivered[confirmations.integer(0), default: []].append(confirmations.text(1))
+        }
+        let records = try connection.prepare("SELECT seq, envelope FROM records ORDER BY seq")
+        var result: [(sequence: Int64, envelope: String, deliveredTo: [String])] = []
+        while try records.step() {
+            let sequence = records.integer(0)
+            result.append((sequence, records.text(1), delivered[sequence] ?? []))
+        }
+        return result
+    }
+
+    /// Opens an outbox file without creating, migrating or writing it; refuses a schema this build has not migrated.
+    private static func openReadingOnly(_ path: String) throws -> SQLiteConnection {
+        // Opened without create: a missing file is an error naming it (SQLITE_CANTOPEN), not a new empty outbox.
+        let connection = try SQLiteConnection(path: path, create: false)
+        try connection.execute("PRAGMA query_only = 1")
+        let version = try connection.integer("PRAGMA user_version") ?? 0
+        let needed = Outbox.migrations.map(\.version).max() ?? 0
+        guard version >= needed else { throw OutboxError.schemaTooOld(path: path, version: version, needed: needed) }
+        return connection
     }
 }

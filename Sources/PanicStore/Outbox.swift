@@ -100,6 +100,8 @@ public enum OutboxError: Error, Equatable, CustomStringConvertible {
     case unknownBackend(String)
     /// Moving a corrupt database aside failed.
     case moveAsideFailed(path: String, errno: Int32)
+    /// A read-only look at an outbox whose schema this build has not migrated yet (the daemon migrates at start).
+    case schemaTooOld(path: String, version: Int64, needed: Int64)
 
     public var description: String {
         switch self {
@@ -108,6 +110,8 @@ public enum OutboxError: Error, Equatable, CustomStringConvertible {
         case .unknownBackend(let name): "unknown backend '\(name)' (register it first)"
         case .moveAsideFailed(let path, let code):
             "\(path): cannot move the corrupt database aside: rename: \(String(cString: strerror(code)))"
+        case .schemaTooOld(let path, let version, let needed):
+            "\(path): outbox schema \(version) is older than this panicd's \(needed); start panicd once to migrate it"
         }
     }
 }
@@ -133,6 +137,10 @@ public final class Outbox: Sendable {
         var mark: StreamMark?
         /// Whether the mark is behind the outbox (a write failed): written again at the next commit.
         var markOwed = false
+        /// Whether the records left in flight by the last run still wait to be made pending (the disk was full).
+        var inFlightResetOwed = false
+        /// Whether the database was opened with its WAL index on the heap (`locking_mode = EXCLUSIVE`, a full card).
+        var exclusive = false
 
         init(connection: SQLiteConnection, lastSequence: Int64, lastHash: String?, records: Int, bytes: Int64) {
             self.connection = connection
@@ -168,7 +176,7 @@ public final class Outbox: Sendable {
         var fault: String?
         let connection: SQLiteConnection
         do {
-            connection = try Outbox.openChecked(path: path, configuration: configuration)
+            connection = try Outbox.openOnAnyCard(path: path, configuration: configuration, logger: logger)
         } catch let error as SQLiteError where error.isCorrupt || error.call == "integrity" {
             let aside = try Outbox.moveAside(path: path)
             logger.error(
@@ -179,8 +187,9 @@ public final class Outbox: Sendable {
         }
         try connection.migrate(Outbox.migrations)
         if let fault { try Outbox.addFault(fault, connection) }
-        // Records in flight when the process stopped were never confirmed: send them again.
-        try connection.execute("UPDATE delivery SET state = 'pending', next_attempt_ms = 0 WHERE state = 'inflight'")
+        // Records in flight when the process stopped were never confirmed: send them again. On a full card the reset
+        // waits for the first claim that can write (nothing can be claimed before that anyway).
+        let resetOwed = try Outbox.resetInFlight(connection, logger: logger)
         // Whatever the WAL holds goes into the database and the WAL file back to zero bytes. A full disk refuses
         // nothing here that presses need: the box starts and holds new records in memory.
         try Outbox.checkpointAtStart(connection, logger: logger)
@@ -210,12 +219,17 @@ public final class Outbox: Sendable {
             state.backends[backends.text(0)] = BacklogOrder(rawValue: backends.text(1)) ?? .oldestFirst
         }
         state.mark = mark
+        state.inFlightResetOwed = resetOwed
+        state.exclusive = (try? connection.text("PRAGMA locking_mode")) == "exclusive"
         try Outbox.loadCounters(state)
         self.state = Mutex(state)
     }
 
-    static func openChecked(path: String, configuration: OutboxConfiguration) throws -> SQLiteConnection {
+    static func openChecked(
+        path: String, configuration: OutboxConfiguration, exclusive: Bool = false
+    ) throws -> SQLiteConnection {
         let connection = try SQLiteConnection(path: path)
+        if exclusive { try connection.execute("PRAGMA locking_mode = EXCLUSIVE") }
         try connection.execute("PRAGMA journal_mode = WAL")
         try connection.execute("PRAGMA synchronous = FULL")
         // Space kept for alerts: the WAL is checkpointed every 256 pages (1 MiB) and cut back to 1 MiB after each
@@ -225,6 +239,37 @@ public final class Outbox: Sendable {
         if let pages = configuration.maxPageCount { try connection.execute("PRAGMA max_page_count = \(pages)") }
         try connection.quickCheck()
         return connection
+    }
+
+    /// `openChecked`, and on a card too full for the WAL's `-shm` index, again with the index on the heap
+    /// (`locking_mode = EXCLUSIVE`: no other process can read the outbox until the daemon restarts with space, so
+    /// `panicd outbox status` says the database is locked; the box itself arms and takes presses).
+    static func openOnAnyCard(
+        path: String, configuration: OutboxConfiguration, logger: Logger
+    ) throws -> SQLiteConnection {
+        do {
+            return try openChecked(path: path, configuration: configuration)
+        } catch let error as SQLiteError where error.isSharedMemoryFailure || error.isFull {
+            logger.error(
+                "outbox disk full at start-up: no room for the WAL index; keeping it in memory (exclusive lock)",
+                metadata: ["path": "\(path)", "error": "\(error)"])
+            return try openChecked(path: path, configuration: configuration, exclusive: true)
+        }
+    }
+
+    /// Makes the records left in flight pending again; returns true when a full disk refused it (owed until a claim).
+    static func resetInFlight(_ connection: SQLiteConnection, logger: Logger) throws -> Bool {
+        do {
+            try connection.execute(
+                "UPDATE delivery SET state = 'pending', next_attempt_ms = 0 WHERE state = 'inflight'")
+            return false
+        } catch {
+            guard error.isFull else { throw error }
+            logger.error(
+                "outbox disk full at start-up: records left in flight are sent again once a claim can be written",
+                metadata: ["path": "\(connection.path)"])
+            return true
+        }
     }
 
     static func checkpointAtStart(_ connection: SQLiteConnection, logger: Logger) throws {

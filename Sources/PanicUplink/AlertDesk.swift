@@ -119,13 +119,8 @@ public final class AlertDesk: Sendable {
                 case .success(let command):
                     state.pendingAcks.insert(command.nonce)
                     handled.accepted += 1
-                    let transition: AlertTransition?
-                    switch command.action {
-                    case .accept: transition = state.lifecycle.acknowledged(alert: command.alert)
-                    case .clear:
-                        transition = state.lifecycle.cleared(alert: command.alert)
-                        handled.clears.append(command.alert)
-                    }
+                    let transition = state.lifecycle.commanded(command.action, alert: command.alert)
+                    if command.action == .clear { handled.clears.append(command.alert) }
                     if let transition { transitions.append(transition) }
                     logger.notice(
                         "command accepted",

@@ -55,7 +55,7 @@ public struct CommandGate: Sendable {
         guard command.device == deviceID else { return .failure(.wrongDevice(command.device)) }
         guard command.expires > now else { return .failure(.expired(command.expires)) }
         guard let state = lifecycle.state(of: command.alert) else { return .failure(.unknownAlert(command.alert)) }
-        let target: AlertState = command.action == .accept ? .acknowledged : .cleared
+        let target = command.action.target
         guard state < target else { return .failure(.stale(alert: command.alert, state: state)) }
         return .success(command)
     }

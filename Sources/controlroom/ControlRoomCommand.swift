@@ -146,7 +146,7 @@ struct Identity: ParsableCommand {
 
 struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The device registry.", subcommands: [Add.self, Edit.self, List.self, Remove.self])
+        abstract: "The device registry.", subcommands: [Add.self, Edit.self, List.self, Remove.self, Records.self])
 
     struct Edit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -217,6 +217,22 @@ struct Devices: AsyncParsableCommand {
                 throw ValidationError("no device '\(id)' is registered")
             }
             print("removed \(id)")
+        }
+    }
+
+    /// `controlroom devices records`: what the control room holds from one device, by identity, for an audit against
+    /// the box's `panicd outbox identities`.
+    struct Records: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prints each stored record's sequence and envelope SHA-256 for one device, in order.")
+        @OptionGroup var options: DatabaseOption
+        @Option(name: .long, help: "The device id.")
+        var id: String
+
+        func run() async throws {
+            let id = id
+            let records = try await options.withRoom { try await $0.recordIdentities(device: id) }
+            for record in records { print("\(record.sequence)\t\(record.hash)") }
         }
     }
 }

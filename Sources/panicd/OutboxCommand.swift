@@ -10,7 +10,7 @@ struct OutboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outbox",
         abstract: "Inspect the signed-record outbox (SQLite).",
-        subcommands: [Status.self, Export.self, CrashChild.self]
+        subcommands: [Status.self, Export.self, Identities.self, CrashChild.self]
     )
 
     struct Options: ParsableArguments {
@@ -53,6 +53,27 @@ struct OutboxCommand: ParsableCommand {
                 print(
                     "backend \(backend.name) (\(backend.backlogOrder.rawValue)): undelivered \(backend.undelivered), "
                         + "in flight \(backend.inFlight), highest delivered \(backend.highestDelivered)")
+            }
+        }
+    }
+
+    /// `panicd outbox identities`: each record's sequence, envelope SHA-256 and the backends that confirmed it, for
+    /// an audit by identity against a receiver (`controlroom records` prints the same two first columns).
+    struct Identities: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print each record's sequence, envelope SHA-256 and confirming backends (reads only, no key).")
+
+        @Option(help: "The outbox database.")
+        var db = "/var/lib/panicd/outbox.sqlite"
+
+        func run() throws {
+            let records: [(sequence: Int64, envelope: String, deliveredTo: [String])]
+            do { records = try Outbox.envelopes(readingOnly: db) } catch {
+                throw CLIError("cannot read the outbox: \(error)")
+            }
+            for record in records {
+                let backends = record.deliveredTo.isEmpty ? "-" : record.deliveredTo.joined(separator: ",")
+                print("\(record.sequence)\t\(Envelope.hash(record.envelope))\t\(backends)")
             }
         }
     }

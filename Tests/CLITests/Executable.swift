@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Runs a built executable of this package and captures what it prints.
 struct Executable {
     struct Output {
@@ -54,13 +58,23 @@ struct Executable {
 }
 
 /// A product started in the background with its standard input and output on pipes, for tests that talk to it
-/// while it runs (interactive keys, servers).
-final class RunningProcess {
+/// while it runs (interactive keys, servers). Its output is read continuously on a reader thread (a child that
+/// logs a lot never blocks on a full pipe while the test waits on another process); waits block on a condition
+/// signalled by each read, never on a timer.
+final class RunningProcess: @unchecked Sendable {
     let process = Process()
     private let input = Pipe()
     private let output = Pipe()
+    private let condition = NSCondition()
+    private var buffer = ""
+    private var ended = false
+
     /// Everything read from standard output and error so far (they share one pipe).
-    private(set) var text = ""
+    var text: String {
+        condition.lock()
+        defer { condition.unlock() }
+        return buffer
+    }
 
     init(_ executable: Executable, _ arguments: [String], in directory: URL = Executable.repositoryRoot) throws {
         process.executableURL = executable.url
@@ -70,6 +84,18 @@ final class RunningProcess {
         process.standardOutput = output
         process.standardError = output
         try process.run()
+        let reader = output.fileHandleForReading
+        let thread = Thread { [self] in
+            while true {
+                let chunk = reader.availableData
+                condition.lock()
+                if chunk.isEmpty { ended = true } else { buffer += String(decoding: chunk, as: UTF8.self) }
+                condition.broadcast()
+                condition.unlock()
+                if chunk.isEmpty { return }
+            }
+        }
+        thread.start()
     }
 
     /// Types `keys` into its standard input.
@@ -77,30 +103,50 @@ final class RunningProcess {
         input.fileHandleForWriting.write(Data(keys.utf8))
     }
 
-    /// Reads its output until `marker` has appeared in it (or the output ends); returns whether it did. The reads
-    /// block until the program writes: nothing here waits on a timer.
+    /// Waits until `predicate` holds for its output so far (or the output ends); returns whether it held.
     @discardableResult
-    func waitFor(_ marker: String) -> Bool {
-        while !text.contains(marker) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { return false }
-            text += String(decoding: chunk, as: UTF8.self)
+    func waitUntil(_ predicate: (String) -> Bool) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while !predicate(buffer) {
+            if ended { return false }
+            condition.wait()
         }
         return true
+    }
+
+    /// Reads its output until `marker` has appeared in it (or the output ends); returns whether it did.
+    @discardableResult
+    func waitFor(_ marker: String) -> Bool { waitUntil { $0.contains(marker) } }
+
+    /// How many times `marker` occurs in the output so far.
+    func count(_ marker: String) -> Int { text.components(separatedBy: marker).count - 1 }
+
+    /// Waits until `marker` occurs at least `count` times (or the output ends); returns whether it did.
+    @discardableResult
+    func waitForCount(_ marker: String, atLeast count: Int) -> Bool {
+        waitUntil { $0.components(separatedBy: marker).count - 1 >= count }
     }
 
     /// Closes its input, reads the rest of its output and waits for it to exit.
     func finish() -> Int32 {
         try? input.fileHandleForWriting.close()
-        text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        waitUntil { _ in false }
         process.waitUntilExit()
         return process.terminationStatus
     }
 
-    /// Stops it (SIGTERM) and waits.
+    /// Stops it (SIGTERM), waits for it to exit and for the rest of its output.
     func stop() {
         if process.isRunning { process.terminate() }
         try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        waitUntil { _ in false }
+    }
+
+    /// Kills it with SIGKILL (no chance to clean up), waits for it to die.
+    func kill9() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 }

@@ -86,18 +86,9 @@ extension CLISuite {
             let directory = try scratch()
             defer { try? FileManager.default.removeItem(at: directory) }
             let path = { (name: String) in directory.appendingPathComponent(name).path }
-            #expect(try controlroom.run(["keygen", "--out", path("cr.key")]).status == 0)
-            let roomIdentity = try controlroom.run(["identity", "--key", path("cr.key")])
-            try roomIdentity.stdout.write(toFile: path("cr.pub"), atomically: true, encoding: .utf8)
-            #expect(try panicd.run(["keygen", "--out", path("device.key")]).status == 0)
-            let identity = try panicd.run(["identity", "--key", path("device.key"), "--json"])
-            let fields = try #require(
-                try JSONSerialization.jsonObject(with: Data(identity.stdout.utf8)) as? [String: String])
-            let device = try #require(fields["device"])
-            let added = try controlroom.run([
-                "devices", "add", "--db", path("cr.sqlite"), "--id", device, "--key", try #require(fields["publicKey"]),
-            ])
-            #expect(added.status == 0, "\(added.stderr)")
+            let enrolment = try Rig.enrol(in: directory, database: path("cr.sqlite"))
+            try enrolment.roomIdentity.write(toFile: path("cr.pub"), atomically: true, encoding: .utf8)
+            let device = enrolment.device
             // The simulator's operator is a desk account with an API token.
             try "automation-password-1\n".write(toFile: path("pw"), atomically: true, encoding: .utf8)
             let user = try controlroom.run([

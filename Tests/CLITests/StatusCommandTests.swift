@@ -26,22 +26,9 @@ extension CLISuite {
 
         /// A sim-board config in `directory` (key, outbox and status socket there too), reporting nowhere.
         func simConfig(in directory: URL, extra: String = "") throws -> String {
-            let board = Executable.repositoryRoot.appendingPathComponent("boards/sim.yaml").path
             let config = directory.appendingPathComponent("panicd.yaml").path
-            try """
-            board: \(board)
-            key: device.key
-            outbox:
-              path: state/outbox.sqlite
-            status_socket: status.sock
-            backends:
-              - name: nowhere
-                url: http://127.0.0.1:9/v1/records
-                controlroom_key: \(Self.roomKey)
-                timeout: 1s
-            log_level: info
-            \(extra)
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            try Rig.simBoardConfig(roomKey: Self.roomKey, extra: extra).write(
+                toFile: config, atomically: true, encoding: .utf8)
             return config
         }
 

@@ -1,6 +1,7 @@
 import ControlRoomKit
 import Foundation
 import PanicCore
+import PanicSigning
 import Testing
 
 @Suite("The desk's dispatch, history and device health", .serialized, .timeLimit(.minutes(2)))
@@ -42,6 +43,37 @@ struct DeskDispatchTests {
             #expect((later.distanceMeters ?? 99) < 20)
             let audit = try await server.room.audit(device: bus.id, alert: press.id)
             #expect(audit.map(\.reason) == ["\(van.id) dispatched", "\(van.id) on-scene"])
+            // Each stage the box shows went to it as a signed command, in the same transaction as the audit line.
+            let poll = try BatchSigner(key: bus.key).sign(
+                RecordBatch(device: bus.id, envelopes: []), time: RecordTime.systemNow())
+            let answer = try await server.room.receive(poll)
+            let verifier = CommandSignatureVerifier(controlRoom: try #require(server.room.identity))
+            let commands = try answer.commands.map { try verifier.verify($0) }
+            #expect(Set(commands.map(\.action)) == [.dispatch, .arrive], "\(commands)")
+            #expect(commands.allSatisfy { $0.alert == press.id && $0.device == bus.id })
+        }
+    }
+
+    @Test(
+        "an accept and its audit line are one transaction: a refused accept leaves no line, a clear writes its reason",
+        arguments: StoreKind.all)
+    func actionAndAuditTogether(_ store: StoreKind) async throws {
+        try await DeskServer.with(store: store) { server in
+            try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+            let asha = try #require(try await server.room.account(name: "asha"))
+            let bus = DeskDevice()
+            try await server.register(bus, name: "Bus 534")
+            let press = try bus.next(.emergency(input: "panic"))
+            try await server.send(bus, [press.envelope])
+            try await server.room.accept(device: bus.id, alert: press.id, by: asha, reason: "calling the bus")
+            await #expect(throws: ControlRoomError.self) {
+                try await server.room.accept(device: bus.id, alert: press.id, by: asha, reason: "again")
+            }
+            try await server.room.clear(device: bus.id, alert: press.id, by: asha, reason: "false alarm: child")
+            let audit = try await server.room.audit(device: bus.id, alert: press.id)
+            #expect(audit.map(\.action) == [.accept, .clear])
+            #expect(audit.map(\.reason) == ["calling the bus", "false alarm: child"])
+            #expect(audit.allSatisfy { $0.user == "asha" })
         }
     }
 

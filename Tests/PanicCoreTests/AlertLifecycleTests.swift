@@ -27,6 +27,28 @@ struct AlertLifecycleTests {
         #expect(lifecycle.acknowledged(alert: "a") == nil)
     }
 
+    @Test("the responder stages travel back: accept → dispatch → arrive → clear; a late accept changes nothing")
+    func responderStages() {
+        var lifecycle = AlertLifecycle()
+        _ = lifecycle.stored(alert: "a", kind: .emergency)
+        _ = lifecycle.delivered(alert: "a")
+        #expect(lifecycle.commanded(.accept, alert: "a")?.to == .acknowledged)
+        #expect(
+            lifecycle.commanded(.dispatch, alert: "a")
+                == AlertTransition(alert: "a", kind: .emergency, from: .acknowledged, to: .dispatched))
+        #expect(lifecycle.commanded(.accept, alert: "a") == nil, "an accept after the dispatch moves nothing back")
+        #expect(lifecycle.commanded(.arrive, alert: "a")?.to == .onScene)
+        #expect(lifecycle.commanded(.dispatch, alert: "a") == nil)
+        #expect(lifecycle.openAlerts == ["a"])
+        #expect(lifecycle.commanded(.clear, alert: "a")?.to == .cleared)
+        #expect(lifecycle.openAlerts.isEmpty)
+        // A control room without dispatch: a dispatch straight after delivery (the accept was lost) still lands.
+        _ = lifecycle.stored(alert: "b", kind: .help)
+        _ = lifecycle.delivered(alert: "b")
+        #expect(lifecycle.commanded(.dispatch, alert: "b")?.to == .dispatched)
+        #expect(CommandAction.allCases.map(\.target) == [.acknowledged, .cleared, .dispatched, .onScene])
+    }
+
     @Test("positions and unknown alerts are not tracked")
     func untracked() {
         var lifecycle = AlertLifecycle()

@@ -19,7 +19,8 @@ struct IndicatorPolicyTests {
     func progress() {
         var situation = Situation(inputFault: true)
         let shown: [(AlertState, IndicatorState)] = [
-            (.stored, .stored), (.sent, .sent), (.acknowledged, .helpOnTheWay),
+            (.stored, .stored), (.sent, .sent), (.acknowledged, .helpOnTheWay), (.dispatched, .helpDispatched),
+            (.onScene, .helpOnScene),
         ]
         for (state, led) in shown {
             situation.apply(transition("e1", .emergency, to: state))

@@ -76,6 +76,25 @@ struct OutboxStatusTests {
         try outbox!.markDelivered(rest, backend: "a")
         expected.delivered["a", default: []].formUnion(rest)
         try expected.check(try outbox!.status(), outbox!)
+        // `panicd outbox status` beside the running daemon reads the file without the key: the same figures.
+        let fromFile = try Outbox.status(readingOnly: scratch.path)
+        try expected.check(fromFile, outbox!)
+        #expect(fromFile == (try outbox!.status()))
+        // And the audit view: every record's envelope, with the backends that confirmed it.
+        let envelopes = try Outbox.envelopes(readingOnly: scratch.path)
+        #expect(envelopes.map(\.sequence) == (try outbox!.records().map(\.sequence)))
+        #expect(envelopes.map(\.envelope) == (try outbox!.records().map(\.envelope)))
+        for entry in envelopes {
+            let have = ["a", "b"].filter { expected.delivered[$0, default: []].contains(entry.sequence) }
+            #expect(entry.deliveredTo == have, "record \(entry.sequence)")
+        }
+    }
+
+    @Test("a read-only look at a missing outbox names the file and creates nothing")
+    func readOnlyMissing() throws {
+        let scratch = try Scratch()
+        #expect(throws: (any Error).self) { try Outbox.status(readingOnly: scratch.path) }
+        #expect(!FileManager.default.fileExists(atPath: scratch.path))
     }
 
     @Test("a stream mark with a torn slot still gives the previous mark")

@@ -39,6 +39,23 @@ struct CommandGateTests {
         #expect(try result.get().action == .accept)
     }
 
+    @Test("dispatch and arrive commands pass in order; one that would move the alert back is refused as stale")
+    func responderStages() throws {
+        var gate = CommandGate(deviceID: deviceID)
+        var lifecycle = lifecycle(with: "alert-1")
+        let dispatch = gate.check(
+            try command(.dispatch, nonce: "d"), verifier: verifier, lifecycle: lifecycle, now: now)
+        #expect(try dispatch.get().action == .dispatch)
+        _ = lifecycle.commanded(.dispatch, alert: "alert-1")
+        _ = lifecycle.commanded(.arrive, alert: "alert-1")
+        let late = gate.check(try command(.dispatch, nonce: "d2"), verifier: verifier, lifecycle: lifecycle, now: now)
+        #expect(late == .failure(.stale(alert: "alert-1", state: .onScene)))
+        let accept = gate.check(try command(.accept, nonce: "a"), verifier: verifier, lifecycle: lifecycle, now: now)
+        #expect(accept == .failure(.stale(alert: "alert-1", state: .onScene)))
+        let clear = gate.check(try command(.clear, nonce: "c"), verifier: verifier, lifecycle: lifecycle, now: now)
+        #expect(try clear.get().action == .clear)
+    }
+
     @Test("a clear command signed by another key is refused as forged")
     func forgedByOtherKey() throws {
         var gate = CommandGate(deviceID: deviceID)
@@ -134,6 +151,63 @@ struct OperatorActionTests {
                 #expect(try await server.room.openAlerts().isEmpty)
                 let kinds = try await server.room.arrivalOrder(device: device.id).map(\.kind)
                 #expect(kinds == [.emergency, .cleared])
+            }
+        }
+    }
+
+    @Test("the desk's dispatch stages reach the box: help on the way → responder dispatched → on scene → cleared")
+    func dispatchStages() async throws {
+        let directory = try TemporaryDirectory()
+        let device = try TestDevice(directory: directory.path)
+        let clock = ManualClock()
+        let wall = wallClock(for: clock)
+        try await withControlRoom(directory: directory.path) { server in
+            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            let van = DeviceKey.generate()
+            try await server.room.addDevice(id: van.identity.deviceID, publicKey: van.identity.jwk)
+            try await server.room.editDevice(
+                id: van.identity.deviceID, DeviceMetadataEdit(name: "PCR van 12", responder: true))
+            try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+            let asha = try #require(try await server.room.account(name: "asha"))
+            let uplink = try Uplink(
+                outbox: device.outbox, deviceID: device.id, signingKey: device.key,
+                backends: [.init(name: "cr", url: server.url, controlRoomKey: server.key.identity)],
+                clock: clock, wallClock: wall, seed: 5, logger: quietLogger)
+            var events = uplink.events.makeAsyncIterator()
+            var transitions = uplink.alerts.transitions.makeAsyncIterator()
+            try await withUplink(uplink) {
+                let press = emergency(at: wall())
+                try uplink.submit(press)
+                try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .sent }
+                try await server.room.accept(device: device.id, alert: press.id)
+                try await drive(uplink, events: &events, clock: clock) {
+                    uplink.alerts.state(of: press.id) == .acknowledged
+                }
+                try await server.room.dispatch(
+                    device: device.id, alert: press.id, responder: van.identity.deviceID, stage: .dispatched, by: asha)
+                try await drive(uplink, events: &events, clock: clock) {
+                    uplink.alerts.state(of: press.id) == .dispatched
+                }
+                try await server.room.dispatch(
+                    device: device.id, alert: press.id, responder: van.identity.deviceID, stage: .onScene, by: asha)
+                try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .onScene }
+                try await server.room.clear(device: device.id, alert: press.id)
+                try await drive(uplink, events: &events, clock: clock) {
+                    try await server.room.allAlerts().first?.deviceCleared == true
+                }
+                var seen: [AlertState] = []
+                for _ in 0..<6 { if let next = await transitions.next() { seen.append(next.to) } }
+                #expect(seen == [.stored, .sent, .acknowledged, .dispatched, .onScene, .cleared])
+                // What the box was shown, stage by stage.
+                var situation = IndicatorPolicy.Situation()
+                var shown: [IndicatorState] = []
+                for state in seen.dropLast() {
+                    situation.apply(AlertTransition(alert: press.id, kind: .emergency, from: nil, to: state))
+                    shown.append(IndicatorPolicy.show(situation))
+                }
+                #expect(shown == [.stored, .sent, .helpOnTheWay, .helpDispatched, .helpOnScene])
+                let audit = try await server.room.audit(device: device.id, alert: press.id).map(\.reason)
+                #expect(audit.contains("\(van.identity.deviceID) dispatched"))
             }
         }
     }

@@ -53,16 +53,6 @@ extension ControlRoom {
             requireAlert: true)
     }
 
-    /// Appends one audit line on its own (after an accept or clear the control room carried out).
-    func recordAudit(
-        _ action: AuditAction, by account: DeskAccount, device: String, alert: String, reason: String
-    ) async throws {
-        try await store.appendAudit(
-            NewAuditEntry(
-                action: action, account: account, device: device, alert: alert, reason: reason, now: wallClock()),
-            requireAlert: false)
-    }
-
     /// The audit log, oldest first: for one alert, or all of it.
     public func audit(device: String? = nil, alert: String? = nil) async throws -> [AuditEntry] {
         try await store.audit(device: device, alert: alert)

@@ -49,7 +49,7 @@ public final class Desk: Sendable {
         self.room = room
         self.configuration = configuration
         self.clock = clock
-        sessions = DeskSessions(clock: clock)
+        sessions = DeskSessions(store: room.store, wallClock: room.wallClock)
     }
 
     static let cookieName = "pb_session"
@@ -65,16 +65,13 @@ public final class Desk: Sendable {
             }
             account = found
         } else {
-            guard let id = Desk.cookie(Desk.cookieName, in: request), let session = sessions.session(id: id) else {
-                throw HTTPError(.unauthorized, message: "log in first (no session)")
+            // The account as it is now: `controlroom users remove` takes effect at once, a role change too.
+            guard let id = Desk.cookie(Desk.cookieName, in: request), let session = try await sessions.session(id: id)
+            else {
+                throw HTTPError(.unauthorized, message: "log in first (no session, or it ended)")
             }
             if changes { try Desk.checkSameOrigin(request, csrf: session.csrf) }
-            // The account as it is now: `controlroom users remove` takes effect at once, a role change too.
-            guard let current = try await room.account(name: session.account.name) else {
-                sessions.end(id: id)
-                throw HTTPError(.unauthorized, message: "the account \(session.account.name) no longer exists")
-            }
-            account = current
+            account = session.account
         }
         guard account.role >= role else {
             throw HTTPError(

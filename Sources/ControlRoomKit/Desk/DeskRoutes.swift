@@ -70,7 +70,7 @@ extension Desk {
                 return ControlRoomServer.json(["error": "wrong name or password"], status: .unauthorized)
             }
             throttle.withLock { $0.succeed(key: keys[0]) }
-            let (id, session) = sessions.start(account)
+            let (id, session) = try await sessions.start(account)
             room.logger.notice("login", metadata: ["user": "\(account.name)", "role": "\(account.role.rawValue)"])
             var response = ControlRoomServer.json(SessionInfo(session))
             response.headers[.setCookie] = sessionCookie(id, maxAge: Int(sessions.lifetime.components.seconds))
@@ -78,14 +78,15 @@ extension Desk {
         }
         router.get("/v1/session") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
-            guard let id = Desk.cookie(Desk.cookieName, in: request), let session = sessions.session(id: id) else {
+            guard let id = Desk.cookie(Desk.cookieName, in: request), let session = try await sessions.session(id: id)
+            else {
                 throw HTTPError(.unauthorized, message: "log in first (no session)")
             }
             return ControlRoomServer.json(SessionInfo(session))
         }
         router.post("/v1/session/logout") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator, changes: true)
-            if let id = Desk.cookie(Desk.cookieName, in: request) { sessions.end(id: id) }
+            if let id = Desk.cookie(Desk.cookieName, in: request) { try await sessions.end(id: id) }
             var response = ControlRoomServer.json(["ok": true])
             response.headers[.setCookie] = sessionCookie("", maxAge: 0)
             return response
@@ -194,8 +195,7 @@ extension Desk {
                 switch action {
                 case "accept":
                     let reason = try await Desk.decodeIfPresent(Reason.self, request, context)?.reason ?? ""
-                    let view = try await room.accept(device: device, alert: alert)
-                    try await room.recordAudit(.accept, by: account, device: device, alert: alert, reason: reason)
+                    let view = try await room.accept(device: device, alert: alert, by: account, reason: reason)
                     signal.poke()
                     return ControlRoomServer.json(view)
                 case "clear":
@@ -203,8 +203,7 @@ extension Desk {
                     guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                         throw HTTPError(.badRequest, message: "clearing an alert needs a reason ({\"reason\": \"…\"})")
                     }
-                    let view = try await room.clear(device: device, alert: alert)
-                    try await room.recordAudit(.clear, by: account, device: device, alert: alert, reason: reason)
+                    let view = try await room.clear(device: device, alert: alert, by: account, reason: reason)
                     signal.poke()
                     return ControlRoomServer.json(view)
                 case "note":

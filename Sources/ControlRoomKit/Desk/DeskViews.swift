@@ -20,6 +20,15 @@ public enum DispatchStage: String, Sendable, Codable, CaseIterable {
     case dispatched
     case onScene = "on-scene"
     case stoodDown = "stood-down"
+
+    /// The command that tells the alerting box about this stage (nil: a stand-down changes nothing on the box).
+    public var command: CommandAction? {
+        switch self {
+        case .dispatched: .dispatch
+        case .onScene: .arrive
+        case .stoodDown: nil
+        }
+    }
 }
 
 /// A responder assigned to an alert, with its live distance.
@@ -155,12 +164,14 @@ extension ControlRoom {
         return result
     }
 
-    /// Assigns (or moves to a new stage) a responder on an alert; written to the audit log.
+    /// Assigns (or moves to a new stage) a responder on an alert; written to the audit log, and the stage goes to
+    /// the alerting box as a signed `dispatch` or `arrive` command (its LED changes pattern), in one transaction.
     public func dispatch(
         device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount
     ) async throws {
         try await store.dispatch(
-            device: device, alert: alert, responder: responder, stage: stage, by: account, now: wallClock())
+            device: device, alert: alert, responder: responder, stage: stage, by: account, now: wallClock(),
+            issue: issuer)
     }
 
     func responders(

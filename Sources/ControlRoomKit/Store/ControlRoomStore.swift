@@ -37,11 +37,11 @@ public protocol ControlRoomStore: Sendable {
 
     // MARK: Alerts and commands
 
-    /// Moves an alert from one of `allowed` to `newState` and issues the command that tells the device, in one
-    /// transaction; returns the alert as it is now.
+    /// Moves an alert from one of `allowed` to `newState`, issues the command that tells the device and writes
+    /// `audit` (who did it, why), in one transaction; returns the alert as it is now.
     func act(
         _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
-        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer
+        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer, audit: NewAuditEntry?
     ) async throws -> AlertView
     /// Alerts, oldest press first.
     func alerts(_ scope: AlertScope, now: RecordTime) async throws -> [AlertView]
@@ -74,6 +74,20 @@ public protocol ControlRoomStore: Sendable {
     func account(name: String) async throws -> DeskAccount?
     func account(tokenHash: String) async throws -> DeskAccount?
 
+    // MARK: Desk: sessions (in the database, so every instance on it knows every session)
+
+    /// Keeps a new session: only the SHA-256 of its secret (a copy of the database gives no live cookie).
+    func startSession(_ session: StoredSession) async throws
+    /// The session with this id hash if it is alive at `now` (`idle` since its last use, `lifetime` since its
+    /// start, in ms), marking it used when its last use is older than `touchAfter` ms; a dead one is deleted.
+    func session(
+        idHash: String, now: Int64, idle: Int64, lifetime: Int64, touchAfter: Int64
+    ) async throws
+        -> StoredSession?
+    func endSession(idHash: String) async throws
+    /// Ends every session of `user` (the account was removed, its password changed).
+    func endSessions(user: String) async throws
+
     // MARK: Desk: audit, metadata, dispatch, tracks
 
     /// Appends to the append-only audit log; with `requireAlert`, throws `unknownAlert` when the alert is unknown.
@@ -83,10 +97,11 @@ public protocol ControlRoomStore: Sendable {
     func editMetadata(device: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata
     func metadata(device: String) async throws -> DeviceMetadata?
     func allMetadata() async throws -> [String: DeviceMetadata]
-    /// Assigns a responder (or moves it to `stage`) and writes the audit line, in one transaction.
+    /// Assigns a responder (or moves it to `stage`), writes the audit line and, for a stage the box shows, issues
+    /// its command to the alerting device (unless the alert is cleared), in one transaction.
     func dispatch(
         device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
-        now: RecordTime
+        now: RecordTime, issue: CommandIssuer
     ) async throws
     func dispatches(device: String, alert: String) async throws -> [DispatchRow]
     /// Envelopes of `device` from sequence `from` on, stored after `afterRowID`, in sequence order.

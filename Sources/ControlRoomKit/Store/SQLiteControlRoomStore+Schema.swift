@@ -62,5 +62,14 @@ extension SQLiteControlRoomStore {
                     device TEXT NOT NULL, alert TEXT NOT NULL, responder TEXT NOT NULL, stage TEXT NOT NULL,
                     time_ms INTEGER NOT NULL, PRIMARY KEY(device, alert, responder));
                 """),
+        // Sessions in the database: a restart logs nobody out, and a password change ends the old sessions.
+        SQLiteMigration(
+            version: 4, summary: "desk sessions (hash of the secret, user, CSRF token, start, last use)",
+            sql: """
+                CREATE TABLE sessions(
+                    id_hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL, started_ms INTEGER NOT NULL,
+                    last_used_ms INTEGER NOT NULL);
+                CREATE INDEX sessions_by_user ON sessions(user);
+                """),
     ]
 }

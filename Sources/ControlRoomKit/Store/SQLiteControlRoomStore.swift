@@ -223,7 +223,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func act(
         _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
-        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer
+        newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer, audit: NewAuditEntry?
     ) throws -> AlertView {
         try state.withLock { state in
             try state.connection.transaction {
@@ -241,6 +241,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                 try state.statement("UPDATE alerts SET state = ?3 WHERE device = ?1 AND id = ?2")
                     .bind([.text(device), .text(alert), .text(newState.rawValue)]).run()
                 try insert(try issue(action, device, alert, now), state)
+                if let audit { try appendAudit(audit, state) }
                 return try alertViews(
                     where: "a.device = ?1 AND a.id = ?2", [.text(device), .text(alert)], now: now, state)[0]
             }
@@ -383,16 +384,75 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func removeUser(name: String) throws -> Bool {
         try state.withLock { state in
-            try state.statement("DELETE FROM users WHERE name = ?1").bind([.text(name)]).run()
-            return state.connection.changes > 0
+            try state.connection.transaction {
+                try state.statement("DELETE FROM users WHERE name = ?1").bind([.text(name)]).run()
+                let removed = state.connection.changes > 0
+                try state.statement("DELETE FROM sessions WHERE user = ?1").bind([.text(name)]).run()
+                return removed
+            }
         }
     }
 
     public func setPasswordHash(name: String, hash: String) throws {
         try state.withLock { state in
-            try state.statement("UPDATE users SET password_hash = ?2 WHERE name = ?1")
-                .bind([.text(name), .text(hash)]).run()
-            if state.connection.changes == 0 { throw DeskError.unknownUser(name) }
+            try state.connection.transaction {
+                try state.statement("UPDATE users SET password_hash = ?2 WHERE name = ?1")
+                    .bind([.text(name), .text(hash)]).run()
+                if state.connection.changes == 0 { throw DeskError.unknownUser(name) }
+                // A new password ends the sessions the old one opened.
+                try state.statement("DELETE FROM sessions WHERE user = ?1").bind([.text(name)]).run()
+            }
+        }
+    }
+
+    public func startSession(_ session: StoredSession) throws {
+        try state.withLock { state in
+            try state.statement(
+                "INSERT INTO sessions(id_hash, user, csrf, started_ms, last_used_ms) VALUES(?1, ?2, ?3, ?4, ?5)"
+            ).bind([
+                .text(session.idHash), .text(session.user), .text(session.csrf), .integer(session.startedMs),
+                .integer(session.lastUsedMs),
+            ]).run()
+        }
+    }
+
+    public func session(
+        idHash: String, now: Int64, idle: Int64, lifetime: Int64, touchAfter: Int64
+    ) throws -> StoredSession? {
+        try state.withLock { state in
+            let query = try state.statement(
+                "SELECT user, csrf, started_ms, last_used_ms FROM sessions WHERE id_hash = ?1")
+            try query.bind([.text(idHash)])
+            guard try query.step() else {
+                query.reset()
+                return nil
+            }
+            let session = StoredSession(
+                idHash: idHash, user: query.text(0), csrf: query.text(1), startedMs: query.integer(2),
+                lastUsedMs: query.integer(3))
+            query.reset()
+            guard now - session.lastUsedMs < idle, now - session.startedMs < lifetime else {
+                try state.statement("DELETE FROM sessions WHERE id_hash = ?1 OR last_used_ms < ?2 OR started_ms < ?3")
+                    .bind([.text(idHash), .integer(now - idle), .integer(now - lifetime)]).run()
+                return nil
+            }
+            if now - session.lastUsedMs >= touchAfter {
+                try state.statement("UPDATE sessions SET last_used_ms = ?2 WHERE id_hash = ?1")
+                    .bind([.text(idHash), .integer(now)]).run()
+            }
+            return session
+        }
+    }
+
+    public func endSession(idHash: String) throws {
+        try state.withLock { state in
+            try state.statement("DELETE FROM sessions WHERE id_hash = ?1").bind([.text(idHash)]).run()
+        }
+    }
+
+    public func endSessions(user: String) throws {
+        try state.withLock { state in
+            try state.statement("DELETE FROM sessions WHERE user = ?1").bind([.text(user)]).run()
         }
     }
 
@@ -544,7 +604,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func dispatch(
         device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
-        now: RecordTime
+        now: RecordTime, issue: CommandIssuer
     ) throws {
         try state.withLock { state in
             try state.connection.transaction {
@@ -565,6 +625,11 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                     NewAuditEntry(
                         action: .dispatch, account: account, device: device, alert: alert,
                         reason: "\(responder) \(stage.rawValue)", now: now), state)
+                let current = try state.statement("SELECT state FROM alerts WHERE device = ?1 AND id = ?2")
+                try current.bind([.text(device), .text(alert)])
+                let cleared = try current.step() && current.text(0) == ControlRoomAlertState.cleared.rawValue
+                current.reset()
+                if let action = stage.command, !cleared { try insert(try issue(action, device, alert, now), state) }
             }
         }
     }

@@ -1,0 +1,78 @@
+import NIOCore
+import NIOPosix
+import PanicCore
+import Synchronization
+
+/// The daemon's one thread. Swift's global executor on Linux wakes several pool threads for every resumed task
+/// (a bare 1 Hz `Task.sleep` loop measured ~9 context switches a second here, a timerfd loop 1): an idle box would
+/// spend its battery waking threads. Every task of `panicd run` therefore runs on one NIO event loop — as its task
+/// executor — and sleeps on that loop's own timer, so a deadline costs one wake of one thread. Blocking work (a
+/// commit's fdatasync) runs on it too, one thing at a time, as the box's work already is; network I/O stays on
+/// NIO's shared threads. (`make bench-idle` measures it beside gpsd.)
+public final class DaemonLoop: TaskExecutor, Sendable {
+    let group: MultiThreadedEventLoopGroup
+    /// The loop every task runs on.
+    public let loop: any EventLoop
+
+    public init() {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = group.next()
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+
+    /// Runs `body` with every task it starts on the loop.
+    public func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(self) { try await body() }
+    }
+
+    /// Stops the loop's thread (after `run` returned).
+    public func shutdown() async throws { try await group.shutdownGracefully() }
+
+    /// The system's monotonic clock, sleeping on the loop's timer.
+    public var clock: LoopClock { LoopClock(loop: loop, executor: self) }
+}
+
+/// `CLOCK_MONOTONIC` (as `SystemMonotonicClock`), with sleeps scheduled on an event loop: the loop's timerfd
+/// wakes the loop's thread, which resumes the sleeper on the same thread.
+public struct LoopClock: MonotonicClock {
+    let loop: any EventLoop
+    let executor: DaemonLoop
+    private let system = SystemMonotonicClock()
+
+    public var preferredExecutor: (any TaskExecutor)? { executor }
+
+    public var now: MonotonicInstant { system.now }
+    public var minimumResolution: Duration { .nanoseconds(1) }
+
+    public func sleep(until deadline: MonotonicInstant, tolerance: Duration? = nil) async throws {
+        let remaining = now.duration(to: deadline)
+        guard remaining > .zero else { return }
+        // The scheduled wake-up, and whether the sleeper was resumed (by the timer or by cancellation).
+        let pending = Mutex<(task: Scheduled<Void?>?, continuation: CheckedContinuation<Void, any Error>?)>((nil, nil))
+        try await withTaskCancellationHandler {
+            try Task.checkCancellation()
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let task = loop.scheduleTask(in: .nanoseconds(remaining.nanosecondsClamped)) {
+                    pending.withLock { $0.continuation.take() }?.resume()
+                }
+                let cancelledMeanwhile = pending.withLock { state -> Bool in
+                    state.task = task
+                    state.continuation = continuation
+                    return Task.isCancelled
+                }
+                if cancelledMeanwhile {
+                    task.cancel()
+                    pending.withLock { $0.continuation.take() }?.resume(throwing: CancellationError())
+                }
+            }
+        } onCancel: {
+            let (task, continuation) = pending.withLock { state in (state.task, state.continuation.take()) }
+            task?.cancel()
+            continuation?.resume(throwing: CancellationError())
+        }
+    }
+}
