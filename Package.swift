@@ -184,6 +184,7 @@ let package = Package(
             dependencies: [
                 "ControlRoomKit", "PanicCore", "PanicSigning", .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

@@ -31,26 +31,28 @@ public struct RequestReplayGuard: Sendable {
 }
 
 extension ControlRoom {
-    /// Whether `batch` proves it comes from its device: the device's signature over its acks, envelopes and a
-    /// fresh time and nonce (`BatchProof`), its nonce taken once in the store.
+    /// Whether `batch` proves it comes from its device: the device's signature over its acks, envelopes and a fresh
+    /// time and nonce (`BatchProof`). A verified, fresh claim comes back with it: its nonce is taken by the store in
+    /// the ingest's transaction (a replay then answers `replayed`).
     func authenticate(
         _ batch: RecordBatch, registry: RegistrySnapshot, now: RecordTime
-    ) async throws
-        -> BatchAuthentication
+    )
+        -> (BatchAuthentication, BatchClaim?)
     {
         guard batch.proof != nil else {
-            return BatchAuthentication(verified: false, refusal: .missing, serverTime: now)
+            return (BatchAuthentication(verified: false, refusal: .missing, serverTime: now), nil)
         }
         guard let key = registry.byDevice[batch.device] else {
-            return BatchAuthentication(verified: false, refusal: .unknownDevice, serverTime: now)
+            return (BatchAuthentication(verified: false, refusal: .unknownDevice, serverTime: now), nil)
         }
         switch BatchProof.verify(batch, key: key) {
-        case .failure(let refusal): return BatchAuthentication(verified: false, refusal: refusal, serverTime: now)
+        case .failure(let refusal):
+            return (BatchAuthentication(verified: false, refusal: refusal, serverTime: now), nil)
         case .success(let claim):
-            if let refusal = try await store.take(claim, now: now) {
-                return BatchAuthentication(verified: false, refusal: refusal, serverTime: now)
+            guard RequestReplayGuard.isFresh(claim, now: now) else {
+                return (BatchAuthentication(verified: false, refusal: .stale, serverTime: now), nil)
             }
-            return BatchAuthentication(verified: true, serverTime: now)
+            return (BatchAuthentication(verified: true, serverTime: now), claim)
         }
     }
 }

@@ -39,16 +39,17 @@ extension ControlRoom {
             logRejections(device: batch.device, [:], refusal: refusal, now: now)
             throw refusal
         }
-        let authentication = try await authenticate(batch, registry: registry, now: now)
+        var (authentication, claim) = authenticate(batch, registry: registry, now: now)
         let genuine = screened.compactMap { item -> GenuineRecord? in
             if case .genuine(let record) = item { return record }
             return nil
         }
         let answer = try await ingestQueue.submit(
-            IngestRequest(
-                device: batch.device, records: genuine, acks: authentication.verified ? batch.commandAcks : nil,
-                now: now),
+            IngestRequest(device: batch.device, records: genuine, claim: claim, acks: batch.commandAcks, now: now),
             issue: issuer)
+        if claim != nil && !answer.authenticated {
+            authentication = BatchAuthentication(verified: false, refusal: .replayed, serverTime: now)
+        }
         for finding in answer.findings {
             if finding.name == Self.outboxLostFinding {
                 logger.error(

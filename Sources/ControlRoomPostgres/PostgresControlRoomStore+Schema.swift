@@ -135,6 +135,7 @@ extension PostgresControlRoomStore {
     /// lock, so a step runs once. Returns the versions applied.
     @discardableResult
     public func migrate() async throws -> [Int] {
+        try await probe()
         do {
             try await client.query(
                 """

@@ -1,6 +1,7 @@
 import ControlRoomKit
 import Foundation
 import Logging
+import NIOSSL
 import PanicCore
 import PanicSigning
 import PostgresNIO
@@ -20,7 +21,11 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
     public let logger: Logger
     /// The registry last read, and how many times the cache was dropped (a read started before a drop must not
     /// store what it read).
-    private let registryCache = Mutex((snapshot: RegistrySnapshot(), drops: 0))
+    private let registryCache = Mutex(
+        (snapshot: RegistrySnapshot(), drops: 0, checked: ContinuousClock.now - .seconds(3600)))
+    /// Longest a cached registry is trusted without reading the generation, even while listening: a notification
+    /// delayed (a loaded machine, a slow network) cannot keep a removed device trusted longer.
+    static let registryTrust: Duration = .milliseconds(500)
     /// Whether the registry feed is listening: while it is, the cached registry is current (a change to `devices`
     /// anywhere notifies `panicbridge_registry`, which drops the cache); while it is not, every read asks.
     private let registryListening = Atomic<Bool>(false)
@@ -37,15 +42,47 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         configuration.options.connectTimeout = .seconds(5)
         self.url = url
         self.logger = logger
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool logs every failed connection attempt at info, and retries forever: the probe in `migrate()`
+        // reports a server that cannot be reached or refuses the login, once, as an error naming it.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .warning)
+        client = PostgresClient(configuration: configuration, backgroundLogger: background)
     }
 
-    /// Runs the connection pool and the registry feed until cancelled.
+    /// Opens one connection of its own and closes it: throws `cannotConnect` naming the host, port and what went
+    /// wrong (refused, unknown host, no such role or database, bad password) within 5 s.
+    public func probe() async throws {
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            switch url.sslMode {
+            case "disable": tls = .disable
+            case "require": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            default: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+        } catch { throw PostgresStoreError.cannotConnect("\(url.host):\(url.port)", "TLS set-up failed: \(error)") }
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls
+        )
+        configuration.options.connectTimeout = .seconds(5)
+        var quiet = logger
+        quiet.logLevel = .critical
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: quiet)
+            try await connection.close()
+        } catch {
+            throw PostgresStoreError.cannotConnect("\(url.host):\(url.port)", PostgresStoreError.reason(error))
+        }
+    }
+
+    /// Runs the connection pool and the registry feed until cancelled or, as a service, until the graceful
+    /// shutdown reaches it (after the HTTP server, which is started after it, has stopped).
     public func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.client.run() }
-            group.addTask { await self.followRegistry() }
-            await group.waitForAll()
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.client.run() }
+                group.addTask { await self.followRegistry() }
+                await group.waitForAll()
+            }
         }
     }
 
@@ -121,22 +158,35 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
     // MARK: Registry
 
     private func dropRegistryCache() {
-        registryCache.withLock { $0 = (RegistrySnapshot(), $0.drops + 1) }
+        registryCache.withLock { $0 = (RegistrySnapshot(), $0.drops + 1, $0.checked) }
     }
 
     public func registry() async throws -> RegistrySnapshot {
-        let (cached, drops) = registryCache.withLock { $0 }
-        if registryListening.load(ordering: .sequentiallyConsistent), cached.generation >= 0 { return cached }
+        let (cached, drops, checked) = registryCache.withLock { $0 }
+        let started = ContinuousClock.now
+        if registryListening.load(ordering: .sequentiallyConsistent), cached.generation >= 0,
+            checked.duration(to: started) < Self.registryTrust
+        {
+            return cached
+        }
         let rows = try await query("SELECT generation FROM registry")
         let generation = try rows.first?.decode(Int64.self) ?? 0
-        if cached.generation == generation { return cached }
+        if cached.generation == generation {
+            registryCache.withLock { if $0.drops == drops { $0.checked = started } }
+            return cached
+        }
         var devices: [(id: String, jwk: String)] = []
         for row in try await query("SELECT id, jwk FROM devices") {
             let (id, jwk) = try row.decode((String, String).self)
             devices.append((id, jwk))
         }
         let snapshot = RegistrySnapshot(generation: generation, rows: devices)
-        registryCache.withLock { if $0.drops == drops { $0.snapshot = snapshot } }
+        registryCache.withLock {
+            if $0.drops == drops {
+                $0.snapshot = snapshot
+                $0.checked = started
+            }
+        }
         return snapshot
     }
 
@@ -177,27 +227,13 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
 
     // MARK: Intake
 
-    public func take(_ claim: BatchClaim, now: RecordTime) async throws -> BatchProofRefusal? {
-        guard RequestReplayGuard.isFresh(claim, now: now) else { return .stale }
-        let window = BatchClaim.freshness.components.seconds * 1000
-        if nonceTakes.add(1, ordering: .relaxed).newValue % 512 == 0 {
+    public func ingest(_ requests: [IngestRequest], issue: @escaping CommandIssuer) async throws -> [IngestAnswer] {
+        let logger = logger
+        if nonceTakes.add(1, ordering: .relaxed).newValue % 512 == 0, let now = requests.first?.now {
             // A nonce dropped here has a claim time outside the window, so a replay of it is refused as stale.
-            let before = now.epochMilliseconds - 2 * window
+            let before = now.epochMilliseconds - 2 * BatchClaim.freshness.components.seconds * 1000
             try await query("DELETE FROM request_nonces WHERE time_ms < \(before)")
         }
-        let device = claim.device
-        let nonce = claim.nonce
-        let time = claim.time.epochMilliseconds
-        let taken = try await query(
-            """
-            INSERT INTO request_nonces(device, nonce, time_ms) VALUES(\(device), \(nonce), \(time))
-            ON CONFLICT DO NOTHING RETURNING 1
-            """)
-        return taken.isEmpty ? .replayed : nil
-    }
-
-    public func ingest(_ requests: [IngestRequest], issue: CommandIssuer) async throws -> [IngestAnswer] {
-        let logger = logger
         return try await transaction { connection in
             // Every device of the group, locked in one order so two instances' groups cannot deadlock; the lock is
             // the database's, held until commit, so a second instance ingesting the same device waits for it.
@@ -222,18 +258,23 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         let now = request.now.epochMilliseconds
         var rows = LedgerRows()
         if !request.records.isEmpty {
+            // One query for both questions the rules ask: the entries at each sequence number and its neighbours,
+            // and which of the records' ids are stored (under any number).
             let sequences = IntakePlan.sequences(of: request.records)
+            let ids = IntakePlan.recordIDs(of: request.records)
+            let wanted = Set(sequences)
+            let known = Set(ids)
             for try await (seq, hash, uuid, prev) in try await connection.query(
-                "SELECT seq, hash, uuid, prev FROM records WHERE device = \(device) AND seq = ANY(\(sequences))",
+                """
+                SELECT seq, hash, uuid, prev FROM records
+                WHERE device = \(device) AND (seq = ANY(\(sequences)) OR uuid = ANY(\(ids)))
+                """,
                 logger: logger
             ).decode((Int64, String, String, String?).self) {
-                rows.entries[seq] = LedgerEntry(envelopeHash: hash, recordID: uuid, previousHash: prev)
-            }
-            let ids = IntakePlan.recordIDs(of: request.records)
-            for try await uuid in try await connection.query(
-                "SELECT uuid FROM records WHERE device = \(device) AND uuid = ANY(\(ids))", logger: logger
-            ).decode(String.self) {
-                rows.recordIDs.insert(uuid)
+                if wanted.contains(seq) {
+                    rows.entries[seq] = LedgerEntry(envelopeHash: hash, recordID: uuid, previousHash: prev)
+                }
+                if known.contains(uuid) { rows.recordIDs.insert(uuid) }
             }
         }
         let plan = try IntakePlan(request.records, rows: rows)
@@ -278,9 +319,19 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
                 )
             }
         }
-        guard let acks = request.acks else {
-            return IngestAnswer(results: plan.results, findings: plan.findings, alerts: [], commands: [])
+        // The proof's nonce, taken once across every instance: a concurrent transaction inserting the same one
+        // waits for this one, then finds it.
+        guard let claim = request.claim,
+            try await !connection.query(
+                """
+                INSERT INTO request_nonces(device, nonce, time_ms) VALUES(\(claim.device), \(claim.nonce), \(claim.time.epochMilliseconds))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """, logger: logger
+            ).collect().isEmpty
+        else {
+            return IngestAnswer(results: plan.results, findings: plan.findings)
         }
+        let acks = request.acks
         if !acks.isEmpty {
             try await connection.query(
                 "UPDATE commands SET acked = true WHERE device = \(device) AND nonce = ANY(\(acks))", logger: logger)
@@ -291,15 +342,19 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         ).decode((String, String).self) {
             alerts.append(RemoteAlertState(alert: id, state: ControlRoomAlertState(rawValue: state) ?? .open))
         }
+        // Only an accepted or cleared alert can want a command (re)issued.
         let commands = try await pendingCommands(
-            device: device, now: request.now, issue: issue, connection, logger)
-        return IngestAnswer(results: plan.results, findings: plan.findings, alerts: alerts, commands: commands)
+            device: device, now: request.now, reissue: alerts.contains { $0.state != .open }, issue: issue, connection,
+            logger)
+        return IngestAnswer(
+            results: plan.results, findings: plan.findings, authenticated: true, alerts: alerts, commands: commands)
     }
 
     /// Unacknowledged, unexpired commands for `device`; an expired one whose effect the device has not confirmed
     /// is replaced by a fresh one. Runs under the device's lock, so a command is issued once across instances.
     private static func pendingCommands(
-        device: String, now: RecordTime, issue: CommandIssuer, _ connection: PostgresConnection, _ logger: Logger
+        device: String, now: RecordTime, reissue wanted: Bool, issue: CommandIssuer, _ connection: PostgresConnection,
+        _ logger: Logger
     ) async throws -> [String] {
         let nowMs = now.epochMilliseconds
         let acknowledged = ControlRoomAlertState.acknowledged.rawValue
@@ -307,17 +362,19 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         let accept = CommandAction.accept.rawValue
         let clear = CommandAction.clear.rawValue
         var reissue: [(String, CommandAction)] = []
-        for try await (id, state) in try await connection.query(
-            """
-            SELECT a.id, a.state FROM alerts a
-            WHERE a.device = \(device) AND NOT a.device_cleared AND a.state IN (\(acknowledged), \(cleared))
-            AND NOT EXISTS (
-                SELECT 1 FROM commands c WHERE c.device = a.device AND c.alert = a.id
-                AND c.action = CASE a.state WHEN \(acknowledged) THEN \(accept) ELSE \(clear) END
-                AND (c.acked OR c.expires_ms > \(nowMs)))
-            """, logger: logger
-        ).decode((String, String).self) {
-            reissue.append((id, state == acknowledged ? .accept : .clear))
+        if wanted {
+            for try await (id, state) in try await connection.query(
+                """
+                SELECT a.id, a.state FROM alerts a
+                WHERE a.device = \(device) AND NOT a.device_cleared AND a.state IN (\(acknowledged), \(cleared))
+                AND NOT EXISTS (
+                    SELECT 1 FROM commands c WHERE c.device = a.device AND c.alert = a.id
+                    AND c.action = CASE a.state WHEN \(acknowledged) THEN \(accept) ELSE \(clear) END
+                    AND (c.acked OR c.expires_ms > \(nowMs)))
+                """, logger: logger
+            ).decode((String, String).self) {
+                reissue.append((id, state == acknowledged ? .accept : .clear))
+            }
         }
         for (alert, action) in reissue {
             try await insert(try issue(action, device, alert, now), connection, logger)

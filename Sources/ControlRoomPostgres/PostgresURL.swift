@@ -108,7 +108,19 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
             let state = info[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
             return (info[.message] ?? "server error") + state
         }
-        if let underlying = error.underlying { return "\(error.code): \(underlying)" }
+        if let underlying = error.underlying {
+            let text = "\(underlying)"
+            // "Connection errors: SingleConnectionFailure(target: …, error: connection reset (error set): Connection
+            // refused) (errno: 111))": the last cause is what a person needs.
+            if let errno = text.range(of: " (errno: ") {
+                let before = text[..<errno.lowerBound].trimmingCharacters(in: CharacterSet(charactersIn: ")"))
+                let cause = before.range(of: ": ", options: .backwards).map { before[$0.upperBound...] } ?? before[...]
+                let number = text[errno.upperBound...].prefix { $0.isNumber }
+                return "\(cause) (errno \(number))"
+            }
+            if let range = text.range(of: "error: ", options: .backwards) { return String(text[range.upperBound...]) }
+            return text
+        }
         return "\(error.code)"
     }
 }

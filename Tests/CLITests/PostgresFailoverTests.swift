@@ -94,6 +94,12 @@ extension CLISuite {
             #expect(duplicated == 0)
             // The kill was felt: requests to the dead instance went to the other one.
             #expect(Self.failovers.load(ordering: .relaxed) > 0)
+            // SIGTERM stops an instance cleanly: the server, the desk feed and the pool, in reverse order.
+            for instance in instances {
+                instance.process.terminate()
+                instance.process.waitUntilExit()
+                #expect(instance.process.terminationReason == .exit)
+            }
         }
 
         struct Identity: Codable, Hashable {

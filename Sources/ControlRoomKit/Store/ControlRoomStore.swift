@@ -28,13 +28,12 @@ public protocol ControlRoomStore: Sendable {
 
     // MARK: Intake
 
-    /// Takes a verified request's nonce once (across every instance on the store); nil when it may act, else why
-    /// not (`stale`, `replayed`).
-    func take(_ claim: BatchClaim, now: RecordTime) async throws -> BatchProofRefusal?
     /// Runs the ledger half of the rules over each request's genuine records and stores what they accept, all in
-    /// one transaction (a group commit), in order; answers each request's alerts and commands when it is
-    /// authenticated. `issue` signs a fresh command.
-    func ingest(_ requests: [IngestRequest], issue: CommandIssuer) async throws -> [IngestAnswer]
+    /// one transaction (a group commit), in order. A request with a verified, fresh proof has its nonce taken in
+    /// the same transaction (once across every instance on the store); when it was taken before, the request is
+    /// answered as unauthenticated. Only an authenticated request's acks are applied and its alerts and commands
+    /// answered. `issue` signs a fresh command.
+    func ingest(_ requests: [IngestRequest], issue: @escaping CommandIssuer) async throws -> [IngestAnswer]
 
     // MARK: Alerts and commands
 
@@ -159,18 +158,21 @@ public struct RegistrySnapshot: Sendable {
     }
 }
 
-/// One request's share of an ingest: its genuine records (batch order) and, when the request is authenticated,
-/// the acks it carries.
+/// One request's share of an ingest: its genuine records (batch order) and, when its proof verified and is fresh,
+/// the claim whose nonce is to be taken and the acks it carries.
 public struct IngestRequest: Sendable {
     public var device: String
     public var records: [GenuineRecord]
-    /// The command nonces acknowledged; nil when the request is not authenticated (no acks, alerts or commands).
-    public var acks: [String]?
+    /// The verified, fresh proof; nil when the request is not authenticated (no acks, alerts or commands).
+    public var claim: BatchClaim?
+    /// The command nonces acknowledged (applied only when `claim`'s nonce is taken).
+    public var acks: [String]
     public var now: RecordTime
 
-    public init(device: String, records: [GenuineRecord], acks: [String]?, now: RecordTime) {
+    public init(device: String, records: [GenuineRecord], claim: BatchClaim?, acks: [String], now: RecordTime) {
         self.device = device
         self.records = records
+        self.claim = claim
         self.acks = acks
         self.now = now
     }
@@ -182,13 +184,19 @@ public struct IngestAnswer: Sendable {
     public var results: [RecordResult]
     /// Findings recorded (for the log).
     public var findings: [FindingRow]
+    /// Whether the request was authenticated: its claim's nonce taken here, for the first time.
+    public var authenticated: Bool
     /// The device's alerts not yet closed, and its pending commands (empty when not authenticated).
     public var alerts: [RemoteAlertState]
     public var commands: [String]
 
-    public init(results: [RecordResult], findings: [FindingRow], alerts: [RemoteAlertState], commands: [String]) {
+    public init(
+        results: [RecordResult], findings: [FindingRow], authenticated: Bool = false, alerts: [RemoteAlertState] = [],
+        commands: [String] = []
+    ) {
         self.results = results
         self.findings = findings
+        self.authenticated = authenticated
         self.alerts = alerts
         self.commands = commands
     }

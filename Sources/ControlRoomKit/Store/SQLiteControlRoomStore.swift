@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import PanicCore
 import PanicSQLite
 import PanicSigning
@@ -75,11 +76,13 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     // MARK: Intake
 
-    public func take(_ claim: BatchClaim, now: RecordTime) -> BatchProofRefusal? {
-        replayGuard.withLock { $0.take(claim, now: now) }
+    /// The group's transaction runs on NIO's thread pool: it waits for the disk (`synchronous = FULL`), which must
+    /// not hold one of the few threads that run every task.
+    public func ingest(_ requests: [IngestRequest], issue: @escaping CommandIssuer) async throws -> [IngestAnswer] {
+        try await NIOThreadPool.singleton.runIfActive { try self.ingestNow(requests, issue: issue) }
     }
 
-    public func ingest(_ requests: [IngestRequest], issue: CommandIssuer) throws -> [IngestAnswer] {
+    func ingestNow(_ requests: [IngestRequest], issue: CommandIssuer) throws -> [IngestAnswer] {
         try state.withLock { state in
             try state.connection.transaction {
                 try requests.map { request in try ingest(request, issue: issue, state) }
@@ -124,13 +127,14 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                     .bind([.text(device), .text(alert)]).run()
             }
         }
-        guard let acks = request.acks else {
-            return IngestAnswer(results: plan.results, findings: plan.findings, alerts: [], commands: [])
+        guard let claim = request.claim, replayGuard.withLock({ $0.take(claim, now: now) }) == nil else {
+            return IngestAnswer(results: plan.results, findings: plan.findings)
         }
         let ack = try state.statement("UPDATE commands SET acked = 1 WHERE nonce = ?1 AND device = ?2")
-        for nonce in acks { try ack.bind([.text(nonce), .text(request.device)]).run() }
+        for nonce in request.acks { try ack.bind([.text(nonce), .text(request.device)]).run() }
         return IngestAnswer(
-            results: plan.results, findings: plan.findings, alerts: try remoteAlerts(device: request.device, state),
+            results: plan.results, findings: plan.findings, authenticated: true,
+            alerts: try remoteAlerts(device: request.device, state),
             commands: try pendingCommands(device: request.device, now: now, issue: issue, state))
     }
 
