@@ -25,33 +25,10 @@ public struct SimInputServer: Service {
     }
 
     public func run() async throws {
-        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
-        do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-        } catch {
-            logger.error(
-                "cannot serve the simulated board's input socket", metadata: ["path": "\(path)", "error": "\(error)"])
-            return
-        }
-        chmod(path, 0o660)
-        logger.info("simulated board: virtual buttons on \(path)")
-        defer { unlink(path) }
-        do {
-            try await cancelWhenGracefulShutdown {
-                try await withThrowingDiscardingTaskGroup { group in
-                    try await server.executeThenClose { connections in
-                        for try await connection in connections {
-                            group.addTask { await serve(connection) }
-                        }
-                    }
-                }
-            }
-        } catch is CancellationError {}
+        _ = try await LocalSocket.serve(
+            path: path, purpose: "the simulated board's input socket", logger: logger,
+            onListening: { logger.info("simulated board: virtual buttons on \(path)") }
+        ) { connection in await serve(connection) }
     }
 
     func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {

@@ -23,40 +23,13 @@ public struct StatusServer: Service {
     }
 
     public func run() async throws {
-        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
-        do {
-            try FileManager.default.createDirectory(
-                atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
-                withIntermediateDirectories: true)
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-        } catch {
-            logger.error(
-                "cannot serve the status socket; panicd status will not reach this daemon",
-                metadata: ["path": "\(path)", "error": "\(error)"])
+        let served = try await LocalSocket.serve(
+            path: path, purpose: "the status socket; panicd status will not reach this daemon", logger: logger,
+            onListening: { logger.info("serving status on \(path)") }
+        ) { connection in await serve(connection) }
+        if !served {
             try? await gracefulShutdown()
             return
-        }
-        // Group-readable whatever the umask (the unit's UMask=0077 would leave it to root and panicd alone).
-        chmod(path, 0o660)
-        logger.info("serving status on \(path)")
-        defer { unlink(path) }
-        do {
-            try await cancelWhenGracefulShutdown {
-                try await withThrowingDiscardingTaskGroup { group in
-                    try await server.executeThenClose { connections in
-                        for try await connection in connections {
-                            group.addTask { await serve(connection) }
-                        }
-                    }
-                }
-            }
-        } catch is CancellationError {
-            // Graceful shutdown: the listening socket is closed, watchers see the end of their stream.
         }
         board.finish()
     }

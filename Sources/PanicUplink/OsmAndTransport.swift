@@ -14,12 +14,7 @@ public final class OsmAndTransport: RecordTransport {
 
     /// A transport posting to `url` (Traccar's OsmAnd port, e.g. `http://traccar:5055/`).
     public init(url: String, options: OsmAndOptions, trust: TrustRoots, connectTimeout: Duration = .seconds(5)) {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if case .caFile(let path) = trust { tls.trustRoots = .file(path) }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout.connect = .nanoseconds(connectTimeout.nanosecondsClamped)
-        configuration.httpVersion = .http1Only
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        client = HTTPClient.uplink(trust: trust, connectTimeout: connectTimeout)
         self.url = url
         self.options = options
     }

@@ -12,6 +12,19 @@ public enum TrustRoots: Sendable, Hashable {
     case caFile(String)
 }
 
+extension HTTPClient {
+    /// The client every HTTP(S) backend gets: its own connection pool, the backend's trust roots, a connect
+    /// deadline, HTTP/1.1.
+    static func uplink(trust: TrustRoots, connectTimeout: Duration) -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if case .caFile(let path) = trust { tls.trustRoots = .file(path) }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout.connect = .nanoseconds(connectTimeout.nanosecondsClamped)
+        configuration.httpVersion = .http1Only
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+}
+
 /// Why a request to a backend failed.
 public struct UplinkTransportError: Error, CustomStringConvertible {
     /// What failed, for the log.
@@ -36,12 +49,7 @@ public final class HTTPUplinkTransport: UplinkTransport {
 
     /// A transport posting to `baseURL` + `/v1/records`.
     public init(baseURL: String, trust: TrustRoots, connectTimeout: Duration = .seconds(5)) {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if case .caFile(let path) = trust { tls.trustRoots = .file(path) }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout.connect = .nanoseconds(connectTimeout.nanosecondsClamped)
-        configuration.httpVersion = .http1Only
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        client = HTTPClient.uplink(trust: trust, connectTimeout: connectTimeout)
         endpoint = baseURL.hasSuffix("/") ? baseURL + "v1/records" : baseURL + "/v1/records"
     }
 

@@ -119,97 +119,83 @@ struct CommandGateTests {
 
 @Suite("Operator actions reach the box over HTTP", .timeLimit(.minutes(5)))
 struct OperatorActionTests {
-    @Test("accept then clear: stored → sent → help on the way → cleared, and a cleared record goes back")
-    func acceptThenClear() async throws {
+    /// One box with an emergency the control room on loopback has accepted: `body` goes on from help on the way,
+    /// driving virtual time with `until`, and gets every transition the box made.
+    func withAcceptedEmergency(
+        seed: UInt64, prepare: (RunningControlRoom) async throws -> Void = { _ in },
+        _ body: (_ server: RunningControlRoom, _ device: TestDevice, _ press: RecordDraft, _ until: Driver) async throws
+            -> Void
+    ) async throws -> [AlertState] {
         let directory = try TemporaryDirectory()
         let device = try TestDevice(directory: directory.path)
         let clock = ManualClock()
         let wall = wallClock(for: clock)
-        try await withControlRoom(directory: directory.path) { server in
+        return try await withControlRoom(directory: directory.path) { server in
             try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
+            try await prepare(server)
             let uplink = try Uplink(
                 outbox: device.outbox, deviceID: device.id, signingKey: device.key,
                 backends: [.init(name: "cr", url: server.url, controlRoomKey: server.key.identity)],
-                clock: clock, wallClock: wall, seed: 4, logger: quietLogger)
-            var events = uplink.events.makeAsyncIterator()
-            var transitions = uplink.alerts.transitions.makeAsyncIterator()
+                clock: clock, wallClock: wall, seed: seed, logger: quietLogger)
+            let driver = Driver(uplink: uplink, clock: clock)
+            let transitions = uplink.alerts.transitions
             try await withUplink(uplink) {
                 let press = emergency(at: wall())
                 try uplink.submit(press)
-                try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .sent }
+                try await driver.until { uplink.alerts.state(of: press.id) == .sent }
                 try await server.room.accept(device: device.id, alert: press.id)
-                try await drive(uplink, events: &events, clock: clock) {
-                    uplink.alerts.state(of: press.id) == .acknowledged
-                }
-                try await server.room.clear(device: device.id, alert: press.id)
-                try await drive(uplink, events: &events, clock: clock) {
-                    try await server.room.allAlerts().first?.deviceCleared == true
-                }
-                var seen: [AlertState] = []
-                for _ in 0..<4 { if let next = await transitions.next() { seen.append(next.to) } }
-                #expect(seen == [.stored, .sent, .acknowledged, .cleared])
-                #expect(try await server.room.openAlerts().isEmpty)
-                let kinds = try await server.room.arrivalOrder(device: device.id).map(\.kind)
-                #expect(kinds == [.emergency, .cleared])
+                try await driver.until { uplink.alerts.state(of: press.id) == .acknowledged }
+                try await body(server, device, press, driver)
             }
+            var seen: [AlertState] = []
+            for await transition in transitions { seen.append(transition.to) }
+            return seen
         }
+    }
+
+    @Test("accept then clear: stored → sent → help on the way → cleared, and a cleared record goes back")
+    func acceptThenClear() async throws {
+        let seen = try await withAcceptedEmergency(seed: 4) { server, device, press, driver in
+            try await server.room.clear(device: device.id, alert: press.id)
+            try await driver.until { try await server.room.allAlerts().first?.deviceCleared == true }
+            #expect(try await server.room.openAlerts().isEmpty)
+            let kinds = try await server.room.arrivalOrder(device: device.id).map(\.kind)
+            #expect(kinds == [.emergency, .cleared])
+        }
+        #expect(seen == [.stored, .sent, .acknowledged, .cleared])
     }
 
     @Test("the desk's dispatch stages reach the box: help on the way → responder dispatched → on scene → cleared")
     func dispatchStages() async throws {
-        let directory = try TemporaryDirectory()
-        let device = try TestDevice(directory: directory.path)
-        let clock = ManualClock()
-        let wall = wallClock(for: clock)
-        try await withControlRoom(directory: directory.path) { server in
-            try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
-            let van = DeviceKey.generate()
+        let van = DeviceKey.generate()
+        let seen = try await withAcceptedEmergency(seed: 5) { server in
             try await server.room.addDevice(id: van.identity.deviceID, publicKey: van.identity.jwk)
             try await server.room.editDevice(
                 id: van.identity.deviceID, DeviceMetadataEdit(name: "PCR van 12", responder: true))
             try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+        } _: { server, device, press, driver in
             let asha = try #require(try await server.room.account(name: "asha"))
-            let uplink = try Uplink(
-                outbox: device.outbox, deviceID: device.id, signingKey: device.key,
-                backends: [.init(name: "cr", url: server.url, controlRoomKey: server.key.identity)],
-                clock: clock, wallClock: wall, seed: 5, logger: quietLogger)
-            var events = uplink.events.makeAsyncIterator()
-            var transitions = uplink.alerts.transitions.makeAsyncIterator()
-            try await withUplink(uplink) {
-                let press = emergency(at: wall())
-                try uplink.submit(press)
-                try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .sent }
-                try await server.room.accept(device: device.id, alert: press.id)
-                try await drive(uplink, events: &events, clock: clock) {
-                    uplink.alerts.state(of: press.id) == .acknowledged
-                }
-                try await server.room.dispatch(
-                    device: device.id, alert: press.id, responder: van.identity.deviceID, stage: .dispatched, by: asha)
-                try await drive(uplink, events: &events, clock: clock) {
-                    uplink.alerts.state(of: press.id) == .dispatched
-                }
-                try await server.room.dispatch(
-                    device: device.id, alert: press.id, responder: van.identity.deviceID, stage: .onScene, by: asha)
-                try await drive(uplink, events: &events, clock: clock) { uplink.alerts.state(of: press.id) == .onScene }
-                try await server.room.clear(device: device.id, alert: press.id)
-                try await drive(uplink, events: &events, clock: clock) {
-                    try await server.room.allAlerts().first?.deviceCleared == true
-                }
-                var seen: [AlertState] = []
-                for _ in 0..<6 { if let next = await transitions.next() { seen.append(next.to) } }
-                #expect(seen == [.stored, .sent, .acknowledged, .dispatched, .onScene, .cleared])
-                // What the box was shown, stage by stage.
-                var situation = IndicatorPolicy.Situation()
-                var shown: [IndicatorState] = []
-                for state in seen.dropLast() {
-                    situation.apply(AlertTransition(alert: press.id, kind: .emergency, from: nil, to: state))
-                    shown.append(IndicatorPolicy.show(situation))
-                }
-                #expect(shown == [.stored, .sent, .helpOnTheWay, .helpDispatched, .helpOnScene])
-                let audit = try await server.room.audit(device: device.id, alert: press.id).map(\.reason)
-                #expect(audit.contains("\(van.identity.deviceID) dispatched"))
-            }
+            let state = { driver.uplink.alerts.state(of: press.id) }
+            try await server.room.dispatch(
+                device: device.id, alert: press.id, responder: van.identity.deviceID, stage: .dispatched, by: asha)
+            try await driver.until { state() == .dispatched }
+            try await server.room.dispatch(
+                device: device.id, alert: press.id, responder: van.identity.deviceID, stage: .onScene, by: asha)
+            try await driver.until { state() == .onScene }
+            try await server.room.clear(device: device.id, alert: press.id)
+            try await driver.until { try await server.room.allAlerts().first?.deviceCleared == true }
+            let audit = try await server.room.audit(device: device.id, alert: press.id).map(\.reason)
+            #expect(audit.contains("\(van.identity.deviceID) dispatched"))
         }
+        #expect(seen == [.stored, .sent, .acknowledged, .dispatched, .onScene, .cleared])
+        // What the box was shown, stage by stage.
+        var situation = IndicatorPolicy.Situation()
+        var shown: [IndicatorState] = []
+        for state in seen.dropLast() {
+            situation.apply(AlertTransition(alert: "a", kind: .emergency, from: nil, to: state))
+            shown.append(IndicatorPolicy.show(situation))
+        }
+        #expect(shown == [.stored, .sent, .helpOnTheWay, .helpDispatched, .helpOnScene])
     }
 
     @Test("commands signed by a key the box did not pin, or already expired, change nothing")

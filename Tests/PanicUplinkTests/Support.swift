@@ -114,6 +114,24 @@ func withUplink<T: Sendable>(_ uplink: Uplink, _ body: () async throws -> T) asy
     }
 }
 
+/// `drive` for one uplink, holding its event iterator (for helpers that hand the driving to a test's body).
+final class Driver {
+    let uplink: Uplink
+    let clock: ManualClock
+    private var events: AsyncStream<UplinkEvent>.Iterator
+
+    init(uplink: Uplink, clock: ManualClock) {
+        self.uplink = uplink
+        self.clock = clock
+        events = uplink.events.makeAsyncIterator()
+    }
+
+    /// Drives virtual time until `done` holds (see `drive`).
+    func until(_ done: () async throws -> Bool) async throws {
+        try await drive(uplink, events: &events, clock: clock, until: done)
+    }
+}
+
 /// Drives virtual time: whenever a backend goes quiet with a deadline, the clock jumps to it. Returns once
 /// `done` holds after an event; fails when the uplink stops or `maxEvents` pass without it.
 func drive(
