@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The idle bench (`make bench-idle`): `panicd run` on the sim board beside gpsd on a pseudo-terminal, both at 1 Hz
 NMEA, measured the same way for SECONDS (default 60): wakeups/s (voluntary + involuntary context switches of every
-thread, from /proc/PID/task/*/status) and resident memory (VmRSS). Also the time from exec to `ready` (armed).
+thread, from /proc/PID/task/*/status) and resident memory (VmRSS, split into anonymous memory and mapped files). Also the time from exec to `ready` (armed).
 
 Usage: scripts/idle-bench.py PANICD [SECONDS]. gpsd reads a captured receiver log (Tests/NMEATests/Fixtures,
 one epoch a second) from the pty with -b (read-only) -n (no wait for a client) -N (foreground). panicd runs its
@@ -34,10 +34,12 @@ def switches(pid):
     return total
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """Resident memory from /proc/PID/status: VmRSS (all), RssAnon (private memory) or RssFile (mapped files, which
+    the kernel can drop and read again: mostly the executable's own pages)."""
     with open(f"/proc/{pid}/status") as handle:
         for line in handle:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -117,7 +119,8 @@ def main():
         print(f"idle bench: {seconds:.0f} s, 1 Hz NMEA each (gpsd on {tty} from quectel-l76k-nmea.log, panicd's sim receiver)")
         for name, proc in (("panicd", daemon), ("gpsd", gpsd)):
             rate = (after[name] - before[name]) / seconds
-            print(f"  {name:7s} wakeups/s {rate:6.2f}   RSS {rss_kib(proc.pid) / 1024:6.1f} MB   "
+            print(f"  {name:7s} wakeups/s {rate:6.2f}   RSS {rss_kib(proc.pid) / 1024:6.1f} MB "
+                  f"(anonymous {rss_kib(proc.pid, 'RssAnon') / 1024:5.1f} MB, files {rss_kib(proc.pid, 'RssFile') / 1024:5.1f} MB)   "
                   f"threads {len(os.listdir(f'/proc/{proc.pid}/task'))}")
         print(f"  panicd exec → ready (armed): {armed * 1000:.0f} ms")
         daemon.terminate()
