@@ -132,15 +132,16 @@ extension PostgresControlRoomStore {
         }
     }
 
+    /// The alert's state; throws `unknownAlert` when there is no such alert.
+    @discardableResult
     static func requireAlert(
         device: String, alert: String, _ connection: PostgresConnection, _ logger: Logger
-    )
-        async throws
-    {
+    ) async throws -> ControlRoomAlertState {
         let rows = try await connection.query(
-            "SELECT 1 FROM alerts WHERE device = \(device) AND id = \(alert)", logger: logger
+            "SELECT state FROM alerts WHERE device = \(device) AND id = \(alert)", logger: logger
         ).collect()
-        if rows.isEmpty { throw ControlRoomError.unknownAlert(device: device, alert: alert) }
+        guard let row = rows.first else { throw ControlRoomError.unknownAlert(device: device, alert: alert) }
+        return ControlRoomAlertState(rawValue: try row.decode(String.self)) ?? .open
     }
 
     static func append(_ entry: NewAuditEntry, _ connection: PostgresConnection, _ logger: Logger) async throws {
@@ -226,7 +227,7 @@ extension PostgresControlRoomStore {
     ) async throws {
         let logger = logger
         try await transaction { connection in
-            try await Self.requireAlert(device: device, alert: alert, connection, logger)
+            let current = try await Self.requireAlert(device: device, alert: alert, connection, logger)
             let isResponder = try await connection.query(
                 "SELECT responder FROM device_meta WHERE device = \(responder)", logger: logger
             ).collect().first.map { try $0.decode(Bool.self) }
@@ -245,10 +246,7 @@ extension PostgresControlRoomStore {
                 NewAuditEntry(
                     action: .dispatch, account: account, device: device, alert: alert,
                     reason: "\(responder) \(stage.rawValue)", now: now), connection, logger)
-            let state = try await connection.query(
-                "SELECT state FROM alerts WHERE device = \(device) AND id = \(alert)", logger: logger
-            ).collect().first.map { try $0.decode(String.self) }
-            if let action = stage.command, state != ControlRoomAlertState.cleared.rawValue {
+            if let action = stage.command, current != .cleared {
                 try await Self.insert(try issue(action, device, alert, now), connection, logger)
             }
         }

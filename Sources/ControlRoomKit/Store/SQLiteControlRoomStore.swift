@@ -525,11 +525,14 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         ]).run()
     }
 
-    private func requireAlert(device: String, alert: String, _ state: State) throws {
-        let query = try state.statement("SELECT 1 FROM alerts WHERE device = ?1 AND id = ?2")
+    /// The alert's state; throws `unknownAlert` when there is no such alert.
+    @discardableResult
+    private func requireAlert(device: String, alert: String, _ state: State) throws -> ControlRoomAlertState {
+        let query = try state.statement("SELECT state FROM alerts WHERE device = ?1 AND id = ?2")
         try query.bind([.text(device), .text(alert)])
         defer { query.reset() }
         guard try query.step() else { throw ControlRoomError.unknownAlert(device: device, alert: alert) }
+        return ControlRoomAlertState(rawValue: query.text(0)) ?? .open
     }
 
     public func audit(device: String?, alert: String?) throws -> [AuditEntry] {
@@ -608,7 +611,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     ) throws {
         try state.withLock { state in
             try state.connection.transaction {
-                try requireAlert(device: device, alert: alert, state)
+                let current = try requireAlert(device: device, alert: alert, state)
                 guard try metadata(device: responder, state)?.responder == true else {
                     throw DeskError.badRequest("device '\(responder)' is not registered as a responder")
                 }
@@ -625,11 +628,9 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                     NewAuditEntry(
                         action: .dispatch, account: account, device: device, alert: alert,
                         reason: "\(responder) \(stage.rawValue)", now: now), state)
-                let current = try state.statement("SELECT state FROM alerts WHERE device = ?1 AND id = ?2")
-                try current.bind([.text(device), .text(alert)])
-                let cleared = try current.step() && current.text(0) == ControlRoomAlertState.cleared.rawValue
-                current.reset()
-                if let action = stage.command, !cleared { try insert(try issue(action, device, alert, now), state) }
+                if let action = stage.command, current != .cleared {
+                    try insert(try issue(action, device, alert, now), state)
+                }
             }
         }
     }
