@@ -101,9 +101,15 @@ struct LoudFailureTests {
             var events = uplink.events.makeAsyncIterator()
             try await withUplink(uplink) {
                 for index in 0..<3 { try uplink.submit(position(index, at: wall())) }
-                try await drive(uplink, events: &events, clock: clock) {
-                    uplink.faults.contains { $0.description == "backend-failing:cr" }
+                // Wait for the fault's event, not `faults`: the two lanes run apart, so the other lane's events can
+                // arrive between the fault being raised and its log line; the event is yielded after the line.
+                var raised = false
+                while !raised, let event = await events.next() {
+                    if case .fault(let fault) = event, fault.description == "backend-failing:cr" { raised = true }
+                    if case .idle(_, let until?) = event { clock.advance(to: until) }
                 }
+                #expect(raised)
+                #expect(uplink.faults.contains { $0.description == "backend-failing:cr" })
                 #expect(log.contains(.error, "backend keeps failing", reason: "unknown-device"))
                 try await server.room.addDevice(id: device.id, publicKey: device.key.identity.jwk)
                 try await drive(uplink, events: &events, clock: clock) {
