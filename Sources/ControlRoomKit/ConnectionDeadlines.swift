@@ -113,10 +113,13 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
         context.write(data, promise: promise)
     }
 
-    /// Keeps one timer, for the machine's current deadline.
+    /// Keeps one timer, due no later than the machine's current deadline. A timer already due earlier is kept (when
+    /// it fires before the deadline, the machine says so and the timer is set again for the deadline then): a
+    /// request then moves the deadline without touching the loop's timer heap, where cancelling and scheduling
+    /// for each request part cost 3 % of a small request's CPU.
     private func schedule(_ context: ChannelHandlerContext) {
         let deadline = machine?.deadline
-        guard deadline != timerDeadline else { return }
+        if let timerDeadline, deadline.map({ $0 >= timerDeadline }) ?? true { return }
         timer?.cancel()
         timer = nil
         timerDeadline = deadline

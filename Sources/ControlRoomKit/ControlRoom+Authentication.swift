@@ -9,6 +9,9 @@ import PanicSigning
 public struct RequestReplayGuard: Sendable {
     /// Claim time by `device nonce`.
     private(set) var seen: [String: RecordTime] = [:]
+    /// Expired nonces are dropped when `seen` outgrows this (twice what was left after the last pass): amortized
+    /// O(1) per request, where dropping them on every request cost a pass over the whole window each time.
+    private var pruneAt = 64
 
     public init() {}
 
@@ -22,7 +25,10 @@ public struct RequestReplayGuard: Sendable {
         let window = BatchClaim.freshness.components.seconds * 1000
         guard Self.isFresh(claim, now: now) else { return .stale }
         // A nonce dropped here has a claim time outside the window, so a replay of it is refused as stale.
-        if seen.count > 64 { seen = seen.filter { $0.value.epochMilliseconds >= now.epochMilliseconds - window } }
+        if seen.count > pruneAt {
+            seen = seen.filter { $0.value.epochMilliseconds >= now.epochMilliseconds - window }
+            pruneAt = max(64, 2 * seen.count)
+        }
         let key = claim.device + " " + claim.nonce
         guard seen[key] == nil else { return .replayed }
         seen[key] = claim.time

@@ -105,13 +105,18 @@ public enum ControlRoomServer {
             if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { return tooLarge }
             let body: ByteBuffer
             do { body = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError { return tooLarge }
-            // Decoding is CPU work: it runs on NIO's thread pool, not on the threads that answer the operator's
-            // requests; the signature checks run off the event loops too (`ControlRoom.screen`, in parallel for a
-            // big batch).
+            // Decoding a big body is CPU work: it runs on NIO's thread pool, not on the threads that answer the
+            // operator's requests. A small one (a box's usual request: a few records) is decoded here, where the
+            // two thread hops would cost more than the decoding. The signature checks run off the event loops too
+            // (`ControlRoom.screen`, in parallel for a big batch).
             let batch: RecordBatch
             do {
-                batch = try await NIOThreadPool.singleton.runIfActive {
-                    try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body))
+                if body.readableBytes <= Self.inlineDecodeBytes {
+                    batch = try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body))
+                } else {
+                    batch = try await NIOThreadPool.singleton.runIfActive {
+                        try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body))
+                    }
                 }
             } catch let error as DecodingError {
                 return json(["error": "the body is not a record batch: \(error)"], status: .badRequest)
@@ -125,7 +130,7 @@ public enum ControlRoomServer {
                 context.channel.close(promise: nil)
                 return Response(status: .serviceUnavailable)
             }
-            return json(response)
+            return json(response, sortedKeys: false)
         }
         router.get("/v1/identity") { _, _ -> Response in
             json(["jwk": controlRoom.identity?.jwk ?? "", "kid": controlRoom.identity?.thumbprint ?? ""])
@@ -142,16 +147,20 @@ public enum ControlRoomServer {
     ) -> some ApplicationProtocol {
         Application(
             router: router(controlRoom: controlRoom, faults: faults),
-            server: .http1(
-                configuration: .init(additionalChannelHandlers: [ConnectionDeadlineHandler(timeouts: timeouts)])),
+            server: server(timeouts: timeouts),
             configuration: .init(address: .hostname(host, port: port), serverName: "controlroom"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
     }
 
-    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+    /// Bodies up to this size are decoded on the request's own task, bigger ones on NIO's thread pool.
+    static let inlineDecodeBytes = 16 * 1024
+
+    /// `value` as a JSON answer; keys sorted (stable output for people and diffs) unless `sortedKeys` is false (the
+    /// device's answer, thousands a second, read only by the box).
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, sortedKeys: Bool = true) -> Response {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = sortedKeys ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
         let data = (try? encoder.encode(value)) ?? Data(#"{"error":"encoding failed"}"#.utf8)
         return Response(
             status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],

@@ -29,7 +29,7 @@ public enum BatchProof {
         guard key.device == batch.device else { return .failure(.unknownDevice) }
         let envelope: Envelope
         do { envelope = try Envelope(text) } catch { return .failure(.malformed) }
-        guard envelope.keyID == key.identity.thumbprint, envelope.algorithm == "EdDSA",
+        guard envelope.keyID == key.keyID, envelope.algorithm == "EdDSA",
             key.identity.publicKey.isValidSignature(envelope.signature, for: Data(envelope.signingInput.utf8))
         else { return .failure(.badSignature) }
         guard let claim = try? JSONDecoder().decode(BatchClaim.self, from: envelope.payload),

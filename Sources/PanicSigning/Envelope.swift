@@ -84,8 +84,23 @@ public struct Envelope: Sendable {
     /// Parses compact serialization; the error says which part is wrong.
     public init(_ text: String) throws(EnvelopeError) {
         self.text = text
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3 else { throw EnvelopeError("expected 3 dot-separated parts, found \(parts.count)") }
+        // The two dots, found on the UTF-8 bytes (a `String.split` here was 5 % of the control room's intake).
+        let utf8 = text.utf8
+        var dots: [String.Index] = []
+        var index = utf8.startIndex
+        while let dot = utf8[index...].firstIndex(of: UInt8(ascii: ".")) {
+            dots.append(dot)
+            if dots.count > 2 { break }
+            index = utf8.index(after: dot)
+        }
+        guard dots.count == 2 else {
+            let found = dots.count > 2 ? "more than 3" : "\(dots.count + 1)"
+            throw EnvelopeError("expected 3 dot-separated parts, found \(found)")
+        }
+        let parts = [
+            text[text.startIndex..<dots[0]], text[utf8.index(after: dots[0])..<dots[1]],
+            text[utf8.index(after: dots[1])...],
+        ]
         guard let headerBytes = Base64URL.decode(parts[0]) else { throw EnvelopeError("header is not base64url") }
         struct Header: Decodable {
             var alg: String

@@ -3,13 +3,16 @@ import PanicCore
 /// A device key a ledger trusts: the device it is registered to, and its public key.
 public struct RegisteredKey: Sendable, Hashable {
     /// The device id records signed with this key must carry.
-    public var device: String
+    public let device: String
     /// The public key.
-    public var identity: DeviceIdentity
+    public let identity: DeviceIdentity
+    /// Its thumbprint (`DeviceIdentity.thumbprint`, the JWS `kid`), computed once.
+    public let keyID: String
 
     public init(device: String, identity: DeviceIdentity) {
         self.device = device
         self.identity = identity
+        keyID = identity.thumbprint
     }
 }
 

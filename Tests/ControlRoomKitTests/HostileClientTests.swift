@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ControlRoomKit
 import Foundation
+import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
@@ -34,16 +35,23 @@ final class Flag: Sendable {
     var isSet: Bool { value.withLock { $0 } }
 }
 
-/// A control room served on a free loopback port while `body` runs.
+/// A control room served on a free loopback port while `body` runs: the device endpoint alone, or (`desk`) the
+/// whole application `controlroom serve` runs, with its desk.
 func serving<T: Sendable>(
-    _ room: ControlRoom, timeouts: ServerTimeouts = ServerTimeouts(), _ body: (String) async throws -> T
+    _ room: ControlRoom, timeouts: ServerTimeouts = ServerTimeouts(), desk: Bool = false,
+    _ body: (String) async throws -> T
 ) async throws -> T {
     var quiet = Logger(label: "test")
     quiet.logLevel = .critical
     let (ports, sink) = AsyncStream<Int>.makeStream()
-    let app = ControlRoomServer.application(
-        controlRoom: room, host: "127.0.0.1", port: 0, timeouts: timeouts, logger: quiet,
-        onRunning: { sink.yield($0) })
+    let app: any ApplicationProtocol =
+        desk
+        ? try ControlRoomServer.application(
+            desk: Desk(room: room), host: "127.0.0.1", port: 0, timeouts: timeouts, logger: quiet,
+            onRunning: { sink.yield($0) })
+        : ControlRoomServer.application(
+            controlRoom: room, host: "127.0.0.1", port: 0, timeouts: timeouts, logger: quiet,
+            onRunning: { sink.yield($0) })
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await app.run() }
         var iterator = ports.makeAsyncIterator()
@@ -189,11 +197,13 @@ final class SlowClient: ChannelInboundHandler, Sendable {
 extension HostileClientTests {
     @Suite("The server closes slow connections", .timeLimit(.minutes(2)))
     struct ServerTimeoutTests {
-        @Test("300 connections sending nothing, half a header or half a body are closed within their timeouts")
-        func slowConnectionsClosed() async throws {
+        @Test(
+            "300 connections sending nothing, half a header or half a body are closed within their timeouts",
+            arguments: [false, true])
+        func slowConnectionsClosed(desk: Bool) async throws {
             let fixture = try await Fixture()
             let timeouts = ServerTimeouts(header: .seconds(1), idle: .seconds(1), body: .milliseconds(1_500))
-            try await serving(fixture.room, timeouts: timeouts) { url in
+            try await serving(fixture.room, timeouts: timeouts, desk: desk) { url in
                 let port = try #require(Int(url.split(separator: ":").last ?? ""))
                 let group = MultiThreadedEventLoopGroup.singleton
                 let kinds: [(name: String, bytes: String, limit: Duration)] = [
@@ -230,7 +240,7 @@ extension HostileClientTests {
                 }
                 for (index, kind) in kinds.enumerated() {
                     print(
-                        "server timeouts: 100 \(kind.name) connections, slowest closed \(latest[index]) after connecting (limit \(kind.limit))"
+                        "server timeouts (\(desk ? "with the desk" : "device endpoint")): 100 \(kind.name) connections, slowest closed \(latest[index]) after connecting (limit \(kind.limit))"
                     )
                     #expect(latest[index] >= kind.limit - .milliseconds(200))
                     // Generous: opening 300 connections on a busy two-core machine takes a while.

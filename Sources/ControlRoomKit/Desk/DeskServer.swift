@@ -32,20 +32,18 @@ extension ControlRoomServer {
     /// `onRunning` gets it).
     public static func application(
         desk: Desk, host: String, port: Int, tls: TLSConfiguration? = nil, faults: FaultInjector? = nil,
-        metrics: MetricsEndpoint? = nil, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        metrics: MetricsEndpoint? = nil, timeouts: ServerTimeouts = ServerTimeouts(), logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "controlroom")
         let router = router(controlRoom: desk.room, faults: faults, desk: desk, metrics: metrics)
         let running: @Sendable (any Channel) async -> Void = { channel in
             await onRunning(channel.localAddress?.port ?? port)
         }
-        guard let tls else {
-            return Application(
-                router: router, server: .http1(), configuration: configuration, onServerRunning: running,
-                logger: logger)
-        }
         return Application(
-            router: router, server: try .tls(.http1(), tlsConfiguration: tls), configuration: configuration,
+            router: router,
+            server: try tls.map { try server(timeouts: timeouts, tls: $0) } ?? server(timeouts: timeouts),
+            configuration: configuration,
             onServerRunning: running, logger: logger)
     }
 }

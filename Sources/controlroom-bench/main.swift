@@ -85,7 +85,8 @@ func bodies(_ streams: [Stream], per request: Int) throws -> [ByteBuffer] {
     return result
 }
 
-/// Posts `bodies` with `concurrency` requests in flight; returns the wall time and each request's latency.
+/// Posts `bodies` with AsyncHTTPClient, `concurrency` requests in flight; returns the wall time and each request's
+/// latency.
 func post(_ bodies: [ByteBuffer], to base: String, concurrency: Int) async throws -> (Duration, [Duration]) {
     let clock = ContinuousClock()
     let start = clock.now
@@ -114,6 +115,14 @@ func post(_ bodies: [ByteBuffer], to base: String, concurrency: Int) async throw
     return (start.duration(to: clock.now), latencies)
 }
 
+/// Runs `body`; returns the wall time it took beside its result.
+func timed<T>(_ body: () async throws -> T) async rethrows -> (Duration, T) {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let result = try await body()
+    return (start.duration(to: clock.now), result)
+}
+
 struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
@@ -128,7 +137,10 @@ func intake(_ name: String, _ store: any ControlRoomStore) async throws {
         try Stream(count: max(1, batches / batchDevices) * batchRecords)
     }
     let single = try (0..<devices).map { _ in try Stream(count: max(1, singles / devices)) }
-    for stream in batched + single {
+    // The same load again from other devices, sent with AsyncHTTPClient: the peer for the load generator's cost.
+    let peerSingles = max(devices, singles / 3)
+    let singleByClient = try (0..<devices).map { _ in try Stream(count: max(1, peerSingles / devices)) }
+    for stream in batched + single + singleByClient {
         try await room.addDevice(id: stream.key.identity.deviceID, publicKey: stream.key.identity.jwk)
     }
     let (ports, sink) = AsyncStream<Int>.makeStream()
@@ -140,22 +152,31 @@ func intake(_ name: String, _ store: any ControlRoomStore) async throws {
         guard let port = await iterator.next() else { return }
         let base = "http://127.0.0.1:\(port)"
         let batchBodies = try bodies(batched, per: batchRecords)
-        let (batchTime, batchLatencies) = try await post(batchBodies, to: base, concurrency: 8)
+        let (batchTime, batchLatencies) = try await timed {
+            try await LoadClient.post(batchBodies, host: "127.0.0.1", port: port, path: "/v1/records", connections: 8)
+        }
         let records = batched.reduce(0) { $0 + $1.records.count }
         say(
             "\(name): \(records) records in \(batchBodies.count) batches of \(batchRecords), 8 in flight: "
                 + String(format: "%.0f verified records/s", Double(records) / seconds(batchTime))
                 + "; batch p50 \(ms(percentile(batchLatencies, 0.5))), p99 \(ms(percentile(batchLatencies, 0.99)))")
         let singleBodies = try bodies(single, per: 1)
-        let (singleTime, singleLatencies) = try await post(singleBodies, to: base, concurrency: 64)
+        let (singleTime, singleLatencies) = try await timed {
+            try await LoadClient.post(singleBodies, host: "127.0.0.1", port: port, path: "/v1/records", connections: 64)
+        }
         say(
             "\(name): \(singleBodies.count) single-record requests, 64 in flight: "
                 + String(format: "%.0f requests/s", Double(singleBodies.count) / seconds(singleTime))
                 + "; p50 \(ms(percentile(singleLatencies, 0.5))), p99 \(ms(percentile(singleLatencies, 0.99)))")
+        let peerBodies = try bodies(singleByClient, per: 1)
+        let (peerTime, peerLatencies) = try await post(peerBodies, to: base, concurrency: 64)
+        say(
+            "\(name): \(peerBodies.count) single-record requests, 64 in flight, sent with AsyncHTTPClient: "
+                + String(format: "%.0f requests/s", Double(peerBodies.count) / seconds(peerTime))
+                + "; p50 \(ms(percentile(peerLatencies, 0.5))), p99 \(ms(percentile(peerLatencies, 0.99)))")
+        let sent = records + singleBodies.count + peerBodies.count
         let stored = try await room.recordCount()
-        if stored != records + singleBodies.count {
-            say("\(name): WARNING stored \(stored) records, sent \(records + singleBodies.count)")
-        }
+        if stored != sent { say("\(name): WARNING stored \(stored) records, sent \(sent)") }
         group.cancelAll()
     }
 }
