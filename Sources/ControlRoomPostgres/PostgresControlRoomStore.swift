@@ -243,150 +243,228 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
                 SELECT count(pg_advisory_xact_lock(k)) FROM (
                     SELECT hashtextextended(d, 0) AS k FROM unnest(\(devices)::text[]) AS d ORDER BY 1) AS s
                 """, logger: logger)
-            var answers: [IngestAnswer] = []
-            for request in requests {
-                answers.append(try await Self.ingest(request, issue: issue, connection, logger))
-            }
-            return answers
+            return try await Self.ingestGroup(requests, issue: issue, connection, logger)
         }
     }
 
-    private static func ingest(
-        _ request: IngestRequest, issue: CommandIssuer, _ connection: PostgresConnection, _ logger: Logger
-    ) async throws -> IngestAnswer {
-        let device = request.device
-        let now = request.now.epochMilliseconds
-        var rows = LedgerRows()
-        if !request.records.isEmpty {
-            // One query for both questions the rules ask: the entries at each sequence number and its neighbours,
-            // and which of the records' ids are stored (under any number).
+    /// A whole group in a few round trips, whatever its size (one per request was 5 each: the database's answers,
+    /// not its work, bounded a group): the ledger rows of every request in one query; the rules (`IntakePlan`) in
+    /// request order, each request seeing the records planned before it in the group; then one statement per kind
+    /// of write (records, findings, alerts, nonces, acks) over arrays; then the alert states and pending commands of
+    /// every authenticated device.
+    private static func ingestGroup(
+        _ requests: [IngestRequest], issue: CommandIssuer, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> [IngestAnswer] {
+        // 1. What is stored at each wanted (device, sequence), and which wanted (device, id) pairs exist: two joins
+        // on the primary key and the (device, uuid) key, so the cost follows the group, not the table.
+        var seqDevices: [String] = []
+        var seqs: [Int64] = []
+        var idDevices: [String] = []
+        var ids: [String] = []
+        for request in requests where !request.records.isEmpty {
             let sequences = IntakePlan.sequences(of: request.records)
-            let ids = IntakePlan.recordIDs(of: request.records)
-            let wanted = Set(sequences)
-            let known = Set(ids)
-            for try await (seq, hash, uuid, prev) in try await connection.query(
+            seqDevices += Array(repeating: request.device, count: sequences.count)
+            seqs += sequences
+            let recordIDs = IntakePlan.recordIDs(of: request.records)
+            idDevices += Array(repeating: request.device, count: recordIDs.count)
+            ids += recordIDs
+        }
+        var rows: [String: LedgerRows] = [:]
+        if !seqs.isEmpty {
+            let wantedSeqs = Set(zip(seqDevices, seqs).map { "\($0) \($1)" })
+            let wantedIDs = Set(zip(idDevices, ids).map { "\($0) \($1)" })
+            for try await (device, seq, hash, uuid, prev) in try await connection.query(
                 """
-                SELECT seq, hash, uuid, prev FROM records
-                WHERE device = \(device) AND (seq = ANY(\(sequences)) OR uuid = ANY(\(ids)))
+                SELECT r.device, r.seq, r.hash, r.uuid, r.prev
+                FROM unnest(\(seqDevices)::text[], \(seqs)::bigint[]) AS w(device, seq)
+                JOIN records r ON r.device = w.device AND r.seq = w.seq
+                UNION
+                SELECT r.device, r.seq, r.hash, r.uuid, r.prev
+                FROM unnest(\(idDevices)::text[], \(ids)::text[]) AS w(device, uuid)
+                JOIN records r ON r.device = w.device AND r.uuid = w.uuid
                 """,
                 logger: logger
-            ).decode((Int64, String, String, String?).self) {
-                if wanted.contains(seq) {
-                    rows.entries[seq] = LedgerEntry(envelopeHash: hash, recordID: uuid, previousHash: prev)
+            ).decode((String, Int64, String, String, String?).self) {
+                if wantedSeqs.contains("\(device) \(seq)") {
+                    rows[device, default: LedgerRows()].entries[seq] = LedgerEntry(
+                        envelopeHash: hash, recordID: uuid, previousHash: prev)
                 }
-                if known.contains(uuid) { rows.recordIDs.insert(uuid) }
+                if wantedIDs.contains("\(device) \(uuid)") {
+                    rows[device, default: LedgerRows()].recordIDs.insert(uuid)
+                }
             }
         }
-        let plan = try IntakePlan(request.records, rows: rows)
-        if !plan.records.isEmpty {
-            let records = plan.records
-            let sequences = records.map(\.sequence)
-            let ids = records.map(\.id)
-            let kinds = records.map(\.kind)
-            let times = records.map(\.timeMs)
-            let hashes = records.map(\.hash)
+        // 2. The rules, request by request; a device's later request sees what its earlier ones planned.
+        var plans: [IntakePlan] = []
+        for request in requests {
+            let plan = try IntakePlan(request.records, rows: rows[request.device] ?? LedgerRows())
+            for record in plan.records {
+                rows[request.device, default: LedgerRows()].entries[record.sequence] = LedgerEntry(
+                    envelopeHash: record.hash, recordID: record.id, previousHash: record.previousHash)
+                rows[request.device, default: LedgerRows()].recordIDs.insert(record.id)
+            }
+            plans.append(plan)
+        }
+        // 3. The writes, one statement each.
+        let records = plans.flatMap(\.records)
+        if !records.isEmpty {
+            let now = requests[0].now.epochMilliseconds
             // An array element cannot be NULL through the driver's array encoding: '' stands for "no prev".
-            let previous = records.map { $0.previousHash ?? "" }
-            let envelopes = records.map(\.envelope)
             try await connection.query(
                 """
                 INSERT INTO records(device, seq, uuid, kind, time_ms, received_ms, hash, prev, envelope)
-                SELECT \(device), seq, uuid, kind, time_ms, \(now), hash, NULLIF(prev, ''), envelope
-                FROM unnest(\(sequences)::bigint[], \(ids)::text[], \(kinds)::text[], \(times)::bigint[],
-                            \(hashes)::text[], \(previous)::text[], \(envelopes)::text[])
-                    AS r(seq, uuid, kind, time_ms, hash, prev, envelope)
+                SELECT device, seq, uuid, kind, time_ms, \(now), hash, NULLIF(prev, ''), envelope
+                FROM unnest(\(records.map(\.device))::text[], \(records.map(\.sequence))::bigint[],
+                            \(records.map(\.id))::text[], \(records.map(\.kind))::text[],
+                            \(records.map(\.timeMs))::bigint[], \(records.map(\.hash))::text[],
+                            \(records.map { $0.previousHash ?? "" })::text[], \(records.map(\.envelope))::text[])
+                    AS r(device, seq, uuid, kind, time_ms, hash, prev, envelope)
                 """, logger: logger)
         }
-        for finding in plan.findings {
+        let findings = plans.flatMap(\.findings)
+        if !findings.isEmpty {
             try await connection.query(
                 """
-                INSERT INTO findings(device, seq, finding) VALUES(\(finding.device), \(finding.sequence), \(finding.name))
+                INSERT INTO findings(device, seq, finding)
+                SELECT * FROM unnest(\(findings.map(\.device))::text[], \(findings.map(\.sequence))::bigint[],
+                                     \(findings.map(\.name))::text[])
                 """, logger: logger)
         }
-        for change in plan.alerts {
-            switch change {
-            case .open(let device, let id, let sequence, let kind, let input, let pressedMs, let timeSource, let fix):
-                try await connection.query(
-                    """
-                    INSERT INTO alerts(device, id, seq, kind, input, pressed_ms, time_source, received_ms, fix, state)
-                    VALUES(\(device), \(id), \(sequence), \(kind), \(input), \(pressedMs), \(timeSource), \(now),
-                           \(fix), 'open')
-                    ON CONFLICT DO NOTHING
-                    """, logger: logger)
-            case .deviceCleared(let device, let alert):
-                try await connection.query(
-                    "UPDATE alerts SET device_cleared = true WHERE device = \(device) AND id = \(alert)", logger: logger
-                )
+        try await applyAlertChanges(zip(requests, plans).map { ($0.now, $1.alerts) }, connection, logger)
+        // The proofs' nonces, taken once across every instance (a concurrent transaction inserting the same one
+        // waits for this one, then finds it); the same nonce twice in this group counts once, for the first.
+        var claimed: [(index: Int, claim: BatchClaim)] = []
+        var seen: Set<String> = []
+        for (index, request) in requests.enumerated() {
+            guard let claim = request.claim, seen.insert("\(claim.device) \(claim.nonce)").inserted else { continue }
+            claimed.append((index, claim))
+        }
+        var taken: Set<String> = []
+        if !claimed.isEmpty {
+            for try await (device, nonce) in try await connection.query(
+                """
+                INSERT INTO request_nonces(device, nonce, time_ms)
+                SELECT * FROM unnest(\(claimed.map(\.claim.device))::text[], \(claimed.map(\.claim.nonce))::text[],
+                                     \(claimed.map(\.claim.time.epochMilliseconds))::bigint[])
+                ON CONFLICT DO NOTHING RETURNING device, nonce
+                """, logger: logger
+            ).decode((String, String).self) {
+                taken.insert("\(device) \(nonce)")
             }
         }
-        // The proof's nonce, taken once across every instance: a concurrent transaction inserting the same one
-        // waits for this one, then finds it.
-        guard let claim = request.claim,
-            try await !connection.query(
-                """
-                INSERT INTO request_nonces(device, nonce, time_ms) VALUES(\(claim.device), \(claim.nonce), \(claim.time.epochMilliseconds))
-                ON CONFLICT DO NOTHING RETURNING 1
-                """, logger: logger
-            ).collect().isEmpty
-        else {
-            return IngestAnswer(results: plan.results, findings: plan.findings)
+        let authenticated = Set(
+            claimed.filter { taken.contains("\($0.claim.device) \($0.claim.nonce)") }.map(\.index))
+        // 4. Acks, then the answers for every authenticated device.
+        var ackDevices: [String] = []
+        var acks: [String] = []
+        for index in authenticated.sorted() {
+            ackDevices += Array(repeating: requests[index].device, count: requests[index].acks.count)
+            acks += requests[index].acks
         }
-        let acks = request.acks
         if !acks.isEmpty {
             try await connection.query(
-                "UPDATE commands SET acked = true WHERE device = \(device) AND nonce = ANY(\(acks))", logger: logger)
+                """
+                UPDATE commands SET acked = true FROM unnest(\(ackDevices)::text[], \(acks)::text[]) AS a(device, nonce)
+                WHERE commands.device = a.device AND commands.nonce = a.nonce
+                """, logger: logger)
         }
-        var alerts: [RemoteAlertState] = []
-        for try await (id, state) in try await connection.query(
-            "SELECT id, state FROM alerts WHERE device = \(device) AND NOT device_cleared ORDER BY seq", logger: logger
-        ).decode((String, String).self) {
-            alerts.append(RemoteAlertState(alert: id, state: ControlRoomAlertState(rawValue: state) ?? .open))
+        let answered = Array(Set(authenticated.map { requests[$0].device })).sorted()
+        var alerts: [String: [RemoteAlertState]] = [:]
+        var commands: [String: [String]] = [:]
+        if !answered.isEmpty {
+            for try await (device, id, state) in try await connection.query(
+                """
+                SELECT device, id, state FROM alerts WHERE device = ANY(\(answered)) AND NOT device_cleared
+                ORDER BY device, seq
+                """, logger: logger
+            ).decode((String, String, String).self) {
+                alerts[device, default: []].append(
+                    RemoteAlertState(alert: id, state: ControlRoomAlertState(rawValue: state) ?? .open))
+            }
+            // Only an accepted or cleared alert can want a command (re)issued.
+            let reissuing = answered.filter { alerts[$0]?.contains { $0.state != .open } ?? false }
+            commands = try await pendingCommands(
+                devices: answered, reissuing: reissuing, now: requests[0].now, issue: issue, connection, logger)
         }
-        // Only an accepted or cleared alert can want a command (re)issued.
-        let commands = try await pendingCommands(
-            device: device, now: request.now, reissue: alerts.contains { $0.state != .open }, issue: issue, connection,
-            logger)
-        return IngestAnswer(
-            results: plan.results, findings: plan.findings, authenticated: true, alerts: alerts, commands: commands)
+        return requests.indices.map { index in
+            let plan = plans[index]
+            guard authenticated.contains(index) else {
+                return IngestAnswer(results: plan.results, findings: plan.findings)
+            }
+            let device = requests[index].device
+            return IngestAnswer(
+                results: plan.results, findings: plan.findings, authenticated: true, alerts: alerts[device] ?? [],
+                commands: commands[device] ?? [])
+        }
     }
 
-    /// Unacknowledged, unexpired commands for `device`; an expired one whose effect the device has not confirmed
-    /// is replaced by a fresh one. Runs under the device's lock, so a command is issued once across instances.
-    private static func pendingCommands(
-        device: String, now: RecordTime, reissue wanted: Bool, issue: CommandIssuer, _ connection: PostgresConnection,
+    /// Each request's alert changes, in request and record order: new alerts (an alert already stored is kept),
+    /// and the clears the devices confirmed.
+    private static func applyAlertChanges(
+        _ changes: [(now: RecordTime, alerts: [IntakePlan.AlertChange])], _ connection: PostgresConnection,
         _ logger: Logger
-    ) async throws -> [String] {
+    ) async throws {
+        for (now, alerts) in changes {
+            for change in alerts {
+                switch change {
+                case .open(
+                    let device, let id, let sequence, let kind, let input, let pressedMs, let timeSource, let fix):
+                    try await connection.query(
+                        """
+                        INSERT INTO alerts(device, id, seq, kind, input, pressed_ms, time_source, received_ms, fix, state)
+                        VALUES(\(device), \(id), \(sequence), \(kind), \(input), \(pressedMs), \(timeSource),
+                               \(now.epochMilliseconds), \(fix), 'open')
+                        ON CONFLICT DO NOTHING
+                        """, logger: logger)
+                case .deviceCleared(let device, let alert):
+                    try await connection.query(
+                        "UPDATE alerts SET device_cleared = true WHERE device = \(device) AND id = \(alert)",
+                        logger: logger)
+                }
+            }
+        }
+    }
+
+    /// Unacknowledged, unexpired commands for each of `devices`; for the `reissuing` ones, an expired command whose
+    /// effect the device has not confirmed is replaced by a fresh one first. Runs under the devices' locks, so a
+    /// command is issued once across instances.
+    private static func pendingCommands(
+        devices: [String], reissuing: [String], now: RecordTime, issue: CommandIssuer,
+        _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> [String: [String]] {
         let nowMs = now.epochMilliseconds
         let acknowledged = ControlRoomAlertState.acknowledged.rawValue
         let cleared = ControlRoomAlertState.cleared.rawValue
         let accept = CommandAction.accept.rawValue
         let clear = CommandAction.clear.rawValue
-        var reissue: [(String, CommandAction)] = []
-        if wanted {
-            for try await (id, state) in try await connection.query(
+        var reissue: [(device: String, alert: String, action: CommandAction)] = []
+        if !reissuing.isEmpty {
+            for try await (device, id, state) in try await connection.query(
                 """
-                SELECT a.id, a.state FROM alerts a
-                WHERE a.device = \(device) AND NOT a.device_cleared AND a.state IN (\(acknowledged), \(cleared))
+                SELECT a.device, a.id, a.state FROM alerts a
+                WHERE a.device = ANY(\(reissuing)) AND NOT a.device_cleared
+                AND a.state IN (\(acknowledged), \(cleared))
                 AND NOT EXISTS (
                     SELECT 1 FROM commands c WHERE c.device = a.device AND c.alert = a.id
                     AND c.action = CASE a.state WHEN \(acknowledged) THEN \(accept) ELSE \(clear) END
                     AND (c.acked OR c.expires_ms > \(nowMs)))
+                ORDER BY a.device, a.seq
                 """, logger: logger
-            ).decode((String, String).self) {
-                reissue.append((id, state == acknowledged ? .accept : .clear))
+            ).decode((String, String, String).self) {
+                reissue.append((device, id, state == acknowledged ? .accept : .clear))
             }
         }
-        for (alert, action) in reissue {
+        for (device, alert, action) in reissue {
             try await insert(try issue(action, device, alert, now), connection, logger)
         }
-        var result: [String] = []
-        for try await envelope in try await connection.query(
+        var result: [String: [String]] = [:]
+        for try await (device, envelope) in try await connection.query(
             """
-            SELECT envelope FROM commands WHERE device = \(device) AND NOT acked AND expires_ms > \(nowMs)
+            SELECT device, envelope FROM commands WHERE device = ANY(\(devices)) AND NOT acked AND expires_ms > \(nowMs)
             ORDER BY row_id
             """, logger: logger
-        ).decode(String.self) {
-            result.append(envelope)
+        ).decode((String, String).self) {
+            result[device, default: []].append(envelope)
         }
         return result
     }

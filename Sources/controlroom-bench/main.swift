@@ -88,6 +88,12 @@ func bodies(_ streams: [Stream], per request: Int) throws -> [ByteBuffer] {
 /// Posts `bodies` with AsyncHTTPClient, `concurrency` requests in flight; returns the wall time and each request's
 /// latency.
 func post(_ bodies: [ByteBuffer], to base: String, concurrency: Int) async throws -> (Duration, [Duration]) {
+    // Its own client: the shared one keeps at most 8 connections to a host, which would cap the requests in flight.
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool = .init(
+        idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
+    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    defer { _ = client.shutdown() }
     let clock = ContinuousClock()
     let start = clock.now
     let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
@@ -100,7 +106,7 @@ func post(_ bodies: [ByteBuffer], to base: String, concurrency: Int) async throw
                     request.headers.add(name: "Content-Type", value: "application/json")
                     request.body = .bytes(bodies[index])
                     let began = clock.now
-                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                    let response = try await client.execute(request, timeout: .seconds(60))
                     _ = try await response.body.collect(upTo: 1 << 22)
                     guard response.status == .ok else { throw BenchError("HTTP \(response.status.code)") }
                     mine.append(began.duration(to: clock.now))
@@ -138,7 +144,7 @@ func intake(_ name: String, _ store: any ControlRoomStore) async throws {
     }
     let single = try (0..<devices).map { _ in try Stream(count: max(1, singles / devices)) }
     // The same load again from other devices, sent with AsyncHTTPClient: the peer for the load generator's cost.
-    let peerSingles = max(devices, singles / 3)
+    let peerSingles = singles
     let singleByClient = try (0..<devices).map { _ in try Stream(count: max(1, peerSingles / devices)) }
     for stream in batched + single + singleByClient {
         try await room.addDevice(id: stream.key.identity.deviceID, publicKey: stream.key.identity.jwk)
