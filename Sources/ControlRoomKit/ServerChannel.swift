@@ -6,12 +6,12 @@ import NIOCore
 import NIOSSL
 
 /// Runs an event loop's jobs as a Swift task executor: a task preferring it runs on the loop's thread.
-final class EventLoopTaskExecutor: TaskExecutor, Sendable {
-    let loop: any EventLoop
+public final class EventLoopTaskExecutor: TaskExecutor, Sendable {
+    public let loop: any EventLoop
 
-    init(loop: any EventLoop) { self.loop = loop }
+    public init(loop: any EventLoop) { self.loop = loop }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
