@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import PanicCore
 import PanicSigning
 import Synchronization
@@ -34,7 +35,13 @@ extension ControlRoom {
         let screened: [Screened]
         do {
             try limits.check(batch)
-            screened = try screen(batch, keys: registry)
+            // A small request is checked where it is (its connection's event loop: a thread hop would cost more);
+            // a big batch on NIO's thread pool, so the loop stays free for the other connections on it.
+            if batch.envelopes.count < Self.parallelScreenThreshold {
+                screened = try screen(batch, keys: registry)
+            } else {
+                screened = try await NIOThreadPool.singleton.runIfActive { try self.screen(batch, keys: registry) }
+            }
         } catch let refusal as IntakeRefusal {
             logRejections(device: batch.device, [:], refusal: refusal, now: now)
             throw refusal

@@ -27,7 +27,7 @@ let postgresText = arguments.firstIndex(of: "--postgres").flatMap {
 let devices = 50
 let batchRecords = 100
 let batches = Int(ProcessInfo.processInfo.environment["CONTROLROOM_BENCH_BATCHES"] ?? "") ?? 200
-let singles = Int(ProcessInfo.processInfo.environment["CONTROLROOM_BENCH_SINGLES"] ?? "") ?? 6000
+let singles = Int(ProcessInfo.processInfo.environment["CONTROLROOM_BENCH_SINGLES"] ?? "") ?? 12000
 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("controlroom-bench-\(getpid())").path
 
 /// Prints a line at once (unbuffered), so figures show up as they are measured even when the output is a file.

@@ -19,7 +19,7 @@ extension CLISuite {
                 || ProcessInfo.processInfo.environment["CI"] == "true",
             "needs PANICBRIDGE_TEST_POSTGRES (make postgres-start)"))
     struct PostgresFailoverTests {
-        @Test("20 boxes × 60 records, instance A killed with SIGKILL and restarted: 0 lost, 0 duplicated")
+        @Test("50 boxes × 60 records, instance A killed with SIGKILL and restarted: 0 lost, 0 duplicated")
         func killOneInstance() async throws {
             guard let server = ProcessInfo.processInfo.environment["PANICBRIDGE_TEST_POSTGRES"] else {
                 Issue.record("PANICBRIDGE_TEST_POSTGRES is not set: run `make postgres-start` (make test does)")
@@ -35,7 +35,7 @@ extension CLISuite {
             let controlroom = Executable("controlroom")
             let key = directory.appendingPathComponent("cr.key").path
             #expect(try controlroom.run(["keygen", "--out", key]).status == 0)
-            let boxes = (0..<20).map { _ in DeviceKey.generate() }
+            let boxes = (0..<50).map { _ in DeviceKey.generate() }
             for box in boxes {
                 let added = try controlroom.run(
                     ["devices", "add", "--db", url, "--id", box.identity.deviceID, "--key", box.identity.jwk])
