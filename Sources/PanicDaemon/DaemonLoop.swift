@@ -29,6 +29,20 @@ public final class DaemonLoop: TaskExecutor, Sendable {
         try await withTaskExecutorPreference(self) { try await body() }
     }
 
+    /// Runs `body` on the loop from synchronous code (a synchronous `main`), blocking the calling thread until it
+    /// returns, then stops the loop's thread. Unlike an async `main`, nothing here touches libdispatch: an async
+    /// `main` hops to the global executor, whose first dispatch worker thread starts libdispatch's worker-pool
+    /// monitor, a timer that wakes the process every second for as long as it lives.
+    public func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let promise = loop.makePromise(of: T.self)
+        // Enqueued straight onto the loop (its preferred executor), never onto the global executor.
+        Task(executorPreference: self) {
+            do { promise.succeed(try await body()) } catch { promise.fail(error) }
+        }
+        defer { try? group.syncShutdownGracefully() }
+        return try promise.futureResult.wait()
+    }
+
     /// Stops the loop's thread (after `run` returned).
     public func shutdown() async throws { try await group.shutdownGracefully() }
 
