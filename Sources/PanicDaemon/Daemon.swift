@@ -263,10 +263,10 @@ public struct Daemon: Sendable {
         switch board.backend {
         case .gpiod:
             let inputs: GPIODInputLines
-            let outputs: GPIODOutputLines
+            let outputs: LinuxOutputLines
             do {
                 inputs = try GPIODInputLines(specs: board.inputs)
-                outputs = try GPIODOutputLines(specs: board.outputs)
+                outputs = try LinuxOutputLines(specs: board.outputs)
             } catch {
                 throw DaemonError("board \(board.id) (\(config.boardFile)): \(error)")
             }
