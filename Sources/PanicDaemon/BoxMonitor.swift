@@ -100,8 +100,9 @@ struct BoxMonitor: Service {
     /// in an unstructured task on the global executor — starting libdispatch's worker threads and with them its
     /// pool monitor, which then wakes the process every second for good. The sleep here runs on the clock's executor.
     static func sleep(until deadline: MonotonicInstant, clock: any MonotonicClock) async -> Bool {
+        // A second of slack: on the daemon's loop the look rides on a wake the loop has anyway (the GNSS epoch).
         let sleeper = Task(executorPreference: clock.preferredExecutor) {
-            try await clock.sleep(until: deadline, tolerance: nil)
+            try await clock.sleep(until: deadline, tolerance: .seconds(1))
         }
         return await withTaskCancellationOrGracefulShutdownHandler {
             (try? await sleeper.value) != nil
