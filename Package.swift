@@ -198,7 +198,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // Packed relative relocations (DT_RELR; glibc 2.36, Debian 12): the static executable's 3.2 MB of
+            // .rela.dyn, which the loader reads at every start and which stays resident, become 27 KB: 4 MB less
+            // resident memory idle. gold cannot emit them, so the release link uses lld. And no dynamic symbol
+            // table of every Swift symbol (the driver exports them; nothing loads panicd as a library): 3.9 MB of
+            // .dynsym/.dynstr/.gnu.hash less, 1.5 MB less resident (docs/daemon.md).
+            linkerSettings: [
+                .unsafeFlags(
+                    [
+                        "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker",
+                        "--no-export-dynamic",
+                    ],
+                    .when(platforms: [.linux], configuration: .release))
+            ]
         ),
         .executableTarget(
             name: "controlroom",

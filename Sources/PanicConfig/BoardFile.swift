@@ -28,7 +28,7 @@ public enum BoardFile {
         "name", "role", "chip", "line", "contact", "closed_level", "bias", "debounce_ms", "hold_ms", "wire_cut_ms",
         "stuck_ms",
     ]
-    static let outputKeys: Set<String> = ["name", "role", "chip", "line", "active_level"]
+    static let outputKeys: Set<String> = ["name", "role", "chip", "line", "active_level", "led"]
     static let gnssKeys: Set<String> = ["port", "baud", "gpsd"]
 
     /// Reads and checks the file at `path`. A file that cannot be read is a problem, not a thrown error, so a
@@ -153,6 +153,15 @@ public enum BoardFile {
         guard let map = reader.mapping(node, at: key, known: outputKeys) else { return nil }
         let name = reader.string(map["name"], at: "\(key).name")
         let role = reader.choice(map["role"], at: "\(key).role", as: OutputRole.self, unknownKind: .unknownRole)
+        if map["led"] != nil {
+            // A kernel LED-class LED: no chip, line or level of its own (the LED driver knows them).
+            for other in ["chip", "line", "active_level"] where map[other] != nil {
+                reader.report(
+                    .invalidValue, "\(key).\(other)", "an output with 'led' has no '\(other)'", at: map[other])
+            }
+            guard let name, let role, let led = reader.string(map["led"], at: "\(key).led") else { return nil }
+            return OutputLineSpec(name: name, role: role, led: led)
+        }
         let chip = chip(map["chip"], at: key, defaultChip: defaultChip, reader: &reader)
         let line = lineReference(map["line"], at: "\(key).line", reader: &reader)
         let active = reader.choice(map["active_level"], at: "\(key).active_level", as: Level.self, required: false)

@@ -115,8 +115,25 @@ extension BoardDefinition {
                 found.append(.init(.invalidValue, key: "\(key).line", "line offset \(offset) is negative"))
             }
         }
+        var leds: Set<String> = []
         for (index, output) in outputs.enumerated() {
             let key = "outputs[\(index)]"
+            if let led = output.led {
+                if let earlier = firstUseOfName[output.name] {
+                    found.append(
+                        .init(.duplicateName, key: "\(key).name", "name '\(output.name)' is already used by \(earlier)")
+                    )
+                } else {
+                    firstUseOfName[output.name] = key
+                }
+                if led.isEmpty || led.contains("/") || led.hasPrefix(".") {
+                    found.append(
+                        .init(.invalidValue, key: "\(key).led", "'\(led)' is not an LED name under /sys/class/leds"))
+                } else if !leds.insert(led).inserted {
+                    found.append(.init(.duplicateLine, key: "\(key).led", "LED \(led) is already used"))
+                }
+                continue
+            }
             claim(name: output.name, chip: output.chip, line: output.line, at: key)
             if case .offset(let offset) = output.line, offset < 0 {
                 found.append(.init(.invalidValue, key: "\(key).line", "line offset \(offset) is negative"))

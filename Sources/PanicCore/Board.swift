@@ -132,6 +132,9 @@ public struct OutputLineSpec: Sendable, Equatable {
     public var line: LineReference
     /// The level that turns the LED or buzzer on.
     public var activeLevel: Level
+    /// A kernel LED-class LED (`/sys/class/leds/NAME`, e.g. a GPIO made an LED by the `gpio-leds` driver) instead
+    /// of a GPIO line: it blinks periodic patterns by itself through its trigger. `chip` and `line` are unused.
+    public var led: String?
 
     public init(name: String, role: OutputRole, chip: String, line: LineReference, activeLevel: Level) {
         self.name = name
@@ -139,6 +142,12 @@ public struct OutputLineSpec: Sendable, Equatable {
         self.chip = chip
         self.line = line
         self.activeLevel = activeLevel
+    }
+
+    /// An output that is the kernel LED-class LED `led`.
+    public init(name: String, role: OutputRole, led: String) {
+        self.init(name: name, role: role, chip: "", line: .name(""), activeLevel: .high)
+        self.led = led
     }
 }
 

@@ -45,6 +45,29 @@ public struct IndicatorPattern: Sendable, Equatable {
     /// Steady on.
     public static let on = IndicatorPattern([IndicatorStep(true, .zero)], repeats: false)
 
+    /// One cycle's length (zero for a steady pattern).
+    public var period: Duration { steps.reduce(.zero) { $0 + $1.duration } }
+
+    /// Whether it is a steady periodic pattern: it repeats, and its cycle takes time (a blink, not a steady level).
+    /// Only such a pattern is handed to an output that plays patterns by itself.
+    public var isPeriodic: Bool { repeats && period > .zero }
+
+    /// The level `elapsed` after the pattern started (how an output playing it by itself shows it at any time).
+    public func level(after elapsed: Duration) -> Bool {
+        guard !steps.isEmpty else { return false }
+        var into = elapsed
+        if repeats, period > .zero {
+            let cycle = period.nanosecondsClamped
+            into = .nanoseconds(((into.nanosecondsClamped % cycle) + cycle) % cycle)
+        }
+        for (index, step) in steps.enumerated() {
+            // A zero-length final step is "stay like this".
+            if into < step.duration || (index == steps.count - 1 && step.duration == .zero) { return step.on }
+            into -= step.duration
+        }
+        return false
+    }
+
     /// Blinks `count` times (`on` then `off`), then stays off for `pause`; with `repeats`, starts over.
     public static func blinks(
         _ count: Int, on: Duration, off: Duration, pause: Duration = .zero, repeats: Bool
@@ -131,15 +154,35 @@ public struct IndicatorChange: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(at) \(output.rawValue) \(on ? "on" : "off")" }
 }
 
+/// A periodic pattern handed to an output that plays it by itself (a kernel LED-class LED's trigger): the
+/// indicator schedules nothing for that output until its next change.
+public struct IndicatorHandoff: Sendable, Equatable, CustomStringConvertible {
+    public var output: OutputRole
+    public var pattern: IndicatorPattern
+    public var at: MonotonicInstant
+
+    public init(_ output: OutputRole, pattern: IndicatorPattern, at: MonotonicInstant) {
+        self.output = output
+        self.pattern = pattern
+        self.at = at
+    }
+
+    public var description: String { "\(at) \(output.rawValue) plays \(pattern.steps.count) steps" }
+}
+
 /// Renders an ``IndicatorState`` onto the LED and buzzer over time, as a pure state machine.
 ///
 /// ``show(_:at:)`` switches state; ``advance(to:)`` plays the patterns up to an instant. Both return the output
 /// changes (only real changes: an output already on is not switched on again) and the next deadline, which the
-/// shell sleeps until on its injected clock. Nothing is scheduled while every output is steady.
+/// shell sleeps until on its injected clock. Nothing is scheduled while every output is steady, or plays its
+/// periodic pattern by itself: an output the `playsItself` predicate accepts a pattern for is handed the pattern
+/// once (``Output/handoffs``) instead of being switched at every step.
 public struct Indicator: Sendable {
     /// What one call produced.
     public struct Output: Sendable, Equatable {
         public var changes: [IndicatorChange]
+        /// Periodic patterns handed to outputs that play them by themselves.
+        public var handoffs: [IndicatorHandoff] = []
         public var nextDeadline: MonotonicInstant?
     }
 
@@ -149,14 +192,21 @@ public struct Indicator: Sendable {
         var index = 0
         /// When the current step ends; nil when the output is steady.
         var stepEnds: MonotonicInstant?
-        var value = false
+        /// The level last set; nil while the output plays its pattern by itself.
+        var value: Bool? = false
 
         mutating func start(
-            _ pattern: IndicatorPattern, at now: MonotonicInstant, into changes: inout [IndicatorChange]
+            _ pattern: IndicatorPattern, at now: MonotonicInstant, playsItself: Bool,
+            into changes: inout [IndicatorChange], handoffs: inout [IndicatorHandoff]
         ) {
             self.pattern = pattern
             index = 0
             stepEnds = nil
+            if playsItself {
+                value = nil
+                handoffs.append(IndicatorHandoff(output, pattern: pattern, at: now))
+                return
+            }
             enter(at: now, into: &changes)
         }
 
@@ -197,41 +247,51 @@ public struct Indicator: Sendable {
     var led = Track(output: .statusLED)
     var buzzer = Track(output: .buzzer)
     var stateEnds: MonotonicInstant?
+    /// Whether an output plays a periodic pattern by itself.
+    let playsItself: @Sendable (OutputRole, IndicatorPattern) -> Bool
 
-    /// An indicator that is dark until the first ``show(_:at:)``.
-    public init() { state = .armed }
+    /// An indicator that is dark until the first ``show(_:at:)``. `playsItself` says which outputs can be handed
+    /// which periodic patterns (by default none: every step is a change the shell makes).
+    public init(playsItself: @escaping @Sendable (OutputRole, IndicatorPattern) -> Bool = { _, _ in false }) {
+        state = .armed
+        self.playsItself = playsItself
+    }
 
     /// Switches to `state` at `now` and starts its patterns from their first step.
     public mutating func show(_ state: IndicatorState, at now: MonotonicInstant) -> Output {
-        var changes: [IndicatorChange] = []
-        enter(state, at: now, into: &changes)
-        return Output(changes: changes, nextDeadline: nextDeadline)
+        var output = Output(changes: [])
+        enter(state, at: now, into: &output)
+        output.nextDeadline = nextDeadline
+        return output
     }
 
     /// Plays the patterns up to `now`.
     public mutating func advance(to now: MonotonicInstant) -> Output {
-        var changes: [IndicatorChange] = []
+        var output = Output(changes: [])
         while true {
             let horizon = min(now, stateEnds ?? now)
-            led.advance(to: horizon, into: &changes)
-            buzzer.advance(to: horizon, into: &changes)
+            led.advance(to: horizon, into: &output.changes)
+            buzzer.advance(to: horizon, into: &output.changes)
             guard let ends = stateEnds, ends <= now, let next = IndicatorPatterns.entry(for: state).then else { break }
-            enter(next, at: ends, into: &changes)
+            enter(next, at: ends, into: &output)
         }
-        if changes.count > 1 { changes.sort { $0.at < $1.at } }
-        return Output(changes: changes, nextDeadline: nextDeadline)
+        if output.changes.count > 1 { output.changes.sort { $0.at < $1.at } }
+        output.nextDeadline = nextDeadline
+        return output
     }
 
     /// The next instant at which an output changes or a state ends.
     public var nextDeadline: MonotonicInstant? { [led.stepEnds, buzzer.stepEnds, stateEnds].compactMap { $0 }.min() }
 
-    private mutating func enter(
-        _ state: IndicatorState, at now: MonotonicInstant, into changes: inout [IndicatorChange]
-    ) {
+    private mutating func enter(_ state: IndicatorState, at now: MonotonicInstant, into output: inout Output) {
         self.state = state
         let entry = IndicatorPatterns.entry(for: state)
-        led.start(entry.led, at: now, into: &changes)
-        buzzer.start(entry.buzzer, at: now, into: &changes)
+        led.start(
+            entry.led, at: now, playsItself: entry.led.isPeriodic && playsItself(.statusLED, entry.led),
+            into: &output.changes, handoffs: &output.handoffs)
+        buzzer.start(
+            entry.buzzer, at: now, playsItself: entry.buzzer.isPeriodic && playsItself(.buzzer, entry.buzzer),
+            into: &output.changes, handoffs: &output.handoffs)
         stateEnds = entry.lasts.map { now.advanced(by: $0) }
     }
 }

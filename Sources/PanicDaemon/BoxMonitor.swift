@@ -89,15 +89,26 @@ struct BoxMonitor: Service {
             board.refresh()
             next = next.advanced(by: period)
             let deadline = next
-            do {
-                try await cancelWhenGracefulShutdown {
-                    try await clock.sleep(until: deadline, tolerance: .milliseconds(500))
-                }
-            } catch {
-                break
-            }
+            guard await Self.sleep(until: deadline, clock: clock) else { break }
         }
         try? notifier.stopping()
+    }
+
+    /// Sleeps until `deadline`; false when graceful shutdown or cancellation ended the sleep first.
+    ///
+    /// Not `cancelWhenGracefulShutdown`: each time the sleep wins, it cancels its shutdown waiter, which finishes
+    /// in an unstructured task on the global executor — starting libdispatch's worker threads and with them its
+    /// pool monitor, which then wakes the process every second for good. The sleep here runs on the clock's executor.
+    static func sleep(until deadline: MonotonicInstant, clock: any MonotonicClock) async -> Bool {
+        // A second of slack: on the daemon's loop the look rides on a wake the loop has anyway (the GNSS epoch).
+        let sleeper = Task(executorPreference: clock.preferredExecutor) {
+            try await clock.sleep(until: deadline, tolerance: .seconds(1))
+        }
+        return await withTaskCancellationOrGracefulShutdownHandler {
+            (try? await sleeper.value) != nil
+        } onCancelOrGracefulShutdown: {
+            sleeper.cancel()
+        }
     }
 
     func feedWatchdog(_ gate: inout WatchdogGate, status: BoxStatus) {

@@ -135,19 +135,16 @@ public struct Daemon: Sendable {
     }
 
     /// Runs the box until SIGTERM or SIGINT; returns after a clean stop. Every task runs on one thread
-    /// (`DaemonLoop`), which the clock's sleeps wake.
-    public func run() async throws {
+    /// (`DaemonLoop`), which the clock's sleeps wake. Synchronous, for a synchronous `main`: call it before the
+    /// process starts any thread, so the signals it blocks (`ShutdownSignals`) are blocked in every thread.
+    public func runBlocking() throws {
+        let signals = ShutdownSignals()
         let loop = DaemonLoop()
-        do {
-            try await loop.run { try await run(clock: loop.clock) }
-        } catch {
-            try? await loop.shutdown()
-            throw error
-        }
-        try await loop.shutdown()
+        let clock = loop.clock
+        try loop.runBlocking { try await run(clock: clock, signals: signals) }
     }
 
-    func run(clock: some MonotonicClock) async throws {
+    func run(clock: some MonotonicClock, signals: ShutdownSignals) async throws {
         let outboxDirectory = URL(fileURLWithPath: config.outboxPath).deletingLastPathComponent().path
         do {
             try FileManager.default.createDirectory(
@@ -184,6 +181,10 @@ public struct Daemon: Sendable {
         let group = ServiceGroup(
             configuration: .init(
                 services: [
+                    // First, so it is shut down last: a signal ends it, and its ending shuts the group down.
+                    .init(
+                        service: ShutdownSignalService(signals: signals, logger: logger),
+                        successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(
                         service: BoxService(box: box, board: statusBoard, logger: logger) {
                             try notifier.ready(status: statusBoard.snapshot().summary)
@@ -200,7 +201,7 @@ public struct Daemon: Sendable {
                     + (hardware.simulated.map { lines in
                         [.init(service: SimInputServer(path: simInputPath, lines: lines, logger: logger.child("sim")))]
                     } ?? []),
-                gracefulShutdownSignals: [.sigterm, .sigint],
+                // SIGTERM and SIGINT come through ShutdownSignalService: ServiceLifecycle's own handling uses libdispatch.
                 logger: logger))
         logger.info(
             "starting",
@@ -262,10 +263,10 @@ public struct Daemon: Sendable {
         switch board.backend {
         case .gpiod:
             let inputs: GPIODInputLines
-            let outputs: GPIODOutputLines
+            let outputs: LinuxOutputLines
             do {
                 inputs = try GPIODInputLines(specs: board.inputs)
-                outputs = try GPIODOutputLines(specs: board.outputs)
+                outputs = try LinuxOutputLines(specs: board.outputs)
             } catch {
                 throw DaemonError("board \(board.id) (\(config.boardFile)): \(error)")
             }

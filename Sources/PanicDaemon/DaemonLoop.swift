@@ -13,6 +13,15 @@ public final class DaemonLoop: TaskExecutor, Sendable {
     let group: MultiThreadedEventLoopGroup
     /// The loop every task runs on.
     public let loop: any EventLoop
+    /// Sleepers with slack (``LoopClock``'s `tolerance`), by id: each is woken by the first job the loop runs at or
+    /// after its deadline, so a periodic check rides on a wake the loop has anyway (the GNSS epoch) instead of
+    /// costing one of its own; its own timer, at deadline + tolerance, is only the fallback.
+    private let slackSleepers = Mutex<(next: UInt64, waiting: [UInt64: SlackSleeper])>((0, [:]))
+
+    struct SlackSleeper {
+        var deadline: MonotonicInstant
+        var wake: @Sendable () -> Void
+    }
 
     public init() {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -21,12 +30,51 @@ public final class DaemonLoop: TaskExecutor, Sendable {
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        loop.execute {
+            job.runSynchronously(on: self.asUnownedTaskExecutor())
+            self.wakeDueSleepers()
+        }
     }
+
+    /// Wakes the slack sleepers whose deadline has passed (they resume in this same turn of the loop).
+    private func wakeDueSleepers() {
+        let due = slackSleepers.withLock { state -> [SlackSleeper] in
+            guard !state.waiting.isEmpty else { return [] }
+            let now = SystemMonotonicClock().now
+            let due = state.waiting.filter { $0.value.deadline <= now }
+            for id in due.keys { state.waiting[id] = nil }
+            return Array(due.values)
+        }
+        for sleeper in due { sleeper.wake() }
+    }
+
+    func addSlackSleeper(deadline: MonotonicInstant, wake: @escaping @Sendable () -> Void) -> UInt64 {
+        slackSleepers.withLock { state in
+            state.next &+= 1
+            state.waiting[state.next] = SlackSleeper(deadline: deadline, wake: wake)
+            return state.next
+        }
+    }
+
+    func removeSlackSleeper(_ id: UInt64) { _ = slackSleepers.withLock { $0.waiting.removeValue(forKey: id) } }
 
     /// Runs `body` with every task it starts on the loop.
     public func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(self) { try await body() }
+    }
+
+    /// Runs `body` on the loop from synchronous code (a synchronous `main`), blocking the calling thread until it
+    /// returns, then stops the loop's thread. Unlike an async `main`, nothing here touches libdispatch: an async
+    /// `main` hops to the global executor, whose first dispatch worker thread starts libdispatch's worker-pool
+    /// monitor, a timer that wakes the process every second for as long as it lives.
+    public func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let promise = loop.makePromise(of: T.self)
+        // Enqueued straight onto the loop (its preferred executor), never onto the global executor.
+        Task(executorPreference: self) {
+            do { promise.succeed(try await body()) } catch { promise.fail(error) }
+        }
+        defer { try? group.syncShutdownGracefully() }
+        return try promise.futureResult.wait()
     }
 
     /// Stops the loop's thread (after `run` returned).
@@ -37,11 +85,16 @@ public final class DaemonLoop: TaskExecutor, Sendable {
 }
 
 /// `CLOCK_MONOTONIC` (as `SystemMonotonicClock`), with sleeps scheduled on an event loop: the loop's timerfd
-/// wakes the loop's thread, which resumes the sleeper on the same thread.
+/// wakes the loop's thread, which resumes the sleeper on the same thread. A sleep with a `tolerance` of at least
+/// ``slackThreshold`` is woken by the loop's first job at or after its deadline, or by its own timer at deadline +
+/// tolerance, whichever comes first (timer slack: it shares another wake instead of making one).
 public struct LoopClock: MonotonicClock {
     let loop: any EventLoop
     let executor: DaemonLoop
     private let system = SystemMonotonicClock()
+
+    /// Tolerances below this are ignored (the sleep wakes at its deadline).
+    public static let slackThreshold: Duration = .milliseconds(100)
 
     public var preferredExecutor: (any TaskExecutor)? { executor }
 
@@ -51,18 +104,36 @@ public struct LoopClock: MonotonicClock {
     public func sleep(until deadline: MonotonicInstant, tolerance: Duration? = nil) async throws {
         let remaining = now.duration(to: deadline)
         guard remaining > .zero else { return }
-        // The scheduled wake-up, and whether the sleeper was resumed (by the timer or by cancellation).
-        let pending = Mutex<(task: Scheduled<Void?>?, continuation: CheckedContinuation<Void, any Error>?)>((nil, nil))
+        let slack = tolerance.flatMap { $0 >= Self.slackThreshold ? $0 : nil }
+        // The scheduled wake-up, the slack registration, and whether the sleeper was resumed (by its timer, by
+        // another wake of the loop, or by cancellation: whoever takes the continuation).
+        let pending = Mutex<
+            (task: Scheduled<Void>?, slackID: UInt64?, continuation: CheckedContinuation<Void, any Error>?)
+        >((nil, nil, nil))
+        let executor = self.executor
+        let wake: @Sendable () -> Void = {
+            let (task, slackID, continuation) = pending.withLock { state in
+                (state.task, state.slackID, state.continuation.take())
+            }
+            guard let continuation else { return }
+            task?.cancel()
+            if let slackID { executor.removeSlackSleeper(slackID) }
+            continuation.resume()
+        }
         try await withTaskCancellationHandler {
             try Task.checkCancellation()
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let task = loop.scheduleTask(in: .nanoseconds(remaining.nanosecondsClamped)) {
-                    pending.withLock { $0.continuation.take() }?.resume()
+                let task = loop.scheduleTask(in: .nanoseconds((remaining + (slack ?? .zero)).nanosecondsClamped)) {
+                    wake()
                 }
                 let cancelledMeanwhile = pending.withLock { state -> Bool in
                     state.task = task
                     state.continuation = continuation
                     return Task.isCancelled
+                }
+                if let slack, slack > .zero, !cancelledMeanwhile {
+                    let id = executor.addSlackSleeper(deadline: deadline, wake: wake)
+                    pending.withLock { $0.slackID = id }
                 }
                 if cancelledMeanwhile {
                     task.cancel()
@@ -70,8 +141,11 @@ public struct LoopClock: MonotonicClock {
                 }
             }
         } onCancel: {
-            let (task, continuation) = pending.withLock { state in (state.task, state.continuation.take()) }
+            let (task, slackID, continuation) = pending.withLock { state in
+                (state.task, state.slackID, state.continuation.take())
+            }
             task?.cancel()
+            if let slackID { executor.removeSlackSleeper(slackID) }
             continuation?.resume(throwing: CancellationError())
         }
     }

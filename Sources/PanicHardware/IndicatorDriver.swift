@@ -27,16 +27,24 @@ public final class IndicatorDriver: Sendable {
         case finished
     }
 
-    /// Renders states until ``finish()`` or cancellation; outputs are left off when it returns.
+    /// Renders states until ``finish()`` or cancellation; outputs are left off when it returns. Periodic patterns
+    /// go once to outputs that play them by themselves (``PatternOutputs``); every other step wakes it.
     public func run() async throws {
-        var indicator = Indicator()
         let led = outputs.index(of: .statusLED)
         let buzzer = outputs.index(of: .buzzer)
         let outputs = self.outputs
+        let players = outputs as? any PatternOutputs
+        let index: @Sendable (OutputRole) -> Int? = { $0 == .statusLED ? led : buzzer }
+        var indicator = Indicator { role, pattern in
+            guard let players, let index = index(role) else { return false }
+            return players.canPlay(pattern, on: index)
+        }
         func apply(_ output: Indicator.Output) throws {
             for change in output.changes {
-                let index = change.output == .statusLED ? led : buzzer
-                if let index { try outputs.set(index, on: change.on) }
+                if let index = index(change.output) { try outputs.set(index, on: change.on) }
+            }
+            for handoff in output.handoffs {
+                if let players, let index = index(handoff.output) { try players.play(handoff.pattern, on: index) }
             }
         }
         let (signals, signal) = AsyncStream.makeStream(of: Signal.self, bufferingPolicy: .unbounded)

@@ -69,3 +69,14 @@ extension OutputLines {
     /// The index of the first output with `role`, if the board has one.
     public func index(of role: OutputRole) -> Int? { specs.firstIndex { $0.role == role } }
 }
+
+/// Outputs some of which play a periodic pattern by themselves once handed it — a kernel LED-class LED's
+/// `pattern` or `timer` trigger blinks with no user-space wakeup at all — so the indicator need not wake at every
+/// step of the armed heartbeat. Outputs that cannot (a GPIO line) are still switched step by step with ``set(_:on:)``.
+public protocol PatternOutputs: OutputLines {
+    /// Whether output `index` can play `pattern` (periodic: see `IndicatorPattern.isPeriodic`) by itself.
+    func canPlay(_ pattern: IndicatorPattern, on index: Int) -> Bool
+
+    /// Plays `pattern` on output `index` from its first step, until the next ``play(_:on:)`` or `set(_:on:)`.
+    func play(_ pattern: IndicatorPattern, on index: Int) throws
+}

@@ -118,7 +118,7 @@ enum InputsTool {
         ]
         switch board.backend {
         case .gpiod:
-            let outputs = try GPIODOutputLines(specs: board.outputs)
+            let outputs = try LinuxOutputLines(specs: board.outputs)
             defer { outputs.close() }
             try await walk(outputs, steps: steps, print: print) { try await SystemMonotonicClock().sleep(for: $0) }
         case .simulated:

@@ -5,7 +5,8 @@ import PanicConfig
 import PanicDaemon
 
 /// `panicd run`: the daemon on a board, as systemd runs it.
-struct RunCommand: AsyncParsableCommand {
+/// Synchronous (`PanicdMain` runs it without an async `main`): see `Daemon.runBlocking()`.
+struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the panic box from a configuration file until SIGTERM (what the systemd unit starts).",
@@ -20,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The configuration file.")
     var config = "/etc/panicbridge/panicd.yaml"
 
-    func run() async throws {
+    func run() throws {
         let (parsed, problems) = DaemonConfig.load(path: config)
         guard let parsed else {
             for problem in problems { FileHandle.standardError.write(Data("error \(config): \(problem)\n".utf8)) }
@@ -34,7 +35,7 @@ struct RunCommand: AsyncParsableCommand {
         logger.logLevel = Logger.Level(rawValue: parsed.logLevel) ?? .info
         do {
             let daemon = try Daemon(config: parsed, logger: logger)
-            try await daemon.run()
+            try daemon.runBlocking()
         } catch let error as DaemonError {
             logger.critical("cannot run: \(error)")
             throw ExitCode(1)

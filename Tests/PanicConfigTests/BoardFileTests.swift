@@ -46,6 +46,20 @@ struct BoardFileTests {
         #expect(board.gnss == GNSSPortSpec(port: "/dev/panic-gnss", baud: 9600))
     }
 
+    @Test("an output may be a kernel LED-class LED instead of a line, and then has no line of its own")
+    func ledOutput() throws {
+        let yaml = validBoard.replacingOccurrences(of: "    line: GPIO23", with: "    led: panic-status")
+        let board = try #require(BoardFile.parse(yaml).board)
+        #expect(board.outputs[0].led == "panic-status")
+        #expect(board.outputs[0].name == "led")
+        let both = problems(
+            validBoard.replacingOccurrences(of: "    line: GPIO23", with: "    line: GPIO23\n    led: x"))
+        #expect(both.map(\.kind) == [.invalidValue])
+        #expect(both.first?.key == "outputs[0].line")
+        let path = problems(validBoard.replacingOccurrences(of: "    line: GPIO23", with: "    led: ../x"))
+        #expect(path.map(\.key) == ["outputs[0].led"])
+    }
+
     @Test("an unknown key is named with its path, place and a suggestion")
     func unknownKey() throws {
         let found = problems(

@@ -23,6 +23,60 @@ struct IndicatorHarness {
 
 @Suite("Indicator patterns")
 struct IndicatorTests {
+    @Test("an LED that plays patterns itself is handed the armed heartbeat once, and nothing is scheduled")
+    func heartbeatHandedOff() {
+        var indicator = Indicator { role, _ in role == .statusLED }
+        let armed = indicator.show(.armed, at: .zero)
+        #expect(
+            armed.handoffs == [
+                IndicatorHandoff(.statusLED, pattern: IndicatorPatterns.entry(for: .armed).led, at: .zero)
+            ])
+        #expect(armed.changes.isEmpty)
+        #expect(armed.nextDeadline == nil)
+        // Stored: the buzzer's one-shot chirp is still timed here; the LED's fast blink is handed off too.
+        let stored = indicator.show(.stored, at: ms(10_000))
+        #expect(stored.handoffs.map(\.output) == [.statusLED])
+        #expect(stored.changes == [IndicatorChange(.buzzer, on: true, at: ms(10_000))])
+        #expect(stored.nextDeadline == ms(10_100))
+        // Sent is steady: set, not handed off, and set even though the indicator never set it off itself.
+        let sent = indicator.show(.sent, at: ms(11_000))
+        #expect(sent.handoffs.isEmpty)
+        #expect(sent.changes.first == IndicatorChange(.statusLED, on: true, at: ms(11_000)))
+    }
+
+    @Test("cleared is played step by step, then armed is handed off when it falls back")
+    func clearedThenHandedOff() {
+        var indicator = Indicator { role, _ in role == .statusLED }
+        _ = indicator.show(.helpOnTheWay, at: .zero)
+        var output = indicator.show(.cleared, at: ms(5_000))
+        var ledChanges = output.changes.filter { $0.output == .statusLED }
+        var handoffs: [IndicatorHandoff] = []
+        while let next = output.nextDeadline {
+            output = indicator.advance(to: next)
+            ledChanges += output.changes.filter { $0.output == .statusLED }
+            handoffs += output.handoffs
+        }
+        // The LED was handed help-on-the-way's blink, so cleared's first "on" is written: the level is not known.
+        #expect(ledChanges.filter(\.on).map(\.at) == [ms(5_000), ms(5_200), ms(5_400)])
+        #expect(
+            handoffs == [IndicatorHandoff(.statusLED, pattern: IndicatorPatterns.entry(for: .armed).led, at: ms(8_000))]
+        )
+        #expect(indicator.state == .armed)
+    }
+
+    @Test("a pattern's level at any time follows its steps and repeats")
+    func levelAtAnyTime() {
+        let heartbeat = IndicatorPatterns.entry(for: .armed).led
+        #expect(heartbeat.isPeriodic && heartbeat.period == .seconds(3))
+        #expect(heartbeat.level(after: .zero) && heartbeat.level(after: .milliseconds(99)))
+        #expect(!heartbeat.level(after: .milliseconds(100)) && !heartbeat.level(after: .milliseconds(2_999)))
+        #expect(heartbeat.level(after: .milliseconds(6_050)))
+        #expect(!IndicatorPatterns.entry(for: .sent).led.isPeriodic)
+        #expect(IndicatorPatterns.entry(for: .sent).led.level(after: .seconds(100)))
+        #expect(!IndicatorPatterns.entry(for: .cleared).led.isPeriodic)
+        #expect(!IndicatorPatterns.entry(for: .cleared).led.level(after: .seconds(1)))
+    }
+
     @Test("armed is a 100 ms heartbeat every 3 s with the buzzer silent")
     func heartbeat() {
         var harness = IndicatorHarness()
