@@ -313,11 +313,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         var plans: [IntakePlan] = []
         for request in requests {
             let plan = try IntakePlan(request.records, rows: rows[request.device] ?? LedgerRows())
-            for record in plan.records {
-                rows[request.device, default: LedgerRows()].entries[record.sequence] = LedgerEntry(
-                    envelopeHash: record.hash, recordID: record.id, previousHash: record.previousHash)
-                rows[request.device, default: LedgerRows()].recordIDs.insert(record.id)
-            }
+            rows[request.device] = plan.rowsAfter
             plans.append(plan)
         }
         // 3. The writes, one statement each.

@@ -44,6 +44,9 @@ public struct IntakePlan: Sendable {
     public private(set) var records: [NewRecord] = []
     public private(set) var findings: [FindingRow] = []
     public private(set) var alerts: [AlertChange] = []
+    /// The rows given, with this plan's stored records added as the rules' ledger stored them: what a later
+    /// request of the same device in one transaction must see.
+    public private(set) var rowsAfter = LedgerRows()
 
     /// The sequence numbers whose ledger entries the rules may ask for.
     public static func sequences(of records: [GenuineRecord]) -> [Int64] {
@@ -56,6 +59,7 @@ public struct IntakePlan: Sendable {
     /// Runs the rules over `records` against `rows` (what is stored), each record seeing the ones before it.
     public init(_ records: [GenuineRecord], rows: LedgerRows) throws {
         var ledger = PlannedLedger(rows: rows)
+        defer { rowsAfter = ledger.rows }
         for genuine in records {
             switch try RecordRules.admit(genuine, into: &ledger) {
             case .stored(let record, let hash, let findings):
