@@ -109,15 +109,12 @@ public enum ControlRoomServer {
             // operator's requests. A small one (a box's usual request: a few records) is decoded here, where the
             // two thread hops would cost more than the decoding. The signature checks run off the event loops too
             // (`ControlRoom.screen`, in parallel for a big batch).
+            let decode = { @Sendable in try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body)) }
             let batch: RecordBatch
             do {
-                if body.readableBytes <= Self.inlineDecodeBytes {
-                    batch = try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body))
-                } else {
-                    batch = try await NIOThreadPool.singleton.runIfActive {
-                        try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body))
-                    }
-                }
+                batch =
+                    body.readableBytes <= Self.inlineDecodeBytes
+                    ? try decode() : try await NIOThreadPool.singleton.runIfActive(decode)
             } catch let error as DecodingError {
                 return json(["error": "the body is not a record batch: \(error)"], status: .badRequest)
             }
