@@ -173,7 +173,9 @@ struct Devices: AsyncParsableCommand {
         @OptionGroup var options: DatabaseOption
         @Option(name: .long, help: "The device id (as `panicd identity` prints it).")
         var id: String
-        @Option(name: .customLong("key"), help: "The device's public key: a JWK, or the raw key in base64url.")
+        @Option(
+            name: .customLong("key"),
+            help: "The device's public key: a JWK, or the raw key in base64url (one starting with - as --key=KEY).")
         var publicKey: String
         @OptionGroup var metadata: MetadataOptions
 

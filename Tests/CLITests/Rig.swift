@@ -52,8 +52,9 @@ enum Rig {
         let fields = try #require(
             try JSONSerialization.jsonObject(with: Data(identity.stdout.utf8)) as? [String: String])
         let device = try #require(fields["device"])
+        // `--key=…` in one word: a base64url key starts with `-` one time in 64, and would read as an option.
         let added = try controlroom.run([
-            "devices", "add", "--db", database, "--id", device, "--key", try #require(fields["publicKey"]),
+            "devices", "add", "--db", database, "--id", device, "--key=" + (try #require(fields["publicKey"])),
         ])
         #expect(added.status == 0, "\(added.stderr)")
         return Enrolment(device: device, roomKey: roomKey, roomIdentity: roomIdentity)
