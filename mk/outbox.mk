@@ -11,5 +11,5 @@ test: deps-python
 
 ## The outbox benchmark: fdatasync latency vs commit latency, signatures/s, appends/s, rows/s.
 bench-outbox: deps
-	$(SWIFT) build -c release --product outbox-bench --scratch-path .build-bench
-	.build-bench/release/outbox-bench $(BENCH_ARGS)
+	$(SWIFT) build $(SWIFT_RELEASE) --product outbox-bench
+	.build/release/outbox-bench $(BENCH_ARGS)

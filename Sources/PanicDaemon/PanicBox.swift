@@ -160,7 +160,7 @@ public final class PanicBox: Service, Sendable {
             group.addTask { try await self.indicator.run() }
             group.addTask { try await self.fixes.run(source: self.parts.gnss) }
             group.addTask { try await self.parts.uplink.run() }
-            group.addTask { await self.parts.outbox.runCheckpointer() }
+            group.addTask { await self.parts.outbox.runCheckpointer(clock: self.clock) }
             group.addTask {
                 for await event in self.inputService.events { self.post(.input(event)) }
             }

@@ -1,24 +1,49 @@
 import Logging
+import PanicCore
 import PanicSQLite
+import Synchronization
 
 /// Checkpoints off the press path. By default SQLite checkpoints inside the commit that crosses
 /// `wal_autocheckpoint` pages: one press in ~140 pays a few milliseconds copying the WAL into the database file,
-/// under the outbox's lock. While `runCheckpointer()` runs, the commit only signals (a WAL hook) and a second
-/// connection checkpoints in `PASSIVE` mode on its own task — never waiting for, nor blocking, the writer. A
-/// checkpoint that copied every frame lets the next commit rewind the WAL, and `journal_size_limit` cuts the file
-/// back. A writer that never pauses (a backlog committed in a burst) keeps a passive checkpoint from ever
-/// completing; at `walFrameLimit` frames the commit checkpoints by itself, so the WAL stays bounded (space kept
-/// for alerts).
+/// under the outbox's lock. While `runCheckpointer(clock:)` runs, the commit only signals (a WAL hook) and a
+/// second connection checkpoints in `PASSIVE` mode on its own task, never waiting for, nor blocking, the writer.
+///
+/// A checkpoint beside a commit still costs that commit: both flush the same card. So the checkpointer waits for
+/// the writer to pause (`checkpointQuiet` without a commit, once `idleCheckpointFrames` are in the WAL): a box
+/// commits a position every few seconds and a press now and then, and its checkpoints land in the gaps between.
+/// A writer that never pauses (a backlog committed in a burst) gets a checkpoint at `busyCheckpointFrames` all the
+/// same; and since a burst can keep a passive checkpoint from completing, at `walFrameLimit` frames the commit
+/// checkpoints by itself, so the WAL stays bounded (space kept for alerts). A checkpoint that copied every frame
+/// lets the next commit rewind the WAL, and `journal_size_limit` cuts the file back.
 extension Outbox {
-    /// WAL frames (pages) after which a checkpoint is due: the same 1 MiB as `wal_autocheckpoint`.
-    public static let checkpointFrames = 256
-    /// WAL frames at which a commit checkpoints by itself after all (4 MiB): the checkpointer fell behind.
-    public static let walFrameLimit = 1024
+    /// SQLite's own auto-checkpoint interval, in commits, when no checkpointer runs (1 MiB).
+    public static let autoCheckpointFrames = 256
+    /// WAL frames (pages) after which a checkpoint is due once the writer pauses: 256 KiB.
+    public static let idleCheckpointFrames = 64
+    /// WAL frames after which a checkpoint runs at once, pause or not (8 MiB): a writer that never pauses.
+    public static let busyCheckpointFrames = 2048
+    /// WAL frames at which a commit checkpoints by itself after all (16 MiB): the checkpointer fell behind.
+    public static let walFrameLimit = 4096
+    /// How long the writer must have been quiet for an idle checkpoint.
+    public static let checkpointQuiet: Duration = .milliseconds(50)
 
-    /// Checkpoints whenever the WAL has grown past `checkpointFrames`, until cancelled; then hands checkpointing
-    /// back to SQLite's own auto-checkpoint. A failed checkpoint (a full disk) is logged and tried again at the
-    /// next signal; nothing committed depends on it. Never throws: without it, checkpoints stay inside commits.
-    public func runCheckpointer() async {
+    /// Why a checkpoint ran (`runCheckpointer`'s `onCheckpoint`, for tests and the bench).
+    public enum CheckpointCause: Sendable, Equatable {
+        /// The writer was quiet for `checkpointQuiet` with `idleCheckpointFrames` or more in the WAL.
+        case idle
+        /// The WAL reached `busyCheckpointFrames` with no pause.
+        case busy
+    }
+
+    /// Checkpoints in the writer's pauses (and at `busyCheckpointFrames` without one), until cancelled; then hands
+    /// checkpointing back to SQLite's own auto-checkpoint. `clock` times the pauses (the daemon's clock). A failed
+    /// checkpoint (a full disk) is logged and tried again at the next signal; nothing committed depends on it.
+    /// `onCheckpoint` hears each completed checkpoint and its frame count. Never throws: without it, checkpoints
+    /// stay inside commits.
+    public func runCheckpointer(
+        clock: any MonotonicClock, quiet: Duration = Outbox.checkpointQuiet,
+        onCheckpoint: @escaping @Sendable (CheckpointCause, Int) -> Void = { _, _ in }
+    ) async {
         // An outbox opened with its WAL index on the heap (a full card) has no second connection: SQLite keeps
         // checkpointing inside commits there.
         guard !state.withLock({ $0.exclusive }) else { return }
@@ -32,10 +57,13 @@ extension Outbox {
                 metadata: ["error": "\(error)"])
             return
         }
+        // The last commit's time and frame count, written by the WAL hook on the committing thread.
+        let last = LastCommit(at: clock.now)
         let (due, signal) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
         state.withLock { state in
             state.connection.onWALCommit { frames in
-                if frames >= Outbox.checkpointFrames { signal.yield(frames) }
+                last.value.withLock { $0 = (clock.now, frames, $0.commits + 1) }
+                if frames >= Outbox.idleCheckpointFrames { signal.yield(frames) }
                 // Writes faster than the checkpointer can catch up (a backlog committed in a burst): the commit
                 // checkpoints itself, as without the checkpointer, so the WAL never outgrows `walFrameLimit`.
                 return frames >= Outbox.walFrameLimit
@@ -44,22 +72,48 @@ extension Outbox {
         defer {
             state.withLock { state in
                 state.connection.onWALCommit(nil)
-                try? state.connection.execute("PRAGMA wal_autocheckpoint = \(Outbox.checkpointFrames)")
+                try? state.connection.execute("PRAGMA wal_autocheckpoint = \(Outbox.autoCheckpointFrames)")
             }
             signal.finish()
         }
         await withTaskCancellationHandler {
-            for await frames in due {
+            // The commits a completed checkpoint covered: a signal left over from before it needs no second one.
+            var covered = 0
+            for await _ in due {
+                let (_, frames, commits) = last.value.withLock { $0 }
+                guard frames >= Outbox.idleCheckpointFrames, commits > covered else { continue }
+                // Wait for a pause: until `quiet` after the latest commit, moved on by every commit in between,
+                // unless the WAL has grown to the busy bound.
+                var cause = CheckpointCause.idle
+                while true {
+                    let (at, frames, _) = last.value.withLock { $0 }
+                    if frames >= Outbox.busyCheckpointFrames {
+                        cause = .busy
+                        break
+                    }
+                    let deadline = at.advanced(by: quiet)
+                    if clock.now >= deadline { break }
+                    do { try await clock.sleep(until: deadline, tolerance: nil) } catch { return }
+                }
+                let (_, copied, through) = last.value.withLock { $0 }
                 do {
                     try checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    covered = through
+                    onCheckpoint(cause, copied)
                 } catch {
                     logger.warning(
                         "outbox checkpoint failed; tried again at the next commit",
-                        metadata: ["frames": "\(frames)", "error": "\(error)"])
+                        metadata: ["frames": "\(copied)", "error": "\(error)"])
                 }
             }
         } onCancel: {
             signal.finish()
         }
     }
+}
+
+/// The last commit's time and WAL frame count, and the commits so far, shared by the WAL hook (the committing thread) and the checkpointer.
+private final class LastCommit: Sendable {
+    let value: Mutex<(at: MonotonicInstant, frames: Int, commits: Int)>
+    init(at: MonotonicInstant) { value = Mutex((at, 0, 0)) }
 }

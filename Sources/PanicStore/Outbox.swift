@@ -233,8 +233,9 @@ public final class Outbox: Sendable {
         try connection.execute("PRAGMA journal_mode = WAL")
         try connection.execute("PRAGMA synchronous = FULL")
         // Space kept for alerts: the WAL is checkpointed every 256 pages (1 MiB) and cut back to 1 MiB after each
-        // checkpoint, so it cannot grow to fill the space a full disk gets back.
-        try connection.execute("PRAGMA wal_autocheckpoint = 256")
+        // checkpoint, so it cannot grow to fill the space a full disk gets back (with the daemon's checkpointer:
+        // 16 MiB at most, Outbox+Checkpoint.swift).
+        try connection.execute("PRAGMA wal_autocheckpoint = \(Outbox.autoCheckpointFrames)")
         try connection.execute("PRAGMA journal_size_limit = 1048576")
         if let pages = configuration.maxPageCount { try connection.execute("PRAGMA max_page_count = \(pages)") }
         try connection.quickCheck()
