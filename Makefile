@@ -5,6 +5,11 @@ SWIFT ?= swift
 # cross-check in the tests. (The packaging tools are mk/deb.mk's DEB_PACKAGES.)
 APT_PACKAGES := pkg-config libgpiod-dev libserialport-dev libsqlite3-dev gpiod python3 python3-pip
 BIN := .build/debug
+## Every release build (packages, benches) in one .build tree with the same flags: each Swift and C function in a
+## section of its own, so the linker can place the functions the idle daemon runs together (dist/panicd.order,
+## Package.swift; docs/daemon.md → Start-up and idle code packed together). Exported for scripts/build-deb.sh.
+SWIFT_RELEASE := -c release -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
+export SWIFT_RELEASE
 
 .PHONY: deps build test demo format format-check check-modules clean
 .DEFAULT_GOAL := demo

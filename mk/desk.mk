@@ -7,5 +7,5 @@ APT_PACKAGES += chromium libjs-leaflet fonts-dejavu-core curl
 ## Push latency: a record posted to /v1/records until its row arrives on the desk's event stream (p50/p99, 100 alerts);
 ## then operator polls alone and during 10 forged batches from a hostile client (p50/p99/max).
 bench-desk: deps
-	$(SWIFT) build -c release --scratch-path .build-bench --product desk-bench
+	$(SWIFT) build $(SWIFT_RELEASE) --scratch-path .build-bench --product desk-bench
 	.build-bench/release/desk-bench

@@ -11,13 +11,13 @@ GNSS_BENCH_REPEAT ?= 40
 ## Sentences/s for parse-only and decode-to-JSON on the fixture corpus, and gpsdecode's rate and the ratio.
 ## Release build in its own scratch path, so the debug build is left alone.
 bench-gnss: deps
-	$(SWIFT) build -c release --product gnss-bench --scratch-path .build-bench
+	$(SWIFT) build $(SWIFT_RELEASE) --product gnss-bench --scratch-path .build-bench
 	.build-bench/release/gnss-bench --repeat $(GNSS_BENCH_REPEAT) $(GNSS_FIXTURES)
 
 ## libFuzzer on the framer+parser+tracker for FUZZ_SECONDS (default 60 s), or FUZZ_RUNS executions.
 ## Release build (optimised, with bounds checks and preconditions kept), in its own scratch path.
 fuzz-gnss: deps
-	$(SWIFT) build -c release --product nmea-fuzz --sanitize fuzzer --scratch-path .build-fuzz
+	$(SWIFT) build $(SWIFT_RELEASE) --product nmea-fuzz --sanitize fuzzer --scratch-path .build-fuzz
 	mkdir -p .build-fuzz/corpus .build-fuzz/artifacts
 	SWIFT_BACKTRACE=enable=no .build-fuzz/release/nmea-fuzz -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
 		-max_len=1024 -artifact_prefix=.build-fuzz/artifacts/ .build-fuzz/corpus fuzz/corpus

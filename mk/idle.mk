@@ -6,5 +6,12 @@
 IDLE_SECONDS ?= 60
 bench-idle: deps
 	@scripts/ensure-packages.sh gpsd
-	$(SWIFT) build -c release --static-swift-stdlib --product panicd
+	$(SWIFT) build $(SWIFT_RELEASE) --static-swift-stdlib --product panicd
 	scripts/idle-bench.py .build/release/panicd $(IDLE_SECONDS)
+
+## Regenerates dist/panicd.order, the function order the release panicd is linked with, from a callgrind run of the
+## idle daemon, then rounds of page faults under perf (scripts/panicd-order.sh; installs valgrind and linux-perf).
+.PHONY: panicd-order
+panicd-order: deps
+	$(SWIFT) build $(SWIFT_RELEASE) --static-swift-stdlib --product panicd
+	SWIFT=$(SWIFT) scripts/panicd-order.sh .build/release/panicd

@@ -3,5 +3,5 @@
 BENCH_INPUTS_SECONDS ?= 10
 .PHONY: bench-inputs
 bench-inputs: deps
-	$(SWIFT) build -c release --product inputs-bench
+	$(SWIFT) build $(SWIFT_RELEASE) --product inputs-bench
 	.build/release/inputs-bench $(BENCH_INPUTS_SECONDS)

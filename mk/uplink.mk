@@ -12,5 +12,5 @@ browser-test: deps
 ## Press → acknowledgement latency, backlog drain rate beside the raw SQLite read rate, alert time during a drain,
 ## and a 10,000-record backlog drained per protocol (panicbridge, ais140, osmand) to its reference receiver.
 bench-uplink: deps
-	$(SWIFT) build -c release --scratch-path .build-bench --product uplink-bench
+	$(SWIFT) build $(SWIFT_RELEASE) --scratch-path .build-bench --product uplink-bench
 	.build-bench/release/uplink-bench

@@ -14,13 +14,15 @@ version=$(tr -d '[:space:]' < VERSION)
 # DEB_ARCH and SWIFT_BUILD_FLAGS cross-build for another architecture (docs/packaging.md → arm64).
 arch=${DEB_ARCH:-$(dpkg --print-architecture)}
 read -r -a flags <<< "${SWIFT_BUILD_FLAGS:-}"
+# The release flags every release build shares (the Makefile's SWIFT_RELEASE: `make deb` passes them).
+read -r -a release <<< "${SWIFT_RELEASE:?scripts/build-deb.sh runs from make deb, which passes SWIFT_RELEASE}"
 out=.build/deb
 started=$(date +%s)
 
 echo "== release build (static Swift runtime): panicd, controlroom"
-$SWIFT build -c release --static-swift-stdlib "${flags[@]}" --product panicd
-$SWIFT build -c release --static-swift-stdlib "${flags[@]}" --product controlroom
-bin=$($SWIFT build -c release --static-swift-stdlib "${flags[@]}" --show-bin-path)
+$SWIFT build "${release[@]}" --static-swift-stdlib "${flags[@]}" --product panicd
+$SWIFT build "${release[@]}" --static-swift-stdlib "${flags[@]}" --product controlroom
+bin=$($SWIFT build "${release[@]}" --static-swift-stdlib "${flags[@]}" --show-bin-path)
 for exe in panicd controlroom; do
     [ "$arch" = "$(dpkg --print-architecture)" ] || break   # a cross build cannot run here
     said=$("$bin/$exe" --version)
