@@ -37,6 +37,17 @@ public struct RequestReplayGuard: Sendable {
 }
 
 extension ControlRoom {
+    /// Whether a request's proof is checked before its records are stored, whatever the store holds: it carries
+    /// acks (taken only under a verified proof), an alert record or a clear (its answer is the alert's state), no
+    /// proof, or a device not registered (both answered at no cost). Otherwise the proof is checked only when the
+    /// store finds the device has an alert not yet closed or a command not yet acknowledged; a routine request
+    /// from a device with nothing open is answered `checked: false` without the Ed25519 check (docs/controlroom.md
+    /// → Trust model).
+    static func checksProofFirst(_ batch: RecordBatch, records: [GenuineRecord], registry: RegistrySnapshot) -> Bool {
+        batch.proof == nil || !batch.commandAcks.isEmpty || registry.byDevice[batch.device] == nil
+            || records.contains { $0.record.kind.isUrgent }
+    }
+
     /// Whether `batch` proves it comes from its device: the device's signature over its acks, envelopes and a fresh
     /// time and nonce (`BatchProof`). A verified, fresh claim comes back with it: its nonce is taken by the store in
     /// the ingest's transaction (a replay then answers `replayed`).

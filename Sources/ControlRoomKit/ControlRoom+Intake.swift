@@ -46,14 +46,31 @@ extension ControlRoom {
             logRejections(device: batch.device, [:], refusal: refusal, now: now)
             throw refusal
         }
-        var (authentication, claim) = authenticate(batch, registry: registry, now: now)
         let genuine = screened.compactMap { item -> GenuineRecord? in
             if case .genuine(let record) = item { return record }
             return nil
         }
-        let answer = try await ingestQueue.submit(
-            IngestRequest(device: batch.device, records: genuine, claim: claim, acks: batch.commandAcks, now: now),
+        // The proof is checked first when the request needs it whatever the store holds; otherwise only if the
+        // store finds the device has something to answer (one Ed25519 check less for a routine request).
+        let first = Self.checksProofFirst(batch, records: genuine, registry: registry)
+        var (authentication, claim) =
+            first ? authenticate(batch, registry: registry, now: now) : (.unchecked(serverTime: now), nil)
+        var answer = try await ingestQueue.submit(
+            IngestRequest(
+                device: batch.device, records: genuine, claim: claim, acks: batch.commandAcks, now: now,
+                proofWaiting: !first),
             issue: issuer)
+        if !first && answer.needsProof {
+            (authentication, claim) = authenticate(batch, registry: registry, now: now)
+            if let claim {
+                // The records are stored; now the nonce, and the answer it unlocks.
+                let answered = try await ingestQueue.submit(
+                    IngestRequest(device: batch.device, records: [], claim: claim, acks: [], now: now), issue: issuer)
+                answer.authenticated = answered.authenticated
+                answer.alerts = answered.alerts
+                answer.commands = answered.commands
+            }
+        }
         if claim != nil && !answer.authenticated {
             authentication = BatchAuthentication(verified: false, refusal: .replayed, serverTime: now)
         }

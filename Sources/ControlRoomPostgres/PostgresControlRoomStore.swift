@@ -397,10 +397,29 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
             commands = try await pendingCommands(
                 devices: answered, reissuing: reissuing, now: requests[0].now, issue: issue, connection, logger)
         }
+        // 5. Which devices whose proofs are waiting have an answer that needs them checked.
+        let waiting = Array(Set(requests.filter { $0.proofWaiting && $0.claim == nil }.map(\.device))).sorted()
+        var needing: Set<String> = []
+        if !waiting.isEmpty {
+            let nowMs = requests[0].now.epochMilliseconds
+            for try await device in try await connection.query(
+                """
+                SELECT w.device FROM unnest(\(waiting)::text[]) AS w(device)
+                WHERE EXISTS (SELECT 1 FROM alerts a WHERE a.device = w.device AND NOT a.device_cleared)
+                   OR EXISTS (SELECT 1 FROM commands c WHERE c.device = w.device AND NOT c.acked
+                              AND c.expires_ms > \(nowMs))
+                """, logger: logger
+            ).decode(String.self) {
+                needing.insert(device)
+            }
+        }
         return requests.indices.map { index in
             let plan = plans[index]
             guard authenticated.contains(index) else {
-                return IngestAnswer(results: plan.results, findings: plan.findings)
+                let request = requests[index]
+                return IngestAnswer(
+                    results: plan.results, findings: plan.findings,
+                    needsProof: request.proofWaiting && needing.contains(request.device))
             }
             let device = requests[index].device
             return IngestAnswer(

@@ -59,10 +59,20 @@ public struct BatchAuthentication: Sendable, Hashable, Codable {
     public var refusal: BatchProofRefusal?
     /// The control room's clock when it checked: a box whose claim was `stale` signs with this offset next time.
     public var serverTime: RecordTime
+    /// False when the control room did not check the proof because nothing in its answer depended on it: the
+    /// request carried no acks and no alert record, and the device had no open alert and no pending command
+    /// (`verified` is then false and `refusal` nil: no verdict). Nil from a control room that checks every proof.
+    public var checked: Bool?
 
-    public init(verified: Bool, refusal: BatchProofRefusal? = nil, serverTime: RecordTime) {
+    public init(verified: Bool, refusal: BatchProofRefusal? = nil, serverTime: RecordTime, checked: Bool? = nil) {
         self.verified = verified
         self.refusal = refusal
         self.serverTime = serverTime
+        self.checked = checked
+    }
+
+    /// The answer to a request whose proof was not needed (`checked` false).
+    public static func unchecked(serverTime: RecordTime) -> BatchAuthentication {
+        BatchAuthentication(verified: false, serverTime: serverTime, checked: false)
     }
 }

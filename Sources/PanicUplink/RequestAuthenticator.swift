@@ -31,9 +31,12 @@ final class RequestAuthenticator: Sendable {
     }
 
     /// Takes the control room's verdict (nil from a control room older than the proof, which took acks from
-    /// anyone); returns whether the request's acks were taken.
+    /// anyone; `checked: false` when it did not need to check, which is no verdict); returns whether the request's
+    /// acks were taken.
     func settle(_ authentication: BatchAuthentication?, now: RecordTime) -> Bool {
         guard let authentication else { return true }
+        // Not checked (nothing in the answer needed it, and the request had no acks): no verdict to follow.
+        if authentication.checked == false { return false }
         let (changed, offset) = state.withLock { state -> (Bool, Int64) in
             if authentication.refusal == .stale {
                 state.offsetMilliseconds = authentication.serverTime.epochMilliseconds - now.epochMilliseconds

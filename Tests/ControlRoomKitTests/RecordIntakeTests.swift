@@ -372,4 +372,45 @@ struct RequestAuthenticationTests {
             #expect(try await fixture.send([]).commands.count == 1)
         }
     }
+
+    @Test(
+        "a routine request's proof is checked only when its answer needs it; a forged one then reads nothing",
+        arguments: StoreKind.all)
+    func proofCheckedWhenNeeded(_ store: StoreKind) async throws {
+        try await Fixture.with(store) { fixture in
+            let records = try fixture.chain(3, alertAt: [2])
+            let attacker = BatchSigner(key: DeviceKey.generate())
+            // Nothing open for the device: a position under another key's proof is stored (the record is the
+            // device's own) and answered with nothing, the proof not checked.
+            let quiet = try await fixture.room.receive(
+                try attacker.sign(
+                    RecordBatch(device: fixture.deviceID, envelopes: [records[0].envelope]), time: .systemNow()))
+            #expect(quiet.results.map(\.status) == [.accepted])
+            let unchecked = try #require(quiet.authentication)
+            #expect(unchecked == .unchecked(serverTime: unchecked.serverTime))
+            #expect(quiet.alerts.isEmpty && quiet.commands.isEmpty)
+            // An alert record: its proof is checked first and the answer carries the alert.
+            let alert = try await fixture.send([records[1].envelope])
+            #expect(alert.authentication?.verified == true)
+            #expect(alert.authentication?.checked == nil)
+            let open = alert.alerts.map(\.alert)
+            #expect(open.count == 1)
+            // The alert is open: a position under the attacker's proof has its proof checked and refused, and
+            // reads no alert and no command; the record itself is still stored.
+            let forged = try await fixture.room.receive(
+                try attacker.sign(
+                    RecordBatch(device: fixture.deviceID, envelopes: [records[2].envelope]), time: .systemNow()))
+            #expect(forged.results.map(\.status) == [.accepted])
+            #expect(forged.authentication?.refusal == .badSignature)
+            #expect(forged.alerts.isEmpty && forged.commands.isEmpty)
+            // The device's own poll: checked, answered, its nonce taken; the same request again is a replay.
+            let poll = try fixture.signed(RecordBatch(device: fixture.deviceID, envelopes: []))
+            let answered = try await fixture.room.receive(poll)
+            #expect(answered.authentication?.verified == true)
+            #expect(answered.alerts.map(\.alert) == open)
+            let replayed = try await fixture.room.receive(poll)
+            #expect(replayed.authentication?.refusal == .replayed)
+            #expect(replayed.alerts.isEmpty)
+        }
+    }
 }

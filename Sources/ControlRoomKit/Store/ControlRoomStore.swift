@@ -168,13 +168,20 @@ public struct IngestRequest: Sendable {
     /// The command nonces acknowledged (applied only when `claim`'s nonce is taken).
     public var acks: [String]
     public var now: RecordTime
+    /// The request carries a proof not checked yet (`ControlRoom.checksProofFirst`): the store says, from the
+    /// same transaction, whether the device has anything the proof would unlock (`IngestAnswer.needsProof`).
+    public var proofWaiting: Bool
 
-    public init(device: String, records: [GenuineRecord], claim: BatchClaim?, acks: [String], now: RecordTime) {
+    public init(
+        device: String, records: [GenuineRecord], claim: BatchClaim?, acks: [String], now: RecordTime,
+        proofWaiting: Bool = false
+    ) {
         self.device = device
         self.records = records
         self.claim = claim
         self.acks = acks
         self.now = now
+        self.proofWaiting = proofWaiting
     }
 }
 
@@ -189,16 +196,20 @@ public struct IngestAnswer: Sendable {
     /// The device's alerts not yet closed, and its pending commands (empty when not authenticated).
     public var alerts: [RemoteAlertState]
     public var commands: [String]
+    /// For a request whose proof is waiting (`IngestRequest.proofWaiting`): the device has an alert not yet
+    /// closed or a command not yet acknowledged, so its answer needs the proof checked.
+    public var needsProof: Bool
 
     public init(
         results: [RecordResult], findings: [FindingRow], authenticated: Bool = false, alerts: [RemoteAlertState] = [],
-        commands: [String] = []
+        commands: [String] = [], needsProof: Bool = false
     ) {
         self.results = results
         self.findings = findings
         self.authenticated = authenticated
         self.alerts = alerts
         self.commands = commands
+        self.needsProof = needsProof
     }
 }
 

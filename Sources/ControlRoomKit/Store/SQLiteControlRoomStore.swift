@@ -128,7 +128,9 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
             }
         }
         guard let claim = request.claim, replayGuard.withLock({ $0.take(claim, now: now) }) == nil else {
-            return IngestAnswer(results: plan.results, findings: plan.findings)
+            return IngestAnswer(
+                results: plan.results, findings: plan.findings,
+                needsProof: try request.proofWaiting && hasAnswer(device: request.device, now: now, state))
         }
         let ack = try state.statement("UPDATE commands SET acked = 1 WHERE nonce = ?1 AND device = ?2")
         for nonce in request.acks { try ack.bind([.text(nonce), .text(request.device)]).run() }
@@ -158,6 +160,18 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
             known.reset()
         }
         return rows
+    }
+
+    /// Whether `device` has an alert not yet closed or a command not yet acknowledged (what an answer carries).
+    private func hasAnswer(device: String, now: RecordTime, _ state: State) throws -> Bool {
+        let query = try state.statement(
+            """
+            SELECT EXISTS(SELECT 1 FROM alerts WHERE device = ?1 AND device_cleared = 0)
+                OR EXISTS(SELECT 1 FROM commands WHERE device = ?1 AND acked = 0 AND expires_ms > ?2)
+            """)
+        try query.bind([.text(device), .integer(now.epochMilliseconds)])
+        defer { query.reset() }
+        return try query.step() && query.integer(0) != 0
     }
 
     private func remoteAlerts(device: String, _ state: State) throws -> [RemoteAlertState] {
