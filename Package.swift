@@ -211,6 +211,7 @@ let package = Package(
                         "--no-export-dynamic",
                         "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/dist/panicd.order",
                         "-Xlinker", "--no-warn-symbol-ordering",
+                        "-Xlinker", "--script=\(Context.packageDirectory)/dist/panicd.ld",
                     ],
                     .when(platforms: [.linux], configuration: .release))
             ]

@@ -7,7 +7,8 @@
 #
 # Usage: scripts/panicd-order.sh [PANICD] [SECONDS]   (default .build/release/panicd, 30)
 # Run it after changes to what the daemon does at start or idle; a stale list only costs memory (functions not
-# in it are linked after it, as before), never correctness. `make panicd-order` builds first.
+# in it are linked after it, as before), never correctness. `make panicd-order` builds first. The compiler's
+# private functions (.text..L* sections) have no symbol to list: dist/panicd.ld gathers all of them instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 panicd=${1:-.build/release/panicd}
@@ -54,7 +55,7 @@ for round in 1 2 3; do
     rm -rf "$work/state" "$work/status.sock"
     (cd "$work" && timeout -s INT 15 perf record -q -e page-faults -c 1 -o "$work/faults.data" "$panicd" run \
         --config panicd.yaml >/dev/null 2>&1) || true
-    perf script -i "$work/faults.data" -F ip,sym,dso 2>/dev/null | awk '$NF ~ /panicd\)$/ && $2 != "[unknown]" { print $2 }' \
+    perf script --no-demangle -i "$work/faults.data" -F ip,sym,dso 2>/dev/null | awk '$NF ~ /panicd\)$/ && $2 != "[unknown]" { print $2 }' \
         | sort -u | grep -vxF -f dist/panicd.order >"$work/new" || true
     added=$(wc -l <"$work/new")
     cat "$work/new" >>dist/panicd.order
