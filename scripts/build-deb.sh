@@ -71,10 +71,39 @@ executable() {
     sed -e "s/@VERSION@/$version/g" "docs/man/$name.8" | gzip -9n > "$root/usr/share/man/man8/$name.8.gz"
 }
 
+# libc_floor BINARY: the libc6 version the GLIBC_ABI_* versions BINARY needs call for (from libc6's symbols
+# file), or nothing. dpkg-shlibdeps counts only versions that symbols are bound to; GLIBC_ABI_DT_RELR, which
+# lld's packed relative relocations add (glibc 2.36), has none, so it would let the package install on glibc
+# 2.35, where the loader refuses panicd ("version `GLIBC_ABI_DT_RELR' not found").
+libc_floor() {
+    local symbols need version floor=
+    symbols=$(ls /var/lib/dpkg/info/libc6:"$(dpkg --print-architecture)".symbols /var/lib/dpkg/info/libc6.symbols 2>/dev/null | head -1)
+    for need in $(readelf -VW "$1" | awk '$2 == "Name:" && $3 ~ /^GLIBC_ABI_/ { print $3 }'); do
+        version=$(awk -v key="$need@$need" '$1 == key { print $2 }' "$symbols")
+        if [ -z "$version" ]; then
+            echo "build-deb: $1 needs $need, which $symbols does not list" >&2
+            exit 1
+        fi
+        if [ -z "$floor" ] || dpkg --compare-versions "$version" gt "$floor"; then floor=$version; fi
+    done
+    echo "$floor"
+}
+
 # finish PACKAGE BINARY: dependencies, control file, .deb.
 finish() {
-    local package=$1 binary=$2 root=$out/stage/$1
+    local package=$1 binary=$2 root=$out/stage/$1 floor current
     dpkg-shlibdeps -T"$work/$package.substvars" "$root/usr/bin/$binary"
+    floor=$(libc_floor "$root/usr/bin/$binary")
+    if [ -n "$floor" ]; then
+        current=$(sed -n 's/^shlibs:Depends=.*libc6 (>= \([^)]*\)).*/\1/p' "$work/$package.substvars")
+        if [ -z "$current" ]; then
+            echo "build-deb: dpkg-shlibdeps gave $binary no libc6 dependency" >&2
+            exit 1
+        fi
+        if dpkg --compare-versions "$floor" gt "$current"; then
+            sed -i "s/libc6 (>= $current)/libc6 (>= $floor)/" "$work/$package.substvars"
+        fi
+    fi
     dpkg-gencontrol -p"$package" -P"$root" -T"$work/$package.substvars" -l"$work/changelog" -f"$work/files" \
         -v"$version" -DArchitecture="$arch"
     find "$root" -type d -exec chmod 0755 {} +

@@ -41,6 +41,14 @@ check "the control room's key was made" test -f /var/lib/panicbridge-controlroom
 check "panicd --version is $version" sh -c "[ \"\$(panicd --version)\" = '$version' ]"
 check "controlroom --version is $version" sh -c "[ \"\$(controlroom --version)\" = '$version' ]"
 check "no Swift runtime libraries needed (ldd)" sh -c '! ldd /usr/bin/panicd /usr/bin/controlroom | grep -q libswift'
+# Packed relative relocations need glibc 2.36 (GLIBC_ABI_DT_RELR); dpkg-shlibdeps alone would say 2.35.
+for binary in panicd controlroom; do
+    package=panicbridge; [ "$binary" = controlroom ] && package=panicbridge-controlroom
+    if readelf -VW "/usr/bin/$binary" | grep -q GLIBC_ABI_DT_RELR; then
+        check "$package depends on libc6 (>= 2.36), as $binary's packed relocations need" \
+            sh -c "dpkg-query -W -f='\${Depends}' $package | grep -qF 'libc6 (>= 2.36)'"
+    fi
+done
 check "the example config is a conffile" sh -c 'dpkg-query -W -f="\${Conffiles}" panicbridge | grep -q /etc/panicbridge/panicd.yaml'
 check "the man pages are installed" test -f /usr/share/man/man8/panicd.8.gz -a -f /usr/share/man/man8/controlroom.8.gz
 check "the unit's Documentation= file is installed" test -f /usr/share/doc/panicbridge/README.md
