@@ -203,6 +203,7 @@ struct DeskHTTPTests {
             let token = try #require(
                 try await server.room.addUser(
                     name: "bot", role: .operator, password: "automation password", token: true, cost: 4))
+            #expect(token.hasPrefix(DeskPasswords.apiTokenPrefix), "an API token never starts with '-': \(token)")
             let wrong = try await server.call("GET", "/v1/alerts", headers: ["Authorization": "Bearer nope"])
             #expect(wrong.status == 401)
             let list = try await server.call("GET", "/v1/alerts", headers: ["Authorization": "Bearer \(token)"])

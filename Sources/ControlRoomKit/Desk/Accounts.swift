@@ -85,11 +85,20 @@ public enum DeskPasswords {
         SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// A fresh random secret: 32 bytes in base64url (session ids, CSRF and API tokens).
+    /// A fresh random secret: 32 bytes in base64url (session ids, CSRF tokens, and the body of API tokens).
     static func secret() -> String {
         var generator = SystemRandomNumberGenerator()
         return Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
+
+    /// What every API token starts with. People paste API tokens into command lines
+    /// (`panicd sim --operator-token T`, `curl -H "Authorization: Bearer T"`). A bare base64url secret starts with
+    /// `-` one time in 64, and an argument parser then reads it as an option. The prefix also lets a secret
+    /// scanner recognise a leaked token.
+    public static let apiTokenPrefix = "pbt_"
+
+    /// A fresh API token: the prefix and 256 random bits.
+    static func apiToken() -> String { apiTokenPrefix + secret() }
 }
 
 extension ControlRoom {
@@ -101,7 +110,7 @@ extension ControlRoom {
         try DeskPasswords.check(name: name)
         try DeskPasswords.check(password: password)
         let hash = Bcrypt.hash(password, cost: cost)
-        let secret = token ? DeskPasswords.secret() : nil
+        let secret = token ? DeskPasswords.apiToken() : nil
         try await store.addUser(
             name: name, role: role, passwordHash: hash, tokenHash: secret.map(DeskPasswords.tokenHash), now: wallClock()
         )
