@@ -173,9 +173,10 @@ struct Devices: AsyncParsableCommand {
         @OptionGroup var options: DatabaseOption
         @Option(name: .long, help: "The device id (as `panicd identity` prints it).")
         var id: String
+        // The next word is the key even when it starts with `-`, as a base64url key does one time in 64.
         @Option(
-            name: .customLong("key"),
-            help: "The device's public key: a JWK, or the raw key in base64url (one starting with - as --key=KEY).")
+            name: .customLong("key"), parsing: .unconditional,
+            help: "The device's public key: a JWK, or the raw key in base64url.")
         var publicKey: String
         @OptionGroup var metadata: MetadataOptions
 

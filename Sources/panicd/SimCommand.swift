@@ -60,7 +60,7 @@ struct SimCommand: AsyncParsableCommand {
     var deviceKey: String?
 
     @Option(
-        name: .customLong("operator-token"),
+        name: .customLong("operator-token"), parsing: .unconditional,
         help: "API token of a desk account at the external control room (`controlroom users add --name N --token`).")
     var operatorToken: String?
 

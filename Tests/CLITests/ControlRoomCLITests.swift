@@ -33,13 +33,21 @@ extension CLISuite {
             ])
             #expect(again.status != 0)
             #expect(again.stderr.contains("already registered"))
+            // A raw key whose base64url starts with `-` (first byte 0xF8) is still the option's value.
+            let dashKey = "-" + String(repeating: "A", count: 42)
+            let dashed = try controlroom.run([
+                "devices", "add", "--db", db, "--id", "pb-0000000000000003", "--key", dashKey,
+            ])
+            #expect(dashed.status == 0, "\(dashed.stderr)")
             let bad = try controlroom.run(["devices", "add", "--db", db, "--id", "pb-2", "--key", "not-a-key"])
             #expect(bad.status != 0)
             #expect(bad.stderr.contains("not an Ed25519 public key"))
             let listed = try controlroom.run(["devices", "list", "--db", db])
             #expect(listed.stdout.contains("pb-0000000000000001"))
             #expect(listed.stdout.contains("records=0"))
+            #expect(listed.stdout.contains("pb-0000000000000003"))
             #expect(try controlroom.run(["devices", "remove", "--db", db, "--id", "pb-0000000000000001"]).status == 0)
+            #expect(try controlroom.run(["devices", "remove", "--db", db, "--id", "pb-0000000000000003"]).status == 0)
             #expect(try controlroom.run(["devices", "list", "--db", db]).stdout.isEmpty)
         }
     }
