@@ -47,9 +47,13 @@ enum OperatorPage {
         <link rel="stylesheet" href="/static/leaflet/leaflet.css">
         <style>
           body { font-family: system-ui, sans-serif; margin: 0.8em; }
-          header { display: flex; gap: 1em; align-items: center; flex-wrap: wrap; }
-          #status { color: #666; font-size: 0.9em; }
-          #escalation { visibility: hidden; background: #b00; color: #fff; padding: 0.4em 0.8em; font-weight: bold; }
+          /* One line of fixed height: the status text and the banner changing never move the rows under the
+             pointer (a shift between finding a button and pressing it would lose the click). Long text is cut. */
+          header { display: flex; gap: 1em; align-items: center; flex-wrap: nowrap; height: 2.4em; overflow: hidden; }
+          header > * { flex: none; white-space: nowrap; }
+          #status { color: #666; font-size: 0.9em; flex: 1 1 0; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
+          #escalation { visibility: hidden; background: #b00; color: #fff; padding: 0.4em 0.8em; font-weight: bold;
+                        flex: 0 1 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
           main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1em; }
           section { overflow-x: auto; }
           table { border-collapse: collapse; width: 100%; }

@@ -55,6 +55,10 @@ struct OperatorPageBrowserTests {
             try await page.waitFor(
                 "\(row).classList.contains('escalated') && document.getElementById('escalation').textContent.includes('not accepted')"
             )
+            // Where the table starts, to compare once the banner and the status line have changed: nothing above
+            // the rows may move them (a shift between finding a button and pressing it loses the click).
+            let tableTop = "document.getElementById('alerts').getBoundingClientRect().top"
+            let topEscalated = try await page.evaluate(tableTop)
 
             // 30 more alerts from the booth; each Accept is pressed and held while positions keep arriving (every
             // one a push that updates the rows).
@@ -90,6 +94,8 @@ struct OperatorPageBrowserTests {
             // Clear asks for a reason first: confirming without one does nothing.
             try await page.click("\(Self.row(press.id)) button.accept")
             try await page.waitFor("\(row).cells[5].textContent === 'help on the way'")
+            try await page.waitFor("document.getElementById('escalation').style.visibility === 'hidden'")
+            #expect(try await page.evaluate(tableTop) == topEscalated, "the rows moved when the banner went")
             try await page.click("\(Self.row(press.id)) button.clear")
             try await page.waitFor("document.getElementById('clearDialog').open")
             try await page.click("#clearConfirm")
