@@ -77,8 +77,13 @@ executable() {
 # 2.35, where the loader refuses panicd ("version `GLIBC_ABI_DT_RELR' not found").
 libc_floor() {
     local symbols need version floor=
-    symbols=$(ls /var/lib/dpkg/info/libc6:"$(dpkg --print-architecture)".symbols /var/lib/dpkg/info/libc6.symbols 2>/dev/null | head -1)
+    symbols=/var/lib/dpkg/info/libc6:$(dpkg --print-architecture).symbols
+    [ -f "$symbols" ] || symbols=/var/lib/dpkg/info/libc6.symbols
     for need in $(readelf -VW "$1" | awk '$2 == "Name:" && $3 ~ /^GLIBC_ABI_/ { print $3 }'); do
+        if [ ! -f "$symbols" ]; then
+            echo "build-deb: $1 needs $need, and libc6's symbols file is not at $symbols to say which release has it" >&2
+            exit 1
+        fi
         version=$(awk -v key="$need@$need" '$1 == key { print $2 }' "$symbols")
         if [ -z "$version" ]; then
             echo "build-deb: $1 needs $need, which $symbols does not list" >&2
