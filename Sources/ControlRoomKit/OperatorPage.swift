@@ -8,11 +8,7 @@ enum OperatorPage {
     static let login = #"""
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><title>PanicBridge desk: log in</title>
-        <style>
-          body { font-family: system-ui, sans-serif; display: grid; place-items: center; height: 90vh; }
-          form { display: grid; gap: 0.6em; min-width: 18em; }
-          #error { color: #b00; min-height: 1.2em; }
-        </style></head>
+        <link rel="stylesheet" href="/static/desk/login.css"></head>
         <body>
         <form id="login">
           <h1>PanicBridge desk</h1>
@@ -21,7 +17,20 @@ enum OperatorPage {
           <button id="submit" type="submit">Log in</button>
           <div id="error"></div>
         </form>
-        <script>
+        <script src="/static/desk/login.js"></script>
+        </body></html>
+        """#
+
+    /// The login form's style sheet (`/static/desk/login.css`).
+    static let loginStyle = #"""
+          body { font-family: system-ui, sans-serif; display: grid; place-items: center; height: 90vh; }
+          form { display: grid; gap: 0.6em; min-width: 18em; }
+          #error { color: #b00; min-height: 1.2em; }
+
+        """#
+
+    /// The login form's script (`/static/desk/login.js`).
+    static let loginScript = #"""
         document.getElementById('login').addEventListener('submit', async (event) => {
           event.preventDefault();
           const body = JSON.stringify({name: document.getElementById('name').value,
@@ -34,18 +43,11 @@ enum OperatorPage {
           try { const parsed = JSON.parse(text); message = parsed.error.message || parsed.error; } catch (e) {}
           document.getElementById('error').textContent = message;
         });
-        </script>
-        </body></html>
+
         """#
 
-    static let html = #"""
-        <!doctype html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <title>PanicBridge desk</title>
-        <link rel="stylesheet" href="/static/leaflet/leaflet.css">
-        <style>
+    /// The desk's style sheet (`/static/desk/desk.css`).
+    static let deskStyle = #"""
           body { font-family: system-ui, sans-serif; margin: 0.8em; }
           /* One line of fixed height: the status text and the banner changing never move the rows under the
              pointer (a shift between finding a button and pressing it would lose the click). Long text is cut. */
@@ -76,59 +78,14 @@ enum OperatorPage {
           #audit li { font-size: 0.9em; }
           dialog { min-width: 24em; }
           .small { font-size: 0.85em; color: #555; }
-        </style>
-        </head>
-        <body>
-        <header>
-          <strong>PanicBridge desk</strong>
-          <span id="who"></span>
-          <button id="sound">Enable sound and notifications</button>
-          <button id="logout">Log out</button>
-          <span id="status">connecting…</span>
-          <span id="escalation"></span>
-        </header>
-        <main>
-          <section>
-            <h2>Open alerts</h2>
-            <table class="alerts">
-              <thead><tr><th style="width:7em">Kind</th><th style="width:12em">Vehicle / booth</th>
-              <th style="width:10.5em">Position</th><th style="width:4em">Fix age</th><th style="width:4.5em">Since press</th>
-              <th style="width:8.5em">State</th><th style="width:6em">Responders</th><th style="width:14em">Actions</th></tr></thead>
-              <tbody id="alerts"></tbody>
-            </table>
-            <h2>Selected alert</h2>
-            <div id="detail" class="small">Select a row.</div>
-            <ul id="audit"></ul>
-            <form id="noteForm"><input id="noteText" placeholder="note" size="40"> <button>Add note</button></form>
-          </section>
-          <section>
-            <div id="map"></div>
-            <h2>History</h2>
-            <form id="historyForm">
-              <input id="historyDevice" placeholder="device id contains" size="18">
-              <select id="historyKind"><option value="">any kind</option><option>emergency</option><option>help</option>
-              <option>tamper</option></select> <button>Show closed alerts</button></form>
-            <table><tbody id="history"></tbody></table>
-            <h2>Devices</h2>
-            <table><thead><tr><th>Device</th><th>Last seen</th><th>Queue</th><th>Oldest</th><th>Fix age</th>
-            <th>Power</th><th>Tamper</th><th>Gaps</th></tr></thead><tbody id="health"></tbody></table>
-            <p><a href="/v1/audit.csv" id="csv">Audit log (CSV, supervisors)</a></p>
-          </section>
-        </main>
-        <dialog id="clearDialog">
-          <form method="dialog" id="clearForm">
-            <h3>Clear alert <span id="clearWhat"></span>?</h3>
-            <p><label>Reason <select id="clearReason">
-              <option value="">choose…</option><option>resolved on scene</option><option>false alarm</option>
-              <option>accidental press</option><option>test</option><option>handed to police</option><option>other</option>
-            </select></label></p>
-            <p><textarea id="clearText" rows="3" cols="40" placeholder="details"></textarea></p>
-            <p id="clearError" style="color:#b00"></p>
-            <button id="clearConfirm" value="confirm">Clear alert</button> <button id="clearCancel" value="cancel">Cancel</button>
-          </form>
-        </dialog>
-        <script src="/static/leaflet/leaflet.js"></script>
-        <script>
+          th.w-kind { width: 7em; } th.w-name { width: 12em; } th.w-position { width: 10.5em; } th.w-fixage { width: 4em; }
+          th.w-since { width: 4.5em; } th.w-state { width: 8.5em; } th.w-responders { width: 6em; } th.w-actions { width: 14em; }
+          #clearError { color: #b00; }
+
+        """#
+
+    /// The desk's script (`/static/desk/desk.js`). Every string from a device, an account or an operator reaches the page as text (`textContent`, text nodes), never as HTML: map tooltips get a DOM node, not a string Leaflet would parse.
+    static let deskScript = #"""
         'use strict';
         const desk = { rows: new Map(), alerts: new Map(), markers: new Map(), tracks: new Map(), responderMarkers: new Map(),
                        csrf: '', role: '', escalateAfterMs: 60000, offsetMs: 0, selected: null, heard: new Set(), map: null,
@@ -188,6 +145,11 @@ enum OperatorPage {
           return row;
         }
         function setText(cell, text) { if (cell.textContent !== text) cell.textContent = text; }
+        // A string as a DOM node of text, for Leaflet (a string given to Leaflet is parsed as HTML).
+        function textNode(text) { const span = document.createElement('span'); span.textContent = text; return span; }
+        function escapeHTML(text) {
+          return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+        }
 
         function render(key) {
           const item = desk.alerts.get(key);
@@ -272,7 +234,7 @@ enum OperatorPage {
           if (!window.L) { $('map').textContent = 'map unavailable: Leaflet is not installed on the control room'; return; }
           desk.map = L.map('map', { center: [22.5, 79], zoom: 5, worldCopyJump: true });
           if (tileURL) {
-            L.tileLayer(tileURL, { maxZoom: 19, attribution: 'tiles: ' + new URL(tileURL.replace(/[{}]/g, ''), location.href).host })
+            L.tileLayer(tileURL, { maxZoom: 19, attribution: 'tiles: ' + escapeHTML(new URL(tileURL.replace(/[{}]/g, ''), location.href).host) })
               .addTo(desk.map);
           } else {
             const Grid = L.GridLayer.extend({ createTile: function (coords) {
@@ -305,7 +267,7 @@ enum OperatorPage {
           } else {
             marker.setLatLng(position);
           }
-          marker.bindTooltip(label(item) + ' — ' + item.alert.kind);
+          marker.bindTooltip(textNode(label(item) + ' — ' + item.alert.kind));
           const points = item.track.map((t) => [t.latitude, t.longitude]);
           let track = desk.tracks.get(key);
           if (!track) { track = L.polyline(points, { color: colour, weight: 3 }).addTo(desk.map); desk.tracks.set(key, track); }
@@ -317,7 +279,7 @@ enum OperatorPage {
             if (!m) { m = L.circleMarker(at, { radius: 7, color: '#06c', className: 'responder-marker' }).addTo(desk.map);
                       desk.responderMarkers.set(r.device, m); }
             else m.setLatLng(at);
-            m.bindTooltip((r.name || r.device) + ' (' + r.stage + ')');
+            m.bindTooltip(textNode((r.name || r.device) + ' (' + r.stage + ')'));
           }
         }
         desk.markerPosition = (alertID) => {
@@ -525,7 +487,69 @@ enum OperatorPage {
           connect();
           scheduleHealth();
         })();
-        </script>
+
+        """#
+
+    static let html = #"""
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <title>PanicBridge desk</title>
+        <link rel="stylesheet" href="/static/leaflet/leaflet.css">
+        <link rel="stylesheet" href="/static/desk/desk.css">
+        </head>
+        <body>
+        <header>
+          <strong>PanicBridge desk</strong>
+          <span id="who"></span>
+          <button id="sound">Enable sound and notifications</button>
+          <button id="logout">Log out</button>
+          <span id="status">connecting…</span>
+          <span id="escalation"></span>
+        </header>
+        <main>
+          <section>
+            <h2>Open alerts</h2>
+            <table class="alerts">
+              <thead><tr><th class="w-kind">Kind</th><th class="w-name">Vehicle / booth</th>
+              <th class="w-position">Position</th><th class="w-fixage">Fix age</th><th class="w-since">Since press</th>
+              <th class="w-state">State</th><th class="w-responders">Responders</th><th class="w-actions">Actions</th></tr></thead>
+              <tbody id="alerts"></tbody>
+            </table>
+            <h2>Selected alert</h2>
+            <div id="detail" class="small">Select a row.</div>
+            <ul id="audit"></ul>
+            <form id="noteForm"><input id="noteText" placeholder="note" size="40"> <button>Add note</button></form>
+          </section>
+          <section>
+            <div id="map"></div>
+            <h2>History</h2>
+            <form id="historyForm">
+              <input id="historyDevice" placeholder="device id contains" size="18">
+              <select id="historyKind"><option value="">any kind</option><option>emergency</option><option>help</option>
+              <option>tamper</option></select> <button>Show closed alerts</button></form>
+            <table><tbody id="history"></tbody></table>
+            <h2>Devices</h2>
+            <table><thead><tr><th>Device</th><th>Last seen</th><th>Queue</th><th>Oldest</th><th>Fix age</th>
+            <th>Power</th><th>Tamper</th><th>Gaps</th></tr></thead><tbody id="health"></tbody></table>
+            <p><a href="/v1/audit.csv" id="csv">Audit log (CSV, supervisors)</a></p>
+          </section>
+        </main>
+        <dialog id="clearDialog">
+          <form method="dialog" id="clearForm">
+            <h3>Clear alert <span id="clearWhat"></span>?</h3>
+            <p><label>Reason <select id="clearReason">
+              <option value="">choose…</option><option>resolved on scene</option><option>false alarm</option>
+              <option>accidental press</option><option>test</option><option>handed to police</option><option>other</option>
+            </select></label></p>
+            <p><textarea id="clearText" rows="3" cols="40" placeholder="details"></textarea></p>
+            <p id="clearError"></p>
+            <button id="clearConfirm" value="confirm">Clear alert</button> <button id="clearCancel" value="cancel">Cancel</button>
+          </form>
+        </dialog>
+        <script src="/static/leaflet/leaflet.js"></script>
+        <script src="/static/desk/desk.js"></script>
         </body>
         </html>
         """#

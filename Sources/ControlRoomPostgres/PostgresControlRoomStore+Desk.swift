@@ -234,6 +234,15 @@ extension PostgresControlRoomStore {
             guard isResponder == true else {
                 throw DeskError.badRequest("device '\(responder)' is not registered as a responder")
             }
+            // The row stays locked until the transaction ends: two operators moving the same responder at once
+            // are judged one after the other.
+            let before = try await connection.query(
+                """
+                SELECT stage FROM dispatches WHERE device = \(device) AND alert = \(alert) AND responder = \(responder)
+                FOR UPDATE
+                """, logger: logger
+            ).collect().first.flatMap { DispatchStage(rawValue: try $0.decode(String.self)) }
+            guard try DispatchStage.move(responder: responder, from: before, to: stage) else { return }
             let stageName = stage.rawValue
             let time = now.epochMilliseconds
             try await connection.query(

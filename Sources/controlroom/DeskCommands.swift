@@ -35,8 +35,15 @@ struct DeskOptions: ParsableArguments {
         if let tileURL, !(tileURL.contains("{z}") && tileURL.contains("{x}") && tileURL.contains("{y}")) {
             throw ValidationError("--tile-url must contain {z}, {x} and {y}, got '\(tileURL)'")
         }
+        if let tileURL, DeskConfiguration.tileSource(tileURL) == nil {
+            throw ValidationError(
+                "--tile-url must be an http(s) URL with a plain host (the page's security policy names it), or a "
+                    + "path on the control room, got '\(tileURL)'")
+        }
         return DeskConfiguration(
-            tileURL: tileURL, escalateAfter: .seconds(escalateAfter), leafletDirectory: leafletDir, secureCookies: tls)
+            tileURL: tileURL, escalateAfter: .seconds(escalateAfter), leafletDirectory: leafletDir, secureCookies: tls,
+            // Served over TLS: browsers are told to use nothing else for a year.
+            strictTransportSecurity: tls ? .seconds(365 * 24 * 3600) : nil)
     }
 }
 

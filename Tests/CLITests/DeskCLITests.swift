@@ -72,7 +72,7 @@ extension CLISuite {
             #expect(nothing.stderr.contains("nothing to change"), "\(nothing.stderr)")
         }
 
-        @Test("serve --tls-cert/--tls-key speaks HTTPS, and its session cookie is Secure")
+        @Test("serve --tls-cert/--tls-key speaks HTTPS, sends HSTS, and its session cookie is Secure")
         func https() throws {
             let directory = try scratch()
             defer { try? FileManager.default.removeItem(at: directory) }
@@ -123,6 +123,9 @@ extension CLISuite {
             #expect(cookie.contains("; Secure"))
             #expect(cookie.contains("HttpOnly"))
             #expect(cookie.contains("SameSite=Strict"))
+            // Served over TLS: browsers are told to use nothing else (HSTS), on every answer.
+            #expect(
+                answer.lowercased().contains("strict-transport-security: max-age=31536000"), "no HSTS: \(answer)")
 
             // A page holding the push channel open does not keep SIGTERM from stopping the server.
             let session = String(cookie.dropFirst("set-cookie: ".count).prefix { $0 != ";" })

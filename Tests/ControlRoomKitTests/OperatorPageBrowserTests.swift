@@ -119,6 +119,87 @@ struct OperatorPageBrowserTests {
         }
     }
 
+    @Test(
+        "hostile device and responder names (an <img onerror> and a <script>, set through the metadata endpoint) show as literal text on the rows, the map's tooltips and the device list: nothing runs, no policy is even tested"
+    )
+    func hostileNames() async throws {
+        try await DeskServer.with(DeskConfiguration(heartbeat: .seconds(1))) { server in
+            try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+            let admin = try #require(
+                try await server.room.addUser(
+                    name: "mallory", role: .admin, password: "an admin gone rogue", token: true, cost: 4))
+            let bus = DeskDevice()
+            try await server.register(bus, name: "Bus 534")
+            let van = DeskDevice()
+            try await server.register(van, name: "PCR van 12", responder: true)
+            // Each payload, run as HTML, counts itself in a global; the `<script>` one also tries to reach a host.
+            let imageName = #"<img src=x onerror="window.__pwned=(window.__pwned||0)+1">"#
+            let scriptName =
+                #"<script>window.__pwned=(window.__pwned||0)+1</script><img src=y onerror="window.__pwned=(window.__pwned||0)+1;fetch('http://127.0.0.1:9/leak')">"#
+            let token = ["Authorization": "Bearer " + admin, "Content-Type": "application/json"]
+            for (device, name) in [(bus.id, imageName), (van.id, scriptName)] {
+                let body = try JSONSerialization.data(withJSONObject: ["name": name])
+                let set = try await server.call(
+                    "POST", "/v1/devices/\(device)/metadata", headers: token,
+                    body: String(decoding: body, as: UTF8.self))
+                #expect(set.status == 200, "\(set.body)")
+            }
+            let press = try bus.next(.emergency(input: "panic"), latitude: 28.6670, longitude: 77.2280)
+            try await server.send(bus, [press.envelope])
+            try await server.send(van, [try van.next(.position, latitude: 28.6600, longitude: 77.2200).envelope])
+            let dispatched = try await server.call(
+                "POST", "/v1/alerts/\(bus.id)/\(press.id)/dispatch", headers: token,
+                body: #"{"responder":"\#(van.id)"}"#)
+            #expect(dispatched.status == 200, "\(dispatched.body)")
+
+            let browser = try DevTools()
+            defer { browser.close() }
+            let page = try await browser.newPage(server.base + "/login")
+            // Before any script of the desk runs: note every policy violation (a payload that got as far as trying).
+            try await page.call("Page.enable")
+            try await page.call(
+                "Page.addScriptToEvaluateOnNewDocument",
+                [
+                    "source":
+                        "window.__violations = []; document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+                ])
+            try await page.waitFor("document.getElementById('submit')")
+            try await page.type("#name", "asha")
+            try await page.type("#password", "correct horse asha")
+            try await page.click("#submit")
+            try await page.waitFor("location.pathname === '/' && window.desk && desk.pushes > 0")
+            let row = "document.querySelector('tr[data-alert=\"\(press.id)\"]')"
+            try await page.waitFor("\(row) && desk.markerPosition('\(press.id)') && desk.responderMarkers.size === 1")
+            // Every tooltip opened, as a pointer over the markers would; the device list filled.
+            _ = try await page.evaluate(
+                "(desk.markers.forEach((m) => m.openTooltip()), desk.responderMarkers.forEach((m) => m.openTooltip()), true)"
+            )
+            try await page.waitFor("document.querySelectorAll('.leaflet-tooltip').length === 2")
+            try await page.waitFor("document.getElementById('health').rows.length === 2")
+
+            func text(_ expression: String) async throws -> String {
+                let json = try await page.evaluate(expression)
+                return try JSONDecoder().decode(String.self, from: Data(json.utf8))
+            }
+            let tooltips = try await text(
+                "[...document.querySelectorAll('.leaflet-tooltip')].map((t) => t.textContent).join('\\n')")
+            #expect(tooltips.contains(imageName + " — emergency"), "\(tooltips)")
+            #expect(tooltips.contains(scriptName + " (dispatched)"), "\(tooltips)")
+            let cells = try await text("\(row).textContent")
+            #expect(cells.contains(imageName), "\(cells)")
+            #expect(cells.contains(scriptName), "\(cells)")
+            let health = try await text("document.getElementById('health').textContent")
+            #expect(health.contains(imageName) && health.contains(scriptName), "\(health)")
+            // Nothing ran, nothing was even attempted: no element from a name exists anywhere in the page.
+            #expect(try await page.evaluate("window.__pwned === undefined") == "true", "a payload ran")
+            #expect(try await page.evaluate("document.querySelectorAll('img[src=x], img[src=y]').length") == "0")
+            #expect(try await page.evaluate("[...document.scripts].every((s) => s.src && !s.textContent)") == "true")
+            let violations = try await page.evaluate("window.__violations")
+            #expect(violations == "[]", "\(violations)")
+            try await Self.screenshot(page, "desk-hostile-names.png")
+        }
+    }
+
     /// Saves a screenshot into `PANICBRIDGE_SCREENSHOTS` when set (docs/images holds the ones in the docs).
     static func screenshot(_ page: DevTools.Page, _ name: String) async throws {
         guard let directory = ProcessInfo.processInfo.environment["PANICBRIDGE_SCREENSHOTS"] else { return }

@@ -15,19 +15,26 @@ public struct DeskConfiguration: Sendable {
     public var leafletDirectory: String
     /// Whether cookies carry `Secure` (the server speaks TLS).
     public var secureCookies: Bool
-    /// How often an idle push stream sends a comment line.
+    /// How often an idle push stream sends a comment line (and checks its session or token again).
     public var heartbeat: Duration
+    /// Most push streams open at once per session or API token; opening one more closes the oldest.
+    public var streamsPerCredential: Int
+    /// `Strict-Transport-Security: max-age=…` on every desk answer, or nil to send none. `controlroom serve`
+    /// sets a year when it serves TLS itself (`--tls-cert`); behind a TLS-terminating proxy the proxy sends it.
+    public var strictTransportSecurity: Duration?
 
     public init(
         tileURL: String? = nil, escalateAfter: Duration = .seconds(60),
         leafletDirectory: String = "/usr/share/javascript/leaflet", secureCookies: Bool = false,
-        heartbeat: Duration = .seconds(15)
+        heartbeat: Duration = .seconds(15), streamsPerCredential: Int = 4, strictTransportSecurity: Duration? = nil
     ) {
         self.tileURL = tileURL
         self.escalateAfter = escalateAfter
         self.leafletDirectory = leafletDirectory
         self.secureCookies = secureCookies
         self.heartbeat = heartbeat
+        self.streamsPerCredential = streamsPerCredential
+        self.strictTransportSecurity = strictTransportSecurity
     }
 }
 
@@ -41,6 +48,10 @@ public final class Desk: Sendable {
     let clock: any MonotonicClock
     let throttle = Mutex(LoginThrottle())
     let tracks = DeskTracks()
+    /// The desk's state, computed once per change for every push stream.
+    public let broadcast: DeskBroadcast
+    /// The open push streams, at most `configuration.streamsPerCredential` per session or token.
+    let streams: DeskStreams
 
     public init(
         room: ControlRoom, configuration: DeskConfiguration = DeskConfiguration(),
@@ -50,7 +61,12 @@ public final class Desk: Sendable {
         self.configuration = configuration
         self.clock = clock
         sessions = DeskSessions(store: room.store, wallClock: room.wallClock)
+        broadcast = DeskBroadcast(signal: signal)
+        streams = DeskStreams(limit: configuration.streamsPerCredential)
     }
+
+    /// Push streams open now.
+    public var openStreams: Int { streams.count }
 
     static let cookieName = "pb_session"
 

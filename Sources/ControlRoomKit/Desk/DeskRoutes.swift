@@ -23,6 +23,9 @@ extension Desk {
     /// login and sessions, the page, the operator API, the push channel and the static files.
     public func install(on router: Router<ControlRoomRequestContext>) {
         router.add(middleware: DeskPokeMiddleware(signal: signal))
+        if let maxAge = configuration.strictTransportSecurity {
+            router.add(middleware: StrictTransportSecurityMiddleware(maxAge: maxAge))
+        }
         installSession(on: router)
         installPages(on: router)
         installAlerts(on: router)
@@ -86,7 +89,11 @@ extension Desk {
         }
         router.post("/v1/session/logout") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator, changes: true)
-            if let id = Desk.cookie(Desk.cookieName, in: request) { try await sessions.end(id: id) }
+            if let id = Desk.cookie(Desk.cookieName, in: request) {
+                try await sessions.end(id: id)
+                // The session's push streams close now, not at their next event.
+                streams.close(key: DeskCredential.session(id).key)
+            }
             var response = ControlRoomServer.json(["ok": true])
             response.headers[.setCookie] = sessionCookie("", maxAge: 0)
             return response
@@ -94,12 +101,25 @@ extension Desk {
     }
 
     private func installPages(on router: Router<ControlRoomRequestContext>) {
-        router.get("/login") { _, _ in Desk.html(OperatorPage.login) }
+        router.get("/login") { [self] _, _ in page(OperatorPage.login) }
         router.get("/") { [self] request, _ -> Response in
             do { _ = try await authorize(request, .operator) } catch {
                 return Response(status: .seeOther, headers: [.location: "/login", .cacheControl: "no-store"])
             }
-            return Desk.html(OperatorPage.html)
+            return page(OperatorPage.html)
+        }
+        // The pages' own scripts and style sheets: served, not inline, so the policy allows no inline code.
+        router.get("/static/desk/:file") { _, context -> Response in
+            let files: [String: (type: String, text: String)] = [
+                "desk.js": ("text/javascript", OperatorPage.deskScript),
+                "desk.css": ("text/css", OperatorPage.deskStyle),
+                "login.js": ("text/javascript", OperatorPage.loginScript),
+                "login.css": ("text/css", OperatorPage.loginStyle),
+            ]
+            guard let file = files[try context.parameters.require("file")] else { throw HTTPError(.notFound) }
+            return Response(
+                status: .ok, headers: [.contentType: file.type + "; charset=utf-8", .cacheControl: "no-cache"],
+                body: .init(byteBuffer: ByteBuffer(string: file.text)))
         }
         router.get("/static/leaflet/**") { [self] request, context -> Response in
             let rest = context.parameters.getCatchAll().joined(separator: "/")
@@ -141,17 +161,19 @@ extension Desk {
         }
         router.get("/v1/desk/alerts") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
-            var sent: [String: Data] = [:]
-            return ControlRoomServer.json(try await pushMessage(since: &sent, snapshot: true))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try await snapshotMessage())))
         }
         router.get("/v1/desk/events") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+            let account = try await authorize(request, .operator)
+            guard let credential = DeskCredential(request) else { throw HTTPError(.unauthorized) }
             return Response(
                 status: .ok,
                 headers: [
                     .contentType: "text/event-stream", .cacheControl: "no-store", .init("X-Accel-Buffering")!: "no",
                 ],
-                body: eventStream())
+                body: eventStream(credential: credential, account: account))
         }
         router.get("/v1/desk/history") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
@@ -265,15 +287,16 @@ extension Desk {
         }
     }
 
-    static func html(_ text: String) -> Response {
+    /// A page, under `contentSecurityPolicy`.
+    func page(_ text: String) -> Response {
         Response(
             status: .ok,
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-                .init("Content-Security-Policy")!:
-                    "default-src 'self'; img-src 'self' data: *; style-src 'self' 'unsafe-inline'; "
-                    + "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-                .init("X-Frame-Options")!: "DENY",
+                .init("Content-Security-Policy")!: DeskConfiguration.contentSecurityPolicy(
+                    tileURL: configuration.tileURL),
+                .init("X-Frame-Options")!: "DENY", .init("X-Content-Type-Options")!: "nosniff",
+                .init("Referrer-Policy")!: "no-referrer",
             ],
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }

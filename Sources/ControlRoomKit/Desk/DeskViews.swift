@@ -29,6 +29,33 @@ public enum DispatchStage: String, Sendable, Codable, CaseIterable {
         case .stoodDown: nil
         }
     }
+
+    /// Where the stage stands in a responder's assignment: dispatched, then on scene, then stood down.
+    var rank: Int {
+        switch self {
+        case .dispatched: 0
+        case .onScene: 1
+        case .stoodDown: 2
+        }
+    }
+
+    /// The one rule for moving `responder` from its `current` stage on an alert (nil: not assigned yet) to `next`,
+    /// which both stores apply inside their transaction: stages only move forward (a responder on scene is never
+    /// shown "dispatched" again, nor a stood-down one brought back; assign another responder instead). Returns
+    /// whether anything changes (the same stage again changes nothing: no audit line, no command); throws
+    /// `DeskError.badRequest` naming both stages for a step back.
+    public static func move(
+        responder: String, from current: DispatchStage?, to next: DispatchStage
+    ) throws(DeskError) -> Bool {
+        guard let current else { return true }
+        if next == current { return false }
+        guard next.rank > current.rank else {
+            throw .badRequest(
+                "responder '\(responder)' is already \(current.rawValue): a dispatch stage only moves forward "
+                    + "(dispatched, on-scene, stood-down), not back to \(next.rawValue)")
+        }
+        return true
+    }
 }
 
 /// A responder assigned to an alert, with its live distance.

@@ -77,6 +77,265 @@ struct DeskPush: Codable, Sendable {
     var snapshot: Bool
 }
 
+/// The desk's state at one moment, computed once and shared by every push stream: each open alert as the JSON
+/// the page gets (keyed by `device/alert`, in the desk's order).
+struct DeskFrame: Sendable {
+    /// The change signal's version when the computation started: every change poked before it is in the frame.
+    var version: UInt64
+    /// Which computation this is (1, 2, ...).
+    var number: UInt64
+    var rows: [(key: String, json: Data)]
+
+    /// The message for a stream that last sent `sent` (each row's JSON, by key); updates `sent`. Nil when nothing
+    /// changed (and it is not the snapshot). The JSON is `DeskPush`'s, spliced from the shared rows: a stream
+    /// encodes nothing but its list of removed keys.
+    func message(since sent: inout [String: Data], snapshot: Bool, nowMs: Int64) -> Data? {
+        var upsert: [Data] = []
+        var keys = Set<String>()
+        for row in rows {
+            keys.insert(row.key)
+            if sent[row.key] != row.json {
+                sent[row.key] = row.json
+                upsert.append(row.json)
+            }
+        }
+        let removed = sent.keys.filter { !keys.contains($0) }.sorted()
+        for key in removed { sent[key] = nil }
+        if upsert.isEmpty && removed.isEmpty && !snapshot { return nil }
+        var json = Data(#"{"remove":"#.utf8)
+        json += (try? JSONEncoder().encode(removed)) ?? Data("[]".utf8)
+        json += Data(#","serverNowMs":\#(nowMs),"snapshot":\#(snapshot),"upsert":["#.utf8)
+        for (index, row) in upsert.enumerated() {
+            if index > 0 { json.append(UInt8(ascii: ",")) }
+            json += row
+        }
+        json += Data("]}".utf8)
+        return json
+    }
+}
+
+/// Computes the desk's state once per change for all push streams. A stream that needs a newer state than the
+/// last one either starts the computation (in its own task: nothing unstructured) or, when one is already running,
+/// waits for it; when it ends, every stream it satisfies gets the same frame. Record intake only pokes the
+/// `DeskSignal` (which never waits), so 50 open pages cost one computation per change, not 50.
+public final class DeskBroadcast: Sendable {
+    private enum Outcome: Sendable {
+        case frame(DeskFrame)
+        case retry
+    }
+
+    private struct Need: Sendable {
+        /// The frame must include every change up to this signal version...
+        var version: UInt64
+        /// ...and (for a stream's first message) come from a computation started after the stream opened.
+        var number: UInt64
+
+        func met(by frame: DeskFrame) -> Bool { frame.version >= version && frame.number >= number }
+    }
+
+    private struct State {
+        var frame: DeskFrame?
+        var computing = false
+        var started: UInt64 = 0
+        var nextWaiter: UInt64 = 0
+        var waiters: [UInt64: (need: Need, continuation: CheckedContinuation<Outcome, Never>)] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let signal: DeskSignal
+
+    init(signal: DeskSignal) { self.signal = signal }
+
+    /// How many times the desk's state was computed for the push streams (metrics, and the tests' proof that 50
+    /// streams share one computation per change).
+    public var computations: UInt64 { state.withLock { $0.started } }
+
+    /// A frame with every change up to `version`; with `fresh`, one whose computation starts after this call
+    /// (a new stream's snapshot also sees changes no poke announced, e.g. by the command line).
+    func frame(
+        version: UInt64, fresh: Bool, compute: @Sendable () async throws -> [(key: String, json: Data)]
+    ) async throws -> DeskFrame {
+        var need = Need(version: version, number: 0)
+        // The next computation to start (one running now began before this call).
+        if fresh { need.number = state.withLock { $0.started + 1 } }
+        while true {
+            try Task.checkCancellation()
+            enum Step {
+                case have(DeskFrame)
+                case wait
+                case compute(number: UInt64, version: UInt64)
+            }
+            let signal = signal
+            let step: Step = state.withLock { state in
+                if let frame = state.frame, need.met(by: frame) { return .have(frame) }
+                if state.computing { return .wait }
+                state.computing = true
+                state.started += 1
+                // Read before the store: every change poked up to here is committed, so the frame includes it.
+                return .compute(number: state.started, version: signal.version)
+            }
+            switch step {
+            case .have(let frame):
+                return frame
+            case .compute(let number, let version):
+                let rows: [(key: String, json: Data)]
+                do { rows = try await compute() } catch {
+                    finish(nil)
+                    throw error
+                }
+                let frame = DeskFrame(version: version, number: number, rows: rows)
+                finish(frame)
+                return frame
+            case .wait:
+                if case .frame(let frame) = await wait(need) { return frame }
+            }
+        }
+    }
+
+    /// Ends a computation: stores its frame, hands it to every waiter it satisfies and wakes the others, one of
+    /// which starts the next computation.
+    private func finish(_ frame: DeskFrame?) {
+        let woken = state.withLock { state in
+            state.computing = false
+            if let frame { state.frame = frame }
+            defer { state.waiters.removeAll() }
+            return state.waiters.values.map { waiter -> (CheckedContinuation<Outcome, Never>, Outcome) in
+                if let frame, waiter.need.met(by: frame) { return (waiter.continuation, .frame(frame)) }
+                return (waiter.continuation, .retry)
+            }
+        }
+        for (continuation, outcome) in woken { continuation.resume(returning: outcome) }
+    }
+
+    private func wait(_ need: Need) async -> Outcome {
+        let id = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+                let registered = state.withLock { state in
+                    // The computation may have ended meanwhile: look again instead of waiting for nothing.
+                    guard state.computing, !Task.isCancelled else { return false }
+                    state.waiters[id] = (need, continuation)
+                    return true
+                }
+                if !registered { continuation.resume(returning: .retry) }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume(returning: .retry)
+        }
+    }
+}
+
+/// What authenticated a push stream: the session cookie or the API token, checked again before every event.
+enum DeskCredential: Sendable, Hashable {
+    case session(String)
+    case token(String)
+
+    /// The credential `Desk.authorize` uses for this request (a bearer token first, else the session cookie).
+    init?(_ request: Request) {
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            self = .token(String(header.dropFirst(7)))
+        } else if let id = Desk.cookie(Desk.cookieName, in: request) {
+            self = .session(id)
+        } else {
+            return nil
+        }
+    }
+
+    /// Streams are counted per key: the hash of the session id or token (never the secret itself).
+    var key: String {
+        switch self {
+        case .session(let id): "session:" + DeskPasswords.tokenHash(id)
+        case .token(let token): "token:" + DeskPasswords.tokenHash(token)
+        }
+    }
+}
+
+/// The open push streams per credential: at most `limit` each. Opening one more closes the oldest (a reloaded
+/// page's old stream may linger until its connection is noticed dead, and refusing the new one would leave the
+/// operator without pushes); logging out closes the session's streams at once.
+final class DeskStreams: Sendable {
+    /// One open stream: closed by the registry (`close`), awaited by the stream (`closed()`).
+    final class Ticket: Sendable {
+        let key: String
+        let id: UInt64
+        private let state = Mutex<(closed: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+        init(key: String, id: UInt64) {
+            self.key = key
+            self.id = id
+        }
+
+        func close() {
+            let waiter = state.withLock { state in
+                state.closed = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+
+        var isClosed: Bool { state.withLock { $0.closed } }
+
+        /// Returns once the stream is closed by the registry, or the task is cancelled.
+        func closed() async {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let now = state.withLock { state in
+                        if state.closed || Task.isCancelled { return true }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if now { continuation.resume() }
+                }
+            } onCancel: {
+                state.withLock { state in
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }?.resume()
+            }
+        }
+    }
+
+    let limit: Int
+    private let open = Mutex<(next: UInt64, byKey: [String: [Ticket]])>((0, [:]))
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Registers a new stream of `key`, closing the oldest ones beyond the limit.
+    func add(key: String) -> Ticket {
+        let (ticket, evicted) = open.withLock { open in
+            open.next += 1
+            let ticket = Ticket(key: key, id: open.next)
+            var list = open.byKey[key, default: []]
+            list.append(ticket)
+            let evicted = Array(list.prefix(max(0, list.count - limit)))
+            open.byKey[key] = Array(list.suffix(limit))
+            return (ticket, evicted)
+        }
+        for old in evicted { old.close() }
+        return ticket
+    }
+
+    /// Forgets a stream that ended.
+    func remove(_ ticket: Ticket) {
+        open.withLock { open in
+            let list = open.byKey[ticket.key, default: []].filter { $0.id != ticket.id }
+            open.byKey[ticket.key] = list.isEmpty ? nil : list
+        }
+    }
+
+    /// Closes every stream of `key` (its session ended here).
+    func close(key: String) {
+        for ticket in open.withLock({ $0.byKey[key] ?? [] }) { ticket.close() }
+    }
+
+    /// Streams open now, over all credentials.
+    var count: Int { open.withLock { $0.byKey.values.reduce(0) { $0 + $1.count } } }
+}
+
 extension Desk {
     /// Every open alert as the desk shows it (what the push channel's snapshot carries).
     public func openAlerts() async throws -> [DeskAlert] {
@@ -84,59 +343,87 @@ extension Desk {
         return try await room.deskAlerts(open, tracks: tracks)
     }
 
-    /// What changed since `sent` (the JSON of each alert last pushed, by key); updates `sent`. Nil when nothing did.
-    func pushMessage(since sent: inout [String: Data], snapshot: Bool) async throws -> DeskPush? {
+    /// The desk's rows: each open alert's JSON as the page gets it.
+    func frameRows() async throws -> [(key: String, json: Data)] {
         let open = try await room.openAlerts()
         tracks.keep(open)
-        var upsert: [DeskAlert] = []
-        var keys = Set<String>()
         let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        for var alert in try await room.deskAlerts(open, tracks: tracks) {
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try await room.deskAlerts(open, tracks: tracks).map { alert in
+            var alert = alert
             // The page counts time since the press itself; without this every row would differ every time.
             alert.alert.sincePressMs = 0
-            let key = alert.alert.device + "/" + alert.alert.id
-            keys.insert(key)
-            let data = try encoder.encode(alert)
-            if sent[key] != data {
-                sent[key] = data
-                upsert.append(alert)
-            }
+            return (alert.alert.device + "/" + alert.alert.id, try encoder.encode(alert))
         }
-        let removed = sent.keys.filter { !keys.contains($0) }.sorted()
-        for key in removed { sent[key] = nil }
-        if upsert.isEmpty && removed.isEmpty && !snapshot { return nil }
-        return DeskPush(
-            serverNowMs: room.wallClock().epochMilliseconds, upsert: upsert, remove: removed, snapshot: snapshot)
+    }
+
+    /// The desk's current state as one snapshot message (`GET /v1/desk/alerts`, the page's fallback poll); shares
+    /// a computation with the push streams when one is running.
+    func snapshotMessage() async throws -> Data {
+        let frame = try await broadcast.frame(version: signal.version, fresh: true) { [self] in try await frameRows() }
+        var sent: [String: Data] = [:]
+        return frame.message(since: &sent, snapshot: true, nowMs: room.wallClock().epochMilliseconds) ?? Data()
+    }
+
+    /// The account behind `credential` as it is now, by the same lookups that authenticate every request
+    /// (`authorize`): nil once the session ended (logout, password change, account removed, expired) or the token
+    /// is gone.
+    func liveAccount(_ credential: DeskCredential) async throws -> DeskAccount? {
+        switch credential {
+        case .session(let id): try await sessions.session(id: id)?.account
+        case .token(let token): try await room.account(token: token)
+        }
+    }
+
+    /// Whether a stream opened by `account` with `credential` may still send: the credential is live and the
+    /// account's role is the one it had (a role change ends the stream; the page reconnects under the new role).
+    func mayStillSend(_ credential: DeskCredential, as account: DeskAccount) async -> Bool {
+        guard let now = try? await liveAccount(credential) else { return false }
+        return now.name == account.name && now.role == account.role
     }
 
     /// The Server-Sent Events stream of one page: a snapshot, then a message per change, and a comment line every
-    /// `heartbeat` so proxies keep the connection and a vanished page is noticed.
-    func eventStream() -> ResponseBody {
+    /// `heartbeat` so proxies keep the connection and a vanished page is noticed. Before every event (heartbeats
+    /// too) the credential is looked up again: a stream whose session or token ended, or whose account was removed
+    /// or changed role, closes and sends nothing more. The state comes from `broadcast`, computed once per change
+    /// for all streams.
+    func eventStream(credential: DeskCredential, account: DeskAccount) -> ResponseBody {
         ResponseBody { [self] writer in
+            let ticket = streams.add(key: credential.key)
+            defer { streams.remove(ticket) }
             var sent: [String: Data] = [:]
             var version = signal.version
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            if let first = try await pushMessage(since: &sent, snapshot: true) {
+            let compute: @Sendable () async throws -> [(key: String, json: Data)] = { [self] in try await frameRows() }
+            let first = try await broadcast.frame(version: version, fresh: true, compute: compute)
+            version = max(version, first.version)
+            guard !ticket.isClosed, await mayStillSend(credential, as: account) else {
+                try await writer.finish(nil)
+                return
+            }
+            if let message = first.message(since: &sent, snapshot: true, nowMs: room.wallClock().epochMilliseconds) {
                 try await writer.write(ByteBuffer(string: "retry: 2000\nevent: alerts\ndata: "))
-                try await writer.write(ByteBuffer(bytes: try encoder.encode(first)))
+                try await writer.write(ByteBuffer(bytes: message))
                 try await writer.write(ByteBuffer(string: "\n\n"))
             }
             // A server stopping gracefully ends the streams, or it would wait for every open page to go away.
             let signal = signal
             try await withGracefulShutdownHandler {
                 streaming: while true {
-                    switch await wake(after: version) {
+                    switch await wake(after: version, ticket: ticket) {
                     case .closed:
                         break streaming
                     case .heartbeat:
+                        guard await mayStillSend(credential, as: account) else { break streaming }
                         try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
                     case .changed(let next):
-                        version = next
-                        guard let message = try await pushMessage(since: &sent, snapshot: false) else { continue }
+                        let frame = try await broadcast.frame(version: next, fresh: false, compute: compute)
+                        version = max(next, frame.version)
+                        // Checked after the state was computed, right before it is written.
+                        guard !ticket.isClosed, await mayStillSend(credential, as: account) else { break streaming }
+                        let now = room.wallClock().epochMilliseconds
+                        guard let message = frame.message(since: &sent, snapshot: false, nowMs: now) else { continue }
                         try await writer.write(ByteBuffer(string: "event: alerts\ndata: "))
-                        try await writer.write(ByteBuffer(bytes: try encoder.encode(message)))
+                        try await writer.write(ByteBuffer(bytes: message))
                         try await writer.write(ByteBuffer(string: "\n\n"))
                     }
                 }
@@ -153,7 +440,7 @@ extension Desk {
         case closed
     }
 
-    private func wake(after version: UInt64) async -> Wake {
+    private func wake(after version: UInt64, ticket: DeskStreams.Ticket) async -> Wake {
         let signal = signal
         let clock = clock
         let heartbeat = configuration.heartbeat
@@ -164,6 +451,10 @@ extension Desk {
                     try await clock.sleep(for: heartbeat)
                     return .heartbeat
                 } catch { return .closed }
+            }
+            group.addTask {
+                await ticket.closed()
+                return .closed
             }
             let first = await group.next() ?? .closed
             group.cancelAll()

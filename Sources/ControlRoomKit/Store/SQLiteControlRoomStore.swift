@@ -629,6 +629,12 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                 guard try metadata(device: responder, state)?.responder == true else {
                     throw DeskError.badRequest("device '\(responder)' is not registered as a responder")
                 }
+                let stageQuery = try state.statement(
+                    "SELECT stage FROM dispatches WHERE device = ?1 AND alert = ?2 AND responder = ?3")
+                try stageQuery.bind([.text(device), .text(alert), .text(responder)])
+                let before = try stageQuery.step() ? DispatchStage(rawValue: stageQuery.text(0)) : nil
+                stageQuery.reset()
+                guard try DispatchStage.move(responder: responder, from: before, to: stage) else { return }
                 try state.statement(
                     """
                     INSERT INTO dispatches(device, alert, responder, stage, time_ms) VALUES(?1, ?2, ?3, ?4, ?5)
