@@ -301,6 +301,7 @@ final class DeskStreams: Sendable {
 
     let limit: Int
     private let open = Mutex<(next: UInt64, byKey: [String: [Ticket]])>((0, [:]))
+    private let checks = Mutex<[String: (frame: UInt64, allowed: Bool)]>([:])
 
     init(limit: Int) { self.limit = max(1, limit) }
 
@@ -321,15 +322,27 @@ final class DeskStreams: Sendable {
 
     /// Forgets a stream that ended.
     func remove(_ ticket: Ticket) {
-        open.withLock { open in
+        let last = open.withLock { open in
             let list = open.byKey[ticket.key, default: []].filter { $0.id != ticket.id }
             open.byKey[ticket.key] = list.isEmpty ? nil : list
+            return list.isEmpty
         }
+        // A credential's shared check goes with its last stream.
+        if last { checks.withLock { $0[ticket.key] = nil } }
     }
 
     /// Closes every stream of `key` (its session ended here).
     func close(key: String) {
         for ticket in open.withLock({ $0.byKey[key] ?? [] }) { ticket.close() }
+    }
+
+    /// Whether the streams of `key` may send `frame`: `check` (the store lookups) runs once per credential and
+    /// frame, and the other streams of that credential sending the same frame use its answer.
+    func check(key: String, frame: UInt64, _ check: () async -> Bool) async -> Bool {
+        if let known = checks.withLock({ $0[key] }), known.frame == frame { return known.allowed }
+        let allowed = await check()
+        checks.withLock { $0[key] = (frame, allowed) }
+        return allowed
     }
 
     /// Streams open now, over all credentials.
@@ -418,8 +431,15 @@ extension Desk {
                     case .changed(let next):
                         let frame = try await broadcast.frame(version: next, fresh: false, compute: compute)
                         version = max(next, frame.version)
-                        // Checked after the state was computed, right before it is written.
-                        guard !ticket.isClosed, await mayStillSend(credential, as: account) else { break streaming }
+                        // Checked after the state was computed, right before it is written; the streams of one
+                        // credential share the check made for this frame.
+                        guard !ticket.isClosed,
+                            await streams.check(
+                                key: credential.key, frame: frame.number,
+                                {
+                                    await mayStillSend(credential, as: account)
+                                })
+                        else { break streaming }
                         let now = room.wallClock().epochMilliseconds
                         guard let message = frame.message(since: &sent, snapshot: false, nowMs: now) else { continue }
                         try await writer.write(ByteBuffer(string: "event: alerts\ndata: "))
