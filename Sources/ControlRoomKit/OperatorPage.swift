@@ -470,6 +470,12 @@ enum OperatorPage {
             status('live');
             apply(JSON.parse(event.data));
           });
+          // More desk tabs of this login than the server streams to: this one stops the channel and polls.
+          events.addEventListener('evicted', () => {
+            events.close();
+            startPolling();
+            status('push channel taken by a newer tab of this login: polling');
+          });
           events.onerror = () => { setTimeout(() => { if (events.readyState !== 1) startPolling(); }, 3000); };
         }
         $('logout').addEventListener('click', async () => { try { await post('/v1/session/logout', {}); } finally { location.href = '/login'; } });

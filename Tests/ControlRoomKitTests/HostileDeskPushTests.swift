@@ -87,7 +87,9 @@ extension HostileClientTests {
             }
         }
 
-        @Test("at most 4 push streams per session: the fifth closes the oldest, which receives nothing more")
+        @Test(
+            "at most 4 push streams per session: the fifth closes the oldest, which is told so and receives nothing more"
+        )
         func streamsPerSessionCapped() async throws {
             try await DeskServer.with(DeskConfiguration(heartbeat: .seconds(3600))) { server in
                 try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
@@ -103,6 +105,8 @@ extension HostileClientTests {
                 }
                 #expect(server.desk.openStreams == 4)
                 let next = try await server.press(bus)
+                // The oldest was told it was evicted (so the page polls instead of reconnecting) and ended.
+                #expect(try await streams[0].nextEvent() == #"{"evicted":true}"#)
                 let oldest = try await streams[0].nextEvent()
                 #expect(oldest == nil, "the oldest stream stayed open: \(oldest ?? "")")
                 for index in 1..<5 {

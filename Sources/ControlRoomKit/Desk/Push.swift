@@ -261,16 +261,19 @@ final class DeskStreams: Sendable {
     final class Ticket: Sendable {
         let key: String
         let id: UInt64
-        private let state = Mutex<(closed: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+        private let state = Mutex<(closed: Bool, evicted: Bool, waiter: CheckedContinuation<Void, Never>?)>(
+            (false, false, nil))
 
         init(key: String, id: UInt64) {
             self.key = key
             self.id = id
         }
 
-        func close() {
+        /// Closes the stream; `evicted`: because a newer stream of the same credential took its place.
+        func close(evicted: Bool = false) {
             let waiter = state.withLock { state in
                 state.closed = true
+                state.evicted = state.evicted || evicted
                 defer { state.waiter = nil }
                 return state.waiter
             }
@@ -278,6 +281,7 @@ final class DeskStreams: Sendable {
         }
 
         var isClosed: Bool { state.withLock { $0.closed } }
+        var wasEvicted: Bool { state.withLock { $0.evicted } }
 
         /// Returns once the stream is closed by the registry, or the task is cancelled.
         func closed() async {
@@ -316,7 +320,7 @@ final class DeskStreams: Sendable {
             open.byKey[key] = Array(list.suffix(limit))
             return (ticket, evicted)
         }
-        for old in evicted { old.close() }
+        for old in evicted { old.close(evicted: true) }
         return ticket
     }
 
@@ -449,6 +453,11 @@ extension Desk {
                 }
             } onGracefulShutdown: {
                 signal.close()
+            }
+            // Told why, so the page does not reconnect at once and evict another of its credential's streams (five
+            // tabs would take turns forever): it polls instead. Nothing about alerts is in this event.
+            if ticket.wasEvicted {
+                try await writer.write(ByteBuffer(string: "event: evicted\ndata: {\"evicted\":true}\n\n"))
             }
             try await writer.finish(nil)
         }
