@@ -234,12 +234,14 @@ extension PostgresControlRoomStore {
             guard isResponder == true else {
                 throw DeskError.badRequest("device '\(responder)' is not registered as a responder")
             }
-            // The row stays locked until the transaction ends: two operators moving the same responder at once
-            // are judged one after the other.
+            // The alert's row stays locked until the transaction ends: two operators moving the same responder at
+            // once (even its first assignment, when there is no dispatch row to lock yet) are judged one after the
+            // other, each against the stage the other left.
+            try await connection.query(
+                "SELECT 1 FROM alerts WHERE device = \(device) AND id = \(alert) FOR UPDATE", logger: logger)
             let before = try await connection.query(
                 """
                 SELECT stage FROM dispatches WHERE device = \(device) AND alert = \(alert) AND responder = \(responder)
-                FOR UPDATE
                 """, logger: logger
             ).collect().first.flatMap { DispatchStage(rawValue: try $0.decode(String.self)) }
             guard try DispatchStage.move(responder: responder, from: before, to: stage) else { return }

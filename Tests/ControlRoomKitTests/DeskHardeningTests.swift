@@ -64,6 +64,44 @@ struct DeskHardeningTests {
         }
     }
 
+    @Test(
+        "concurrent moves of one responder, from its first assignment on: the stages the audit records never go back",
+        arguments: StoreKind.all)
+    func concurrentDispatchStagesOnlyMoveForward(_ store: StoreKind) async throws {
+        try await DeskServer.with(store: store) { server in
+            let token = try #require(
+                try await server.room.addUser(
+                    name: "asha", role: .operator, password: "correct horse asha", token: true, cost: 4))
+            let bus = DeskDevice()
+            try await server.register(bus, name: "Bus 534")
+            let van = DeskDevice()
+            try await server.register(van, name: "PCR van 12", responder: true)
+            let press = try bus.next(.emergency(input: "panic"))
+            try await server.send(bus, [press.envelope])
+            let stages = ["stood-down", "on-scene", "dispatched"]
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<12 {
+                    group.addTask {
+                        try await server.call(
+                            "POST", "/v1/alerts/\(bus.id)/\(press.id)/dispatch",
+                            headers: ["Authorization": "Bearer " + token, "Content-Type": "application/json"],
+                            body: #"{"responder":"\#(van.id)","stage":"\#(stages[index % 3])"}"#
+                        ).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == 200 || $0 == 400 }, "\(statuses)")
+            let recorded = try await server.room.audit(device: bus.id, alert: press.id).map {
+                String($0.reason.split(separator: " ").last ?? "")
+            }
+            let ranks = recorded.map { stage in ["dispatched", "on-scene", "stood-down"].firstIndex(of: stage) ?? -1 }
+            #expect(!ranks.isEmpty && ranks == ranks.sorted() && Set(ranks).count == ranks.count, "\(recorded)")
+            let final = try await server.desk.openAlerts().first?.responders.first?.stage
+            #expect(final?.rawValue == recorded.last, "\(String(describing: final)) after \(recorded)")
+        }
+    }
+
     @Test("the pages' policy: no inline code, images from the control room and the configured tile server only")
     func contentSecurityPolicy() {
         let plain = DeskConfiguration.contentSecurityPolicy(tileURL: nil)
