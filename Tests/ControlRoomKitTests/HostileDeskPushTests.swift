@@ -16,7 +16,7 @@ extension DeskServer {
     }
 
     /// Sends one emergency from `device` and returns its alert id and how long the intake took to answer.
-    func press(_ device: DeskDevice) async throws -> (id: String, took: Duration) {
+    func pressEmergency(_ device: DeskDevice) async throws -> (id: String, took: Duration) {
         let record = try device.next(.emergency(input: "panic"))
         let start = ContinuousClock.now
         try await send(device, [record.envelope])
@@ -25,7 +25,7 @@ extension DeskServer {
 }
 
 /// How a revoked operator lost access while a push stream was open.
-enum Revocation: String, Sendable, CaseIterable, CustomTestStringConvertible {
+enum StreamRevocation: String, Sendable, CaseIterable, CustomTestStringConvertible {
     /// The page logged out (`POST /v1/session/logout`).
     case logout
     /// `controlroom users passwd` (another process: the store, not this desk, ends the sessions).
@@ -43,15 +43,15 @@ extension HostileClientTests {
     struct PushRevocationTests {
         @Test(
             "a push stream after logout, passwd, remove: closed, and an alert posted afterwards never reaches it",
-            arguments: StoreKind.all, Revocation.allCases)
-        func revokedStreamCloses(_ store: StoreKind, _ revocation: Revocation) async throws {
+            arguments: StoreKind.all, StreamRevocation.allCases)
+        func revokedStreamCloses(_ store: StoreKind, _ revocation: StreamRevocation) async throws {
             // A heartbeat far beyond the test: the stream must close on the event it would send, not on a timer.
             try await DeskServer.with(DeskConfiguration(heartbeat: .seconds(3600)), store: store) { server in
                 let token = try await server.room.addUser(
                     name: "asha", role: .operator, password: "correct horse asha", token: true, cost: 4)
                 let bus = DeskDevice()
                 try await server.register(bus, name: "Bus 534")
-                let first = try await server.press(bus)
+                let first = try await server.pressEmergency(bus)
                 let asha = try await server.login("asha", "correct horse asha")
                 let headers =
                     revocation == .removeTokenOwner
@@ -60,7 +60,7 @@ extension HostileClientTests {
                 let snapshot = try #require(try await events.nextEvent())
                 #expect(snapshot.contains(first.id))
                 // Live: a new alert is pushed.
-                let second = try await server.press(bus)
+                let second = try await server.pressEmergency(bus)
                 #expect(try #require(try await events.nextEvent()).contains(second.id))
 
                 switch revocation {
@@ -74,7 +74,7 @@ extension HostileClientTests {
                     #expect(try await server.room.removeUser(name: "asha"))
                 }
                 // The attacker's page keeps listening; a new alert with its location comes in.
-                let third = try await server.press(bus)
+                let third = try await server.pressEmergency(bus)
                 let after = try await events.nextEvent()
                 #expect(after == nil, "the revoked stream (\(revocation)) sent: \(after ?? "")")
                 #expect(after?.contains(third.id) != true, "the new alert leaked after \(revocation)")
@@ -95,7 +95,7 @@ extension HostileClientTests {
                 try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
                 let bus = DeskDevice()
                 try await server.register(bus, name: "Bus 534")
-                _ = try await server.press(bus)
+                _ = try await server.pressEmergency(bus)
                 let asha = try await server.login("asha", "correct horse asha")
                 var streams: [EventReader] = []
                 for _ in 0..<5 {
@@ -104,7 +104,7 @@ extension HostileClientTests {
                     streams.append(events)
                 }
                 #expect(server.desk.openStreams == 4)
-                let next = try await server.press(bus)
+                let next = try await server.pressEmergency(bus)
                 // The oldest was told it was evicted (so the page polls instead of reconnecting) and ended.
                 #expect(try await streams[0].nextEvent() == #"{"evicted":true}"#)
                 let oldest = try await streams[0].nextEvent()
@@ -128,7 +128,7 @@ extension HostileClientTests {
                 try await server.register(bus, name: "Bus 534")
                 // The intake alone, for the figure printed below.
                 var calm: [Duration] = []
-                for _ in 0..<Self.alerts { calm.append(try await server.press(bus).took) }
+                for _ in 0..<Self.alerts { calm.append(try await server.pressEmergency(bus).took) }
 
                 // 50 streams: 13 sessions (at most 4 streams each).
                 // The shared client keeps at most 8 connections to a host: the streams get a client of their own.
@@ -147,7 +147,7 @@ extension HostileClientTests {
                 #expect(server.desk.openStreams == 50)
                 let before = server.desk.broadcast.computations
                 var loaded: [(id: String, took: Duration)] = []
-                for _ in 0..<Self.alerts { loaded.append(try await server.press(bus)) }
+                for _ in 0..<Self.alerts { loaded.append(try await server.pressEmergency(bus)) }
                 // Every stream gets every alert (several may come in one message).
                 let wanted = Set(loaded.map(\.id))
                 for index in streams.indices {
