@@ -233,10 +233,12 @@ final class BackendUplink: Sendable {
             } catch {
                 logger.error("cannot return records to pending", metadata: ["error": "\(error)"])
             }
+            // The server's words (an error text, a TLS error naming its certificate) only ever quoted.
+            let reason = UplinkTransportError.describe(error)
             logger.info(
-                "request failed", metadata: ["lane": "\(lane)", "records": "\(records.count)", "error": "\(error)"])
-            deliveryFailed(reason: "\(error)")
-            eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: "\(error)"))
+                "request failed", metadata: ["lane": "\(lane)", "records": "\(records.count)", "error": "\(reason)"])
+            deliveryFailed(reason: reason)
+            eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: reason))
             return (lane, .failed)
         }
     }
