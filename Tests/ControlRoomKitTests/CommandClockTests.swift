@@ -158,6 +158,31 @@ struct CommandClockTests {
     }
 }
 
+@Suite("An answer carries a bounded number of commands", .timeLimit(.minutes(2)))
+struct CommandCapTests {
+    @Test(
+        "40 accepted alerts: the answer carries the oldest 32 commands, the rest once those are acknowledged",
+        arguments: StoreKind.all)
+    func perDeviceCap(kind: StoreKind) async throws {
+        try await Fixture.with(kind) { fixture in
+            let records = try fixture.chain(40, alertAt: Set(1...40))
+            _ = try await fixture.send(records.map(\.envelope))
+            let alerts = try await fixture.room.openAlerts()
+            #expect(alerts.count == 40)
+            for alert in alerts { try await fixture.room.accept(device: fixture.deviceID, alert: alert.id) }
+            let first = try await fixture.send([])
+            #expect(first.commands.count == RecordBatchResponse.maximumCommands)
+            let nonces = first.commands.compactMap { command -> String? in
+                let parts = command.split(separator: ".")
+                guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else { return nil }
+                return (try? JSONDecoder().decode(ControlCommand.self, from: payload))?.nonce
+            }
+            let second = try await fixture.send([], acks: nonces)
+            #expect(second.commands.count == 40 - RecordBatchResponse.maximumCommands)
+        }
+    }
+}
+
 @Suite("The reissue rule", .timeLimit(.minutes(1)))
 struct CommandReissueTests {
     typealias Alert = CommandReissue.AlertRow
