@@ -6,8 +6,8 @@ import PanicSigning
 /// An answer's commands: at most `RecordBatchResponse.maximumCommands` checked, their signatures on the blocking
 /// pool (never under the alert desk's lock, never on a thread every task shares), judged on the control room's
 /// clock, and one log line per answer with refusals, whatever their number. A hostile server (a second backend, or
-/// anyone on the path of an `http://` one) answering with thousands of forged commands costs the box that many
-/// signature checks and no more, and the log one line.
+/// anyone on the path of an `http://` one) answering with thousands of forged commands costs the box at most 32
+/// signature checks per answer (after a read capped at `RecordBatchResponse.maximumBytes`), and the log one line.
 extension BackendUplink {
     func takeCommands(_ commands: [String], owner: Uplink) async {
         guard !commands.isEmpty else { return }
