@@ -10,7 +10,8 @@ browser-test: deps
 	$(SWIFT) test --skip-build --filter "OperatorPageBrowserTests|DeskHTTPTests"
 
 ## Press → acknowledgement latency, backlog drain rate beside the raw SQLite read rate, alert time during a drain,
-## and a 10,000-record backlog drained per protocol (panicbridge, ais140, osmand) to its reference receiver.
+## a 10,000-record backlog drained per protocol (panicbridge, ais140, osmand) to its reference receiver, and a press
+## during a hostile backend's command flood (`UPLINK_BENCH_ONLY=flood` runs only that part).
 bench-uplink: deps
 	$(SWIFT) build $(SWIFT_RELEASE) --scratch-path .build-bench --product uplink-bench
 	.build-bench/release/uplink-bench

@@ -392,8 +392,10 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
                 alerts[device, default: []].append(
                     RemoteAlertState(alert: id, state: ControlRoomAlertState(rawValue: state) ?? .open))
             }
-            // Only an accepted or cleared alert can want a command (re)issued.
-            let reissuing = answered.filter { alerts[$0]?.contains { $0.state != .open } ?? false }
+            // Only a device with an alert that wants a command can need one (re)issued.
+            let reissuing = answered.filter {
+                alerts[$0]?.contains { CommandReissue.wanted($0.state) != nil } ?? false
+            }
             commands = try await pendingCommands(
                 devices: answered, reissuing: reissuing, now: requests[0].now, issue: issue, connection, logger)
         }
@@ -455,37 +457,40 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         }
     }
 
-    /// Unacknowledged, unexpired commands for each of `devices`; for the `reissuing` ones, an expired command whose
-    /// effect the device has not confirmed is replaced by a fresh one first. Runs under the devices' locks, so a
-    /// command is issued once across instances.
+    /// Unacknowledged, unexpired commands for each of `devices` (the oldest `RecordBatchResponse.maximumCommands`
+    /// each), after issuing for the `reissuing` ones the fresh commands `CommandReissue` says their alerts want.
+    /// Runs under the devices' locks, so a command is issued once across instances.
     private static func pendingCommands(
         devices: [String], reissuing: [String], now: RecordTime, issue: CommandIssuer,
         _ connection: PostgresConnection, _ logger: Logger
     ) async throws -> [String: [String]] {
         let nowMs = now.epochMilliseconds
-        let acknowledged = ControlRoomAlertState.acknowledged.rawValue
-        let cleared = ControlRoomAlertState.cleared.rawValue
-        let accept = CommandAction.accept.rawValue
-        let clear = CommandAction.clear.rawValue
-        var reissue: [(device: String, alert: String, action: CommandAction)] = []
+        var alerts: [CommandReissue.AlertRow] = []
+        var commands: [CommandReissue.CommandRow] = []
         if !reissuing.isEmpty {
             for try await (device, id, state) in try await connection.query(
                 """
-                SELECT a.device, a.id, a.state FROM alerts a
-                WHERE a.device = ANY(\(reissuing)) AND NOT a.device_cleared
-                AND a.state IN (\(acknowledged), \(cleared))
-                AND NOT EXISTS (
-                    SELECT 1 FROM commands c WHERE c.device = a.device AND c.alert = a.id
-                    AND c.action = CASE a.state WHEN \(acknowledged) THEN \(accept) ELSE \(clear) END
-                    AND (c.acked OR c.expires_ms > \(nowMs)))
-                ORDER BY a.device, a.seq
+                SELECT device, id, state FROM alerts WHERE device = ANY(\(reissuing)) AND NOT device_cleared
+                ORDER BY device, seq
                 """, logger: logger
             ).decode((String, String, String).self) {
-                reissue.append((device, id, state == acknowledged ? .accept : .clear))
+                guard let state = ControlRoomAlertState(rawValue: state) else { continue }
+                alerts.append(.init(device: device, alert: id, state: state, deviceCleared: false))
+            }
+            for try await (device, alert, action, acked, expiresMs) in try await connection.query(
+                """
+                SELECT c.device, c.alert, c.action, c.acked, c.expires_ms FROM commands c
+                JOIN alerts a ON a.device = c.device AND a.id = c.alert
+                WHERE c.device = ANY(\(reissuing)) AND NOT a.device_cleared
+                """, logger: logger
+            ).decode((String, String, String, Bool, Int64).self) {
+                guard let action = CommandAction(rawValue: action) else { continue }
+                commands.append(
+                    .init(device: device, alert: alert, action: action, acked: acked, expiresMs: expiresMs))
             }
         }
-        for (device, alert, action) in reissue {
-            try await insert(try issue(action, device, alert, now), connection, logger)
+        for wanted in CommandReissue.reissues(alerts: alerts, commands: commands, nowMs: nowMs) {
+            try await insert(try issue(wanted.action, wanted.device, wanted.alert, now), connection, logger)
         }
         var result: [String: [String]] = [:]
         for try await (device, envelope) in try await connection.query(
@@ -494,6 +499,8 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
             ORDER BY row_id
             """, logger: logger
         ).decode((String, String).self) {
+            // The oldest few per device: the rest go in later answers, once these are acknowledged.
+            guard result[device, default: []].count < RecordBatchResponse.maximumCommands else { continue }
             result[device, default: []].append(envelope)
         }
         return result

@@ -69,7 +69,7 @@ public struct SMSDialogue: Sendable {
         let line = line.trimmingSpaces
         if line.isEmpty { return .wait }
         if line == "ERROR" || line.hasPrefix("+CMS ERROR") || line.hasPrefix("+CME ERROR") {
-            return fail("\(describe(step)): the modem answered '\(line.prefix(40))'")
+            return fail("\(describe(step)): the modem answered \(LogText.quoted(line, limit: 40))")
         }
         switch step {
         case .attention where line == "OK":
@@ -86,7 +86,9 @@ public struct SMSDialogue: Sendable {
             return .write(bytes + [0x1A])
         case .confirming where line.hasPrefix("+CMGS:"):
             let number = line.dropFirst("+CMGS:".count).trimmingSpaces
-            guard let value = Int(number) else { return fail("sending: unreadable answer '\(line.prefix(40))'") }
+            guard let value = Int(number) else {
+                return fail("sending: unreadable answer \(LogText.quoted(line, limit: 40))")
+            }
             reference = value
             return .wait
         case .confirming where line == "OK":

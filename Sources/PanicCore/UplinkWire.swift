@@ -90,6 +90,14 @@ public struct RemoteAlertState: Sendable, Hashable, Codable {
 
 /// The answer to `POST /v1/records`.
 public struct RecordBatchResponse: Sendable, Hashable, Codable {
+    /// The most commands an answer carries: the control room sends a device at most this many (the oldest; the rest
+    /// go in later answers, once these are acknowledged), and a box checks at most this many of an answer's
+    /// commands, leaving the rest unchecked and unacknowledged (docs/uplink.md → *Commands*).
+    public static let maximumCommands = 32
+    /// The longest answer a box reads (bytes): results for a full batch, the alerts and `maximumCommands` commands
+    /// fit many times over. A longer answer is refused before any of it is decoded.
+    public static let maximumBytes = 1 << 20
+
     /// One result per envelope, in the batch's order.
     public var results: [RecordResult]
     /// The device's alerts the control room has not closed, with their state there.

@@ -69,7 +69,7 @@ public final class AIS140Transport: RecordTransport {
             }
             return ReceiverReport(acknowledged: records.count)
         } catch {
-            return ReceiverReport(acknowledged: settled, failure: "\(error)")
+            return ReceiverReport(acknowledged: settled, failure: UplinkTransportError.describe(error))
         }
     }
 
@@ -99,7 +99,8 @@ public final class AIS140Transport: RecordTransport {
             }
             guard answer.hasPrefix("$LGN") else {
                 throw UplinkTransportError(
-                    description: "AIS-140 server \(server) answered the login with '\(answer.prefix(40))'")
+                    description: "AIS-140 server \(server) answered the login with \(LogText.quoted(answer, limit: 40))"
+                )
             }
             try await outbound.write(contentsOf: frames.map { ByteBuffer(string: $0) })
             try await outbound.write(ByteBuffer(string: heartbeat))
@@ -114,7 +115,8 @@ public final class AIS140Transport: RecordTransport {
                 others += 1
                 guard answer.hasPrefix("$"), others <= frames.count + 1 else {
                     throw UplinkTransportError(
-                        description: "AIS-140 server \(server) answered the heartbeat with '\(answer.prefix(40))'")
+                        description:
+                            "AIS-140 server \(server) answered the heartbeat with \(LogText.quoted(answer, limit: 40))")
                 }
             }
         }
@@ -136,7 +138,7 @@ public final class AIS140Transport: RecordTransport {
             }
             return nil
         } catch {
-            return "\(error)"
+            return UplinkTransportError.describe(error)
         }
     }
 }

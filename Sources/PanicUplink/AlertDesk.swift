@@ -24,9 +24,10 @@ public final class AlertDesk: Sendable {
         var clears: [String] = []
         /// Commands accepted.
         var accepted = 0
-        /// Refusals that point at a misconfiguration rather than a resend (forged, no pinned key, another
-        /// device, expired).
-        var misconfigured: [CommandRejection] = []
+        /// Every refusal, in the answer's order.
+        var refusals: [CommandRejection] = []
+        /// Refusals that point at a misconfiguration rather than a resend (`CommandRejection.isMisconfiguration`).
+        var misconfigured: [CommandRejection] { refusals.filter(\.isMisconfiguration) }
     }
 
     private let state: Mutex<State>
@@ -94,28 +95,25 @@ public final class AlertDesk: Sendable {
         for refusal in fresh { refusalSink.yield(refusal) }
     }
 
-    /// Checks and applies commands from a backend; returns the alerts to clear (a `cleared` record is owed
-    /// for each).
+    /// Applies commands from a backend whose signatures were checked already (off this lock: see
+    /// `BackendUplink.takeCommands`), at `now` on the control room's clock; returns what it did. Logs each command
+    /// accepted; the refusals are the caller's to log, once per answer.
     func handle(
-        commands: [String], verifier: CommandSignatureVerifier?, backend: String, now: RecordTime
-    )
-        -> Handled
-    {
+        commands: [Result<ControlCommand, CommandSignatureError>], backend: String, now: RecordTime
+    ) -> Handled {
         var handled = Handled()
         guard !commands.isEmpty else { return handled }
-        guard let verifier else {
-            for _ in commands {
-                logger.warning(
-                    "command refused",
-                    metadata: ["backend": "\(backend)", "reason": "\(CommandRejection.noPinnedKey(backend: backend))"])
-                handled.misconfigured.append(.noPinnedKey(backend: backend))
-            }
-            return handled
-        }
         let transitions = state.withLock { state -> [AlertTransition] in
             var transitions: [AlertTransition] = []
-            for text in commands {
-                switch state.gate.check(text, verifier: verifier, lifecycle: state.lifecycle, now: now) {
+            for checked in commands {
+                let command: ControlCommand
+                switch checked {
+                case .success(let verified): command = verified
+                case .failure(let error):
+                    handled.refusals.append(.forged(error))
+                    continue
+                }
+                switch state.gate.admit(command, lifecycle: state.lifecycle, now: now) {
                 case .success(let command):
                     state.pendingAcks.insert(command.nonce)
                     handled.accepted += 1
@@ -129,13 +127,8 @@ public final class AlertDesk: Sendable {
                             "alert": "\(command.alert)",
                         ])
                 case .failure(let rejection):
-                    // A replayed nonce is acknowledged again: the first acknowledgement may have been lost.
-                    if let nonce = CommandGate.nonce(of: text, verifier: verifier) { state.pendingAcks.insert(nonce) }
-                    logger.warning("command refused", metadata: ["backend": "\(backend)", "reason": "\(rejection)"])
-                    switch rejection {
-                    case .forged, .noPinnedKey, .wrongDevice, .expired: handled.misconfigured.append(rejection)
-                    case .replayed, .unknownAlert, .stale: break
-                    }
+                    if rejection.isAcknowledged { state.pendingAcks.insert(command.nonce) }
+                    handled.refusals.append(rejection)
                 }
             }
             return transitions
@@ -171,12 +164,4 @@ public enum AlertRefusal: Sendable, Hashable {
     case refused(alert: String, kind: RecordKind, backend: String, reason: RejectionReason)
     /// A backend took the alert after all.
     case settled(alert: String)
-}
-
-extension CommandGate {
-    /// The nonce of a command whose signature verifies (so the control room can stop resending it); nil for a
-    /// forged one, whose nonce means nothing.
-    static func nonce(of text: String, verifier: CommandSignatureVerifier) -> String? {
-        (try? verifier.verify(text))?.nonce
-    }
 }

@@ -53,8 +53,9 @@ extension BackendUplink {
         }
     }
 
-    /// Follows what the command checks said: a run of refusals for a reason that points at a misconfiguration
-    /// (forged: a wrongly pinned key; no pinned key; another device; expired: a wrong clock) raises a fault.
+    /// Follows what the command checks said: a run of answers with refusals for a reason that points at a
+    /// misconfiguration (forged: a wrongly pinned key; no pinned key; another device; expired: clocks the learnt
+    /// offset does not reconcile) raises a fault.
     func commandsChecked(_ handled: AlertDesk.Handled) {
         guard let refusal = handled.misconfigured.last else {
             if handled.accepted > 0 {
@@ -72,11 +73,10 @@ extension BackendUplink {
             return
         }
         let fault = UplinkFault.commandsRefused(backend: configuration.name, reason: "\(refusal)")
+        // One failure per answer, however many commands it carried: a flood of forged ones is one more failure.
         var actions: [DeliveryAlarm.Action] = []
         alarms.withLock { alarms in
-            for _ in handled.misconfigured {
-                if let action = alarms.commands.failed() { actions.append(action) }
-            }
+            if let action = alarms.commands.failed() { actions.append(action) }
             if actions.contains(where: { if case .raise = $0 { true } else { false } }) {
                 alarms.faults[fault.description] = fault
             }

@@ -16,7 +16,7 @@ final class BackendUplink: Sendable {
 
     let configuration: BackendConfiguration
     private let deviceID: String
-    private let requests: RequestAuthenticator
+    let requests: RequestAuthenticator
     let outbox: Outbox
     let desk: AlertDesk
     private let clock: any MonotonicClock
@@ -26,7 +26,7 @@ final class BackendUplink: Sendable {
     let eventSink: AsyncStream<UplinkEvent>.Continuation
     private let inbox: AsyncStream<Event>
     private let inboxSink: AsyncStream<Event>.Continuation
-    private let verifier: CommandSignatureVerifier?
+    let verifier: CommandSignatureVerifier?
     private let seed: UInt64
     let logger: Logger
 
@@ -216,11 +216,7 @@ final class BackendUplink: Sendable {
             alertsRefused(refusedAlerts)
             // Acks count as taken only when the control room took the request as this box's own.
             if requests.settle(response.authentication, now: wallClock()) { desk.acksDelivered(acks) }
-            let handled = desk.handle(
-                commands: response.commands, verifier: verifier, backend: configuration.name, now: wallClock())
-            for alert in handled.clears { owner.appendCleared(alert) }
-            commandsChecked(handled)
-            if !response.commands.isEmpty { owner.pollStateChanged() }
+            await takeCommands(response.commands, owner: owner)
             if let refusal { deliveryFailed(reason: "records refused: \(refusal)") } else { deliverySucceeded() }
             if !retry.isEmpty {
                 try outbox.markFailed(retry, backend: configuration.name)
@@ -237,10 +233,12 @@ final class BackendUplink: Sendable {
             } catch {
                 logger.error("cannot return records to pending", metadata: ["error": "\(error)"])
             }
+            // The server's words (an error text, a TLS error naming its certificate) only ever quoted.
+            let reason = UplinkTransportError.describe(error)
             logger.info(
-                "request failed", metadata: ["lane": "\(lane)", "records": "\(records.count)", "error": "\(error)"])
-            deliveryFailed(reason: "\(error)")
-            eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: "\(error)"))
+                "request failed", metadata: ["lane": "\(lane)", "records": "\(records.count)", "error": "\(reason)"])
+            deliveryFailed(reason: reason)
+            eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: reason))
             return (lane, .failed)
         }
     }

@@ -39,7 +39,8 @@ public final class OsmAndTransport: RecordTransport {
                         acknowledged: index, failure: "HTTP \(response.status.code) from OsmAnd server \(url)")
                 }
             } catch {
-                return ReceiverReport(acknowledged: index, failure: "OsmAnd server \(url): \(error)")
+                return ReceiverReport(
+                    acknowledged: index, failure: "OsmAnd server \(url): \(UplinkTransportError.describe(error))")
             }
         }
         return ReceiverReport(acknowledged: records.count)

@@ -23,11 +23,18 @@ final class RequestAuthenticator: Sendable {
         self.logger = logger
     }
 
+    /// The control room's clock as this box knows it: `now` (the box's wall clock) plus the learnt offset. Before any
+    /// offset is learnt (no `stale` verdict yet) it is `now` itself — rightly so: the control room answers with
+    /// commands only a request whose proof was within `BatchClaim.freshness` (2 minutes) of its clock, so a box that
+    /// has learnt nothing is that close already. Commands' expiry is judged on this time (`CommandGate`).
+    func controlRoomTime(_ now: RecordTime) -> RecordTime {
+        RecordTime(epochMilliseconds: now.epochMilliseconds + state.withLock { $0.offsetMilliseconds })
+    }
+
     /// `batch` signed at `now` plus the learnt offset (unsigned when there is no key).
     func sign(_ batch: RecordBatch, now: RecordTime) throws -> RecordBatch {
         guard let signer else { return batch }
-        let offset = state.withLock { $0.offsetMilliseconds }
-        return try signer.sign(batch, time: RecordTime(epochMilliseconds: now.epochMilliseconds + offset))
+        return try signer.sign(batch, time: controlRoomTime(now))
     }
 
     /// Takes the control room's verdict (nil from a control room older than the proof, which took acks from

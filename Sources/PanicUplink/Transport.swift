@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOPosix
 import NIOSSL
 import PanicCore
 
@@ -31,6 +32,14 @@ public struct UplinkTransportError: Error, CustomStringConvertible {
     public var description: String
 
     public init(description: String) { self.description = description }
+
+    /// `error` for a log line or a failure reason: an `UplinkTransportError` as it is (its text quotes whatever
+    /// came from the server), any other error's text quoted by `LogText` (a TLS or HTTP error can carry the
+    /// server's words).
+    public static func describe(_ error: any Error) -> String {
+        if let error = error as? UplinkTransportError { return error.description }
+        return LogText.quoted("\(error)", limit: 300)
+    }
 }
 
 /// Carries one batch to a backend and brings back its answer.
@@ -60,17 +69,30 @@ public final class HTTPUplinkTransport: UplinkTransport {
         let body = try JSONEncoder().encode(batch)
         request.body = .bytes(ByteBuffer(bytes: body))
         let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanosecondsClamped))
-        let bytes = try await response.body.collect(upTo: 64 << 20)
+        // An answer is a few kilobytes (`RecordBatchResponse.maximumBytes`): a longer one is refused unread, before
+        // any of it is decoded or checked, so a hostile server cannot make the box parse megabytes.
+        let limit = RecordBatchResponse.maximumBytes
+        let bytes: ByteBuffer
+        do { bytes = try await response.body.collect(upTo: limit) } catch is NIOTooManyBytesError {
+            throw UplinkTransportError(
+                description: "answer from \(endpoint) is longer than the \(limit) bytes an answer may be")
+        }
         guard response.status == .ok else {
             // The control room names the problem in `error` (a refused batch says why); keep it for the log.
             struct Refusal: Decodable { var error: String }
             let reason = (try? JSONDecoder().decode(Refusal.self, from: Data(bytes.readableBytesView))).map {
-                ": \($0.error.prefix(300))"
+                ": \(LogText.quoted($0.error, limit: 300))"
             }
             throw UplinkTransportError(description: "HTTP \(response.status.code) from \(endpoint)\(reason ?? "")")
         }
-        do { return try JSONDecoder().decode(RecordBatchResponse.self, from: Data(bytes.readableBytesView)) } catch {
-            throw UplinkTransportError(description: "unreadable answer from \(endpoint): \(error)")
+        // Decoded on the blocking pool, not on a thread every task shares.
+        let endpoint = endpoint
+        return try await NIOThreadPool.singleton.runIfActive {
+            do { return try JSONDecoder().decode(RecordBatchResponse.self, from: Data(bytes.readableBytesView)) } catch
+            {
+                throw UplinkTransportError(
+                    description: "unreadable answer from \(endpoint): \(LogText.quoted("\(error)", limit: 600))")
+            }
         }
     }
 

@@ -79,6 +79,10 @@ enum UplinkBench {
             try await protocolDrains()
             return
         }
+        if ProcessInfo.processInfo.environment["UPLINK_BENCH_ONLY"] == "flood" {
+            try await commandFlood()
+            return
+        }
 
         // 1. Press → control-room acknowledgement.
         try await withServer("latency") { room, url, _ in
@@ -186,6 +190,7 @@ enum UplinkBench {
             }
         }
         try await protocolDrains()
+        try await commandFlood()
     }
 
     /// 4. The same backlog drained by each protocol's transport, to its reference receiver on loopback.
@@ -270,4 +275,80 @@ enum UplinkBench {
             return rate
         }
     }
+}
+
+/// A press → shown sent, alone and while a hostile second backend (same pinned key) answers every request with
+/// `forged` forged commands (issue 23 item 5: 150,000 of them, 55 MB, froze the box for 22-25 s per answer). Goal:
+/// p99 ≤ 1 s under the flood.
+@MainActor
+func commandFlood() async throws {
+    for forged in [0, 1_500, 150_000] {
+        try await withServer("flood-\(forged)") { room, url, _ in
+            let (key, outbox) = try makeDevice("flood-\(forged)")
+            let device = key.identity.deviceID
+            try await room.addDevice(id: device, publicKey: key.identity.jwk)
+            let roomKey = try require(room.identity, "control-room key")
+            // A genuine-looking command (the pinned kid) whose signature does not verify: a full check each.
+            let parts = try CommandSigner(key: DeviceKey.generate()).sign(
+                ControlCommand(
+                    action: .clear, device: device, alert: "none", nonce: "n", issued: RecordTime(epochMilliseconds: 0),
+                    expires: RecordTime(epochMilliseconds: Int64.max / 2))
+            ).split(separator: ".").map(String.init)
+            let header = Base64URL.encode(Data(#"{"alg":"EdDSA","kid":"\#(roomKey.thumbprint)"}"#.utf8))
+            let forgedCommand = "\"" + [header, parts[1], parts[2]].joined(separator: ".") + "\""
+            let commands = "[" + Array(repeating: forgedCommand, count: forged).joined(separator: ",") + "]"
+            let router = Router()
+            router.post("/v1/records") { request, context -> Response in
+                let batch = try await request.decode(as: RecordBatch.self, context: context)
+                let results = batch.envelopes.map { _ in #"{"status":"accepted"}"# }.joined(separator: ",")
+                let body = #"{"results":[\#(results)],"alerts":[],"commands":\#(commands)}"#
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: body)))
+            }
+            let (ports, sink) = AsyncStream<Int>.makeStream()
+            let hostile = Application(
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { sink.yield($0.localAddress?.port ?? 0) }, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await hostile.runService() }
+                var iterator = ports.makeAsyncIterator()
+                guard let port = await iterator.next() else { return }
+                var backends: [BackendConfiguration] = [.init(name: "cr", url: url, controlRoomKey: roomKey)]
+                if forged > 0 {
+                    backends.append(
+                        .init(
+                            name: "rogue", url: "http://127.0.0.1:\(port)", controlRoomKey: roomKey,
+                            pollInterval: .milliseconds(50)))
+                }
+                let uplink = try Uplink(
+                    outbox: outbox, deviceID: device, signingKey: key, backends: backends, clock: clock,
+                    logger: logger)
+                var transitions = uplink.alerts.transitions.makeAsyncIterator()
+                group.addTask { try await uplink.run() }
+                var latencies: [Duration] = []
+                for index in 0..<25 {
+                    let start = clock.now
+                    let press = draft(.emergency(input: "panic-1"))
+                    try uplink.submit(press)
+                    while let transition = await transitions.next(isolation: #isolation) {
+                        if transition.alert == press.id, transition.to == .sent { break }
+                    }
+                    if index >= 5 { latencies.append(start.duration(to: clock.now)) }
+                }
+                say(
+                    "press → shown sent, \(forged == 0 ? "no hostile backend" : "hostile backend answering \(forged) forged commands") (\(latencies.count) presses): p50 \(ms(percentile(latencies, 0.5)))  p99 \(ms(percentile(latencies, 0.99)))  max \(ms(latencies.max()!))  (goal p99 ≤ 1 s)"
+                )
+                group.cancelAll()
+            }
+        }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// `value`, or an error naming what was missing.
+func require<T>(_ value: T?, _ what: String = "value") throws -> T {
+    guard let value else { throw BenchError(description: "no \(what)") }
+    return value
 }

@@ -58,8 +58,8 @@ struct GSMModemTests {
     @Test(
         "modem errors and silence fail with the step named, and say whether the text was handed over",
         arguments: [
-            (SimulatedModem.Fault.errorOnTextMode, "AT+CMGF=1: the modem answered 'ERROR'", false),
-            (.cmsError(330), "sending the text: the modem answered '+CMS ERROR: 330'", true),
+            (SimulatedModem.Fault.errorOnTextMode, "AT+CMGF=1: the modem answered \"ERROR\"", false),
+            (.cmsError(330), "sending the text: the modem answered \"+CMS ERROR: 330\"", true),
             (.silent, "no answer within", false),
             (.silentAfterText, "no answer within", true),
         ])

@@ -172,7 +172,8 @@ struct ReceiverDeliveryTests {
         "a server that misbehaves acknowledges nothing: the records stay pending, then arrive once it behaves",
         arguments: [
             (AIS140ReferenceReceiver.Behaviour.garbageLogin, "answered the login"),
-            (.refuseLogin, "answered the login with '$ERR*'"),
+            (.refuseLogin, "answered the login with \"$ERR*\""),
+            (.forgeLogLine, #"answered the login with "$ERR\u{a}2026-12-07T00:00:00+0000 critical"#),
             (.oversizeAnswer, "longer than 256 bytes"),
             (.silentHeartbeat, "before answering the heartbeat"),
         ])
@@ -190,6 +191,8 @@ struct ReceiverDeliveryTests {
                 for index in 0..<5 { try uplink.submit(position(index, at: wall())) }
                 let failed = try await nextFailure(&events)
                 #expect(failed.contains(reason), "\(failed)")
+                // Whatever the server said is quoted and escaped: it cannot start a line or move the cursor.
+                #expect(!failed.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(failed)")
                 #expect(try device.outbox.status().undelivered == 5)
                 receiver.set(.standard)
                 try await drive(uplink, events: &events, clock: clock) { try device.outbox.status().undelivered == 0 }

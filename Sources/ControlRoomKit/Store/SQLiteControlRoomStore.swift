@@ -187,37 +187,50 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         return result
     }
 
-    /// Unacknowledged, unexpired commands for `device`; an expired one whose effect the device has not
-    /// confirmed is replaced by a fresh one (new nonce, new expiry).
+    /// Unacknowledged, unexpired commands for `device` (the oldest `RecordBatchResponse.maximumCommands`), after
+    /// issuing the fresh ones `CommandReissue` says the device's alerts want.
     private func pendingCommands(
         device: String, now: RecordTime, issue: CommandIssuer, _ state: State
     ) throws
         -> [String]
     {
-        let wanting = try state.statement(
-            """
-            SELECT a.id, a.state FROM alerts a
-            WHERE a.device = ?1 AND a.device_cleared = 0 AND a.state IN (?3, ?4)
-            AND NOT EXISTS (
-                SELECT 1 FROM commands c WHERE c.device = a.device AND c.alert = a.id
-                AND c.action = CASE a.state WHEN ?3 THEN ?5 ELSE ?6 END
-                AND (c.acked = 1 OR c.expires_ms > ?2))
-            """)
-        try wanting.bind([
-            .text(device), .integer(now.epochMilliseconds), .text(ControlRoomAlertState.acknowledged.rawValue),
-            .text(ControlRoomAlertState.cleared.rawValue), .text(CommandAction.accept.rawValue),
-            .text(CommandAction.clear.rawValue),
-        ])
-        var reissue: [(String, CommandAction)] = []
-        while try wanting.step() {
-            let state = ControlRoomAlertState(rawValue: wanting.text(1))
-            reissue.append((wanting.text(0), state == .acknowledged ? .accept : .clear))
+        let alertQuery = try state.statement(
+            "SELECT id, state FROM alerts WHERE device = ?1 AND device_cleared = 0 ORDER BY seq")
+        try alertQuery.bind([.text(device)])
+        var alerts: [CommandReissue.AlertRow] = []
+        while try alertQuery.step() {
+            guard let alertState = ControlRoomAlertState(rawValue: alertQuery.text(1)) else { continue }
+            alerts.append(.init(device: device, alert: alertQuery.text(0), state: alertState, deviceCleared: false))
         }
-        wanting.reset()
-        for (alert, action) in reissue { try insert(try issue(action, device, alert, now), state) }
+        alertQuery.reset()
+        var commands: [CommandReissue.CommandRow] = []
+        if alerts.contains(where: { CommandReissue.wanted($0.state) != nil }) {
+            let commandQuery = try state.statement(
+                """
+                SELECT c.alert, c.action, c.acked, c.expires_ms FROM commands c
+                JOIN alerts a ON a.device = c.device AND a.id = c.alert
+                WHERE c.device = ?1 AND a.device_cleared = 0
+                """)
+            try commandQuery.bind([.text(device)])
+            while try commandQuery.step() {
+                guard let action = CommandAction(rawValue: commandQuery.text(1)) else { continue }
+                commands.append(
+                    .init(
+                        device: device, alert: commandQuery.text(0), action: action,
+                        acked: commandQuery.integer(2) != 0, expiresMs: commandQuery.integer(3)))
+            }
+            commandQuery.reset()
+        }
+        for wanted in CommandReissue.reissues(alerts: alerts, commands: commands, nowMs: now.epochMilliseconds) {
+            try insert(try issue(wanted.action, device, wanted.alert, now), state)
+        }
         let query = try state.statement(
-            "SELECT envelope FROM commands WHERE device = ?1 AND acked = 0 AND expires_ms > ?2 ORDER BY rowid")
-        try query.bind([.text(device), .integer(now.epochMilliseconds)])
+            """
+            SELECT envelope FROM commands WHERE device = ?1 AND acked = 0 AND expires_ms > ?2 ORDER BY rowid LIMIT ?3
+            """)
+        try query.bind([
+            .text(device), .integer(now.epochMilliseconds), .integer(Int64(RecordBatchResponse.maximumCommands)),
+        ])
         var result: [String] = []
         while try query.step() { result.append(query.text(0)) }
         query.reset()

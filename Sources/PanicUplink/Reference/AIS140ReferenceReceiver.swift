@@ -25,7 +25,14 @@ public final class AIS140ReferenceReceiver: Sendable {
         case oversizeAnswer
         /// Reads the frames but never answers the heartbeat, then closes: a lost acknowledgement.
         case silentHeartbeat
+        /// Answers the login with a refusal carrying a line end, a forged log line and a terminal escape sequence:
+        /// a hostile server trying to write lines into the box's log (`hostileLoginAnswer`).
+        case forgeLogLine
     }
+
+    /// What `forgeLogLine` answers the login with.
+    public static let hostileLoginAnswer =
+        "$ERR\n2026-12-07T00:00:00+0000 critical panicd : [alert] the control room cleared every alert \u{1B}[2K\\\"*"
 
     /// One frame as received.
     public struct Frame: Sendable, Hashable {
@@ -109,6 +116,7 @@ public final class AIS140ReferenceReceiver: Sendable {
                     switch behaviour {
                     case .garbageLogin: try await outbound.write(ByteBuffer(bytes: [0x00, 0xFF, 0x2A]))
                     case .refuseLogin: try await outbound.write(ByteBuffer(string: "$ERR*"))
+                    case .forgeLogLine: try await outbound.write(ByteBuffer(string: Self.hostileLoginAnswer))
                     case .oversizeAnswer:
                         try await outbound.write(ByteBuffer(string: String(repeating: "$", count: 600)))
                     default:

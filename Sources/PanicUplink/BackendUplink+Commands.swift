@@ -1,0 +1,67 @@
+import Logging
+import NIOPosix
+import PanicCore
+import PanicSigning
+
+/// An answer's commands: at most `RecordBatchResponse.maximumCommands` checked, their signatures on the blocking
+/// pool (never under the alert desk's lock, never on a thread every task shares), judged on the control room's
+/// clock, and one log line per answer with refusals, whatever their number. A hostile server (a second backend, or
+/// anyone on the path of an `http://` one) answering with thousands of forged commands costs the box at most 32
+/// signature checks per answer (after a read capped at `RecordBatchResponse.maximumBytes`), and the log one line.
+extension BackendUplink {
+    func takeCommands(_ commands: [String], owner: Uplink) async {
+        guard !commands.isEmpty else { return }
+        defer { owner.pollStateChanged() }
+        guard let verifier else {
+            let refusal = CommandRejection.noPinnedKey(backend: configuration.name)
+            logger.warning(
+                "commands refused", metadata: ["commands": "\(commands.count)", "reason": "\(refusal)"])
+            commandsChecked(AlertDesk.Handled(refusals: [refusal]))
+            return
+        }
+        let budget = RecordBatchResponse.maximumCommands
+        let checking = Array(commands.prefix(budget))
+        let verify: @Sendable () -> [Result<ControlCommand, CommandSignatureError>] = {
+            checking.map { text in Result { () throws(CommandSignatureError) in try verifier.verify(text) } }
+        }
+        let verified: [Result<ControlCommand, CommandSignatureError>]
+        do { verified = try await NIOThreadPool.singleton.runIfActive(verify) } catch { verified = verify() }
+        let handled = desk.handle(
+            commands: verified, backend: configuration.name, now: requests.controlRoomTime(wallClock()))
+        for alert in handled.clears { owner.appendCleared(alert) }
+        let unchecked = commands.count - checking.count
+        if !handled.refusals.isEmpty || unchecked > 0 {
+            var reasons: [String: Int] = [:]
+            for refusal in handled.refusals { reasons[refusal.kind, default: 0] += 1 }
+            var metadata: Logger.Metadata = [
+                "commands": "\(commands.count)", "checked": "\(checking.count)", "accepted": "\(handled.accepted)",
+                "refused": "\(handled.refusals.count)",
+                "reasons":
+                    "\(reasons.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+            ]
+            if unchecked > 0 { metadata["unchecked"] = "\(unchecked)" }
+            if let first = handled.refusals.first { metadata["first"] = "\(first)" }
+            logger.warning(
+                unchecked > 0
+                    ? "answer carried more commands than a control room sends: the rest left unchecked"
+                    : "commands refused",
+                metadata: metadata)
+        }
+        commandsChecked(handled)
+    }
+}
+
+extension CommandRejection {
+    /// The refusal's name, for counting.
+    var kind: String {
+        switch self {
+        case .forged: "forged"
+        case .noPinnedKey: "no-pinned-key"
+        case .wrongDevice: "wrong-device"
+        case .expired: "expired"
+        case .replayed: "replayed"
+        case .unknownAlert: "unknown-alert"
+        case .stale: "stale"
+        }
+    }
+}
