@@ -45,12 +45,18 @@ extension CLISuite {
             try scenario(
                 "first",
                 """
-                duration: 4s
+                duration: 14s
+                operator:
+                  accept_after: 1s
+                  clear_after: 1s
                 timeline:
                   - at: 1s
-                    enclosure: open
-                  - at: 2s
-                    enclosure: closed
+                    press: driver-emergency
+                    hold: 800ms
+                expect:
+                  - milestone: cleared
+                    after: press
+                    within: 12s
                 """)
             try scenario(
                 "second",
@@ -91,6 +97,7 @@ extension CLISuite {
             #expect(second.status == 0, "\(second.stdout)\n\(second.stderr)")
             #expect(second.stdout.contains("HELP IS ON THE WAY"), "\(second.stdout)")
             #expect(!second.stdout.contains("FAULT"), "the control room refused the emergency: \(second.stdout)")
+            #expect(second.stdout.contains(" 0 lost,"), "\(second.stdout)")
         }
     }
 }
