@@ -290,6 +290,33 @@ struct DiskFullPressTests {
     }
 }
 
+extension DiskFullPressTests {
+    @Test("an emergency held when the power went (in the state file, never in the outbox) is let go, not latched")
+    func heldPressLostWithThePower() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let statePath = directory + "/engine-state.json"
+        // The engine latched the press and its state was saved, but the outbox never took the record.
+        try Data(
+            #"{"engine":{"openEmergency":"lost-press","openHelp":[],"inputFaults":[]},"alertSequences":{}}"#.utf8
+        ).write(to: URL(fileURLWithPath: statePath))
+        let box = try TestBox(
+            outboxPath: directory + "/outbox.sqlite", statePath: statePath, key: DeviceKey.generate())
+        #expect(!box.box.emergencyOpen, "a latch on an alert nobody has would swallow every later press")
+        let button = box.emergencyButton
+        try await box.run { box, lines, events in
+            var events = events
+            await box.inputService.watching()
+            try lines.press(button)
+            let stored = await events.next {
+                if case .stored(_, .emergency, _) = $0 { return true }
+                return false
+            }
+            #expect(stored != nil, "the next press is an alert again")
+        }
+    }
+}
+
 /// What the box reports as faults in its next health record (the outbox's `disk-full` included).
 enum BoxStatusCheck {
     static func faults(_ box: PanicBox) -> [String] {
