@@ -34,6 +34,15 @@ public struct DaemonConfig: Sendable, Equatable {
         public var emergencyOnly = false
         /// AIS-140 only: how often the box logs in and sends a heartbeat while nothing else is sent.
         public var heartbeat: Duration?
+        /// `role:` as configured; nil for the protocol's default (see ``effectiveRole``).
+        public var role: BackendRole?
+
+        /// What the backend is to the box's alerts: as configured, else a `panicbridge` control room is the
+        /// alerting authority and an `ais140` or `osmand` server a tracking one. Only an authority's
+        /// acknowledgement makes the LED say SENT.
+        public var effectiveRole: BackendRole {
+            role ?? (wire == .panicbridge ? .authority : .tracking)
+        }
     }
 
     /// The SMS fallback through a GSM modem (`sms:`).
@@ -101,7 +110,7 @@ public struct DaemonConfig: Sendable, Equatable {
     static let outboxKeys: Set<String> = ["path", "max_records"]
     static let backendKeys: Set<String> = [
         "name", "url", "ca", "controlroom_key", "backlog_order", "timeout", "batch_size", "protocol", "emergency_only",
-        "heartbeat",
+        "heartbeat", "role",
     ]
     static let rateKeys: Set<String> = ["position", "emergency_position", "emergency_tracking_after", "health"]
     static let logLevels: Set<String> = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -180,6 +189,14 @@ public struct DaemonConfig: Sendable, Equatable {
                             at: node)
                     }
                 }
+                let role = reader.choice(map["role"], at: "\(key).role", as: BackendRole.self, required: false)
+                if role == .authority, wire == .osmand {
+                    reader.report(
+                        .invalidValue, "\(key).role",
+                        "an osmand (Traccar) server cannot be the alerting authority: its 200 says a position was "
+                            + "stored, not that the police have the alert; use a panicbridge or ais140 backend",
+                        at: map["role"])
+                }
                 let heartbeat = duration(map["heartbeat"], at: "\(key).heartbeat", reader: &reader)
                 if map["heartbeat"] != nil, wire != .ais140 {
                     reader.report(
@@ -215,7 +232,7 @@ public struct DaemonConfig: Sendable, Equatable {
                             name: name, url: url, caFile: ca, controlRoomKey: crKey,
                             backlogOrder: order ?? .oldestFirst,
                             timeout: timeout, batchSize: batch, wire: wire, emergencyOnly: emergencyOnly,
-                            heartbeat: heartbeat))
+                            heartbeat: heartbeat, role: role))
                 }
             }
         }
@@ -268,6 +285,10 @@ public struct DaemonConfig: Sendable, Equatable {
         config.sms = sms
         return (config, [])
     }
+
+    /// The backends whose acknowledgement of an alert counts as "the police have it" (the LED's SENT, and the SMS
+    /// fallback's wait). A configuration without one never shows SENT; `panicd config check` warns about it.
+    public var authorityBackends: [String] { backends.filter { $0.effectiveRole == .authority }.map(\.name) }
 
     /// Reads `sms:`: the modem's port and speed, the numbers, how long an alert waits before it is texted.
     static func parseSMS(_ node: Node, reader: inout YAMLReader, resolve: (String?) -> String?) -> SMS? {

@@ -2,7 +2,8 @@
 public enum AlertState: String, Sendable, Codable, CaseIterable, Comparable {
     /// Signed and committed in the outbox: it survives a power cut.
     case stored
-    /// At least one control room confirmed it has the record.
+    /// An alerting authority (the control room) confirmed it has the record; a tracking server's answer does not
+    /// count (`IndicatorPolicy.acknowledgementCounts(from:)`).
     case sent
     /// The control room accepted it: help is on the way.
     case acknowledged
@@ -83,8 +84,12 @@ public struct AlertLifecycle: Sendable, Equatable {
         return AlertTransition(alert: alert, kind: kind, from: nil, to: state)
     }
 
-    /// A control room confirmed it has the alert's record.
-    public mutating func delivered(alert: String) -> AlertTransition? { advance(alert, to: .sent) }
+    /// A backend with `role` confirmed it has the alert's record: only an authority's confirmation moves it to
+    /// `sent`.
+    public mutating func delivered(alert: String, by role: BackendRole = .authority) -> AlertTransition? {
+        guard IndicatorPolicy.acknowledgementCounts(from: role) else { return nil }
+        return advance(alert, to: .sent)
+    }
 
     /// A verified `accept` command from the control room arrived.
     public mutating func acknowledged(alert: String) -> AlertTransition? { advance(alert, to: .acknowledged) }

@@ -16,6 +16,9 @@ public enum IndicatorState: String, Sendable, Equatable, CaseIterable {
     case cleared
     /// An input is faulty (cut loop, stuck button) or the box cannot deliver.
     case fault
+    /// An alert could not be committed: the card is full. It is held in memory and committed as soon as space
+    /// returns (then `stored`); a power cut now would lose it.
+    case notStoredFull = "not-stored-full"
 }
 
 /// One step of a pattern: the output on or off for a while.
@@ -102,6 +105,7 @@ public enum IndicatorPatterns {
     /// | responder on scene | long on (1.8 s), short off (200 ms) | one 1 s tone |
     /// | cleared | 3 quick blinks, then armed after 3 s | one 50 ms chirp |
     /// | fault | triple flash + 1.5 s pause | 3 chirps, once |
+    /// | not stored — full | long flash (600 ms), two short ones, 1.2 s pause | one 400 ms tone, two chirps |
     public static func entry(for state: IndicatorState) -> Entry {
         switch state {
         case .armed:
@@ -135,6 +139,20 @@ public enum IndicatorPatterns {
                 led: .blinks(
                     3, on: .milliseconds(100), off: .milliseconds(100), pause: .milliseconds(1500), repeats: true),
                 buzzer: .blinks(3, on: .milliseconds(80), off: .milliseconds(120), repeats: false))
+        case .notStoredFull:
+            Entry(
+                led: IndicatorPattern(
+                    [
+                        IndicatorStep(true, .milliseconds(600)), IndicatorStep(false, .milliseconds(200)),
+                        IndicatorStep(true, .milliseconds(100)), IndicatorStep(false, .milliseconds(200)),
+                        IndicatorStep(true, .milliseconds(100)), IndicatorStep(false, .milliseconds(1200)),
+                    ], repeats: true),
+                buzzer: IndicatorPattern(
+                    [
+                        IndicatorStep(true, .milliseconds(400)), IndicatorStep(false, .milliseconds(150)),
+                        IndicatorStep(true, .milliseconds(80)), IndicatorStep(false, .milliseconds(120)),
+                        IndicatorStep(true, .milliseconds(80)), IndicatorStep(false, .zero),
+                    ], repeats: false))
         }
     }
 }

@@ -10,6 +10,8 @@ public struct ConfigCheck: Sendable {
     /// What was found: problems (each a line naming the file) and, for a usable configuration, what it describes.
     public struct Report: Sendable {
         public var problems: [String] = []
+        /// What would run but not as a panic box should (`panicd run` starts; it logs the same at start).
+        public var warnings: [String] = []
         public var summary: [String] = []
         public var isValid: Bool { problems.isEmpty }
     }
@@ -57,7 +59,9 @@ public struct ConfigCheck: Sendable {
                 let wire =
                     backend.wire == .panicbridge
                     ? "" : " (\(backend.wire.rawValue)\(backend.emergencyOnly ? ", emergencies only" : ""))"
-                report.summary.append("backend \(backend.name): \(backend.url.absoluteString)\(wire)")
+                report.summary.append(
+                    "backend \(backend.name): \(backend.url.absoluteString)\(wire), role \(backend.effectiveRole.rawValue)"
+                )
             } catch {
                 report.problems.append("\(path): \(error)")
             }
@@ -68,6 +72,7 @@ public struct ConfigCheck: Sendable {
         if config.backends.isEmpty {
             report.summary.append("no backends: records are kept in the outbox only")
         }
+        if let warning = Daemon.noAuthorityWarning(config) { report.warnings.append("\(path): \(warning)") }
 
         report.problems += directoryProblems(config: config, path: path)
         if let board, board.backend == .simulated {

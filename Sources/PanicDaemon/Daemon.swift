@@ -60,6 +60,19 @@ public struct Daemon: Sendable {
     }
 
     /// The uplink's view of one configured backend.
+    /// The warning for a configuration in which no backend is an alerting authority (nil when one is): such a box
+    /// keeps its promise not to lie (its LED never says SENT), but no alert it makes ever reaches the police.
+    public static func noAuthorityWarning(_ config: DaemonConfig) -> String? {
+        guard config.authorityBackends.isEmpty else { return nil }
+        let tracking = config.backends.map(\.name)
+        return tracking.isEmpty
+            ? "no backend is an alerting authority (no backends at all): alerts stay in the outbox, the LED never "
+                + "shows SENT; add the control room (protocol panicbridge, role authority by default)"
+            : "no backend is an alerting authority (\(tracking.joined(separator: ", ")): tracking only): the LED "
+                + "never shows SENT, since a tracking server's acknowledgement does not mean the police have the "
+                + "alert; add the control room, or give the state AIS-140 backend `role: authority` if it dispatches help"
+    }
+
     static func backendConfiguration(
         _ backend: DaemonConfig.Backend, index: Int, config: DaemonConfig, deviceID: String
     ) throws -> BackendConfiguration {
@@ -82,12 +95,12 @@ public struct Daemon: Sendable {
                     AIS140Options(
                         identity: identity, emergencyOnly: backend.emergencyOnly, health: health,
                         tls: backend.url.scheme == "tls", heartbeat: backend.heartbeat ?? AIS140Options.defaultHeartbeat
-                    )))
+                    )), role: backend.effectiveRole)
         case .osmand:
             return BackendConfiguration(
                 name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,
                 requestTimeout: backend.timeout, backlogOrder: order,
-                wire: .osmAnd(OsmAndOptions(deviceID: config.identity?.imei ?? deviceID)))
+                wire: .osmAnd(OsmAndOptions(deviceID: config.identity?.imei ?? deviceID)), role: backend.effectiveRole)
         }
         // The config names the control room's public key as base64url of its 32 raw bytes; its JWK form is
         // what DeviceIdentity parses and validates as an Ed25519 point.
@@ -103,7 +116,7 @@ public struct Daemon: Sendable {
         }
         return BackendConfiguration(
             name: backend.name, url: url, trust: trust, controlRoomKey: roomKey, batchSize: backend.batchSize,
-            requestTimeout: backend.timeout, backlogOrder: order)
+            requestTimeout: backend.timeout, backlogOrder: order, role: backend.effectiveRole)
     }
 
     /// The alert engine's rates and privacy mode from the configuration.
@@ -154,12 +167,9 @@ public struct Daemon: Sendable {
         }
         let outbox: Outbox
         do {
-            outbox = try Outbox(
-                path: config.outboxPath, sealer: RecordSigner(key: key),
-                // The stream mark lives beside the key: an outbox lost while the key stays never reuses a number.
-                configuration: OutboxConfiguration(
-                    maxRecords: config.outboxMaxRecords, streamMarkPath: config.keyFile + ".stream"),
-                logger: logger.child("outbox"))
+            outbox = try PanicBox.openOutbox(
+                path: config.outboxPath, key: key, streamMark: PanicBox.streamMarkPath(keyFile: config.keyFile),
+                maxRecords: config.outboxMaxRecords, logger: logger.child("outbox"))
         } catch {
             throw DaemonError("cannot open the outbox \(config.outboxPath): \(error)")
         }
@@ -210,6 +220,7 @@ public struct Daemon: Sendable {
                 "backend": "\(board.backend.rawValue)",
                 "outbox": "\(config.outboxPath)", "backends": "\(backends.map(\.name).joined(separator: ","))",
             ])
+        if let warning = Self.noAuthorityWarning(config) { logger.warning("\(warning)") }
         // STOPPING=1 is the monitor's: it sends it as soon as graceful shutdown begins.
         try await group.run()
         logger.notice("stopped", metadata: ["undelivered": "\((try? outbox.status().undelivered) ?? -1)"])
@@ -229,7 +240,8 @@ public struct Daemon: Sendable {
                 outbox: outbox, modem: GSMModem(path: sms.port, baud: sms.baud),
                 configuration: .init(
                     numbers: sms.numbers, after: sms.after,
-                    place: config.identity?.vehicleRegistration ?? "box \(deviceID.prefix(12))"),
+                    place: config.identity?.vehicleRegistration ?? "box \(deviceID.prefix(12))",
+                    authorities: config.authorityBackends),
                 clock: clock, wallClock: Uplink.systemWallClock, logger: logger.child("sms"))
         ]
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PanicCore
 import PanicSigning
 import PanicStore
@@ -57,10 +58,13 @@ enum EngineStateFile {
     }
 
     /// The open alerts as the outbox tells them: every emergency and help record not followed by a `cleared`
-    /// record for it. Input faults are not in the outbox; the classifier finds them again.
+    /// record for it, nor cleared in the commands' history; each in the last state the history has for it (an
+    /// accepted alert is help on the way again), else `stored`. Input faults are not in the outbox; the classifier
+    /// finds them again.
     static func rebuild(from outbox: Outbox) throws -> Contents? {
         var open: [String: (kind: RecordKind, sequence: Int64)] = [:]
-        var cleared: Set<String> = []
+        let history = try outbox.alertStates()
+        var cleared = Set(history.filter { $0.value == .cleared }.keys)
         for stored in try outbox.records() {
             guard stored.kind == .emergency || stored.kind == .help || stored.kind == .cleared else { continue }
             let parts = stored.envelope.split(separator: ".")
@@ -82,7 +86,37 @@ enum EngineStateFile {
         return Contents(
             engine: .init(openEmergency: emergency?.key, openHelp: helps.map(\.key)),
             alertSequences: Dictionary(uniqueKeysWithValues: kept.map { ($0.0, $0.1.sequence) }),
-            alerts: Dictionary(uniqueKeysWithValues: kept.map { ($0.0, .init(kind: $0.1.kind, state: .stored)) }))
+            alerts: Dictionary(
+                uniqueKeysWithValues: kept.map { ($0.0, .init(kind: $0.1.kind, state: history[$0.0] ?? .stored)) }))
+    }
+
+    /// `contents` with every open alert it lacks the outbox sequence of found in the outbox (an alert held in
+    /// memory on a full card and committed after the file was last written). An open alert the outbox does not
+    /// have at all was held when the power went and is lost: it is let go (logged), so the next press is an alert
+    /// again instead of being swallowed by a latch nothing can clear.
+    static func completed(_ contents: Contents, from outbox: Outbox, logger: Logger) throws -> Contents {
+        let open = [contents.engine.openEmergency].compactMap { $0 } + contents.engine.openHelp
+        let missing = open.filter { contents.alertSequences[$0] == nil }
+        guard !missing.isEmpty else { return contents }
+        let found = try rebuild(from: outbox)
+        var completed = contents
+        var known = contents.knownAlerts
+        for id in missing {
+            if let sequence = found?.alertSequences[id] {
+                completed.alertSequences[id] = sequence
+                let kind: RecordKind = contents.engine.openEmergency == id ? .emergency : .help
+                known[id] = found?.alerts?[id] ?? .init(kind: kind, state: .stored)
+            } else {
+                logger.error(
+                    "an alert held in memory on a full card was lost before it could be committed",
+                    metadata: ["alert": "\(id)"])
+                if completed.engine.openEmergency == id { completed.engine.openEmergency = nil }
+                completed.engine.openHelp.removeAll { $0 == id }
+                known[id] = nil
+            }
+        }
+        completed.alerts = known
+        return completed
     }
 
     /// Writes `contents` durably. Every failing call (a full disk: `write` or `fsync` with ENOSPC) throws with

@@ -100,6 +100,15 @@ public final class PanicBox: Service, Sendable {
         var faults: Set<String> = []
         do {
             restored = try EngineStateFile.read(path: parts.statePath)
+            if restored == nil, let rebuilt = try EngineStateFile.rebuild(from: parts.outbox) {
+                // No file but open alerts in the outbox: the file was lost (deleted, a card swapped). Rebuilt
+                // from the outbox and the commands' history, the LED says what is true, not "armed".
+                logger.error(
+                    "alert-state file missing: open alerts rebuilt from the outbox and the commands' history",
+                    metadata: ["path": "\(parts.statePath)", "open": "\(rebuilt.alertSequences.count)"])
+                faults.insert("engine-state-lost-rebuilt")
+                restored = rebuilt
+            }
         } catch {
             // A torn or corrupt file must not stop the panic button: set it aside, say where, and rebuild the
             // open alerts from the outbox, which holds every alert record the box ever committed.
@@ -111,6 +120,9 @@ public final class PanicBox: Service, Sendable {
                 ])
             faults.insert("engine-state-corrupt-moved-aside")
             restored = try EngineStateFile.rebuild(from: parts.outbox)
+        }
+        if let contents = restored {
+            restored = try EngineStateFile.completed(contents, from: parts.outbox, logger: logger)
         }
         engine = Mutex(
             AlertEngine(
@@ -187,11 +199,11 @@ public final class PanicBox: Service, Sendable {
         }
     }
 
-    /// The engine's next deadline, or sooner when the alert-state file is owed a write (retried every second,
-    /// like a held record, until the disk takes it).
+    /// The engine's next deadline, or sooner when the alert-state file is owed a write or records are held in
+    /// memory on a full card (both retried every second until the disk takes them).
     private var nextDeadline: MonotonicInstant {
         let engineDeadline = engine.withLock { $0.nextDeadline }
-        guard saved.withLock({ $0.owed }) else { return engineDeadline }
+        guard saved.withLock({ $0.owed }) || parts.outbox.heldCount > 0 else { return engineDeadline }
         return min(engineDeadline, clock.now.advanced(by: EngineStateFile.retryInterval))
     }
 
@@ -212,6 +224,7 @@ public final class PanicBox: Service, Sendable {
             showIfChanged(state)
         case .alert(let transition):
             eventSink.yield(.alert(transition))
+            followed(transition)
             engine.withLock { $0.alertStateChanged(alert: transition.alert, to: transition.to, at: now) }
             let cleared = transition.to == .cleared && (transition.kind == .emergency || transition.kind == .help)
             let state = situation.withLock {
@@ -248,6 +261,14 @@ public final class PanicBox: Service, Sendable {
                     eventSink.yield(.stored(id: draft.id, kind: draft.body.kind, sequence: record.sequence))
                 default:
                     eventSink.yield(.held(id: draft.id, kind: draft.body.kind))
+                    if draft.body.kind == .emergency || draft.body.kind == .help {
+                        // Not committed: the LED must not say STORED (a power cut now would lose it).
+                        let state = situation.withLock {
+                            $0.held[draft.id] = draft.body.kind
+                            return IndicatorPolicy.show($0)
+                        }
+                        showIfChanged(state)
+                    }
                     logger.warning(
                         "record held in memory until the outbox can take it", metadata: ["id": "\(draft.id)"])
                 }
@@ -257,11 +278,31 @@ public final class PanicBox: Service, Sendable {
         }
     }
 
+    /// Keeps what an alert's transition means beyond the LED: the sequence of an alert just committed (also one
+    /// held on a full card and committed later), and the commands' history in the outbox, from which a lost
+    /// alert-state file is rebuilt.
+    private func followed(_ transition: AlertTransition) {
+        guard transition.kind == .emergency || transition.kind == .help else { return }
+        if transition.from == nil, let sequence = parts.uplink.alerts.sequence(of: transition.alert) {
+            alertSequences.withLock { $0[transition.alert] = sequence }
+        }
+        do {
+            try parts.outbox.recordAlertState(transition.to, alert: transition.alert)
+        } catch {
+            logger.warning(
+                "cannot record the alert's state in the outbox (the alert-state file still has it)",
+                metadata: ["alert": "\(transition.alert)", "state": "\(transition.to.rawValue)", "error": "\(error)"])
+        }
+    }
+
     private func retryHeld() {
         guard parts.outbox.heldCount > 0 else { return }
         do {
-            let stored = try parts.outbox.retryHeld()
-            if !stored.isEmpty { parts.uplink.recordsAppended(urgent: stored.contains { $0.kind.isUrgent }) }
+            let stored = try parts.uplink.retryHeld()
+            for record in stored {
+                guard let id = record.decodedRecord()?.id else { continue }
+                eventSink.yield(.stored(id: id, kind: record.kind, sequence: record.sequence))
+            }
         } catch {
             logger.warning("held records still cannot be committed", metadata: ["error": "\(error)"])
         }
@@ -334,5 +375,21 @@ public final class PanicBox: Service, Sendable {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let attributes = try? FileManager.default.attributesOfFileSystem(forPath: directory)
         return (attributes?[.systemFreeSize] as? NSNumber)?.int64Value
+    }
+}
+
+extension PanicBox {
+    /// Where the stream mark of the device key kept at `keyFile` lives: beside the key, so an outbox lost while the
+    /// key stays (moved aside as corrupt, deleted, an older image) never reuses a sequence number.
+    public static func streamMarkPath(keyFile: String) -> String { keyFile + ".stream" }
+
+    /// Opens a box's outbox with its stream mark: the one way `panicd run` and the simulated box (`panicd sim`) open
+    /// it, so both keep the stream's continuity (docs/outbox.md → stream continuity) the same way.
+    public static func openOutbox(
+        path: String, key: DeviceKey, streamMark: String, maxRecords: Int = 50_000, logger: Logger
+    ) throws -> Outbox {
+        try Outbox(
+            path: path, sealer: RecordSigner(key: key),
+            configuration: OutboxConfiguration(maxRecords: maxRecords, streamMarkPath: streamMark), logger: logger)
     }
 }

@@ -7,7 +7,8 @@ import PanicStore
 import ServiceLifecycle
 import Synchronization
 
-/// The SMS fallback: an alert (emergency, help, tamper) that no data backend has acknowledged `after` it was made
+/// The SMS fallback: an alert (emergency, help, tamper) that no alerting authority (`role: authority`; with no
+/// `authorities` configured, no data backend) has acknowledged `after` it was made
 /// goes as a short text to every configured number, through the GSM modem — at most once per alert and number.
 ///
 /// Each message is recorded in the outbox before the dialogue starts (`attempting`) and after it (`sent`, or
@@ -26,14 +27,19 @@ public final class SMSFallback: Service, Sendable {
         public var checkInterval: Duration
         /// The vehicle or booth the text names (registration, booth id).
         public var place: String
+        /// The backends whose acknowledgement means the police have the alert (the alerting authorities): an
+        /// alert none of them acknowledged is texted, whatever a tracking server said. Nil: any backend's counts.
+        public var authorities: [String]?
 
         public init(
-            numbers: [String], after: Duration = .seconds(120), checkInterval: Duration = .seconds(10), place: String
+            numbers: [String], after: Duration = .seconds(120), checkInterval: Duration = .seconds(10), place: String,
+            authorities: [String]? = nil
         ) {
             self.numbers = numbers
             self.after = after
             self.checkInterval = checkInterval
             self.place = place
+            self.authorities = authorities
         }
     }
 
@@ -90,7 +96,10 @@ public final class SMSFallback: Service, Sendable {
         let now = wallClock()
         let cutoff = RecordTime(epochMilliseconds: now.epochMilliseconds - configuration.after.milliseconds)
         var outcomes: [Outcome] = []
-        for stored in try outbox.alertsUnacknowledged(madeAtOrBefore: cutoff) {
+        let unacknowledged =
+            try configuration.authorities.map { try outbox.alertsUnacknowledged(madeAtOrBefore: cutoff, byAnyOf: $0) }
+            ?? outbox.alertsUnacknowledged(madeAtOrBefore: cutoff)
+        for stored in unacknowledged {
             guard let record = Self.record(in: stored.envelope) else { continue }
             let text = SMSText.compose(for: record, place: configuration.place)
             for number in configuration.numbers {

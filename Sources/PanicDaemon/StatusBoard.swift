@@ -213,8 +213,9 @@ public final class StatusBoard: Sendable {
             }
             let faulty = inputs.contains { $0.fault != nil }
             let stateName =
-                emergencyOpen
-                ? "emergency open" : state.indicator == .fault || faulty ? "fault" : "armed"
+                state.indicator == .notStoredFull
+                ? "alert not stored: card full"
+                : emergencyOpen ? "emergency open" : state.indicator == .fault || faulty ? "fault" : "armed"
             return BoxStatus(
                 version: PanicBridgeVersion.current, device: deviceID, board: boardID, state: stateName,
                 emergencyOpen: emergencyOpen, indicator: state.indicator.rawValue, inputs: inputs, fix: fix,

@@ -406,6 +406,7 @@ func describe(_ state: IndicatorState) -> String {
     case .helpOnScene: "RESPONDER ON SCENE (long on)"
     case .cleared: "cleared"
     case .fault: "FAULT"
+    case .notStoredFull: "NOT STORED, CARD FULL (long + two short flashes)"
     }
 }
 

@@ -31,6 +31,9 @@ final class SimulatedBox {
     let seed: UInt64
     /// Backends besides the control room (a scenario's AIS-140 and OsmAnd receivers), through the same link.
     var receivers: [BackendConfiguration] = []
+    /// The stream mark of the box's key: beside the key file when the key came from one (as `panicd run` keeps
+    /// it), else in the box's directory.
+    lazy var streamMarkPath = directory + "/device-key.stream"
     /// The SMS fallback's modem port and settings, when the scenario has one.
     var sms: (port: String, configuration: SMSFallback.Configuration)?
     private(set) var fallback: SMSFallback?
@@ -118,8 +121,10 @@ final class SimulatedBox {
         feed = PushedGNSSSource()
         lines = SimulatedInputLines(specs: board.inputs, clock: world.time.clock, closed: contacts)
         let world = world
-        let outbox = try Outbox(
-            path: directory + "/outbox.sqlite", sealer: RecordSigner(key: key), logger: world.partsLogger)
+        // Opened as `panicd run` opens it, with its stream mark: an outbox lost or corrupted between runs
+        // continues the device's numbering instead of restarting at 1 (a fork the control room refuses).
+        let outbox = try PanicBox.openOutbox(
+            path: directory + "/outbox.sqlite", key: key, streamMark: streamMarkPath, logger: world.partsLogger)
         let network = network
         let answers = answers
         let uplink = try Uplink(

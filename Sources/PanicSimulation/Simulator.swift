@@ -56,6 +56,9 @@ public final class Simulator: Sendable {
         public var nmeaLink: String?
         /// The API token of a desk account at the external control room (`controlroom users add --token`).
         public var operatorToken: String?
+        /// The file the external device key was read from: its stream mark is kept beside it, as `panicd run`
+        /// keeps it (`PanicBox.streamMarkPath(keyFile:)`), so numbering continues across runs and lost outboxes.
+        public var deviceKeyFile: String?
 
         public init(
             pace: SimulationPace = .virtual, controlRoom: ControlRoomChoice = .embedded(port: 0),
@@ -167,6 +170,7 @@ public final class Simulator: Sendable {
                 name: "box", key: deviceKey, board: board, directory: directory, world: world, gnss: gnss, seed: 0,
                 onEvent: { event, at in observer.observe(event, at: at) })
             unit.receivers = receivers.configurations(deviceID: deviceID)
+            if let keyFile = options.deviceKeyFile { unit.streamMarkPath = PanicBox.streamMarkPath(keyFile: keyFile) }
             var modem: SimulatedModemPort?
             if let sms = scenario.sms {
                 let port = try SimulatedModemPort { message in

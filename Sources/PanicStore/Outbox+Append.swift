@@ -19,6 +19,11 @@ extension Outbox {
             do {
                 let stored = try commit(waiting + drafts, state)
                 state.held = []
+                if !waiting.isEmpty {
+                    logger.notice(
+                        "outbox disk space back: held records committed", metadata: ["count": "\(waiting.count)"])
+                    state.released += stored.prefix(waiting.count)
+                }
                 return stored.suffix(drafts.count).map { .stored($0) }
             } catch let error as SQLiteError where error.isFull {
                 if state.held.isEmpty {
@@ -45,6 +50,15 @@ extension Outbox {
             } catch let error as SQLiteError where error.isFull {
                 return []
             }
+        }
+    }
+
+    /// Held drafts that an `append` committed ahead of its own drafts since the last call (`retryHeld()` returns the
+    /// ones it commits itself): whoever follows alerts by their sequence learns them here. Taking them empties it.
+    public func takeReleased() -> [StoredRecord] {
+        state.withLock { state in
+            defer { state.released = [] }
+            return state.released
         }
     }
 

@@ -15,6 +15,9 @@ extension Outbox {
     /// Registers a backend (idempotent; the order can be changed). A new backend gets every stored record.
     public func register(backend name: String, backlogOrder: BacklogOrder = .oldestFirst) throws {
         try state.withLock { state in
+            // Already registered so: nothing to write (a box restarting on a full card must not fail here, or its
+            // uplink would stop before the held press could ever go out).
+            if state.backends[name] == backlogOrder { return }
             try state.statement(
                 """
                 INSERT INTO backends(name, backlog_order) VALUES(?1, ?2)

@@ -78,4 +78,32 @@ extension Outbox {
             return alerts
         }
     }
+
+    /// Alerts (emergency, help, tamper) made at or before `cutoff` that none of `authorities` (the backends whose
+    /// acknowledgement means the police have the alert) has acknowledged, oldest first; a tracking server's
+    /// acknowledgement does not count. No authorities: every alert made by then.
+    public func alertsUnacknowledged(
+        madeAtOrBefore cutoff: RecordTime, byAnyOf authorities: [String]
+    ) throws -> [StoredRecord] {
+        try state.withLock { state in
+            let names = authorities.indices.map { "?\($0 + 2)" }.joined(separator: ", ")
+            let query = try state.statement(
+                """
+                SELECT seq, kind, created_ms, envelope FROM records r
+                WHERE kind IN ('emergency', 'help', 'tamper') AND created_ms <= ?1 AND NOT EXISTS (
+                    SELECT 1 FROM delivery d WHERE d.seq = r.seq AND d.state = 'delivered' AND d.backend IN (\(names)))
+                ORDER BY seq
+                """)
+            try query.bind([.integer(cutoff.epochMilliseconds)] + authorities.map { .text($0) })
+            defer { query.reset() }
+            var alerts: [StoredRecord] = []
+            while try query.step() {
+                alerts.append(
+                    StoredRecord(
+                        sequence: query.integer(0), kind: RecordKind(rawValue: query.text(1)) ?? .emergency,
+                        time: RecordTime(epochMilliseconds: query.integer(2)), envelope: query.text(3)))
+            }
+            return alerts
+        }
+    }
 }

@@ -128,6 +128,8 @@ public final class Outbox: Sendable {
         var bytes: Int64
         var held: [RecordDraft] = []
         var heldDropped = 0
+        /// Held drafts that a later append committed ahead of its own (see `takeReleased()`).
+        var released: [StoredRecord] = []
         var backends: [String: BacklogOrder] = [:]
         /// Delivery counters per backend, kept as records are claimed, marked and evicted (see `Outbox+Counters`).
         var counters: [String: BackendCounters] = [:]

@@ -53,6 +53,11 @@ public final class AlertDesk: Sendable {
     /// The current state of `alert`.
     public func state(of alert: String) -> AlertState? { state.withLock { $0.lifecycle.state(of: alert) } }
 
+    /// The outbox sequence of a tracked alert's record (nil when the desk does not track it).
+    public func sequence(of alert: String) -> Int64? {
+        state.withLock { state in state.alertBySequence.first { $0.value == alert }?.key }
+    }
+
     /// Whether an alert is waiting for the control room (not yet cleared).
     public var hasOpenAlerts: Bool { state.withLock { !$0.lifecycle.openAlerts.isEmpty } }
 
@@ -67,11 +72,14 @@ public final class AlertDesk: Sendable {
         publish([transition].compactMap { $0 })
     }
 
-    func delivered(sequences: [Int64]) {
+    /// A backend with `role` took these records. Only an alerting authority's acknowledgement moves an alert to
+    /// `sent` or settles a refusal; a tracking server's changes nothing the LED shows.
+    func delivered(sequences: [Int64], role: BackendRole) {
+        guard IndicatorPolicy.acknowledgementCounts(from: role) else { return }
         let (transitions, settled) = state.withLock { state -> ([AlertTransition], [String]) in
             let alerts = sequences.compactMap { state.alertBySequence[$0] }
             let settled = alerts.filter { state.undeliverable.removeValue(forKey: $0) != nil }
-            return (alerts.compactMap { state.lifecycle.delivered(alert: $0) }, settled)
+            return (alerts.compactMap { state.lifecycle.delivered(alert: $0, by: role) }, settled)
         }
         for alert in settled { refusalSink.yield(.settled(alert: alert)) }
         publish(transitions)

@@ -76,7 +76,7 @@ extension BackendUplink {
         } catch {
             logger.error("cannot settle records in the outbox", metadata: ["error": "\(error)"])
         }
-        desk.delivered(sequences: delivered)
+        desk.delivered(sequences: delivered, role: configuration.role)
         if let failure = report.failure ?? (retry.isEmpty ? nil : "\(retry.count) record(s) not acknowledged") {
             logger.info(
                 "delivery failed",

@@ -211,7 +211,7 @@ final class BackendUplink: Sendable {
                 }
             }
             try outbox.markDelivered(delivered, backend: configuration.name)
-            desk.delivered(sequences: delivered)
+            desk.delivered(sequences: delivered, role: configuration.role)
             refusalsSettled(delivered)
             alertsRefused(refusedAlerts)
             // Acks count as taken only when the control room took the request as this box's own.

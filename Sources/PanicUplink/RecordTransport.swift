@@ -97,7 +97,7 @@ extension RecordTransport {
 
 extension StoredRecord {
     /// The record inside the envelope, read without verifying the signature (it is the box's own).
-    func decodedRecord() -> Record? {
+    public func decodedRecord() -> Record? {
         let parts = envelope.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else { return nil }
         return try? JSONDecoder().decode(Record.self, from: payload)

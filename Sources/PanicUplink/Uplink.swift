@@ -29,12 +29,16 @@ public struct BackendConfiguration: Sendable {
     public var pollInterval: Duration
     /// The protocol the backend speaks (PanicBridge's own by default).
     public var wire: BackendProtocol
+    /// What the backend is to the box's alerts: only an authority's acknowledgement makes an alert `sent`.
+    public var role: BackendRole
 
+    /// A backend; without `role`, a PanicBridge control room is the alerting authority and any other protocol
+    /// (AIS-140, OsmAnd) a tracking server.
     public init(
         name: String, url: String, trust: TrustRoots = .system, controlRoomKey: DeviceIdentity? = nil,
         batchSize: Int = 200, requestTimeout: Duration = .seconds(10), backlogOrder: BacklogOrder = .oldestFirst,
         alertPolicy: BackoffPolicy = .alert, routinePolicy: BackoffPolicy = .routine,
-        pollInterval: Duration = .seconds(5), wire: BackendProtocol = .panicBridge
+        pollInterval: Duration = .seconds(5), wire: BackendProtocol = .panicBridge, role: BackendRole? = nil
     ) {
         self.name = name
         self.url = url
@@ -47,6 +51,12 @@ public struct BackendConfiguration: Sendable {
         self.routinePolicy = routinePolicy
         self.pollInterval = pollInterval
         self.wire = wire
+        self.role = role ?? Self.defaultRole(for: wire)
+    }
+
+    /// The role a backend of `wire` has unless configured otherwise.
+    public static func defaultRole(for wire: BackendProtocol) -> BackendRole {
+        if case .panicBridge = wire { .authority } else { .tracking }
     }
 }
 
@@ -143,11 +153,33 @@ public final class Uplink: Sendable {
     @discardableResult
     public func submit(_ draft: RecordDraft) throws -> AppendOutcome {
         let outcome = try outbox.append(draft)
+        // Drafts held on a full card that this append committed first: their alerts are tracked too, in order.
+        let released = outbox.takeReleased()
+        track(released)
         if case .stored(let record) = outcome {
             alerts.stored(id: draft.id, kind: draft.body.kind, sequence: record.sequence)
         }
-        recordsAppended(urgent: draft.body.kind.isUrgent)
+        recordsAppended(urgent: draft.body.kind.isUrgent || released.contains { $0.kind.isUrgent })
         return outcome
+    }
+
+    /// Commits the drafts the outbox holds in memory since the card filled, if it has room again; tracks the alerts
+    /// among them from then on (so the control room's accept and clear for them take effect) and wakes every
+    /// backend. Returns what was committed (empty while the card is still full).
+    @discardableResult
+    public func retryHeld() throws -> [StoredRecord] {
+        let stored = try outbox.retryHeld() + outbox.takeReleased()
+        track(stored)
+        if !stored.isEmpty { recordsAppended(urgent: stored.contains { $0.kind.isUrgent }) }
+        return stored
+    }
+
+    /// Follows the alerts among records just committed (by their id, read from the box's own envelope).
+    private func track(_ records: [StoredRecord]) {
+        for record in records where record.kind.isAlert {
+            guard let id = record.decodedRecord()?.id else { continue }
+            alerts.stored(id: id, kind: record.kind, sequence: record.sequence)
+        }
     }
 
     /// The faults raised now, for the health record (`HealthReport.faults` carries their descriptions).

@@ -16,7 +16,9 @@ struct ConfigCommand: ParsableCommand {
             abstract: "Check a configuration, its board file and its device key without starting anything.",
             discussion: """
                 Prints what the configuration describes on standard output and every problem on standard error \
-                (`error: FILE: …`, with line and column for YAML). Exit code 0 when `panicd run` would start, 2 when \
+                (`error: FILE: …`, with line and column for YAML) and every warning there too (`warning: …`: the \
+                box would run, but not as a panic box should, e.g. no backend is an alerting authority, so its LED \
+                never shows SENT). Exit code 0 when `panicd run` would start, 2 when \
                 anything is wrong (the unit's RestartPreventExitStatus). Nothing is opened for writing: no outbox, \
                 no GPIO line, no socket.
                 """
@@ -28,6 +30,9 @@ struct ConfigCommand: ParsableCommand {
         func run() throws {
             let report = ConfigCheck.run(path: config)
             for line in report.summary { print(line) }
+            for warning in report.warnings {
+                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+            }
             for problem in report.problems {
                 FileHandle.standardError.write(Data("error: \(problem)\n".utf8))
             }

@@ -131,6 +131,7 @@ struct SimCommand: AsyncParsableCommand {
             }
             options.controlRoom = .external(url: controlRoomURL, controlRoomKey: pinned, deviceKey: key)
             options.operatorToken = operatorToken
+            options.deviceKeyFile = deviceKey
         } else {
             options.controlRoom = .embedded(port: port)
         }
