@@ -134,10 +134,17 @@ public struct LoginBudget: Sendable {
 /// second of CPU): never on the executor that runs request handlers, so a box's records never wait behind a login.
 /// `LoginBudget` bounds how many wait for it. Counts the checks it ran (what the tests and `/metrics` read).
 public final class PasswordHasher: Sendable {
-    /// One thread, started on first use and kept for the process.
+    /// One thread, started on first use and kept for the process, at the lowest CPU priority (nice 19: on Linux the
+    /// nice value is the thread's own): when a login flood and the intake want the CPU at once, the intake's threads
+    /// get it first, and the logins wait (their number is bounded by `LoginBudget.Limits.inFlight`).
     static let pool: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        pool.submit { _ in
+            #if canImport(Glibc)
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+            #endif
+        }
         return pool
     }()
 
