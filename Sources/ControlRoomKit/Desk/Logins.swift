@@ -148,16 +148,29 @@ public final class PasswordHasher: Sendable {
         return pool
     }()
 
-    private let runs = Mutex(0)
+    private struct Counts {
+        var checks = 0
+        var waiting = 0
+        var peak = 0
+    }
+    private let counts = Mutex(Counts())
 
     public init() {}
 
     /// How many passwords this hasher has checked.
-    public var checks: Int { runs.withLock { $0 } }
+    public var checks: Int { counts.withLock { $0.checks } }
+
+    /// The most checks that were ever queued or running at once (bounded by `LoginBudget.Limits.inFlight`).
+    public var peakWaiting: Int { counts.withLock { $0.peak } }
 
     /// Whether `password` matches the bcrypt `hash`, checked on the hashing thread.
     public func verify(_ password: String, hash: String) async throws -> Bool {
-        runs.withLock { $0 += 1 }
+        counts.withLock {
+            $0.checks += 1
+            $0.waiting += 1
+            $0.peak = max($0.peak, $0.waiting)
+        }
+        defer { counts.withLock { $0.waiting -= 1 } }
         return try await Self.pool.runIfActive { Bcrypt.verify(password, hash: hash) }
     }
 }
