@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import PanicCore
+import PanicSQLite
 import PanicSigning
 import Synchronization
 import Testing
@@ -201,6 +202,29 @@ struct DeskSecurityTests {
             #expect(try await room.users().first { $0.name == "bot" }?.hasToken == false)
             await #expect(throws: DeskError.unknownUser("nobody")) { try await room.tokens(user: "nobody") }
         }
+    }
+
+    @Test("an API token made before the tokens table (users.token_hash) still works after the upgrade, listed by id")
+    func legacyTokenMoves() async throws {
+        let directory = Fixture.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/cr.db"
+        let secret = try #require(
+            try await ControlRoom(path: path, key: nil, logger: StoreKind.quiet).addUser(
+                name: "bot", role: .operator, password: "automation password", token: true, cost: 4))
+        // Back to schema step 4, with the token where step 4 kept it: in users.token_hash.
+        let connection = try SQLiteConnection(path: path)
+        try connection.execute(
+            """
+            UPDATE users SET token_hash = (SELECT hash FROM api_tokens WHERE user = 'bot');
+            DROP TABLE api_tokens; PRAGMA user_version = 4;
+            """)
+        let room = try ControlRoom(path: path, key: nil, logger: StoreKind.quiet)
+        #expect(try await room.account(token: secret)?.name == "bot")
+        let tokens = try await room.tokens(user: "bot")
+        #expect(tokens.count == 1 && tokens.first?.id.hasPrefix("tok_") == true)
+        try await room.revokeToken(id: try #require(tokens.first?.id))
+        #expect(try await room.account(token: secret) == nil)
     }
 
     @Test("every security event is written to the append-only audit log", arguments: StoreKind.all)
