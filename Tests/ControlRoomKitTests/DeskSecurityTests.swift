@@ -169,6 +169,23 @@ struct DeskSecurityTests {
         #expect(failed.contains(#"user="nobody\u{a}2026"#), "\(failed)")
     }
 
+    @Test("a device id with a newline in a refused batch cannot forge a log line")
+    func deviceClaimInLogs() async throws {
+        let capture = CapturingLogHandler()
+        let directory = Fixture.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let room = try ControlRoom(path: directory + "/cr.db", key: nil, logger: Logger(label: "cr") { _ in capture })
+        try await serving(room) { url in
+            let batch = RecordBatch(device: "bus\n2026-12-06 critical forged", envelopes: ["not.a.record"])
+            let answer = try await post(try JSONEncoder().encode(batch), to: url)
+            #expect(answer.status == 200, "\(answer.text)")
+        }
+        let lines = capture.lines.withLock { $0 }
+        #expect(
+            lines.contains { $0.hasPrefix("records rejected") && $0.contains(#"device="bus\u{a}2026"#) }, "\(lines)")
+        #expect(!lines.contains { $0.contains("\n") }, "\(lines)")
+    }
+
     @Test(
         "API tokens: listed without secrets, a revoked one refused over HTTP, a rotated one works, a password change ends them all",
         arguments: StoreKind.all)
