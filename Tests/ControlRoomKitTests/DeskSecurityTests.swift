@@ -260,6 +260,10 @@ struct DeskSecurityTests {
                 "POST", "/v1/devices/\(device.id)/metadata", headers: DeskServer.change(session),
                 body: #"{"name":"Bus 535","route":"534 via ITO"}"#)
             #expect(edit.status == 200, "\(edit.body)")
+            let nul = try await server.call(
+                "POST", "/v1/devices/\(device.id)/metadata", headers: DeskServer.change(session),
+                body: #"{"name":"Bus\u0000535"}"#)
+            #expect(nul.status == 400 && nul.body.contains("control characters"), "\(nul.status) \(nul.body)")
             _ = try await server.call("POST", "/v1/session/logout", headers: DeskServer.change(session), body: "{}")
             try await room.setRole(name: "asha", role: .supervisor)
             try await room.setPassword(name: "asha", password: "a brand new passphrase", cost: 4)

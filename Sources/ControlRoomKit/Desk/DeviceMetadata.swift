@@ -43,11 +43,16 @@ public struct DeviceMetadataEdit: Sendable, Hashable, Codable {
         self.responder = responder
     }
 
-    /// The edit applied to `metadata`; refuses over-long fields and a phone with other characters.
+    /// The edit applied to `metadata`; refuses over-long fields, control characters and a phone with other
+    /// characters.
     public func applied(to metadata: DeviceMetadata) throws(DeskError) -> DeviceMetadata {
         var result = metadata
         for (label, value) in [("name", name), ("registration", registration), ("route", route), ("phone", phone)] {
             if let value, value.count > 200 { throw .badRequest("\(label) is longer than 200 characters") }
+            // NUL cannot be stored in PostgreSQL text (it was a 500); a newline or escape in a name is never meant.
+            if let value, value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw .badRequest("\(label) may not contain control characters (NUL, newline, escape)")
+            }
         }
         if let phone, !phone.allSatisfy({ $0.isNumber || " +-()".contains($0) }) {
             throw .badRequest("phone '\(phone.prefix(40))' may hold only digits, spaces and + - ( )")
