@@ -67,6 +67,25 @@ struct LoginPolicyTests {
             budget.reserve(name: "asha", source: "192.0.2.1", now: now.advanced(by: .seconds(301))) != .busy)
     }
 
+    @Test("addresses that have failed cannot fill the hashing queue: slots stay for a clean address")
+    func cleanAddressesKeepSlots() {
+        var budget = LoginBudget(LoginBudget.Limits(inFlight: 4, reservedForClean: 2))
+        let now = MonotonicInstant.zero
+        guard case .go(let first) = budget.reserve(name: "x", source: "203.0.113.9", now: now) else {
+            Issue.record("the first attempt was refused")
+            return
+        }
+        budget.finish(first, succeeded: false, now: now)
+        // The attacker's address has failed once: it may fill only the unreserved slots.
+        #expect(budget.reserve(name: "y", source: "203.0.113.9", now: now) != .busy)
+        #expect(budget.reserve(name: "z", source: "203.0.113.9", now: now) != .busy)
+        #expect(budget.reserve(name: "w", source: "203.0.113.9", now: now) == .busy)
+        // An operator at a clean address still gets a slot, until the reserved ones are taken too.
+        #expect(budget.reserve(name: "asha", source: "192.0.2.50", now: now) != .busy)
+        #expect(budget.reserve(name: "ravi", source: "192.0.2.51", now: now) != .busy)
+        #expect(budget.reserve(name: "sunil", source: "192.0.2.52", now: now) == .busy)
+    }
+
     @Test("a success forgets the name's failures at that address, not the address's")
     func successKeepsSourceBudget() {
         var budget = LoginBudget(LoginBudget.Limits(perSource: 3, perNameAtSource: 2, inFlight: 8))

@@ -13,7 +13,8 @@ import Synchronization
 ///   slot is reserved before the hash runs and given back only as a success, so 30 simultaneous guesses from one
 ///   address get `perNameAtSource` hashes, not 30.
 /// - Global: at most `inFlight` logins queued or hashing at once; past that a login is refused at once (503), so a
-///   flood from many addresses costs at most one hashing thread and a short queue.
+///   flood from many addresses costs at most one hashing thread and a short queue. `reservedForClean` of them only
+///   take logins from addresses without a failure in the window.
 /// - No key names an account alone: an outsider's failures slow down the outsider's address, never the account, so
 ///   the right password from another address still works during an attack (docs/controlroom.md → Trust model).
 public struct LoginBudget: Sendable {
@@ -25,14 +26,20 @@ public struct LoginBudget: Sendable {
         public var perNameAtSource: Int
         /// Logins queued or hashing at once, over every source.
         public var inFlight: Int
+        /// Of `inFlight`, the slots kept for sources without a failure in the window: an attacker's addresses, once
+        /// they have failed, cannot fill the queue, so an operator at a clean address still gets in during a flood.
+        public var reservedForClean: Int
         /// How far back failures count.
         public var window: Duration
 
-        public init(perSource: Int = 10, perNameAtSource: Int = 5, inFlight: Int = 8, window: Duration = .seconds(300))
-        {
+        public init(
+            perSource: Int = 10, perNameAtSource: Int = 5, inFlight: Int = 8, reservedForClean: Int = 2,
+            window: Duration = .seconds(300)
+        ) {
             self.perSource = perSource
             self.perNameAtSource = perNameAtSource
             self.inFlight = inFlight
+            self.reservedForClean = reservedForClean
             self.window = window
         }
     }
@@ -105,7 +112,8 @@ public struct LoginBudget: Sendable {
             }
             return .throttled(longest, newly: newly)
         }
-        guard inFlight < limits.inFlight else { return .busy }
+        let clean = failures[keys[0]] == nil
+        guard inFlight < limits.inFlight - (clean ? 0 : limits.reservedForClean) else { return .busy }
         inFlight += 1
         for key in keys { pending[key, default: 0] += 1 }
         return .go(Ticket(keys: keys))
