@@ -9,3 +9,11 @@ APT_PACKAGES += chromium libjs-leaflet fonts-dejavu-core curl
 bench-desk: deps
 	$(SWIFT) build $(SWIFT_RELEASE) --scratch-path .build-bench --product desk-bench
 	.build-bench/release/desk-bench
+
+.PHONY: bench-login
+
+## Box request latency (POST /v1/records, p50/p99/max) alone and during wrong logins from 48 loopback addresses
+## (bcrypt cost 12), side by side in one run. Debug build (BENCH_LOGIN_RELEASE=1 for a release build).
+bench-login:
+	$(SWIFT) build $(if $(BENCH_LOGIN_RELEASE),$(SWIFT_RELEASE) --scratch-path .build-bench,) --product desk-bench
+	$(if $(BENCH_LOGIN_RELEASE),.build-bench/release,.build/debug)/desk-bench login

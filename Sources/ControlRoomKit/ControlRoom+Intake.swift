@@ -154,7 +154,20 @@ extension ControlRoom {
         var failures = 0
         for (index, verdict) in verdicts.enumerated() {
             switch verdict {
-            case .genuine(let genuine): screened.append(.genuine(genuine))
+            case .genuine(let genuine):
+                if let problem = StorableText.problem(genuine.record) {
+                    // Genuinely signed, but not storable under its own identity (`StorableText`): refused alone.
+                    logger.error(
+                        "genuine record refused: it cannot be stored",
+                        metadata: [
+                            "device": "\(device)", "seq": "\(genuine.record.sequence)", "problem": "\(problem)",
+                        ])
+                    screened.append(
+                        .refused(RecordResult(status: .rejected, sequence: genuine.record.sequence, reason: .malformed))
+                    )
+                } else {
+                    screened.append(.genuine(genuine))
+                }
             case .refused(let record, let finding):
                 let reason = finding.rejection ?? .malformed
                 if reason == .badSignature || reason == .malformed {

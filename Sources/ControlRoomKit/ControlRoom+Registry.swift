@@ -5,15 +5,20 @@ import PanicSigning
 extension ControlRoom {
     /// Registers a device with its public key (a JWK, or the raw key in base64url). A running server (in this
     /// process or another on the same database) trusts it from its next request.
-    public func addDevice(id: String, publicKey text: String) async throws {
+    public func addDevice(id: String, publicKey text: String, by actor: AuditActor = .console) async throws {
         guard let identity = DeviceIdentity(publicKeyText: text) else { throw ControlRoomError.badPublicKey(text) }
         try await store.addDevice(id: id, identity: identity)
+        try await auditSecurity(.deviceAdd, by: actor, subject: id, detail: "key \(identity.thumbprint)")
     }
 
     /// Removes a device from the registry (its stored records stay). Returns whether it was registered. A running
     /// server refuses its records and requests from its next request on: removal is revocation.
     @discardableResult
-    public func removeDevice(id: String) async throws -> Bool { try await store.removeDevice(id: id) }
+    public func removeDevice(id: String, by actor: AuditActor = .console) async throws -> Bool {
+        let removed = try await store.removeDevice(id: id)
+        if removed { try await auditSecurity(.deviceRemove, by: actor, subject: id) }
+        return removed
+    }
 
     /// Every registered device, with its record count, gaps and findings.
     public func devices() async throws -> [RegisteredDevice] { try await store.devices() }

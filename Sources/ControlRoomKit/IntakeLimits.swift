@@ -104,9 +104,10 @@ struct RejectionLog: Sendable {
             return nil
         }
         tokens -= 1
-        // The device id is the sender's claim: cut it short so a hostile one cannot make lines long.
+        // The device id is the sender's claim: cut short and escaped, so a hostile one can neither make lines long
+        // nor forge one (a newline in it).
         var metadata: Logger.Metadata = [
-            "device": "\(device.prefix(40))",
+            "device": "\(SafeText.quoted(device, limit: 40))",
             "rejected":
                 "\(rejections.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ","))",
         ]

@@ -29,6 +29,7 @@ extension PostgresControlRoomStore {
                 "DELETE FROM users WHERE name = \(name) RETURNING 1", logger: logger
             ).collect()
             try await connection.query(#"DELETE FROM sessions WHERE "user" = \#(name)"#, logger: logger)
+            try await connection.query(#"DELETE FROM api_tokens WHERE "user" = \#(name)"#, logger: logger)
             return !removed.isEmpty
         }
     }
@@ -40,8 +41,9 @@ extension PostgresControlRoomStore {
                 "UPDATE users SET password_hash = \(hash) WHERE name = \(name) RETURNING 1", logger: logger
             ).collect()
             if changed.isEmpty { throw DeskError.unknownUser(name) }
-            // A new password ends the sessions the old one opened, on every instance.
+            // A new password ends the sessions the old one opened, and the account's API tokens, on every instance.
             try await connection.query(#"DELETE FROM sessions WHERE "user" = \#(name)"#, logger: logger)
+            try await connection.query(#"DELETE FROM api_tokens WHERE "user" = \#(name)"#, logger: logger)
         }
     }
 
@@ -89,7 +91,9 @@ extension PostgresControlRoomStore {
     }
 
     public func users() async throws -> [DeskAccount] {
-        try await query("SELECT name, role, token_hash IS NOT NULL FROM users ORDER BY name").map { row in
+        try await query(
+            #"SELECT name, role, EXISTS(SELECT 1 FROM api_tokens t WHERE t."user" = users.name) FROM users ORDER BY name"#
+        ).map { row in
             let (name, role, token) = try row.decode((String, String, Bool).self)
             return DeskAccount(name: name, role: DeskRole(rawValue: role) ?? .operator, hasToken: token)
         }
@@ -98,7 +102,7 @@ extension PostgresControlRoomStore {
     public func credentials(name: String) async throws -> (account: DeskAccount, passwordHash: String)? {
         guard
             let row = try await query(
-                "SELECT role, password_hash, token_hash IS NOT NULL FROM users WHERE name = \(name)"
+                #"SELECT role, password_hash, EXISTS(SELECT 1 FROM api_tokens t WHERE t."user" = users.name) FROM users WHERE name = \#(name)"#
             ).first
         else { return nil }
         let (role, hash, token) = try row.decode((String, String, Bool).self)
@@ -106,18 +110,60 @@ extension PostgresControlRoomStore {
     }
 
     public func account(name: String) async throws -> DeskAccount? {
-        guard let row = try await query("SELECT role, token_hash IS NOT NULL FROM users WHERE name = \(name)").first
+        guard
+            let row = try await query(
+                #"SELECT role, EXISTS(SELECT 1 FROM api_tokens t WHERE t."user" = users.name) FROM users WHERE name = \#(name)"#
+            ).first
         else { return nil }
         let (role, token) = try row.decode((String, Bool).self)
         return DeskAccount(name: name, role: DeskRole(rawValue: role) ?? .operator, hasToken: token)
     }
 
-    public func account(tokenHash: String) async throws -> DeskAccount? {
-        guard let row = try await query("SELECT name, role FROM users WHERE token_hash = \(tokenHash)").first else {
-            return nil
+    public func account(tokenHash: String, now: Int64) async throws -> DeskAccount? {
+        guard
+            let row = try await query(
+                #"""
+                SELECT u.name, u.role, t.id, t.last_used_ms FROM api_tokens t JOIN users u ON u.name = t."user"
+                WHERE t.hash = \#(tokenHash)
+                """#
+            ).first
+        else { return nil }
+        let (name, role, id, used) = try row.decode((String, String, String, Int64?).self)
+        if used.map({ now - $0 >= DeskSessions.touchAfterMs }) ?? true {
+            _ = try await query("UPDATE api_tokens SET last_used_ms = \(now) WHERE id = \(id)")
         }
-        let (name, role) = try row.decode((String, String).self)
         return DeskAccount(name: name, role: DeskRole(rawValue: role) ?? .operator, hasToken: true)
+    }
+
+    public func setRole(name: String, role: DeskRole) async throws {
+        let roleName = role.rawValue
+        let changed = try await query("UPDATE users SET role = \(roleName) WHERE name = \(name) RETURNING 1")
+        if changed.isEmpty { throw DeskError.unknownUser(name) }
+    }
+
+    public func addToken(id: String, user: String, hash: String, now: RecordTime) async throws {
+        let created = now.epochMilliseconds
+        let inserted = try await query(
+            #"""
+            INSERT INTO api_tokens(id, "user", hash, created_ms)
+            SELECT \#(id), name, \#(hash), \#(created) FROM users WHERE name = \#(user) RETURNING 1
+            """#)
+        if inserted.isEmpty { throw DeskError.unknownUser(user) }
+    }
+
+    public func tokens(user: String) async throws -> [APIToken] {
+        try await query(
+            #"SELECT id, created_ms, last_used_ms FROM api_tokens WHERE "user" = \#(user) ORDER BY created_ms, id"#
+        ).map { row in
+            let (id, created, used) = try row.decode((String, Int64, Int64?).self)
+            return APIToken(id: id, user: user, createdMs: created, lastUsedMs: used)
+        }
+    }
+
+    public func revokeToken(id: String) async throws -> String? {
+        try await query(#"DELETE FROM api_tokens WHERE id = \#(id) RETURNING "user""#).first.map {
+            try $0.decode(String.self)
+        }
     }
 
     // MARK: Audit
@@ -146,8 +192,8 @@ extension PostgresControlRoomStore {
 
     static func append(_ entry: NewAuditEntry, _ connection: PostgresConnection, _ logger: Logger) async throws {
         let time = entry.now.epochMilliseconds
-        let user = entry.account.name
-        let role = entry.account.role.rawValue
+        let user = entry.user
+        let role = entry.roleText
         let action = entry.action.rawValue
         try await connection.query(
             """
@@ -167,7 +213,7 @@ extension PostgresControlRoomStore {
             let (id, time, user, role, action, device, alert, reason) = try row.decode(
                 (Int64, Int64, String, String, String, String, String, String).self)
             return AuditEntry(
-                id: id, timeMs: time, user: user, role: DeskRole(rawValue: role) ?? .operator,
+                id: id, timeMs: time, user: user, role: DeskRole(rawValue: role),
                 action: AuditAction(rawValue: action) ?? .note, device: device, alert: alert, reason: reason)
         }
     }

@@ -3,6 +3,7 @@ import ControlRoomKit
 import Foundation
 import Logging
 import NIOSSL
+import PanicCore
 
 /// The desk's options of `controlroom serve`.
 struct DeskOptions: ParsableArguments {
@@ -70,7 +71,9 @@ struct MetadataOptions: ParsableArguments {
 struct Users: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Desk accounts: operators, supervisors, administrators.",
-        subcommands: [Add.self, Remove.self, Passwd.self, List.self])
+        subcommands: [
+            Add.self, Remove.self, Passwd.self, Role.self, List.self, Tokens.self, IssueToken.self, RevokeToken.self,
+        ])
 
     /// The password from --password-file, or the first line of standard input.
     static func password(file: String?) throws -> String {
@@ -142,7 +145,74 @@ struct Users: AsyncParsableCommand {
         func run() async throws {
             let (name, password) = (name, try Users.password(file: passwordFile))
             try await options.withRoom { try await $0.setPassword(name: name, password: password) }
-            print("password of \(name) changed (sessions of a running server end at its next restart)")
+            print("password of \(name) changed; its sessions and API tokens ended")
+        }
+    }
+
+    struct Role: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Gives an account another role (its open sessions see it at their next request).")
+        @OptionGroup var options: DatabaseOption
+        @Option(name: .long, help: "The login name.")
+        var name: String
+        @Option(name: .long, help: "operator, supervisor or admin.")
+        var role: String
+
+        func run() async throws {
+            guard let role = DeskRole(rawValue: role) else {
+                throw ValidationError(DeskError.unknownRole(role).description)
+            }
+            let name = name
+            try await options.withRoom { try await $0.setRole(name: name, role: role) }
+            print("\(name) is now \(role.rawValue)")
+        }
+    }
+
+    struct Tokens: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Lists an account's API tokens: id, when issued, when last used (never the secret).")
+        @OptionGroup var options: DatabaseOption
+        @Argument(help: "The login name.")
+        var name: String
+
+        func run() async throws {
+            let name = name
+            let tokens = try await options.withRoom { try await $0.tokens(user: name) }
+            if tokens.isEmpty { print("\(name) has no API tokens") }
+            for token in tokens {
+                let used = token.lastUsedMs.map { RecordTime(epochMilliseconds: $0).description } ?? "never"
+                print("\(token.id)\tcreated=\(RecordTime(epochMilliseconds: token.createdMs))\tlast-used=\(used)")
+            }
+        }
+    }
+
+    struct IssueToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "issue-token",
+            abstract: "Issues another API token for an account (printed once). To rotate: issue, then revoke the old.")
+        @OptionGroup var options: DatabaseOption
+        @Argument(help: "The login name.")
+        var name: String
+
+        func run() async throws {
+            let name = name
+            let (id, secret) = try await options.withRoom { try await $0.issueToken(user: name) }
+            print("issued \(id) for \(name)")
+            print("token: \(secret)")
+        }
+    }
+
+    struct RevokeToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-token", abstract: "Revokes an API token: refused from the next request on.")
+        @OptionGroup var options: DatabaseOption
+        @Argument(help: "The token's id (tok_…, from `users tokens NAME`).")
+        var id: String
+
+        func run() async throws {
+            let id = id
+            try await options.withRoom { try await $0.revokeToken(id: id) }
+            print("revoked \(id)")
         }
     }
 

@@ -43,6 +43,11 @@ func ms(_ duration: Duration) -> String {
 @main
 enum DeskBench {
     static func main() async throws {
+        if CommandLine.arguments.dropFirst().first == "login" {
+            let requests = Int(ProcessInfo.processInfo.environment["LOGIN_BENCH_REQUESTS"] ?? "") ?? 300
+            try await LoginBench.run(requests: requests)
+            return
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let room = try ControlRoom(path: directory + "/cr.db", key: DeviceKey.generate(), logger: logger)

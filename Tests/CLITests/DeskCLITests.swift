@@ -27,7 +27,7 @@ extension CLISuite {
             #expect(token.stdout.contains("token: "), "\(token.stdout)")
             let weak = try controlroom.run(["users", "add", "--db", db, "--name", "x"], stdin: Data("short\n".utf8))
             #expect(weak.status != 0)
-            #expect(weak.stderr.contains("at least 10 characters"), "\(weak.stderr)")
+            #expect(weak.stderr.contains("at least 12 characters"), "\(weak.stderr)")
             let role = try controlroom.run(
                 ["users", "add", "--db", db, "--name", "y", "--role", "boss"], stdin: Data("a long password\n".utf8))
             #expect(role.stderr.contains("'boss' is not a role"), "\(role.stderr)")
@@ -37,6 +37,23 @@ extension CLISuite {
             let listed = try controlroom.run(["users", "list", "--db", db])
             #expect(
                 listed.stdout == "asha\trole=supervisor\ttoken=no\nbot\trole=operator\ttoken=yes\n", "\(listed.stdout)")
+            // Tokens: listed by id without the secret, another issued, the first revoked.
+            let secret = try #require(token.stdout.split(separator: "\n").first { $0.hasPrefix("token: ") })
+                .dropFirst(7)
+            let tokens = try controlroom.run(["users", "tokens", "--db", db, "bot"])
+            #expect(tokens.stdout.hasPrefix("tok_") && tokens.stdout.contains("last-used=never"), "\(tokens.stdout)")
+            #expect(!tokens.stdout.contains(String(secret)) && !tokens.stdout.contains("pbt_"))
+            let firstID = String(tokens.stdout.prefix { $0 != "\t" })
+            let issued = try controlroom.run(["users", "issue-token", "--db", db, "bot"])
+            #expect(issued.stdout.contains("token: pbt_"), "\(issued.stdout)")
+            let revoked = try controlroom.run(["users", "revoke-token", "--db", db, firstID])
+            #expect(revoked.stdout == "revoked \(firstID)\n", "\(revoked.stderr)")
+            let left = try controlroom.run(["users", "tokens", "--db", db, "bot"]).stdout
+            #expect(left.split(separator: "\n").count == 1 && !left.contains(firstID), "\(left)")
+            let unknown = try controlroom.run(["users", "revoke-token", "--db", db, firstID])
+            #expect(unknown.status != 0 && unknown.stderr.contains("no API token"), "\(unknown.stderr)")
+            let promoted = try controlroom.run(["users", "role", "--db", db, "--name", "bot", "--role", "admin"])
+            #expect(promoted.stdout == "bot is now admin\n", "\(promoted.stderr)")
             let changed = try controlroom.run(
                 ["users", "passwd", "--db", db, "--name", "asha"], stdin: Data("a new long password\n".utf8))
             #expect(changed.status == 0, "\(changed.stderr)")

@@ -1,9 +1,50 @@
 import Foundation
 import PanicCore
 
-/// What an operator did to an alert, as the audit log records it.
+/// What was done, as the audit log records it: an operator's action on an alert, or a security event (device and
+/// alert then name what it concerns: an account, a device, a token).
 public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case accept, clear, dispatch, note
+    /// A login, a refused one (wrong name or password), a logout.
+    case login
+    case loginFailed = "login-failed"
+    case logout
+    /// A source (or a name at a source) used its login budget: its further attempts are refused for a while.
+    case loginThrottled = "login-throttled"
+    /// Account administration; `device` holds the account's name.
+    case userAdd = "user-add"
+    case userRemove = "user-remove"
+    case roleChange = "role-change"
+    case passwordChange = "passwd"
+    /// An API token issued or revoked; `device` holds the account's name, `alert` the token's id.
+    case tokenIssue = "token-issue"
+    case tokenRevoke = "token-revoke"
+    /// Device administration; `device` holds the device's id.
+    case deviceAdd = "device-add"
+    case deviceRemove = "device-remove"
+    case deviceRename = "device-rename"
+    case metadataEdit = "metadata"
+
+    /// Whether this is a security event (not an action on an alert).
+    public var isSecurityEvent: Bool { ![.accept, .clear, .dispatch, .note].contains(self) }
+}
+
+/// Who did something, for the audit log: a desk account, a name someone tried to log in with (no role), or the
+/// `controlroom` command line on the server's host.
+public struct AuditActor: Sendable, Hashable {
+    public var user: String
+    public var role: DeskRole?
+
+    public init(user: String, role: DeskRole?) {
+        self.user = user
+        self.role = role
+    }
+
+    public init(_ account: DeskAccount) { self.init(user: account.name, role: account.role) }
+
+    /// The command line (`controlroom users …`, `controlroom devices …`): whoever can run it on the host owns the
+    /// database anyway.
+    public static let console = AuditActor(user: "console", role: nil)
 }
 
 /// One line of the append-only audit log (the table refuses UPDATE and DELETE by trigger).
@@ -13,9 +54,9 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     /// When it was written (the control room's wall clock), RFC 3339, and in epoch milliseconds.
     public var time: String
     public var timeMs: Int64
-    /// Who did it, and their role at the time.
+    /// Who did it, and their role at the time (none for a name someone tried to log in with, or the console).
     public var user: String
-    public var role: DeskRole
+    public var role: DeskRole?
     public var action: AuditAction
     /// The alert it concerns.
     public var device: String
@@ -24,7 +65,7 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     public var reason: String
 
     public init(
-        id: Int64, timeMs: Int64, user: String, role: DeskRole, action: AuditAction, device: String, alert: String,
+        id: Int64, timeMs: Int64, user: String, role: DeskRole?, action: AuditAction, device: String, alert: String,
         reason: String
     ) {
         self.id = id
@@ -53,6 +94,19 @@ extension ControlRoom {
             requireAlert: true)
     }
 
+    /// Appends a security event to the audit log. Text a client chose (a login name) is escaped first
+    /// (`SafeText`), so no control character or NUL reaches the table or a reader's terminal.
+    public func auditSecurity(
+        _ action: AuditAction, by actor: AuditActor, subject: String = "", item: String = "", detail: String = ""
+    ) async throws {
+        try await store.appendAudit(
+            NewAuditEntry(
+                action: action, actor: AuditActor(user: SafeText.escaped(actor.user), role: actor.role),
+                device: SafeText.escaped(subject), alert: SafeText.escaped(item), reason: SafeText.escaped(detail),
+                now: wallClock()),
+            requireAlert: false)
+    }
+
     /// The audit log, oldest first: for one alert, or all of it.
     public func audit(device: String? = nil, alert: String? = nil) async throws -> [AuditEntry] {
         try await store.audit(device: device, alert: alert)
@@ -63,7 +117,7 @@ extension ControlRoom {
         var lines = ["id,time,user,role,action,device,alert,reason"]
         for entry in try await audit() {
             let fields = [
-                "\(entry.id)", entry.time, entry.user, entry.role.rawValue, entry.action.rawValue, entry.device,
+                "\(entry.id)", entry.time, entry.user, entry.role?.rawValue ?? "", entry.action.rawValue, entry.device,
                 entry.alert, entry.reason,
             ]
             lines.append(fields.map(Self.csvField).joined(separator: ","))

@@ -46,7 +46,10 @@ public final class Desk: Sendable {
     public let signal = DeskSignal()
     public let configuration: DeskConfiguration
     let clock: any MonotonicClock
-    let throttle = Mutex(LoginThrottle())
+    /// The login budgets (per source, per name at a source, in flight), checked before any password is hashed.
+    let logins: Mutex<LoginBudget>
+    /// Where passwords are checked: a thread of its own.
+    public let hasher: PasswordHasher
     let tracks = DeskTracks()
     /// The desk's state, computed once per change for every push stream.
     public let broadcast: DeskBroadcast
@@ -55,11 +58,14 @@ public final class Desk: Sendable {
 
     public init(
         room: ControlRoom, configuration: DeskConfiguration = DeskConfiguration(),
-        clock: any MonotonicClock = SystemMonotonicClock()
+        clock: any MonotonicClock = SystemMonotonicClock(), logins: LoginBudget.Limits = LoginBudget.Limits(),
+        hasher: PasswordHasher = PasswordHasher()
     ) {
         self.room = room
         self.configuration = configuration
         self.clock = clock
+        self.logins = Mutex(LoginBudget(logins))
+        self.hasher = hasher
         sessions = DeskSessions(store: room.store, wallClock: room.wallClock)
         broadcast = DeskBroadcast(signal: signal)
         streams = DeskStreams(limit: configuration.streamsPerCredential)
@@ -137,8 +143,11 @@ public final class Desk: Sendable {
         return nil
     }
 
-    func sessionCookie(_ value: String, maxAge: Int) -> String {
-        "\(Desk.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict"
+    /// The session cookie: a browser session cookie (no Max-Age or Expires: closing the browser ends it; the
+    /// server ends the session itself after `DeskSessions.idle` without use or `lifetime` after login). `expired`
+    /// deletes it (logout).
+    func sessionCookie(_ value: String, expired: Bool = false) -> String {
+        "\(Desk.cookieName)=\(value); Path=/;\(expired ? " Max-Age=0;" : "") HttpOnly; SameSite=Strict"
             + (configuration.secureCookies ? "; Secure" : "")
     }
 }

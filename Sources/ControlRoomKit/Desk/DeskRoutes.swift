@@ -47,37 +47,7 @@ extension Desk {
             }
             let login = try await Desk.decode(Login.self, request, context)
             let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
-            let keys = ["user:" + login.name, "address:" + address]
-            let now = clock.now
-            let wait = throttle.withLock { throttle in
-                var longest: Duration?
-                for key in keys {
-                    if let wait = throttle.wait(key: key, now: now) { longest = max(longest ?? wait, wait) }
-                }
-                return longest
-            }
-            if let wait {
-                let seconds = max(1, wait.components.seconds)
-                var response = ControlRoomServer.json(
-                    ["error": "too many failed logins: try again in \(seconds) s"], status: .tooManyRequests)
-                response.headers[.retryAfter] = "\(seconds)"
-                return response
-            }
-            let name = login.name
-            let password = login.password
-            let room = room
-            let account = try await Task.detached { try await room.authenticate(name: name, password: password) }.value
-            guard let account else {
-                throttle.withLock { throttle in for key in keys { throttle.fail(key: key, now: now) } }
-                room.logger.notice("login failed", metadata: ["user": "\(login.name)", "address": "\(address)"])
-                return ControlRoomServer.json(["error": "wrong name or password"], status: .unauthorized)
-            }
-            throttle.withLock { $0.succeed(key: keys[0]) }
-            let (id, session) = try await sessions.start(account)
-            room.logger.notice("login", metadata: ["user": "\(account.name)", "role": "\(account.role.rawValue)"])
-            var response = ControlRoomServer.json(SessionInfo(session))
-            response.headers[.setCookie] = sessionCookie(id, maxAge: Int(sessions.lifetime.components.seconds))
-            return response
+            return try await logIn(name: login.name, password: login.password, address: address)
         }
         router.get("/v1/session") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
@@ -88,14 +58,15 @@ extension Desk {
             return ControlRoomServer.json(SessionInfo(session))
         }
         router.post("/v1/session/logout") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator, changes: true)
+            let account = try await authorize(request, .operator, changes: true)
             if let id = Desk.cookie(Desk.cookieName, in: request) {
                 try await sessions.end(id: id)
                 // The session's push streams close now, not at their next event.
                 streams.close(key: DeskCredential.session(id).key)
             }
+            try await room.auditSecurity(.logout, by: AuditActor(account))
             var response = ControlRoomServer.json(["ok": true])
-            response.headers[.setCookie] = sessionCookie("", maxAge: 0)
+            response.headers[.setCookie] = sessionCookie("", expired: true)
             return response
         }
     }
@@ -188,9 +159,12 @@ extension Desk {
                 try await room.deskAlerts(closed.suffix(200).reversed(), tracks: DeskTracks()))
         }
         router.get("/v1/audit") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+            let account = try await authorize(request, .operator)
             let query = request.uri.queryParameters
-            return ControlRoomServer.json(try await room.audit(device: query.get("device"), alert: query.get("alert")))
+            let entries = try await room.audit(device: query.get("device"), alert: query.get("alert"))
+            // Security events (logins with addresses, account and token changes) are for supervisors and up.
+            return ControlRoomServer.json(
+                account.role >= .supervisor ? entries : entries.filter { !$0.action.isSecurityEvent })
         }
         router.get("/v1/audit.csv") { [self] request, _ -> Response in
             _ = try await authorize(request, .supervisor)
@@ -272,11 +246,11 @@ extension Desk {
             return ControlRoomServer.json(try await room.responderDevices())
         }
         router.post("/v1/devices/:id/metadata") { [self] request, context -> Response in
-            _ = try await authorize(request, .admin, changes: true)
+            let account = try await authorize(request, .admin, changes: true)
             let id = try context.parameters.require("id")
             let edit = try await Desk.decode(DeviceMetadataEdit.self, request, context)
             do {
-                let metadata = try await room.editDevice(id: id, edit)
+                let metadata = try await room.editDevice(id: id, edit, by: AuditActor(account))
                 signal.poke()
                 return ControlRoomServer.json(metadata)
             } catch let error as ControlRoomError {

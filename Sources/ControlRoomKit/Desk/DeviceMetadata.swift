@@ -43,11 +43,16 @@ public struct DeviceMetadataEdit: Sendable, Hashable, Codable {
         self.responder = responder
     }
 
-    /// The edit applied to `metadata`; refuses over-long fields and a phone with other characters.
+    /// The edit applied to `metadata`; refuses over-long fields, control characters and a phone with other
+    /// characters.
     public func applied(to metadata: DeviceMetadata) throws(DeskError) -> DeviceMetadata {
         var result = metadata
         for (label, value) in [("name", name), ("registration", registration), ("route", route), ("phone", phone)] {
             if let value, value.count > 200 { throw .badRequest("\(label) is longer than 200 characters") }
+            // NUL cannot be stored in PostgreSQL text (it was a 500); a newline or escape in a name is never meant.
+            if let value, value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw .badRequest("\(label) may not contain control characters (NUL, newline, escape)")
+            }
         }
         if let phone, !phone.allSatisfy({ $0.isNumber || " +-()".contains($0) }) {
             throw .badRequest("phone '\(phone.prefix(40))' may hold only digits, spaces and + - ( )")
@@ -62,11 +67,31 @@ public struct DeviceMetadataEdit: Sendable, Hashable, Codable {
 }
 
 extension ControlRoom {
-    /// Edits a registered device's metadata (fields left nil stay as they are) and returns the result.
+    /// Edits a registered device's metadata (fields left nil stay as they are) and returns the result. The audit
+    /// log gets a `device-rename` line when the name changed and a `metadata` line when anything else did.
     @discardableResult
-    public func editDevice(id: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata {
+    public func editDevice(
+        id: String, _ edit: DeviceMetadataEdit, by actor: AuditActor = .console
+    ) async throws -> DeviceMetadata {
         guard try await store.registry().byDevice[id] != nil else { throw ControlRoomError.unknownDevice(id) }
-        return try await store.editMetadata(device: id, edit)
+        let before = try await store.metadata(device: id) ?? DeviceMetadata()
+        let after = try await store.editMetadata(device: id, edit)
+        if before.name != after.name {
+            try await auditSecurity(
+                .deviceRename, by: actor, subject: id,
+                detail: "\(SafeText.quoted(before.name)) → \(SafeText.quoted(after.name))")
+        }
+        let changed: [(String, String, String)] = [
+            ("registration", before.registration, after.registration), ("route", before.route, after.route),
+            ("phone", before.phone, after.phone), ("responder", "\(before.responder)", "\(after.responder)"),
+        ].filter { $0.1 != $0.2 }
+        if !changed.isEmpty {
+            try await auditSecurity(
+                .metadataEdit, by: actor, subject: id,
+                detail: changed.map { "\($0.0) \(SafeText.quoted($0.1)) → \(SafeText.quoted($0.2))" }.joined(
+                    separator: ", "))
+        }
+        return after
     }
 
     /// A device's metadata (nil when none was ever set).

@@ -1,41 +1,6 @@
 import PanicCore
 import Synchronization
 
-/// Login throttling as a pure policy: failures per key (a user name, a client address) within a window; once
-/// `limit` failures fall inside it, that key is refused until the window after the last failure has passed.
-/// Time is passed in, so it is tested without waiting.
-public struct LoginThrottle: Sendable {
-    /// Failures allowed inside `window` before the key is locked.
-    public var limit: Int
-    /// How far back failures count, and how long a lock lasts after the last one.
-    public var window: Duration
-    private var failures: [String: [MonotonicInstant]] = [:]
-
-    public init(limit: Int = 5, window: Duration = .seconds(300)) {
-        self.limit = limit
-        self.window = window
-    }
-
-    /// How long `key` must still wait, or nil when it may try now.
-    public mutating func wait(key: String, now: MonotonicInstant) -> Duration? {
-        let recent = (failures[key] ?? []).filter { $0.duration(to: now) < window }
-        failures[key] = recent.isEmpty ? nil : recent
-        guard recent.count >= limit, let last = recent.last else { return nil }
-        return window - last.duration(to: now)
-    }
-
-    /// Notes a failed attempt for `key`.
-    public mutating func fail(key: String, now: MonotonicInstant) {
-        failures[key, default: []].append(now)
-        if failures.count > 10_000 {
-            failures = failures.filter { $0.value.last.map { $0.duration(to: now) < window } ?? false }
-        }
-    }
-
-    /// Forgets `key`'s failures after a successful login.
-    public mutating func succeed(key: String) { failures[key] = nil }
-}
-
 /// A logged-in operator: the account, the CSRF token the page must send back, and when it was last used.
 public struct DeskSession: Sendable, Hashable {
     /// Who is logged in.
@@ -76,7 +41,7 @@ public final class DeskSessions: Sendable {
     /// Longest time a session lasts (a shift and a half).
     public let lifetime: Duration
     /// How stale the recorded last use may get before a request writes it again.
-    static let touchAfterMs: Int64 = 60_000
+    public static let touchAfterMs: Int64 = 60_000
 
     public init(
         store: any ControlRoomStore, wallClock: @escaping @Sendable () -> RecordTime,

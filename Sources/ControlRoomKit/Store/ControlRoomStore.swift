@@ -72,7 +72,20 @@ public protocol ControlRoomStore: Sendable {
     /// The account and its bcrypt hash, for a login.
     func credentials(name: String) async throws -> (account: DeskAccount, passwordHash: String)?
     func account(name: String) async throws -> DeskAccount?
-    func account(tokenHash: String) async throws -> DeskAccount?
+    /// The account an API token (by the SHA-256 of its secret) belongs to, marking the token used at `now` (epoch
+    /// ms) when its recorded last use is a minute old or more.
+    func account(tokenHash: String, now: Int64) async throws -> DeskAccount?
+    /// Gives an account another role; throws `DeskError.unknownUser` when there is no such account.
+    func setRole(name: String, role: DeskRole) async throws
+
+    // MARK: Desk: API tokens (several per account; a password change or the account's removal ends them all)
+
+    /// Keeps a new API token of `user`: its id and the SHA-256 of its secret. Throws `DeskError.unknownUser`.
+    func addToken(id: String, user: String, hash: String, now: RecordTime) async throws
+    /// The API tokens of `user`, oldest first (never their secrets: the store has only hashes).
+    func tokens(user: String) async throws -> [APIToken]
+    /// Revokes the token with this id; returns the account it belonged to, or nil when there was none.
+    func revokeToken(id: String) async throws -> String?
 
     // MARK: Desk: sessions (in the database, so every instance on it knows every session)
 
@@ -256,21 +269,33 @@ public struct FindingRow: Sendable, Hashable {
 /// An audit line to append.
 public struct NewAuditEntry: Sendable, Hashable {
     public var action: AuditAction
-    public var account: DeskAccount
+    /// Who did it, and their role (none for a login name tried, or the console): the stored `role` text is empty.
+    public var user: String
+    public var role: DeskRole?
     public var device: String
     public var alert: String
     public var reason: String
     public var now: RecordTime
 
+    /// The role as stored: its name, or empty.
+    public var roleText: String { role?.rawValue ?? "" }
+
     public init(
-        action: AuditAction, account: DeskAccount, device: String, alert: String, reason: String, now: RecordTime
+        action: AuditAction, actor: AuditActor, device: String, alert: String, reason: String, now: RecordTime
     ) {
         self.action = action
-        self.account = account
+        self.user = actor.user
+        self.role = actor.role
         self.device = device
         self.alert = alert
         self.reason = reason
         self.now = now
+    }
+
+    public init(
+        action: AuditAction, account: DeskAccount, device: String, alert: String, reason: String, now: RecordTime
+    ) {
+        self.init(action: action, actor: AuditActor(account), device: device, alert: alert, reason: reason, now: now)
     }
 }
 

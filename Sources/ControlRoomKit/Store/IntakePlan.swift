@@ -101,7 +101,8 @@ public struct IntakePlan: Sendable {
             alerts.append(
                 .open(
                     device: record.device, id: record.id, sequence: record.sequence, kind: record.kind.rawValue,
-                    input: input, pressedMs: record.time.epochMilliseconds, timeSource: record.timeSource.rawValue,
+                    input: StorableText.label(input), pressedMs: record.time.epochMilliseconds,
+                    timeSource: record.timeSource.rawValue,
                     fix: fix))
         case .cleared(let alert, _):
             alerts.append(.deviceCleared(device: record.device, alert: alert))

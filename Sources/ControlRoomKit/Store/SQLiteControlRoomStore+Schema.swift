@@ -71,5 +71,19 @@ extension SQLiteControlRoomStore {
                     last_used_ms INTEGER NOT NULL);
                 CREATE INDEX sessions_by_user ON sessions(user);
                 """),
+        // Several API tokens per account, each with an id to list and revoke it by, and its last use. The one token
+        // an account had moves over; `users.token_hash` is no longer read.
+        SQLiteMigration(
+            version: 5, summary: "API tokens (id, account, hash of the secret, created, last used)",
+            sql: """
+                CREATE TABLE api_tokens(
+                    id TEXT PRIMARY KEY, user TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL,
+                    last_used_ms INTEGER);
+                CREATE INDEX api_tokens_by_user ON api_tokens(user);
+                INSERT INTO api_tokens(id, user, hash, created_ms)
+                    SELECT 'tok_' || substr(token_hash, 1, 16), name, token_hash, created_ms FROM users
+                    WHERE token_hash IS NOT NULL;
+                UPDATE users SET token_hash = NULL;
+                """),
     ]
 }

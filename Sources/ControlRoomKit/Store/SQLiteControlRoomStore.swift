@@ -415,6 +415,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                 try state.statement("DELETE FROM users WHERE name = ?1").bind([.text(name)]).run()
                 let removed = state.connection.changes > 0
                 try state.statement("DELETE FROM sessions WHERE user = ?1").bind([.text(name)]).run()
+                try state.statement("DELETE FROM api_tokens WHERE user = ?1").bind([.text(name)]).run()
                 return removed
             }
         }
@@ -426,8 +427,9 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                 try state.statement("UPDATE users SET password_hash = ?2 WHERE name = ?1")
                     .bind([.text(name), .text(hash)]).run()
                 if state.connection.changes == 0 { throw DeskError.unknownUser(name) }
-                // A new password ends the sessions the old one opened.
+                // A new password ends the sessions the old one opened, and the account's API tokens.
                 try state.statement("DELETE FROM sessions WHERE user = ?1").bind([.text(name)]).run()
+                try state.statement("DELETE FROM api_tokens WHERE user = ?1").bind([.text(name)]).run()
             }
         }
     }
@@ -485,7 +487,9 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func users() throws -> [DeskAccount] {
         try state.withLock { state in
-            let query = try state.statement("SELECT name, role, token_hash IS NOT NULL FROM users ORDER BY name")
+            let query = try state.statement(
+                "SELECT name, role, EXISTS(SELECT 1 FROM api_tokens t WHERE t.user = users.name) FROM users ORDER BY name"
+            )
             try query.bind([])
             var result: [DeskAccount] = []
             while try query.step() {
@@ -502,7 +506,8 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     public func credentials(name: String) throws -> (account: DeskAccount, passwordHash: String)? {
         try state.withLock { state in
             let query = try state.statement(
-                "SELECT role, password_hash, token_hash IS NOT NULL FROM users WHERE name = ?1")
+                "SELECT role, password_hash, EXISTS(SELECT 1 FROM api_tokens t WHERE t.user = users.name) FROM users WHERE name = ?1"
+            )
             try query.bind([.text(name)])
             defer { query.reset() }
             guard try query.step() else { return nil }
@@ -514,7 +519,8 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func account(name: String) throws -> DeskAccount? {
         try state.withLock { state in
-            let query = try state.statement("SELECT role, token_hash IS NOT NULL FROM users WHERE name = ?1")
+            let query = try state.statement(
+                "SELECT role, EXISTS(SELECT 1 FROM api_tokens t WHERE t.user = users.name) FROM users WHERE name = ?1")
             try query.bind([.text(name)])
             defer { query.reset() }
             guard try query.step() else { return nil }
@@ -523,14 +529,81 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
-    public func account(tokenHash: String) throws -> DeskAccount? {
+    public func account(tokenHash: String, now: Int64) throws -> DeskAccount? {
         try state.withLock { state in
-            let query = try state.statement("SELECT name, role FROM users WHERE token_hash = ?1")
+            let query = try state.statement(
+                """
+                SELECT u.name, u.role, t.id, t.last_used_ms FROM api_tokens t JOIN users u ON u.name = t.user
+                WHERE t.hash = ?1
+                """)
             try query.bind([.text(tokenHash)])
-            defer { query.reset() }
-            guard try query.step() else { return nil }
-            return DeskAccount(
+            guard try query.step() else {
+                query.reset()
+                return nil
+            }
+            let account = DeskAccount(
                 name: query.text(0), role: DeskRole(rawValue: query.text(1)) ?? .operator, hasToken: true)
+            let (id, used) = (query.text(2), query.isNull(3) ? nil : query.integer(3))
+            query.reset()
+            if used.map({ now - $0 >= DeskSessions.touchAfterMs }) ?? true {
+                try state.statement("UPDATE api_tokens SET last_used_ms = ?2 WHERE id = ?1")
+                    .bind([.text(id), .integer(now)]).run()
+            }
+            return account
+        }
+    }
+
+    public func setRole(name: String, role: DeskRole) throws {
+        try state.withLock { state in
+            try state.statement("UPDATE users SET role = ?2 WHERE name = ?1")
+                .bind([.text(name), .text(role.rawValue)]).run()
+            if state.connection.changes == 0 { throw DeskError.unknownUser(name) }
+        }
+    }
+
+    public func addToken(id: String, user: String, hash: String, now: RecordTime) throws {
+        try state.withLock { state in
+            try state.connection.transaction {
+                let existing = try state.statement("SELECT 1 FROM users WHERE name = ?1")
+                try existing.bind([.text(user)])
+                let known = try existing.step()
+                existing.reset()
+                guard known else { throw DeskError.unknownUser(user) }
+                try state.statement("INSERT INTO api_tokens(id, user, hash, created_ms) VALUES(?1, ?2, ?3, ?4)")
+                    .bind([.text(id), .text(user), .text(hash), .integer(now.epochMilliseconds)]).run()
+            }
+        }
+    }
+
+    public func tokens(user: String) throws -> [APIToken] {
+        try state.withLock { state in
+            let query = try state.statement(
+                "SELECT id, created_ms, last_used_ms FROM api_tokens WHERE user = ?1 ORDER BY created_ms, id")
+            try query.bind([.text(user)])
+            var result: [APIToken] = []
+            while try query.step() {
+                result.append(
+                    APIToken(
+                        id: query.text(0), user: user, createdMs: query.integer(1),
+                        lastUsedMs: query.isNull(2) ? nil : query.integer(2)))
+            }
+            query.reset()
+            return result
+        }
+    }
+
+    public func revokeToken(id: String) throws -> String? {
+        try state.withLock { state in
+            try state.connection.transaction {
+                let query = try state.statement("SELECT user FROM api_tokens WHERE id = ?1")
+                try query.bind([.text(id)])
+                let owner = try query.step() ? query.text(0) : nil
+                query.reset()
+                if owner != nil {
+                    try state.statement("DELETE FROM api_tokens WHERE id = ?1").bind([.text(id)]).run()
+                }
+                return owner
+            }
         }
     }
 
@@ -547,7 +620,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         try state.statement(
             "INSERT INTO audit(time_ms, user, role, action, device, alert, reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
         ).bind([
-            .integer(entry.now.epochMilliseconds), .text(entry.account.name), .text(entry.account.role.rawValue),
+            .integer(entry.now.epochMilliseconds), .text(entry.user), .text(entry.roleText),
             .text(entry.action.rawValue), .text(entry.device), .text(entry.alert), .text(entry.reason),
         ]).run()
     }
@@ -575,7 +648,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                 result.append(
                     AuditEntry(
                         id: query.integer(0), timeMs: query.integer(1), user: query.text(2),
-                        role: DeskRole(rawValue: query.text(3)) ?? .operator,
+                        role: DeskRole(rawValue: query.text(3)),
                         action: AuditAction(rawValue: query.text(4)) ?? .note, device: query.text(5),
                         alert: query.text(6), reason: query.text(7)))
             }
