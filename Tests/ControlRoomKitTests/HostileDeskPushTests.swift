@@ -34,6 +34,10 @@ enum StreamRevocation: String, Sendable, CaseIterable, CustomTestStringConvertib
     case remove
     /// `controlroom users remove` of the account whose API token opened the stream.
     case removeTokenOwner = "remove (API token)"
+    /// `controlroom users revoke-token` of the API token that opened the stream.
+    case revokeToken = "revoke-token"
+    /// `controlroom users role`: the account stays, with another role; the stream opened under the old one ends.
+    case roleChange = "role"
 
     var testDescription: String { rawValue }
 }
@@ -54,7 +58,7 @@ extension HostileClientTests {
                 let first = try await server.pressEmergency(bus)
                 let asha = try await server.login("asha", "correct horse asha")
                 let headers =
-                    revocation == .removeTokenOwner
+                    [.removeTokenOwner, .revokeToken].contains(revocation)
                     ? ["Authorization": "Bearer " + (try #require(token))] : ["Cookie": asha.cookie]
                 var events = try await server.openEvents(headers: headers)
                 let snapshot = try #require(try await events.nextEvent())
@@ -72,12 +76,20 @@ extension HostileClientTests {
                     try await server.room.setPassword(name: "asha", password: "a brand new password", cost: 4)
                 case .remove, .removeTokenOwner:
                     #expect(try await server.room.removeUser(name: "asha"))
+                case .revokeToken:
+                    let issued = try await server.room.tokens(user: "asha")
+                    #expect(issued.count == 1)
+                    for token in issued { try await server.room.revokeToken(id: token.id) }
+                case .roleChange:
+                    try await server.room.setRole(name: "asha", role: .supervisor)
                 }
                 // The attacker's page keeps listening; a new alert with its location comes in.
                 let third = try await server.pressEmergency(bus)
                 let after = try await events.nextEvent()
                 #expect(after == nil, "the revoked stream (\(revocation)) sent: \(after ?? "")")
                 #expect(after?.contains(third.id) != true, "the new alert leaked after \(revocation)")
+                // The account still exists after a role change: a new stream is the page's to open, under the new role.
+                guard revocation != .roleChange else { return }
                 // And a new stream with the same credential is refused.
                 var again = HTTPClientRequest(url: server.base + "/v1/desk/events")
                 for (name, value) in headers { again.headers.add(name: name, value: value) }
