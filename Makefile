@@ -21,26 +21,33 @@ build: deps
 	$(SWIFT) build
 
 ## The test command the README and CI use: format check, module guard rails, build with no warnings, every test.
-test: deps format-check check-modules
-	$(SWIFT) build --build-tests
+## Each phase is timed by scripts/phase.sh (printed as it ends; .ci/run prints them all at its end).
+PHASE := scripts/phase.sh
+test:
+	$(PHASE) deps $(MAKE) --no-print-directory deps deps-python
+	$(PHASE) format-check $(MAKE) --no-print-directory format-check
+	$(PHASE) check-modules $(MAKE) --no-print-directory check-modules
+	$(PHASE) build $(SWIFT) build --build-tests
 	@# A throw-away PostgreSQL cluster (mk/postgres.mk) for the control room's PostgreSQL store; stopped after the passes.
-	@$(MAKE) --no-print-directory postgres-start
-	$(PG_TEST_ENV) $(SWIFT) test \
+	@$(PHASE) postgres-start $(MAKE) --no-print-directory postgres-start
+	$(PG_TEST_ENV) $(PHASE) tests $(SWIFT) test \
 		--skip "ScenarioSuiteTests|FleetTests|SimRealTimeTests|HostileClientTests|OperatorPageBrowserTests" \
 		|| { $(MAKE) --no-print-directory postgres-stop; exit 1; }
 	@# The browser test waits on a real chromium (15 s per step): alone, so the suites on both stores do not starve it.
-	$(SWIFT) test --filter "OperatorPageBrowserTests" || { $(MAKE) --no-print-directory postgres-stop; exit 1; }
+	$(PHASE) browser-tests $(SWIFT) test --filter "OperatorPageBrowserTests" \
+		|| { $(MAKE) --no-print-directory postgres-stop; exit 1; }
 	@# The hostile-client suites measure latency and timeouts: alone, so other suites' load is not in the figure.
-	$(PG_TEST_ENV) $(SWIFT) test --filter "HostileClientTests" || { $(MAKE) --no-print-directory postgres-stop; exit 1; }
+	$(PG_TEST_ENV) $(PHASE) hostile-tests $(SWIFT) test --filter "HostileClientTests" \
+		|| { $(MAKE) --no-print-directory postgres-stop; exit 1; }
 	@# The scenario and fleet suites drive whole simulated boxes (hundreds of fsyncs each); on a two-core machine it runs
 	@# on its own so it does not starve the loopback HTTP tests of disk and CPU.
-	$(PG_TEST_ENV) $(SWIFT) test --filter "ScenarioSuiteTests|FleetTests|SimRealTimeTests" \
+	$(PG_TEST_ENV) $(PHASE) scenario-tests $(SWIFT) test --filter "ScenarioSuiteTests|FleetTests|SimRealTimeTests" \
 		|| { $(MAKE) --no-print-directory postgres-stop; exit 1; }
 	@$(MAKE) --no-print-directory postgres-stop
 	@# The hardware path on a real kernel: a QEMU guest with gpio-sim and a 16550 (mk/hil.mk, docs/inputs.md).
-	$(MAKE) --no-print-directory hil-test
+	$(PHASE) hil-test $(MAKE) --no-print-directory hil-test
 	@# The Debian packages: release build (static Swift runtime), lintian, then installed, checked and purged.
-	$(MAKE) deb-test
+	$(PHASE) deb-test $(MAKE) --no-print-directory deb-test
 
 ## The main job: the board files checked, then the simulated board end to end (sim/scenarios/demo.yaml).
 demo: deps
