@@ -75,17 +75,26 @@ public final class SMSFallback: Service, Sendable {
         self.logger = logger
     }
 
-    /// Checks every `checkInterval` until cancelled.
+    /// Checks every `checkInterval` until graceful shutdown or cancellation.
+    ///
+    /// Under the daemon's `ServiceGroup` a stop is a graceful shutdown, not a cancellation: both the wait between
+    /// checks and a check under way (a modem dialogue can wait 30 s for `+CMGS:`) end on it. A dialogue ended so is
+    /// recorded as any other refusal — `failed` (texted after the restart) before the text was handed over,
+    /// `attempting` (at most once) after.
     public func run() async throws {
-        while !Task.isCancelled {
-            do { _ = try await check() } catch {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            let pass = Task(executorPreference: clock.preferredExecutor) { try await self.check() }
+            do {
+                _ = try await withTaskCancellationOrGracefulShutdownHandler {
+                    try await pass.value
+                } onCancelOrGracefulShutdown: {
+                    pass.cancel()
+                }
+            } catch {
                 logger.error("SMS fallback: cannot read the outbox", metadata: ["error": "\(error)"])
             }
-            do {
-                try await clock.sleep(until: clock.now.advanced(by: configuration.checkInterval), tolerance: nil)
-            } catch {
-                return
-            }
+            let next = clock.now.advanced(by: configuration.checkInterval)
+            guard await BoxMonitor.sleep(until: next, clock: clock) else { return }
         }
     }
 
@@ -103,6 +112,8 @@ public final class SMSFallback: Service, Sendable {
             guard let record = Self.record(in: stored.envelope) else { continue }
             let text = SMSText.compose(for: record, place: configuration.place)
             for number in configuration.numbers {
+                // Stopping: what is not started now is texted after the restart.
+                if Task.isCancelled { return outcomes }
                 switch try outbox.smsState(alert: stored.sequence, number: number) {
                 case .sent, .attempting: continue
                 case .failed, nil: break
@@ -133,7 +144,9 @@ public final class SMSFallback: Service, Sendable {
                     try outbox.recordSMS(
                         .failed, alert: stored.sequence, number: number, at: wallClock(), detail: error.reason)
                     logger.warning(
-                        "SMS not sent; tried again at the next check",
+                        Task.isCancelled
+                            ? "SMS abandoned at shutdown; sent after the restart"
+                            : "SMS not sent; tried again at the next check",
                         metadata: ["seq": "\(stored.sequence)", "error": "\(error.reason)"])
                     outcomes.append(.failed(alert: stored.sequence, number: number, reason: error.reason))
                 }
