@@ -96,5 +96,47 @@ extension CLISuite {
             #expect(log.contains(" stopped"), "\(log)")
             #expect(took < .seconds(5))
         }
+
+        @Test("config check lists the SMS recipients with their formats, warns without an IMEI, refuses a clash")
+        func configCheck() throws {
+            let directory = URL(fileURLWithPath: "/tmp/pbsms-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            #expect(
+                try panicd.run(["keygen", "--out", directory.appendingPathComponent("device.key").path]).status == 0)
+            let config = directory.appendingPathComponent("panicd.yaml").path
+            let sms = """
+                sms:
+                  port: /dev/ttyUSB2
+                  numbers: ["+919999000111", {number: "+919812345678", format: text}]
+                  tamper_numbers: ["+911412222333"]
+                """
+            try Rig.simBoardConfig(roomKey: RunCommandTests.roomKey, extra: sms).write(
+                toFile: config, atomically: true, encoding: .utf8)
+            let result = try panicd.run(["config", "check", "--config", config])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(
+                result.stdout.contains(
+                    "sms via /dev/ttyUSB2: alerts to +919999000111 (fields), +919812345678 (text); "
+                        + "tamper to +911412222333 (fields)"), "\(result.stdout)")
+            #expect(result.stderr.contains("sms: no identity.imei"), "\(result.stderr)")
+
+            // One number with two formats (the gateway's fields for alerts, a sentence for tamper) is refused.
+            let clashing = """
+                identity:
+                  imei: "490154203237518"
+                sms:
+                  port: /dev/ttyUSB2
+                  numbers: ["+919999000111"]
+                  tamper_numbers: ["+911412222333", {number: "+919999000111", format: text}]
+                """
+            try Rig.simBoardConfig(roomKey: RunCommandTests.roomKey, extra: clashing).write(
+                toFile: config, atomically: true, encoding: .utf8)
+            let clash = try panicd.run(["config", "check", "--config", config])
+            #expect(clash.status == 2, "\(clash.stdout)")
+            #expect(clash.stderr.contains("sms.tamper_numbers[1]"), "\(clash.stderr)")
+            #expect(clash.stderr.contains("one number gets one format"), "\(clash.stderr)")
+            #expect(!clash.stderr.contains("no identity.imei"), "\(clash.stderr)")
+        }
     }
 }
