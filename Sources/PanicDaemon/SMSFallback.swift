@@ -77,7 +77,7 @@ public final class SMSFallback: Service, Sendable {
     /// What one check did for one alert and number.
     public enum Outcome: Sendable, Hashable {
         case sent(alert: Int64, number: String, reference: Int)
-        /// Refused before the text was taken: tried again next time.
+        /// Refused (before the text was taken, or `+CMS ERROR` after it): tried again after its wait.
         case failed(alert: Int64, number: String, reason: String)
         /// Failed after the text was handed over: it may have gone out; not sent again.
         case uncertain(alert: Int64, number: String, reason: String)
@@ -147,6 +147,9 @@ public final class SMSFallback: Service, Sendable {
             try configuration.authorities.map { try outbox.alertsUnacknowledged(madeAtOrBefore: cutoff, byAnyOf: $0) }
             ?? outbox.alertsUnacknowledged(madeAtOrBefore: cutoff)
         let cleared = try clearedAlerts(after: unacknowledged.first?.sequence)
+        // Waits for alerts acknowledged meanwhile are forgotten.
+        let open = Set(unacknowledged.map(\.sequence))
+        refusals.withLock { $0 = $0.filter { open.contains($0.key.alert) } }
         for stored in unacknowledged {
             guard let record = Self.record(in: stored.envelope), !cleared.contains(record.id) else { continue }
             for number in configuration.recipients(for: record.kind) {
