@@ -279,6 +279,7 @@ let package = Package(
                 "PanicDaemon", "PanicSim", "PanicCore", "PanicConfig", "PanicHardware", "PanicLinux", "NMEA",
                 "PanicSigning",
                 "PanicStore", "PanicUplink", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .testTarget(

@@ -50,16 +50,25 @@ public struct DaemonConfig: Sendable, Equatable {
         /// The modem's AT port.
         public var port: String
         public var baud: Int
-        /// Numbers that get the text.
+        /// Numbers that get emergency and help texts.
         public var numbers: [String]
         /// How long an alert waits for any data backend's acknowledgement before it is texted.
         public var after: Duration
+        /// Numbers that get tamper texts (`tamper_numbers`); none: tamper alerts are not texted.
+        public var tamperNumbers: [String]
+        /// Numbers that asked for a format other than the AIS-140 §3.1.5 fields (`format: text`).
+        public var formats: [String: SMSFormat]
 
-        public init(port: String, baud: Int = 115_200, numbers: [String], after: Duration = .seconds(120)) {
+        public init(
+            port: String, baud: Int = 115_200, numbers: [String], after: Duration = .seconds(120),
+            tamperNumbers: [String] = [], formats: [String: SMSFormat] = [:]
+        ) {
             self.port = port
             self.baud = baud
             self.numbers = numbers
             self.after = after
+            self.tamperNumbers = tamperNumbers
+            self.formats = formats
         }
     }
 
@@ -105,7 +114,8 @@ public struct DaemonConfig: Sendable, Equatable {
         "device_id", "board", "key", "outbox", "backends", "rates", "privacy_mode", "log_level", "status_socket",
         "identity", "sms",
     ]
-    static let smsKeys: Set<String> = ["port", "baud", "numbers", "after"]
+    static let smsKeys: Set<String> = ["port", "baud", "numbers", "tamper_numbers", "after"]
+    static let smsRecipientKeys: Set<String> = ["number", "format"]
     static let identityKeys: Set<String> = ["imei", "vehicle_registration", "vendor_id", "firmware_version"]
     static let outboxKeys: Set<String> = ["path", "max_records"]
     static let backendKeys: Set<String> = [
@@ -290,29 +300,70 @@ public struct DaemonConfig: Sendable, Equatable {
     /// fallback's wait). A configuration without one never shows SENT; `panicd config check` warns about it.
     public var authorityBackends: [String] { backends.filter { $0.effectiveRole == .authority }.map(\.name) }
 
-    /// Reads `sms:`: the modem's port and speed, the numbers, how long an alert waits before it is texted.
+    /// Reads `sms:`: the modem's port and speed, who gets alert and tamper texts in which format, how long an alert
+    /// waits before it is texted.
     static func parseSMS(_ node: Node, reader: inout YAMLReader, resolve: (String?) -> String?) -> SMS? {
         guard let map = reader.mapping(node, at: "sms", known: smsKeys) else { return nil }
         let port = resolve(reader.string(map["port"], at: "sms.port"))
         let baud = reader.integer(map["baud"], at: "sms.baud") ?? 115_200
         let after = duration(map["after"], at: "sms.after", reader: &reader) ?? .seconds(120)
-        var numbers: [String] = []
-        if let list = map["numbers"].flatMap({ reader.sequence($0, at: "sms.numbers") }) {
-            for (index, item) in list.enumerated() {
-                guard let number = reader.string(item, at: "sms.numbers[\(index)]") else { continue }
-                if !SMSDialogue.isValidNumber(number) {
-                    reader.report(
-                        .invalidValue, "sms.numbers[\(index)]",
-                        "'\(number)' is not a phone number: an optional + and 3 to 15 digits", at: item)
-                }
-                numbers.append(number)
-            }
-        }
+        var formats: [String: (format: SMSFormat, key: String)] = [:]
+        let numbers = parseRecipients(map["numbers"], at: "sms.numbers", formats: &formats, reader: &reader)
+        let tamper = parseRecipients(
+            map["tamper_numbers"], at: "sms.tamper_numbers", formats: &formats, reader: &reader)
         if numbers.isEmpty {
             reader.report(.missingKey, "sms.numbers", "give at least one number to text", at: map["numbers"] ?? node)
         }
         guard let port else { return nil }
-        return SMS(port: port, baud: baud, numbers: numbers, after: after)
+        return SMS(
+            port: port, baud: baud, numbers: numbers, after: after, tamperNumbers: tamper,
+            formats: formats.filter { $0.value.format != .fields }.mapValues(\.format))
+    }
+
+    /// Reads a list of recipients: each a number (`"+919812345678"`: the §3.1.5 fields) or a mapping with `number`
+    /// and `format` (`fields` or `text`). A number listed twice in one list, or with two formats, is a problem.
+    static func parseRecipients(
+        _ node: Node?, at key: String, formats: inout [String: (format: SMSFormat, key: String)],
+        reader: inout YAMLReader
+    ) -> [String] {
+        guard let node, let list = reader.sequence(node, at: key) else { return [] }
+        var numbers: [String] = []
+        for (index, item) in list.enumerated() {
+            let path = "\(key)[\(index)]"
+            var format = SMSFormat.fields
+            let number: String?
+            if case .mapping = item {
+                guard let entry = reader.mapping(item, at: path, known: smsRecipientKeys) else { continue }
+                number = reader.string(entry["number"], at: "\(path).number")
+                if let node = entry["format"] {
+                    guard let chosen = reader.choice(node, at: "\(path).format", as: SMSFormat.self) else { continue }
+                    format = chosen
+                }
+            } else {
+                number = reader.string(item, at: path)
+            }
+            guard let number else { continue }
+            if !SMSDialogue.isValidNumber(number) {
+                reader.report(
+                    .invalidValue, path, "'\(number)' is not a phone number: an optional + and 3 to 15 digits", at: item
+                )
+                continue
+            }
+            if numbers.contains(number) {
+                reader.report(.invalidValue, path, "'\(number)' is listed twice", at: item)
+                continue
+            }
+            if let earlier = formats[number], earlier.format != format {
+                reader.report(
+                    .invalidValue, path,
+                    "'\(number)' has format \(format.rawValue) here and \(earlier.format.rawValue) at \(earlier.key): "
+                        + "one number gets one format", at: item)
+                continue
+            }
+            formats[number] = (format, path)
+            numbers.append(number)
+        }
+        return numbers
     }
 
     /// Reads `identity:`: the IMEI (15 digits, Luhn-checked), vehicle registration, vendor id, firmware version.

@@ -7,7 +7,8 @@
 /// AT+CMGS="+919812345678" → "> "        (the modem asks for the text)
 /// <text> Ctrl-Z           → +CMGS: 17, then OK   (sent: message reference 17)
 /// ```
-/// `ERROR` or `+CMS ERROR: n` at any step fails the dialogue; unsolicited lines (`RING`, `+CREG: …`, an echo of the
+/// `ERROR` or `+CMS ERROR: n` at any step fails the dialogue (`+CMS ERROR` to the text: refused, known not sent);
+/// unsolicited lines (`RING`, `+CREG: …`, an echo of the
 /// command) are ignored.
 public struct SMSDialogue: Sendable {
     /// Where the dialogue stands.
@@ -30,8 +31,9 @@ public struct SMSDialogue: Sendable {
     }
 
     public private(set) var step: Step = .attention
-    /// Whether the text has been handed to the modem (Ctrl-Z written): from here on a failure or a power cut leaves
-    /// it unknown whether the message went out.
+    /// Whether the text has been handed to the modem (Ctrl-Z written) and may have gone out: from here on a failure
+    /// or a power cut leaves it unknown whether the message went out — except the network's `+CMS ERROR` refusal of
+    /// the text, which says it did not (false again after it).
     public var textHandedOver: Bool {
         switch step {
         case .confirming, .sent: true
@@ -69,6 +71,8 @@ public struct SMSDialogue: Sendable {
         let line = line.trimmingSpaces
         if line.isEmpty { return .wait }
         if line == "ERROR" || line.hasPrefix("+CMS ERROR") || line.hasPrefix("+CME ERROR") {
+            // `+CMS ERROR` to the text is the network's refusal of it: it did not go out, and may be sent again.
+            if step == .confirming, line.hasPrefix("+CMS ERROR") { handedOver = false }
             return fail("\(describe(step)): the modem answered \(LogText.quoted(line, limit: 40))")
         }
         switch step {
@@ -159,4 +163,71 @@ extension StringProtocol {
 
     /// `2026-11-20T08:30` → `2026-11-20 08:30`.
     func replacingSpace() -> String { String(map { $0 == "T" ? " " : $0 }) }
+}
+
+/// How a number gets its alert texts.
+public enum SMSFormat: String, Sendable, Hashable, CaseIterable {
+    /// The AIS-140 §3.1.5 emergency-SMS fields, comma-separated, for a state SMS gateway that parses them.
+    case fields
+    /// A sentence with a map link, for a person's phone.
+    case text
+}
+
+extension SMSText {
+    /// What a field the box does not know is sent as (the AIS-140 frames' convention for unknown cell data): never a
+    /// 0 that a gateway would read as a measurement.
+    public static let unknown = "x"
+
+    /// The text for `record` in `format`.
+    public static func compose(
+        for record: Record, format: SMSFormat, place: String, imei: String?
+    ) -> String {
+        switch format {
+        case .text: compose(for: record, place: place)
+        case .fields: fields(for: record, imei: imei)
+        }
+    }
+
+    /// The AIS-140 §3.1.5 emergency SMS: `IMEI,LAT,N/S,LON,E/W,FIX,SPEED,CELL_ID,LAC,DDMMYYYYHHMMSS,KIND`.
+    ///
+    /// The first ten fields are the standard's, in its order: the IMEI; the position as unsigned degrees with six
+    /// decimals and its hemispheres; `A` (a fix at most `AIS140.validFixAgeMilliseconds` old) or `V` (older: the
+    /// last known position); the speed in km/h with one decimal; the serving cell's id and location area code; the
+    /// record's UTC date and time. The eleventh, after them so that a gateway reading ten fields by position is not
+    /// disturbed, says which alert it is: `EMR` (emergency), `HLP` (help), `WCT` (wire cut), `BOP` (box opened).
+    /// A field the box does not know is `x` (`unknown`): no IMEI configured, no fix ever, no speed, and (until a
+    /// modem monitor reports them) the Cell ID and LAC.
+    public static func fields(for record: Record, imei: String?) -> String {
+        let fix = record.fix
+        let position: [String]
+        if let fix {
+            position = [
+                AIS140.fixed(abs(fix.latitude), 6), fix.latitude < 0 ? "S" : "N",
+                AIS140.fixed(abs(fix.longitude), 6), fix.longitude < 0 ? "W" : "E",
+            ]
+        } else {
+            position = [unknown, unknown, unknown, unknown]
+        }
+        let (date, time) = AIS140.dateTime(record.time)
+        let fields =
+            [imei ?? unknown] + position + [
+                AIS140.isValid(fix) ? "A" : "V",
+                fix?.speed.map { AIS140.fixed(max(0, $0), 1) } ?? unknown,
+                // The serving cell's id and LAC: the box has no modem monitor yet (issue 25, item 2).
+                unknown, unknown,
+                date + time, kindCode(record.body),
+            ]
+        return fields.joined(separator: ",")
+    }
+
+    /// The alert-kind field of `fields(for:imei:)`.
+    static func kindCode(_ body: RecordBody) -> String {
+        switch body {
+        case .emergency: "EMR"
+        case .help: "HLP"
+        case .tamper(.wireCut, _): "WCT"
+        case .tamper(.enclosure, _): "BOP"
+        default: unknown
+        }
+    }
 }

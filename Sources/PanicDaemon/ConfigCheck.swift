@@ -73,6 +73,15 @@ public struct ConfigCheck: Sendable {
             report.summary.append("no backends: records are kept in the outbox only")
         }
         if let warning = Daemon.noAuthorityWarning(config) { report.warnings.append("\(path): \(warning)") }
+        if let warning = Daemon.smsWarning(config) { report.warnings.append("\(path): \(warning)") }
+        if let sms = config.sms {
+            let described = { (numbers: [String]) in
+                numbers.map { "\($0) (\((sms.formats[$0] ?? .fields).rawValue))" }.joined(separator: ", ")
+            }
+            report.summary.append(
+                "sms via \(sms.port): alerts to \(described(sms.numbers)); tamper to "
+                    + (sms.tamperNumbers.isEmpty ? "nobody (no tamper_numbers)" : described(sms.tamperNumbers)))
+        }
 
         report.problems += directoryProblems(config: config, path: path)
         if let board, board.backend == .simulated {

@@ -73,6 +73,16 @@ public struct Daemon: Sendable {
                 + "alert; add the control room, or give the state AIS-140 backend `role: authority` if it dispatches help"
     }
 
+    /// The warning for an SMS fallback whose §3.1.5 texts would carry no IMEI (nil when they do, or none goes out):
+    /// a state SMS gateway keys its alerts on that field.
+    public static func smsWarning(_ config: DaemonConfig) -> String? {
+        guard let sms = config.sms, config.identity == nil else { return nil }
+        let fielded = (sms.numbers + sms.tamperNumbers).filter { (sms.formats[$0] ?? .fields) == .fields }
+        guard !fielded.isEmpty else { return nil }
+        return "sms: no identity.imei: the AIS-140 texts to \(fielded.joined(separator: ", ")) carry 'x' in the IMEI "
+            + "field, which a state SMS gateway cannot match to the box; set identity.imei"
+    }
+
     static func backendConfiguration(
         _ backend: DaemonConfig.Backend, index: Int, config: DaemonConfig, deviceID: String
     ) throws -> BackendConfiguration {
@@ -221,6 +231,7 @@ public struct Daemon: Sendable {
                 "outbox": "\(config.outboxPath)", "backends": "\(backends.map(\.name).joined(separator: ","))",
             ])
         if let warning = Self.noAuthorityWarning(config) { logger.warning("\(warning)") }
+        if let warning = Self.smsWarning(config) { logger.warning("\(warning)") }
         // STOPPING=1 is the monitor's: it sends it as soon as graceful shutdown begins.
         try await group.run()
         logger.notice("stopped", metadata: ["undelivered": "\((try? outbox.status().undelivered) ?? -1)"])
@@ -241,7 +252,8 @@ public struct Daemon: Sendable {
                 configuration: .init(
                     numbers: sms.numbers, after: sms.after,
                     place: config.identity?.vehicleRegistration ?? "box \(deviceID.prefix(12))",
-                    authorities: config.authorityBackends),
+                    authorities: config.authorityBackends, tamperNumbers: sms.tamperNumbers, formats: sms.formats,
+                    imei: config.identity?.imei),
                 clock: clock, wallClock: Uplink.systemWallClock, logger: logger.child("sms"))
         ]
     }

@@ -21,13 +21,20 @@ public struct SimulatedModem: Sendable {
     }
 
     public var fault: Fault?
+    /// How many texts the network refuses (`+CMS ERROR: 500` after the text) before it takes one: a congested SMSC.
+    public var refuseTexts: Int
     /// The messages accepted so far, in order.
     public private(set) var sent: [Message] = []
+    /// The texts refused so far, in order.
+    public private(set) var refused: [Message] = []
     private var line: [UInt8] = []
     private var recipient: String?
     private var nextReference = 1
 
-    public init(fault: Fault? = nil) { self.fault = fault }
+    public init(fault: Fault? = nil, refuseTexts: Int = 0) {
+        self.fault = fault
+        self.refuseTexts = refuseTexts
+    }
 
     /// Feeds what the box wrote; returns what the modem answers.
     public mutating func receive(_ bytes: [UInt8]) -> [UInt8] {
@@ -39,6 +46,12 @@ public struct SimulatedModem: Sendable {
                     recipient = nil
                     let text = String(decoding: line, as: UTF8.self)
                     line.removeAll()
+                    if refuseTexts > 0, fault == nil {
+                        refuseTexts -= 1
+                        refused.append(Message(number: number, text: text))
+                        out += Array("\r\n+CMS ERROR: 500\r\n".utf8)
+                        continue
+                    }
                     switch fault {
                     case .silent, .silentAfterText: continue
                     case .cmsError(let code): out += Array("\r\n+CMS ERROR: \(code)\r\n".utf8)

@@ -182,7 +182,8 @@ public final class Simulator: Sendable {
                     port.path,
                     .init(
                         numbers: sms.numbers, after: sms.after,
-                        place: scenario.identity?.vehicleRegistration ?? "bus \(deviceID.prefix(8))")
+                        place: scenario.identity?.vehicleRegistration ?? "bus \(deviceID.prefix(8))",
+                        imei: scenario.identity?.imei)
                 )
                 print("GSM modem (simulated) on \(port.path); SMS to \(sms.numbers.joined(separator: ", "))")
             }

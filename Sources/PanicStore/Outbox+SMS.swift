@@ -8,8 +8,8 @@ public enum SMSState: String, Sendable, CaseIterable {
     case attempting
     /// The modem confirmed it (`+CMGS:`).
     case sent
-    /// The modem refused it before taking the text (`ERROR` at `AT`/`AT+CMGF`/`AT+CMGS`, no answer, port gone): it
-    /// was certainly not sent, and may be tried again.
+    /// The modem refused it before taking the text (`ERROR` at `AT`/`AT+CMGF`/`AT+CMGS`, no answer, port gone), or
+    /// the network refused the text it took (`+CMS ERROR`): it was certainly not sent, and is tried again.
     case failed
 }
 
@@ -104,6 +104,25 @@ extension Outbox {
                         time: RecordTime(epochMilliseconds: query.integer(2)), envelope: query.text(3)))
             }
             return alerts
+        }
+    }
+
+    /// Clear records made after the record `sequence`, oldest first: the SMS fallback stops retrying a text for an
+    /// alert one of them clears. A range scan of the primary key from `sequence`.
+    public func clears(after sequence: Int64) throws -> [StoredRecord] {
+        try state.withLock { state in
+            let query = try state.statement(
+                "SELECT seq, kind, created_ms, envelope FROM records WHERE seq > ?1 AND kind = 'cleared' ORDER BY seq")
+            try query.bind([.integer(sequence)])
+            defer { query.reset() }
+            var clears: [StoredRecord] = []
+            while try query.step() {
+                clears.append(
+                    StoredRecord(
+                        sequence: query.integer(0), kind: .cleared,
+                        time: RecordTime(epochMilliseconds: query.integer(2)), envelope: query.text(3)))
+            }
+            return clears
         }
     }
 }

@@ -22,7 +22,7 @@ struct SMSDialogueTests {
         #expect(dialogue.received("OK") == .sent(reference: 42))
     }
 
-    @Test("ERROR and +CMS ERROR fail the step; a timeout after the text leaves it handed over")
+    @Test("ERROR and +CMS ERROR fail the step; +CMS ERROR to the text is a refusal, a timeout after it is unknown")
     func failures() {
         var dialogue = SMSDialogue(number: "+91981", text: "x")
         _ = dialogue.start()
@@ -33,7 +33,15 @@ struct SMSDialogueTests {
         _ = late.received("OK")
         _ = late.received(">")
         #expect(late.received("+CMS ERROR: 500") == .failed("sending the text: the modem answered \"+CMS ERROR: 500\""))
-        #expect(late.textHandedOver)
+        // The network refused the text: known not sent, so it may be sent again.
+        #expect(!late.textHandedOver)
+        var unanswered = SMSDialogue(number: "+91981", text: "x")
+        _ = unanswered.start()
+        _ = unanswered.received("OK")
+        _ = unanswered.received("OK")
+        _ = unanswered.received(">")
+        #expect(unanswered.timedOut() == .failed("sending the text: no answer from the modem"))
+        #expect(unanswered.textHandedOver)
         var silent = SMSDialogue(number: "+91981", text: "x")
         _ = silent.start()
         #expect(silent.timedOut() == .failed("AT: no answer from the modem"))

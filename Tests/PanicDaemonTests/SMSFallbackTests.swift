@@ -50,6 +50,7 @@ struct SMSFallbackTests {
 
     static let start: Int64 = 1_764_000_000_000
     let now = Now()
+    let clock = ManualClock()
 
     /// The wall clock the fallback reads, moved by the test.
     final class Now: Sendable {
@@ -62,7 +63,7 @@ struct SMSFallbackTests {
         return SMSFallback(
             outbox: outbox, modem: modem,
             configuration: .init(numbers: Self.numbers, after: .seconds(60), place: "RJ14PB1234"),
-            clock: ManualClock(), wallClock: { RecordTime(epochMilliseconds: now.withLock { $0 }) }, logger: logger)
+            clock: clock, wallClock: { RecordTime(epochMilliseconds: now.withLock { $0 }) }, logger: logger)
     }
 
     func alert(_ outbox: Outbox, _ body: RecordBody = .emergency(input: "panic-1")) throws -> Int64 {
@@ -108,6 +109,8 @@ struct SMSFallbackTests {
         let failed = try await fallback.check()
         #expect(failed.count == 2 && failed.allSatisfy { if case .failed = $0 { true } else { false } })
         #expect(try outbox.smsState(alert: pressed, number: Self.numbers[0]) == .failed)
+        // Tried again once its wait (10 s after the first refusal) is over.
+        clock.advance(by: .seconds(10))
         modem.failure.withLock { $0 = SMSModemError(reason: "no answer within 30 s", textHandedOver: true) }
         let uncertain = try await fallback.check()
         #expect(uncertain.count == 2 && uncertain.allSatisfy { if case .uncertain = $0 { true } else { false } })
