@@ -88,19 +88,20 @@ public struct Daemon: Sendable {
                 capacity: config.outboxMaxRecords,
                 positionIntervalSeconds: Int(config.rates.position.components.seconds),
                 emergencyIntervalSeconds: Int(config.rates.emergencyPosition.components.seconds))
+            var options = AIS140Options(
+                identity: identity, emergencyOnly: backend.emergencyOnly, health: health,
+                tls: backend.url.scheme == "tls", heartbeat: backend.heartbeat ?? AIS140Options.defaultHeartbeat)
+            options.sendHelp = backend.sendHelp
             return BackendConfiguration(
                 name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,
-                requestTimeout: backend.timeout, backlogOrder: order,
-                wire: .ais140(
-                    AIS140Options(
-                        identity: identity, emergencyOnly: backend.emergencyOnly, health: health,
-                        tls: backend.url.scheme == "tls", heartbeat: backend.heartbeat ?? AIS140Options.defaultHeartbeat
-                    )), role: backend.effectiveRole)
+                requestTimeout: backend.timeout, backlogOrder: order, wire: .ais140(options),
+                role: backend.effectiveRole)
         case .osmand:
             return BackendConfiguration(
                 name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,
                 requestTimeout: backend.timeout, backlogOrder: order,
-                wire: .osmAnd(OsmAndOptions(deviceID: config.identity?.imei ?? deviceID)), role: backend.effectiveRole)
+                wire: .osmAnd(OsmAndOptions(deviceID: config.identity?.imei ?? deviceID, sendHelp: backend.sendHelp)),
+                role: backend.effectiveRole)
         }
         // The config names the control room's public key as base64url of its 32 raw bytes; its JWK form is
         // what DeviceIdentity parses and validates as an Ed25519 point.

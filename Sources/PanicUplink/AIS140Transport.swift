@@ -46,6 +46,7 @@ public final class AIS140Transport: RecordTransport {
 
     /// The frames `outgoing` becomes on this backend (none for a record it does not carry).
     public func frames(for outgoing: OutgoingRecord) -> [String] {
+        if !options.sendHelp, outgoing.record.body.kind == .help { return [] }
         if options.emergencyOnly {
             return AIS140.emergencyPacket(outgoing.record, identity: options.identity, live: outgoing.live).map { [$0] }
                 ?? []

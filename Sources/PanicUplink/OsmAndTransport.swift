@@ -19,8 +19,9 @@ public final class OsmAndTransport: RecordTransport {
         self.options = options
     }
 
-    /// The request URL for `record`, or nil when OsmAnd does not carry it (health).
+    /// The request URL for `record`, or nil when it is not sent here (health; help when `send_help: false`).
     public func requestURL(for record: Record) -> String? {
+        if !options.sendHelp, record.body.kind == .help { return nil }
         guard let items = OsmAnd.items(for: record, id: options.deviceID) else { return nil }
         let separator = url.contains("?") ? "&" : "?"
         return url + separator + OsmAnd.query(items)

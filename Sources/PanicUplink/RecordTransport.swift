@@ -26,6 +26,8 @@ public struct AIS140Options: Sendable, Hashable {
     public var tls: Bool
     /// How often the box logs in and sends a heartbeat while it has nothing else to send.
     public var heartbeat: Duration
+    /// Whether help requests are sent (as `NR` alert 90 / `EPB,HLP`); false settles them unsent.
+    public var sendHelp = true
 
     /// The heartbeat interval when the configuration names none.
     public static let defaultHeartbeat = Duration.seconds(120)
@@ -46,8 +48,13 @@ public struct AIS140Options: Sendable, Hashable {
 public struct OsmAndOptions: Sendable, Hashable {
     /// The device's unique id in Traccar (the IMEI when the configuration has one, else the device id).
     public var deviceID: String
+    /// Whether help requests are sent (as `alarm=general`); false settles them unsent.
+    public var sendHelp: Bool
 
-    public init(deviceID: String) { self.deviceID = deviceID }
+    public init(deviceID: String, sendHelp: Bool = true) {
+        self.deviceID = deviceID
+        self.sendHelp = sendHelp
+    }
 }
 
 /// A record on its way to a receiver of another protocol, decoded from its envelope.
