@@ -352,7 +352,11 @@ struct BoxService: Service {
         }
     }
 
-    func log(_ event: BoxEvent) {
+    func log(_ event: BoxEvent) { Self.log(event, to: logger) }
+
+    /// What the journal says about a box event: one notice line per alert event (an emergency's or a help
+    /// request's `stored` is its transition's line; the record's own line is info).
+    static func log(_ event: BoxEvent, to logger: Logger) {
         switch event {
         case .input(let input):
             let level: Logger.Level = input.kind.isFault || input.kind.isTamper ? .warning : .info
@@ -361,8 +365,13 @@ struct BoxService: Service {
                 level: level, "\(what): \(input.name) \(input.kind.rawValue)",
                 metadata: ["role": "\(input.role.rawValue)"])
         case .stored(let id, let kind, let sequence):
-            let level: Logger.Level = kind == .position || kind == .health ? .debug : .notice
-            let what = kind.isAlert ? "alert stored" : "record stored"
+            let level: Logger.Level =
+                switch kind {
+                case .position, .health: .debug
+                case .emergency, .help: .info
+                default: .notice
+                }
+            let what = kind.isAlert && level == .notice ? "alert stored" : "record stored"
             logger.log(
                 level: level, "\(what): \(kind.rawValue)", metadata: ["id": "\(id)", "seq": "\(sequence)"])
         case .held(let id, let kind):
