@@ -48,6 +48,9 @@ public enum AIS140 {
         /// A help request (the assistance button): PanicBridge's vendor alert id, outside AIS-140's table, sent
         /// with status `NR` and the emergency flag 0 so that no backend reads it as an emergency.
         case helpRequest = 90
+        /// A help request closed (its `cleared` record): PanicBridge's vendor alert id, so that the end of a help
+        /// request is not sent as AIS-140's "emergency state off" (`11`).
+        case helpClosed = 91
     }
 
     /// The `EPB` packet type of an alert: `EMR` (AIS-140's emergency) or `HLP` (a help request).
@@ -103,7 +106,10 @@ public enum AIS140 {
     }
 
     /// What `record` becomes in a tracking packet, or nil when it travels otherwise (health) or not at all.
-    public static func tracking(of record: Record) -> Tracking? {
+    /// - Parameters:
+    ///   - clearing: for a `cleared` record, the kind of the alert it closes when known: a help request's end is
+    ///     alert `91`, an emergency's (or an unknown alert's) `11`.
+    public static func tracking(of record: Record, clearing: RecordKind? = nil) -> Tracking? {
         func make(
             _ status: Status, _ alert: AlertID, emergency: Bool = false, power: Bool = true, open: Bool = false
         )
@@ -116,7 +122,7 @@ public enum AIS140 {
         case .emergency: return make(.emergency, .emergencyOn, emergency: true)
         // Not an emergency: a located normal packet with PanicBridge's help alert id (docs/uplink.md).
         case .help: return make(.normal, .helpRequest)
-        case .cleared: return make(.normal, .emergencyOff)
+        case .cleared: return make(.normal, clearing == .help ? .helpClosed : .emergencyOff)
         case .tamper(.wireCut, _): return make(.tamper, .wireCut)
         case .tamper(.enclosure, _): return make(.tamper, .boxOpened, open: true)
         case .power(.lost, _): return make(.powerCut, .mainPowerDisconnected, power: false)
@@ -128,13 +134,15 @@ public enum AIS140 {
     /// The frames a tracking backend gets for `record` (one, or none for a kind AIS-140 does not carry).
     /// - Parameters:
     ///   - live: `L` (sent as it happened) or `H` (from the backlog).
+    ///   - clearing: for a `cleared` record, the kind of the alert it closes (see ``tracking(of:clearing:)``).
     public static func frames(
-        for record: Record, identity: BoxIdentity, live: Bool, health: HealthSettings = .init()
+        for record: Record, identity: BoxIdentity, live: Bool, health: HealthSettings = .init(),
+        clearing: RecordKind? = nil
     ) -> [String] {
         if case .health(let report) = record.body {
             return [healthPacket(report, identity: identity, settings: health)]
         }
-        guard let tracking = tracking(of: record) else { return [] }
+        guard let tracking = tracking(of: record, clearing: clearing) else { return [] }
         return [trackingPacket(record, tracking, identity: identity, live: live)]
     }
 

@@ -163,8 +163,11 @@ final class ScenarioReceivers: Sendable {
         }
         var alerts = 0
         var positions = 0
+        let kinds = Dictionary(records.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first })
         for record in records {
-            guard let tracking = AIS140.tracking(of: record) else { continue }
+            var clearing: RecordKind?
+            if case .cleared(let alert, _) = record.body { clearing = kinds[alert] }
+            guard let tracking = AIS140.tracking(of: record, clearing: clearing) else { continue }
             let number = Int(record.sequence % 1_000_000)
             let got = seen[number] ?? []
             if got.count != 1 {
@@ -175,8 +178,11 @@ final class ScenarioReceivers: Sendable {
             if got[0].alarm != expected {
                 problems.append("record \(record.sequence): alarm \(got[0].alarm ?? "none"), not \(expected ?? "none")")
             }
-            // Help and emergency differ: the alert id and the emergency flag say which it was.
-            if record.kind.isAlert, got[0].event != tracking.alert.rawValue || got[0].emergency != tracking.emergency {
+            // Help and emergency differ: the alert id and the emergency flag say which it was (and which one a
+            // `cleared` record closed: 91 for help, 11 for an emergency).
+            if record.kind.isAlert || record.kind == .cleared,
+                got[0].event != tracking.alert.rawValue || got[0].emergency != tracking.emergency
+            {
                 problems.append(
                     "record \(record.sequence) (\(record.kind.rawValue)): alert \(got[0].event ?? -1), "
                         + "emergency \(got[0].emergency ?? false)")

@@ -62,11 +62,17 @@ public struct OutgoingRecord: Sendable, Hashable {
     public var record: Record
     /// Whether it goes out as it happened (made within the outbox's live window) rather than from the backlog.
     public var live: Bool
+    /// For a `cleared` record: the kind of the alert it closes (emergency or help), when the outbox still has it.
+    public var clearedKind: RecordKind?
 
-    public init(record: Record, live: Bool) {
+    public init(record: Record, live: Bool, clearedKind: RecordKind? = nil) {
         self.record = record
         self.live = live
+        self.clearedKind = clearedKind
     }
+
+    /// Whether the record is a help request or the end of one (what `send_help: false` keeps from a backend).
+    public var isHelp: Bool { record.body.kind == .help || clearedKind == .help }
 }
 
 /// What a receiver acknowledged of one delivery, in its own terms.

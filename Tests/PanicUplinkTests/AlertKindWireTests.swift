@@ -58,6 +58,26 @@ struct AlertKindWireTests {
         #expect(emergency["panic"] == nil)
     }
 
+    @Test("the end of a help request is alert 91, not AIS-140's emergency-off 11; send_help false keeps it back too")
+    func helpCleared() throws {
+        let cleared = AIS140FrameTests.record(15, .cleared(alert: "id-14", by: "control-room"), second: 7)
+        let help = try #require(
+            AIS140.frames(for: cleared, identity: Self.identity, live: true, clearing: .help).first)
+        let emergency = try #require(
+            AIS140.frames(for: cleared, identity: Self.identity, live: true, clearing: .emergency).first)
+        #expect(try #require(ITSFrameReader.read(String(help.dropLast(1)))).event == 91)
+        #expect(try #require(ITSFrameReader.read(String(help.dropLast(1)))).alarm == nil)
+        #expect(try #require(ITSFrameReader.read(String(emergency.dropLast(1)))).event == 11)
+        // Unknown (the outbox no longer has the alert): the emergency-off it always was.
+        #expect(AIS140.frames(for: cleared, identity: Self.identity, live: true).first == emergency)
+
+        var options = AIS140Options(identity: Self.identity)
+        options.sendHelp = false
+        let transport = AIS140Transport(url: "tcp://127.0.0.1:1", options: options, trust: .system)
+        #expect(transport.frames(for: OutgoingRecord(record: cleared, live: true, clearedKind: .help)).isEmpty)
+        #expect(transport.frames(for: OutgoingRecord(record: cleared, live: true, clearedKind: .emergency)).count == 1)
+    }
+
     @Test("send_help false: the backend gets no frame for help, still the emergency")
     func sendHelpOff() async throws {
         var options = AIS140Options(identity: Self.identity)
@@ -74,7 +94,7 @@ struct AlertKindWireTests {
 
         let osmand = OsmAndTransport(
             url: "http://127.0.0.1:1/", options: OsmAndOptions(deviceID: "d", sendHelp: false), trust: .system)
-        #expect(osmand.requestURL(for: Self.help) == nil)
+        #expect(osmand.requestURL(for: OutgoingRecord(record: Self.help, live: true)) == nil)
         #expect(osmand.requestURL(for: Self.emergency)?.contains("alarm=sos") == true)
         try await osmand.shutdown()
     }
