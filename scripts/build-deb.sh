@@ -120,11 +120,14 @@ root=$out/stage/panicbridge
 stage panicbridge
 executable panicd panicbridge
 install -d "$root/usr/share/panicbridge/boards" "$root/usr/share/panicbridge/sim/routes" \
+    "$root/usr/share/panicbridge/sim/scenarios" \
     "$root/usr/share/panicbridge/udev/boards" "$root/lib/udev/rules.d" "$root/lib/systemd/system" \
     "$root/etc/panicbridge" "$root/usr/share/doc/panicbridge/examples"
 install -m 0644 boards/*.yaml "$root/usr/share/panicbridge/boards/"
-# The simulated board's GNSS drives this route (found as <boards>/../sim/routes/).
-install -m 0644 sim/routes/jaipur-jctsl-3a.csv "$root/usr/share/panicbridge/sim/routes/"
+# The simulated board's GNSS drives these routes (found as <boards>/../sim/routes/); `panicd sim` and
+# `panicd sim --interactive/--fleet` find the scenarios and routes here when not run in a source tree.
+install -m 0644 sim/routes/*.csv "$root/usr/share/panicbridge/sim/routes/"
+install -m 0644 sim/scenarios/*.yaml "$root/usr/share/panicbridge/sim/scenarios/"
 install -m 0644 udev/60-panicbridge-*.rules "$root/lib/udev/rules.d/"
 install -m 0644 udev/boards/*.rules "$root/usr/share/panicbridge/udev/boards/"
 install -m 0644 dist/panicd.service "$root/lib/systemd/system/"

@@ -36,6 +36,9 @@ public struct DaemonConfig: Sendable, Equatable {
         public var heartbeat: Duration?
         /// `role:` as configured; nil for the protocol's default (see ``effectiveRole``).
         public var role: BackendRole?
+        /// `send_help:` (ais140 and osmand only): whether help requests are sent there (in their own code, never as
+        /// an emergency; docs/uplink.md). False settles them for this backend unsent.
+        public var sendHelp = true
 
         /// What the backend is to the box's alerts: as configured, else a `panicbridge` control room is the
         /// alerting authority and an `ais140` or `osmand` server a tracking one. Only an authority's
@@ -120,7 +123,7 @@ public struct DaemonConfig: Sendable, Equatable {
     static let outboxKeys: Set<String> = ["path", "max_records"]
     static let backendKeys: Set<String> = [
         "name", "url", "ca", "controlroom_key", "backlog_order", "timeout", "batch_size", "protocol", "emergency_only",
-        "heartbeat", "role",
+        "heartbeat", "role", "send_help",
     ]
     static let rateKeys: Set<String> = ["position", "emergency_position", "emergency_tracking_after", "health"]
     static let logLevels: Set<String> = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -199,6 +202,20 @@ public struct DaemonConfig: Sendable, Equatable {
                             at: node)
                     }
                 }
+                var sendHelp = true
+                if let node = map["send_help"] {
+                    if let value = node.bool {
+                        sendHelp = value
+                    } else {
+                        reader.report(.wrongType, "\(key).send_help", "expected true or false", at: node)
+                    }
+                    if wire == .panicbridge {
+                        reader.report(
+                            .invalidValue, "\(key).send_help",
+                            "a panicbridge control room gets every help request; send_help is for ais140 and osmand",
+                            at: node)
+                    }
+                }
                 let role = reader.choice(map["role"], at: "\(key).role", as: BackendRole.self, required: false)
                 if role == .authority, wire == .osmand {
                     reader.report(
@@ -237,12 +254,13 @@ public struct DaemonConfig: Sendable, Equatable {
                         .duplicateName, "\(key).name", "backend name '\(name)' is used twice", at: map["name"])
                 }
                 if let name, let url, crKey != nil || wire != .panicbridge {
-                    backends.append(
-                        Backend(
-                            name: name, url: url, caFile: ca, controlRoomKey: crKey,
-                            backlogOrder: order ?? .oldestFirst,
-                            timeout: timeout, batchSize: batch, wire: wire, emergencyOnly: emergencyOnly,
-                            heartbeat: heartbeat, role: role))
+                    var backend = Backend(
+                        name: name, url: url, caFile: ca, controlRoomKey: crKey,
+                        backlogOrder: order ?? .oldestFirst,
+                        timeout: timeout, batchSize: batch, wire: wire, emergencyOnly: emergencyOnly,
+                        heartbeat: heartbeat, role: role)
+                    backend.sendHelp = sendHelp
+                    backends.append(backend)
                 }
             }
         }

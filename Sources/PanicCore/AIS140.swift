@@ -11,6 +11,14 @@
 /// | tracking | `$,NRM,VENDOR,FIRMWARE,STATUS,ALERT,L/H,IMEI,REG,FIX,DDMMYYYY,HHMMSS,LAT,N,LON,E,SPEED,HEADING,SATS,ALT,PDOP,HDOP,OPERATOR,IGN,MAINS,MAINS_V,BATT_V,EMERGENCY,TAMPER,SIGNAL,MCC,MNC,LAC,CID,NMR×12,DIN,DOUT,FRAME,CRC32,*` |
 /// | health | `$,HLM,VENDOR,FIRMWARE,IMEI,BATT%,LOWBATT%,MEMORY%,RATE_ON,RATE_OFF,DIN,DOUT,ADC1,ADC2,CRC32,*` |
 /// | emergency | `$,EPB,EMR,IMEI,NM/SP,DDMMYYYYHHMMSS,A/V,LAT,N,LON,E,ALT,SPEED,DISTANCE,G,REG,PHONE,CRC32,*` |
+/// | help (EPB) | `$,EPB,HLP,…` as the emergency packet |
+///
+/// Help and emergency differ on the wire. An emergency is what AIS-140 calls one: status `EA`, alert `10`, the
+/// emergency flag `1`, `EPB,EMR` — every decoder reads that as SOS. AIS-140 has no help request, so help goes out
+/// as a normal location packet (status `NR`, emergency flag `0`) with the vendor alert id `90`
+/// (``AlertID/helpRequest``), and as `EPB,HLP`: a decoder that does not know them stores a position, never an SOS
+/// (Traccar's `its` decoder reads SOS only from `EA`, `WD` and `EMR`; the AIS-140 alert ids are 1–16 and the
+/// state extensions stay below 30).
 public enum AIS140 {
     /// The packet-type field of a tracking packet: what the packet reports.
     public enum Status: String, Sendable, CaseIterable {
@@ -37,6 +45,18 @@ public enum AIS140 {
         case emergencyOn = 10
         case emergencyOff = 11
         case wireCut = 16
+        /// A help request (the assistance button): PanicBridge's vendor alert id, outside AIS-140's table, sent
+        /// with status `NR` and the emergency flag 0 so that no backend reads it as an emergency.
+        case helpRequest = 90
+        /// A help request closed (its `cleared` record): PanicBridge's vendor alert id, so that the end of a help
+        /// request is not sent as AIS-140's "emergency state off" (`11`).
+        case helpClosed = 91
+    }
+
+    /// The `EPB` packet type of an alert: `EMR` (AIS-140's emergency) or `HLP` (a help request).
+    public enum EmergencyType: String, Sendable, CaseIterable {
+        case emergency = "EMR"
+        case help = "HLP"
     }
 
     /// What a record becomes in a tracking packet.
@@ -86,7 +106,10 @@ public enum AIS140 {
     }
 
     /// What `record` becomes in a tracking packet, or nil when it travels otherwise (health) or not at all.
-    public static func tracking(of record: Record) -> Tracking? {
+    /// - Parameters:
+    ///   - clearing: for a `cleared` record, the kind of the alert it closes when known: a help request's end is
+    ///     alert `91`, an emergency's (or an unknown alert's) `11`.
+    public static func tracking(of record: Record, clearing: RecordKind? = nil) -> Tracking? {
         func make(
             _ status: Status, _ alert: AlertID, emergency: Bool = false, power: Bool = true, open: Bool = false
         )
@@ -96,9 +119,10 @@ public enum AIS140 {
         }
         switch record.body {
         case .position: return make(.normal, .locationUpdate)
-        // AIS-140 has one emergency: the assistance button is sent as one too (docs/uplink.md).
-        case .emergency, .help: return make(.emergency, .emergencyOn, emergency: true)
-        case .cleared: return make(.normal, .emergencyOff)
+        case .emergency: return make(.emergency, .emergencyOn, emergency: true)
+        // Not an emergency: a located normal packet with PanicBridge's help alert id (docs/uplink.md).
+        case .help: return make(.normal, .helpRequest)
+        case .cleared: return make(.normal, clearing == .help ? .helpClosed : .emergencyOff)
         case .tamper(.wireCut, _): return make(.tamper, .wireCut)
         case .tamper(.enclosure, _): return make(.tamper, .boxOpened, open: true)
         case .power(.lost, _): return make(.powerCut, .mainPowerDisconnected, power: false)
@@ -110,13 +134,15 @@ public enum AIS140 {
     /// The frames a tracking backend gets for `record` (one, or none for a kind AIS-140 does not carry).
     /// - Parameters:
     ///   - live: `L` (sent as it happened) or `H` (from the backlog).
+    ///   - clearing: for a `cleared` record, the kind of the alert it closes (see ``tracking(of:clearing:)``).
     public static func frames(
-        for record: Record, identity: BoxIdentity, live: Bool, health: HealthSettings = .init()
+        for record: Record, identity: BoxIdentity, live: Bool, health: HealthSettings = .init(),
+        clearing: RecordKind? = nil
     ) -> [String] {
         if case .health(let report) = record.body {
             return [healthPacket(report, identity: identity, settings: health)]
         }
-        guard let tracking = tracking(of: record) else { return [] }
+        guard let tracking = tracking(of: record, clearing: clearing) else { return [] }
         return [trackingPacket(record, tracking, identity: identity, live: live)]
     }
 
@@ -163,18 +189,20 @@ public enum AIS140 {
         return checksummed(fields)
     }
 
-    /// The emergency packet (`EPB`, `EMR`) an emergency-only backend gets for an alert record; nil for other
-    /// records (they are not sent there).
+    /// The emergency packet an emergency-only backend gets for an alert record (`EPB,EMR` for an emergency,
+    /// `EPB,HLP` for a help request); nil for other records (they are not sent there).
     public static func emergencyPacket(_ record: Record, identity: BoxIdentity, live: Bool) -> String? {
+        let type: EmergencyType
         switch record.body {
-        case .emergency, .help: break
+        case .emergency: type = .emergency
+        case .help: type = .help
         default: return nil
         }
         let fix = record.fix
         let (date, time) = dateTime(record.time)
         let (lat, ns, lon, ew) = coordinates(fix)
         let fields: [String] = [
-            "$", "EPB", "EMR", identity.imei, live ? "NM" : "SP", date + time, isValid(fix) ? "A" : "V",
+            "$", "EPB", type.rawValue, identity.imei, live ? "NM" : "SP", date + time, isValid(fix) ? "A" : "V",
             lat, ns, lon, ew, fixed(max(0, fix?.altitude ?? 0), 1), fixed(max(0, fix?.speed ?? 0), 1),
             fixed(0, 1),  // distance: not measured
             "G", identity.registrationField, "0000000000",

@@ -10,10 +10,12 @@ public struct AlertEngine: Sendable {
     public struct Configuration: Sendable, Equatable {
         public var positionInterval: Duration
         public var emergencyPositionInterval: Duration
-        /// How long the faster emergency rate continues after the emergency is cleared.
+        /// How long the faster emergency rate continues after an alert (emergency or help) is cleared; not in
+        /// privacy mode, where tracking stops with the last open alert.
         public var emergencyTrackingAfter: Duration
         public var healthInterval: Duration
-        /// No position record leaves the box; alerts still carry their fix.
+        /// Booths: no position record outside an alert. While an alert (emergency or help) is open the box tracks
+        /// at the emergency rate as anywhere else; alerts always carry their fix.
         public var privacyMode: Bool
 
         public init(
@@ -84,16 +86,22 @@ public struct AlertEngine: Sendable {
     /// Whether an emergency is latched open.
     public var emergencyOpen: Bool { persistentState.openEmergency != nil }
 
+    /// Whether any alert (an emergency or a help request) is open: the box tracks at the emergency rate.
+    public var alertOpen: Bool { emergencyOpen || !persistentState.openHelp.isEmpty }
+
     /// The position interval in force at `now`.
     public func positionInterval(at now: MonotonicInstant) -> Duration {
-        if emergencyOpen { return configuration.emergencyPositionInterval }
+        if alertOpen { return configuration.emergencyPositionInterval }
         if let until = fastTrackingUntil, now < until { return configuration.emergencyPositionInterval }
         return configuration.positionInterval
     }
 
+    /// Whether position records are made now: always, except in privacy mode outside an alert.
+    public var tracking: Bool { !configuration.privacyMode || alertOpen }
+
     /// When ``tick(_:health:)`` is next owed.
     public var nextDeadline: MonotonicInstant {
-        configuration.privacyMode ? nextHealth : min(nextPosition, nextHealth)
+        tracking ? min(nextPosition, nextHealth) : nextHealth
     }
 
     /// A classified input event.
@@ -104,13 +112,13 @@ public struct AlertEngine: Sendable {
             // room already has the alert and only it can clear it.
             guard persistentState.openEmergency == nil else { return [] }
             let draft = draft(.emergency(input: event.name), moment)
+            startFastTracking(moment.now)
             persistentState.openEmergency = draft.id
-            // Positions follow at the emergency rate from now.
-            nextPosition = min(nextPosition, moment.now.advanced(by: configuration.emergencyPositionInterval))
             return [draft]
         case .help:
             guard persistentState.openHelp.isEmpty else { return [] }
             let draft = draft(.help(input: event.name), moment)
+            startFastTracking(moment.now)
             persistentState.openHelp.append(draft.id)
             return [draft]
         case .wireCut:
@@ -136,21 +144,27 @@ public struct AlertEngine: Sendable {
         }
     }
 
-    /// An alert's state changed (from the uplink's lifecycle): a cleared emergency unlatches and starts the
-    /// tracking-after period; a cleared help request closes it.
+    /// An alert's state changed (from the uplink's lifecycle): a cleared emergency unlatches, a cleared help
+    /// request closes; either starts the tracking-after period once no alert is open.
     public mutating func alertStateChanged(alert: String, to state: AlertState, at now: MonotonicInstant) {
         guard state == .cleared else { return }
-        if persistentState.openEmergency == alert {
-            persistentState.openEmergency = nil
-            fastTrackingUntil = now.advanced(by: configuration.emergencyTrackingAfter)
-        }
+        let wasOpen = persistentState.openEmergency == alert || persistentState.openHelp.contains(alert)
+        if persistentState.openEmergency == alert { persistentState.openEmergency = nil }
         persistentState.openHelp.removeAll { $0 == alert }
+        if wasOpen, !alertOpen { fastTrackingUntil = now.advanced(by: configuration.emergencyTrackingAfter) }
+    }
+
+    /// An alert opens at `now`: positions follow at the emergency rate from now (in privacy mode, where none were
+    /// due, the first one an emergency interval after the alert, which carries the fix itself).
+    private mutating func startFastTracking(_ now: MonotonicInstant) {
+        let soon = now.advanced(by: configuration.emergencyPositionInterval)
+        nextPosition = tracking ? min(nextPosition, soon) : soon
     }
 
     /// Time has reached ``nextDeadline``: position and health records that are due.
     public mutating func tick(_ moment: Moment, health: () -> HealthReport) -> [RecordDraft] {
         var drafts: [RecordDraft] = []
-        if !configuration.privacyMode, moment.now >= nextPosition {
+        if tracking, moment.now >= nextPosition {
             // No fix, no position record: the alert path never waits for a fix, tracking has nothing to say.
             if moment.fix != nil { drafts.append(draft(.position, moment)) }
             nextPosition = moment.now.advanced(by: positionInterval(at: moment.now))
@@ -175,8 +189,10 @@ public struct AlertEngine: Sendable {
     }
 
     private func draft(_ body: RecordBody, _ moment: Moment) -> RecordDraft {
-        // Privacy mode: positions stay in the box; alerts (emergency, help, tamper) still carry where they happened.
-        let fix = configuration.privacyMode && !body.kind.isAlert ? nil : moment.fix
+        // Privacy mode: outside an alert no record says where the booth's user is; alerts (emergency, help,
+        // tamper) carry where they happened, and positions are made only while an alert is open.
+        let located = body.kind.isAlert || (body.kind == .position && alertOpen)
+        let fix = configuration.privacyMode && !located ? nil : moment.fix
         return RecordDraft(id: makeID(), time: moment.time, timeSource: moment.timeSource, fix: fix, body: body)
     }
 }

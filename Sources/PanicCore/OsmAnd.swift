@@ -4,11 +4,15 @@
 /// Field names are the ones `OsmAndProtocolDecoder` reads (`id`, `timestamp` in Unix seconds, `lat`, `lon`,
 /// `speed` in knots, `bearing`, `altitude`, `accuracy`, `hdop`, `valid`, `batt`); any other name becomes an attribute
 /// of the position, so `alarm=sos` (`tampering`, `powerCut`, `powerRestored`) becomes Traccar's alarm.
+///
+/// An emergency is `alarm=sos`; a help request is `alarm=general` (Traccar's general alarm: an event, not an SOS)
+/// with `panic=help`.
 public enum OsmAnd {
     /// Traccar's alarm attribute value for a record, or nil when the record is not an alarm.
     public static func alarm(of record: Record) -> String? {
         switch record.body {
-        case .emergency, .help: "sos"
+        case .emergency: "sos"
+        case .help: "general"
         case .tamper: "tampering"
         case .power(.lost, _): "powerCut"
         case .power(.restored, _): "powerRestored"

@@ -48,12 +48,30 @@ public struct BoxStatus: Codable, Sendable, Equatable {
         case unknown, reachable, unreachable
     }
 
+    /// One open alert (an emergency or a help request) and where it stands.
+    public struct Alert: Codable, Sendable, Equatable {
+        /// The alert's record id.
+        public var id: String
+        /// `emergency` or `help`.
+        public var kind: String
+        /// `stored`, `sent`, `acknowledged`, `dispatched` or `on-scene`.
+        public var state: String
+
+        public init(id: String, kind: String, state: String) {
+            self.id = id
+            self.kind = kind
+            self.state = state
+        }
+    }
+
     public var version: String
     public var device: String
     public var board: String
-    /// `armed`, `emergency open`, `help open` or `fault`.
+    /// `armed`, `emergency open`, `help open`, `emergency and help open` or `fault`.
     public var state: String
     public var emergencyOpen: Bool
+    /// Every open alert, the emergency first.
+    public var alerts: [Alert]
     /// What the LED and buzzer show (`armed`, `stored`, `sent`, `help-on-the-way`, `cleared`, `fault`).
     public var indicator: String
     public var inputs: [Input]
@@ -105,6 +123,7 @@ public struct BoxStatus: Codable, Sendable, Equatable {
         if let mode = fix.mode { fixLine += ", \(mode)" }
         if let satellites = fix.satellites { fixLine += ", \(satellites) satellites" }
         if let hdop = fix.hdop { fixLine += ", HDOP \(hdop)" }
+        for alert in alerts { lines.append("alert       \(alert.kind) \(alert.id): \(alert.state)") }
         lines.append("fix         \(fixLine) (\(fix.chunksDecoded) chunks decoded)")
         var queue = "\(queued) queued"
         if let age = oldestUndeliveredAgeSeconds { queue += ", oldest \(Self.seconds(age)) old" }

@@ -98,19 +98,20 @@ public struct Daemon: Sendable {
                 capacity: config.outboxMaxRecords,
                 positionIntervalSeconds: Int(config.rates.position.components.seconds),
                 emergencyIntervalSeconds: Int(config.rates.emergencyPosition.components.seconds))
+            var options = AIS140Options(
+                identity: identity, emergencyOnly: backend.emergencyOnly, health: health,
+                tls: backend.url.scheme == "tls", heartbeat: backend.heartbeat ?? AIS140Options.defaultHeartbeat)
+            options.sendHelp = backend.sendHelp
             return BackendConfiguration(
                 name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,
-                requestTimeout: backend.timeout, backlogOrder: order,
-                wire: .ais140(
-                    AIS140Options(
-                        identity: identity, emergencyOnly: backend.emergencyOnly, health: health,
-                        tls: backend.url.scheme == "tls", heartbeat: backend.heartbeat ?? AIS140Options.defaultHeartbeat
-                    )), role: backend.effectiveRole)
+                requestTimeout: backend.timeout, backlogOrder: order, wire: .ais140(options),
+                role: backend.effectiveRole)
         case .osmand:
             return BackendConfiguration(
                 name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,
                 requestTimeout: backend.timeout, backlogOrder: order,
-                wire: .osmAnd(OsmAndOptions(deviceID: config.identity?.imei ?? deviceID)), role: backend.effectiveRole)
+                wire: .osmAnd(OsmAndOptions(deviceID: config.identity?.imei ?? deviceID, sendHelp: backend.sendHelp)),
+                role: backend.effectiveRole)
         }
         // The config names the control room's public key as base64url of its 32 raw bytes; its JWK form is
         // what DeviceIdentity parses and validates as an Ed25519 point.
@@ -363,7 +364,11 @@ struct BoxService: Service {
         }
     }
 
-    func log(_ event: BoxEvent) {
+    func log(_ event: BoxEvent) { Self.log(event, to: logger) }
+
+    /// What the journal says about a box event: one notice line per alert event (an emergency's or a help
+    /// request's `stored` is its transition's line; the record's own line is info).
+    static func log(_ event: BoxEvent, to logger: Logger) {
         switch event {
         case .input(let input):
             let level: Logger.Level = input.kind.isFault || input.kind.isTamper ? .warning : .info
@@ -372,8 +377,13 @@ struct BoxService: Service {
                 level: level, "\(what): \(input.name) \(input.kind.rawValue)",
                 metadata: ["role": "\(input.role.rawValue)"])
         case .stored(let id, let kind, let sequence):
-            let level: Logger.Level = kind == .position || kind == .health ? .debug : .notice
-            let what = kind.isAlert ? "alert stored" : "record stored"
+            let level: Logger.Level =
+                switch kind {
+                case .position, .health: .debug
+                case .emergency, .help: .info
+                default: .notice
+                }
+            let what = kind.isAlert && level == .notice ? "alert stored" : "record stored"
             logger.log(
                 level: level, "\(what): \(kind.rawValue)", metadata: ["id": "\(id)", "seq": "\(sequence)"])
         case .held(let id, let kind):

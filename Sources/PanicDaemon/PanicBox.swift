@@ -146,6 +146,19 @@ public final class PanicBox: Service, Sendable {
     /// Whether an emergency is latched open.
     public var emergencyOpen: Bool { engine.withLock { $0.emergencyOpen } }
 
+    /// The open alerts (the engine's: an emergency until the control room clears it, help requests) with their
+    /// state as the uplink last reported it (`stored` until it reports one), the emergency first.
+    public var openAlerts: [BoxStatus.Alert] {
+        let open = engine.withLock { $0.persistentState }
+        let known = situation.withLock { $0.alerts }
+        let ids =
+            [open.openEmergency].compactMap { $0 }.map { ($0, RecordKind.emergency) }
+            + open.openHelp.map { ($0, RecordKind.help) }
+        return ids.map { id, kind in
+            BoxStatus.Alert(id: id, kind: kind.rawValue, state: (known[id]?.state ?? .stored).rawValue)
+        }
+    }
+
     private func post(_ item: Work) {
         pending.withLock { $0 += 1 }
         workSink.yield(item)

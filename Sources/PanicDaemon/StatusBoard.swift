@@ -195,7 +195,9 @@ public final class StatusBoard: Sendable {
             mode: recordFix?.mode.rawValue, satellites: recordFix?.satellites, hdop: recordFix?.hdop,
             chunksDecoded: box.fixes.chunksDecoded)
         let wall = box.fixes.wallTime(at: now).time.epochMilliseconds
-        let emergencyOpen = box.emergencyOpen
+        let alerts = box.openAlerts
+        let emergencyOpen = alerts.contains { $0.kind == RecordKind.emergency.rawValue }
+        let helpOpen = alerts.contains { $0.kind == RecordKind.help.rawValue }
         return state.withLock { state in
             let inputs = state.inputs.map { input in
                 BoxStatus.Input(
@@ -213,12 +215,17 @@ public final class StatusBoard: Sendable {
             }
             let faulty = inputs.contains { $0.fault != nil }
             let stateName =
-                state.indicator == .notStoredFull
-                ? "alert not stored: card full"
-                : emergencyOpen ? "emergency open" : state.indicator == .fault || faulty ? "fault" : "armed"
+                switch (emergencyOpen, helpOpen) {
+                case _ where state.indicator == .notStoredFull: "alert not stored: card full"
+                case (true, true): "emergency and help open"
+                case (true, false): "emergency open"
+                case (false, true): "help open"
+                case (false, false): state.indicator == .fault || faulty ? "fault" : "armed"
+                }
             return BoxStatus(
                 version: PanicBridgeVersion.current, device: deviceID, board: boardID, state: stateName,
-                emergencyOpen: emergencyOpen, indicator: state.indicator.rawValue, inputs: inputs, fix: fix,
+                emergencyOpen: emergencyOpen, alerts: alerts, indicator: state.indicator.rawValue, inputs: inputs,
+                fix: fix,
                 backends: backends, queued: outbox.status?.undelivered ?? 0,
                 oldestUndeliveredAgeSeconds: outbox.status?.oldest.map { Double(wall - $0.epochMilliseconds) / 1000 },
                 faults: outbox.status?.faults ?? [], lastError: outbox.error ?? state.lastError,

@@ -1,4 +1,5 @@
 import ControlRoomKit
+import PanicCore
 
 /// What one box committed, compared record by record with what the control room stored: a record counts as
 /// delivered only when the control room holds the same envelope (same sequence, same SHA-256) — a refused record,
@@ -18,6 +19,17 @@ public struct DeliveryAudit: Sendable, Equatable {
     /// Records the control room holds under the box's id that are not in its outbox (e.g. from an outbox the box
     /// lost); reported, not counted as lost.
     public var foreign: Int
+
+    /// How many of the box's records the control room holds (same sequence, same hash), by kind: what
+    /// `delivered: KIND` expectations count when the control room's API has no per-kind counts (an external one).
+    public static func deliveredByKind(
+        committed: [(RecordIdentity, RecordKind)], stored: [RecordIdentity]
+    ) -> [RecordKind: Int] {
+        let atRoom = Set(stored)
+        var counts: [RecordKind: Int] = [:]
+        for (identity, kind) in committed where atRoom.contains(identity) { counts[kind, default: 0] += 1 }
+        return counts
+    }
 
     /// Compares `committed` (the outbox) with `stored` (the control room); `confirmed` are the sequences the box
     /// was told are delivered.

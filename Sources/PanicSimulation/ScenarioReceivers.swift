@@ -132,15 +132,23 @@ final class ScenarioReceivers: Sendable {
         var problems: [String] = []
         let frames = receiver.frames
         if emergencyOnly {
-            let wanted = records.filter {
-                AIS140.emergencyPacket($0, identity: BoxIdentity(imei: "0"), live: true) != nil
-            }
+            let emergencies = records.filter { $0.kind == .emergency }.count
+            let helps = records.filter { $0.kind == .help }.count
             let epb = frames.filter { $0.text.hasPrefix("$,EPB,EMR,") }
-            if epb.count != wanted.count { problems.append("\(epb.count) EPB frames for \(wanted.count) alerts") }
-            if !epb.allSatisfy({ $0.position?.alarm == "sos" }) {
-                problems.append("an EPB frame without the SOS alarm")
+            let help = frames.filter { $0.text.hasPrefix("$,EPB,HLP,") }
+            if epb.count != emergencies {
+                problems.append("\(epb.count) EPB,EMR frames for \(emergencies) emergencies")
             }
-            let text = "\(label): \(epb.count) emergencies as EPB, each once with the SOS alarm"
+            if help.count != helps { problems.append("\(help.count) EPB,HLP frames for \(helps) help requests") }
+            if !epb.allSatisfy({ $0.position?.alarm == "sos" }) {
+                problems.append("an EPB,EMR frame without the SOS alarm")
+            }
+            if help.contains(where: { $0.position?.alarm != nil }) {
+                problems.append("a help request read as an alarm")
+            }
+            let text =
+                "\(label): \(epb.count) emergencies as EPB,EMR each once with the SOS alarm, "
+                + "\(help.count) help requests as EPB,HLP without it"
             return problems.isEmpty ? (text, true) : (text + ": " + problems.joined(separator: "; "), false)
         }
         // Tracking frames by frame number (the record's sequence number).
@@ -155,8 +163,11 @@ final class ScenarioReceivers: Sendable {
         }
         var alerts = 0
         var positions = 0
+        let kinds = Dictionary(records.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first })
         for record in records {
-            guard let tracking = AIS140.tracking(of: record) else { continue }
+            var clearing: RecordKind?
+            if case .cleared(let alert, _) = record.body { clearing = kinds[alert] }
+            guard let tracking = AIS140.tracking(of: record, clearing: clearing) else { continue }
             let number = Int(record.sequence % 1_000_000)
             let got = seen[number] ?? []
             if got.count != 1 {
@@ -166,6 +177,15 @@ final class ScenarioReceivers: Sendable {
             let expected = ITSFrameReader.alarm(tracking.status.rawValue)
             if got[0].alarm != expected {
                 problems.append("record \(record.sequence): alarm \(got[0].alarm ?? "none"), not \(expected ?? "none")")
+            }
+            // Help and emergency differ: the alert id and the emergency flag say which it was (and which one a
+            // `cleared` record closed: 91 for help, 11 for an emergency).
+            if record.kind.isAlert || record.kind == .cleared,
+                got[0].event != tracking.alert.rawValue || got[0].emergency != tracking.emergency
+            {
+                problems.append(
+                    "record \(record.sequence) (\(record.kind.rawValue)): alert \(got[0].event ?? -1), "
+                        + "emergency \(got[0].emergency ?? false)")
             }
             if record.kind == .position { positions += 1 } else if record.kind.isAlert { alerts += 1 }
         }

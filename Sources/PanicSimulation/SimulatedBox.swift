@@ -114,6 +114,15 @@ final class SimulatedBox {
             confirmed: try outbox.deliveredSequences(backend: Self.backend))
     }
 
+    /// The box's records the control room holds, by kind (compared by sequence and envelope hash).
+    func deliveredByKind(against client: any ControlRoomClient) async throws -> [RecordKind: Int] {
+        guard let outbox else { throw SimulationError("\(name) is off: its outbox cannot be audited") }
+        let committed = try outbox.records().map {
+            (RecordIdentity(sequence: $0.sequence, hash: Envelope.hash($0.envelope)), $0.kind)
+        }
+        return DeliveryAudit.deliveredByKind(committed: committed, stored: try await client.records(device: deviceID))
+    }
+
     /// Builds the box from its files and starts it.
     func powerOn() throws {
         guard box == nil else { return }

@@ -46,12 +46,14 @@ public final class AIS140Transport: RecordTransport {
 
     /// The frames `outgoing` becomes on this backend (none for a record it does not carry).
     public func frames(for outgoing: OutgoingRecord) -> [String] {
+        if !options.sendHelp, outgoing.isHelp { return [] }
         if options.emergencyOnly {
             return AIS140.emergencyPacket(outgoing.record, identity: options.identity, live: outgoing.live).map { [$0] }
                 ?? []
         }
         return AIS140.frames(
-            for: outgoing.record, identity: options.identity, live: outgoing.live, health: options.health)
+            for: outgoing.record, identity: options.identity, live: outgoing.live, health: options.health,
+            clearing: outgoing.clearedKind)
     }
 
     public func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport {

@@ -63,7 +63,12 @@ extension BackendUplink {
                 continue
             }
             // A fresh alert is live wherever it is: it goes out as it happened.
-            outgoing.append(OutgoingRecord(record: record, live: stored.time.epochMilliseconds >= cutoff))
+            // A `cleared` record says which alert it closes by id: the receivers tell a help request's end apart.
+            var clearedKind: RecordKind?
+            if case .cleared(let alert, _) = record.body { clearedKind = try? outbox.kind(ofRecord: alert) }
+            outgoing.append(
+                OutgoingRecord(
+                    record: record, live: stored.time.epochMilliseconds >= cutoff, clearedKind: clearedKind))
             sent.append(stored)
         }
         let report = await receiver.deliver(outgoing, timeout: configuration.requestTimeout)

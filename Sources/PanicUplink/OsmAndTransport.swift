@@ -19,6 +19,13 @@ public final class OsmAndTransport: RecordTransport {
         self.options = options
     }
 
+    /// The request URL for `outgoing`, or nil when it is not sent here (health; help and its `cleared` record when
+    /// `send_help: false`).
+    public func requestURL(for outgoing: OutgoingRecord) -> String? {
+        if !options.sendHelp, outgoing.isHelp { return nil }
+        return requestURL(for: outgoing.record)
+    }
+
     /// The request URL for `record`, or nil when OsmAnd does not carry it (health).
     public func requestURL(for record: Record) -> String? {
         guard let items = OsmAnd.items(for: record, id: options.deviceID) else { return nil }
@@ -28,7 +35,7 @@ public final class OsmAndTransport: RecordTransport {
 
     public func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport {
         for (index, outgoing) in records.enumerated() {
-            guard let target = requestURL(for: outgoing.record) else { continue }
+            guard let target = requestURL(for: outgoing) else { continue }
             var request = HTTPClientRequest(url: target)
             request.method = .POST
             do {

@@ -26,6 +26,8 @@ public struct AIS140Options: Sendable, Hashable {
     public var tls: Bool
     /// How often the box logs in and sends a heartbeat while it has nothing else to send.
     public var heartbeat: Duration
+    /// Whether help requests are sent (as `NR` alert 90 / `EPB,HLP`); false settles them unsent.
+    public var sendHelp = true
 
     /// The heartbeat interval when the configuration names none.
     public static let defaultHeartbeat = Duration.seconds(120)
@@ -46,8 +48,13 @@ public struct AIS140Options: Sendable, Hashable {
 public struct OsmAndOptions: Sendable, Hashable {
     /// The device's unique id in Traccar (the IMEI when the configuration has one, else the device id).
     public var deviceID: String
+    /// Whether help requests are sent (as `alarm=general`); false settles them unsent.
+    public var sendHelp: Bool
 
-    public init(deviceID: String) { self.deviceID = deviceID }
+    public init(deviceID: String, sendHelp: Bool = true) {
+        self.deviceID = deviceID
+        self.sendHelp = sendHelp
+    }
 }
 
 /// A record on its way to a receiver of another protocol, decoded from its envelope.
@@ -55,11 +62,17 @@ public struct OutgoingRecord: Sendable, Hashable {
     public var record: Record
     /// Whether it goes out as it happened (made within the outbox's live window) rather than from the backlog.
     public var live: Bool
+    /// For a `cleared` record: the kind of the alert it closes (emergency or help), when the outbox still has it.
+    public var clearedKind: RecordKind?
 
-    public init(record: Record, live: Bool) {
+    public init(record: Record, live: Bool, clearedKind: RecordKind? = nil) {
         self.record = record
         self.live = live
+        self.clearedKind = clearedKind
     }
+
+    /// Whether the record is a help request or the end of one (what `send_help: false` keeps from a backend).
+    public var isHelp: Bool { record.body.kind == .help || clearedKind == .help }
 }
 
 /// What a receiver acknowledged of one delivery, in its own terms.

@@ -30,7 +30,10 @@ struct SimCommand: AsyncParsableCommand {
 
     @Option(
         name: .shortAndLong,
-        help: "The scenario file (default sim/scenarios/demo.yaml, or interactive.yaml with --interactive).")
+        help: """
+            The scenario file (default sim/scenarios/demo.yaml, or interactive.yaml with --interactive: from the \
+            source tree when run in one, else the installed /usr/share/panicbridge).
+            """)
     var scenario: String?
 
     @Flag(help: "Run in real time (the system clock) instead of on the virtual clock.")
@@ -104,7 +107,10 @@ struct SimCommand: AsyncParsableCommand {
             try await runFleet(devices: fleet)
             return
         }
-        let path = scenario ?? (interactive ? "sim/scenarios/interactive.yaml" : "sim/scenarios/demo.yaml")
+        // The shipped scenarios: from the source tree when run in one, else the installed share directory.
+        let path =
+            scenario
+            ?? SharedFiles.locate(interactive ? "sim/scenarios/interactive.yaml" : "sim/scenarios/demo.yaml")
         let (parsed, problems) = Scenario.load(path: path)
         guard let parsed else {
             for problem in problems { say("error \(path): \(problem)") }
@@ -187,7 +193,12 @@ struct SimCommand: AsyncParsableCommand {
 
         let started = ContinuousClock.now
         let simulator = try FleetSimulator(
-            configuration: .init(devices: devices, duration: duration, seed: seed), directory: directory, print: say)
+            configuration: .init(
+                devices: devices, duration: duration, seed: seed, board: SharedFiles.locate("boards/sim.yaml"),
+                routes: ["sim/routes/jaipur-jctsl-3a.csv", "sim/routes/indore-aictsl-ibus-5438.csv"].map {
+                    SharedFiles.locate($0)
+                }),
+            directory: directory, print: say)
         let report = try await simulator.run()
         let took = ContinuousClock.now - started
 

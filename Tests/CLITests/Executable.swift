@@ -32,12 +32,17 @@ struct Executable {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     @discardableResult
-    func run(_ arguments: [String], in directory: URL = Executable.repositoryRoot, stdin: Data? = nil) throws -> Output
-    {
+    func run(
+        _ arguments: [String], in directory: URL = Executable.repositoryRoot, stdin: Data? = nil,
+        environment: [String: String] = [:]
+    ) throws -> Output {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
         process.currentDirectoryURL = directory
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let out = Pipe()
         let err = Pipe()
         let input = Pipe()

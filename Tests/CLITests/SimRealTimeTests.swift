@@ -130,6 +130,7 @@ extension CLISuite {
                   - milestone: accepted
                     after: network-up
                     within: 10s
+                  - delivered: emergency    # counted against the external control room's records
                   - lost: 0
                   - duplicates: 0
                 """

@@ -64,7 +64,8 @@ struct MonitorTests {
     @Test("the systemd status line: state, fix, queue and the last delivery")
     func summary() {
         var status = BoxStatus(
-            version: "0.9.0", device: "d", board: "sim", state: "armed", emergencyOpen: false, indicator: "armed",
+            version: "0.9.0", device: "d", board: "sim", state: "armed", emergencyOpen: false, alerts: [],
+            indicator: "armed",
             inputs: [],
             fix: .init(current: true, ageSeconds: 1.4, mode: "3d", satellites: 9, hdop: 0.9, chunksDecoded: 10),
             backends: [
