@@ -99,13 +99,19 @@ public struct RecordDraft: Hashable, Sendable {
     public var fix: RecordFix?
     /// The kind-specific content.
     public var body: RecordBody
+    /// The radio, supply and ignition readings when the record was made (nil: none known).
+    public var telemetry: Telemetry?
 
-    public init(id: String, time: RecordTime, timeSource: TimeSource, fix: RecordFix?, body: RecordBody) {
+    public init(
+        id: String, time: RecordTime, timeSource: TimeSource, fix: RecordFix?, body: RecordBody,
+        telemetry: Telemetry? = nil
+    ) {
         self.id = id
         self.time = time
         self.timeSource = timeSource
         self.fix = fix
         self.body = body
+        self.telemetry = telemetry
     }
 }
 
@@ -132,6 +138,9 @@ public struct Record: Hashable, Sendable, Codable {
     public var fix: RecordFix?
     /// The kind-specific content.
     public var body: RecordBody
+    /// The radio, supply and ignition readings when the record was made; nil (and absent from the JSON) when none
+    /// was known, as in every record from earlier releases.
+    public var telemetry: Telemetry?
 
     /// The record's kind (from its body).
     public var kind: RecordKind { body.kind }
@@ -149,6 +158,7 @@ public struct Record: Hashable, Sendable, Codable {
         timeSource = draft.timeSource
         fix = draft.fix
         body = draft.body
+        telemetry = draft.telemetry.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -157,7 +167,7 @@ public struct Record: Hashable, Sendable, Codable {
         case sequence = "seq"
         case id
         case previousHash = "prev"
-        case time, timeSource, fix, body
+        case time, timeSource, fix, body, telemetry
     }
 
     enum BodyKeys: String, CodingKey {
@@ -174,6 +184,7 @@ public struct Record: Hashable, Sendable, Codable {
         time = try container.decode(RecordTime.self, forKey: .time)
         timeSource = try container.decode(TimeSource.self, forKey: .timeSource)
         fix = try container.decodeIfPresent(RecordFix.self, forKey: .fix)
+        telemetry = try container.decodeIfPresent(Telemetry.self, forKey: .telemetry)
         let kind = try container.decode(RecordKind.self, forKey: .kind)
         switch kind {
         case .health:
@@ -216,6 +227,9 @@ public struct Record: Hashable, Sendable, Codable {
         try container.encode(time, forKey: .time)
         try container.encode(timeSource, forKey: .timeSource)
         try container.encode(fix, forKey: .fix)
+        // Absent, not null, when nothing was measured: a record without readings stays byte-for-byte what
+        // earlier releases made.
+        try container.encodeIfPresent(telemetry, forKey: .telemetry)
         switch body {
         case .emergency(let input), .help(let input):
             var fields = container.nestedContainer(keyedBy: BodyKeys.self, forKey: .body)
