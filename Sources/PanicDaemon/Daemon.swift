@@ -380,7 +380,8 @@ struct BoxService: Service {
             let level: Logger.Level =
                 switch kind {
                 case .position, .health: .debug
-                case .emergency, .help: .info
+                // Alerts and their ends have a transition line at notice (`.alert`): the record's line is info.
+                case .emergency, .help, .cleared: .info
                 default: .notice
                 }
             let what = kind.isAlert && level == .notice ? "alert stored" : "record stored"

@@ -128,7 +128,8 @@ public final class AlertDesk: Sendable {
                     let transition = state.lifecycle.commanded(command.action, alert: command.alert)
                     if command.action == .clear { handled.clears.append(command.alert) }
                     if let transition { transitions.append(transition) }
-                    logger.notice(
+                    // Info: the transition it makes is the event's one notice line (the daemon logs it).
+                    logger.info(
                         "command accepted",
                         metadata: [
                             "backend": "\(backend)", "action": "\(command.action.rawValue)",

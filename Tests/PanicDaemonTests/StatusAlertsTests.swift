@@ -98,4 +98,15 @@ struct StatusAlertsTests {
         let notices = handler.lines.withLock { $0.filter { $0.0 == .notice }.map(\.1) }
         #expect(notices.filter { $0.contains("emergency") }.count == 1, "\(notices)")
     }
+
+    @Test("clearing an alert is one notice line: the transition, not the cleared record as well")
+    func oneNoticePerClear() {
+        let handler = LevelLogHandler()
+        let logger = Logger(label: "test") { _ in handler }
+        BoxService.log(.stored(id: "c1", kind: .cleared, sequence: 9), to: logger)
+        BoxService.log(
+            .alert(AlertTransition(alert: "a1", kind: .emergency, from: .acknowledged, to: .cleared)), to: logger)
+        let notices = handler.lines.withLock { $0.filter { $0.0 >= .notice }.map(\.1) }
+        #expect(notices == ["alert cleared: emergency"])
+    }
 }

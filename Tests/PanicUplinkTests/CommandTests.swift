@@ -1,9 +1,11 @@
 import ControlRoomKit
 import Foundation
+import Logging
 import PanicCore
 import PanicSigning
 import PanicStore
 import PanicUplink
+import Synchronization
 import Testing
 
 @Suite("Control-room commands on the device", .timeLimit(.minutes(5)))
@@ -122,7 +124,7 @@ struct OperatorActionTests {
     /// One box with an emergency the control room on loopback has accepted: `body` goes on from help on the way,
     /// driving virtual time with `until`, and gets every transition the box made.
     func withAcceptedEmergency(
-        seed: UInt64, prepare: (RunningControlRoom) async throws -> Void = { _ in },
+        seed: UInt64, logger: Logger = quietLogger, prepare: (RunningControlRoom) async throws -> Void = { _ in },
         _ body: (_ server: RunningControlRoom, _ device: TestDevice, _ press: RecordDraft, _ until: Driver) async throws
             -> Void
     ) async throws -> [AlertState] {
@@ -136,7 +138,7 @@ struct OperatorActionTests {
             let uplink = try Uplink(
                 outbox: device.outbox, deviceID: device.id, signingKey: device.key,
                 backends: [.init(name: "cr", url: server.url, controlRoomKey: server.key.identity)],
-                clock: clock, wallClock: wall, seed: seed, logger: quietLogger)
+                clock: clock, wallClock: wall, seed: seed, logger: logger)
             let driver = Driver(uplink: uplink, clock: clock)
             let transitions = uplink.alerts.transitions
             try await withUplink(uplink) {
@@ -163,6 +165,22 @@ struct OperatorActionTests {
             #expect(kinds == [.emergency, .cleared])
         }
         #expect(seen == [.stored, .sent, .acknowledged, .cleared])
+    }
+
+    /// The alert's own transition is the daemon's one notice line per event (docs/daemon.md → *Logs*); the command
+    /// that caused it is a detail at info, so an acknowledgement is not logged at notice twice.
+    @Test("an accepted and a clearing command are logged below notice: the transition is the event's notice line")
+    func commandsBelowNotice() async throws {
+        let handler = CapturedLines()
+        let logger = Logger(label: "uplink") { _ in handler }
+        _ = try await withAcceptedEmergency(seed: 6, logger: logger) { server, device, press, driver in
+            try await server.room.clear(device: device.id, alert: press.id)
+            try await driver.until { try await server.room.allAlerts().first?.deviceCleared == true }
+        }
+        let lines = handler.lines.withLock { $0 }
+        #expect(lines.contains { $0.1.contains("command accepted") }, "the commands are logged")
+        let notices = lines.filter { $0.0 >= .notice && $0.1.contains("command accepted") }
+        #expect(notices.isEmpty, "\(notices)")
     }
 
     @Test("the desk's dispatch stages reach the box: help on the way → responder dispatched → on scene → cleared")
@@ -226,5 +244,25 @@ struct OperatorActionTests {
                 #expect(try await server.room.recordCount(device: device.id) == 1)
             }
         }
+    }
+}
+
+/// Keeps every log line with its level.
+final class CapturedLines: LogHandler, Sendable {
+    let lines = Mutex<[(Logger.Level, String)]>([])
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+    func log(event: LogEvent) {
+        lines.withLock { $0.append((event.level, event.message.description)) }
     }
 }
