@@ -4,7 +4,7 @@
 # binaries both times, which open whichever libgpiod they find. docs/inputs.md → "The rig". `make test` runs it;
 # everything it makes is cached under .build/hil/.
 HIL_APT_PACKAGES := qemu-system-x86 linux-image-6.12-amd64 linux-headers-6.12-amd64 linux-source-6.12 \
-	busybox-static cpio xz-utils debootstrap python3 pkg-config
+	busybox-static cpio xz-utils debootstrap python3
 HIL_CACHE := $(CURDIR)/.build/hil
 HIL_TIMEOUT ?= 900
 # gpiod1: .build/debug on this host's libgpiod 1.6; gpiod2: the same binaries chrooted in a trixie root, on its
