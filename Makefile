@@ -1,9 +1,10 @@
 # PanicBridge — build, test and run the simulated board.
 # `make demo` and `make test` install missing Debian packages first (as root), then build and run.
 SWIFT ?= swift
-# System packages: the three C libraries, pkg-config, the GPIO tools for installers, Python for the JOSE
-# cross-check in the tests. (The packaging tools are mk/deb.mk's DEB_PACKAGES.)
-APT_PACKAGES := pkg-config libgpiod-dev libserialport-dev libsqlite3-dev gpiod python3 python3-pip
+# System packages: the two C libraries linked in, pkg-config, the GPIO tools for installers (and with them the
+# libgpiod panicd opens at run time and its tests load: libgpiod2 on Debian 12, libgpiod3 on 13; building needs
+# no libgpiod), Python for the JOSE cross-check in the tests. (The packaging tools are mk/deb.mk's DEB_PACKAGES.)
+APT_PACKAGES := pkg-config libserialport-dev libsqlite3-dev gpiod python3 python3-pip
 BIN := .build/debug
 ## Every release build (packages, benches) in one .build tree with the same flags: each Swift and C function in a
 ## section of its own, so the linker can place the functions the idle daemon runs together (dist/panicd.order,

@@ -3,7 +3,6 @@
 //
 // Module graph (who may import whom) is documented in README.md → Architecture. The rule that matters:
 // pure logic (NMEA, PanicCore) imports no backend and no C module; backends depend on the seam, never the reverse.
-import Foundation
 import PackageDescription
 
 /// Settings every project target shares: Swift 6 strict concurrency, and no warnings allowed.
@@ -11,26 +10,6 @@ let strict: [SwiftSetting] = [
     .treatAllWarnings(as: .error),
     .enableUpcomingFeature("ExistentialAny"),
 ]
-
-/// The libgpiod API the GPIO backend is compiled for, from the installed library's pkg-config version: 1.6
-/// (Debian 12 bookworm) or 2.x (Debian 13 trixie, Raspberry Pi OS since October 2025). `PANICBRIDGE_LIBGPIOD=1`
-/// or `=2` overrides the probe (docs/inputs.md).
-let libgpiodMajor: Int = {
-    let environment = ProcessInfo.processInfo.environment
-    if let forced = environment["PANICBRIDGE_LIBGPIOD"].flatMap({ Int($0) }) { return forced }
-    let probe = Process()
-    probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    probe.arguments = ["pkg-config", "--modversion", "libgpiod"]
-    let output = Pipe()
-    probe.standardOutput = output
-    probe.standardError = FileHandle.nullDevice
-    guard (try? probe.run()) != nil else { return 1 }
-    probe.waitUntilExit()
-    let version = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return version.hasPrefix("2.") ? 2 : 1
-}()
-/// Compiles the libgpiod 2 side of the backend (and of its tests) when that is the installed API.
-let gpiod: [SwiftSetting] = libgpiodMajor == 2 ? [.define("LIBGPIOD_V2")] : []
 
 let package = Package(
     name: "PanicBridge",
@@ -65,12 +44,9 @@ let package = Package(
     ],
     targets: [
         // MARK: C libraries, found through pkg-config; each is a modulemap plus a one-line shim header.
-        .systemLibrary(
-            name: "CGPIOD",
-            path: "Sources/CGPIOD",
-            pkgConfig: "libgpiod",
-            providers: [.apt(["libgpiod-dev"])]
-        ),
+        // CGPIOD is the exception: no library and no system header, only the declarations the GPIO backend needs
+        // to call libgpiod 1.6 or 2.x, which panicd opens at run time (PanicLinux/GPIODLibrary.swift).
+        .systemLibrary(name: "CGPIOD", path: "Sources/CGPIOD"),
         .systemLibrary(
             name: "CSerialPort",
             path: "Sources/CSerialPort",
@@ -97,7 +73,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict + gpiod
+            swiftSettings: strict
         ),
         .target(name: "PanicSim", dependencies: ["PanicHardware", "PanicCore", "NMEA"], swiftSettings: strict),
 
@@ -244,7 +220,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: strict + gpiod),
+            swiftSettings: strict),
         .testTarget(
             name: "PanicSimTests", dependencies: ["PanicSim", "PanicHardware", "PanicCore"], swiftSettings: strict),
         .testTarget(

@@ -136,6 +136,12 @@ install -m 0644 config/panicd.example.yaml "$root/usr/share/doc/panicbridge/exam
 install -m 0644 README.md docs/configuration.md docs/daemon.md "$root/usr/share/doc/panicbridge/"
 install -m 0644 boards/README.md "$root/usr/share/doc/panicbridge/boards.md"
 install -m 0644 udev/README.md "$root/usr/share/doc/panicbridge/udev.md"
+# panicd opens libgpiod at run time (libgpiod.so.3, else libgpiod.so.2: debian/control's `libgpiod3 | libgpiod2`,
+# which dpkg-shlibdeps cannot see). A NEEDED entry would tie the package to one release's libgpiod again.
+if readelf -d "$root/usr/bin/panicd" | grep -q 'NEEDED.*libgpiod'; then
+    echo "build-deb: panicd links libgpiod; it must open it at run time (PanicLinux/GPIODLibrary.swift)" >&2
+    exit 1
+fi
 finish panicbridge panicd
 
 echo "== staging panicbridge-controlroom"

@@ -1,6 +1,7 @@
 import Foundation
 import PanicConfig
 import PanicCore
+import PanicLinux
 import PanicSigning
 
 /// `panicd config check` (like `sshd -t`): every problem of a configuration, its board file and its device key,
@@ -38,6 +39,15 @@ public struct ConfigCheck: Sendable {
             report.summary.append(
                 "board \(board.id) (\(config.boardFile)): backend \(board.backend.rawValue), "
                     + "\(board.inputs.count) input(s), \(board.outputs.count) output(s)")
+        }
+        // A GPIO board needs libgpiod at run time (panicd opens it then; it is not linked in).
+        if let board, board.backend == .gpiod {
+            do {
+                let library = try GPIODLibrary.load(environment: environment)
+                report.summary.append("libgpiod: \(library.api), opened as \(library.path)")
+            } catch {
+                report.problems.append("board \(board.id) (\(config.boardFile)) needs libgpiod: \(error)")
+            }
         }
 
         do {

@@ -295,6 +295,10 @@ public struct Daemon: Sendable {
             } catch {
                 throw DaemonError("board \(board.id) (\(config.boardFile)): \(error)")
             }
+            // Opened at run time (GPIODLibrary): which one this box got, for whoever reads the journal.
+            if let library = try? GPIODLibrary.loaded() {
+                logger.info("GPIO through \(library.api), opened as \(library.path)")
+            }
             let gnss: any GNSSFixSource
             do { gnss = try Self.gnssSource(board.gnss, clock: clock, logger: logger.child("gnss")) } catch {
                 throw DaemonError("board file \(config.boardFile): \(error)")

@@ -1,7 +1,8 @@
 import PanicCore
 import SystemPackage
 
-/// A libgpiod call failed: which call, the errno it left, and the line and chip it was about.
+/// A libgpiod call failed: which call, the errno it left, and the line and chip it was about; or libgpiod could not
+/// be loaded at all (``problem``).
 public struct GPIODError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The libgpiod (or system) function that failed, e.g. `gpiod_line_request_both_edges_events_flags`.
     public var call: String
@@ -13,17 +14,25 @@ public struct GPIODError: Error, Sendable, Equatable, CustomStringConvertible {
     public var chip: String?
     /// Whether the request asked for a bias (which kernels before 5.5 reject).
     public var askedForBias: Bool
+    /// What went wrong in words, when it is not a GPIO call's errno: libgpiod itself cannot be loaded
+    /// (``GPIODLibrary``).
+    public var problem: String?
 
-    public init(call: String, errno: Errno, line: String? = nil, chip: String? = nil, askedForBias: Bool = false) {
+    public init(
+        call: String, errno: Errno, line: String? = nil, chip: String? = nil, askedForBias: Bool = false,
+        problem: String? = nil
+    ) {
         self.call = call
         self.errno = errno
         self.line = line
         self.chip = chip
         self.askedForBias = askedForBias
+        self.problem = problem
     }
 
     /// What happened, in the installer's words, then the call and errno for whoever debugs it.
     public var description: String {
+        if let problem { return "\(problem) [\(call)]" }
         let place: String =
             switch (line, chip) {
             case (let line?, let chip?): "line \(line) on chip \(chip)"

@@ -10,24 +10,22 @@ public enum GPIODRequest {
     /// The consumer name the lines are requested under (what `gpioinfo` shows).
     public static let consumer = "panicd"
 
-    #if !LIBGPIOD_V2
-        /// `GPIOD_LINE_REQUEST_FLAG_*` for an input line.
-        public static func flags(for spec: InputLineSpec) -> Int32 {
-            var flags: Int32 = spec.closedLevel == .low ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0
-            switch spec.bias {
-            case .asIs: break
-            case .disabled: flags |= Int32(GPIOD_LINE_REQUEST_FLAG_BIAS_DISABLE)
-            case .pullUp: flags |= Int32(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_UP)
-            case .pullDown: flags |= Int32(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_DOWN)
-            }
-            return flags
+    /// `GPIOD_LINE_REQUEST_FLAG_*` for an input line.
+    public static func flags(for spec: InputLineSpec) -> Int32 {
+        var flags: Int32 = spec.closedLevel == .low ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0
+        switch spec.bias {
+        case .asIs: break
+        case .disabled: flags |= Int32(GPIOD_LINE_REQUEST_FLAG_BIAS_DISABLE)
+        case .pullUp: flags |= Int32(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_UP)
+        case .pullDown: flags |= Int32(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_DOWN)
         }
+        return flags
+    }
 
-        /// `GPIOD_LINE_REQUEST_FLAG_*` for an output line.
-        public static func flags(for spec: OutputLineSpec) -> Int32 {
-            spec.activeLevel == .low ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0
-        }
-    #endif
+    /// `GPIOD_LINE_REQUEST_FLAG_*` for an output line.
+    public static func flags(for spec: OutputLineSpec) -> Int32 {
+        spec.activeLevel == .low ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0
+    }
 
     /// Chip "labels" that mean "find the line by its name on whichever chip has it" (`gpiod_line_find`), for
     /// boards such as the BeagleBone Black whose chip labels follow probe order, not the hardware bank.

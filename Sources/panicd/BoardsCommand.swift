@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PanicConfig
 import PanicCore
+import PanicLinux
 
 /// `panicd boards …`: board definition files.
 struct BoardsCommand: ParsableCommand {
@@ -17,7 +18,8 @@ struct BoardsCommand: ParsableCommand {
             abstract: "Validate board files; with no FILE, every *.yaml in the boards directory.",
             discussion: """
                 Each problem is printed as FILE:LINE:COLUMN: KEY: what is wrong [kind]. \
-                The exit code is 1 when any file has a problem.
+                The exit code is 1 when any file has a problem. For GPIO boards it also says which libgpiod \
+                panicd would open (libgpiod.so.3 or libgpiod.so.2), or warns that neither can be loaded.
                 """
         )
 
@@ -31,9 +33,11 @@ struct BoardsCommand: ParsableCommand {
         func run() throws {
             let paths = try files.isEmpty ? BoardDirectory.files(in: directory) : files
             var failed = 0
+            var gpio = false
             for path in paths {
                 let result = BoardFile.load(path: path)
                 if result.isValid, let board = result.board {
+                    gpio = gpio || board.backend == .gpiod
                     let gnss = board.gnss.gpsd.map { "gpsd \($0)" } ?? "\(board.gnss.port) @ \(board.gnss.baud) baud"
                     print(
                         "ok    \(path): \(board.model) — \(board.inputs.count) inputs, \(board.outputs.count) outputs, "
@@ -50,6 +54,13 @@ struct BoardsCommand: ParsableCommand {
                 }
             }
             print("\(paths.count - failed) of \(paths.count) board files valid")
+            // Valid files, but a GPIO board runs only where panicd can open libgpiod: say which, or why not.
+            if gpio {
+                switch GPIODLibrary.shared {
+                case .success(let library): print("libgpiod: \(library.api), opened as \(library.path)")
+                case .failure(let error): print("warning: GPIO boards cannot run here: \(error)")
+                }
+            }
             if failed > 0 { throw ExitCode(1) }
         }
     }

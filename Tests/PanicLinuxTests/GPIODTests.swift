@@ -18,44 +18,41 @@ private func input(_ closed: Level, _ bias: Bias, chip: String = "pinctrl-bcm271
 /// Whether this machine has GPIO character devices at all.
 let hasGPIOChip = ((try? GPIODChipInfo.all()) ?? []).isEmpty == false
 
-/// The libgpiod calls the two builds name in their errors.
-#if LIBGPIOD_V2
-    private let openByLabelCall = "gpiod_chip_info_get_label"
-    private let findAnywhereCall = "gpiod_chip_get_line_offset_from_name"
-#else
-    private let openByLabelCall = "gpiod_chip_open_by_label"
-    private let findAnywhereCall = "gpiod_line_find"
-#endif
+/// The libgpiod calls the two APIs name in their errors, for the API this process loaded.
+private var openByLabelCall: String {
+    (try? GPIODLibrary.loaded().api) == .v2 ? "gpiod_chip_info_get_label" : "gpiod_chip_open_by_label"
+}
+private var findAnywhereCall: String {
+    (try? GPIODLibrary.loaded().api) == .v2 ? "gpiod_chip_get_line_offset_from_name" : "gpiod_line_find"
+}
 
 @Suite("libgpiod backend without hardware", .timeLimit(.minutes(2)))
 struct GPIODRequestTests {
-    #if LIBGPIOD_V2
-        @Test("line settings: both edges, active-low when the contact reads low while closed, and the board's bias")
-        func settings() {
-            #expect(
-                GPIODRequest.settings(for: input(.low, .pullUp))
-                    == GPIODLineSettings(output: false, activeLow: true, bias: .pullUp, bothEdges: true))
-            #expect(
-                GPIODRequest.settings(for: input(.high, .pullDown))
-                    == GPIODLineSettings(output: false, activeLow: false, bias: .pullDown, bothEdges: true))
-            let led = OutputLineSpec(name: "led", role: .statusLED, chip: "c", line: .offset(3), activeLevel: .low)
-            #expect(
-                GPIODRequest.settings(for: led)
-                    == GPIODLineSettings(output: true, activeLow: true, bias: .asIs, bothEdges: false))
-        }
-    #else
-        @Test("request flags: active-low when the contact reads low while closed, and the board's bias")
-        func flags() {
-            // The values are libgpiod 1.6's GPIOD_LINE_REQUEST_FLAG_* bits: ACTIVE_LOW 4, BIAS_DISABLE 8,
-            // BIAS_PULL_DOWN 16, BIAS_PULL_UP 32.
-            #expect(GPIODRequest.flags(for: input(.low, .pullUp)) == 4 | 32)
-            #expect(GPIODRequest.flags(for: input(.high, .pullDown)) == 16)
-            #expect(GPIODRequest.flags(for: input(.high, .disabled)) == 8)
-            #expect(GPIODRequest.flags(for: input(.low, .asIs)) == 4)
-            let led = OutputLineSpec(name: "led", role: .statusLED, chip: "c", line: .offset(3), activeLevel: .low)
-            #expect(GPIODRequest.flags(for: led) == 4)
-        }
-    #endif
+    @Test("line settings: both edges, active-low when the contact reads low while closed, and the board's bias")
+    func settings() {
+        #expect(
+            GPIODRequest.settings(for: input(.low, .pullUp))
+                == GPIODLineSettings(output: false, activeLow: true, bias: .pullUp, bothEdges: true))
+        #expect(
+            GPIODRequest.settings(for: input(.high, .pullDown))
+                == GPIODLineSettings(output: false, activeLow: false, bias: .pullDown, bothEdges: true))
+        let led = OutputLineSpec(name: "led", role: .statusLED, chip: "c", line: .offset(3), activeLevel: .low)
+        #expect(
+            GPIODRequest.settings(for: led)
+                == GPIODLineSettings(output: true, activeLow: true, bias: .asIs, bothEdges: false))
+    }
+
+    @Test("request flags: active-low when the contact reads low while closed, and the board's bias")
+    func flags() {
+        // The values are libgpiod 1.6's GPIOD_LINE_REQUEST_FLAG_* bits: ACTIVE_LOW 4, BIAS_DISABLE 8,
+        // BIAS_PULL_DOWN 16, BIAS_PULL_UP 32.
+        #expect(GPIODRequest.flags(for: input(.low, .pullUp)) == 4 | 32)
+        #expect(GPIODRequest.flags(for: input(.high, .pullDown)) == 16)
+        #expect(GPIODRequest.flags(for: input(.high, .disabled)) == 8)
+        #expect(GPIODRequest.flags(for: input(.low, .asIs)) == 4)
+        let led = OutputLineSpec(name: "led", role: .statusLED, chip: "c", line: .offset(3), activeLevel: .low)
+        #expect(GPIODRequest.flags(for: led) == 4)
+    }
 
     @Test("a busy line says which line on which chip is held by another consumer, and which call failed")
     func busy() {
@@ -97,6 +94,15 @@ struct GPIODRequestTests {
         } throws: { error in
             (error as? GPIODError)?.call == findAnywhereCall && (error as? GPIODError)?.line == "NO_SUCH_LINE_NAME"
         }
+    }
+
+    @Test("this machine's libgpiod opens with every function the backend calls resolved")
+    func realLibrary() throws {
+        // The installed library (libgpiod2 here, libgpiod3 in the rig's trixie root), not a stand-in: the
+        // declarations in CGPIOD and GPIODLibrary name functions the real one exports.
+        let library = try GPIODLibrary.load(environment: [:])
+        #expect(library.path == library.api.soname)
+        #expect(try GPIODLibrary.loaded().api == library.api)
     }
 }
 

@@ -99,6 +99,9 @@ extension HIL {
                     throw error
                 }
             }
+            // One build serves both suites: panicd says which libgpiod it opened, the one this suite is for.
+            let api = ProcessInfo.processInfo.environment["PANICBRIDGE_HIL_LIBGPIOD"] == "2" ? "2.x" : "1.6"
+            try await logged("the libgpiod panicd opened", "GPIO through libgpiod \(api)")
             try await logged("panicd ready", "ready")
             // A position record means the daemon holds a fix from the UART.
             try await logged("a position record", "record stored: position")

@@ -1,3 +1,4 @@
+import Foundation
 import PanicCore
 import PanicHardware
 import SystemPackage
@@ -33,6 +34,13 @@ private func input(
 extension HIL {
     @Suite("libgpiod backend on gpio-sim")
     struct GPIOD {
+        @Test("the binary opened the libgpiod API the rig's suite is for (gpiod1: 1.6, gpiod2: 2.x)")
+        func api() throws {
+            // scripts/hil/guest.sh says which; one build serves both suites, so nothing else tells them apart.
+            let expected = try #require(ProcessInfo.processInfo.environment["PANICBRIDGE_HIL_LIBGPIOD"])
+            #expect(try GPIODLibrary.loaded().api.rawValue == Int(expected))
+        }
+
         @Test("lines open by chip label and name, by label and offset, and by name on any chip")
         func openByLabelAndName() throws {
             try SimBank.pull(Line.activeHigh, high: true)

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Runs inside the rig's guest (chrooted into the host's root over 9p; see init.sh): makes the gpio-sim banks
 # the tests and boards/gpio-sim.yaml use, then runs the hardware suites on them.
-# Usage: guest.sh REPO SUITE   (SUITE: gpiod1 — the build in .build/debug; gpiod2 — the libgpiod 2 build,
-# run inside the trixie root)
+# Usage: guest.sh REPO SUITE   (SUITE: gpiod1 — the build in .build/debug on this root's libgpiod 1.6; gpiod2 —
+# the same build run inside the trixie root, on its libgpiod 2.x)
 set -eu
 repo=$1 suite=$2
 sim=/sys/kernel/config/gpio-sim
@@ -33,7 +33,8 @@ export PANICBRIDGE_HIL_REPO="$repo"
 filter='HIL|GPIOD'
 case $suite in
     gpiod1)
-        export PANICD="$repo/.build/debug/panicd"
+        # Which API the binaries must find (HIL.GPIOD checks): one build serves both suites.
+        export PANICD="$repo/.build/debug/panicd" PANICBRIDGE_HIL_LIBGPIOD=1
         "$repo/.build/debug/PanicBridgePackageTests.xctest" --testing-library swift-testing --filter "$filter"
         ;;
     gpiod2)
@@ -41,8 +42,8 @@ case $suite in
         for fs in proc sys dev tmp; do mount --rbind /$fs "$root/$fs"; done
         mount --rbind "$repo" "$root/repo"
         mount --rbind /opt/swift "$root/opt/swift"
-        export PANICD=/repo/.build/hil/gpiod2/debug/panicd PANICBRIDGE_HIL_REPO=/repo
-        chroot "$root" /repo/.build/hil/gpiod2/debug/PanicBridgePackageTests.xctest \
+        export PANICD=/repo/.build/debug/panicd PANICBRIDGE_HIL_REPO=/repo PANICBRIDGE_HIL_LIBGPIOD=2
+        chroot "$root" /repo/.build/debug/PanicBridgePackageTests.xctest \
             --testing-library swift-testing --filter "$filter"
         ;;
     *)
