@@ -59,45 +59,68 @@ extension HIL {
             }
 
             deinit { task.cancel() }
+
+            /// Runs `body` with a reader, then stops it and waits until its port is closed: the next test opens
+            /// the same `/dev/ttyS1`, and libserialport refuses a port still open (`sp_open` failed with EAGAIN
+            /// when the previous reader's close had only been requested by its `deinit`).
+            static func reading(_ body: (Reader) async throws -> Void) async throws {
+                let reader = try Reader()
+                do {
+                    try await body(reader)
+                } catch {
+                    await reader.stop()
+                    throw error
+                }
+                await reader.stop()
+            }
+
+            /// Cancels the reading task and waits for it to end (its port closed).
+            func stop() async {
+                task.cancel()
+                await task.value
+            }
         }
 
         @Test("libserialport opens /dev/ttyS1 and NavIC ($GI) sentences from the host decode to a fix")
         func navic() async throws {
-            let reader = try Reader()
-            try SimReceiver.command("send navic")
-            let fix = try await reader.fix(at: 30, "the NavIC epoch")
-            #expect(abs(try #require(fix.latitude) - 26.9124) < 0.0001)
-            #expect(abs(try #require(fix.longitude) - 75.7873) < 0.0001)
-            #expect(fix.quality != .none)
-            #expect(reader.decoder.withLock { $0.statistics.accepted } >= 2)
+            try await Reader.reading { reader in
+                try SimReceiver.command("send navic")
+                let fix = try await reader.fix(at: 30, "the NavIC epoch")
+                #expect(abs(try #require(fix.latitude) - 26.9124) < 0.0001)
+                #expect(abs(try #require(fix.longitude) - 75.7873) < 0.0001)
+                #expect(fix.quality != .none)
+                #expect(reader.decoder.withLock { $0.statistics.accepted } >= 2)
+            }
         }
 
         @Test("bad bytes on the line are skipped or rejected, and the sentences after them still decode")
         func badBytes() async throws {
-            let reader = try Reader()
-            try SimReceiver.command("send garbage")
-            let fix = try await reader.fix(at: 30, "the epoch after the noise")
-            #expect(fix.latitude != nil)
-            let statistics = reader.decoder.withLock { $0.statistics }
-            #expect(statistics.skippedBytes > 0)
-            #expect(NMEARejectionReason.allCases.contains { statistics[$0] > 0 }, "the bad sentences were rejected")
+            try await Reader.reading { reader in
+                try SimReceiver.command("send garbage")
+                let fix = try await reader.fix(at: 30, "the epoch after the noise")
+                #expect(fix.latitude != nil)
+                let statistics = reader.decoder.withLock { $0.statistics }
+                #expect(statistics.skippedBytes > 0)
+                #expect(NMEARejectionReason.allCases.contains { statistics[$0] > 0 }, "the bad sentences were rejected")
+            }
         }
 
         @Test("the receiver unplugged and back: the open port goes quiet, then reads again without an error")
         func unplugAndBack() async throws {
-            let reader = try Reader()
-            try SimReceiver.command("send navic")
-            _ = try await reader.fix(at: 30, "the first epoch")
-            let clock = SystemMonotonicClock()
-            let unplugged = clock.now
-            try SimReceiver.command("unplug 1500")
-            // On reconnecting, the host sends the GPS epoch at 10:15:31.
-            let fix = try await reader.fix(at: 31, "the epoch after the replug")
-            #expect(unplugged.duration(to: clock.now) >= .milliseconds(1400), "nothing arrived while unplugged")
-            #expect(fix.latitude != nil)
-            // A UART has no hang-up: the source kept its port, and never logged an outage.
-            let logged = reader.log.entries.withLock { $0.map { "\($0.0) \($0.1)" } }
-            #expect(logged.isEmpty, "GNSSSerialSource logged: \(logged)")
+            try await Reader.reading { reader in
+                try SimReceiver.command("send navic")
+                _ = try await reader.fix(at: 30, "the first epoch")
+                let clock = SystemMonotonicClock()
+                let unplugged = clock.now
+                try SimReceiver.command("unplug 1500")
+                // On reconnecting, the host sends the GPS epoch at 10:15:31.
+                let fix = try await reader.fix(at: 31, "the epoch after the replug")
+                #expect(unplugged.duration(to: clock.now) >= .milliseconds(1400), "nothing arrived while unplugged")
+                #expect(fix.latitude != nil)
+                // A UART has no hang-up: the source kept its port, and never logged an outage.
+                let logged = reader.log.entries.withLock { $0.map { "\($0.0) \($0.1)" } }
+                #expect(logged.isEmpty, "GNSSSerialSource logged: \(logged)")
+            }
         }
     }
 }
