@@ -205,8 +205,12 @@ final class ScenarioReceivers: Sendable {
             if record.kind == .position { positions += 1 } else if record.kind.isAlert { alerts += 1 }
         }
         if history != history.sorted() { problems.append("the backlog (H) arrived out of order") }
-        let health = frames.filter {
-            dialect == .cdac ? $0.text.hasPrefix("$,HBT,") && $0.text.contains(",HP,") : $0.text.hasPrefix("$,HLM,")
+        // C-DAC's health packet is a heartbeat carrying the health fields (the memory percentage; a keep-alive
+        // heartbeat leaves it empty).
+        let health = frames.filter { frame in
+            guard dialect == .cdac else { return frame.text.hasPrefix("$,HLM,") }
+            let fields = frame.text.split(separator: ",", omittingEmptySubsequences: false)
+            return frame.text.hasPrefix("$,HBT,") && fields.count > 8 && fields[4] == "HP" && !fields[8].isEmpty
         }.count
         let text =
             "\(label): \(alerts) alerts once each with the right alarm, \(positions) positions once each "
