@@ -32,7 +32,7 @@ public struct DaemonConfig: Sendable, Equatable {
         public var wire: WireProtocol = .panicbridge
         /// AIS-140 only: this backend gets only emergencies, as `EPB` packets.
         public var emergencyOnly = false
-        /// AIS-140 only: how often the box logs in and sends a heartbeat while nothing else is sent.
+        /// AIS-140 only: how often the box sends a heartbeat on its kept session while nothing else is sent.
         public var heartbeat: Duration?
         /// `role:` as configured; nil for the protocol's default (see ``effectiveRole``).
         public var role: BackendRole?
