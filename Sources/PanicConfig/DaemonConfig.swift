@@ -32,13 +32,16 @@ public struct DaemonConfig: Sendable, Equatable {
         public var wire: WireProtocol = .panicbridge
         /// AIS-140 only: this backend gets only emergencies, as `EPB` packets.
         public var emergencyOnly = false
-        /// AIS-140 only: how often the box logs in and sends a heartbeat while nothing else is sent.
+        /// AIS-140 only: how often the box sends a heartbeat on its kept session while nothing else is sent.
         public var heartbeat: Duration?
         /// `role:` as configured; nil for the protocol's default (see ``effectiveRole``).
         public var role: BackendRole?
         /// `send_help:` (ais140 and osmand only): whether help requests are sent there (in their own code, never as
         /// an emergency; docs/uplink.md). False settles them for this backend unsent.
         public var sendHelp = true
+        /// `dialect:` (ais140 only): the frame layouts of the backend's family, Traccar's (the default) or C-DAC's
+        /// (docs/uplink.md → *AIS-140 dialects*).
+        public var dialect: AIS140.Dialect = .traccar
 
         /// What the backend is to the box's alerts: as configured, else a `panicbridge` control room is the
         /// alerting authority and an `ais140` or `osmand` server a tracking one. Only an authority's
@@ -123,7 +126,7 @@ public struct DaemonConfig: Sendable, Equatable {
     static let outboxKeys: Set<String> = ["path", "max_records"]
     static let backendKeys: Set<String> = [
         "name", "url", "ca", "controlroom_key", "backlog_order", "timeout", "batch_size", "protocol", "emergency_only",
-        "heartbeat", "role", "send_help",
+        "heartbeat", "role", "send_help", "dialect",
     ]
     static let rateKeys: Set<String> = ["position", "emergency_position", "emergency_tracking_after", "health"]
     static let logLevels: Set<String> = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -216,6 +219,13 @@ public struct DaemonConfig: Sendable, Equatable {
                             at: node)
                     }
                 }
+                let dialect = reader.choice(
+                    map["dialect"], at: "\(key).dialect", as: AIS140.Dialect.self, required: false)
+                if map["dialect"] != nil, wire != .ais140 {
+                    reader.report(
+                        .invalidValue, "\(key).dialect", "only an ais140 backend has a dialect (traccar or cdac)",
+                        at: map["dialect"])
+                }
                 let role = reader.choice(map["role"], at: "\(key).role", as: BackendRole.self, required: false)
                 if role == .authority, wire == .osmand {
                     reader.report(
@@ -260,6 +270,7 @@ public struct DaemonConfig: Sendable, Equatable {
                         timeout: timeout, batchSize: batch, wire: wire, emergencyOnly: emergencyOnly,
                         heartbeat: heartbeat, role: role)
                     backend.sendHelp = sendHelp
+                    backend.dialect = dialect ?? .traccar
                     backends.append(backend)
                 }
             }

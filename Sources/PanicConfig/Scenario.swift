@@ -47,6 +47,10 @@ public struct Scenario: Sendable, Equatable {
         /// Every alert the presses raised (emergency, help) reached the operator, by record id; there was at least
         /// one press.
         case alertsReachOperator
+        /// `ais140_logins: per_session`: every AIS-140 reference receiver saw one login per connection, and no
+        /// more connections than 1 + the network outages and power cuts of the run (each may break the session;
+        /// nothing else may).
+        case ais140LoginsPerSession
     }
 
     public enum ClockMode: String, Sendable, Equatable, CaseIterable {
@@ -62,6 +66,8 @@ public struct Scenario: Sendable, Equatable {
         /// An external receiver; nil for the simulator's own reference receiver.
         public var url: URL?
         public var emergencyOnly: Bool
+        /// `dialect:` of an ais140 backend (the daemon configuration's key).
+        public var dialect: AIS140.Dialect = .traccar
 
         public init(name: String, wire: DaemonConfig.Backend.WireProtocol, url: URL? = nil, emergencyOnly: Bool = false)
         {
@@ -100,7 +106,7 @@ public struct Scenario: Sendable, Equatable {
         "name", "board", "route", "clock", "start", "duration", "operator", "timeline", "expect", "backends",
         "identity", "sms",
     ]
-    static let backendKeys: Set<String> = ["name", "protocol", "url", "emergency_only"]
+    static let backendKeys: Set<String> = ["name", "protocol", "url", "emergency_only", "dialect"]
     static let stepActions: Set<String> = [
         "press", "bounce", "cut", "restore", "stuck", "enclosure", "main_power", "power_cut", "gnss", "network",
         "server_errors", "operator",
@@ -110,7 +116,7 @@ public struct Scenario: Sendable, Equatable {
     ])
     static let expectKeys: Set<String> = [
         "milestone", "within", "after", "indicator", "lost", "duplicates", "delivered", "at_least",
-        "alerts_reach_operator",
+        "alerts_reach_operator", "ais140_logins",
     ]
 
     /// Reads a scenario file; `board` and `route` are resolved against the file's directory.
@@ -199,12 +205,21 @@ public struct Scenario: Sendable, Equatable {
                 }
                 let url = reader.string(map["url"], at: "\(key).url", required: false).flatMap(URL.init(string:))
                 let emergencyOnly = map["emergency_only"]?.bool ?? false
+                let dialect = reader.choice(
+                    map["dialect"], at: "\(key).dialect", as: AIS140.Dialect.self, required: false)
+                if map["dialect"] != nil, wire != .ais140 {
+                    reader.report(
+                        .invalidValue, "\(key).dialect", "only an ais140 backend has a dialect (traccar or cdac)",
+                        at: map["dialect"])
+                }
                 if let backendName, let wire, wire != .panicbridge {
                     if backends.contains(where: { $0.name == backendName }) || backendName == "control-room" {
                         reader.report(
                             .duplicateName, "\(key).name", "backend name '\(backendName)' is taken", at: map["name"])
                     }
-                    backends.append(Backend(name: backendName, wire: wire, url: url, emergencyOnly: emergencyOnly))
+                    var backend = Backend(name: backendName, wire: wire, url: url, emergencyOnly: emergencyOnly)
+                    backend.dialect = dialect ?? .traccar
+                    backends.append(backend)
                 }
             }
         }
@@ -328,9 +343,19 @@ public struct Scenario: Sendable, Equatable {
             }
             return .alertsReachOperator
         }
+        if let logins = map["ais140_logins"] {
+            guard reader.string(logins, at: "\(key).ais140_logins") == "per_session" else {
+                reader.report(
+                    .invalidValue, "\(key).ais140_logins", "only 'per_session' can be expected", at: logins)
+                return nil
+            }
+            return .ais140LoginsPerSession
+        }
         reader.report(
             .invalidValue, key,
-            "an expectation needs milestone, indicator, lost, duplicates, delivered or alerts_reach_operator", at: node)
+            "an expectation needs milestone, indicator, lost, duplicates, delivered, alerts_reach_operator or "
+                + "ais140_logins",
+            at: node)
         return nil
     }
 

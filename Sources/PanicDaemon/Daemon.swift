@@ -102,6 +102,7 @@ public struct Daemon: Sendable {
                 identity: identity, emergencyOnly: backend.emergencyOnly, health: health,
                 tls: backend.url.scheme == "tls", heartbeat: backend.heartbeat ?? AIS140Options.defaultHeartbeat)
             options.sendHelp = backend.sendHelp
+            options.dialect = backend.dialect
             return BackendConfiguration(
                 name: backend.name, url: backend.url.absoluteString, trust: trust, batchSize: backend.batchSize,
                 requestTimeout: backend.timeout, backlogOrder: order, wire: .ais140(options),

@@ -16,6 +16,10 @@ public enum Expectations {
         /// Emergency and help alerts the box stored, and those that reached the operator, by record id.
         public var alertsStored: Set<String>
         public var alertsArrived: Set<String>
+        /// Each AIS-140 reference receiver's connections and answered logins, by backend name.
+        public var ais140Sessions: [(backend: String, connections: Int, logins: Int)] = []
+        /// Network outages plus power cuts of the box: the events that may break an AIS-140 session.
+        public var sessionBreaks = 0
 
         public init(
             milestones: [(Scenario.Milestone, Duration)], indicator: IndicatorState?, lost: Int, duplicates: Int,
@@ -76,6 +80,19 @@ public enum Expectations {
                         + "of \(seen.alertsStored.count) alerts (by id) from \(presses) presses"
                         + (missing.isEmpty ? "" : "; missing \(missing.sorted().joined(separator: ", "))"),
                     presses > 0 && !seen.alertsStored.isEmpty && missing.isEmpty
+                )
+            case .ais140LoginsPerSession:
+                let most = 1 + seen.sessionBreaks
+                let held =
+                    !seen.ais140Sessions.isEmpty
+                    && seen.ais140Sessions.allSatisfy { $0.logins == $0.connections && $0.connections <= most }
+                let each = seen.ais140Sessions.map {
+                    "\($0.backend) \($0.connections) connections, \($0.logins) logins"
+                }
+                return (
+                    "one AIS-140 login per connection, at most \(most) connections (1 + \(seen.sessionBreaks) outages "
+                        + "and power cuts): " + (each.isEmpty ? "no AIS-140 receiver" : each.joined(separator: "; ")),
+                    held
                 )
             }
         }

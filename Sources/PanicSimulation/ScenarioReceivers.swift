@@ -92,14 +92,23 @@ final class ScenarioReceivers: Sendable {
             let wire: BackendProtocol
             switch entry.backend.wire {
             case .ais140:
-                wire = .ais140(
-                    AIS140Options(
-                        identity: identity ?? BoxIdentity(imei: "000000000000000"),
-                        emergencyOnly: entry.backend.emergencyOnly))
+                var options = AIS140Options(
+                    identity: identity ?? BoxIdentity(imei: "000000000000000"),
+                    emergencyOnly: entry.backend.emergencyOnly)
+                options.dialect = entry.backend.dialect
+                wire = .ais140(options)
             case .osmand, .panicbridge: wire = .osmAnd(OsmAndOptions(deviceID: identity?.imei ?? deviceID))
             }
             return BackendConfiguration(
                 name: entry.backend.name, url: entry.url, batchSize: 100, requestTimeout: .seconds(5), wire: wire)
+        }
+    }
+
+    /// Each AIS-140 reference receiver's connections and answered logins.
+    var ais140Sessions: [(backend: String, connections: Int, logins: Int)] {
+        entries.compactMap { entry in
+            guard case .ais140(let receiver) = entry.receiver else { return nil }
+            return (entry.backend.name, receiver.connections, receiver.logins)
         }
     }
 
@@ -118,7 +127,9 @@ final class ScenarioReceivers: Sendable {
             case .ais140(let receiver):
                 lines.append(
                     Self.checkAIS140(
-                        receiver, records: records, emergencyOnly: entry.backend.emergencyOnly, label: label)
+                        receiver, records: records, emergencyOnly: entry.backend.emergencyOnly,
+                        dialect: entry.backend.dialect, vendor: identity?.vendorID ?? BoxIdentity.defaultVendorID,
+                        label: label)
                 )
             case .osmand(let receiver): lines.append(Self.checkOsmAnd(receiver, records: records, label: label))
             }
@@ -127,20 +138,24 @@ final class ScenarioReceivers: Sendable {
     }
 
     static func checkAIS140(
-        _ receiver: AIS140ReferenceReceiver, records: [Record], emergencyOnly: Bool, label: String
+        _ receiver: AIS140ReferenceReceiver, records: [Record], emergencyOnly: Bool,
+        dialect: AIS140.Dialect = .traccar, vendor: String = BoxIdentity.defaultVendorID, label: String
     ) -> (String, Bool) {
         var problems: [String] = []
         let frames = receiver.frames
         if emergencyOnly {
             let emergencies = records.filter { $0.kind == .emergency }.count
             let helps = records.filter { $0.kind == .help }.count
-            let epb = frames.filter { $0.text.hasPrefix("$,EPB,EMR,") }
-            let help = frames.filter { $0.text.hasPrefix("$,EPB,HLP,") }
+            // C-DAC puts the vendor id before the type (`$,EPB,VENDOR,EMR,`); Traccar's decoder reads no position
+            // from that layout, so the type field alone says emergency or help there.
+            let prefix = dialect == .cdac ? "$,EPB,\(vendor)," : "$,EPB,"
+            let epb = frames.filter { $0.text.hasPrefix(prefix + "EMR,") }
+            let help = frames.filter { $0.text.hasPrefix(prefix + "HLP,") }
             if epb.count != emergencies {
                 problems.append("\(epb.count) EPB,EMR frames for \(emergencies) emergencies")
             }
             if help.count != helps { problems.append("\(help.count) EPB,HLP frames for \(helps) help requests") }
-            if !epb.allSatisfy({ $0.position?.alarm == "sos" }) {
+            if dialect == .traccar, !epb.allSatisfy({ $0.position?.alarm == "sos" }) {
                 problems.append("an EPB,EMR frame without the SOS alarm")
             }
             if help.contains(where: { $0.position?.alarm != nil }) {
@@ -190,7 +205,13 @@ final class ScenarioReceivers: Sendable {
             if record.kind == .position { positions += 1 } else if record.kind.isAlert { alerts += 1 }
         }
         if history != history.sorted() { problems.append("the backlog (H) arrived out of order") }
-        let health = frames.filter { $0.text.hasPrefix("$,HLM,") }.count
+        // C-DAC's health packet is a heartbeat carrying the health fields (the memory percentage; a keep-alive
+        // heartbeat leaves it empty).
+        let health = frames.filter { frame in
+            guard dialect == .cdac else { return frame.text.hasPrefix("$,HLM,") }
+            let fields = frame.text.split(separator: ",", omittingEmptySubsequences: false)
+            return frame.text.hasPrefix("$,HBT,") && fields.count > 8 && fields[4] == "HP" && !fields[8].isEmpty
+        }.count
         let text =
             "\(label): \(alerts) alerts once each with the right alarm, \(positions) positions once each "
             + "(\(history.count) from the backlog, in order), \(health) health packets"
@@ -229,6 +250,7 @@ struct SwitchedReceiver: RecordTransport {
 
     func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport {
         guard network.isUp else {
+            linkLost()
             return ReceiverReport(acknowledged: 0, failure: "network unreachable (simulated outage)")
         }
         return await base.deliver(records, timeout: timeout)
@@ -236,10 +258,19 @@ struct SwitchedReceiver: RecordTransport {
 
     func shutdown() async throws { try await base.shutdown() }
 
+    func run() async { await base.run() }
+
+    /// A real outage breaks a kept session (the TCP connection dies with the link): the AIS-140 session is hung
+    /// up, so the box logs in again once the link is back.
+    private func linkLost() { (base as? AIS140Transport)?.hangUp() }
+
     var keepAliveInterval: Duration? { base.keepAliveInterval }
 
     func keepAlive(timeout: Duration) async -> String? {
-        guard network.isUp else { return "network unreachable (simulated outage)" }
+        guard network.isUp else {
+            linkLost()
+            return "network unreachable (simulated outage)"
+        }
         return await base.keepAlive(timeout: timeout)
     }
 }

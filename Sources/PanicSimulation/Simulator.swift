@@ -215,7 +215,8 @@ public final class Simulator: Sendable {
             // Let what is still in the outbox drain (when the network is up), so the totals are final.
             try await runner.drain(.init(restoreLinks: false, limit: manual == nil ? .seconds(15) : .seconds(600)))
 
-            var report = try await makeReport(client: client, deviceID: deviceID, unit: unit, observer: observer)
+            var report = try await makeReport(
+                client: client, deviceID: deviceID, unit: unit, observer: observer, receivers: receivers)
             if let outbox = unit.outbox {
                 report.expectations += try receivers.check(outbox: outbox)
                 if let modem, let sms = scenario.sms {
@@ -229,7 +230,8 @@ public final class Simulator: Sendable {
     }
 
     private func makeReport(
-        client: any ControlRoomClient, deviceID: String, unit: SimulatedBox, observer: BoxObserver
+        client: any ControlRoomClient, deviceID: String, unit: SimulatedBox, observer: BoxObserver,
+        receivers: ScenarioReceivers
     ) async throws -> Report {
         guard let outbox = unit.outbox else { throw SimulationError("the box is off at the end") }
         let summary = try await client.summary(device: deviceID)
@@ -238,12 +240,13 @@ public final class Simulator: Sendable {
         // An external control room's API has no per-kind counts: count the box's records it holds, by kind.
         let byKind = summary.byKind.isEmpty ? try await unit.deliveredByKind(against: client) : summary.byKind
         let seen = observer.seen
-        let results = Expectations.grade(
-            scenario.expectations,
-            .init(
-                milestones: seen.milestones, indicator: seen.indicator, lost: audit.lost,
-                duplicates: summary.duplicates, deliveredByKind: byKind,
-                alertsStored: Set(seen.alertsStored.keys), alertsArrived: Set(seen.alertsArrived.keys)))
+        var observed = Expectations.Observed(
+            milestones: seen.milestones, indicator: seen.indicator, lost: audit.lost,
+            duplicates: summary.duplicates, deliveredByKind: byKind,
+            alertsStored: Set(seen.alertsStored.keys), alertsArrived: Set(seen.alertsArrived.keys))
+        observed.ais140Sessions = receivers.ais140Sessions
+        observed.sessionBreaks = unit.outages + unit.powerCuts
+        let results = Expectations.grade(scenario.expectations, observed)
         return Report(
             expectations: results, stored: outbox.lastSequence, delivered: audit.delivered,
             undelivered: audit.undelivered, lost: audit.lost, duplicates: summary.duplicates, gaps: summary.gaps,

@@ -3,15 +3,21 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PanicCore
+import Synchronization
 
-/// AIS-140 over TCP (`tcp://host:port`) or TLS (`tls://host:port`).
+/// AIS-140 over TCP (`tcp://host:port`) or TLS (`tls://host:port`), over one kept session per backend.
 ///
-/// One delivery is one connection: the login packet, the server's `$LGN…*` answer awaited, the frames, then a
-/// heartbeat whose `$HBT*` answer acknowledges them all. TCP delivers in order, so a server that answers the
+/// `run()` owns the session: it connects and logs in (the server's `$LGN…*` answer awaited) when the first
+/// delivery or heartbeat comes, then keeps the connection for every later one. A delivery writes its frames, then a
+/// heartbeat whose `$HBT*` answer acknowledges them all: TCP delivers in order, so a server that answers the
 /// heartbeat has read every frame before it; AIS-140 has no per-frame acknowledgement (docs/uplink.md →
-/// *AIS-140*). Anything else — refused connection, a login answer that is not `$LGN`, garbage, an answer longer
-/// than `maximumAnswer`, the connection closed, the deadline passed — acknowledges nothing: the records stay
-/// pending and the lane backs off.
+/// *AIS-140*). While nothing else is sent, `keepAlive` sends a heartbeat on the same session.
+///
+/// Anything else — refused connection, a login answer that is not `$LGN`, garbage, an answer longer than
+/// `maximumAnswer`, more answers than the exchange can have, the connection closed, the deadline passed —
+/// acknowledges nothing: the records stay pending, the session is dropped and the lane backs off; the next delivery
+/// connects and logs in again. A session the server closed while it was idle is not a failure: the delivery goes
+/// out on a fresh one at once.
 public final class AIS140Transport: RecordTransport {
     /// Longest server answer read (`$LGN` + 14 digits + `*` is 19 bytes).
     public static let maximumAnswer = 256
@@ -21,6 +27,27 @@ public final class AIS140Transport: RecordTransport {
     private let options: AIS140Options
     private let tls: NIOSSLContext?
     private let setupError: String?
+    private let queue = Mutex(Queue())
+    private let counters = Mutex(SessionCounters())
+    /// The open session's channel, to hang up on.
+    private let current = Mutex<(any Channel)?>(nil)
+
+    /// How many sessions were opened and logged in, for tests and the simulator.
+    public struct SessionCounters: Sendable, Hashable {
+        /// Connections opened.
+        public var connections = 0
+        /// Logins the server answered with `$LGN`.
+        public var logins = 0
+    }
+
+    /// The sessions opened so far.
+    public var sessions: SessionCounters { counters.withLock { $0 } }
+
+    /// Closes the open session, as a lost link does (the simulator's outages): the next exchange connects and logs
+    /// in again.
+    public func hangUp() {
+        current.withLock { $0 }?.close(promise: nil)
+    }
 
     /// A transport to `url` (`tcp://host:port` or `tls://host:port`).
     public init(url: String, options: AIS140Options, trust: TrustRoots) {
@@ -48,12 +75,40 @@ public final class AIS140Transport: RecordTransport {
     public func frames(for outgoing: OutgoingRecord) -> [String] {
         if !options.sendHelp, outgoing.isHelp { return [] }
         if options.emergencyOnly {
-            return AIS140.emergencyPacket(outgoing.record, identity: options.identity, live: outgoing.live).map { [$0] }
-                ?? []
+            let packet =
+                switch options.dialect {
+                case .traccar: AIS140.emergencyPacket(outgoing.record, identity: options.identity, live: outgoing.live)
+                case .cdac:
+                    AIS140.CDAC.emergencyPacket(outgoing.record, identity: options.identity, live: outgoing.live)
+                }
+            return packet.map { [$0] } ?? []
         }
-        return AIS140.frames(
-            for: outgoing.record, identity: options.identity, live: outgoing.live, health: options.health,
-            clearing: outgoing.clearedKind)
+        switch options.dialect {
+        case .traccar:
+            return AIS140.frames(
+                for: outgoing.record, identity: options.identity, live: outgoing.live, health: options.health,
+                clearing: outgoing.clearedKind)
+        case .cdac:
+            return AIS140.CDAC.frames(
+                for: outgoing.record, identity: options.identity, live: outgoing.live, health: options.health,
+                clearing: outgoing.clearedKind)
+        }
+    }
+
+    /// This backend's heartbeat frame.
+    private var heartbeat: String {
+        switch options.dialect {
+        case .traccar: AIS140.heartbeat(options.identity)
+        case .cdac: AIS140.CDAC.heartbeat(options.identity, settings: options.health)
+        }
+    }
+
+    /// This backend's login frame.
+    private func login(fix: RecordFix?) -> String {
+        switch options.dialect {
+        case .traccar: AIS140.login(options.identity, fix: fix)
+        case .cdac: AIS140.CDAC.login(options.identity, fix: fix)
+        }
     }
 
     public func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport {
@@ -62,24 +117,257 @@ public final class AIS140Transport: RecordTransport {
         let settled = frames.prefix { $0.isEmpty }.count
         guard settled < records.count else { return ReceiverReport(acknowledged: records.count) }
         if let setupError { return ReceiverReport(acknowledged: settled, failure: setupError) }
-        let login = AIS140.login(options.identity, fix: records.first { $0.record.fix != nil }?.record.fix)
-        let heartbeat = AIS140.heartbeat(options.identity)
-        let payload = Array(frames.joined())
-        do {
-            try await withDeadline(timeout, what: "AIS-140 server \(host):\(port)") {
-                try await self.exchange(login: login, frames: payload, heartbeat: heartbeat)
-            }
-            return ReceiverReport(acknowledged: records.count)
-        } catch {
-            return ReceiverReport(acknowledged: settled, failure: UplinkTransportError.describe(error))
+        let fix = records.first { $0.record.fix != nil }?.record.fix
+        if let failure = await submit(frames: Array(frames.joined()), fix: fix, timeout: timeout) {
+            return ReceiverReport(acknowledged: settled, failure: failure)
+        }
+        return ReceiverReport(acknowledged: records.count)
+    }
+
+    public func shutdown() async throws {}
+
+    /// The heartbeat interval (`AIS140Options.heartbeat`).
+    public var keepAliveInterval: Duration? { options.heartbeat }
+
+    /// A heartbeat on the session (logging in first when there is none), answered.
+    public func keepAlive(timeout: Duration) async -> String? {
+        if let setupError { return setupError }
+        return await submit(frames: [], fix: nil, timeout: timeout)
+    }
+
+    // MARK: The session
+
+    /// One exchange asked of the session's owner: frames (none for a heartbeat alone), then the heartbeat.
+    private struct Request: Sendable {
+        var frames: [String]
+        var fix: RecordFix?
+        var deadline: ContinuousClock.Instant
+        var timeout: Duration
+        /// Whether it already failed once on a session the server had closed.
+        var retried = false
+        /// Resumed once with nil (acknowledged) or why not.
+        var reply: CheckedContinuation<String?, Never>
+    }
+
+    /// Requests waiting for the session's owner, and the owner waiting for one.
+    private struct Queue: ~Copyable {
+        var pending: [Request] = []
+        var waiter: CheckedContinuation<Request?, Never>?
+        var stopped = false
+    }
+
+    /// Hands an exchange to the session's owner (`run()`) and waits for its outcome.
+    private func submit(frames: [String], fix: RecordFix?, timeout: Duration) async -> String? {
+        await withCheckedContinuation { reply in
+            let request = Request(
+                frames: frames, fix: fix, deadline: .now + timeout, timeout: timeout, reply: reply)
+            enqueue(request)
         }
     }
 
-    private func exchange(login: String, frames: [String], heartbeat: String) async throws {
+    private func enqueue(_ request: Request, first: Bool = false) {
+        enum Step {
+            case refuse
+            case hand(CheckedContinuation<Request?, Never>)
+            case queued
+        }
+        let step: Step = queue.withLock { queue in
+            if queue.stopped { return .refuse }
+            if let waiter = queue.waiter {
+                queue.waiter = nil
+                return .hand(waiter)
+            }
+            if first { queue.pending.insert(request, at: 0) } else { queue.pending.append(request) }
+            return .queued
+        }
+        switch step {
+        case .refuse: request.reply.resume(returning: "the AIS-140 session to \(host):\(port) is shut down")
+        case .hand(let waiter): waiter.resume(returning: request)
+        case .queued: break
+        }
+    }
+
+    /// The next request, or nil once the owner is cancelled.
+    private func nextRequest() async -> Request? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Request?, Never>) in
+                let ready: Request?? = queue.withLock { queue in
+                    if queue.stopped || Task.isCancelled { return .some(nil) }
+                    if !queue.pending.isEmpty { return .some(queue.pending.removeFirst()) }
+                    queue.waiter = waiter
+                    return .none
+                }
+                if let ready { waiter.resume(returning: ready) }
+            }
+        } onCancel: {
+            let waiter = queue.withLock { queue in
+                defer { queue.waiter = nil }
+                return queue.waiter
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+
+    /// Owns the backend's session until cancelled (when the service stops): connects and logs in when a request
+    /// comes, serves requests on the session while it lasts, closes it on the way out. Requests still waiting then
+    /// fail.
+    public func run() async {
+        while let request = await nextRequest() {
+            await session(startingWith: request)
+        }
+        let left = queue.withLock { queue in
+            queue.stopped = true
+            defer { queue.pending = [] }
+            return queue.pending
+        }
+        for request in left { request.reply.resume(returning: "the AIS-140 session to \(host):\(port) is shut down") }
+    }
+
+    private var server: String { "\(host):\(port)" }
+
+    /// One session: connect, log in, serve `first` and every request after it until the session fails, the server
+    /// closes it or the owner is cancelled.
+    private func session(startingWith first: Request) async {
+        let channel: NIOAsyncChannel<String, ByteBuffer>
+        do {
+            channel = try await connect(within: first.deadline)
+        } catch {
+            first.reply.resume(returning: UplinkTransportError.describe(error))
+            return
+        }
+        counters.withLock { $0.connections += 1 }
+        current.withLock { $0 = channel.channel }
+        defer { current.withLock { $0 = nil } }
+        let leftOver = Mutex<Request?>(first)
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                var answers = inbound.makeAsyncIterator()
+                var request = first
+                var loggedIn = false
+                var reused = false
+                while true {
+                    let outcome = await self.exchange(
+                        request, login: !loggedIn, answers: &answers, outbound: outbound, channel: channel.channel)
+                    leftOver.withLock { $0 = nil }
+                    switch outcome {
+                    case .acknowledged:
+                        loggedIn = true
+                        request.reply.resume(returning: nil)
+                    case .closed where reused && !request.retried:
+                        // The server closed the session while it was idle: the same exchange on a fresh one.
+                        request.retried = true
+                        self.enqueue(request, first: true)
+                        return
+                    case .closed(let failure), .failed(let failure):
+                        request.reply.resume(returning: failure)
+                        return
+                    }
+                    guard let next = await self.nextRequest() else { return }
+                    guard channel.channel.isActive else {
+                        // Closed while idle (the server's idle timeout): the next session takes it.
+                        self.enqueue(next, first: true)
+                        return
+                    }
+                    reused = true
+                    request = next
+                    leftOver.withLock { $0 = next }
+                }
+            }
+        } catch {
+            // Closing failed: nothing left to answer (every request taken was answered above).
+        }
+        if let request = leftOver.withLock({ $0 }) {
+            request.reply.resume(returning: "the AIS-140 session to \(server) ended")
+        }
+    }
+
+    private enum Outcome {
+        case acknowledged
+        /// The connection closed (or could not be written) before any answer to this exchange.
+        case closed(String)
+        case failed(String)
+    }
+
+    /// Writes the login (when `login`), the request's frames and a heartbeat, and reads the answers up to `$HBT*`,
+    /// within the request's deadline (passed: the connection is closed under the reader).
+    private func exchange(
+        _ request: Request, login: Bool, answers: inout NIOAsyncChannelInboundStream<String>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel
+    ) async -> Outcome {
+        let deadline = request.deadline
+        return await withTaskGroup(of: Bool.self) { group in
+            // The deadline: true when it passed (and closed the connection), false when the exchange ended first.
+            group.addTask {
+                do { try await Task.sleep(until: deadline, tolerance: nil, clock: .continuous) } catch { return false }
+                channel.close(promise: nil)
+                return true
+            }
+            let outcome = await exchangeUnbounded(request, login: login, answers: &answers, outbound: outbound)
+            group.cancelAll()
+            var expired = false
+            for await passed in group { expired = expired || passed }
+            if expired { return .failed("AIS-140 server \(server): no answer within \(request.timeout)") }
+            return outcome
+        }
+    }
+
+    private func exchangeUnbounded(
+        _ request: Request, login: Bool, answers: inout NIOAsyncChannelInboundStream<String>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    ) async -> Outcome {
+        let server = server
+        var answered = false
+        do {
+            if login {
+                try await outbound.write(ByteBuffer(string: self.login(fix: request.fix)))
+                guard let answer = try await answers.next() else {
+                    return .failed("AIS-140 server \(server) closed the connection at login")
+                }
+                guard answer.hasPrefix("$LGN") else {
+                    return .failed(
+                        "AIS-140 server \(server) answered the login with \(LogText.quoted(answer, limit: 40))")
+                }
+                counters.withLock { $0.logins += 1 }
+                answered = true
+            }
+            try await outbound.write(contentsOf: request.frames.map { ByteBuffer(string: $0) })
+            try await outbound.write(ByteBuffer(string: heartbeat))
+            // Some servers answer packets too (e.g. `$,1,*`, and `$HBT*` to C-DAC's health frame, a `$,HBT,`); only
+            // the answer to the closing heartbeat ends the exchange. More answers than the frames and the heartbeat
+            // could have is a server flooding the box: the session ends.
+            var heartbeats = 1 + request.frames.filter { $0.hasPrefix("$,HBT,") }.count
+            var others = 0
+            while true {
+                guard let answer = try await answers.next() else {
+                    let failure = "AIS-140 server \(server) closed the connection before answering the heartbeat"
+                    return answered ? .failed(failure) : .closed(failure)
+                }
+                answered = true
+                if answer.hasPrefix("$HBT") {
+                    heartbeats -= 1
+                    if heartbeats == 0 { return .acknowledged }
+                    continue
+                }
+                others += 1
+                guard answer.hasPrefix("$"), others <= request.frames.count + 1 else {
+                    return .failed(
+                        "AIS-140 server \(server) answered the heartbeat with \(LogText.quoted(answer, limit: 40))")
+                }
+            }
+        } catch {
+            let failure = "AIS-140 server \(server): \(UplinkTransportError.describe(error))"
+            return answered || error is AIS140AnswerError ? .failed(failure) : .closed(failure)
+        }
+    }
+
+    private func connect(within deadline: ContinuousClock.Instant) async throws -> NIOAsyncChannel<String, ByteBuffer> {
         let host = host
         let tls = tls
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(5))
+        let left = deadline - .now
+        guard left > .zero else { throw UplinkTransportError(description: "AIS-140 server \(server): no time left") }
+        let connectTimeout = min(left, .seconds(5))
+        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.nanoseconds(Int64(connectTimeout.nanosecondsClamped)))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
@@ -92,56 +380,6 @@ public final class AIS140Transport: RecordTransport {
                     return try NIOAsyncChannel<String, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        let server = "\(host):\(port)"
-        try await channel.executeThenClose { inbound, outbound in
-            var answers = inbound.makeAsyncIterator()
-            try await outbound.write(ByteBuffer(string: login))
-            guard let answer = try await answers.next() else {
-                throw UplinkTransportError(description: "AIS-140 server \(server) closed the connection at login")
-            }
-            guard answer.hasPrefix("$LGN") else {
-                throw UplinkTransportError(
-                    description: "AIS-140 server \(server) answered the login with \(LogText.quoted(answer, limit: 40))"
-                )
-            }
-            try await outbound.write(contentsOf: frames.map { ByteBuffer(string: $0) })
-            try await outbound.write(ByteBuffer(string: heartbeat))
-            // Some servers answer packets too (e.g. `$,1,*`); only the heartbeat answer ends the exchange.
-            var others = 0
-            while true {
-                guard let answer = try await answers.next() else {
-                    throw UplinkTransportError(
-                        description: "AIS-140 server \(server) closed the connection before answering the heartbeat")
-                }
-                if answer.hasPrefix("$HBT") { return }
-                others += 1
-                guard answer.hasPrefix("$"), others <= frames.count + 1 else {
-                    throw UplinkTransportError(
-                        description:
-                            "AIS-140 server \(server) answered the heartbeat with \(LogText.quoted(answer, limit: 40))")
-                }
-            }
-        }
-    }
-
-    public func shutdown() async throws {}
-
-    /// The heartbeat interval (`AIS140Options.heartbeat`).
-    public var keepAliveInterval: Duration? { options.heartbeat }
-
-    /// A connection with only the login and a heartbeat, both answered.
-    public func keepAlive(timeout: Duration) async -> String? {
-        if let setupError { return setupError }
-        let login = AIS140.login(options.identity, fix: nil)
-        let heartbeat = AIS140.heartbeat(options.identity)
-        do {
-            try await withDeadline(timeout, what: "AIS-140 server \(host):\(port)") {
-                try await self.exchange(login: login, frames: [], heartbeat: heartbeat)
-            }
-            return nil
-        } catch {
-            return UplinkTransportError.describe(error)
-        }
     }
 }
 

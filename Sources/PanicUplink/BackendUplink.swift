@@ -82,6 +82,8 @@ final class BackendUplink: Sendable {
         func pollNeeded(_ alertsOpen: Bool) -> Bool { keepAlive != nil || (commands && alertsOpen) }
         let name = configuration.name
         await withDiscardingTaskGroup { group in
+            // The receiver's session (AIS-140) lives in this task: it ends, and the connection closes, with the backend.
+            if case .receiver(let receiver) = carrier { group.addTask { await receiver.run() } }
             var machine = DeliveryStateMachine(
                 now: clock.now, alertPolicy: configuration.alertPolicy, routinePolicy: configuration.routinePolicy,
                 pollInterval: keepAlive ?? configuration.pollInterval, seed: seed)

@@ -24,8 +24,10 @@ public struct AIS140Options: Sendable, Hashable {
     public var health: AIS140.HealthSettings
     /// Use TLS (`tls://host:port`), trusting the backend's `trust` roots.
     public var tls: Bool
-    /// How often the box logs in and sends a heartbeat while it has nothing else to send.
+    /// How often the box sends a heartbeat on its session while it has nothing else to send.
     public var heartbeat: Duration
+    /// Which backend family's frame layouts (`dialect:`): Traccar's (the default) or C-DAC's.
+    public var dialect: AIS140.Dialect = .traccar
     /// Whether help requests are sent (as `NR` alert 90 / `EPB,HLP`); false settles them unsent.
     public var sendHelp = true
 
@@ -101,11 +103,16 @@ public protocol RecordTransport: Sendable {
     var keepAliveInterval: Duration? { get }
     /// Shows the receiver the box is alive (AIS-140: login and heartbeat); returns why it failed, or nil.
     func keepAlive(timeout: Duration) async -> String?
+    /// Owns the transport's connections (AIS-140: the kept session) until cancelled; the backend runs it beside its
+    /// deliveries, so a transport that keeps a session open closes it when the service stops. `deliver` and
+    /// `keepAlive` may wait for it.
+    func run() async
 }
 
 extension RecordTransport {
     public var keepAliveInterval: Duration? { nil }
     public func keepAlive(timeout: Duration) async -> String? { nil }
+    public func run() async {}
 }
 
 extension StoredRecord {

@@ -207,7 +207,7 @@ enum UplinkBench {
                 outbox, key: key, backend: .init(name: "cr", url: url, batchSize: 500), size: size)
             say("  panicbridge (signed JWS batches of 500, verified and stored): \(Int(rate)) records/s")
         }
-        // AIS-140: one connection per batch (login, frames, heartbeat answer).
+        // AIS-140: one kept session (one login), each batch's frames fenced by a heartbeat answer.
         let receiver = try await AIS140ReferenceReceiver()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await receiver.run() }
@@ -219,7 +219,7 @@ enum UplinkBench {
                 size: size)
             let frames = receiver.frames.filter { $0.position != nil }.count
             say(
-                "  ais140 (batches of 100: login, frames, heartbeat fence; each frame decoded): \(Int(rate)) records/s (\(frames) frames, \(receiver.logins) logins)"
+                "  ais140 (one session, batches of 100: frames, heartbeat fence; each frame decoded): \(Int(rate)) records/s (\(frames) frames, \(receiver.logins) logins)"
             )
             group.cancelAll()
         }

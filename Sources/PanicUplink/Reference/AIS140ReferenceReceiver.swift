@@ -28,7 +28,16 @@ public final class AIS140ReferenceReceiver: Sendable {
         /// Answers the login with a refusal carrying a line end, a forged log line and a terminal escape sequence:
         /// a hostile server trying to write lines into the box's log (`hostileLoginAnswer`).
         case forgeLogLine
+        /// Reads everything, answers nothing after the login and keeps the connection open: a server that hangs.
+        case mute
+        /// Answers the heartbeat with `floodAnswers` short answers first (`$,1,*`): a server flooding the box.
+        case flood
+        /// Answers the heartbeat with an answer longer than the device reads.
+        case oversizeHeartbeatAnswer
     }
+
+    /// How many answers `flood` sends before the heartbeat answer.
+    public static let floodAnswers = 100_000
 
     /// What `forgeLogLine` answers the login with.
     public static let hostileLoginAnswer =
@@ -45,6 +54,9 @@ public final class AIS140ReferenceReceiver: Sendable {
         var behaviour: Behaviour
         var frames: [Frame] = []
         var logins = 0
+        var connections = 0
+        /// Open connections, to hang up on.
+        var open: [ObjectIdentifier: any Channel] = [:]
     }
 
     private let server: NIOAsyncChannel<NIOAsyncChannel<String, ByteBuffer>, Never>
@@ -87,6 +99,13 @@ public final class AIS140ReferenceReceiver: Sendable {
     public var positions: [ITSFrameReader.Position] { frames.compactMap(\.position) }
     /// Logins answered.
     public var logins: Int { state.withLock { $0.logins } }
+    /// Connections accepted (each starts a session).
+    public var connections: Int { state.withLock { $0.connections } }
+
+    /// Closes every open connection, as a server's idle timeout or restart does.
+    public func hangUp() {
+        for channel in state.withLock({ $0.open.values }) { channel.close(promise: nil) }
+    }
 
     /// Changes how it answers from the next frame on.
     public func set(_ behaviour: Behaviour) { state.withLock { $0.behaviour = behaviour } }
@@ -104,6 +123,12 @@ public final class AIS140ReferenceReceiver: Sendable {
     }
 
     private func serve(_ connection: NIOAsyncChannel<String, ByteBuffer>) async throws {
+        let id = ObjectIdentifier(connection.channel)
+        state.withLock {
+            $0.connections += 1
+            $0.open[id] = connection.channel
+        }
+        defer { _ = state.withLock { $0.open.removeValue(forKey: id) } }
         try await connection.executeThenClose { inbound, outbound in
             for try await line in inbound {
                 let behaviour = state.withLock { $0.behaviour }
@@ -124,7 +149,17 @@ public final class AIS140ReferenceReceiver: Sendable {
                         try await outbound.write(ByteBuffer(string: "$LGN\(Self.answerTime())*"))
                     }
                 } else if line.hasPrefix("$,HBT,") {
-                    if behaviour == .silentHeartbeat { return }
+                    switch behaviour {
+                    case .silentHeartbeat: return
+                    case .mute: continue
+                    case .flood:
+                        let answer = ByteBuffer(string: String(repeating: "$,1,*", count: 1000))
+                        for _ in 0..<(Self.floodAnswers / 1000) { try await outbound.write(answer) }
+                    case .oversizeHeartbeatAnswer:
+                        try await outbound.write(ByteBuffer(string: "$" + String(repeating: "9", count: 600) + "*"))
+                        continue
+                    default: break
+                    }
                     try await outbound.write(ByteBuffer(string: "$HBT*"))
                 }
             }
