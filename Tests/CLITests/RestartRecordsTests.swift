@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -12,6 +13,10 @@ extension CLISuite {
     @Suite("panicd run: boot records across restarts", .serialized, .timeLimit(.minutes(3)))
     struct RestartRecordsTests {
         let panicd = Executable("panicd")
+
+        final class Flag: Sendable {
+            let value = Mutex(false)
+        }
 
         /// A running `panicd run` and its log so far.
         final class Daemon {
@@ -30,13 +35,20 @@ extension CLISuite {
                 try process.run()
             }
 
-            /// Reads the log (blocking on the pipe) until a line contains `text`; false when the daemon exited first.
-            func wait(for text: String) -> Bool {
+            /// Reads the log (blocking on the pipe) until a line contains `text`; false when the daemon exited first,
+            /// or was killed because the line had not come within `limit` (the read then ends).
+            func wait(for text: String, limit: Double = 30) -> Bool {
+                let pid = process.processIdentifier
+                let found = Flag()
+                DispatchQueue.global().asyncAfter(deadline: .now() + limit) {
+                    if !found.value.withLock({ $0 }) { kill(pid, SIGKILL) }
+                }
                 while !log.split(separator: "\n").contains(where: { $0.contains(text) }) {
                     let chunk = err.fileHandleForReading.availableData
                     if chunk.isEmpty { return false }
                     log += String(decoding: chunk, as: UTF8.self)
                 }
+                found.value.withLock { $0 = true }
                 return true
             }
 
