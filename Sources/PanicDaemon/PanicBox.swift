@@ -161,6 +161,11 @@ public final class PanicBox: Service, Sendable {
             IndicatorPolicy.Situation(
                 alerts: restored?.knownAlerts ?? [:], inputFault: !(restored?.engine.inputFaults.isEmpty ?? true)))
         saved = Mutex((restored, false))
+        // A `cleared` record says where the box is — except in privacy mode, where only alerts do.
+        if !configuration.privacyMode {
+            let fixes = self.fixes
+            parts.uplink.locate { [clock] in fixes.recordFix(at: clock.now) }
+        }
         if let restarts = parts.restarts {
             let mark = try parts.outbox.runMark()
             let savedFix = LastFixFile.read(path: restarts.fixPath)
