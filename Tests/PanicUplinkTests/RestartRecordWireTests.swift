@@ -23,6 +23,33 @@ struct RestartRecordWireTests {
     static let ignitionOn = AIS140FrameTests.record(23, .ignition(state: .on, input: "ignition"))
     static let ignitionOff = AIS140FrameTests.record(24, .ignition(state: .off, input: "ignition"))
 
+    /// Sample frames (docs/uplink.md), CRCs computed independently with Python's `zlib.crc32`.
+    static let golden: [String: String] = [
+        "boot":
+            #"$,NRM,ACME,0.9.0,NR,92,L,490154203237518,RJ14PB1234,1,24112025,160000,26.912434,N,75.787271,E,36.4,87.50,11,431.2,0.00,0.90,,0,0,0.0,0.0,0,O,0,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,0000,00,000020,e641d7b8,*"#,
+        "wire-restored":
+            #"$,NRM,ACME,0.9.0,NR,93,L,490154203237518,RJ14PB1234,1,24112025,160000,26.912434,N,75.787271,E,36.4,87.50,11,431.2,0.00,0.90,,0,1,0.0,0.0,0,C,0,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,0000,00,000021,7369a77e,*"#,
+        "enclosure-closed":
+            #"$,NRM,ACME,0.9.0,NR,94,L,490154203237518,RJ14PB1234,1,24112025,160000,26.912434,N,75.787271,E,36.4,87.50,11,431.2,0.00,0.90,,0,1,0.0,0.0,0,C,0,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,0000,00,000022,97a6efc7,*"#,
+        "ignition-on":
+            #"$,NRM,ACME,0.9.0,IN,07,L,490154203237518,RJ14PB1234,1,24112025,160000,26.912434,N,75.787271,E,36.4,87.50,11,431.2,0.00,0.90,,1,1,0.0,0.0,0,C,0,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,0000,00,000023,d7b8620a,*"#,
+        "ignition-off":
+            #"$,NRM,ACME,0.9.0,IF,08,L,490154203237518,RJ14PB1234,1,24112025,160000,26.912434,N,75.787271,E,36.4,87.50,11,431.2,0.00,0.90,,0,1,0.0,0.0,0,C,0,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,0000,00,000024,106b40b2,*"#,
+    ]
+
+    @Test("each new kind gives its pinned sample frame")
+    func pinned() {
+        let records = [
+            "boot": Self.boot, "wire-restored": Self.wireRestored, "enclosure-closed": Self.closed,
+            "ignition-on": Self.ignitionOn, "ignition-off": Self.ignitionOff,
+        ]
+        for (name, record) in records {
+            #expect(
+                AIS140.frames(for: record, identity: Self.identity, live: true).first
+                    == Self.golden[name].map { $0 + "\r\n" }, "\(name)")
+        }
+    }
+
     func read(_ record: Record) throws -> ITSFrameReader.Position {
         let frame = try #require(AIS140.frames(for: record, identity: Self.identity, live: true).first)
         return try #require(ITSFrameReader.read(String(frame.dropLast(2))), "\(frame)")
