@@ -50,6 +50,41 @@ struct RestartRecordIntakeTests {
             #expect(kinds == [.boot, .tamper, .restored, .restored, .ignition, .ignition, .boot])
             let alerts = try await fixture.room.allAlerts()
             #expect(alerts.map(\.kind) == ["tamper"], "\(alerts)")
+            // The desk's device view: the wire was restored after its cut, so no tamper is shown any more.
+            let health = try await fixture.room.health().first { $0.device == fixture.deviceID }
+            #expect(health != nil && health?.tamper == nil, "\(String(describing: health))")
         }
+    }
+
+    @Test("the desk shows a tamper until a later restored record of the same reason and input ends it")
+    func openTamper() {
+        func record(_ sequence: Int64, _ body: RecordBody) -> Record {
+            Record(
+                device: "dev", sequence: sequence, previousHash: nil,
+                draft: RecordDraft(
+                    id: "r\(sequence)", time: RecordTime(epochMilliseconds: sequence), timeSource: .gnss, fix: nil,
+                    body: body))
+        }
+        let cut = record(5, .tamper(reason: .wireCut, input: "driver"))
+        #expect(DeviceHealth.openTamper(last: cut, restored: []) == .wireCut)
+        #expect(
+            DeviceHealth.openTamper(last: cut, restored: [record(6, .restored(reason: .wireCut, input: "driver"))])
+                == nil)
+        #expect(
+            DeviceHealth.openTamper(last: cut, restored: [record(4, .restored(reason: .wireCut, input: "driver"))])
+                == .wireCut)
+        #expect(
+            DeviceHealth.openTamper(
+                last: cut, restored: [record(6, .restored(reason: .enclosure, input: "enclosure"))])
+                == .wireCut)
+        // A later restore of another input first among the latest: the wire's own restore still ends it.
+        #expect(
+            DeviceHealth.openTamper(
+                last: cut,
+                restored: [
+                    record(7, .restored(reason: .enclosure, input: "enclosure")),
+                    record(6, .restored(reason: .wireCut, input: "driver")),
+                ]) == nil)
+        #expect(DeviceHealth.openTamper(last: nil, restored: []) == nil)
     }
 }
