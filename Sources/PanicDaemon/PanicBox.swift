@@ -167,13 +167,20 @@ public final class PanicBox: Service, Sendable {
             parts.uplink.locate { [clock] in fixes.recordFix(at: clock.now) }
         }
         if let restarts = parts.restarts {
-            let mark = try parts.outbox.runMark()
+            // Unreadable (a corrupt row, an I/O error): the boot record says `unknown`; the box still starts.
+            var mark: RunMark?
+            var markRead = true
+            do { mark = try parts.outbox.runMark() } catch {
+                markRead = false
+                logger.warning("cannot read the run mark", metadata: ["error": "\(error)"])
+            }
             let savedFix = LastFixFile.read(path: restarts.fixPath)
             if let savedFix { fixes.restore(savedFix) }
             fixSaved.withLock { $0 = (savedFix, nil) }
+            let newest = (try? parts.outbox.newestRecordTime()) ?? nil
             previousRun = (
-                mark, parts.outbox.lastSequence == 0,
-                [mark?.timeMilliseconds, try parts.outbox.newestRecordTime(), savedFix?.takenMilliseconds]
+                mark, markRead && parts.outbox.lastSequence == 0,
+                [mark?.timeMilliseconds, newest, savedFix?.takenMilliseconds]
             )
         } else {
             previousRun = (nil, false, [])
