@@ -109,7 +109,7 @@ public struct Scenario: Sendable, Equatable {
     static let backendKeys: Set<String> = ["name", "protocol", "url", "emergency_only", "dialect"]
     static let stepActions: Set<String> = [
         "press", "bounce", "cut", "restore", "stuck", "enclosure", "main_power", "power_cut", "gnss", "network",
-        "server_errors", "operator",
+        "server_errors", "operator", "ignition",
     ]
     static let stepKeys: Set<String> = stepActions.union([
         "at", "hold", "edges", "span", "restore_after", "status", "count",
@@ -283,6 +283,8 @@ public struct Scenario: Sendable, Equatable {
             action = upDown(value, at: path, yes: "open", no: "closed", reader: &reader).map { .enclosure(open: $0) }
         case "main_power":
             action = upDown(value, at: path, yes: "on", no: "off", reader: &reader).map { .mainPower(on: $0) }
+        case "ignition":
+            action = upDown(value, at: path, yes: "on", no: "off", reader: &reader).map { .ignition(on: $0) }
         case "power_cut":
             let after = offset(map["restore_after"], at: "\(key).restore_after", reader: &reader) ?? .seconds(5)
             action = .powerCut(restoreAfter: after)

@@ -51,6 +51,12 @@ public enum AIS140 {
         /// A help request closed (its `cleared` record): PanicBridge's vendor alert id, so that the end of a help
         /// request is not sent as AIS-140's "emergency state off" (`11`).
         case helpClosed = 91
+        /// The box (re)started (its `boot` record): PanicBridge's vendor alert id, status `NR`.
+        case boot = 92
+        /// A cut button loop closed again (a `restored` record, reason `wire-cut`): vendor id, status `NR`.
+        case wireRestored = 93
+        /// The enclosure shut again (a `restored` record, reason `enclosure`): vendor id, status `NR`.
+        case boxClosed = 94
     }
 
     /// The `EPB` packet type of an alert: `EMR` (AIS-140's emergency) or `HLP` (a help request).
@@ -128,6 +134,16 @@ public enum AIS140 {
         case .power(.lost, _): return make(.powerCut, .mainPowerDisconnected, power: false)
         case .power(.restored, _): return make(.powerRestored, .mainPowerReconnected)
         case .health: return nil
+        // Not alerts: located normal packets with PanicBridge's vendor alert ids (docs/uplink.md). A boot frame's
+        // main-power and enclosure flags say what the box found at start.
+        case .boot(let report):
+            let found = Set(report.found.map(\.state))
+            return make(
+                .normal, .boot, power: !found.contains(.powerLost), open: found.contains(.enclosureOpen))
+        case .restored(.wireCut, _): return make(.normal, .wireRestored)
+        case .restored(.enclosure, _): return make(.normal, .boxClosed)
+        case .ignition(.on, _): return make(.ignitionOn, .ignitionOn)
+        case .ignition(.off, _): return make(.ignitionOff, .ignitionOff)
         }
     }
 
@@ -168,7 +184,8 @@ public enum AIS140 {
             // The receiver reports no PDOP: 0.00 (unknown).
             fixed(0, 2), fixed(fix?.hdop ?? 0, 2),
             "",  // network operator: not known to the box
-            "0",  // ignition: no ignition input
+            // Ignition: known only from an ignition record (Traccar's decoder takes this field over the IN/IF status).
+            tracking.status == .ignitionOn ? "1" : "0",
             tracking.mainPower ? "1" : "0", fixed(0, 1), fixed(0, 1),  // voltages are not measured
             tracking.emergency ? "1" : "0", tracking.enclosureOpen ? "O" : "C", cells,
             "0000", "00", pad(Int(record.sequence % 1_000_000), 6),

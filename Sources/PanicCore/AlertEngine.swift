@@ -39,11 +39,35 @@ public struct AlertEngine: Sendable {
         public var openHelp: [String]
         /// Input names currently at fault (cut loops, stuck buttons).
         public var inputFaults: [String]
+        /// Enclosure inputs currently open (a tamper already reported).
+        public var openEnclosures: [String]
+        /// Power inputs currently without power (a power-lost record already made).
+        public var powerLost: [String]
 
-        public init(openEmergency: String? = nil, openHelp: [String] = [], inputFaults: [String] = []) {
+        public init(
+            openEmergency: String? = nil, openHelp: [String] = [], inputFaults: [String] = [],
+            openEnclosures: [String] = [], powerLost: [String] = []
+        ) {
             self.openEmergency = openEmergency
             self.openHelp = openHelp
             self.inputFaults = inputFaults
+            self.openEnclosures = openEnclosures
+            self.powerLost = powerLost
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case openEmergency, openHelp, inputFaults, openEnclosures, powerLost
+        }
+
+        /// Files written before the enclosure and power states were kept decode with both empty (a fault found at
+        /// the next start is then reported as new, as before).
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            openEmergency = try container.decodeIfPresent(String.self, forKey: .openEmergency)
+            openHelp = try container.decode([String].self, forKey: .openHelp)
+            inputFaults = try container.decode([String].self, forKey: .inputFaults)
+            openEnclosures = try container.decodeIfPresent([String].self, forKey: .openEnclosures) ?? []
+            powerLost = try container.decodeIfPresent([String].self, forKey: .powerLost) ?? []
         }
     }
 
@@ -125,23 +149,52 @@ public struct AlertEngine: Sendable {
             setFault(event.name, true)
             return [draft(.tamper(reason: .wireCut, input: event.name), moment)]
         case .enclosureOpened:
+            Self.set(&persistentState.openEnclosures, event.name, true)
             return [draft(.tamper(reason: .enclosure, input: event.name), moment)]
         case .stuck:
             // A stuck button is a fault, not an alert: the control room learns it from the health record.
             setFault(event.name, true)
             return [healthDraft(moment, health)]
-        case .wireRestored, .stuckCleared:
+        case .wireRestored:
+            setFault(event.name, false)
+            return [draft(.restored(reason: .wireCut, input: event.name), moment), healthDraft(moment, health)]
+        case .stuckCleared:
             setFault(event.name, false)
             return [healthDraft(moment, health)]
         case .enclosureClosed:
-            return [healthDraft(moment, health)]
+            Self.set(&persistentState.openEnclosures, event.name, false)
+            return [draft(.restored(reason: .enclosure, input: event.name), moment)]
         case .powerLost:
+            Self.set(&persistentState.powerLost, event.name, true)
             return [draft(.power(state: .lost, input: event.name), moment)]
         case .powerRestored:
+            Self.set(&persistentState.powerLost, event.name, false)
             return [draft(.power(state: .restored, input: event.name), moment)]
-        case .emergencyReleased, .helpReleased, .ignitionOn, .ignitionOff:
+        case .ignitionOn:
+            return [draft(.ignition(state: .on, input: event.name), moment)]
+        case .ignitionOff:
+            return [draft(.ignition(state: .off, input: event.name), moment)]
+        case .emergencyReleased, .helpReleased:
             return []
         }
+    }
+
+    /// The box has started: the `boot` record (why the previous run ended, how long the box was down, every input
+    /// found at fault), then the records of what is new since the previous run: a fault that appeared while the
+    /// box was off raises its alert; one the previous run already reported is state in the boot record only; one
+    /// that ended while the box was off gets its restore record. See ``BootRules/start(starting:known:specs:at:)``.
+    public mutating func boot(
+        reason: BootReason, downMilliseconds: Int64?, starting: [InputEvent], specs: [InputLineSpec],
+        at moment: Moment, health: () -> HealthReport
+    ) -> [RecordDraft] {
+        let start = BootRules.start(starting: starting, known: persistentState, specs: specs, at: moment.now)
+        var drafts = [
+            draft(.boot(BootReport(reason: reason, downMilliseconds: downMilliseconds, found: start.found)), moment)
+        ]
+        for event in start.new + start.ended {
+            drafts += handle(event, at: moment, health: health)
+        }
+        return drafts
     }
 
     /// An alert's state changed (from the uplink's lifecycle): a cleared emergency unlatches, a cleared help
@@ -177,8 +230,12 @@ public struct AlertEngine: Sendable {
     }
 
     private mutating func setFault(_ input: String, _ faulty: Bool) {
-        persistentState.inputFaults.removeAll { $0 == input }
-        if faulty { persistentState.inputFaults.append(input) }
+        Self.set(&persistentState.inputFaults, input, faulty)
+    }
+
+    private static func set(_ names: inout [String], _ input: String, _ present: Bool) {
+        names.removeAll { $0 == input }
+        if present { names.append(input) }
     }
 
     private func healthDraft(_ moment: Moment, _ health: () -> HealthReport) -> RecordDraft {

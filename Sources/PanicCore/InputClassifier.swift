@@ -162,10 +162,22 @@ public struct InputClassifier: Sendable {
             }
         }
         initialEvents = events
+        var starting = events
+        for (index, line) in lines.enumerated()
+        where line.spec.role == .ignition && line.asserted(closed: line.accepted) {
+            let spec = line.spec
+            starting.append(
+                InputEvent(line: index, name: spec.name, role: spec.role, kind: .ignitionOn, since: now, at: now))
+        }
+        startingState = starting.sorted { $0.line < $1.line }
     }
 
     /// Faults and tampers found when classification started (see ``init(specs:initiallyClosed:now:)``).
     public let initialEvents: [InputEvent]
+
+    /// Everything a `boot` record reports of the inputs at start: ``initialEvents`` and an ignition found on, in
+    /// board order. Ignition found on is state, not an event: it is not in ``initialEvents``.
+    public let startingState: [InputEvent]
 
     /// The line specifications, in board order.
     public var specs: [InputLineSpec] { lines.map(\.spec) }

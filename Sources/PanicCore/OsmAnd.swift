@@ -16,7 +16,7 @@ public enum OsmAnd {
         case .tamper: "tampering"
         case .power(.lost, _): "powerCut"
         case .power(.restored, _): "powerRestored"
-        case .position, .cleared, .health: nil
+        case .position, .cleared, .health, .boot, .restored, .ignition: nil
         }
     }
 
@@ -45,6 +45,16 @@ public enum OsmAnd {
         case .help: items.append(("panic", "help"))
         case .tamper(let reason, _): items.append(("tamper", reason.rawValue))
         case .cleared(let alert, _): items.append(("cleared", alert))
+        // Not alarms: Traccar keeps them as the position's attributes (`ignition` is its own ignition key).
+        case .ignition(let state, _): items.append(("ignition", state == .on ? "true" : "false"))
+        case .restored(let reason, _): items.append(("restored", reason.rawValue))
+        case .boot(let report):
+            items.append(("event", "boot"))
+            items.append(("bootReason", report.reason.rawValue))
+            if let down = report.downMilliseconds { items.append(("downtime", String(down / 1000))) }
+            if !report.found.isEmpty {
+                items.append(("found", report.found.map { "\($0.state.rawValue):\($0.input)" }.joined(separator: ",")))
+            }
         default: break
         }
         items.append(("seq", String(record.sequence)))

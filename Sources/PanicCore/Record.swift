@@ -15,6 +15,12 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable {
     case position
     /// A heartbeat with the box's own health.
     case health
+    /// The box started: why the previous run ended, how long it was down, and the inputs found at fault.
+    case boot
+    /// A tamper condition ended: a cut loop closed again, the enclosure shut.
+    case restored
+    /// The vehicle's ignition was switched on or off.
+    case ignition
 
     /// Whether the kind is an alert (emergency, tamper, help): it has a lifecycle the control room acts on.
     public var isAlert: Bool { self == .emergency || self == .tamper || self == .help }
@@ -23,7 +29,8 @@ public enum RecordKind: String, CaseIterable, Sendable, Codable {
     /// uplink's alert lane (oldest first, alone, skipping a backoff wait); everything else on the backlog lane.
     /// A clear belongs with its alert: on the same lane it can never overtake the alert it clears, and it never
     /// waits behind a backlog of positions while the control room still shows the alert open.
-    public var isUrgent: Bool { isAlert || self == .cleared }
+    /// A `restored` record is urgent for the same reason: it must never overtake the tamper it ends.
+    public var isUrgent: Bool { isAlert || self == .cleared || self == .restored }
 
     /// Whether the outbox may drop an undelivered record of this kind when it is full (positions only).
     public var isEvictable: Bool { self == .position }

@@ -12,6 +12,75 @@ public enum PowerState: String, Sendable, Codable, CaseIterable {
     case restored
 }
 
+/// The state an ignition record reports.
+public enum IgnitionState: String, Sendable, Codable, CaseIterable {
+    case on
+    case off
+}
+
+/// Why the box (re)started, as a `boot` record says.
+public enum BootReason: String, Sendable, Codable, CaseIterable {
+    /// The previous run ended without its clean-shutdown mark: the power went (or the process was killed).
+    case powerCut = "power-cut"
+    /// The previous run shut down cleanly (a stop, a restart, an upgrade).
+    case cleanRestart = "clean-restart"
+    /// The previous run ended without its mark and the watchdog says it reset the board.
+    case watchdog
+    /// The outbox is new: the box's first start (or its first start on this card).
+    case firstStart = "first-start"
+    /// The outbox is not new but has no run mark (written by a release before boot records).
+    case unknown
+}
+
+/// What an input was found in when the box started (a `boot` record's `found`).
+public enum InputCondition: String, Sendable, Codable, CaseIterable {
+    /// A normally-closed button loop found open: the wire is cut.
+    case wireCut = "wire-cut"
+    /// A normally-open button found closed: stuck.
+    case stuck
+    /// The enclosure found open.
+    case enclosureOpen = "enclosure-open"
+    /// Main power found absent.
+    case powerLost = "power-lost"
+    /// The ignition found on.
+    case ignitionOn = "ignition-on"
+}
+
+/// One input's state at boot.
+public struct FoundInput: Hashable, Sendable, Codable {
+    public var input: String
+    public var state: InputCondition
+
+    public init(input: String, state: InputCondition) {
+        self.input = input
+        self.state = state
+    }
+}
+
+/// What a `boot` record says.
+public struct BootReport: Hashable, Sendable, Codable {
+    /// Why the previous run ended.
+    public var reason: BootReason
+    /// How long the box was down (the previous run's last record or its clean stop → this start), when known.
+    public var downMilliseconds: Int64?
+    /// The inputs found in a fault or alert state at start (wire cut, stuck, enclosure open, power absent,
+    /// ignition on), in board order; faults still present from before the restart are reported here, not as new
+    /// alerts.
+    public var found: [FoundInput]
+
+    public init(reason: BootReason, downMilliseconds: Int64? = nil, found: [FoundInput] = []) {
+        self.reason = reason
+        self.downMilliseconds = downMilliseconds
+        self.found = found
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case reason
+        case downMilliseconds = "downMs"
+        case found
+    }
+}
+
 /// The box's own health, carried by `health` records.
 public struct HealthReport: Hashable, Sendable, Codable {
     /// Records not yet delivered to every backend.
@@ -71,6 +140,12 @@ public enum RecordBody: Hashable, Sendable {
     case position
     /// A heartbeat.
     case health(HealthReport)
+    /// The box started.
+    case boot(BootReport)
+    /// A tamper condition on `input` ended (`reason` says which: the loop closed again, the enclosure shut).
+    case restored(reason: TamperReason, input: String)
+    /// The ignition changed.
+    case ignition(state: IgnitionState, input: String)
 
     /// The kind this body belongs to.
     public var kind: RecordKind {
@@ -82,6 +157,9 @@ public enum RecordBody: Hashable, Sendable {
         case .power: .power
         case .position: .position
         case .health: .health
+        case .boot: .boot
+        case .restored: .restored
+        case .ignition: .ignition
         }
     }
 }
@@ -189,6 +267,8 @@ public struct Record: Hashable, Sendable, Codable {
         switch kind {
         case .health:
             body = .health(try container.decode(HealthReport.self, forKey: .body))
+        case .boot:
+            body = .boot(try container.decode(BootReport.self, forKey: .body))
         case .position:
             body = .position
         default:
@@ -208,7 +288,15 @@ public struct Record: Hashable, Sendable, Codable {
                 body = .power(
                     state: try fields.decode(PowerState.self, forKey: .state),
                     input: try fields.decodeIfPresent(String.self, forKey: .input))
-            case .position, .health:
+            case .restored:
+                body = .restored(
+                    reason: try fields.decode(TamperReason.self, forKey: .reason),
+                    input: try fields.decode(String.self, forKey: .input))
+            case .ignition:
+                body = .ignition(
+                    state: try fields.decode(IgnitionState.self, forKey: .state),
+                    input: try fields.decode(String.self, forKey: .input))
+            case .position, .health, .boot:
                 throw DecodingError.dataCorruptedError(
                     forKey: .kind, in: container, debugDescription: "body of \(kind.rawValue) decoded twice")
             }
@@ -238,7 +326,7 @@ public struct Record: Hashable, Sendable, Codable {
             var fields = container.nestedContainer(keyedBy: BodyKeys.self, forKey: .body)
             try fields.encode(alert, forKey: .alert)
             try fields.encode(by, forKey: .by)
-        case .tamper(let reason, let input):
+        case .tamper(let reason, let input), .restored(let reason, let input):
             var fields = container.nestedContainer(keyedBy: BodyKeys.self, forKey: .body)
             try fields.encode(reason, forKey: .reason)
             try fields.encode(input, forKey: .input)
@@ -250,6 +338,12 @@ public struct Record: Hashable, Sendable, Codable {
             _ = container.nestedContainer(keyedBy: BodyKeys.self, forKey: .body)
         case .health(let report):
             try container.encode(report, forKey: .body)
+        case .boot(let report):
+            try container.encode(report, forKey: .body)
+        case .ignition(let state, let input):
+            var fields = container.nestedContainer(keyedBy: BodyKeys.self, forKey: .body)
+            try fields.encode(state, forKey: .state)
+            try fields.encode(input, forKey: .input)
         }
     }
 }

@@ -23,6 +23,26 @@ public struct DaemonError: Error, Sendable, CustomStringConvertible {
 public struct Daemon: Sendable {
     /// The environment variable naming the route the simulated board's GNSS drives.
     public static let simRouteVariable = "PANICD_SIM_ROUTE"
+    /// The simulated board's state at start: acts of the input-script vocabulary separated by `;` (`enclosure open;
+    /// cut panic`), carried out before the daemon reads its inputs, as a box that powers up with its enclosure
+    /// already open (docs/daemon.md → *Sim board*).
+    public static let simStartVariable = "PANICD_SIM_START"
+
+    /// Carries out `acts` (see ``simStartVariable``) on `lines`.
+    static func performStartActs(_ acts: String?, on lines: SimulatedInputLines) throws {
+        guard let acts else { return }
+        for (number, act) in acts.split(separator: ";").enumerated() {
+            let text = act.trimmingCharacters(in: .whitespaces)
+            guard !text.isEmpty else { continue }
+            do {
+                guard case .act(let action)? = try InputScript.parse(Substring(text), line: number + 1),
+                    try lines.perform(action)
+                else { throw DaemonError("not an act on the lines") }
+            } catch {
+                throw DaemonError("\(simStartVariable): '\(text)': \(error)")
+            }
+        }
+    }
 
     public let config: DaemonConfig
     public let board: BoardDefinition
@@ -193,7 +213,8 @@ public struct Daemon: Sendable {
         let box = try PanicBox(
             parts: .init(
                 inputs: hardware.inputs, outputs: hardware.outputs, gnss: hardware.gnss, outbox: outbox,
-                uplink: uplink, statePath: statePath),
+                uplink: uplink, statePath: statePath,
+                restarts: .init(fixPath: LastFixFile.path(statePath: statePath))),
             configuration: engineConfiguration, clock: clock, logger: logger.child("box"))
 
         let notifier = SystemdNotifier(environment: environment)
@@ -315,6 +336,7 @@ public struct Daemon: Sendable {
                     "route \(routePath) for the simulated board: \(error) (set \(Self.simRouteVariable) to another)")
             }
             let lines = SimulatedInputLines(specs: board.inputs, clock: clock)
+            try Self.performStartActs(environment[Self.simStartVariable], on: lines)
             return Hardware(
                 inputs: lines, outputs: SimulatedOutputLines(specs: board.outputs, clock: clock),
                 gnss: NMEAFixSource(SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: Date())),
@@ -364,6 +386,8 @@ struct BoxService: Service {
             } catch is CancellationError {
                 // Graceful shutdown cancels the box: a clean stop.
             }
+            // Returned or cancelled (not failed): the last fix is saved and the run marked stopped.
+            box.stopped()
             // The box has stopped; the event readers would wait forever.
             group.cancelAll()
         }

@@ -122,7 +122,12 @@ enum EngineStateFile {
     /// Writes `contents` durably. Every failing call (a full disk: `write` or `fsync` with ENOSPC) throws with
     /// the call, the path and errno; the previous file is then left as it was.
     static func write(_ contents: Contents, path: String) throws {
-        let data = try JSONEncoder().encode(contents)
+        try writeAtomically(try JSONEncoder().encode(contents), path: path)
+    }
+
+    /// Replaces the file at `path` with `data` durably: a temporary file written and synced, renamed over it, the
+    /// directory synced. A power cut leaves the old file or the new one.
+    static func writeAtomically(_ data: Data, path: String) throws {
         let temporary = path + ".tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw EngineStateFileError(call: "open", path: temporary, errno: errno) }

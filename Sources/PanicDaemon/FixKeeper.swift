@@ -15,6 +15,8 @@ public final class FixKeeper: Sendable {
         var lastPosition: GNSSFix?
         var lastEpoch: GNSSFix?
         var chunks = 0
+        /// The last fix of a previous run (``LastFixFile``), until this run has one of its own.
+        var saved: LastFixFile.Contents?
     }
 
     private let state = Mutex(State())
@@ -34,16 +36,20 @@ public final class FixKeeper: Sendable {
         self.systemTime = systemTime
     }
 
-    /// Reads `source` until it ends or the task is cancelled.
-    public func run(source: some GNSSFixSource) async throws {
+    /// Reads `source` until it ends or the task is cancelled; `firstFix` is called when the run's first position
+    /// fix arrives.
+    public func run(source: some GNSSFixSource, firstFix: @escaping @Sendable () -> Void = {}) async throws {
         try await source.run { fixes in
-            self.state.withLock { state in
+            let first = self.state.withLock { state in
+                let had = state.lastPosition != nil
                 state.chunks += 1
                 for fix in fixes {
                     state.lastEpoch = fix
                     if fix.hasPosition { state.lastPosition = fix }
                 }
+                return !had && state.lastPosition != nil
             }
+            if first { firstFix() }
         }
     }
 
@@ -53,10 +59,35 @@ public final class FixKeeper: Sendable {
     /// Whether the receiver's latest epoch has a position (false in a tunnel).
     public var hasCurrentFix: Bool { state.withLock { $0.lastEpoch?.hasPosition ?? false } }
 
-    /// The last position fix as a record carries it, with its age at `now`; nil when there has never been one.
+    /// Starts from a previous run's last fix: until the receiver gives one, records carry it, its age counted on
+    /// the wall clock from when it was taken (the monotonic clock does not survive a restart).
+    public func restore(_ saved: LastFixFile.Contents) {
+        state.withLock { $0.saved = saved }
+    }
+
+    /// The last fix as ``LastFixFile`` keeps it (taken at the wall time its age says), nil when there is none.
+    public func savable(at now: MonotonicInstant) -> LastFixFile.Contents? {
+        let saved = state.withLock { $0.lastPosition == nil ? $0.saved : nil }
+        if let saved { return saved }
+        guard var fix = recordFix(at: now) else { return nil }
+        let taken = wallTime(at: now).time.epochMilliseconds - fix.ageMilliseconds
+        fix.ageMilliseconds = 0
+        return LastFixFile.Contents(fix: fix, takenMilliseconds: taken)
+    }
+
+    /// The last position fix as a record carries it, with its age at `now`; nil when there has never been one
+    /// (in this run or, restored, in a previous one).
     public func recordFix(at now: MonotonicInstant) -> RecordFix? {
-        guard let fix = state.withLock({ $0.lastPosition }), let latitude = fix.latitude, let longitude = fix.longitude
-        else { return nil }
+        let (live, saved) = state.withLock { ($0.lastPosition, $0.saved) }
+        guard let fix = live else {
+            guard let saved else { return nil }
+            var restored = saved.fix
+            // A wall clock behind the fix's time (a box without an RTC before its clock is set) cannot say how
+            // old it is: at least as old as it was when saved.
+            restored.ageMilliseconds = max(0, wallTime(at: now).time.epochMilliseconds - saved.takenMilliseconds)
+            return restored
+        }
+        guard let latitude = fix.latitude, let longitude = fix.longitude else { return nil }
         return RecordFix(
             latitude: latitude, longitude: longitude, altitude: fix.altitudeMSL, speed: fix.speed, course: fix.track,
             mode: fix.mode == .threeD ? .threeD : .twoD, hdop: fix.hdop, satellites: fix.satellitesUsed,

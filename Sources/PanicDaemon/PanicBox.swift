@@ -40,10 +40,13 @@ public final class PanicBox: Service, Sendable {
         public var uplink: Uplink
         /// Where the engine's state is kept across power cuts (an open emergency stays open).
         public var statePath: String
+        /// Boot records, the run mark and the last fix kept across restarts (`panicd run` and the simulated box);
+        /// nil: none of them (tests of other parts).
+        public var restarts: Restarts?
 
         public init(
             inputs: any InputLines, outputs: any OutputLines, gnss: any GNSSFixSource, outbox: Outbox,
-            uplink: Uplink, statePath: String
+            uplink: Uplink, statePath: String, restarts: Restarts? = nil
         ) {
             self.inputs = inputs
             self.outputs = outputs
@@ -51,14 +54,34 @@ public final class PanicBox: Service, Sendable {
             self.outbox = outbox
             self.uplink = uplink
             self.statePath = statePath
+            self.restarts = restarts
+        }
+    }
+
+    /// How a box keeps track of its restarts (docs/daemon.md → restarts).
+    public struct Restarts: Sendable {
+        /// Where the last fix is kept (``LastFixFile``).
+        public var fixPath: String
+        /// Whether the watchdog reset the board (asked once, at start, when the previous run left no clean mark).
+        public var watchdogReset: @Sendable () -> Bool
+
+        public init(
+            fixPath: String, watchdogReset: @escaping @Sendable () -> Bool = { Watchdog.lastResetWasWatchdog() }
+        ) {
+            self.fixPath = fixPath
+            self.watchdogReset = watchdogReset
         }
     }
 
     private enum Work: Sendable {
+        /// The inputs' state found at start (``InputService/startingState``).
+        case boot([InputEvent])
         case input(InputEvent)
         case alert(AlertTransition)
         case refusal(AlertRefusal)
         case tick(UInt64)
+        /// The run's first fix arrived (saved at once: a power cut a minute later must not lose it).
+        case firstFix
     }
 
     public let parts: Parts
@@ -85,6 +108,11 @@ public final class PanicBox: Service, Sendable {
     private let workSink: AsyncStream<Work>.Continuation
     /// Work posted and not yet done; zero when the engine waits on time alone.
     private let pending = Mutex(0)
+    /// What the previous run left (read in `init`, before this run marks the outbox): its mark, and the last
+    /// wall time it is known to have been alive.
+    private let previousRun: (mark: RunMark?, outboxNew: Bool, lastAlive: [Int64?])
+    /// The last fix saved to ``LastFixFile`` and when.
+    private let fixSaved = Mutex<(contents: LastFixFile.Contents?, at: MonotonicInstant?)>((nil, nil))
 
     public init(
         parts: Parts, configuration: AlertEngine.Configuration, clock: any MonotonicClock, logger: Logger,
@@ -133,6 +161,30 @@ public final class PanicBox: Service, Sendable {
             IndicatorPolicy.Situation(
                 alerts: restored?.knownAlerts ?? [:], inputFault: !(restored?.engine.inputFaults.isEmpty ?? true)))
         saved = Mutex((restored, false))
+        // A `cleared` record says where the box is — except in privacy mode, where only alerts do.
+        if !configuration.privacyMode {
+            let fixes = self.fixes
+            parts.uplink.locate { [clock] in fixes.recordFix(at: clock.now) }
+        }
+        if let restarts = parts.restarts {
+            // Unreadable (a corrupt row, an I/O error): the boot record says `unknown`; the box still starts.
+            var mark: RunMark?
+            var markRead = true
+            do { mark = try parts.outbox.runMark() } catch {
+                markRead = false
+                logger.warning("cannot read the run mark", metadata: ["error": "\(error)"])
+            }
+            let savedFix = LastFixFile.read(path: restarts.fixPath)
+            if let savedFix { fixes.restore(savedFix) }
+            fixSaved.withLock { $0 = (savedFix, nil) }
+            let newest = (try? parts.outbox.newestRecordTime()) ?? nil
+            previousRun = (
+                mark, markRead && parts.outbox.lastSequence == 0,
+                [mark?.timeMilliseconds, newest, savedFix?.takenMilliseconds]
+            )
+        } else {
+            previousRun = (nil, false, [])
+        }
         boxFaults.withLock { $0 = faults }
         (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         (work, workSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
@@ -183,11 +235,29 @@ public final class PanicBox: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.inputService.run() }
             group.addTask { try await self.indicator.run() }
-            group.addTask { try await self.fixes.run(source: self.parts.gnss) }
+            group.addTask {
+                try await self.fixes.run(source: self.parts.gnss) {
+                    if self.parts.restarts != nil { self.post(.firstFix) }
+                }
+            }
             group.addTask { try await self.parts.uplink.run() }
             group.addTask { await self.parts.outbox.runCheckpointer(clock: self.clock) }
             group.addTask {
-                for await event in self.inputService.events { self.post(.input(event)) }
+                var skip = 0
+                if self.parts.restarts != nil {
+                    // The state found at start goes to the boot record in one piece; the stream begins with it too.
+                    await self.inputService.watching()
+                    let start = self.inputService.startingState
+                    skip = start.initialEventCount
+                    self.post(.boot(start.events))
+                }
+                for await event in self.inputService.events {
+                    guard skip == 0 else {
+                        skip -= 1
+                        continue
+                    }
+                    self.post(.input(event))
+                }
             }
             group.addTask {
                 for await transition in self.parts.uplink.alerts.transitions { self.post(.alert(transition)) }
@@ -196,6 +266,37 @@ public final class PanicBox: Service, Sendable {
                 for await refusal in self.parts.uplink.alerts.refusals { self.post(.refusal(refusal)) }
             }
             group.addTask { await self.process() }
+        }
+    }
+
+    /// A clean stop: the last fix saved and the run marked `stopped`, so the next start is a clean restart.
+    /// Not called when the box fails (the next start then says power cut or watchdog, which is what it was).
+    public func stopped() {
+        guard parts.restarts != nil else { return }
+        saveFix(now: clock.now, urgent: true)
+        do {
+            try parts.outbox.setRunMark(
+                RunMark(state: .stopped, timeMilliseconds: fixes.wallTime(at: clock.now).time.epochMilliseconds))
+        } catch {
+            logger.warning("cannot mark the clean stop in the outbox", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Saves the last fix when it is owed (``LastFixFile/due(_:saved:lastSave:now:urgent:)``).
+    private func saveFix(now: MonotonicInstant, urgent: Bool) {
+        guard let restarts = parts.restarts else { return }
+        let current = fixes.savable(at: now)
+        let (saved, at) = fixSaved.withLock { $0 }
+        guard LastFixFile.due(current, saved: saved, lastSave: at, now: now, urgent: urgent), let current else {
+            return
+        }
+        do {
+            try LastFixFile.write(current, path: restarts.fixPath)
+            fixSaved.withLock { $0 = (current, now) }
+            if at == nil { logger.info("last fix saved", metadata: ["path": "\(restarts.fixPath)"]) }
+        } catch {
+            // Tried again at the next step; the fix is a convenience, never a reason to stop.
+            logger.warning("cannot save the last fix", metadata: ["path": "\(restarts.fixPath)", "error": "\(error)"])
         }
     }
 
@@ -226,9 +327,40 @@ public final class PanicBox: Service, Sendable {
         let moment = AlertEngine.Moment(
             now: now, time: wall.time, timeSource: wall.source, fix: fixes.recordFix(at: now))
         switch item {
+        case .boot(let starting):
+            let previous = previousRun
+            let reason = BootRules.reason(
+                mark: previous.mark, outboxNew: previous.outboxNew,
+                watchdogReset: previous.mark?.state == .running && (parts.restarts?.watchdogReset() ?? false))
+            let down = BootRules.downtime(lastAlive: previous.lastAlive, now: wall.time.epochMilliseconds)
+            do {
+                try parts.outbox.setRunMark(RunMark(state: .running, timeMilliseconds: wall.time.epochMilliseconds))
+            } catch {
+                logger.warning("cannot mark the run in the outbox", metadata: ["error": "\(error)"])
+            }
+            logger.notice(
+                "boot: \(reason.rawValue)",
+                metadata: ["down-ms": "\(down.map(String.init) ?? "unknown")", "found": "\(starting.count)"])
+            for event in starting { eventSink.yield(.input(event)) }
+            let specs = parts.inputs.specs
+            submit(
+                engine.withLock {
+                    $0.boot(
+                        reason: reason, downMilliseconds: down, starting: starting, specs: specs, at: moment,
+                        health: { self.health(now: now) })
+                })
+            let faulty = engine.withLock { !$0.persistentState.inputFaults.isEmpty }
+            let state = situation.withLock {
+                $0.inputFault = faulty
+                return IndicatorPolicy.show($0)
+            }
+            showIfChanged(state)
+            saveFix(now: now, urgent: true)
         case .input(let event):
             eventSink.yield(.input(event))
-            submit(engine.withLock { $0.handle(event, at: moment, health: { self.health(now: now) }) })
+            let drafts = engine.withLock { $0.handle(event, at: moment, health: { self.health(now: now) }) }
+            submit(drafts)
+            saveFix(now: now, urgent: drafts.contains { $0.body.kind.isAlert })
             let faulty = engine.withLock { !$0.persistentState.inputFaults.isEmpty }
             let state = situation.withLock {
                 $0.inputFault = faulty
@@ -259,6 +391,9 @@ public final class PanicBox: Service, Sendable {
             guard timer.fired(generation) else { return }
             retryHeld()
             submit(engine.withLock { $0.tick(moment, health: { self.health(now: now) }) })
+            saveFix(now: now, urgent: false)
+        case .firstFix:
+            saveFix(now: now, urgent: false)
         }
         persist()
     }

@@ -14,6 +14,7 @@ public final class InputService: Sendable {
     private let lines: any InputLines
     private let clock: any MonotonicClock
     private let watchState = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let start = Mutex<(state: [InputEvent], initialEvents: Int)>(([], 0))
     private let progress = Mutex<
         (sequence: UInt64, ended: Bool, waiters: [(UInt64, CheckedContinuation<Void, Never>)])
     >(
@@ -36,6 +37,13 @@ public final class InputService: Sendable {
             }
             if started { waiter.resume() }
         }
+    }
+
+    /// The inputs' state when the watch started (``InputClassifier/startingState``: faults, tampers, power found
+    /// absent, ignition found on), and how many of those ``events`` begins with (``InputClassifier/initialEvents``).
+    /// Set before ``watching()`` returns.
+    public var startingState: (events: [InputEvent], initialEventCount: Int) {
+        start.withLock { ($0.state, $0.initialEvents) }
     }
 
     /// Returns once the edge numbered `sequence` (see ``EdgeEvent/sequence``) has been classified, or the watch
@@ -80,6 +88,7 @@ public final class InputService: Sendable {
         let lines = self.lines
         var classifier = InputClassifier(
             specs: lines.specs, initiallyClosed: try lines.contactsClosed(), now: clock.now)
+        start.withLock { $0 = (classifier.startingState, classifier.initialEvents.count) }
         for event in classifier.initialEvents { continuation.yield(event) }
         let waiters = watchState.withLock { state in
             state.started = true

@@ -178,6 +178,7 @@ final class ScenarioReceivers: Sendable {
         }
         var alerts = 0
         var positions = 0
+        var states = 0
         let kinds = Dictionary(records.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first })
         for record in records {
             var clearing: RecordKind?
@@ -195,14 +196,33 @@ final class ScenarioReceivers: Sendable {
             }
             // Help and emergency differ: the alert id and the emergency flag say which it was (and which one a
             // `cleared` record closed: 91 for help, 11 for an emergency).
-            if record.kind.isAlert || record.kind == .cleared,
+            // Boot, restores and ignition too: their own ids (92–94, 7/8), never an emergency.
+            if record.kind.isAlert || record.kind == .cleared || record.kind == .boot || record.kind == .restored
+                || record.kind == .ignition,
                 got[0].event != tracking.alert.rawValue || got[0].emergency != tracking.emergency
             {
                 problems.append(
                     "record \(record.sequence) (\(record.kind.rawValue)): alert \(got[0].event ?? -1), "
                         + "emergency \(got[0].emergency ?? false)")
             }
-            if record.kind == .position { positions += 1 } else if record.kind.isAlert { alerts += 1 }
+            if record.kind == .ignition, got[0].ignition != (tracking.status == .ignitionOn) {
+                problems.append("record \(record.sequence): ignition \(got[0].ignition.map(String.init) ?? "none")")
+            }
+            // A position at 0,0 where the box knew a fix is a position in the Atlantic.
+            if let fix = record.fix, fix.latitude != 0 || fix.longitude != 0, got[0].latitude == 0,
+                got[0].longitude == 0
+            {
+                problems.append("record \(record.sequence) (\(record.kind.rawValue)) at 0,0 with a known fix")
+            }
+            if record.kind == .position {
+                positions += 1
+            } else if record.kind.isAlert {
+                alerts += 1
+            } else if record
+                .kind == .boot || record.kind == .restored || record.kind == .ignition
+            {
+                states += 1
+            }
         }
         if history != history.sorted() { problems.append("the backlog (H) arrived out of order") }
         // C-DAC's health packet is a heartbeat carrying the health fields (the memory percentage; a keep-alive
@@ -214,7 +234,8 @@ final class ScenarioReceivers: Sendable {
         }.count
         let text =
             "\(label): \(alerts) alerts once each with the right alarm, \(positions) positions once each "
-            + "(\(history.count) from the backlog, in order), \(health) health packets"
+            + "(\(history.count) from the backlog, in order), \(states) boot/restore/ignition frames with their ids, "
+            + "\(health) health packets"
         return problems.isEmpty ? (text, true) : (text + ": " + problems.prefix(5).joined(separator: "; "), false)
     }
 
@@ -235,6 +256,9 @@ final class ScenarioReceivers: Sendable {
             }
             if got[0]["alarm"] != OsmAnd.alarm(of: record) {
                 problems.append("record \(record.sequence): alarm \(got[0]["alarm"] ?? "none")")
+            }
+            if case .ignition(let state, _) = record.body, got[0]["ignition"] != (state == .on ? "true" : "false") {
+                problems.append("record \(record.sequence): ignition \(got[0]["ignition"] ?? "none")")
             }
             if record.kind == .position { positions += 1 } else if record.kind.isAlert { alerts += 1 }
         }

@@ -157,7 +157,9 @@ final class SimulatedBox {
         let box = try PanicBox(
             parts: .init(
                 inputs: lines, outputs: outputs, gnss: NMEAFixSource(feed), outbox: outbox, uplink: uplink,
-                statePath: directory + "/engine-state.json"),
+                statePath: directory + "/engine-state.json",
+                restarts: .init(
+                    fixPath: LastFixFile.path(statePath: directory + "/engine-state.json"), watchdogReset: { false })),
             configuration: .init(), clock: world.time.clock, logger: world.partsLogger,
             systemTime: { world.time.wallNow })
         self.box = box

@@ -3,6 +3,7 @@ import Logging
 import PanicCore
 import PanicSigning
 import PanicStore
+import Synchronization
 
 /// One backend the device reports to.
 public struct BackendConfiguration: Sendable {
@@ -92,6 +93,9 @@ public final class Uplink: Sendable {
     private let backends: [BackendUplink]
     private let wallClock: @Sendable () -> RecordTime
     private let logger: Logger
+    /// Where the box is (its last fix with its age), for the `cleared` records the uplink makes; nil until the
+    /// box sets it (``locate(with:)``).
+    private let locator = Mutex<(@Sendable () -> RecordFix?)?>(nil)
 
     /// An uplink for `outbox` (whose records are signed as `deviceID`).
     /// - Parameters:
@@ -202,10 +206,17 @@ public final class Uplink: Sendable {
         for backend in backends { backend.post(.pollNeeded(open)) }
     }
 
+    /// Gives the uplink the box's last fix, so that a `cleared` record says where the box is (a tracking backend
+    /// draws its emergency-off frame there, not at 0,0).
+    public func locate(with fix: @escaping @Sendable () -> RecordFix?) {
+        locator.withLock { $0 = fix }
+    }
+
     /// Appends the `cleared` record owed to the control room for `alert`.
     func appendCleared(_ alert: String) {
         let draft = RecordDraft(
-            id: UUID().uuidString.lowercased(), time: wallClock(), timeSource: .system, fix: nil,
+            id: UUID().uuidString.lowercased(), time: wallClock(), timeSource: .system,
+            fix: locator.withLock { $0 }?(),
             body: .cleared(alert: alert, by: "control-room"))
         do { try submit(draft) } catch {
             logger.error("cannot append the cleared record", metadata: ["alert": "\(alert)", "error": "\(error)"])

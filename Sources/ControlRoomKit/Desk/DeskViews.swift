@@ -93,12 +93,22 @@ public struct DeviceHealth: Sendable, Hashable, Codable {
     /// Its last health report, and when it was made.
     public var health: HealthReport?
     public var healthTimeMs: Int64?
-    /// The last power record's state, and the last tamper reason, when there were any.
+    /// The last power record's state, and the last tamper reason while no later `restored` record ended it.
     public var power: PowerState?
     public var tamper: TamperReason?
     /// Records stored, and sequence gaps (from the registry).
     public var records: Int
     public var gaps: [String]
+
+    /// The reason of `last` (the device's last tamper record), unless one of `restored` (its latest restored
+    /// records) came after it for the same reason and input: the tamper has ended. Pure.
+    public static func openTamper(last: Record?, restored: [Record]) -> TamperReason? {
+        guard let last, case .tamper(let reason, let input) = last.body else { return nil }
+        let ended = restored.contains {
+            $0.sequence > last.sequence && $0.body == .restored(reason: reason, input: input)
+        }
+        return ended ? nil : reason
+    }
 }
 
 /// Decoded positions per alert, kept between pushes so each push decodes only the records that are new.
@@ -252,10 +262,10 @@ extension ControlRoom {
             if case .power(let reported, _)? = try await lastRecord(device: device.id, kind: .power)?.body {
                 power = reported
             }
-            var tamper: TamperReason?
-            if case .tamper(let reason, _)? = try await lastRecord(device: device.id, kind: .tamper)?.body {
-                tamper = reason
-            }
+            let tamper = DeviceHealth.openTamper(
+                last: try await lastRecord(device: device.id, kind: .tamper),
+                restored: try await store.latestEnvelopes(device: device.id, kind: .restored, limit: 8)
+                    .compactMap(Self.decode))
             result.append(
                 DeviceHealth(
                     device: device.id, metadata: metadata[device.id] ?? DeviceMetadata(),
