@@ -11,7 +11,8 @@ top=.build/arm64
 dist=bookworm
 started=$(date +%s)
 # The sid runtime's references to glibc 2.38 functions, answered inside the binary (glibc-compat.c).
-scripts/arm64/in-sid.sh /usr/libexec/swift/bin/clang --target=aarch64-linux-gnu --sysroot="/src/$top/sysroot-$dist" \
+[ "$top/glibc-compat.o" -nt scripts/arm64/glibc-compat.c ] ||
+    scripts/arm64/in-sid.sh /usr/libexec/swift/bin/clang --target=aarch64-linux-gnu --sysroot="/src/$top/sysroot-$dist" \
     -O2 -fPIC -Wall -Werror -c scripts/arm64/glibc-compat.c -o "$top/glibc-compat.o"
 flags=("${release[@]}" --static-swift-stdlib --swift-sdks-path /src/$top/sdks --swift-sdk "panicbridge-aarch64-$dist"
     --scratch-path /src/$top/build -Xlinker "/src/$top/glibc-compat.o" -Xlinker "-Map=/src/$top/panicd.map"

@@ -56,7 +56,7 @@ JSON
     artifacts+="${artifacts:+,}
     \"panicbridge-aarch64-$dist\": {
       \"type\": \"swiftSDK\", \"version\": \"$compiler\",
-      \"variants\": [{ \"path\": \"$dist\", \"supportedTriples\": [\"x86_64-unknown-linux-gnu\", \"x86_64-pc-linux-gnu\"] }]
+      \"variants\": [{ \"path\": \"$dist\", \"supportedTriples\": [\"x86_64-unknown-linux-gnu\", \"x86_64-pc-linux-gnu\", \"aarch64-unknown-linux-gnu\"] }]
     }"
 done
 cat > "$bundle/info.json" <<JSON

@@ -106,6 +106,11 @@ def main():
         check(f"--version says {version} ({seconds:.1f} s)", result.stdout.strip() == version, result.stdout + result.stderr)
         result, seconds = run(panicd, ["boards", "check"])
         check(f"boards check ({seconds:.1f} s)", result.returncode == 0, result.stdout + result.stderr)
+        # The simulated board's configuration names its key in .build/panicd-sim/ (made as its header says).
+        if not os.path.exists(os.path.join(ROOT, ".build", "panicd-sim", "device.key")):
+            os.makedirs(os.path.join(ROOT, ".build", "panicd-sim"), exist_ok=True)
+            result, _ = run(panicd, ["keygen", "--out", ".build/panicd-sim/device.key"])
+            check("keygen of the simulated board's key", result.returncode == 0, result.stderr)
         result, seconds = run(panicd, ["config", "check", "--config", "config/panicd.sim.yaml"])
         check(f"config check config/panicd.sim.yaml ({seconds:.1f} s)", result.returncode == 0, result.stdout + result.stderr)
         result, seconds = run(panicd, ["sim", "--scenario", "sim/scenarios/demo.yaml"], timeout=1200)
