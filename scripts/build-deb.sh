@@ -7,6 +7,17 @@
 # lintian checks it. Not dpkg-buildpackage: its debian/rules would have to build in a clean tree of its own (a
 # second ~8 min release build) and the Swift toolchain is no Debian package it could Build-Depend on.
 # The version is VERSION's; the build refuses executables whose --version says otherwise.
+#
+# The arm64 packages (scripts/arm64/deb.sh, `make deb-arm64`) reuse this script with a binary built elsewhere:
+#   DEB_ARCH=arm64              the package architecture
+#   PANICD_BIN=FILE             package this panicd instead of building; only the panicbridge package is made
+#   DEB_OUT=DIR                 where the .deb goes (default .build/deb)
+#   DEB_SYSROOT=DIR             the target's libraries: dpkg-shlibdeps resolves panicd's libraries there
+#   DEB_SHLIBS_TREES="DIR..."   the target's runtime packages unpacked with DEBIAN/ (dpkg-deb -R): their symbols
+#                               files give the Depends, so they are the TARGET's packages and versions, not the host's
+#   LIBC6_SYMBOLS=FILE          the target's libc6 symbols file (for the GLIBC_ABI_* floor below)
+#   EXEC_WRAPPER="CMD..."       runs the built panicd for the --version check (qemu-aarch64-static -L SYSROOT)
+#   STRIP=…                     the target's strip (aarch64-linux-gnu-strip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
@@ -16,23 +27,40 @@ arch=${DEB_ARCH:-$(dpkg --print-architecture)}
 read -r -a flags <<< "${SWIFT_BUILD_FLAGS:-}"
 # The release flags every release build shares (the Makefile's SWIFT_RELEASE: `make deb` passes them).
 read -r -a release <<< "${SWIFT_RELEASE:?scripts/build-deb.sh runs from make deb, which passes SWIFT_RELEASE}"
-out=.build/deb
+out=${DEB_OUT:-.build/deb}
 started=$(date +%s)
+read -r -a wrapper <<< "${EXEC_WRAPPER:-}"
+shlibs_trees=()
+for tree in ${DEB_SHLIBS_TREES:-}; do shlibs_trees+=("-S$tree"); done
+shlibs_dirs=()
+if [ -n "${DEB_SYSROOT:-}" ]; then
+    multiarch=$(dpkg-architecture -a"$arch" -qDEB_HOST_MULTIARCH 2>/dev/null)
+    for dir in lib usr/lib; do shlibs_dirs+=("-l$DEB_SYSROOT/$dir/$multiarch" "-l$DEB_SYSROOT/$dir"); done
+fi
 
-echo "== release build (static Swift runtime): panicd, controlroom"
-$SWIFT build "${release[@]}" --static-swift-stdlib "${flags[@]}" --product panicd
-$SWIFT build "${release[@]}" --static-swift-stdlib "${flags[@]}" --product controlroom
-bin=$($SWIFT build "${release[@]}" --static-swift-stdlib "${flags[@]}" --show-bin-path)
-for exe in panicd controlroom; do
-    [ "$arch" = "$(dpkg --print-architecture)" ] || break   # a cross build cannot run here
-    said=$("$bin/$exe" --version)
+if [ -n "${PANICD_BIN:-}" ]; then
+    executables=(panicd)
+    bin=$(dirname "$PANICD_BIN")
+    [ "$(basename "$PANICD_BIN")" = panicd ] || { echo "build-deb: PANICD_BIN must name a file called panicd" >&2; exit 1; }
+    echo "== packaging the $arch panicd built by the cross build: $PANICD_BIN"
+else
+    executables=(panicd controlroom)
+    echo "== release build (static Swift runtime): panicd, controlroom"
+    $SWIFT build "${release[@]}" --static-swift-stdlib "${flags[@]}" --product panicd
+    $SWIFT build "${release[@]}" --static-swift-stdlib "${flags[@]}" --product controlroom
+    bin=$($SWIFT build "${release[@]}" --static-swift-stdlib "${flags[@]}" --show-bin-path)
+fi
+for exe in "${executables[@]}"; do
+    # A cross build runs here only through EXEC_WRAPPER (an emulator).
+    [ "$arch" = "$(dpkg --print-architecture)" ] || [ ${#wrapper[@]} -gt 0 ] || break
+    said=$("${wrapper[@]}" "$bin/$exe" --version)
     if [ "$said" != "$version" ]; then
         echo "build-deb: $exe --version says '$said' but VERSION says '$version' (Sources/PanicCore/Version.swift)" >&2
         exit 1
     fi
-    if ldd "$bin/$exe" | grep -q libswift; then
+    if readelf -dW "$bin/$exe" | grep 'NEEDED' | grep -q libswift; then
         echo "build-deb: $exe still needs Swift runtime libraries:" >&2
-        ldd "$bin/$exe" | grep libswift >&2
+        readelf -dW "$bin/$exe" | grep 'NEEDED' | grep libswift >&2
         exit 1
     fi
 done
@@ -77,7 +105,7 @@ executable() {
 # 2.35, where the loader refuses panicd ("version `GLIBC_ABI_DT_RELR' not found").
 libc_floor() {
     local symbols need version floor=
-    symbols=/var/lib/dpkg/info/libc6:$(dpkg --print-architecture).symbols
+    symbols=${LIBC6_SYMBOLS:-/var/lib/dpkg/info/libc6:$(dpkg --print-architecture).symbols}
     [ -f "$symbols" ] || symbols=/var/lib/dpkg/info/libc6.symbols
     for need in $(readelf -VW "$1" | awk '$2 == "Name:" && $3 ~ /^GLIBC_ABI_/ { print $3 }'); do
         if [ ! -f "$symbols" ]; then
@@ -97,7 +125,10 @@ libc_floor() {
 # finish PACKAGE BINARY: dependencies, control file, .deb.
 finish() {
     local package=$1 binary=$2 root=$out/stage/$1 floor current
-    dpkg-shlibdeps -T"$work/$package.substvars" "$root/usr/bin/$binary"
+    # For another architecture dpkg-shlibdeps reads the binary with that architecture's objdump
+    # (binutils-aarch64-linux-gnu) and takes the libraries' packages from DEB_SHLIBS_TREES.
+    DEB_HOST_ARCH=$arch dpkg-shlibdeps "${shlibs_trees[@]}" "${shlibs_dirs[@]}" -T"$work/$package.substvars" \
+        "$root/usr/bin/$binary"
     floor=$(libc_floor "$root/usr/bin/$binary")
     if [ -n "$floor" ]; then
         current=$(sed -n 's/^shlibs:Depends=.*libc6 (>= \([^)]*\)).*/\1/p' "$work/$package.substvars")
@@ -144,6 +175,9 @@ if readelf -d "$root/usr/bin/panicd" | grep -q 'NEEDED.*libgpiod'; then
 fi
 finish panicbridge panicd
 
+if [ -n "${PANICD_BIN:-}" ]; then
+    debs=("$out/panicbridge_${version}_${arch}.deb")
+else
 echo "== staging panicbridge-controlroom"
 root=$out/stage/panicbridge-controlroom
 stage panicbridge-controlroom
@@ -152,11 +186,12 @@ install -d "$root/lib/systemd/system"
 install -m 0644 dist/panicbridge-controlroom.service "$root/lib/systemd/system/"
 install -m 0644 docs/controlroom.md "$root/usr/share/doc/panicbridge-controlroom/README.md"
 finish panicbridge-controlroom controlroom
+debs=("$out/panicbridge_${version}_${arch}.deb" "$out/panicbridge-controlroom_${version}_${arch}.deb")
+fi
 
 echo "== lintian"
-lintian --allow-root --fail-on error \
-    "$out/panicbridge_${version}_${arch}.deb" "$out/panicbridge-controlroom_${version}_${arch}.deb"
-for deb in "$out"/*_"${version}"_"${arch}".deb; do
+lintian --allow-root --fail-on error "${debs[@]}"
+for deb in "${debs[@]}"; do
     echo "built $deb: $(stat -c %s "$deb") bytes, installed $(dpkg-deb -f "$deb" Installed-Size) KiB," \
         "depends: $(dpkg-deb -f "$deb" Depends)"
 done
