@@ -13,6 +13,8 @@ public final class InputService: Sendable {
     private let continuation: AsyncStream<InputEvent>.Continuation
     private let lines: any InputLines
     private let clock: any MonotonicClock
+    /// Each line's accepted (debounced, held) state, as the classifier last said.
+    private let assertedNow = Mutex<[Bool]>([])
     private let watchState = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
     private let progress = Mutex<
         (sequence: UInt64, ended: Bool, waiters: [(UInt64, CheckedContinuation<Void, Never>)])
@@ -51,6 +53,13 @@ public final class InputService: Sendable {
         }
     }
 
+    /// Whether the first line with `role` is asserted now as the classifier accepted it (e.g. the ignition is on);
+    /// nil when the board has no such line or the watch has not read the lines yet.
+    public func isAsserted(role: InputRole) -> Bool? {
+        guard let index = lines.specs.firstIndex(where: { $0.role == role }) else { return nil }
+        return assertedNow.withLock { $0.indices.contains(index) ? $0[index] : nil }
+    }
+
     /// The sequence number of the last edge classified so far.
     public var classifiedThrough: UInt64 { progress.withLock { $0.sequence } }
 
@@ -81,6 +90,11 @@ public final class InputService: Sendable {
         var classifier = InputClassifier(
             specs: lines.specs, initiallyClosed: try lines.contactsClosed(), now: clock.now)
         for event in classifier.initialEvents { continuation.yield(event) }
+        let snapshot = { (classifier: InputClassifier) in
+            let states = classifier.specs.indices.map(classifier.isAsserted)
+            self.assertedNow.withLock { $0 = states }
+        }
+        snapshot(classifier)
         let waiters = watchState.withLock { state in
             state.started = true
             defer { state.waiters = [] }
@@ -116,6 +130,7 @@ public final class InputService: Sendable {
                     for event in classifier.advance(to: clock.now).events { continuation.yield(event) }
                     break loop
                 }
+                if !output.events.isEmpty { snapshot(classifier) }
                 for event in output.events { continuation.yield(event) }
                 if case .edge(let edge) = incoming { classified(through: edge.sequence) }
                 timer.arm(output.nextDeadline, fire: fire)
