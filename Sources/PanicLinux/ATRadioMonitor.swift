@@ -62,8 +62,6 @@ public final class ATRadioMonitor: RadioMonitor {
     /// Asks every step in turn, feeding the answers into `progress` (what was read survives the deadline).
     private func converse(_ progress: ReadingProgress) async throws {
         let descriptor = try PTYSource(path: path, baud: baud).open()
-        // Whatever the modem said before (a late answer, an unsolicited code) is not an answer to us.
-        _ = tcflush(descriptor, TCIFLUSH)
         let chunks = SerialReader.chunks(from: descriptor, clock: clock) { _ = Glibc.close(descriptor) }
         var iterator = chunks.makeAsyncIterator()
         var lines = LineSplitter(maximum: GSMModem.maximumLine)
