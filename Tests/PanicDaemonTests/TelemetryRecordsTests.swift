@@ -76,7 +76,16 @@ struct TelemetryRecordsTests {
             await box.inputService.watching()
             try lines.press("driver-emergency")
             await Self.stored(.emergency, by: box)
+            // The enclosure opened and closed: the closing makes a health record.
+            try lines.openEnclosure()
+            await Self.stored(.tamper, by: box)
+            try lines.closeEnclosure()
+            await Self.stored(.health, by: box)
         }
+        let health = try #require(records.last { $0.kind == .health })
+        #expect(health.telemetry?.radio == Self.radio && health.telemetry?.supply?.batteryPercent == 77)
+        let hlm = AIS140.frames(for: health, identity: BoxIdentity(imei: "490154203237518"), live: true)
+        #expect(hlm.first?.contains(",490154203237518,77,") == true)
         let emergency = try #require(records.first { $0.kind == .emergency })
         let telemetry = try #require(emergency.telemetry)
         #expect(telemetry.radio == Self.radio)
