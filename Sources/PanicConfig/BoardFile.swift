@@ -22,7 +22,7 @@ public enum BoardFile {
     }
 
     static let topKeys: Set<String> = [
-        "board", "model", "backend", "chip", "inputs", "outputs", "gnss", "notes", "sources",
+        "board", "model", "backend", "chip", "inputs", "outputs", "gnss", "notes", "sources", "supply",
     ]
     static let inputKeys: Set<String> = [
         "name", "role", "chip", "line", "contact", "closed_level", "bias", "debounce_ms", "hold_ms", "wire_cut_ms",
@@ -113,14 +113,101 @@ public enum BoardFile {
             reader.report(.missingGNSSPort, "gnss", "missing GNSS section: give gnss.port and gnss.baud", at: root)
         }
 
+        var supply: SupplySpec?
+        if let node = top["supply"] { supply = readSupply(node, reader: &reader) }
+
         guard let id, let model, let gnss, reader.problems.isEmpty else {
             return Result(path: "", board: nil, problems: reader.problems)
         }
         let board = BoardDefinition(
             id: id, model: model, backend: backend, inputs: inputs, outputs: outputs, gnss: gnss, notes: notes,
-            sources: sources
+            sources: sources, supply: supply
         )
         return Result(path: "", board: board, problems: board.problems().map(reader.placed))
+    }
+
+    static let supplyKeys: Set<String> = ["main", "backup"]
+    static let supplySourceKeys: Set<String> = ["power_supply", "iio", "channel", "divider"]
+
+    /// `supply: {main: SOURCE, backup: SOURCE}`, each SOURCE `{power_supply: NAME}` or
+    /// `{iio: iio:deviceN, channel: N, divider: RATIO}`.
+    private static func readSupply(_ node: Node, reader: inout YAMLReader) -> SupplySpec? {
+        guard let map = reader.mapping(node, at: "supply", known: supplyKeys) else { return nil }
+        if map.isEmpty {
+            reader.report(
+                .missingKey, "supply", "empty supply section: give supply.main and/or supply.backup", at: node)
+            return nil
+        }
+        var spec = SupplySpec()
+        for key in ["main", "backup"] {
+            guard let sourceNode = map[key] else { continue }
+            let path = "supply.\(key)"
+            guard let source = reader.mapping(sourceNode, at: path, known: supplySourceKeys) else { continue }
+            let powerSupply = reader.string(source["power_supply"], at: "\(path).power_supply", required: false)
+            let device = reader.string(source["iio"], at: "\(path).iio", required: false)
+            var parsed: SupplySpec.Source?
+            switch (powerSupply, device) {
+            case (let name?, nil):
+                if source["channel"] != nil || source["divider"] != nil {
+                    reader.report(
+                        .invalidValue, path, "channel and divider belong to an iio source, not a power_supply one",
+                        at: sourceNode)
+                } else if !SupplySpec.isEntryName(name) {
+                    reader.report(
+                        .invalidValue, "\(path).power_supply",
+                        "'\(name)' is not a power_supply device name (e.g. 'battery', as in /sys/class/power_supply/)",
+                        at: source["power_supply"])
+                } else {
+                    parsed = .powerSupply(name: name)
+                }
+            case (nil, let device?):
+                let channel = reader.integer(source["channel"], at: "\(path).channel")
+                let divider = number(source["divider"], at: "\(path).divider", reader: &reader)
+                if !SupplySpec.isEntryName(device) || !device.hasPrefix("iio:device") {
+                    reader.report(
+                        .invalidValue, "\(path).iio",
+                        "'\(device)' is not an IIO device name (e.g. 'iio:device0', as in /sys/bus/iio/devices/)",
+                        at: source["iio"])
+                } else if source["channel"] == nil {
+                    reader.report(
+                        .missingKey, "\(path).channel", "missing ADC channel (the N of in_voltageN_raw)", at: sourceNode
+                    )
+                } else if let channel, channel < 0 {
+                    reader.report(
+                        .invalidValue, "\(path).channel", "channel must be 0 or more, not \(channel)",
+                        at: source["channel"])
+                } else if source["divider"] == nil {
+                    reader.report(
+                        .missingKey, "\(path).divider",
+                        "missing divider: the ratio from the supply to the ADC pin (1 when connected directly)",
+                        at: sourceNode)
+                } else if let divider, !(divider > 0 && divider.isFinite) {
+                    reader.report(
+                        .invalidValue, "\(path).divider", "divider must be above 0, not \(divider)",
+                        at: source["divider"])
+                } else if let channel, let divider {
+                    parsed = .iio(device: device, channel: channel, divider: divider)
+                }
+            case (.some, .some):
+                reader.report(.invalidValue, path, "give either power_supply or iio, not both", at: sourceNode)
+            case (nil, nil):
+                reader.report(
+                    .missingKey, path, "give power_supply: NAME or iio: iio:deviceN with channel and divider",
+                    at: sourceNode)
+            }
+            if key == "main" { spec.main = parsed } else { spec.backup = parsed }
+        }
+        return spec
+    }
+
+    /// A number (whole or with decimals).
+    private static func number(_ node: Node?, at key: String, reader: inout YAMLReader) -> Double? {
+        guard let node else { return nil }
+        guard case .scalar(let scalar) = node, node.tag != .init(.null), let value = Double(scalar.string) else {
+            reader.report(.wrongType, key, "expected a number, found \(YAMLReader.describe(node))", at: node)
+            return nil
+        }
+        return value
     }
 
     private static func readInput(

@@ -85,6 +85,8 @@ public struct DaemonConfig: Sendable, Equatable {
         /// How long the faster emergency rate lasts after the emergency is cleared.
         public var emergencyTrackingAfter: Duration = .seconds(30 * 60)
         public var health: Duration = .seconds(300)
+        /// How often the modem's radio and the board's supply are read for the records (and at every alert).
+        public var telemetry: Duration = .seconds(60)
     }
 
     public var deviceID: String?
@@ -128,7 +130,9 @@ public struct DaemonConfig: Sendable, Equatable {
         "name", "url", "ca", "controlroom_key", "backlog_order", "timeout", "batch_size", "protocol", "emergency_only",
         "heartbeat", "role", "send_help", "dialect",
     ]
-    static let rateKeys: Set<String> = ["position", "emergency_position", "emergency_tracking_after", "health"]
+    static let rateKeys: Set<String> = [
+        "position", "emergency_position", "emergency_tracking_after", "health", "telemetry",
+    ]
     static let logLevels: Set<String> = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     /// Parses configuration YAML held in memory.
@@ -286,6 +290,13 @@ public struct DaemonConfig: Sendable, Equatable {
                 duration(map["emergency_tracking_after"], at: "rates.emergency_tracking_after", reader: &reader)
                 ?? rates.emergencyTrackingAfter
             rates.health = duration(map["health"], at: "rates.health", reader: &reader) ?? rates.health
+            rates.telemetry = duration(map["telemetry"], at: "rates.telemetry", reader: &reader) ?? rates.telemetry
+            if rates.telemetry < .seconds(10) {
+                reader.report(
+                    .impossibleTiming, "rates.telemetry",
+                    "rates.telemetry must be at least 10s: each reading holds the modem's port (SMS waits for it)",
+                    at: map["telemetry"])
+            }
             if rates.emergencyPosition > rates.position {
                 reader.report(
                     .impossibleTiming, "rates.emergency_position",

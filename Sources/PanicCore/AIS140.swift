@@ -8,7 +8,7 @@
 /// |---|---|
 /// | login | `$,LGN,REG,IMEI,FIRMWARE,LAT,N,LON,E*` |
 /// | heartbeat | `$,HBT,VENDOR,FIRMWARE,IMEI*` |
-/// | tracking | `$,NRM,VENDOR,FIRMWARE,STATUS,ALERT,L/H,IMEI,REG,FIX,DDMMYYYY,HHMMSS,LAT,N,LON,E,SPEED,HEADING,SATS,ALT,PDOP,HDOP,OPERATOR,IGN,MAINS,MAINS_V,BATT_V,EMERGENCY,TAMPER,SIGNAL,MCC,MNC,LAC,CID,NMR×12,DIN,DOUT,FRAME,CRC32,*` |
+/// | tracking | `$,NRM,VENDOR,FIRMWARE,STATUS,ALERT,L/H,IMEI,REG,FIX,DDMMYYYY,HHMMSS,LAT,N,LON,E,SPEED,HEADING,SATS,ALT,PDOP,HDOP,OPERATOR,IGN,MAINS,MAINS_V,BATT_V,EMERGENCY,TAMPER,SIGNAL,MCC,MNC,LAC,CID,(SIGNAL,LAC,CID)×4,DIN,DOUT,FRAME,CRC32,*` |
 /// | health | `$,HLM,VENDOR,FIRMWARE,IMEI,BATT%,LOWBATT%,MEMORY%,RATE_ON,RATE_OFF,DIN,DOUT,ADC1,ADC2,CRC32,*` |
 /// | emergency | `$,EPB,EMR,IMEI,NM/SP,DDMMYYYYHHMMSS,A/V,LAT,N,LON,E,ALT,SPEED,DISTANCE,G,REG,PHONE,CRC32,*` |
 /// | help (EPB) | `$,EPB,HLP,…` as the emergency packet |
@@ -156,7 +156,7 @@ public enum AIS140 {
         clearing: RecordKind? = nil
     ) -> [String] {
         if case .health(let report) = record.body {
-            return [healthPacket(report, identity: identity, settings: health)]
+            return [healthPacket(report, identity: identity, settings: health, telemetry: record.telemetry)]
         }
         guard let tracking = tracking(of: record, clearing: clearing) else { return [] }
         return [trackingPacket(record, tracking, identity: identity, live: live)]
@@ -172,8 +172,9 @@ public enum AIS140 {
         let (date, time) = dateTime(record.time)
         let (lat, ns, lon, ew) = coordinates(fix)
         let alert = tracking.alert == .locationUpdate && !live ? AlertID.locationUpdateHistory : tracking.alert
-        // Unknown cell data is `x` (Traccar skips the cell block when it holds one); signal 0 = unknown.
-        let cells = (["0"] + Array(repeating: "x", count: 16)).joined(separator: ",")
+        // The record's own readings (AIS140+Telemetry.swift says what each field is when not known).
+        let radio = record.telemetry?.radio
+        let supply = record.telemetry?.supply
         let fields: [String] = [
             "$", "NRM", identity.vendorID, identity.firmwareVersion, tracking.status.rawValue,
             pad(alert.rawValue, 2), live ? "L" : "H", identity.imei, identity.registrationField,
@@ -183,22 +184,23 @@ public enum AIS140 {
             fixed(max(0, fix?.altitude ?? 0), 1),
             // The receiver reports no PDOP: 0.00 (unknown).
             fixed(0, 2), fixed(fix?.hdop ?? 0, 2),
-            "",  // network operator: not known to the box
-            // Ignition: known only from an ignition record (Traccar's decoder takes this field over the IN/IF status).
-            tracking.status == .ignitionOn ? "1" : "0",
-            tracking.mainPower ? "1" : "0", fixed(0, 1), fixed(0, 1),  // voltages are not measured
-            tracking.emergency ? "1" : "0", tracking.enclosureOpen ? "O" : "C", cells,
+            operatorField(radio), ignitionField(ignition(of: record, tracking)),
+            tracking.mainPower ? "1" : "0", voltageField(supply?.mainVolts), voltageField(supply?.backupVolts),
+            tracking.emergency ? "1" : "0", tracking.enclosureOpen ? "O" : "C", cellBlock(radio),
             "0000", "00", pad(Int(record.sequence % 1_000_000), 6),
         ]
         return checksummed(fields)
     }
 
-    /// The health-monitoring packet for a health record.
-    public static func healthPacket(_ report: HealthReport, identity: BoxIdentity, settings: HealthSettings) -> String {
+    /// The health-monitoring packet for a health record; `telemetry` is the record's own readings (its battery
+    /// percentage is `x` when not known, never 0).
+    public static func healthPacket(
+        _ report: HealthReport, identity: BoxIdentity, settings: HealthSettings, telemetry: Telemetry? = nil
+    ) -> String {
         let memory = settings.capacity > 0 ? min(100, Double(report.queueDepth) * 100 / Double(settings.capacity)) : 0
         let fields: [String] = [
             "$", "HLM", identity.vendorID, identity.firmwareVersion, identity.imei,
-            "0",  // battery percentage: not measured
+            batteryPercentField(telemetry?.supply?.batteryPercent),
             "0",  // low-battery threshold: none
             fixed(memory, 1), pad(settings.emergencyIntervalSeconds, 5), pad(settings.positionIntervalSeconds, 5),
             "0000", "00", fixed(0, 1), fixed(0, 1),
@@ -208,7 +210,11 @@ public enum AIS140 {
 
     /// The emergency packet an emergency-only backend gets for an alert record (`EPB,EMR` for an emergency,
     /// `EPB,HLP` for a help request); nil for other records (they are not sent there).
-    public static func emergencyPacket(_ record: Record, identity: BoxIdentity, live: Bool) -> String? {
+    /// - Parameter vendor: a vendor id sent before the packet type (`$,EPB,VENDOR,EMR,…`, the C-DAC dialect's
+    ///   layout); nil for Traccar's `$,EPB,EMR,…`.
+    public static func emergencyPacket(
+        _ record: Record, identity: BoxIdentity, live: Bool, vendor: String? = nil
+    ) -> String? {
         let type: EmergencyType
         switch record.body {
         case .emergency: type = .emergency
@@ -218,12 +224,13 @@ public enum AIS140 {
         let fix = record.fix
         let (date, time) = dateTime(record.time)
         let (lat, ns, lon, ew) = coordinates(fix)
-        let fields: [String] = [
-            "$", "EPB", type.rawValue, identity.imei, live ? "NM" : "SP", date + time, isValid(fix) ? "A" : "V",
-            lat, ns, lon, ew, fixed(max(0, fix?.altitude ?? 0), 1), fixed(max(0, fix?.speed ?? 0), 1),
-            fixed(0, 1),  // distance: not measured
-            "G", identity.registrationField, "0000000000",
-        ]
+        let fields: [String] =
+            ["$", "EPB"] + (vendor.map { [$0] } ?? []) + [
+                type.rawValue, identity.imei, live ? "NM" : "SP", date + time, isValid(fix) ? "A" : "V",
+                lat, ns, lon, ew, fixed(max(0, fix?.altitude ?? 0), 1), fixed(max(0, fix?.speed ?? 0), 1),
+                fixed(0, 1),  // distance: not measured
+                "G", identity.registrationField, "0000000000",
+            ]
         return checksummed(fields)
     }
 

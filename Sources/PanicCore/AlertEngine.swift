@@ -72,18 +72,24 @@ public struct AlertEngine: Sendable {
     }
 
     /// What the engine knows of "now" when it is called: the monotonic time for its timers, the wall time and its
-    /// source for the records, and the last fix.
+    /// source for the records, the last fix, and the latest telemetry.
     public struct Moment: Sendable {
         public var now: MonotonicInstant
         public var time: RecordTime
         public var timeSource: TimeSource
         public var fix: RecordFix?
+        /// The latest radio, supply and ignition readings: every record drafted at this moment carries them.
+        public var telemetry: Telemetry?
 
-        public init(now: MonotonicInstant, time: RecordTime, timeSource: TimeSource, fix: RecordFix?) {
+        public init(
+            now: MonotonicInstant, time: RecordTime, timeSource: TimeSource, fix: RecordFix?,
+            telemetry: Telemetry? = nil
+        ) {
             self.now = now
             self.time = time
             self.timeSource = timeSource
             self.fix = fix
+            self.telemetry = telemetry
         }
     }
 
@@ -250,6 +256,14 @@ public struct AlertEngine: Sendable {
         // tamper) carry where they happened, and positions are made only while an alert is open.
         let located = body.kind.isAlert || (body.kind == .position && alertOpen)
         let fix = configuration.privacyMode && !located ? nil : moment.fix
-        return RecordDraft(id: makeID(), time: moment.time, timeSource: moment.timeSource, fix: fix, body: body)
+        // The cells locate too (to a few hundred metres): kept out where the fix is.
+        var telemetry = moment.telemetry
+        if configuration.privacyMode, !located, telemetry?.radio != nil {
+            telemetry?.radio?.serving = nil
+            telemetry?.radio?.neighbours = []
+        }
+        return RecordDraft(
+            id: makeID(), time: moment.time, timeSource: moment.timeSource, fix: fix, body: body,
+            telemetry: telemetry)
     }
 }

@@ -180,11 +180,14 @@ public struct BoardDefinition: Sendable, Equatable {
     public var notes: String
     /// Where the chip labels and line names came from.
     public var sources: [String]
+    /// Where the supply voltages are measured (`supply:`); nil when the board has no supply monitor.
+    public var supply: SupplySpec?
 
     public init(
         id: String, model: String, backend: BoardBackend, inputs: [InputLineSpec], outputs: [OutputLineSpec],
-        gnss: GNSSPortSpec, notes: String = "", sources: [String] = []
+        gnss: GNSSPortSpec, notes: String = "", sources: [String] = [], supply: SupplySpec? = nil
     ) {
+        self.supply = supply
         self.id = id
         self.model = model
         self.backend = backend

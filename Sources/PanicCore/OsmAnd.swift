@@ -2,7 +2,7 @@
 /// (`?id=…&timestamp=…&lat=…&lon=…`); a 200 acknowledges it. Pure: the transport sends what this builds.
 ///
 /// Field names are the ones `OsmAndProtocolDecoder` reads (`id`, `timestamp` in Unix seconds, `lat`, `lon`,
-/// `speed` in knots, `bearing`, `altitude`, `accuracy`, `hdop`, `valid`, `batt`); any other name becomes an attribute
+/// `speed` in knots, `bearing`, `altitude`, `accuracy`, `hdop`, `valid`, `batt`, `cell`); any other name becomes an attribute
 /// of the position, so `alarm=sos` (`tampering`, `powerCut`, `powerRestored`) becomes Traccar's alarm.
 ///
 /// An emergency is `alarm=sos`; a help request is `alarm=general` (Traccar's general alarm: an event, not an SOS)
@@ -57,7 +57,33 @@ public enum OsmAnd {
             }
         default: break
         }
+        // An ignition record's own state is its `ignition`; the reading is not sent beside it a second time.
+        let ownIgnition = record.kind == .ignition
+        items += telemetryItems(record.telemetry).filter { !(ownIgnition && $0.0 == "ignition") }
         items.append(("seq", String(record.sequence)))
+        return items
+    }
+
+    /// The record's readings as the parameters Traccar's OsmAnd decoder keeps, each only when known: `batt`
+    /// (battery level %), `power` and `battery` (main and backup volts), `ignition`, `rssi` (0–31), `operator`,
+    /// and `cell` (`MCC,MNC,LAC,CID,SIGNAL` in decimal: Traccar's cell tower).
+    public static func telemetryItems(_ telemetry: Telemetry?) -> [(String, String)] {
+        guard let telemetry else { return [] }
+        var items: [(String, String)] = []
+        if let percent = telemetry.supply?.batteryPercent { items.append(("batt", String(percent))) }
+        if let volts = telemetry.supply?.mainVolts { items.append(("power", AIS140.fixed(volts, 2))) }
+        if let volts = telemetry.supply?.backupVolts { items.append(("battery", AIS140.fixed(volts, 2))) }
+        if let ignition = telemetry.ignition { items.append(("ignition", ignition ? "true" : "false")) }
+        if let radio = telemetry.radio {
+            if let signal = radio.signal { items.append(("rssi", String(signal))) }
+            let name = AIS140.operatorField(radio)
+            if !name.isEmpty { items.append(("operator", name)) }
+            if let mcc = radio.mcc, let mnc = radio.mnc, let serving = radio.serving {
+                var cell = [mcc, mnc, serving.lac, serving.cellID].map(String.init)
+                if let signal = radio.signal { cell.append(String(signal)) }
+                items.append(("cell", cell.joined(separator: ",")))
+            }
+        }
         return items
     }
 

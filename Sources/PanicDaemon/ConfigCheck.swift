@@ -93,6 +93,11 @@ public struct ConfigCheck: Sendable {
                     + (sms.tamperNumbers.isEmpty ? "nobody (no tamper_numbers)" : described(sms.tamperNumbers)))
         }
 
+        if let board {
+            for warning in Daemon.telemetryWarnings(config, board: board) {
+                report.warnings.append("\(config.boardFile): \(warning)")
+            }
+        }
         report.problems += directoryProblems(config: config, path: path)
         if let board, board.backend == .simulated {
             let route = Daemon.simulatedRoutePath(boardFile: config.boardFile, environment: environment)

@@ -103,6 +103,26 @@ public struct Daemon: Sendable {
             + "field, which a state SMS gateway cannot match to the box; set identity.imei"
     }
 
+    /// What AIS-140 frames will send as placeholders because the box cannot measure it (docs/uplink.md →
+    /// *Telemetry fields*): no supply monitor (voltages `0.0`), no ignition input (ignition `0`), no modem (signal
+    /// 99, no cells). Only when an AIS-140 backend is configured.
+    public static func telemetryWarnings(_ config: DaemonConfig, board: BoardDefinition) -> [String] {
+        guard config.backends.contains(where: { $0.wire == .ais140 }) else { return [] }
+        var warnings: [String] = []
+        if board.supply == nil, board.backend != .simulated {
+            warnings.append(
+                "no supply: section: AIS-140 frames carry main and battery voltage 0.0 and health battery x "
+                    + "(not measured)")
+        }
+        if !board.inputs.contains(where: { $0.role == .ignition }) {
+            warnings.append("no ignition input: AIS-140 frames carry ignition 0 (not measured)")
+        }
+        if config.sms == nil {
+            warnings.append("no modem (sms.port): AIS-140 frames carry signal 99 and no operator or cells")
+        }
+        return warnings
+    }
+
     static func backendConfiguration(
         _ backend: DaemonConfig.Backend, index: Int, config: DaemonConfig, deviceID: String
     ) throws -> BackendConfiguration {
@@ -214,7 +234,9 @@ public struct Daemon: Sendable {
             parts: .init(
                 inputs: hardware.inputs, outputs: hardware.outputs, gnss: hardware.gnss, outbox: outbox,
                 uplink: uplink, statePath: statePath,
-                restarts: .init(fixPath: LastFixFile.path(statePath: statePath))),
+                restarts: .init(fixPath: LastFixFile.path(statePath: statePath)),
+                radio: config.sms.map { ATRadioMonitor(path: $0.port, baud: $0.baud, clock: clock) },
+                supply: hardware.supply, telemetryInterval: config.rates.telemetry),
             configuration: engineConfiguration, clock: clock, logger: logger.child("box"))
 
         let notifier = SystemdNotifier(environment: environment)
@@ -304,6 +326,8 @@ public struct Daemon: Sendable {
         var gnss: any GNSSFixSource
         /// The simulated board's lines, which `SimInputServer` presses.
         var simulated: SimulatedInputLines? = nil
+        /// The supply monitor: the board file's `supply:` section, or the simulated board's supply.
+        var supply: (any SupplyMonitor)? = nil
     }
 
     func openHardware(clock: some MonotonicClock) throws -> Hardware {
@@ -325,7 +349,8 @@ public struct Daemon: Sendable {
             do { gnss = try Self.gnssSource(board.gnss, clock: clock, logger: logger.child("gnss")) } catch {
                 throw DaemonError("board file \(config.boardFile): \(error)")
             }
-            return Hardware(inputs: inputs, outputs: outputs, gnss: gnss)
+            return Hardware(
+                inputs: inputs, outputs: outputs, gnss: gnss, supply: board.supply.map { SysfsSupplyMonitor(spec: $0) })
         case .simulated:
             let routePath = simulatedRoutePath
             let route: Route
@@ -340,7 +365,7 @@ public struct Daemon: Sendable {
             return Hardware(
                 inputs: lines, outputs: SimulatedOutputLines(specs: board.outputs, clock: clock),
                 gnss: NMEAFixSource(SimulatedGNSS(drive: RouteDrive(route: route), clock: clock, startDate: Date())),
-                simulated: lines)
+                simulated: lines, supply: SimulatedSupply(lines: lines, clock: clock))
         }
     }
 }

@@ -43,11 +43,21 @@ public final class PanicBox: Service, Sendable {
         /// Boot records, the run mark and the last fix kept across restarts (`panicd run` and the simulated box);
         /// nil: none of them (tests of other parts).
         public var restarts: Restarts?
+        /// The modem's radio monitor, when the box has a modem (`sms.port`).
+        public var radio: (any RadioMonitor)?
+        /// The supply monitor, when the board file has a `supply:` section.
+        public var supply: (any SupplyMonitor)?
+        /// How often radio and supply are read (and at every alert).
+        public var telemetryInterval: Duration
 
         public init(
             inputs: any InputLines, outputs: any OutputLines, gnss: any GNSSFixSource, outbox: Outbox,
-            uplink: Uplink, statePath: String, restarts: Restarts? = nil
+            uplink: Uplink, statePath: String, restarts: Restarts? = nil, radio: (any RadioMonitor)? = nil,
+            supply: (any SupplyMonitor)? = nil, telemetryInterval: Duration = .seconds(60)
         ) {
+            self.radio = radio
+            self.supply = supply
+            self.telemetryInterval = telemetryInterval
             self.inputs = inputs
             self.outputs = outputs
             self.gnss = gnss
@@ -88,6 +98,8 @@ public final class PanicBox: Service, Sendable {
     public let inputService: InputService
     public let indicator: IndicatorDriver
     public let fixes: FixKeeper
+    /// The latest radio and supply readings, which every record carries.
+    public let telemetry: TelemetryKeeper
     /// Everything the box does, in order (unbounded: the consumer is the simulator or a status display).
     public let events: AsyncStream<BoxEvent>
     private let eventSink: AsyncStream<BoxEvent>.Continuation
@@ -124,6 +136,9 @@ public final class PanicBox: Service, Sendable {
         inputService = InputService(lines: parts.inputs, clock: clock)
         indicator = IndicatorDriver(outputs: parts.outputs, clock: clock)
         fixes = FixKeeper(clock: clock, logger: logger, systemTime: systemTime)
+        telemetry = TelemetryKeeper(
+            radio: parts.radio, supply: parts.supply, interval: parts.telemetryInterval, clock: clock,
+            logger: logger.child("telemetry"))
         var restored: EngineStateFile.Contents?
         var faults: Set<String> = []
         do {
@@ -193,7 +208,7 @@ public final class PanicBox: Service, Sendable {
 
     /// Whether the box has work in hand: an input not yet classified, engine work not yet done, or a request in
     /// flight. The virtual-time simulator moves its clock only when the box is idle.
-    public var isBusy: Bool { pending.withLock { $0 > 0 } || parts.uplink.isBusy }
+    public var isBusy: Bool { pending.withLock { $0 > 0 } || parts.uplink.isBusy || telemetry.isBusy }
 
     /// Whether an emergency is latched open.
     public var emergencyOpen: Bool { engine.withLock { $0.emergencyOpen } }
@@ -240,6 +255,7 @@ public final class PanicBox: Service, Sendable {
                     if self.parts.restarts != nil { self.post(.firstFix) }
                 }
             }
+            group.addTask { await self.telemetry.run() }
             group.addTask { try await self.parts.uplink.run() }
             group.addTask { await self.parts.outbox.runCheckpointer(clock: self.clock) }
             group.addTask {
@@ -325,7 +341,8 @@ public final class PanicBox: Service, Sendable {
         let now = clock.now
         let wall = fixes.wallTime(at: now)
         let moment = AlertEngine.Moment(
-            now: now, time: wall.time, timeSource: wall.source, fix: fixes.recordFix(at: now))
+            now: now, time: wall.time, timeSource: wall.source, fix: fixes.recordFix(at: now),
+            telemetry: telemetry.current(ignition: inputService.isAsserted(role: .ignition)))
         switch item {
         case .boot(let starting):
             let previous = previousRun
@@ -358,6 +375,8 @@ public final class PanicBox: Service, Sendable {
             saveFix(now: now, urgent: true)
         case .input(let event):
             eventSink.yield(.input(event))
+            // An alert gets a fresh reading for the records that follow it (the alert itself carries the latest).
+            if event.kind == .emergency || event.kind == .help { telemetry.refresh() }
             let drafts = engine.withLock { $0.handle(event, at: moment, health: { self.health(now: now) }) }
             submit(drafts)
             saveFix(now: now, urgent: drafts.contains { $0.body.kind.isAlert })

@@ -13,6 +13,8 @@ public final class InputService: Sendable {
     private let continuation: AsyncStream<InputEvent>.Continuation
     private let lines: any InputLines
     private let clock: any MonotonicClock
+    /// Each line's accepted (debounced, held) state, as the classifier last said.
+    private let assertedNow = Mutex<[Bool]>([])
     private let watchState = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
     private let start = Mutex<(state: [InputEvent], initialEvents: Int)>(([], 0))
     private let progress = Mutex<
@@ -59,6 +61,13 @@ public final class InputService: Sendable {
         }
     }
 
+    /// Whether the first line with `role` is asserted now as the classifier accepted it (e.g. the ignition is on);
+    /// nil when the board has no such line or the watch has not read the lines yet.
+    public func isAsserted(role: InputRole) -> Bool? {
+        guard let index = lines.specs.firstIndex(where: { $0.role == role }) else { return nil }
+        return assertedNow.withLock { $0.indices.contains(index) ? $0[index] : nil }
+    }
+
     /// The sequence number of the last edge classified so far.
     public var classifiedThrough: UInt64 { progress.withLock { $0.sequence } }
 
@@ -90,6 +99,11 @@ public final class InputService: Sendable {
             specs: lines.specs, initiallyClosed: try lines.contactsClosed(), now: clock.now)
         start.withLock { $0 = (classifier.startingState, classifier.initialEvents.count) }
         for event in classifier.initialEvents { continuation.yield(event) }
+        let snapshot = { (classifier: InputClassifier) in
+            let states = classifier.specs.indices.map(classifier.isAsserted)
+            self.assertedNow.withLock { $0 = states }
+        }
+        snapshot(classifier)
         let waiters = watchState.withLock { state in
             state.started = true
             defer { state.waiters = [] }
@@ -125,6 +139,7 @@ public final class InputService: Sendable {
                     for event in classifier.advance(to: clock.now).events { continuation.yield(event) }
                     break loop
                 }
+                if !output.events.isEmpty { snapshot(classifier) }
                 for event in output.events { continuation.yield(event) }
                 if case .edge(let edge) = incoming { classified(through: edge.sequence) }
                 timer.arm(output.nextDeadline, fire: fire)

@@ -8,7 +8,8 @@ import Synchronization
 
 /// A GSM modem on a serial port (a USB modem's AT port, a SIM800 on a UART, or a simulated modem's pty), sending one
 /// text message per `send` through the AT dialogue of `SMSDialogue`. The port is opened raw for each message and
-/// closed after it, so a modem that hung up or was re-plugged is found again next time.
+/// closed after it, so a modem that hung up or was re-plugged is found again next time. It holds the port's
+/// ``ModemPortLock`` for the dialogue, so the radio monitor never talks to the modem in the middle of a text.
 public final class GSMModem: SMSModem {
     public let path: String
     public let baud: Int
@@ -17,17 +18,24 @@ public final class GSMModem: SMSModem {
     /// Longest line read from the modem before the dialogue fails (garbage on the port).
     public static let maximumLine = 512
 
-    public init(path: String, baud: Int = 115_200, timeout: Duration = .seconds(30)) {
+    /// The port's one owner, shared with the radio monitor (``ATRadioMonitor``): a dialogue never interleaves
+    /// with a health reading; it waits for one in progress (at most that reading's short deadline).
+    public let lock: ModemPortLock
+
+    public init(path: String, baud: Int = 115_200, timeout: Duration = .seconds(30), lock: ModemPortLock? = nil) {
         self.path = path
         self.baud = baud
         self.timeout = timeout
+        self.lock = lock ?? ModemPortLock.forPath(path)
     }
 
     public func send(_ text: String, to number: String) async throws(SMSModemError) -> Int {
         let handedOver = HandOverFlag()
         do {
             return try await withThrowingTaskGroup(of: Int?.self) { group in
-                group.addTask { try await self.dialogue(text, to: number, handedOver: handedOver) }
+                group.addTask {
+                    try await self.lock.withPort { try await self.dialogue(text, to: number, handedOver: handedOver) }
+                }
                 group.addTask {
                     try await Task.sleep(for: self.timeout)
                     return nil

@@ -179,6 +179,8 @@ final class ScenarioReceivers: Sendable {
         var alerts = 0
         var positions = 0
         var states = 0
+        var withCells = 0
+        var withSupply = 0
         let kinds = Dictionary(records.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first })
         for record in records {
             var clearing: RecordKind?
@@ -218,11 +220,16 @@ final class ScenarioReceivers: Sendable {
                 positions += 1
             } else if record.kind.isAlert {
                 alerts += 1
-            } else if record
-                .kind == .boot || record.kind == .restored || record.kind == .ignition
-            {
+            } else if record.kind == .boot || record.kind == .restored || record.kind == .ignition {
                 states += 1
             }
+            // The record's readings, as Traccar decodes them from the frame.
+            if let problem = telemetryProblem(got[0], record.telemetry) {
+                problems.append("record \(record.sequence) (\(record.kind.rawValue)): \(problem)")
+            } else if record.telemetry?.radio?.serving != nil {
+                withCells += 1
+            }
+            if record.telemetry?.supply?.mainVolts != nil { withSupply += 1 }
         }
         if history != history.sorted() { problems.append("the backlog (H) arrived out of order") }
         // C-DAC's health packet is a heartbeat carrying the health fields (the memory percentage; a keep-alive
@@ -235,8 +242,30 @@ final class ScenarioReceivers: Sendable {
         let text =
             "\(label): \(alerts) alerts once each with the right alarm, \(positions) positions once each "
             + "(\(history.count) from the backlog, in order), \(states) boot/restore/ignition frames with their ids, "
-            + "\(health) health packets"
+            + "\(health) health packets, \(withCells) frames with the modem's signal/operator/cell, \(withSupply) "
+            + "with the supply voltage"
         return problems.isEmpty ? (text, true) : (text + ": " + problems.prefix(5).joined(separator: "; "), false)
+    }
+
+    /// What differs between a decoded tracking frame and the telemetry of the record it was made from, or nil.
+    static func telemetryProblem(_ position: ITSFrameReader.Position, _ telemetry: Telemetry?) -> String? {
+        let radio = telemetry?.radio
+        let name = AIS140.operatorField(radio)
+        if (position.operatorName ?? "") != name { return "operator \(position.operatorName ?? "none"), not \(name)" }
+        if let volts = telemetry?.supply?.mainVolts, abs((position.power ?? -1) - volts) > 0.051 {
+            return "main voltage \(position.power ?? -1), not \(volts)"
+        }
+        if let radio, let mcc = radio.mcc, let mnc = radio.mnc, let serving = radio.serving {
+            let expected = ITSFrameReader.CellTower(
+                mcc: mcc, mnc: mnc, lac: serving.lac, cellID: serving.cellID,
+                signal: radio.signal ?? AIS140.unknownSignal)
+            if position.cells?.first != expected { return "serving cell \(String(describing: position.cells?.first))" }
+            let neighbours = radio.neighbours.filter { $0.lac > 0 && $0.cellID > 0 }.prefix(AIS140.neighbourSlots)
+            if (position.cells?.count ?? 0) != 1 + neighbours.count { return "\(position.cells?.count ?? 0) cells" }
+        } else if position.cells != nil {
+            return "a cell block where the record has no serving cell"
+        }
+        return nil
     }
 
     static func checkOsmAnd(_ receiver: OsmAndReferenceReceiver, records: [Record], label: String) -> (String, Bool) {

@@ -159,7 +159,11 @@ final class SimulatedBox {
                 inputs: lines, outputs: outputs, gnss: NMEAFixSource(feed), outbox: outbox, uplink: uplink,
                 statePath: directory + "/engine-state.json",
                 restarts: .init(
-                    fixPath: LastFixFile.path(statePath: directory + "/engine-state.json"), watchdogReset: { false })),
+                    fixPath: LastFixFile.path(statePath: directory + "/engine-state.json"), watchdogReset: { false }),
+                // The simulated modem's radio over its pty (as `panicd run` reads a real one) and the simulated
+                // supply, which follows the scenario's `main_power`.
+                radio: sms.map { ATRadioMonitor(path: $0.port, clock: world.time.clock) },
+                supply: SimulatedSupply(lines: lines, clock: world.time.clock)),
             configuration: .init(), clock: world.time.clock, logger: world.partsLogger,
             systemTime: { world.time.wallNow })
         self.box = box

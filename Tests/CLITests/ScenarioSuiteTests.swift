@@ -11,7 +11,7 @@ extension CLISuite {
 
         static let scenarios = [
             "demo", "power-cut-during-emergency", "power-cut-after-accept", "six-hour-outage", "faults",
-            "three-backends", "sms-fallback",
+            "three-backends", "sms-fallback", "telemetry",
         ]
 
         @Test("each shipped scenario passes", arguments: scenarios)
@@ -21,6 +21,18 @@ extension CLISuite {
             #expect(output.stdout.contains("PASSED"))
             #expect(output.stdout.contains("0 lost, 0 duplicates, 0 gaps"))
             #expect(!output.stdout.contains("✘"))
+        }
+
+        @Test("AIS-140 frames carry the simulated modem's signal, operator and cells and the simulated supply")
+        func telemetryInFrames() throws {
+            let output = try panicd.run(["sim", "--scenario", "sim/scenarios/telemetry.yaml"])
+            #expect(output.status == 0, "\(output.stdout)\n\(output.stderr)")
+            let line = try #require(
+                output.stdout.split(separator: "\n").first { $0.contains("with the modem's signal/operator/cell") },
+                "\(output.stdout)")
+            // Every tracking frame after the first reading: none without the modem's cell or the supply voltage.
+            #expect(
+                !line.contains(" 0 frames with the modem's") && !line.contains(" 0 with the supply voltage"), "\(line)")
         }
 
         @Test("the demo tells the story: outage, stored, delivered on reconnect, accepted, help on the way")

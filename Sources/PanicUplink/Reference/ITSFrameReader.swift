@@ -30,6 +30,29 @@ public enum ITSFrameReader {
         public var event: Int?
         /// `H` (history) frames.
         public var archive: Bool
+        /// The network operator field (Traccar's `operator`), when not empty.
+        public var operatorName: String?
+        /// The cell towers Traccar stores from the cell block (the serving cell first, then the neighbours whose
+        /// LAC and CID are not 0); nil when the block holds an `x` (Traccar skips it).
+        public var cells: [CellTower]?
+    }
+
+    /// One cell tower as Traccar's `CellTower.from(mcc, mnc, lac, cid[, signal])` keeps it.
+    public struct CellTower: Sendable, Hashable {
+        public var mcc: Int
+        public var mnc: Int
+        public var lac: Int
+        public var cellID: Int
+        /// The serving cell's signal field; nil for neighbours (Traccar does not read theirs).
+        public var signal: Int?
+
+        public init(mcc: Int, mnc: Int, lac: Int, cellID: Int, signal: Int? = nil) {
+            self.mcc = mcc
+            self.mnc = mnc
+            self.lac = lac
+            self.cellID = cellID
+            self.signal = signal
+        }
     }
 
     /// `ItsProtocolDecoder.PATTERN`.
@@ -125,16 +148,15 @@ public enum ITSFrameReader {
             position.altitude = altitude
             position.pdop = group(23).flatMap { Double($0) }
             position.hdop = group(24).flatMap { Double($0) }
+            position.operatorName = group(25)
             position.ignition = group(26) == "1"
             position.power = group(28).flatMap { Double($0) }
             position.battery = group(29).flatMap { Double($0) }
             position.emergency = group(30) == "1"
             // Traccar parses the cell block unless it holds an `x`; a block it cannot parse fails the frame.
-            if let cells = group(31), !cells.contains("x") {
-                let parts = cells.split(separator: ",", omittingEmptySubsequences: false)
-                guard parts.count >= 5, Int(parts[1]) != nil, Int(parts[2]) != nil, Int(parts[3], radix: 16) != nil,
-                    Int(parts[4], radix: 16) != nil
-                else { return nil }
+            if let block = group(31), !block.contains("x") {
+                guard let cells = cellTowers(block) else { return nil }
+                position.cells = cells
             }
         }
         if let altitude = group(49).flatMap({ Double($0) }) {
@@ -142,6 +164,29 @@ public enum ITSFrameReader {
             position.speedKnots = group(50).flatMap { Double($0) }.map { $0 / 1.852 }
         }
         return position
+    }
+
+    /// The cell block read as `ItsProtocolDecoder` does: `signal,mcc,mnc,lac(hex),cid(hex)`, then (unless the
+    /// sixth field starts with `(`) four neighbours `signal,lac(hex),cid(hex)` of which those with LAC and CID above
+    /// 0 are kept with the serving cell's MCC and MNC. Java's `split(",")` drops trailing empty fields; a field that
+    /// does not parse fails the frame (nil), as the exception does there.
+    static func cellTowers(_ block: String) -> [CellTower]? {
+        var parts = block.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        while parts.last?.isEmpty == true { parts.removeLast() }
+        guard parts.count >= 5, let signal = Int(parts[0]), let mcc = Int(parts[1]), let mnc = Int(parts[2]),
+            let lac = Int(parts[3], radix: 16), let cid = Int(parts[4], radix: 16)
+        else { return nil }
+        var cells = [CellTower(mcc: mcc, mnc: mnc, lac: lac, cellID: cid, signal: signal)]
+        if parts.count > 5, !parts[5].hasPrefix("(") {
+            for index in 0..<4 {
+                let at = 5 + 3 * index
+                guard at + 2 < parts.count, let lac = Int(parts[at + 1], radix: 16),
+                    let cid = Int(parts[at + 2], radix: 16)
+                else { return nil }
+                if lac > 0, cid > 0 { cells.append(CellTower(mcc: mcc, mnc: mnc, lac: lac, cellID: cid)) }
+            }
+        }
+        return cells
     }
 
     static func epochSeconds(
