@@ -50,7 +50,8 @@ struct TelemetryRecordsTests {
                 inputs: lines, outputs: SimulatedOutputLines(specs: board.outputs, clock: clock), gnss: SilentGNSS(),
                 outbox: outbox, uplink: uplink, statePath: directory + "/engine-state.json", radio: radio,
                 supply: SimulatedSupply(lines: lines, clock: clock, batteryPercent: 77)),
-            configuration: .init(), clock: clock, logger: logger)
+            // Health records every second, so one made after the first reading comes while the test waits.
+            configuration: .init(healthInterval: .seconds(1)), clock: clock, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await box.run() }
             try await body(box, lines)
@@ -76,16 +77,19 @@ struct TelemetryRecordsTests {
             await box.inputService.watching()
             try lines.press("driver-emergency")
             await Self.stored(.emergency, by: box)
-            // The enclosure opened and closed: the closing makes a health record.
+            // The enclosure opened and closed (a tamper, then its restored record), then the next health record.
             try lines.openEnclosure()
             await Self.stored(.tamper, by: box)
             try lines.closeEnclosure()
+            await Self.stored(.restored, by: box)
             await Self.stored(.health, by: box)
         }
         let health = try #require(records.last { $0.kind == .health })
         #expect(health.telemetry?.radio == Self.radio && health.telemetry?.supply?.batteryPercent == 77)
         let hlm = AIS140.frames(for: health, identity: BoxIdentity(imei: "490154203237518"), live: true)
         #expect(hlm.first?.contains(",490154203237518,77,") == true)
+        let restored = try #require(records.first { $0.kind == .restored })
+        #expect(restored.telemetry?.radio == Self.radio)
         let emergency = try #require(records.first { $0.kind == .emergency })
         let telemetry = try #require(emergency.telemetry)
         #expect(telemetry.radio == Self.radio)
