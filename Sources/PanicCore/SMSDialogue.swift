@@ -195,8 +195,9 @@ extension SMSText {
     /// last known position); the speed in km/h with one decimal; the serving cell's id and location area code; the
     /// record's UTC date and time. The eleventh, after them so that a gateway reading ten fields by position is not
     /// disturbed, says which alert it is: `EMR` (emergency), `HLP` (help), `WCT` (wire cut), `BOP` (box opened).
-    /// A field the box does not know is `x` (`unknown`): no IMEI configured, no fix ever, no speed, and (until a
-    /// modem monitor reports them) the Cell ID and LAC.
+    /// The Cell ID and LAC are the record's serving cell (`telemetry.radio.serving`, read from the modem) in
+    /// upper-case hexadecimal, as the AIS-140 tracking packet carries them. A field the box does not know is `x`
+    /// (`unknown`): no IMEI configured, no fix ever, no speed, no serving cell (no modem reading, not registered).
     public static func fields(for record: Record, imei: String?) -> String {
         let fix = record.fix
         let position: [String]
@@ -213,8 +214,8 @@ extension SMSText {
             [imei ?? unknown] + position + [
                 AIS140.isValid(fix) ? "A" : "V",
                 fix?.speed.map { AIS140.fixed(max(0, $0), 1) } ?? unknown,
-                // The serving cell's id and LAC: the box has no modem monitor yet (issue 25, item 2).
-                unknown, unknown,
+                record.telemetry?.radio?.serving.map { AIS140.hexField($0.cellID) } ?? unknown,
+                record.telemetry?.radio?.serving.map { AIS140.hexField($0.lac) } ?? unknown,
                 date + time, kindCode(record.body),
             ]
         return fields.joined(separator: ",")

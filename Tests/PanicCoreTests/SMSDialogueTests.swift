@@ -71,4 +71,23 @@ struct SMSDialogueTests {
         )
         #expect(text.count <= 160)
     }
+
+    @Test("the §3.1.5 fields carry the serving cell the modem reported (hex, as in AIS-140 frames); x without one")
+    func fieldsCarryTheCell() {
+        func record(_ telemetry: Telemetry?) -> Record {
+            Record(
+                device: "d", sequence: 6, previousHash: nil,
+                draft: RecordDraft(
+                    id: "b", time: RecordTime(epochMilliseconds: 1_764_000_000_000), timeSource: .gnss,
+                    fix: RecordFix(latitude: 26.912434, longitude: 75.787271, speed: 36.4, ageMilliseconds: 4200),
+                    body: .emergency(input: "panic-1"), telemetry: telemetry))
+        }
+        let radio = Telemetry.Radio(signal: 17, mcc: 404, mnc: 45, serving: .init(lac: 0x1A2B, cellID: 0xC0FFE))
+        #expect(
+            SMSText.fields(for: record(Telemetry(radio: radio)), imei: "490154203237518")
+                == "490154203237518,26.912434,N,75.787271,E,A,36.4,C0FFE,1A2B,24112025160000,EMR")
+        #expect(
+            SMSText.fields(for: record(nil), imei: "490154203237518")
+                == "490154203237518,26.912434,N,75.787271,E,A,36.4,x,x,24112025160000,EMR")
+    }
 }
