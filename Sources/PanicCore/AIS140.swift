@@ -265,7 +265,7 @@ public enum AIS140 {
     }
 
     /// `DDMMYYYY` and `HHMMSS` in UTC.
-    static func dateTime(_ time: RecordTime) -> (String, String) {
+    public static func dateTime(_ time: RecordTime) -> (String, String) {
         let ms = time.epochMilliseconds
         let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400

@@ -114,11 +114,7 @@ final class ScenarioReceivers: Sendable {
 
     /// One line per reference receiver: whether it got every record of `outbox` as it should.
     func check(outbox: Outbox) throws -> [(text: String, held: Bool)] {
-        let records = try outbox.records().compactMap { stored -> Record? in
-            let parts = stored.envelope.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else { return nil }
-            return try? JSONDecoder().decode(Record.self, from: payload)
-        }
+        let records = try outbox.payloads()
         var lines: [(String, Bool)] = []
         for entry in entries {
             let label = "\(entry.backend.name) (\(entry.backend.wire.rawValue))"
@@ -325,5 +321,17 @@ struct SwitchedReceiver: RecordTransport {
             return "network unreachable (simulated outage)"
         }
         return await base.keepAlive(timeout: timeout)
+    }
+}
+
+extension Outbox {
+    /// Every record the outbox holds, decoded from its envelope's payload (the receivers' checks compare frames and
+    /// texts with them).
+    func payloads() throws -> [Record] {
+        try records().compactMap { stored -> Record? in
+            let parts = stored.envelope.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else { return nil }
+            return try? JSONDecoder().decode(Record.self, from: payload)
+        }
     }
 }

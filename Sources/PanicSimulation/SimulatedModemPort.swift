@@ -44,17 +44,82 @@ final class SimulatedModemPort: Sendable {
         }
     }
 
-    /// Whether every alert went once to each number: no message twice, and as many messages as the outbox says
-    /// were sent.
-    func check(outbox: Outbox, numbers: [String]) throws -> (text: String, held: Bool) {
+    /// Whether every alert went once to each number (no message twice, as many messages as the outbox says were
+    /// sent), and whether each text reads, field by field as a state SMS gateway parses the AIS-140 §3.1.5 format, as
+    /// the alert it reports: its IMEI, position, fix flag, Cell ID and LAC, date and time, and kind.
+    func check(outbox: Outbox, numbers: [String], imei: String?) throws -> (text: String, held: Bool) {
         let sent = self.sent
         let recorded = try outbox.smsMessages().filter { $0.state == .sent }
         let pairs = sent.map { "\($0.number) \($0.text)" }
         let unique = Set(pairs).count == pairs.count
         let alerts = Set(recorded.map(\.alert)).count
+        let records = try outbox.payloads()
+        var problems: [String] = []
+        var withCell = 0
+        for message in sent {
+            switch GatewayReading.read(message.text, imei: imei, records: records) {
+            case .success(let cell): if cell { withCell += 1 }
+            case .failure(let problem): problems.append("\(LogText.quoted(message.text, limit: 80)): \(problem)")
+            }
+        }
         let text =
-            "sms: \(sent.count) messages, \(alerts) alert(s) to \(numbers.count) number(s), each once"
-        let held = unique && sent.count == recorded.count && sent.count == alerts * numbers.count && !sent.isEmpty
-        return (held ? text : text + " (recorded \(recorded.count), duplicates: \(!unique))", held)
+            "sms: \(sent.count) messages, \(alerts) alert(s) to \(numbers.count) number(s), each once; every text "
+            + "read by its §3.1.5 fields as its alert (\(withCell) with the modem's serving cell)"
+        let held =
+            unique && sent.count == recorded.count && sent.count == alerts * numbers.count && !sent.isEmpty
+            && problems.isEmpty
+        guard held else {
+            return (
+                text + " (recorded \(recorded.count), duplicates: \(!unique))"
+                    + (problems.isEmpty ? "" : ": " + problems.prefix(3).joined(separator: "; ")), false
+            )
+        }
+        return (text, true)
     }
+}
+
+/// A state SMS gateway's reading of an AIS-140 §3.1.5 emergency text
+/// (`IMEI,LAT,N/S,LON,E/W,FIX,SPEED,CELL_ID,LAC,DDMMYYYYHHMMSS,KIND`), written from the format's description
+/// (docs/outbox.md → *SMS*), not from the box's composer: it splits the fields and checks each against the alert
+/// record whose time and kind the text names.
+enum GatewayReading {
+    /// Success: whether the text carried a serving cell; failure: what a gateway would get wrong.
+    static func read(_ text: String, imei: String?, records: [Record]) -> Result<Bool, GatewayProblem> {
+        let fields = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 11 else { return .failure(.init("\(fields.count) fields, not 11")) }
+        let kinds: [String: RecordKind] = ["EMR": .emergency, "HLP": .help, "WCT": .tamper, "BOP": .tamper]
+        guard let kind = kinds[fields[10]] else { return .failure(.init("kind \(fields[10])")) }
+        let stamp = fields[9]
+        guard
+            let record = records.first(where: { record in
+                guard record.kind == kind else { return false }
+                let (date, time) = AIS140.dateTime(record.time)
+                return date + time == stamp
+            })
+        else { return .failure(.init("no \(kind.rawValue) record at \(stamp)")) }
+        if let imei, fields[0] != imei { return .failure(.init("IMEI \(fields[0])")) }
+        if let fix = record.fix {
+            guard let lat = Double(fields[1]), let lon = Double(fields[3]),
+                abs((fields[2] == "S" ? -lat : lat) - fix.latitude) < 0.000_001,
+                abs((fields[4] == "W" ? -lon : lon) - fix.longitude) < 0.000_001
+            else { return .failure(.init("position \(fields[1...4].joined(separator: ","))")) }
+            let valid = fix.ageMilliseconds <= AIS140.validFixAgeMilliseconds
+            guard fields[5] == (valid ? "A" : "V") else { return .failure(.init("fix flag \(fields[5])")) }
+        } else if fields[1...4].contains(where: { $0 != "x" }) {
+            return .failure(.init("a position without a fix"))
+        }
+        if let serving = record.telemetry?.radio?.serving {
+            guard Int(fields[7], radix: 16) == serving.cellID, Int(fields[8], radix: 16) == serving.lac else {
+                return .failure(.init("cell \(fields[7]) LAC \(fields[8]), the modem said \(serving)"))
+            }
+            return .success(true)
+        }
+        guard fields[7] == "x", fields[8] == "x" else { return .failure(.init("a cell without a reading")) }
+        return .success(false)
+    }
+}
+
+struct GatewayProblem: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -220,7 +220,8 @@ public final class Simulator: Sendable {
             if let outbox = unit.outbox {
                 report.expectations += try receivers.check(outbox: outbox)
                 if let modem, let sms = scenario.sms {
-                    report.expectations.append(try modem.check(outbox: outbox, numbers: sms.numbers))
+                    report.expectations.append(
+                        try modem.check(outbox: outbox, numbers: sms.numbers, imei: scenario.identity?.imei))
                 }
             }
             await unit.shutDown()

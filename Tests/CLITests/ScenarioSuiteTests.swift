@@ -11,7 +11,7 @@ extension CLISuite {
 
         static let scenarios = [
             "demo", "power-cut-during-emergency", "power-cut-after-accept", "six-hour-outage", "faults",
-            "three-backends", "sms-fallback", "telemetry",
+            "three-backends", "sms-fallback", "telemetry", "field-truth",
         ]
 
         @Test("each shipped scenario passes", arguments: scenarios)
