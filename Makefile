@@ -49,6 +49,9 @@ test:
 	$(PHASE) hil-test $(MAKE) --no-print-directory hil-test
 	@# The Debian packages: release build (static Swift runtime), lintian, then installed, checked and purged.
 	$(PHASE) deb-test $(MAKE) --no-print-directory deb-test
+	@# The box on the board it is sold for: arm64 panicd cross-built with Debian sid's Swift 6.2 (so every run also
+	@# proves the code compiles with 6.2), packaged for bookworm and trixie, run under qemu-user (mk/arm64.mk).
+	$(PHASE) arm64 $(MAKE) --no-print-directory deb-arm64 arm64-test
 
 ## The main job: the board files checked, then the simulated board end to end (sim/scenarios/demo.yaml).
 demo: deps

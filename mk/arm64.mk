@@ -2,7 +2,7 @@
 # Debian's own packages: sid's swiftlang 6.2.x in a debootstrap root, arm64 sysroots unpacked from the archive's
 # .debs, a SwiftPM Swift SDK bundle; tested under qemu-user. docs/packaging.md → arm64. Everything is cached under
 # .build/arm64/ (a second run reuses the sid root, the sysroots and the build tree). Needs root (debootstrap,
-# chroot). Not part of `make test` (yet).
+# chroot). `make test` runs `deb-arm64 arm64-test` as its last phase.
 ARM64_APT_PACKAGES := debootstrap qemu-user-static binutils-aarch64-linux-gnu dpkg-dev lintian python3
 
 .PHONY: deps-arm64 arm64-toolchain arm64-build deb-arm64 arm64-test

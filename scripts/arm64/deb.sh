@@ -3,8 +3,8 @@
 # target release, each with Depends taken from that release's own arm64 packages (dpkg-shlibdeps over
 # .build/arm64/pkgs-DIST): .build/deb-arm64/bookworm/panicbridge_VERSION_arm64.deb and
 # .build/deb-arm64/trixie/panicbridge_VERSION_arm64.deb (same file name, one directory per release).
-# A release whose libraries cannot load the binary (trixie has libgpiod.so.3, not bookworm's libgpiod.so.2, until
-# panicd opens libgpiod at run time) is skipped with the reason; each package built is checked: Architecture arm64,
+# One binary serves both (panicd opens libgpiod.so.3 or .so.2 at run time): a release whose libraries cannot load it
+# fails the build, naming what is missing; each package built is checked: Architecture arm64,
 # no libswift*, glibc symbol versions ≤ 2.36, lintian without errors (build-deb.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,4 +42,5 @@ for deb in "${built[@]}"; do
     echo "built $deb: $(stat -c %s "$deb") bytes, $(dpkg-deb -f "$deb" Architecture), depends: $(dpkg-deb -f "$deb" Depends)"
 done
 for reason in "${skipped[@]}"; do echo "not built: $reason"; done
+[ ${#skipped[@]} -eq 0 ] || { echo "deb-arm64: not every release could be packaged" >&2; exit 1; }
 [ ${#built[@]} -gt 0 ] || { echo "deb-arm64: no package built" >&2; exit 1; }
