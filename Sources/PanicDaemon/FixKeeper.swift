@@ -82,9 +82,11 @@ public final class FixKeeper: Sendable {
         guard let fix = live else {
             guard let saved else { return nil }
             var restored = saved.fix
-            // A wall clock behind the fix's time (a box without an RTC before its clock is set) cannot say how
-            // old it is: at least as old as it was when saved.
-            restored.ageMilliseconds = max(0, wallTime(at: now).time.epochMilliseconds - saved.takenMilliseconds)
+            // A wall clock behind the fix's time (a box without an RTC, woken from a power cut before its clock is
+            // set) cannot say how old it is. It is from before the restart, so it is never sent as a current fix:
+            // its age is taken as just past the validity limit (the frames' fix flag says "last known", `V`/`0`).
+            let measured = wallTime(at: now).time.epochMilliseconds - saved.takenMilliseconds
+            restored.ageMilliseconds = measured >= 0 ? measured : AIS140.validFixAgeMilliseconds + 1
             return restored
         }
         guard let latitude = fix.latitude, let longitude = fix.longitude else { return nil }

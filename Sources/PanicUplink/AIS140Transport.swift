@@ -118,7 +118,10 @@ public final class AIS140Transport: RecordTransport {
         guard settled < records.count else { return ReceiverReport(acknowledged: records.count) }
         if let setupError { return ReceiverReport(acknowledged: settled, failure: setupError) }
         let fix = records.first { $0.record.fix != nil }?.record.fix
-        if let failure = await submit(frames: Array(frames.joined()), fix: fix, timeout: timeout) {
+        // The alert lane's batch goes before a queued backlog batch on the shared session: an emergency never
+        // waits behind the backlog.
+        let urgent = records.contains { $0.record.kind.isAlert || $0.record.kind == .cleared }
+        if let failure = await submit(frames: Array(frames.joined()), fix: fix, timeout: timeout, urgent: urgent) {
             return ReceiverReport(acknowledged: settled, failure: failure)
         }
         return ReceiverReport(acknowledged: records.count)
@@ -157,11 +160,11 @@ public final class AIS140Transport: RecordTransport {
     }
 
     /// Hands an exchange to the session's owner (`run()`) and waits for its outcome.
-    private func submit(frames: [String], fix: RecordFix?, timeout: Duration) async -> String? {
+    private func submit(frames: [String], fix: RecordFix?, timeout: Duration, urgent: Bool = false) async -> String? {
         await withCheckedContinuation { reply in
             let request = Request(
                 frames: frames, fix: fix, deadline: .now + timeout, timeout: timeout, reply: reply)
-            enqueue(request)
+            enqueue(request, first: urgent)
         }
     }
 
@@ -187,8 +190,15 @@ public final class AIS140Transport: RecordTransport {
         }
     }
 
-    /// The next request, or nil once the owner is cancelled.
+    /// The next request, or nil once the owner is cancelled. Its deadline counts from now, when its exchange can
+    /// start: time spent queued behind another lane's exchange does not use it up.
     private func nextRequest() async -> Request? {
+        var next = await waitForRequest()
+        if let timeout = next?.timeout { next?.deadline = .now + timeout }
+        return next
+    }
+
+    private func waitForRequest() async -> Request? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (waiter: CheckedContinuation<Request?, Never>) in
                 let ready: Request?? = queue.withLock { queue in

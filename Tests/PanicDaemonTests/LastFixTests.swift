@@ -24,13 +24,16 @@ struct LastFixTests {
             keeper.savable(at: clock.now) == LastFixFile.Contents(fix: Self.fix, takenMilliseconds: 1_800_000_000_000))
     }
 
-    @Test("a wall clock behind the fix's time (no RTC, not yet set) gives age 0, never a negative age")
-    func clockBehind() {
+    /// A Pi without an RTC wakes from a power cut with a clock behind the fix's time: the restored fix must not go
+    /// out as a current one (fix flag `1`/`A`) for a position from before the cut.
+    @Test("a wall clock behind the fix's time (no RTC, not yet set): the restored fix is stale, never current")
+    func clockBehind() throws {
         let clock = ManualClock()
         let keeper = FixKeeper(
             clock: clock, logger: Logger(label: "test"), systemTime: { Date(timeIntervalSince1970: 0) })
         keeper.restore(LastFixFile.Contents(fix: Self.fix, takenMilliseconds: 1_800_000_000_000))
-        #expect(keeper.recordFix(at: clock.now)?.ageMilliseconds == 0)
+        let fix = try #require(keeper.recordFix(at: clock.now))
+        #expect(fix.ageMilliseconds > AIS140.validFixAgeMilliseconds)
     }
 
     @Test("saved at most once a minute while it changes; at once with an alert or at a stop; never unchanged")
