@@ -23,14 +23,14 @@ extension AIS140SessionTests {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await transport.run() }
                 let backlog = [OutgoingRecord(record: Self.record(1, .position), live: false)]
-                async let slow = transport.deliver(backlog, timeout: .seconds(4))
+                async let slow = transport.deliver(backlog, timeout: .seconds(8))
                 // The backlog exchange is under way: its heartbeat arrived and was read while the server was mute
                 // (the behaviour is read before the arrival is announced), so it stays unanswered on an open
                 // connection. The server answers whatever comes next.
                 for await frame in receiver.arrivals where frame.text.hasPrefix("$,HBT,") { break }
                 receiver.set(.standard)
                 let alert = [OutgoingRecord(record: Self.record(2, .emergency(input: "panic-1")), live: true)]
-                let report = await transport.deliver(alert, timeout: .seconds(3))
+                let report = await transport.deliver(alert, timeout: .seconds(6))
                 let slowReport = await slow
                 #expect(slowReport.failure != nil, "the mute server answered the backlog's heartbeat")
                 #expect(report.failure == nil && report.acknowledged == 1, "\(report.failure ?? "")")
