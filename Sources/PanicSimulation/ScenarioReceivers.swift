@@ -175,6 +175,7 @@ final class ScenarioReceivers: Sendable {
         var alerts = 0
         var positions = 0
         var states = 0
+        var fixKnown = false
         var withCells = 0
         var withSupply = 0
         let kinds = Dictionary(records.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first })
@@ -206,10 +207,10 @@ final class ScenarioReceivers: Sendable {
             if record.kind == .ignition, got[0].ignition != (tracking.status == .ignitionOn) {
                 problems.append("record \(record.sequence): ignition \(got[0].ignition.map(String.init) ?? "none")")
             }
-            // A position at 0,0 where the box knew a fix is a position in the Atlantic.
-            if let fix = record.fix, fix.latitude != 0 || fix.longitude != 0, got[0].latitude == 0,
-                got[0].longitude == 0
-            {
+            // A position at 0,0 once the box knew a fix (this record's, or an earlier one's) is a position in the
+            // Atlantic.
+            if let fix = record.fix, fix.latitude != 0 || fix.longitude != 0 { fixKnown = true }
+            if fixKnown, got[0].latitude == 0, got[0].longitude == 0 {
                 problems.append("record \(record.sequence) (\(record.kind.rawValue)) at 0,0 with a known fix")
             }
             if record.kind == .position {
@@ -230,6 +231,15 @@ final class ScenarioReceivers: Sendable {
         if history != history.sorted() { problems.append("the backlog (H) arrived out of order") }
         // C-DAC's health packet is a heartbeat carrying the health fields (the memory percentage; a keep-alive
         // heartbeat leaves it empty).
+        // A login after the server was sent a position carries a position too, never 0,0.
+        var positionSent = false
+        for frame in frames {
+            if let position = frame.position, position.latitude != 0 || position.longitude != 0 { positionSent = true }
+            if positionSent, frame.text.hasPrefix("$,LGN,"), frame.text.contains(",0.000000,N,0.000000,E") {
+                problems.append("a login at 0,0 after the server had the box's position")
+                break
+            }
+        }
         let health = frames.filter { frame in
             guard dialect == .cdac else { return frame.text.hasPrefix("$,HLM,") }
             let fields = frame.text.split(separator: ",", omittingEmptySubsequences: false)

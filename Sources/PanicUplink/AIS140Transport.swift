@@ -31,6 +31,8 @@ public final class AIS140Transport: RecordTransport {
     private let counters = Mutex(SessionCounters())
     /// The open session's channel, to hang up on.
     private let current = Mutex<(any Channel)?>(nil)
+    /// The last fix this backend's frames carried (see ``located(_:)``).
+    private let lastFix = Mutex<RecordFix?>(nil)
 
     /// How many sessions were opened and logged in, for tests and the simulator.
     public struct SessionCounters: Sendable, Hashable {
@@ -111,7 +113,25 @@ public final class AIS140Transport: RecordTransport {
         }
     }
 
+    /// `outgoing` with a position a backend can draw. A record without a fix (privacy mode outside an alert; a
+    /// receiver that lost its fix before the first one of the run) would go out at `0.000000,0.000000` — a point in
+    /// the Atlantic on the state's map. Once this backend has been sent a fix, such a record carries that last fix
+    /// instead, as stale (the frame's fix flag `0`): a position the backend already has, never a new one. A record
+    /// with a fix updates it.
+    func located(_ outgoing: OutgoingRecord) -> OutgoingRecord {
+        if let fix = outgoing.record.fix {
+            lastFix.withLock { $0 = fix }
+            return outgoing
+        }
+        guard var fix = lastFix.withLock({ $0 }) else { return outgoing }
+        fix.ageMilliseconds = max(fix.ageMilliseconds, AIS140.validFixAgeMilliseconds + 1)
+        var located = outgoing
+        located.record.fix = fix
+        return located
+    }
+
     public func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport {
+        let records = records.map(located)
         let frames = records.map(frames(for:))
         // Records this backend does not carry at the head of the batch are settled whatever happens.
         let settled = frames.prefix { $0.isEmpty }.count
@@ -135,7 +155,8 @@ public final class AIS140Transport: RecordTransport {
     /// A heartbeat on the session (logging in first when there is none), answered.
     public func keepAlive(timeout: Duration) async -> String? {
         if let setupError { return setupError }
-        return await submit(frames: [], fix: nil, timeout: timeout)
+        // A session a heartbeat opens logs in at the last fix sent, not at 0,0.
+        return await submit(frames: [], fix: lastFix.withLock { $0 }, timeout: timeout)
     }
 
     // MARK: The session

@@ -39,4 +39,43 @@ extension AIS140SessionTests {
             }
         }
     }
+
+    /// Privacy mode (a booth) drafts non-alert records without a fix; a state backend must not draw them, or the
+    /// login a heartbeat opens after an outage, at 0,0 once it has the box's position.
+    @Test("once the backend has a fix, a fix-less record and a heartbeat's login carry it (stale), never 0,0")
+    func noZeroZeroOnceAFixWasSent() async throws {
+        try await withAIS140Receiver { receiver in
+            let transport = AIS140Transport(
+                url: receiver.url, options: AIS140Options(identity: Self.identity), trust: .system)
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await transport.run() }
+                var unlocated = Self.record(2, .power(state: .lost, input: "main-power"))
+                unlocated.fix = nil
+                // Before any fix was sent, there is nothing better than 0,0 with the fix flag 0.
+                #expect(
+                    await transport.deliver([.init(record: unlocated, live: true)], timeout: .seconds(30)).failure
+                        == nil)
+                #expect(
+                    await transport.deliver(
+                        [.init(record: Self.record(1, .position), live: true)], timeout: .seconds(30)
+                    ).failure == nil)
+                unlocated.sequence = 3
+                #expect(
+                    await transport.deliver([.init(record: unlocated, live: true)], timeout: .seconds(30)).failure
+                        == nil)
+                transport.hangUp()
+                #expect(await transport.keepAlive(timeout: .seconds(30)) == nil)
+                group.cancelAll()
+            }
+            let positions = receiver.frames.compactMap(\.position)
+            #expect(positions.count == 3)
+            #expect(positions.first?.latitude == 0 && positions.first?.valid == false)
+            let last = try #require(positions.last)
+            #expect(abs(last.latitude - 26.912434) < 0.000_001 && abs(last.longitude - 75.787271) < 0.000_001)
+            #expect(!last.valid, "a substituted fix is stale")
+            let logins = receiver.frames.filter { $0.text.hasPrefix("$,LGN,") }
+            #expect(logins.count == 2)
+            #expect(logins.last?.text.contains("26.912434,N,75.787271,E") == true, "\(logins.last?.text ?? "")")
+        }
+    }
 }
