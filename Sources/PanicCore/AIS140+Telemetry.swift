@@ -44,6 +44,25 @@ extension AIS140 {
         }
     }
 
+    /// The main-power flag: `0` in a packet about power lost (and a boot that found it absent), and in any packet made
+    /// while the main power sense said absent; else `1`.
+    public static func mainPowerField(_ record: Record, _ tracking: Tracking) -> String {
+        tracking.mainPower && record.telemetry?.mainPower != false ? "1" : "0"
+    }
+
+    /// The emergency flag: `1` in the emergency packet (`EA`) and in every position packet made while an emergency is
+    /// open on the box (AIS-140's emergency state is on until it is cleared; a position's status stays `NR`, so no
+    /// backend reads a new SOS from it); `0` otherwise — help is never an emergency.
+    public static func emergencyField(_ record: Record, _ tracking: Tracking) -> String {
+        tracking.emergency || (record.kind == .position && record.telemetry?.emergencyOpen == true) ? "1" : "0"
+    }
+
+    /// The tamper field: `O` for an enclosure-open packet (and a boot that found it open), and in any packet made
+    /// while the enclosure sense said open; else `C`.
+    public static func enclosureField(_ record: Record, _ tracking: Tracking) -> String {
+        tracking.enclosureOpen || record.telemetry?.enclosureOpen == true ? "O" : "C"
+    }
+
     /// A voltage field in volts with one decimal; `0.0` when not measured (a required number in Traccar's pattern;
     /// `panicd config check` warns that the board has no supply monitor).
     public static func voltageField(_ volts: Double?) -> String { fixed(max(0, volts ?? 0), 1) }

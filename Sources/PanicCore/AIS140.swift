@@ -185,8 +185,8 @@ public enum AIS140 {
             // The receiver reports no PDOP: 0.00 (unknown).
             fixed(0, 2), fixed(fix?.hdop ?? 0, 2),
             operatorField(radio), ignitionField(ignition(of: record, tracking)),
-            tracking.mainPower ? "1" : "0", voltageField(supply?.mainVolts), voltageField(supply?.backupVolts),
-            tracking.emergency ? "1" : "0", tracking.enclosureOpen ? "O" : "C", cellBlock(radio),
+            mainPowerField(record, tracking), voltageField(supply?.mainVolts), voltageField(supply?.backupVolts),
+            emergencyField(record, tracking), enclosureField(record, tracking), cellBlock(radio),
             "0000", "00", pad(Int(record.sequence % 1_000_000), 6),
         ]
         return checksummed(fields)

@@ -1,4 +1,5 @@
-/// What the box measured about its radio, its supply and the vehicle's ignition when a record was made.
+/// What the box measured about its radio, its supply, the vehicle's ignition and its own state (main power, enclosure,
+/// an open emergency) when a record was made.
 ///
 /// Every field is optional: nil means "not known" (no modem, no supply monitor, no ignition input, or the reading
 /// failed), never a zero. Frames that must carry a value where none is known use their protocol's own "unknown"
@@ -91,13 +92,28 @@ public struct Telemetry: Hashable, Sendable, Codable {
     public var supply: Supply?
     /// The vehicle's ignition (the board's `ignition` input), nil when the board has none.
     public var ignition: Bool?
+    /// Main power present (the board's `power` sense input), nil when the board has none.
+    public var mainPower: Bool?
+    /// The enclosure open (the board's `tamper` input), nil when the board has none.
+    public var enclosureOpen: Bool?
+    /// An emergency open on the box (pressed and not yet cleared) when the record was made.
+    public var emergencyOpen: Bool?
 
-    public init(radio: Radio? = nil, supply: Supply? = nil, ignition: Bool? = nil) {
+    public init(
+        radio: Radio? = nil, supply: Supply? = nil, ignition: Bool? = nil, mainPower: Bool? = nil,
+        enclosureOpen: Bool? = nil, emergencyOpen: Bool? = nil
+    ) {
         self.radio = radio
         self.supply = supply
         self.ignition = ignition
+        self.mainPower = mainPower
+        self.enclosureOpen = enclosureOpen
+        self.emergencyOpen = emergencyOpen
     }
 
     /// Whether nothing at all is known (such a value is not written into a record).
-    public var isEmpty: Bool { radio == nil && supply == nil && ignition == nil }
+    public var isEmpty: Bool {
+        radio == nil && supply == nil && ignition == nil && mainPower == nil && enclosureOpen == nil
+            && emergencyOpen == nil
+    }
 }

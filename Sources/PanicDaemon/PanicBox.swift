@@ -342,7 +342,9 @@ public final class PanicBox: Service, Sendable {
         let wall = fixes.wallTime(at: now)
         let moment = AlertEngine.Moment(
             now: now, time: wall.time, timeSource: wall.source, fix: fixes.recordFix(at: now),
-            telemetry: telemetry.current(ignition: inputService.isAsserted(role: .ignition)))
+            telemetry: telemetry.current(
+                ignition: inputService.isAsserted(role: .ignition), mainPower: inputService.isAsserted(role: .power),
+                enclosureOpen: inputService.isAsserted(role: .tamper), emergencyOpen: emergencyOpen))
         switch item {
         case .boot(let starting):
             let previous = previousRun

@@ -60,10 +60,15 @@ public final class TelemetryKeeper: Sendable {
         }
     }
 
-    /// The latest readings with the ignition as given (the board's ignition input, nil when it has none).
-    public func current(ignition: Bool?) -> Telemetry? {
+    /// The latest readings with the box's state as given: the ignition, main power and enclosure inputs (nil when
+    /// the board has none) and whether an emergency is open.
+    public func current(
+        ignition: Bool?, mainPower: Bool? = nil, enclosureOpen: Bool? = nil, emergencyOpen: Bool? = nil
+    ) -> Telemetry? {
         let (radio, supply) = latest.withLock { $0 }
-        let telemetry = Telemetry(radio: radio, supply: supply, ignition: ignition)
+        let telemetry = Telemetry(
+            radio: radio, supply: supply, ignition: ignition, mainPower: mainPower, enclosureOpen: enclosureOpen,
+            emergencyOpen: emergencyOpen)
         return telemetry.isEmpty ? nil : telemetry
     }
 

@@ -121,5 +121,9 @@ struct TelemetryRecordsTests {
         #expect(help.telemetry?.radio == nil)
         #expect(help.telemetry?.supply?.mainVolts == 0)
         #expect(help.telemetry?.ignition == false)
+        // The box's state when the help was pressed: main power cut, an emergency open, the enclosure shut.
+        #expect(help.telemetry?.mainPower == false)
+        #expect(help.telemetry?.emergencyOpen == true)
+        #expect(help.telemetry?.enclosureOpen == false)
     }
 }

@@ -127,4 +127,31 @@ struct AIS140TelemetryTests {
         let keys = Set(bare.map(\.0))
         #expect(keys.isDisjoint(with: ["batt", "power", "battery", "ignition", "rssi", "operator", "cell"]))
     }
+
+    /// A position sent while an emergency is open, main power is cut and the enclosure is open says so: a state
+    /// backend that takes its state from the latest frame does not see the emergency end, power back or the box
+    /// shut seconds later. The status stays `NR`: no new SOS.
+    @Test("status flags follow the box's state: emergency open, main power absent, enclosure open")
+    func stateFlags() throws {
+        let state = Telemetry(mainPower: false, enclosureOpen: true, emergencyOpen: true)
+        let position = try #require(
+            AIS140.frames(for: Self.record(.position, telemetry: state), identity: Self.identity, live: true).first)
+        let read = try #require(ITSFrameReader.read(String(position.dropLast(2))))
+        #expect(read.emergency == true)
+        #expect(read.alarm == nil, "a position is not a new SOS")
+        let fields = position.split(separator: ",", omittingEmptySubsequences: false)
+        #expect(fields[24] == "0" && fields[28] == "O", "mains \(fields[24]), tamper \(fields[28])")
+        // Help during an open emergency is still help: its emergency flag stays 0.
+        let help = try #require(
+            AIS140.frames(
+                for: Self.record(.help(input: "help"), telemetry: state), identity: Self.identity, live: true
+            ).first)
+        #expect(ITSFrameReader.read(String(help.dropLast(2)))?.emergency == false)
+        // Calm: the flags as before.
+        let calm = Telemetry(mainPower: true, enclosureOpen: false, emergencyOpen: false)
+        let quiet = try #require(
+            AIS140.frames(for: Self.record(.position, telemetry: calm), identity: Self.identity, live: true).first)
+        let quietFields = quiet.split(separator: ",", omittingEmptySubsequences: false)
+        #expect(quietFields[24] == "1" && quietFields[27] == "0" && quietFields[28] == "C")
+    }
 }
