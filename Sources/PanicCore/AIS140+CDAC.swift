@@ -33,7 +33,7 @@ extension AIS140 {
             lowBatteryPercent: Int = 0, memoryPercent: Double? = nil
         ) -> String {
             let fields: [String] = [
-                "$", "HBT", field(identity.vendorID), field(identity.firmwareVersion), "HP", identity.imei,
+                "$", "HBT", textField(identity.vendorID), textField(identity.firmwareVersion), "HP", identity.imei,
                 batteryPercent.map { "\(min(100, max(0, $0)))%" } ?? "",
                 "\(min(100, max(0, lowBatteryPercent)))%",  // low-battery threshold: none is configured (0)
                 memoryPercent.map { fixed(min(100, max(0, $0)), 2) + "%" } ?? "",
@@ -76,15 +76,7 @@ extension AIS140 {
 
         /// The emergency packet (`EPB,VENDOR,EMR` or `EPB,VENDOR,HLP`) for an alert record; nil for other records.
         public static func emergencyPacket(_ record: Record, identity: BoxIdentity, live: Bool) -> String? {
-            AIS140.emergencyPacket(record, identity: identity, live: live, vendor: field(identity.vendorID))
-        }
-
-        /// A text field as sent: no separator, terminator or line end (`,`, `*`, `$`, control characters) inside.
-        static func field(_ text: String) -> String {
-            String(
-                String.UnicodeScalarView(
-                    text.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && !",*$".unicodeScalars.contains($0) })
-            )
+            AIS140.emergencyPacket(record, identity: identity, live: live, vendor: textField(identity.vendorID))
         }
     }
 }

@@ -15,13 +15,18 @@ extension AIS140 {
     /// (`,` `*` `$`), at most ``operatorLength`` characters; empty when not known (Traccar's pattern allows it).
     public static func operatorField(_ radio: Telemetry.Radio?) -> String {
         guard let name = radio?.operatorName else { return "" }
+        return String(textField(name).prefix(operatorLength)).trimmingSpaces
+    }
+
+    /// A text field as sent in any frame: printable ASCII only, without the frame's separator, terminator and
+    /// start (`,` `*` `$`), so that no value can break a frame.
+    public static func textField(_ text: String) -> String {
         var out = ""
-        for scalar in name.unicodeScalars where scalar.value >= 32 && scalar.value < 127 {
+        for scalar in text.unicodeScalars where scalar.value >= 32 && scalar.value < 127 {
             if scalar == "," || scalar == "*" || scalar == "$" { continue }
             out.unicodeScalars.append(scalar)
-            if out.count == operatorLength { break }
         }
-        return out.trimmingSpaces
+        return out
     }
 
     /// The GSM signal field, 0–31; ``unknownSignal`` (99) when not known.

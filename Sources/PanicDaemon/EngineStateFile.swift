@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import PanicCore
-import PanicSigning
 import PanicStore
+import PanicUplink
 
 #if canImport(Glibc)
     import Glibc
@@ -67,10 +67,7 @@ enum EngineStateFile {
         var cleared = Set(history.filter { $0.value == .cleared }.keys)
         for stored in try outbox.records() {
             guard stored.kind == .emergency || stored.kind == .help || stored.kind == .cleared else { continue }
-            let parts = stored.envelope.split(separator: ".")
-            guard parts.count == 3, let payload = Base64URL.decode(parts[1]),
-                let record = try? JSONDecoder().decode(Record.self, from: payload)
-            else { continue }
+            guard let record = stored.decodedRecord() else { continue }
             switch record.body {
             case .cleared(let alert, _): cleared.insert(alert)
             default: open[record.id] = (record.kind, record.sequence)

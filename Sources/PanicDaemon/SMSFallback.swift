@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import PanicCore
 import PanicHardware
-import PanicSigning
 import PanicStore
+import PanicUplink
 import ServiceLifecycle
 import Synchronization
 
@@ -151,7 +151,7 @@ public final class SMSFallback: Service, Sendable {
         let open = Set(unacknowledged.map(\.sequence))
         refusals.withLock { $0 = $0.filter { open.contains($0.key.alert) } }
         for stored in unacknowledged {
-            guard let record = Self.record(in: stored.envelope), !cleared.contains(record.id) else { continue }
+            guard let record = stored.decodedRecord(), !cleared.contains(record.id) else { continue }
             for number in configuration.recipients(for: record.kind) {
                 // Stopping: what is not started now is texted after the restart.
                 if Task.isCancelled { return outcomes }
@@ -216,15 +216,9 @@ public final class SMSFallback: Service, Sendable {
         guard let sequence else { return [] }
         var ids: Set<String> = []
         for stored in try outbox.clears(after: sequence) {
-            if case .cleared(let alert, _) = Self.record(in: stored.envelope)?.body { ids.insert(alert) }
+            if case .cleared(let alert, _) = stored.decodedRecord()?.body { ids.insert(alert) }
         }
         return ids
-    }
-
-    static func record(in envelope: String) -> Record? {
-        let parts = envelope.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else { return nil }
-        return try? JSONDecoder().decode(Record.self, from: payload)
     }
 }
 

@@ -114,7 +114,7 @@ final class ScenarioReceivers: Sendable {
 
     /// One line per reference receiver: whether it got every record of `outbox` as it should.
     func check(outbox: Outbox) throws -> [(text: String, held: Bool)] {
-        let records = try outbox.payloads()
+        let records = try outbox.records().compactMap { $0.decodedRecord() }
         var lines: [(String, Bool)] = []
         for entry in entries {
             let label = "\(entry.backend.name) (\(entry.backend.wire.rawValue))"
@@ -331,17 +331,5 @@ struct SwitchedReceiver: RecordTransport {
             return "network unreachable (simulated outage)"
         }
         return await base.keepAlive(timeout: timeout)
-    }
-}
-
-extension Outbox {
-    /// Every record the outbox holds, decoded from its envelope's payload (the receivers' checks compare frames and
-    /// texts with them).
-    func payloads() throws -> [Record] {
-        try records().compactMap { stored -> Record? in
-            let parts = stored.envelope.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else { return nil }
-            return try? JSONDecoder().decode(Record.self, from: payload)
-        }
     }
 }

@@ -5,6 +5,7 @@ import PanicHardware
 import PanicLinux
 import PanicSim
 import PanicStore
+import PanicUplink
 import Synchronization
 
 #if canImport(Glibc)
@@ -53,7 +54,7 @@ final class SimulatedModemPort: Sendable {
         let pairs = sent.map { "\($0.number) \($0.text)" }
         let unique = Set(pairs).count == pairs.count
         let alerts = Set(recorded.map(\.alert)).count
-        let records = try outbox.payloads()
+        let records = try outbox.records().compactMap { $0.decodedRecord() }
         var problems: [String] = []
         var withCell = 0
         for message in sent {

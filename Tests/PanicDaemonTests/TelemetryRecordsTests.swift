@@ -58,8 +58,7 @@ struct TelemetryRecordsTests {
             group.cancelAll()
         }
         return try outbox.records().map { stored in
-            let payload = try #require(Base64URL.decode(stored.envelope.split(separator: ".")[1]))
-            return try JSONDecoder().decode(Record.self, from: payload)
+            try #require(stored.decodedRecord())
         }
     }
 
