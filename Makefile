@@ -52,6 +52,9 @@ test:
 	@# The box on the board it is sold for: arm64 panicd cross-built with Debian sid's Swift 6.2 (so every run also
 	@# proves the code compiles with 6.2), packaged for bookworm and trixie, run under qemu-user (mk/arm64.mk).
 	$(PHASE) arm64 $(MAKE) --no-print-directory deb-arm64 arm64-test
+	@# The same arm64 panicd on an arm64 kernel: Debian's arm64 6.12 in qemu-system-aarch64 with gpio-sim; a press on
+	@# the bank must become a stored, located alert, on both sysroots (mk/hil.mk). The phase above built the binary.
+	$(PHASE) arm64-hil $(MAKE) --no-print-directory arm64-hil ARM64_HIL_BUILD=
 
 ## The main job: the board files checked, then the simulated board end to end (sim/scenarios/demo.yaml).
 demo: deps

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # An arm64 sysroot for one Debian release, from the archive's own arm64 packages: downloaded with apt (a private
-# state directory, so the host's apt is untouched), unpacked with `dpkg -x` into .build/arm64/sysroot-DIST.
+# state directory, so the host's apt is untouched: scripts/arm64/fetch-debs.sh), unpacked with `dpkg -x` into
+# .build/arm64/sysroot-DIST.
 # The runtime libraries' packages are also unpacked whole (dpkg-deb -R, with DEBIAN/symbols) under
 # .build/arm64/pkgs-DIST, so dpkg-shlibdeps can take the package's Depends from the TARGET's packages.
 # Reused when done (stamp file). Usage: scripts/arm64/sysroot.sh bookworm|trixie|sid-runtime
@@ -35,22 +36,8 @@ stamp=$out/.panicbridge-ready
 [ -f "$stamp" ] && { echo "sysroot $dist: ready in $out"; exit 0; }
 started=$(date +%s)
 state=$top/apt-$dist
-mkdir -p "$state/lists/partial" "$state/cache/archives/partial" "$state/debs"
-touch "$state/status"
-echo "deb [arch=arm64] $mirror $suite main" > "$state/sources.list"
-apt_opts=(-o Dir::Etc::SourceList="$state/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o Dir::State::Lists="$state/lists" -o Dir::State::status="$state/status" -o Dir::Cache="$state/cache"
-    -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o Acquire::Check-Valid-Until=false
-    -o Acquire::Languages=none -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
-echo "== apt-get update ($suite, arm64)"
-apt-get "${apt_opts[@]}" update -qq
-echo "== apt-get download: ${runtime[*]} ${dev[*]}"
-# The downloaded .debs are kept (and reused) until the list changes.
-wanted="${runtime[*]} ${dev[*]}"
-if [ "$(cat "$state/debs/.wanted" 2>/dev/null)" != "$wanted" ]; then
-    (cd "$state/debs" && rm -f ./*.deb .wanted && apt-get "${apt_opts[@]}" download "${runtime[@]}" "${dev[@]}")
-    echo "$wanted" > "$state/debs/.wanted"
-fi
+# Downloaded with apt and a private state directory; the .debs are kept (and reused) until the list changes.
+scripts/arm64/fetch-debs.sh "$state" "$mirror $suite main" -- "${runtime[@]}" "${dev[@]}"
 rm -rf "$out" "$top/pkgs-$dist"
 mkdir -p "$out" "$top/pkgs-$dist"
 if [ "$dist" = sid-runtime ]; then

@@ -3,14 +3,15 @@
 # Debian's kernel package, decompressed, plus the out-of-tree gpio-sim.ko) and init.sh as /init.
 # Everything else the guest runs (test binaries, panicd, libgpiod, the Swift runtime) is read from the host's
 # own file system over 9p, so a rebuilt test binary never means a rebuilt initramfs.
-# Usage: scripts/hil/build-initramfs.sh KVER GPIO_SIM_KO INIT_SH OUT.cpio
+# MODULES is the kernel's /lib/modules/KVER (this host's, or the arm64 one unpacked by arm64-kernel.sh) and
+# BUSYBOX a static busybox for the guest's architecture.
+# Usage: scripts/hil/build-initramfs.sh MODULES BUSYBOX GPIO_SIM_KO INIT_SH OUT.cpio
 set -euo pipefail
-kver=$1 gpiosim=$2 init=$3 out=$4
-modules=/lib/modules/$kver/kernel
+modules=$1/kernel busybox=$2 gpiosim=$3 init=$4 out=$5
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,host,lib/modules}
-cp /bin/busybox "$root/bin/busybox"
+cp "$busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 # Load order matters: each module after the ones it needs (modules.dep).
 for module in fs/configfs/configfs fs/netfs/netfs net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p; do

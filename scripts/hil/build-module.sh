@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Builds gpio-sim.ko out of tree for Debian's kernel KVER, from the linux-source package's own
+# Builds gpio-sim.ko out of tree for a Debian kernel, from the linux-source package's own
 # drivers/gpio/gpio-sim.c and kernel/irq/irq_sim.c (Debian's config leaves CONFIG_GPIO_SIM and the hidden
 # CONFIG_IRQ_SIM unset). irq_sim.c is compiled into the same module; its one call of the non-exported
 # irq_to_desc() becomes generic_handle_irq(), which does the same through an exported symbol.
-# Usage: scripts/hil/build-module.sh KVER SOURCE_TARBALL OUTDIR   (writes OUTDIR/gpio-sim.ko)
+# HEADERS is that kernel's linux-headers tree: the installed amd64 one, or the arm64 one unpacked by
+# scripts/hil/arm64-kernel.sh, whose Makefile cross-compiles (Debian's ARCH=arm64, aarch64-linux-gnu-gcc-12) with this
+# host's own linux-kbuild tools (fixdep, and a modpost that reads either architecture's modules).
+# Usage: scripts/hil/build-module.sh HEADERS SOURCE_TARBALL OUTDIR   (writes OUTDIR/gpio-sim.ko)
 set -euo pipefail
-kver=$1 tarball=$2 out=$3
-headers=/usr/src/linux-headers-$kver
-[ -d "$headers" ] || { echo "no $headers (package linux-headers-$kver)" >&2; exit 1; }
+headers=$1 tarball=$2 out=$3
+[ -f "$headers/Module.symvers" ] || { echo "no kernel headers tree at $headers (package linux-headers-KVER)" >&2; exit 1; }
 work=$out/src
 rm -rf "$work" && mkdir -p "$work"
 # Only the two files: scanning the whole xz tarball once is the slow part (~15 s); nothing is unpacked beside them.
@@ -23,4 +25,4 @@ gpio-sim-y := gpio-sim-core.o irq_sim.o
 KBUILD
 make -s -C "$headers" M="$(cd "$work" && pwd)" modules
 cp "$work/gpio-sim.ko" "$out/gpio-sim.ko"
-echo "built $out/gpio-sim.ko for $kver"
+echo "built $out/gpio-sim.ko for $(modinfo -F vermagic "$out/gpio-sim.ko")"

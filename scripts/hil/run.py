@@ -3,10 +3,14 @@
 
 The guest is Debian's own kernel with the initramfs from build-initramfs.sh; it mounts this machine's root
 read-only over 9p and runs scripts/hil/guest.sh SUITE, whose exit status comes back through QEMU's
-isa-debug-exit device (QEMU exits with (status << 1) | 1, so 1 means the guest passed).
+isa-debug-exit device on x86-64 (QEMU exits with (status << 1) | 1, so 1 means the guest passed) and, on arm64
+(`virt` has no such device), as the console line "hil: guest TOKEN finished with status N", TOKEN a fresh one
+per boot on the kernel command line.
 
 /dev/ttyS1 in the guest is a 16550 whose other end is a unix socket this script listens on; QEMU connects to
-it (and reconnects after the script hangs up). The guest drives the receiver by writing command lines to the
+it (and reconnects after the script hangs up). On x86-64 it is the PC's second ISA UART; on arm64 (whose console
+is the virt machine's PL011, ttyAMA0) the second port of a PCI 16550 card (8250_pci), the first left unconnected,
+so the board file's /dev/ttyS1 is the same on both. The guest drives the receiver by writing command lines to the
 UART (the receiver reads its input, as a real one reads configuration sentences):
 
     HIL:send NAME             send the named NMEA blob once
@@ -18,12 +22,16 @@ UART (the receiver reads its input, as a real one reads configuration sentences)
 Whatever else the guest writes is read and dropped: if nobody read it, the guest's transmit would stall (the
 tty echoes until it is put in raw mode) and a later close would hang for tens of seconds.
 
-Usage: run.py --kernel K --initrd I --repo R --suite S [--timeout SECONDS] [--log FILE]
+Usage: run.py --kernel K --initrd I --repo R --suite S [--arch amd64|arm64] [--arg PATH]... [--timeout SECONDS]
+              [--log FILE]
+  --arg: a host path handed to guest.sh after the suite (arm64: panicd, then each sysroot), resolved here.
 """
 
 import argparse
 import functools
 import os
+import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -144,8 +152,12 @@ class Receiver:
                 time.sleep(period)
 
 
-def accelerator():
+def accelerator(arch):
     """KVM only where a real KVM module is loaded; this kind of nested KVM crashes in the decompressor."""
+    if arch == "arm64":
+        # TCG always (this host is x86-64). A Cortex-A72 (a Pi 4's core) rather than `max`: no SVE, pointer
+        # authentication or MTE for TCG to emulate, so the guest runs faster; multi-threaded TCG, one thread a vCPU.
+        return ["-accel", "tcg", "-cpu", "cortex-a72"]
     if os.path.exists("/dev/kvm") and any(os.path.isdir("/sys/module/" + m) for m in ("kvm_intel", "kvm_amd")):
         return ["-accel", "kvm", "-cpu", "host"]
     # One host thread for both vCPUs: with thread=multi the kernel's live code patching (text_poke's int3) raced a
@@ -161,6 +173,8 @@ def main():
     parser.add_argument("--initrd", required=True)
     parser.add_argument("--repo", required=True)
     parser.add_argument("--suite", required=True)
+    parser.add_argument("--arch", choices=["amd64", "arm64"], default="amd64")
+    parser.add_argument("--arg", action="append", default=[])
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--log")
     options = parser.parse_args()
@@ -177,35 +191,65 @@ def main():
     workdir = tempfile.mkdtemp(prefix="panicbridge-hil-")
     uart = os.path.join(workdir, "ttyS1.sock")
     Receiver(uart, log)
-    accel = accelerator()
+    accel = accelerator(options.arch)
+    token = secrets.token_hex(8)
+    append = "quiet loglevel=4 panic=-1 hil.repo=%s hil.suite=%s hil.token=%s" % (options.repo, options.suite, token)
+    if options.arg:
+        append += " hil.args=" + ",".join(os.path.realpath(path) for path in options.arg)
+    if options.arch == "arm64":
+        machine = [
+            "qemu-system-aarch64", "-M", "virt", "-m", "1024", "-smp", "2", *accel,
+            "-append", "console=ttyAMA0 " + append,
+            "-chardev", "null,id=spare", "-device", "pci-serial-2x,chardev1=spare,chardev2=gnss",
+        ]
+    else:
+        machine = [
+            "qemu-system-x86_64", "-M", "pc", "-m", "2048", "-smp", "2", *accel,
+            "-append", "console=ttyS0 no_timer_check " + append,
+            "-serial", "chardev:console", "-serial", "chardev:gnss",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        ]
     command = [
-        "qemu-system-x86_64", "-M", "pc", "-m", "2048", "-smp", "2", *accel,
+        *machine,
         "-nodefaults", "-no-reboot", "-display", "none", "-nic", "none",
         "-kernel", options.kernel, "-initrd", options.initrd,
-        "-append", "console=ttyS0 quiet loglevel=4 panic=-1 no_timer_check hil.repo=%s hil.suite=%s" % (options.repo, options.suite),
-        "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
-        "-chardev", "socket,id=gnss,path=%s,reconnect=1" % uart, "-serial", "chardev:gnss",
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-chardev", "stdio,id=console,signal=off",
+        "-chardev", "socket,id=gnss,path=%s,reconnect=1" % uart,
         "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
     ]
+    if options.arch == "arm64":
+        command += ["-serial", "chardev:console"]
     log("boot: %s (%s)" % (options.kernel, " ".join(accel)))
     qemu = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     timer = threading.Timer(options.timeout, qemu.kill)
     timer.start()
+    finished = re.compile(r"hil: guest %s finished with status (\d+)" % token)
+    reported = None
     for raw in qemu.stdout:
-        log("guest: " + raw.decode("utf-8", "replace").rstrip("\r\n"))
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        log("guest: " + line)
+        match = finished.search(line)
+        if match:
+            reported = int(match.group(1))
     status = qemu.wait()
     timer.cancel()
     elapsed = time.monotonic() - started
-    if status == 1:
-        log("PASS: suite %s in %.1f s" % (options.suite, elapsed))
-        return 0
+    name = "%s (%s)" % (options.suite, options.arch)
     if status < 0:
-        log("FAIL: suite %s timed out after %.0f s" % (options.suite, options.timeout))
-    elif status & 1:
-        log("FAIL: suite %s: guest status %d after %.1f s" % (options.suite, status >> 1, elapsed))
+        log("FAIL: suite %s timed out after %.0f s" % (name, options.timeout))
+    elif options.arch == "amd64" and status & 1:
+        # isa-debug-exit: the guest's own status.
+        if status == 1:
+            log("PASS: suite %s in %.1f s" % (name, elapsed))
+            return 0
+        log("FAIL: suite %s: guest status %d after %.1f s" % (name, status >> 1, elapsed))
+    elif options.arch == "arm64" and status == 0 and reported is not None:
+        if reported == 0:
+            log("PASS: suite %s in %.1f s" % (name, elapsed))
+            return 0
+        log("FAIL: suite %s: guest status %d after %.1f s" % (name, reported, elapsed))
     else:
-        log("FAIL: suite %s: QEMU exited with %d (the guest did not report)" % (options.suite, status))
+        log("FAIL: suite %s: QEMU exited with %d (the guest did not report)" % (name, status))
     return 1
 
 
