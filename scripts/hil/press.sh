@@ -14,7 +14,7 @@ panicd=$1 repo=$2 api=$3 label=$4
 # BTN_DRIVER's offset on the panic-sim bank (guest.sh, boards/gpio-sim.yaml).
 line=0
 # What a step may take under TCG emulation before the check gives up (seconds).
-limit=${HIL_PRESS_LIMIT:-120}
+limit=120
 dir=/tmp/press-$label
 started=$(cut -d' ' -f1 /proc/uptime)
 
