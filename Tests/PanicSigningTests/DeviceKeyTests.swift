@@ -4,12 +4,15 @@ import PanicSigning
 import Testing
 
 @Suite("Device key files")
-struct DeviceKeyTests {
+final class DeviceKeyTests: Sendable {
     let directory: String = {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID())").path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }()
+
+    /// Each test gets its own instance, so its own directory, removed when the test ends.
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     func mode(_ path: String) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
