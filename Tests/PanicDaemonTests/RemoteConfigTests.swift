@@ -349,6 +349,10 @@ struct RemoteConfigBehaviourTests {
         let daemon = try Daemon.withRemoteConfig(local: local, path: path, logger: logger)
         #expect(daemon.config.sms?.numbers == [Self.remote])
         #expect(daemon.remote?.version == 1)
+        #expect(
+            ConfigCheck.run(path: path).summary.contains {
+                $0.hasPrefix("remote configuration version 1 merged over it")
+            })
         let outbox = try Outbox(path: daemon.config.outboxPath, sealer: RecordSigner(key: key), logger: logger)
         let draft = RecordDraft(
             id: UUID().uuidString.lowercased(),
