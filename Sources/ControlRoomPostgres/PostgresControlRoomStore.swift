@@ -522,6 +522,37 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
 
     // MARK: Alerts and commands
 
+    public func queueConfig(device: String, issue: ConfigIssuer, audit: NewAuditEntry) async throws -> IssuedConfig {
+        let logger = logger
+        return try await transaction { connection in
+            // The device's row is locked until commit: two pushes at once get consecutive versions.
+            let known = try await connection.query(
+                "SELECT id FROM devices WHERE id = \(device) FOR UPDATE", logger: logger
+            ).collect()
+            guard !known.isEmpty else { throw ControlRoomError.unknownDevice(device) }
+            let action = ConfigQueue.action
+            var alerts: [String] = []
+            for try await alert in try await connection.query(
+                "SELECT alert FROM commands WHERE device = \(device) AND action = \(action)", logger: logger
+            ).decode(String.self) {
+                alerts.append(alert)
+            }
+            let issued = try issue(ConfigQueue.nextVersion(after: alerts))
+            let alert = ConfigQueue.alert(version: issued.document.version)
+            let (nonce, envelope) = (issued.document.nonce, issued.envelope)
+            let expires = issued.document.expires.epochMilliseconds
+            try await connection.query(
+                """
+                INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
+                VALUES(\(nonce), \(device), \(alert), \(action), \(envelope), \(expires))
+                """, logger: logger)
+            var entry = audit
+            entry.alert = alert
+            try await Self.append(entry, connection, logger)
+            return issued
+        }
+    }
+
     static let alertColumns =
         "id, device, seq, kind, input, pressed_ms, time_source, fix, state, device_cleared"
 

@@ -105,8 +105,15 @@ public struct DaemonConfig: Sendable, Equatable {
     public var logLevel: String
     /// Where the daemon serves its read-only status socket (`panicd status` reads it).
     public var statusSocket: String = DaemonConfig.defaultStatusSocket
+    /// The fleet group the box belongs to (`group:`, local only): a configuration document addressed to this
+    /// group applies to it.
+    public var group: String?
+    /// How long after applying a remote configuration the box waits for any backend to take a batch before it
+    /// puts the previous configuration back by itself (`remote_config.revert_after`, local only).
+    public var remoteConfigRevertAfter: Duration = DaemonConfig.defaultRemoteConfigRevertAfter
 
     public static let defaultOutboxMaxRecords = 50_000
+    public static let defaultRemoteConfigRevertAfter = Duration.seconds(600)
     /// The status socket under systemd's `RuntimeDirectory=panicd`.
     public static let defaultStatusSocket = "/run/panicd/status.sock"
 
@@ -120,8 +127,9 @@ public struct DaemonConfig: Sendable, Equatable {
 
     static let topKeys: Set<String> = [
         "device_id", "board", "key", "outbox", "backends", "rates", "privacy_mode", "log_level", "status_socket",
-        "identity", "sms",
+        "identity", "sms", "group", "remote_config",
     ]
+    static let remoteConfigKeys: Set<String> = ["revert_after"]
     static let smsKeys: Set<String> = ["port", "baud", "numbers", "tamper_numbers", "after"]
     static let smsRecipientKeys: Set<String> = ["number", "format"]
     static let identityKeys: Set<String> = ["imei", "vehicle_registration", "vendor_id", "firmware_version"]
@@ -326,11 +334,29 @@ public struct DaemonConfig: Sendable, Equatable {
                 .invalidValue, "status_socket", "'\(statusSocket)' is longer than a socket path may be (107 bytes)",
                 at: top["status_socket"])
         }
+        let group = reader.string(top["group"], at: "group", required: false)
+        if let group, !BoxIdentity.isFieldSafe(group) {
+            reader.report(.invalidValue, "group", "'\(group)' must be 1 to 32 of A-Z a-z 0-9 . _ -", at: top["group"])
+        }
+        var revertAfter = defaultRemoteConfigRevertAfter
+        if let node = top["remote_config"], let map = reader.mapping(node, at: "remote_config", known: remoteConfigKeys)
+        {
+            revertAfter =
+                duration(map["revert_after"], at: "remote_config.revert_after", reader: &reader) ?? revertAfter
+        }
+        if revertAfter <= rates.health {
+            reader.report(
+                .impossibleTiming, "remote_config.revert_after",
+                "remote_config.revert_after must be longer than rates.health: a box with nothing else to send proves "
+                    + "a new configuration delivers with its health record", at: top["remote_config"] ?? top["rates"])
+        }
         guard let board, let key, let outboxPath, reader.problems.isEmpty else { return (nil, reader.problems) }
         var config = DaemonConfig(
             deviceID: deviceID, boardFile: board, keyFile: key, outboxPath: outboxPath, outboxMaxRecords: maxRecords,
             backends: backends, rates: rates, privacyMode: privacy, logLevel: logLevel)
         config.statusSocket = statusSocket
+        config.group = group
+        config.remoteConfigRevertAfter = revertAfter
         config.identity = identity
         config.sms = sms
         return (config, [])

@@ -100,11 +100,14 @@ public struct HealthReport: Hashable, Sendable, Codable {
     /// The PanicBridge release that made the record (`PanicBridgeVersion.current`); nil in records from
     /// releases before 0.9.0.
     public var software: String?
+    /// The version of the remote configuration the box runs (docs/configuration.md → *Remote configuration*);
+    /// nil when it runs its local file alone.
+    public var configVersion: Int?
 
     public init(
         queueDepth: Int = 0, oldestUndeliveredAgeMilliseconds: Int64? = nil, fixAgeMilliseconds: Int64? = nil,
         inputFaults: [String] = [], diskFreeBytes: Int64? = nil, droppedRecords: Int = 0, faults: [String] = [],
-        software: String? = PanicBridgeVersion.current
+        software: String? = PanicBridgeVersion.current, configVersion: Int? = nil
     ) {
         self.queueDepth = queueDepth
         self.oldestUndeliveredAgeMilliseconds = oldestUndeliveredAgeMilliseconds
@@ -114,13 +117,14 @@ public struct HealthReport: Hashable, Sendable, Codable {
         self.droppedRecords = droppedRecords
         self.faults = faults
         self.software = software
+        self.configVersion = configVersion
     }
 
     enum CodingKeys: String, CodingKey {
         case queueDepth
         case oldestUndeliveredAgeMilliseconds = "oldestUndeliveredAgeMs"
         case fixAgeMilliseconds = "fixAgeMs"
-        case inputFaults, diskFreeBytes, droppedRecords, faults, software
+        case inputFaults, diskFreeBytes, droppedRecords, faults, software, configVersion
     }
 }
 

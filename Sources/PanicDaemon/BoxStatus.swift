@@ -85,6 +85,8 @@ public struct BoxStatus: Codable, Sendable, Equatable {
     public var faults: [String]
     public var lastError: String?
     public var uptimeSeconds: Double
+    /// The remote configuration's version the box runs; nil: its local file alone.
+    public var configVersion: Int? = nil
 
     /// The one-line summary systemd shows (`STATUS=`): e.g. "armed · fix 1 s · 0 queued · last sent 12 s ago".
     public var summary: String {
@@ -117,6 +119,7 @@ public struct BoxStatus: Codable, Sendable, Equatable {
         var lines = [
             "panicd \(version) · device \(device) · board \(board) · up \(Self.seconds(uptimeSeconds))",
             "state       \(state) (LED \(indicator))",
+            "config      " + (configVersion.map { "remote version \($0)" } ?? "local file only"),
         ]
         var fixLine = fix.current ? "current" : "none"
         if let age = fix.ageSeconds { fixLine += ", last position \(Self.seconds(age)) old" }

@@ -50,9 +50,11 @@ public struct ConfigCheck: Sendable {
             }
         }
 
+        var keyDevice: String?
         do {
             let key = try DeviceKey.load(path: config.keyFile)
             let deviceID = key.identity.deviceID
+            keyDevice = deviceID
             if let configured = config.deviceID, configured != deviceID {
                 report.problems.append(
                     "\(path): device_id \(configured) does not match the key \(config.keyFile), whose device id is "
@@ -61,6 +63,21 @@ public struct ConfigCheck: Sendable {
             report.summary.append("device \(deviceID) (key \(config.keyFile))")
         } catch {
             report.problems.append("\(error)")
+        }
+
+        // The remote configuration `panicd run` merges over this file (the checks below are of the file itself).
+        let remote = RemoteConfigFiles(outboxPath: config.outboxPath)
+        if let keyDevice, remote.current != nil {
+            let effective = remote.effective(
+                local: config, localText: (try? String(contentsOfFile: path, encoding: .utf8)) ?? "",
+                localBase: RemoteOverlay.base(ofFile: path), deviceID: keyDevice)
+            if let problem = effective.problem {
+                report.warnings.append("\(remote.currentPath): \(problem): panicd runs the local file alone")
+            } else {
+                report.summary.append(
+                    "remote configuration version \(effective.version) merged over it (\(remote.currentPath))"
+                        + (remote.state.probation ? ", on probation" : ""))
+            }
         }
 
         for (index, backend) in config.backends.enumerated() {

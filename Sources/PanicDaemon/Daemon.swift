@@ -53,12 +53,19 @@ public struct Daemon: Sendable {
     public let backends: [BackendConfiguration]
     let environment: [String: String]
     let logger: Logger
+    /// The local file and the applied remote configuration's version, when the daemon takes remote configuration
+    /// (`panicd run`; nil: the configuration given is all there is).
+    public let remote: RemoteConfigSetup?
+    /// Set when the daemon stopped to take up another configuration (``RestartRequest``).
+    public let restart = RestartRequest()
 
     /// Checks the board file, the device key (refusing one group or others may read) and the backends.
     public init(
-        config: DaemonConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger
+        config: DaemonConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger,
+        remote: RemoteConfigSetup? = nil
     ) throws {
         self.config = config
+        self.remote = remote
         self.environment = environment
         self.logger = logger
         do { board = try BoardFile.loadValid(path: config.boardFile) } catch { throw DaemonError(error.description) }
@@ -77,6 +84,29 @@ public struct Daemon: Sendable {
         backends = try config.backends.enumerated().map { index, backend in
             try Self.backendConfiguration(backend, index: index, config: config, deviceID: deviceID)
         }
+    }
+
+    /// The daemon for the local file at `path` with the applied remote configuration (beside the outbox) merged
+    /// over it (docs/configuration.md → *Remote configuration*). An applied document that no longer verifies or
+    /// merges is set aside with a warning: the local file alone runs.
+    public static func withRemoteConfig(
+        local: DaemonConfig, path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger
+    ) throws -> Daemon {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let base = RemoteOverlay.base(ofFile: path)
+        let deviceID: String
+        do { deviceID = try DeviceKey.load(path: local.keyFile).identity.deviceID } catch {
+            throw DaemonError("\(error)")
+        }
+        let files = RemoteConfigFiles(outboxPath: local.outboxPath)
+        let effective = files.effective(local: local, localText: text, localBase: base, deviceID: deviceID)
+        if let problem = effective.problem { logger.warning("\(problem): running the local file alone") }
+        return try Daemon(
+            config: effective.config, environment: environment, logger: logger,
+            remote: RemoteConfigSetup(
+                local: local, localText: text, localBase: base, version: effective.version > 0 ? effective.version : nil
+            ))
     }
 
     /// The uplink's view of one configured backend.
@@ -236,13 +266,27 @@ public struct Daemon: Sendable {
                 uplink: uplink, statePath: statePath,
                 restarts: .init(fixPath: LastFixFile.path(statePath: statePath)),
                 radio: config.sms.map { ATRadioMonitor(path: $0.port, baud: $0.baud, clock: clock) },
-                supply: hardware.supply, telemetryInterval: config.rates.telemetry),
+                supply: hardware.supply, telemetryInterval: config.rates.telemetry, configVersion: remote?.version),
             configuration: engineConfiguration, clock: clock, logger: logger.child("box"))
 
         let notifier = SystemdNotifier(environment: environment)
         let statusBoard = StatusBoard(
             box: box, deviceID: deviceID, board: self.board, backends: backends.map(\.name), clock: clock)
         let longestTimeout = backends.map(\.requestTimeout).max() ?? .seconds(10)
+        let (deliveries, deliverySink) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let remoteService: [ServiceGroupConfiguration.ServiceConfiguration] =
+            remote.map { setup in
+                [
+                    .init(
+                        service: RemoteConfigService(
+                            uplink: uplink, files: RemoteConfigFiles(outboxPath: config.outboxPath),
+                            gate: RemoteConfigGate(
+                                deviceID: deviceID, localText: setup.localText, localBase: setup.localBase),
+                            setup: setup, deliveries: deliveries, clock: clock, restart: restart,
+                            logger: logger.child("config")),
+                        successTerminationBehavior: .gracefullyShutdownGroup)
+                ]
+            } ?? []
         let group = ServiceGroup(
             configuration: .init(
                 services: [
@@ -251,7 +295,7 @@ public struct Daemon: Sendable {
                         service: ShutdownSignalService(signals: signals, logger: logger),
                         successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(
-                        service: BoxService(box: box, board: statusBoard, logger: logger) {
+                        service: BoxService(box: box, board: statusBoard, logger: logger, deliveries: deliverySink) {
                             try notifier.ready(status: statusBoard.snapshot().summary)
                         }),
                     .init(
@@ -262,7 +306,7 @@ public struct Daemon: Sendable {
                         service: StatusServer(
                             path: config.statusSocket, board: statusBoard, clock: clock, logger: logger.child("status"))
                     ),
-                ] + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) }
+                ] + remoteService + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) }
                     + (hardware.simulated.map { lines in
                         [.init(service: SimInputServer(path: simInputPath, lines: lines, logger: logger.child("sim")))]
                     } ?? []),
@@ -378,8 +422,14 @@ struct BoxService: Service {
     let board: StatusBoard
     let logger: Logger
     let ready: @Sendable () throws -> Void
+    /// Told of every batch a backend took (the remote configuration's probation listens).
+    let deliveries: AsyncStream<Void>.Continuation?
 
-    init(box: PanicBox, board: StatusBoard, logger: Logger, ready: @escaping @Sendable () throws -> Void) {
+    init(
+        box: PanicBox, board: StatusBoard, logger: Logger, deliveries: AsyncStream<Void>.Continuation? = nil,
+        ready: @escaping @Sendable () throws -> Void
+    ) {
+        self.deliveries = deliveries
         self.box = box
         self.board = board
         self.logger = logger
@@ -397,6 +447,7 @@ struct BoxService: Service {
             }
             group.addTask {
                 for await event in box.parts.uplink.events {
+                    if case .delivered = event { deliveries?.yield() }
                     if let change = board.record(event) { log(change) }
                 }
             }

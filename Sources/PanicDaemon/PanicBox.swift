@@ -49,12 +49,15 @@ public final class PanicBox: Service, Sendable {
         public var supply: (any SupplyMonitor)?
         /// How often radio and supply are read (and at every alert).
         public var telemetryInterval: Duration
+        /// The remote configuration's version the box runs (nil: the local file alone), in every health record.
+        public var configVersion: Int?
 
         public init(
             inputs: any InputLines, outputs: any OutputLines, gnss: any GNSSFixSource, outbox: Outbox,
             uplink: Uplink, statePath: String, restarts: Restarts? = nil, radio: (any RadioMonitor)? = nil,
-            supply: (any SupplyMonitor)? = nil, telemetryInterval: Duration = .seconds(60)
+            supply: (any SupplyMonitor)? = nil, telemetryInterval: Duration = .seconds(60), configVersion: Int? = nil
         ) {
+            self.configVersion = configVersion
             self.radio = radio
             self.supply = supply
             self.telemetryInterval = telemetryInterval
@@ -525,7 +528,7 @@ public final class PanicBox: Service, Sendable {
             queueDepth: status?.undelivered ?? 0, oldestUndeliveredAgeMilliseconds: oldest,
             diskFreeBytes: Self.freeBytes(at: parts.outbox.path), droppedRecords: status?.droppedUnreported ?? 0,
             faults: (status?.faults ?? []) + boxFaults.withLock { $0.sorted() }
-                + parts.uplink.faults.map(\.description))
+                + parts.uplink.faults.map(\.description), configVersion: parts.configVersion)
     }
 
     private func show(_ state: IndicatorState) {

@@ -229,7 +229,7 @@ public final class StatusBoard: Sendable {
                 backends: backends, queued: outbox.status?.undelivered ?? 0,
                 oldestUndeliveredAgeSeconds: outbox.status?.oldest.map { Double(wall - $0.epochMilliseconds) / 1000 },
                 faults: outbox.status?.faults ?? [], lastError: outbox.error ?? state.lastError,
-                uptimeSeconds: Self.seconds(started.duration(to: now)))
+                uptimeSeconds: Self.seconds(started.duration(to: now)), configVersion: box.parts.configVersion)
         }
     }
 

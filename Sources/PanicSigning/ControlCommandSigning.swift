@@ -28,6 +28,19 @@ public struct CommandSigner: Sendable {
     public func sign(_ command: ControlCommand) throws -> String {
         try signer.sign(payload: CommandSigner.payload(command)).envelope
     }
+
+    /// Signs a configuration document, returning its compact JWS (sorted-key JSON payload).
+    public func sign(_ document: ConfigDocument) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try signer.sign(payload: encoder.encode(document)).envelope
+    }
+}
+
+/// What the control room signs for a device: a command about an alert, or a configuration document.
+public enum ControlRoomMessage: Sendable, Hashable {
+    case command(ControlCommand)
+    case config(ConfigDocument)
 }
 
 /// Why a command's signature check failed (before any device-side state is consulted).
@@ -61,6 +74,34 @@ public struct CommandSignatureVerifier: Sendable {
 
     /// Verifies the signature and decodes the command; the error says which check failed.
     public func verify(_ text: String) throws(CommandSignatureError) -> ControlCommand {
+        let payload = try verifiedPayload(text)
+        do { return try JSONDecoder().decode(ControlCommand.self, from: payload) } catch {
+            throw .malformed("signed payload is not a command: \(error)")
+        }
+    }
+
+    /// Verifies the signature and decodes a configuration document (`ConfigDocument`); the error says which
+    /// check failed. A signed command is not a configuration document (its payload has no `kind: config`).
+    public func verifyConfig(_ text: String) throws(CommandSignatureError) -> ConfigDocument {
+        let payload = try verifiedPayload(text)
+        do { return try JSONDecoder().decode(ConfigDocument.self, from: payload) } catch {
+            throw .malformed("signed payload is not a configuration document: \(error)")
+        }
+    }
+
+    /// Verifies the signature and decodes whichever the control room signed: a command or a configuration
+    /// document (told apart by the signed payload's `kind`, so neither can pass for the other).
+    public func verifyMessage(_ text: String) throws(CommandSignatureError) -> ControlRoomMessage {
+        let payload = try verifiedPayload(text)
+        if let document = try? JSONDecoder().decode(ConfigDocument.self, from: payload) { return .config(document) }
+        do { return .command(try JSONDecoder().decode(ControlCommand.self, from: payload)) } catch {
+            throw .malformed("signed payload is neither a command nor a configuration document: \(error)")
+        }
+    }
+
+    /// The one signature check of everything the control room signs: compact JWS, `kid` the pinned key's
+    /// thumbprint, `alg` EdDSA, signature valid with the pinned key. Returns the payload bytes.
+    func verifiedPayload(_ text: String) throws(CommandSignatureError) -> Data {
         let envelope: Envelope
         do { envelope = try Envelope(text) } catch { throw .malformed(error.description) }
         guard envelope.keyID == keyID else { throw .unknownKey(envelope.keyID) }
@@ -68,9 +109,7 @@ public struct CommandSignatureVerifier: Sendable {
         guard controlRoom.publicKey.isValidSignature(envelope.signature, for: Data(envelope.signingInput.utf8)) else {
             throw .badSignature("signature does not verify with the pinned control-room key")
         }
-        do { return try JSONDecoder().decode(ControlCommand.self, from: envelope.payload) } catch {
-            throw .malformed("signed payload is not a command: \(error)")
-        }
+        return envelope.payload
     }
 }
 

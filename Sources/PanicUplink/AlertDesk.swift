@@ -146,6 +146,9 @@ public final class AlertDesk: Sendable {
         return handled
     }
 
+    /// Adds a nonce to acknowledge on the next request (a configuration document's).
+    func acknowledge(nonce: String) { _ = state.withLock { $0.pendingAcks.insert(nonce) } }
+
     func pendingAcks() -> [String] { state.withLock { $0.pendingAcks.sorted() } }
 
     func acksDelivered(_ nonces: [String]) {

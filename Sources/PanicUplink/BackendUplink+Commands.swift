@@ -21,13 +21,28 @@ extension BackendUplink {
         }
         let budget = RecordBatchResponse.maximumCommands
         let checking = Array(commands.prefix(budget))
-        let verify: @Sendable () -> [Result<ControlCommand, CommandSignatureError>] = {
-            checking.map { text in Result { () throws(CommandSignatureError) in try verifier.verify(text) } }
+        let verify: @Sendable () -> [Result<ControlRoomMessage, CommandSignatureError>] = {
+            checking.map { text in Result { () throws(CommandSignatureError) in try verifier.verifyMessage(text) } }
         }
-        let verified: [Result<ControlCommand, CommandSignatureError>]
-        do { verified = try await NIOThreadPool.singleton.runIfActive(verify) } catch { verified = verify() }
-        let handled = desk.handle(
-            commands: verified, backend: configuration.name, now: requests.controlRoomTime(wallClock()))
+        let messages: [Result<ControlRoomMessage, CommandSignatureError>]
+        do { messages = try await NIOThreadPool.singleton.runIfActive(verify) } catch { messages = verify() }
+        let now = requests.controlRoomTime(wallClock())
+        // Configuration documents go to the daemon (one home for applying a configuration); the rest are commands.
+        var verified: [Result<ControlCommand, CommandSignatureError>] = []
+        for (text, message) in zip(checking, messages) {
+            switch message {
+            case .success(.config(let document)):
+                logger.notice(
+                    "configuration document received",
+                    metadata: ["version": "\(document.version)", "backend": "\(configuration.name)"])
+                owner.configSink.yield(
+                    ReceivedConfig(
+                        document: document, envelope: text, backend: configuration.name, controlRoomTime: now))
+            case .success(.command(let command)): verified.append(.success(command))
+            case .failure(let error): verified.append(.failure(error))
+            }
+        }
+        let handled = desk.handle(commands: verified, backend: configuration.name, now: now)
         for alert in handled.clears { owner.appendCleared(alert) }
         let unchecked = commands.count - checking.count
         if !handled.refusals.isEmpty || unchecked > 0 {

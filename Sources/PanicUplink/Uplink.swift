@@ -78,6 +78,24 @@ public enum UplinkEvent: Sendable, Equatable {
     case faultCleared(UplinkFault)
 }
 
+/// A configuration document a backend's answer carried, its signature verified against that backend's pinned
+/// control-room key.
+public struct ReceivedConfig: Sendable, Hashable {
+    public var document: ConfigDocument
+    /// The document's compact JWS, as the box keeps it on disk.
+    public var envelope: String
+    public var backend: String
+    /// The control room's clock as the box knows it when the answer arrived (its expiry is judged on it).
+    public var controlRoomTime: RecordTime
+
+    public init(document: ConfigDocument, envelope: String, backend: String, controlRoomTime: RecordTime) {
+        self.document = document
+        self.envelope = envelope
+        self.backend = backend
+        self.controlRoomTime = controlRoomTime
+    }
+}
+
 /// The device's uplink: the outbox drained to every configured backend, each with its own cursor, lanes and
 /// backoff, and control-room commands turned into alert state changes.
 ///
@@ -89,6 +107,11 @@ public final class Uplink: Sendable {
     /// Delivery events.
     public let events: AsyncStream<UplinkEvent>
     private let eventSink: AsyncStream<UplinkEvent>.Continuation
+    /// Configuration documents whose signature verified against a backend's pinned control-room key, for the
+    /// daemon to check and apply (docs/configuration.md → *Remote configuration*); it acknowledges each with
+    /// ``acknowledge(nonce:)`` when its decision is final.
+    public let configDocuments: AsyncStream<ReceivedConfig>
+    let configSink: AsyncStream<ReceivedConfig>.Continuation
     private let outbox: Outbox
     private let backends: [BackendUplink]
     private let wallClock: @Sendable () -> RecordTime
@@ -121,6 +144,7 @@ public final class Uplink: Sendable {
         self.logger = logger
         alerts = AlertDesk(deviceID: deviceID, logger: logger)
         (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        (configDocuments, configSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(8))
         var backendUplinks: [BackendUplink] = []
         for (index, configuration) in backends.enumerated() {
             backendUplinks.append(
@@ -223,6 +247,10 @@ public final class Uplink: Sendable {
         }
     }
 
+    /// Acknowledges a configuration document's nonce on the next request to every control room, so it stops
+    /// sending it (the daemon calls it once its decision on the document is final).
+    public func acknowledge(nonce: String) { alerts.acknowledge(nonce: nonce) }
+
     /// Delivers to every backend until cancelled.
     public func run() async throws {
         if backends.isEmpty {
@@ -237,5 +265,6 @@ public final class Uplink: Sendable {
         }
         alerts.finish()
         eventSink.finish()
+        configSink.finish()
     }
 }

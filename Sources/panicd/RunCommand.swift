@@ -34,8 +34,13 @@ struct RunCommand: ParsableCommand {
         }
         logger.logLevel = Logger.Level(rawValue: parsed.logLevel) ?? .info
         do {
-            let daemon = try Daemon(config: parsed, logger: logger)
+            let daemon = try Daemon.withRemoteConfig(local: parsed, path: config, logger: logger)
             try daemon.runBlocking()
+            if let reason = daemon.restart.requested {
+                // systemd (Restart=always) starts the daemon again on the new configuration.
+                logger.notice("exiting to restart", metadata: ["reason": "\(reason)"])
+                throw ExitCode(RestartRequest.exitCode)
+            }
         } catch let error as DaemonError {
             logger.critical("cannot run: \(error)")
             throw ExitCode(1)

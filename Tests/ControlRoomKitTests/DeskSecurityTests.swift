@@ -297,6 +297,7 @@ struct DeskSecurityTests {
             #expect(
                 try await server.call("POST", "/v1/session", headers: json, body: #"{"name":"asha","password":"x"}"#)
                     .status == 429)
+            _ = try await room.pushConfig(device: device.id, settings: "log_level: debug\n", by: .console)
             #expect(try await room.removeDevice(id: device.id))
             #expect(try await room.removeUser(name: "asha"))
 
@@ -304,7 +305,7 @@ struct DeskSecurityTests {
             let kinds = Set(audit.map(\.action))
             let expected: [AuditAction] = [
                 .userAdd, .deviceAdd, .deviceRename, .metadataEdit, .loginFailed, .login, .logout, .roleChange,
-                .passwordChange, .tokenIssue, .tokenRevoke, .deviceRemove, .userRemove, .loginThrottled,
+                .passwordChange, .tokenIssue, .tokenRevoke, .deviceRemove, .userRemove, .loginThrottled, .configPush,
             ]
             for kind in expected { #expect(kinds.contains(kind), "no \(kind.rawValue) line in the audit log") }
             #expect(Set(AuditAction.allCases.filter(\.isSecurityEvent)) == Set(expected))

@@ -24,6 +24,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case deviceRemove = "device-remove"
     case deviceRename = "device-rename"
     case metadataEdit = "metadata"
+    /// A configuration document queued for a device (`controlroom config push`); `alert` holds `config-v<version>`.
+    case configPush = "config-push"
 
     /// Whether this is a security event (not an action on an alert).
     public var isSecurityEvent: Bool { ![.accept, .clear, .dispatch, .note].contains(self) }

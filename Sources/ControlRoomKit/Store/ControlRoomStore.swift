@@ -105,6 +105,10 @@ public protocol ControlRoomStore: Sendable {
 
     /// Appends to the append-only audit log; with `requireAlert`, throws `unknownAlert` when the alert is unknown.
     func appendAudit(_ entry: NewAuditEntry, requireAlert: Bool) async throws
+    /// Queues a configuration document for `device` (registered, else `ControlRoomError.unknownDevice`) as a row of
+    /// `commands` (``ConfigQueue``), with `audit` (its alert set to the document's) in the same transaction;
+    /// `issue` signs it at ``ConfigQueue/nextVersion(after:)`` of the device's queued documents.
+    func queueConfig(device: String, issue: ConfigIssuer, audit: NewAuditEntry) async throws -> IssuedConfig
     func audit(device: String?, alert: String?) async throws -> [AuditEntry]
     /// Applies `edit` to the device's metadata in one transaction and returns the result.
     func editMetadata(device: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata

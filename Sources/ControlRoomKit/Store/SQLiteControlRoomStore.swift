@@ -248,6 +248,38 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     // MARK: Alerts and commands
 
+    public func queueConfig(device: String, issue: ConfigIssuer, audit: NewAuditEntry) throws -> IssuedConfig {
+        try state.withLock { state in
+            try state.connection.transaction {
+                let known = try state.statement("SELECT 1 FROM devices WHERE id = ?1")
+                try known.bind([.text(device)])
+                let registered = try known.step()
+                known.reset()
+                guard registered else { throw ControlRoomError.unknownDevice(device) }
+                let queued = try state.statement("SELECT alert FROM commands WHERE device = ?1 AND action = ?2")
+                try queued.bind([.text(device), .text(ConfigQueue.action)])
+                var alerts: [String] = []
+                while try queued.step() { alerts.append(queued.text(0)) }
+                queued.reset()
+                let issued = try issue(ConfigQueue.nextVersion(after: alerts))
+                let alert = ConfigQueue.alert(version: issued.document.version)
+                try state.statement(
+                    """
+                    INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
+                    VALUES(?1, ?2, ?3, ?4, ?5, ?6)
+                    """
+                ).bind([
+                    .text(issued.document.nonce), .text(device), .text(alert), .text(ConfigQueue.action),
+                    .text(issued.envelope), .integer(issued.document.expires.epochMilliseconds),
+                ]).run()
+                var entry = audit
+                entry.alert = alert
+                try appendAudit(entry, state)
+                return issued
+            }
+        }
+    }
+
     public func act(
         _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
         newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer, audit: NewAuditEntry?
