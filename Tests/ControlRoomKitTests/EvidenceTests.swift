@@ -99,6 +99,26 @@ struct EvidenceTests {
                 #expect(again.files[name] == bundle.files[name], "\(name) differs between two exports")
             }
             #expect(again.manifest == bundle.manifest)
+            // The evidence log grows with other alerts' exports; each bundle's proof leads to its checkpoint.
+            var later: [String] = []
+            for _ in 0..<4 {
+                let press = try bus.next(.emergency(input: "panic"))
+                try await server.send(bus, [press.envelope])
+                _ = try await server.room.exportEvidence(alert: press.id, by: .console)
+                later.append(press.id)
+            }
+            // The cleared alert's bundle is unchanged (its leaf 0); an open alert's window runs to the newest record,
+            // so later[1]'s bundle has grown (a new leaf, 5) while later[3]'s, exported last, has not (leaf 4).
+            for (alertID, leaf, size) in [(alert, 0, 5), (later[1], 5, 6), (later[3], 4, 6)] {
+                let path = directory + "/log-\(leaf).tar"
+                try await server.room.exportEvidence(alert: alertID, by: .console).write(to: path)
+                let checked = try Self.verify(path)
+                #expect(checked.status == 0, "\(checked.output)")
+                #expect(
+                    checked.output.contains(
+                        "OK   inclusion: this manifest is leaf \(leaf) of \(size) in the signed log"),
+                    "\(checked.output)")
+            }
             let records = String(decoding: try #require(bundle.files["records.jws"]), as: UTF8.self)
             #expect(records.split(separator: "\n").count == 3, "seq 1, 3 (the press) and 4 (the clear)")
         }
