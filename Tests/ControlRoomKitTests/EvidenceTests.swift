@@ -63,6 +63,9 @@ struct EvidenceTests {
             let answer = try await server.call("GET", route, headers: ["Cookie": vikram.cookie])
             #expect(answer.status == 200, "\(answer.body)")
             #expect(answer.header("Content-Type") == "application/x-tar")
+            let unknown = try await server.call(
+                "GET", "/v1/evidence/\(bus.id)/no-such-alert", headers: ["Cookie": vikram.cookie])
+            #expect(unknown.status == 404 && unknown.body.contains("no alert 'no-such-alert'"), "\(unknown.body)")
             let exports = try await server.room.audit(device: bus.id, alert: alert).filter {
                 $0.action == .evidenceExport
             }

@@ -9,7 +9,9 @@ public typealias EvidenceTimestamper = @Sendable (Data) async throws -> Data
 extension ControlRoom {
     /// The alert with this id (of `device`, when given); throws when there is none, or several and no device.
     public func findAlert(id: String, device: String? = nil) async throws -> AlertView {
-        let matches = try await store.alerts(.all, now: wallClock()).filter {
+        // With the device, one row; without it (the command line), every alert is read to find the id.
+        let scope: AlertScope = device.map { .one(device: $0, alert: id) } ?? .all
+        let matches = try await store.alerts(scope, now: wallClock()).filter {
             $0.id == id && (device == nil || $0.device == device)
         }
         guard let alert = matches.first else { throw EvidenceError.unknownAlert(id) }
