@@ -81,6 +81,14 @@ struct EvidenceTests {
             #expect(result.output.contains("OK   chain: seq 1-4 linked by prev hashes; gaps stated: 2-2"))
             #expect(result.output.contains("OK   commands: 3 signed commands (3 acknowledged by the box)"))
             #expect(result.output.contains("OK   audit: 5 lines"), "accept, dispatch, note, clear, case numbers")
+            // The control room's key pinned from an independent source: the right one passes, another fails.
+            let kid = try #require(server.room.identity?.thumbprint)
+            let pinned = try Self.verify(directory + "/bundle.tar", ["--controlroom-key", kid])
+            #expect(pinned.status == 0 && pinned.output.contains("OK   controlroom-key: thumbprint \(kid) (pinned)"))
+            let wrong = try Self.verify(directory + "/bundle.tar", ["--controlroom-key", "someone-elses-key"])
+            #expect(wrong.status == 1, "\(wrong.output)")
+            #expect(
+                wrong.output.contains("FAIL controlroom-key: the bundle's control-room key \(kid) is not the pinned"))
 
             // The §63 certificate: the case numbers, the device, the hash report.
             let certificate = String(decoding: try #require(bundle.attachments["certificate.html"]), as: UTF8.self)
