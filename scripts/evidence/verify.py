@@ -245,6 +245,29 @@ def check_signed_lines(files, name, room_key, field, value, report):
         report.ok(check, "%d lines, each signed by the control room key" % count)
 
 
+def check_registered_key(files, room_key, report):
+    """The bundled device key is the one the registration history's last device-add line names."""
+    device = json.loads(files["device.json"])
+    added = []
+    for line in lines(files.get("registration.jws", b"")):
+        try:
+            payload, _ = verify_jws(line, room_key)
+        except Exception:
+            continue  # named by the registration check
+        entry = json.loads(payload)
+        if entry.get("action") == "device-add":
+            added.append(entry)
+    if not added:
+        report.skip("registered-key", "no device-add line in the registration history")
+        return
+    named = added[-1].get("reason", "")
+    if named != "key %s" % device.get("kid"):
+        report.fail("registered-key", "device.json's key %s is not the one registered last (%s, audit id %s)"
+                    % (device.get("kid"), named, added[-1].get("id")))
+    else:
+        report.ok("registered-key", "registered %s by %s" % (added[-1].get("time"), added[-1].get("user")))
+
+
 def check_commands(files, manifest, room_key, report):
     problems = []
     commands = json.loads(files["commands.json"])
@@ -411,6 +434,7 @@ def main():
         check_chain(files, manifest, records, report)
     check_signed_lines(files, "audit.jws", room_key, "alert", manifest["alert"], report)
     check_signed_lines(files, "registration.jws", room_key, "device", manifest["device"], report)
+    check_registered_key(files, room_key, report)
     check_commands(files, manifest, room_key, report)
     check_log(files, manifest, room_jwk, report)
     check_timestamp(files, args.tsa_ca, args.require_timestamp, report)
