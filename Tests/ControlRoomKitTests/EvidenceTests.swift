@@ -81,6 +81,7 @@ struct EvidenceTests {
             #expect(result.output.contains("OK   chain: seq 1-4 linked by prev hashes; gaps stated: 2-2"))
             #expect(result.output.contains("OK   commands: 3 signed commands (3 acknowledged by the box)"))
             #expect(result.output.contains("OK   audit: 5 lines"), "accept, dispatch, note, clear, case numbers")
+            #expect(result.output.contains("OK   registered-key: registered "), "\(result.output)")
             // The control room's key pinned from an independent source: the right one passes, another fails.
             let kid = try #require(server.room.identity?.thumbprint)
             let pinned = try Self.verify(directory + "/bundle.tar", ["--controlroom-key", kid])
