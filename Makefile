@@ -3,8 +3,9 @@
 SWIFT ?= swift
 # System packages: the two C libraries linked in, pkg-config, the GPIO tools for installers (and with them the
 # libgpiod panicd opens at run time and its tests load: libgpiod2 on Debian 12, libgpiod3 on 13; building needs
-# no libgpiod), Python for the JOSE cross-check in the tests. (The packaging tools are mk/deb.mk's DEB_PACKAGES.)
-APT_PACKAGES := pkg-config libserialport-dev libsqlite3-dev gpiod python3 python3-pip
+# no libgpiod), Python for the JOSE cross-check in the tests, openssl for the evidence tests' local RFC 3161 TSA and
+# scripts/evidence/verify.py. (The packaging tools are mk/deb.mk's DEB_PACKAGES.)
+APT_PACKAGES := pkg-config libserialport-dev libsqlite3-dev gpiod python3 python3-pip openssl
 BIN := .build/debug
 ## Every release build (packages, benches) in one .build tree with the same flags: each Swift and C function in a
 ## section of its own, so the linker can place the functions the idle daemon runs together (dist/panicd.order,

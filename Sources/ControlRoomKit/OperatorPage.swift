@@ -401,6 +401,9 @@ enum OperatorPage {
           setText($('detail'), a.kind + ' from ' + label(item) + ' (' + a.device + ')' + (d.registration ? ', ' + d.registration : '')
             + (d.route ? ', ' + d.route : '') + (d.phone ? ', phone ' + d.phone : '') + ', pressed ' + a.pressed
             + ', ' + item.track.length + ' positions since the press');
+          const evidence = $('evidence');
+          evidence.hidden = desk.role === 'operator';
+          evidence.href = '/v1/evidence/' + encodeURIComponent(a.device) + '/' + encodeURIComponent(a.id);
           const list = $('audit');
           const lines = item.audit.map((e) => e.time + ' ' + e.user + ' (' + e.role + ') ' + e.action + (e.reason ? ': ' + e.reason : ''));
           if (list.dataset.lines === lines.join('\n')) return;
@@ -414,6 +417,13 @@ enum OperatorPage {
           try { await post('/v1/alerts/' + device + '/' + alert + '/note', { text: $('noteText').value }); $('noteText').value = ''; }
           catch (error) { status('note failed: ' + error.message); }
         });
+        $('caseForm').addEventListener('submit', async (event) => {
+          event.preventDefault();
+          if (!desk.selected) return;
+          const [device, alert] = desk.selected.split('/');
+          try { await post('/v1/alerts/' + device + '/' + alert + '/case', { fir: $('caseFir').value, gd: $('caseGd').value }); }
+          catch (error) { status('FIR / GD failed: ' + error.message); }
+        });
         $('historyForm').addEventListener('submit', async (event) => {
           event.preventDefault();
           const query = new URLSearchParams({ device: $('historyDevice').value, kind: $('historyKind').value });
@@ -424,6 +434,11 @@ enum OperatorPage {
             for (const text of [item.alert.kind, label(item), item.alert.pressed,
                                 last ? last.user + ': ' + last.reason : 'cleared by the box']) {
               const cell = document.createElement('td'); cell.textContent = text; row.appendChild(cell);
+            }
+            if (desk.role !== 'operator') {
+              const cell = document.createElement('td'), link = document.createElement('a');
+              link.href = '/v1/evidence/' + encodeURIComponent(item.alert.device) + '/' + encodeURIComponent(item.alert.id);
+              link.textContent = 'evidence'; cell.appendChild(link); row.appendChild(cell);
             }
             return row;
           }));
@@ -527,6 +542,9 @@ enum OperatorPage {
             <div id="detail" class="small">Select a row.</div>
             <ul id="audit"></ul>
             <form id="noteForm"><input id="noteText" placeholder="note" size="40"> <button>Add note</button></form>
+            <form id="caseForm"><input id="caseFir" placeholder="FIR number" size="14">
+              <input id="caseGd" placeholder="GD number" size="10"> <button>Set FIR / GD</button></form>
+            <p><a id="evidence" hidden>Export evidence bundle (supervisors)</a></p>
           </section>
           <section>
             <div id="map"></div>

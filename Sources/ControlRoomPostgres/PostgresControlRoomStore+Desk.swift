@@ -321,6 +321,51 @@ extension PostgresControlRoomStore {
         }
     }
 
+    public func logEvidence(leaf: String, now: RecordTime) async throws -> (leaves: [String], index: Int) {
+        let logger = logger
+        let time = now.epochMilliseconds
+        return try await transaction { connection in
+            // One appender at a time across every instance, so the indexes stay 0, 1, 2... without holes.
+            try await connection.query("LOCK TABLE evidence_log IN EXCLUSIVE MODE", logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO evidence_log(idx, leaf, time_ms)
+                SELECT (SELECT COUNT(*) FROM evidence_log), \(leaf), \(time)
+                WHERE NOT EXISTS(SELECT 1 FROM evidence_log WHERE leaf = \(leaf))
+                """, logger: logger)
+            var leaves: [String] = []
+            for try await text in try await connection.query(
+                "SELECT leaf FROM evidence_log ORDER BY idx", logger: logger
+            ).decode(String.self) {
+                leaves.append(text)
+            }
+            return (leaves, leaves.firstIndex(of: leaf) ?? leaves.count - 1)
+        }
+    }
+
+    public func keepCheckpoint(size: Int, note: String, now: RecordTime) async throws -> String {
+        let (size, time) = (Int64(size), now.epochMilliseconds)
+        _ = try await query(
+            """
+            INSERT INTO evidence_checkpoints(size, note, time_ms) VALUES(\(size), \(note), \(time))
+            ON CONFLICT DO NOTHING
+            """)
+        let rows = try await query("SELECT note FROM evidence_checkpoints WHERE size = \(size)")
+        return try rows.first?.decode(String.self) ?? note
+    }
+
+    public func commands(device: String, alert: String) async throws -> [StoredCommand] {
+        try await query(
+            """
+            SELECT nonce, action, envelope, expires_ms, acked FROM commands WHERE device = \(device)
+            AND alert = \(alert) ORDER BY row_id
+            """
+        ).map { row in
+            let (nonce, action, envelope, expires, acked) = try row.decode((String, String, String, Int64, Bool).self)
+            return StoredCommand(nonce: nonce, action: action, envelope: envelope, expiresMs: expires, acked: acked)
+        }
+    }
+
     public func envelopes(device: String, from sequence: Int64, afterRowID: Int64) async throws -> [StoredEnvelope] {
         try await query(
             """

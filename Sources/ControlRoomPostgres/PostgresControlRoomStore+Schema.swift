@@ -147,6 +147,28 @@ extension PostgresControlRoomStore {
                 """#,
                 "UPDATE users SET token_hash = NULL",
             ]),
+        // The evidence log (docs/evidence.md): one leaf per exported bundle, append-only, and its signed checkpoints.
+        PostgresMigration(
+            version: 5, summary: "the append-only evidence log (leaves, signed checkpoints)",
+            statements: [
+                "CREATE TABLE evidence_log(idx BIGINT PRIMARY KEY, leaf TEXT NOT NULL UNIQUE, time_ms BIGINT NOT NULL)",
+                """
+                CREATE TABLE evidence_checkpoints(size BIGINT PRIMARY KEY, note TEXT NOT NULL, time_ms BIGINT NOT NULL)
+                """,
+                """
+                CREATE FUNCTION evidence_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'the evidence log is append-only'; END $$
+                """,
+                """
+                CREATE TRIGGER evidence_log_append_only BEFORE UPDATE OR DELETE ON evidence_log
+                    FOR EACH ROW EXECUTE FUNCTION evidence_refuse()
+                """,
+                """
+                CREATE TRIGGER evidence_checkpoints_append_only BEFORE UPDATE OR DELETE ON evidence_checkpoints
+                    FOR EACH ROW EXECUTE FUNCTION evidence_refuse()
+                """,
+                "CREATE TRIGGER evidence_log_no_truncate BEFORE TRUNCATE ON evidence_log EXECUTE FUNCTION evidence_refuse()",
+            ]),
     ]
 
     /// Brings the schema up to date, each step in its own transaction; concurrent instances wait on one advisory

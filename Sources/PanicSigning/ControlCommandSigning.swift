@@ -35,6 +35,18 @@ public struct CommandSigner: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try signer.sign(payload: encoder.encode(document)).envelope
     }
+
+    /// Signs arbitrary payload bytes with the control room's key (an evidence bundle's audit lines and manifest),
+    /// returning the compact JWS (`alg` EdDSA, `kid` the key's thumbprint). Ed25519 is deterministic: the same bytes
+    /// give the same JWS.
+    public func sign(payload: Data) throws -> String {
+        try signer.sign(payload: payload).envelope
+    }
+
+    /// The raw Ed25519 signature of `message` with the control room's key (a C2SP signed note's signature).
+    public func signature(for message: Data) throws -> Data {
+        try signer.key.privateKey.signature(for: message)
+    }
 }
 
 /// What the control room signs for a device: a command about an alert, or a configuration document.

@@ -23,6 +23,9 @@ struct DeskOptions: ParsableArguments {
     @Option(name: .long, help: "Where Debian's libjs-leaflet is installed.")
     var leafletDir: String = "/usr/share/javascript/leaflet"
 
+    @Option(name: .long, help: "RFC 3161 time-stamping authority (http/https URL) for evidence exports' manifests.")
+    var tsaURL: String?
+
     func tls() throws -> TLSConfiguration? {
         switch (tlsCert, tlsKey) {
         case (nil, nil): return nil
@@ -41,10 +44,18 @@ struct DeskOptions: ParsableArguments {
                 "--tile-url must be an http(s) URL with a plain host (the page's security policy names it), or a "
                     + "path on the control room, got '\(tileURL)'")
         }
+        try Self.checkTSA(tsaURL)
         return DeskConfiguration(
             tileURL: tileURL, escalateAfter: .seconds(escalateAfter), leafletDirectory: leafletDir, secureCookies: tls,
             // Served over TLS: browsers are told to use nothing else for a year.
-            strictTransportSecurity: tls ? .seconds(365 * 24 * 3600) : nil)
+            strictTransportSecurity: tls ? .seconds(365 * 24 * 3600) : nil, tsaURL: tsaURL)
+    }
+
+    static func checkTSA(_ url: String?) throws {
+        guard let url else { return }
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw ValidationError("--tsa-url must be an http(s) URL, got '\(url)'")
+        }
     }
 }
 

@@ -26,9 +26,15 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case metadataEdit = "metadata"
     /// A configuration document queued for a device (`controlroom config push`); `alert` holds `config-v<version>`.
     case configPush = "config-push"
+    /// An evidence bundle of the alert was exported (`reason` holds the manifest's SHA-256).
+    case evidenceExport = "evidence-export"
+    /// The alert's FIR / GD numbers were entered or changed (`reason` holds them as JSON, see `CaseNumbers`).
+    case caseNumbers = "case-numbers"
 
     /// Whether this is a security event (not an action on an alert).
-    public var isSecurityEvent: Bool { ![.accept, .clear, .dispatch, .note].contains(self) }
+    public var isSecurityEvent: Bool {
+        ![.accept, .clear, .dispatch, .note, .evidenceExport, .caseNumbers].contains(self)
+    }
 }
 
 /// Who did something, for the audit log: a desk account, a name someone tried to log in with (no role), or the

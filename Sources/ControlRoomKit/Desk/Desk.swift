@@ -22,12 +22,16 @@ public struct DeskConfiguration: Sendable {
     /// `Strict-Transport-Security: max-age=…` on every desk answer, or nil to send none. `controlroom serve`
     /// sets a year when it serves TLS itself (`--tls-cert`); behind a TLS-terminating proxy the proxy sends it.
     public var strictTransportSecurity: Duration?
+    /// The RFC 3161 time-stamping authority an evidence export's manifest is sent to (`--tsa-url`); nil: none.
+    public var tsaURL: String?
 
     public init(
         tileURL: String? = nil, escalateAfter: Duration = .seconds(60),
         leafletDirectory: String = "/usr/share/javascript/leaflet", secureCookies: Bool = false,
-        heartbeat: Duration = .seconds(15), streamsPerCredential: Int = 4, strictTransportSecurity: Duration? = nil
+        heartbeat: Duration = .seconds(15), streamsPerCredential: Int = 4, strictTransportSecurity: Duration? = nil,
+        tsaURL: String? = nil
     ) {
+        self.tsaURL = tsaURL
         self.tileURL = tileURL
         self.escalateAfter = escalateAfter
         self.leafletDirectory = leafletDirectory

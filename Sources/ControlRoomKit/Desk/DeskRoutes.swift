@@ -176,8 +176,16 @@ extension Desk {
                 ],
                 body: .init(byteBuffer: ByteBuffer(string: try await room.auditCSV())))
         }
+        // An alert's evidence bundle (docs/evidence.md), as a tar archive: supervisors and up, audited.
+        router.get("/v1/evidence/:device/:alert") { [self] request, context -> Response in
+            try await evidence(request, context)
+        }
         struct Reason: Decodable { var reason: String? }
         struct Note: Decodable { var text: String }
+        struct CaseNumbersBody: Decodable {
+            var fir: String?
+            var gd: String?
+        }
         struct Dispatch: Decodable {
             var responder: String
             var stage: DispatchStage?
@@ -214,8 +222,14 @@ extension Desk {
                         stage: dispatch.stage ?? .dispatched, by: account)
                     signal.poke()
                     return ControlRoomServer.json(try await room.audit(device: device, alert: alert))
+                case "case":
+                    let numbers = try await Desk.decode(CaseNumbersBody.self, request, context)
+                    _ = try await room.setCaseNumbers(
+                        device: device, alert: alert, fir: numbers.fir, gd: numbers.gd, by: AuditActor(account))
+                    signal.poke()
+                    return ControlRoomServer.json(try await room.audit(device: device, alert: alert))
                 default:
-                    throw HTTPError(.notFound, message: "no action '\(action)' (accept, clear, note, dispatch)")
+                    throw HTTPError(.notFound, message: "no action '\(action)' (accept, clear, note, dispatch, case)")
                 }
             } catch let error as ControlRoomError {
                 let status: HTTPResponse.Status
@@ -262,6 +276,35 @@ extension Desk {
     }
 
     /// A page, under `contentSecurityPolicy`.
+    /// `GET /v1/evidence/{device}/{alert}`: the alert's evidence bundle as a tar (supervisors and up, audited).
+    func evidence(_ request: Request, _ context: ControlRoomRequestContext) async throws -> Response {
+        let account = try await authorize(request, .supervisor)
+        let device = try context.parameters.require("device")
+        let alert = try context.parameters.require("alert")
+        let before = request.uri.queryParameters.get("before").flatMap { Int($0) } ?? 600
+        guard before >= 0 else { throw HTTPError(.badRequest, message: "before must be 0 or more seconds") }
+        var timestamp: EvidenceTimestamper?
+        if let url = configuration.tsaURL {
+            let authority = TimeStampAuthority(url: url)
+            timestamp = { data in try await authority.timestamp(data) }
+        }
+        let bundle: EvidenceBundle
+        do {
+            bundle = try await room.exportEvidence(
+                alert: alert, device: device, before: .seconds(before), by: AuditActor(account), timestamp: timestamp)
+        } catch let error as EvidenceError {
+            return ControlRoomServer.json(["error": error.description], status: .notFound)
+        } catch let error as TimeStampError {
+            return ControlRoomServer.json(["error": error.description], status: .badGateway)
+        }
+        let name = String(alert.filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }.prefix(64))
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-tar"
+        headers[.cacheControl] = "no-store"
+        headers[HTTPFields.Element.Name("Content-Disposition")!] = "attachment; filename=\"evidence-\(name).tar\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bundle.tar)))
+    }
+
     func page(_ text: String) -> Response {
         Response(
             status: .ok,

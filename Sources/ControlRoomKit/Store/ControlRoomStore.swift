@@ -125,6 +125,15 @@ public protocol ControlRoomStore: Sendable {
     func envelopes(device: String, from sequence: Int64, afterRowID: Int64) async throws -> [StoredEnvelope]
     /// The newest `limit` envelopes of `device` (of `kind` only, when given), newest first.
     func latestEnvelopes(device: String, kind: RecordKind?, limit: Int) async throws -> [String]
+    /// Every command issued about one alert, in the order issued, with whether the device acknowledged it (the
+    /// evidence export reads them).
+    func commands(device: String, alert: String) async throws -> [StoredCommand]
+    /// Appends `leaf` to the append-only evidence log unless it is there already, in one transaction; returns every
+    /// leaf in log order and the index of this one (the Merkle tree is built over them in `EvidenceInclusion`).
+    func logEvidence(leaf: String, now: RecordTime) async throws -> (leaves: [String], index: Int)
+    /// Keeps the signed checkpoint of the evidence log at `size` (the first one kept for a size stays) and returns
+    /// the one kept.
+    func keepCheckpoint(size: Int, note: String, now: RecordTime) async throws -> String
     /// When a record of `device` was last stored (epoch ms).
     func lastSeen(device: String) async throws -> Int64?
     /// How many devices had a record stored at or after `since` (epoch ms).
@@ -312,6 +321,22 @@ public struct DispatchRow: Sendable, Hashable {
         self.responder = responder
         self.stage = stage
         self.timeMs = timeMs
+    }
+}
+
+/// A command as stored: its signed envelope and whether the device acknowledged it.
+public struct StoredCommand: Sendable, Hashable {
+    public var nonce: String
+    public var action: String
+    public var envelope: String
+    public var expiresMs: Int64
+    public var acked: Bool
+    public init(nonce: String, action: String, envelope: String, expiresMs: Int64, acked: Bool) {
+        self.nonce = nonce
+        self.action = action
+        self.envelope = envelope
+        self.expiresMs = expiresMs
+        self.acked = acked
     }
 }
 

@@ -85,5 +85,23 @@ extension SQLiteControlRoomStore {
                     WHERE token_hash IS NOT NULL;
                 UPDATE users SET token_hash = NULL;
                 """),
+        // The evidence log (docs/evidence.md): one leaf per exported bundle, append-only, and its signed checkpoints.
+        // IF NOT EXISTS: a file taken back to an earlier step (a test, a restored backup) keeps its log.
+        SQLiteMigration(
+            version: 6, summary: "the append-only evidence log (leaves, signed checkpoints)",
+            sql: """
+                CREATE TABLE IF NOT EXISTS evidence_log(
+                    idx INTEGER PRIMARY KEY, leaf TEXT NOT NULL UNIQUE, time_ms INTEGER NOT NULL);
+                CREATE TRIGGER IF NOT EXISTS evidence_log_no_update BEFORE UPDATE ON evidence_log
+                    BEGIN SELECT RAISE(ABORT, 'the evidence log is append-only'); END;
+                CREATE TRIGGER IF NOT EXISTS evidence_log_no_delete BEFORE DELETE ON evidence_log
+                    BEGIN SELECT RAISE(ABORT, 'the evidence log is append-only'); END;
+                CREATE TABLE IF NOT EXISTS evidence_checkpoints(
+                    size INTEGER PRIMARY KEY, note TEXT NOT NULL, time_ms INTEGER NOT NULL);
+                CREATE TRIGGER IF NOT EXISTS evidence_checkpoints_no_update BEFORE UPDATE ON evidence_checkpoints
+                    BEGIN SELECT RAISE(ABORT, 'the evidence log is append-only'); END;
+                CREATE TRIGGER IF NOT EXISTS evidence_checkpoints_no_delete BEFORE DELETE ON evidence_checkpoints
+                    BEGIN SELECT RAISE(ABORT, 'the evidence log is append-only'); END;
+                """),
     ]
 }

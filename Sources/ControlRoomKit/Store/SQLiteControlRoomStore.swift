@@ -790,6 +790,59 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
+    public func logEvidence(leaf: String, now: RecordTime) throws -> (leaves: [String], index: Int) {
+        try state.withLock { state in
+            try state.connection.transaction {
+                try state.statement(
+                    """
+                    INSERT INTO evidence_log(idx, leaf, time_ms)
+                    SELECT (SELECT COUNT(*) FROM evidence_log), ?1, ?2
+                    WHERE NOT EXISTS(SELECT 1 FROM evidence_log WHERE leaf = ?1)
+                    """
+                ).bind([.text(leaf), .integer(now.epochMilliseconds)]).run()
+                let query = try state.statement("SELECT leaf FROM evidence_log ORDER BY idx")
+                var leaves: [String] = []
+                while try query.step() { leaves.append(query.text(0)) }
+                query.reset()
+                return (leaves, leaves.firstIndex(of: leaf) ?? leaves.count - 1)
+            }
+        }
+    }
+
+    public func keepCheckpoint(size: Int, note: String, now: RecordTime) throws -> String {
+        try state.withLock { state in
+            try state.connection.transaction {
+                try state.statement(
+                    "INSERT INTO evidence_checkpoints(size, note, time_ms) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING"
+                ).bind([.integer(Int64(size)), .text(note), .integer(now.epochMilliseconds)]).run()
+                let query = try state.statement("SELECT note FROM evidence_checkpoints WHERE size = ?1")
+                try query.bind([.integer(Int64(size))])
+                defer { query.reset() }
+                return try query.step() ? query.text(0) : note
+            }
+        }
+    }
+
+    public func commands(device: String, alert: String) throws -> [StoredCommand] {
+        try state.withLock { state in
+            let query = try state.statement(
+                """
+                SELECT nonce, action, envelope, expires_ms, acked FROM commands WHERE device = ?1 AND alert = ?2
+                ORDER BY rowid
+                """)
+            try query.bind([.text(device), .text(alert)])
+            var rows: [StoredCommand] = []
+            while try query.step() {
+                rows.append(
+                    StoredCommand(
+                        nonce: query.text(0), action: query.text(1), envelope: query.text(2),
+                        expiresMs: query.integer(3), acked: query.integer(4) != 0))
+            }
+            query.reset()
+            return rows
+        }
+    }
+
     public func envelopes(device: String, from sequence: Int64, afterRowID rowID: Int64) throws -> [StoredEnvelope] {
         try state.withLock { state in
             let query = try state.statement(
