@@ -338,13 +338,18 @@ public struct DaemonConfig: Sendable, Equatable {
         if let group, !BoxIdentity.isFieldSafe(group) {
             reader.report(.invalidValue, "group", "'\(group)' must be 1 to 32 of A-Z a-z 0-9 . _ -", at: top["group"])
         }
-        var revertAfter = defaultRemoteConfigRevertAfter
+        // Unset, it is 10 minutes or two health intervals, whichever is longer: a box whose health record is due
+        // only every 15 minutes must not revert a good configuration before its first health record could arrive.
+        var revertAfter = max(defaultRemoteConfigRevertAfter, rates.health * 2)
+        var revertAfterSet = false
         if let node = top["remote_config"], let map = reader.mapping(node, at: "remote_config", known: remoteConfigKeys)
         {
-            revertAfter =
-                duration(map["revert_after"], at: "remote_config.revert_after", reader: &reader) ?? revertAfter
+            if let set = duration(map["revert_after"], at: "remote_config.revert_after", reader: &reader) {
+                revertAfter = set
+                revertAfterSet = true
+            }
         }
-        if revertAfter <= rates.health {
+        if revertAfterSet, revertAfter <= rates.health {
             reader.report(
                 .impossibleTiming, "remote_config.revert_after",
                 "remote_config.revert_after must be longer than rates.health: a box with nothing else to send proves "

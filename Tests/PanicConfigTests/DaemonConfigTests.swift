@@ -25,6 +25,17 @@ struct DaemonConfigTests {
         #expect(parsed.privacyMode == false)
     }
 
+    @Test("unset, revert_after is 10 minutes or two health intervals, whichever is longer; a slow health rate is valid")
+    func revertAfterDefault() throws {
+        let base = "board: b.yaml\nkey: k\noutbox:\n  path: o.db\n"
+        let (quick, quickProblems) = DaemonConfig.parse(base + "rates:\n  health: 1m\n")
+        #expect(quickProblems.isEmpty, "\(quickProblems)")
+        #expect(quick?.remoteConfigRevertAfter == .seconds(600))
+        let (slow, slowProblems) = DaemonConfig.parse(base + "rates:\n  health: 15m\n")
+        #expect(slowProblems.isEmpty, "\(slowProblems)")
+        #expect(slow?.remoteConfigRevertAfter == .seconds(1800))
+    }
+
     @Test("relative paths are resolved against the file's directory")
     func relativePaths() throws {
         let yaml = "board: ../boards/sim.yaml\nkey: device.key\noutbox:\n  path: state/outbox.sqlite\n"
@@ -55,6 +66,10 @@ struct DaemonConfigTests {
             ("outbox:\n  path: o.db\nprivacy: true\n", "privacy", "did you mean 'privacy_mode'"),
             ("outbox:\n  path: o.db\nlog_level: loud\n", "log_level", "not one of"),
             ("outbox: {}\n", "outbox.path", "missing"),
+            (
+                "outbox:\n  path: o.db\nrates:\n  health: 15m\nremote_config:\n  revert_after: 10m\n",
+                "remote_config.revert_after", "longer than rates.health"
+            ),
         ])
     func badConfigs(tail: String, key: String, message: String) throws {
         let (config, problems) = DaemonConfig.parse("board: b.yaml\nkey: k\n" + tail)
