@@ -153,6 +153,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                // Escalation webhooks.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),
@@ -242,6 +244,8 @@ let package = Package(
                 "PanicUplink", "PanicSigning", "PanicStore", "PanicCore",
                 "PanicSQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // The escalation webhook receiver checks the HMAC itself.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,6 @@
 # area: desk — the operator desk: its browser tests need Debian's chromium, its map Debian's libjs-leaflet; both
 # are installed by `make deps` so the browser tests run in every `make test`. bench-desk measures push latency.
-APT_PACKAGES += chromium libjs-leaflet fonts-dejavu-core curl
+APT_PACKAGES += chromium libjs-leaflet fonts-dejavu-core curl python3-aiosmtpd
 
 .PHONY: bench-desk
 

@@ -22,6 +22,9 @@ public struct DeskConfiguration: Sendable {
     /// `Strict-Transport-Security: max-age=…` on every desk answer, or nil to send none. `controlroom serve`
     /// sets a year when it serves TLS itself (`--tls-cert`); behind a TLS-terminating proxy the proxy sends it.
     public var strictTransportSecurity: Duration?
+    /// Who is notified of an emergency nobody accepted (nil: nobody, the page only blinks). Its `after` is
+    /// `escalateAfter`'s counterpart for the notifications; `controlroom serve` sets both from --escalate-after.
+    public var escalation: EscalationConfiguration?
 
     public init(
         tileURL: String? = nil, escalateAfter: Duration = .seconds(60),
