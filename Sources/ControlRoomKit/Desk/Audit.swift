@@ -30,7 +30,7 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case metadataEdit = "metadata"
 
     /// Whether this is a security event (not an action on an alert).
-    public var isSecurityEvent: Bool { ![.accept, .clear, .dispatch, .note].contains(self) }
+    public var isSecurityEvent: Bool { ![.accept, .clear, .dispatch, .note, .escalate, .notify].contains(self) }
 }
 
 /// Who did something, for the audit log: a desk account, a name someone tried to log in with (no role), or the
