@@ -165,4 +165,39 @@ extension OperatorPageBrowserTests {
                 "\(cell)")
         }
     }
+
+    @Test(
+        "the sound choice survives a reload (localStorage); the siren repeats while an emergency is unaccepted"
+    )
+    func sirenRepeats() async throws {
+        try await DeskServer.with(DeskConfiguration(heartbeat: .seconds(1))) { server in
+            try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+            let bus = DeskDevice()
+            try await server.register(bus, name: "Bus 534")
+            let browser = try DevTools()
+            defer { browser.close() }
+            let page = try await browser.newPage(server.base + "/login")
+            try await page.waitFor("document.getElementById('submit')")
+            try await page.type("#name", "asha")
+            try await page.type("#password", "correct horse asha")
+            try await page.click("#submit")
+            try await page.waitFor("location.pathname === '/' && window.desk && desk.pushes > 0")
+            #expect(try await page.evaluate("desk.soundOn") == "false")
+            try await page.clickInViewport("#sound")
+            try await page.waitFor("desk.soundOn && localStorage.getItem('panicbridge.desk.sound') === 'on'")
+            try await page.call("Page.reload")
+            try await page.waitFor(
+                "window.desk && desk.pushes > 0 && desk.soundOn === true && document.getElementById('sound').textContent.startsWith('Sound on')"
+            )
+            // An emergency: the siren on arrival, and again (every 5 s) while nobody accepts it.
+            let press = try bus.next(.emergency(input: "panic"))
+            try await server.send(bus, [press.envelope])
+            try await page.waitFor("desk.sirens >= 2", seconds: 12)
+            // Muted: the choice is kept off across a reload too.
+            try await page.clickInViewport("#sound")
+            try await page.waitFor("desk.soundOn === false")
+            try await page.call("Page.reload")
+            try await page.waitFor("window.desk && desk.pushes > 0 && desk.soundOn === false")
+        }
+    }
 }
