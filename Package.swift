@@ -147,7 +147,7 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                // The RFC 3161 time-stamping request of an evidence export.
+                // The RFC 3161 time-stamping request of an evidence export; escalation webhooks.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -244,6 +244,8 @@ let package = Package(
                 "PanicUplink", "PanicSigning", "PanicStore", "PanicCore",
                 "PanicSQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // The escalation webhook receiver checks the HMAC itself.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

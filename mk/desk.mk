@@ -1,6 +1,7 @@
-# area: desk — the operator desk: its browser tests need Debian's chromium, its map Debian's libjs-leaflet; both
-# are installed by `make deps` so the browser tests run in every `make test`. bench-desk measures push latency.
-APT_PACKAGES += chromium libjs-leaflet fonts-dejavu-core curl
+# area: desk — the operator desk: its browser tests need Debian's chromium, its map Debian's libjs-leaflet, its
+# escalation tests Debian's python3-aiosmtpd (a real SMTP server on loopback); all are installed by `make deps` so
+# these tests run in every `make test`. bench-desk measures push latency.
+APT_PACKAGES += chromium libjs-leaflet fonts-dejavu-core curl python3-aiosmtpd
 
 .PHONY: bench-desk
 

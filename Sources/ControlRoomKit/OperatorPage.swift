@@ -48,38 +48,63 @@ enum OperatorPage {
 
     /// The desk's style sheet (`/static/desk/desk.css`).
     static let deskStyle = #"""
-          body { font-family: system-ui, sans-serif; margin: 0.8em; }
+          /* The page never scrolls sideways at 1366×768 or 1920×1080: the page is one screen high; the alerts
+             (with the selected alert's actions above them, always in view) on the left, the map and the device
+             panels on the right, each column scrolling on its own. Tables wrap or cut their text to fit. */
+          html, body { height: 100%; }
+          body { font-family: system-ui, sans-serif; margin: 0; display: flex; flex-direction: column; overflow: hidden; }
           /* One line of fixed height: the status text and the banner changing never move the rows under the
              pointer (a shift between finding a button and pressing it would lose the click). Long text is cut. */
-          header { display: flex; gap: 1em; align-items: center; flex-wrap: nowrap; height: 2.4em; overflow: hidden; }
+          header { display: flex; gap: 1em; align-items: center; flex-wrap: nowrap; height: 2.4em; overflow: hidden;
+                   flex: none; padding: 0 0.8em; }
           header > * { flex: none; white-space: nowrap; }
           #status { color: #666; font-size: 0.9em; flex: 1 1 0; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
           #escalation { visibility: hidden; background: #b00; color: #fff; padding: 0.4em 0.8em; font-weight: bold;
                         flex: 0 1 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
-          main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1em; }
-          section { overflow-x: auto; }
+          main { flex: 1 1 auto; min-height: 0; display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr);
+                 gap: 0.8em; padding: 0 0.8em 0.4em; }
+          main > section { min-width: 0; min-height: 0; overflow-x: hidden; overflow-y: auto; }
+          #left { display: flex; flex-direction: column; overflow-y: hidden; }
+          #leftScroll { flex: 1 1 auto; min-height: 0; overflow-x: hidden; overflow-y: auto; }
+          h2 { font-size: 1.1em; margin: 0.5em 0 0.3em; }
+          /* The selected alert's actions: always on screen above the rows, of fixed height (text changing in it
+             never moves the rows), each button showing its keyboard shortcut. */
+          #actions { flex: none; height: 4.6em; overflow: hidden; border: 1px solid #999; background: #f4f4f8;
+                     padding: 0.3em 0.5em; box-sizing: border-box; }
+          #actionWhat { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; height: 1.4em;
+                        font-weight: bold; }
+          #actionButtons { display: flex; gap: 0.4em; align-items: center; flex-wrap: nowrap; }
+          #actionButtons > * { flex: none; }
+          #actionButtons select { flex: 0 1 14em; min-width: 6em; }
+          kbd { font-family: monospace; font-size: 0.85em; border: 1px solid #888; border-radius: 3px; padding: 0 0.25em;
+                background: #fff; color: #000; }
           table { border-collapse: collapse; width: 100%; }
           /* Fixed column widths and no wrapping: a row's text changing never moves a button under the pointer. */
-          table.alerts { table-layout: fixed; }
-          table.alerts td { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+          table.alerts { table-layout: fixed; font-size: 0.9em; }
+          table.alerts td, table.alerts th { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
           th, td { border-bottom: 1px solid #ccc; padding: 0.3em; text-align: left; vertical-align: top; }
+          #right table { table-layout: fixed; font-size: 0.85em; }
+          #right td, #right th { overflow-wrap: anywhere; }
           tr.emergency td.kind { background: #d00; color: #fff; font-weight: bold; }
           tr.help td.kind { background: #f3b400; }
           tr.tamper td.kind { background: #777; color: #fff; }
-          tr.selected { outline: 2px solid #06c; }
+          tr.selected { outline: 2px solid #06c; outline-offset: -2px; }
           tr.escalated { animation: blink 1s steps(2) infinite; }
           @keyframes blink { 50% { background: #fcc; } }
           td.state.open { color: #b00; font-weight: bold; }
           td.state.acknowledged { color: #a60; }
           td.state.cleared { color: #070; }
-          #map { height: 26em; border: 1px solid #999; background-color: #eef;
+          /* The map takes most of a 768-pixel-high screen. */
+          #map { height: max(18em, calc(100vh - 14em)); border: 1px solid #999; background-color: #eef;
                  background-image: linear-gradient(#ccd 1px, transparent 1px), linear-gradient(90deg, #ccd 1px, transparent 1px);
                  background-size: 40px 40px; }
           #audit li { font-size: 0.9em; }
+          #noteText { width: 60%; }
           dialog { min-width: 24em; }
           .small { font-size: 0.85em; color: #555; }
-          th.w-kind { width: 7em; } th.w-name { width: 12em; } th.w-position { width: 10.5em; } th.w-fixage { width: 4em; }
-          th.w-since { width: 4.5em; } th.w-state { width: 8.5em; } th.w-responders { width: 6em; } th.w-actions { width: 14em; }
+          th.w-kind { width: 6.5em; } th.w-position { width: 9.5em; } th.w-fixage { width: 3.5em; }
+          th.w-since { width: 3.8em; } th.w-state { width: 7.5em; } th.w-actions { width: 8.6em; }
+          td.actions button { padding: 0.1em 0.4em; }
           #clearError { color: #b00; }
 
         """#
@@ -89,7 +114,7 @@ enum OperatorPage {
         'use strict';
         const desk = { rows: new Map(), alerts: new Map(), markers: new Map(), tracks: new Map(), responderMarkers: new Map(),
                        csrf: '', role: '', escalateAfterMs: 60000, offsetMs: 0, selected: null, heard: new Set(), map: null,
-                       soundOn: false, pushes: 0 };
+                       soundOn: false, pushes: 0, sirens: 0, lastSirenMs: 0 };
         window.desk = desk;
         const $ = (id) => document.getElementById(id);
         const order = { emergency: 0, help: 1, tamper: 2 };
@@ -136,11 +161,7 @@ enum OperatorPage {
           clear.textContent = 'Clear';
           clear.className = 'clear';
           clear.addEventListener('click', (event) => { event.stopPropagation(); askClear(key); });
-          const dispatch = document.createElement('select');
-          dispatch.className = 'dispatch';
-          dispatch.addEventListener('click', (event) => event.stopPropagation());
-          dispatch.addEventListener('change', () => { if (dispatch.value) dispatchTo(key, dispatch.value); });
-          row.cells[7].append(accept, ' ', clear, ' ', dispatch);
+          row.cells[7].append(accept, ' ', clear);
           row.addEventListener('click', () => select(key));
           return row;
         }
@@ -164,7 +185,7 @@ enum OperatorPage {
                    + (d.phone ? ' · ☎ ' + d.phone : '') + (d.name ? '' : ''));
           const p = item.current;
           setText(row.cells[2], p ? p.latitude.toFixed(5) + ', ' + p.longitude.toFixed(5) : 'no fix');
-          setText(row.cells[5], stateText[a.state] || a.state);
+          setText(row.cells[5], stateOf(item));
           row.cells[5].className = 'state ' + a.state;
           setText(row.cells[6], item.responders.map((r) => (r.name || r.device) + ' ' + r.stage
                    + (r.distanceMeters != null ? ' ' + (r.distanceMeters / 1000).toFixed(1) + ' km' : '')).join('; ') || '—');
@@ -173,7 +194,17 @@ enum OperatorPage {
           row.querySelector('button.clear').disabled = a.state === 'cleared';
           tick(key);
           drawOnMap(key);
-          if (desk.selected === key) showDetail();
+          if (desk.selected === key) { showDetail(); updateActions(); }
+        }
+        // Where the incident stands: open, accepted (help on the way), a responder dispatched, on scene, cleared.
+        function stateOf(item) {
+          const a = item.alert;
+          if (a.state !== 'acknowledged') return stateText[a.state] || a.state;
+          const stages = item.responders.map((r) => r.stage);
+          if (stages.includes('on-scene')) return 'on scene';
+          if (stages.includes('dispatched')) return 'dispatched';
+          if (stages.length && stages.every((s) => s === 'stood-down')) return 'stood down';
+          return stateText.acknowledged;
         }
         function place(row, item) {
           const body = $('alerts');
@@ -203,6 +234,7 @@ enum OperatorPage {
           const row = desk.rows.get(key);
           if (row) row.remove();
           desk.rows.delete(key);
+          if (desk.selected === key) { desk.selected = null; updateActions(); }
           desk.alerts.delete(key);
           for (const store of [desk.markers, desk.tracks]) {
             const layer = store.get(key);
@@ -225,6 +257,8 @@ enum OperatorPage {
             if (fresh && item.alert.state === 'open') alarm(key, item);
           }
           for (const key of message.remove) remove(key);
+          // Nothing selected: the top row is (a new alert never takes the selection away from the operator's).
+          if (!desk.selected && $('alerts').rows.length) select($('alerts').rows[0].dataset.key);
           refreshResponders();
           scheduleHealth();
         }
@@ -295,6 +329,7 @@ enum OperatorPage {
           if (desk.heard.has(key)) return;
           desk.heard.add(key);
           if (desk.soundOn) {
+            if (item.alert.kind === 'emergency') { desk.lastSirenMs = Date.now(); desk.sirens += 1; }
             const audio = new Audio('/static/alarm/' + (item.alert.kind === 'emergency' ? 'emergency' : 'help'));
             audio.play().catch(() => {});
           }
@@ -303,12 +338,26 @@ enum OperatorPage {
                              { body: item.current ? item.current.latitude.toFixed(5) + ', ' + item.current.longitude.toFixed(5) : 'no fix', tag: key });
           }
         }
+        // The operator's sound choice survives a reload (localStorage); the button turns it off again.
+        const soundKey = 'panicbridge.desk.sound';
+        function showSound() { $('sound').textContent = desk.soundOn ? 'Sound on (click to mute)' : 'Enable sound and notifications'; }
+        try { desk.soundOn = localStorage.getItem(soundKey) === 'on'; } catch (e) {}
+        showSound();
         $('sound').addEventListener('click', async () => {
-          desk.soundOn = true;
+          desk.soundOn = !desk.soundOn;
+          try { localStorage.setItem(soundKey, desk.soundOn ? 'on' : 'off'); } catch (e) {}
+          showSound();
+          if (!desk.soundOn) return;
           try { await new Audio('/static/alarm/help').play(); } catch (e) {}
           if (window.Notification && Notification.permission === 'default') await Notification.requestPermission();
-          $('sound').textContent = 'Sound on';
         });
+        // The siren repeats (every 5 s) while any emergency is unaccepted, until someone accepts it.
+        function siren(unaccepted) {
+          if (!desk.soundOn || !unaccepted || Date.now() - desk.lastSirenMs < 5000) return;
+          desk.lastSirenMs = Date.now();
+          desk.sirens += 1;
+          new Audio('/static/alarm/emergency').play().catch(() => {});
+        }
         let flash = false;
         setInterval(() => {
           let unaccepted = 0, escalated = 0;
@@ -320,12 +369,14 @@ enum OperatorPage {
             }
           }
           flash = unaccepted > 0 && !flash;
+          siren(unaccepted);
           document.title = flash ? '🚨 ' + unaccepted + ' EMERGENCY' : 'PanicBridge desk';
           const banner = $('escalation');
           // Shown and hidden without moving anything: a layout shift under the pointer would lose a click.
           banner.style.visibility = escalated ? 'visible' : 'hidden';
           banner.textContent = escalated ? escalated + ' alert(s) not accepted for over ' + Math.round(desk.escalateAfterMs / 1000)
-            + ' s' + (desk.role !== 'operator' ? ' — supervisor: take action' : ' — supervisor notified') : '';
+            + ' s' + (desk.role !== 'operator' ? ' — supervisor: take action'
+                      : desk.notifies ? ' — supervisor notified' : ' — call the supervisor') : '';
         }, 1000);
 
         async function act(key, action, button) {
@@ -335,7 +386,7 @@ enum OperatorPage {
             const view = await post('/v1/alerts/' + device + '/' + alert + '/' + action, {});
             const item = desk.alerts.get(key);
             if (item) { item.alert.state = view.state; render(key); }
-            status('accepted ' + label(item || { device: {}, alert: { device } }));
+            status(action + 'ed ' + label(item || { device: {}, alert: { device } }));
           } catch (error) { status(action + ' failed: ' + error.message); button.disabled = false; }
         }
         function askClear(key) {
@@ -360,28 +411,78 @@ enum OperatorPage {
           } catch (error) { $('clearError').textContent = error.message; }
         });
         $('clearCancel').addEventListener('click', (event) => { event.preventDefault(); $('clearDialog').close(); });
-        async function dispatchTo(key, responder) {
-          const [device, alert] = key.split('/');
-          try { await post('/v1/alerts/' + device + '/' + alert + '/dispatch', { responder, stage: 'dispatched' }); }
-          catch (error) { status('dispatch failed: ' + error.message); }
-        }
+        // The selected alert's actions (the bar above the rows) and their keyboard shortcuts.
+        function selectedItem() { return desk.selected ? desk.alerts.get(desk.selected) || null : null; }
         let responders = [];
         async function refreshResponders() {
           try { responders = await (await fetch('/v1/desk/responders')).json(); } catch (e) { return; }
-          for (const [key, row] of desk.rows) {
-            const select = row.querySelector('select.dispatch');
-            const item = desk.alerts.get(key);
-            const options = [['', 'Dispatch…']].concat(responders.map((r) => {
-              const distance = r.position && item.current ? haversine(r.position, item.current) : null;
-              return [r.device, (r.name || r.device) + (distance != null ? ' (' + (distance / 1000).toFixed(1) + ' km)' : '')];
-            }).sort((a, b) => a[1].localeCompare(b[1])));
-            const text = options.map((o) => o.join('=')).join('|');
-            if (select.dataset.options === text) continue;
+          updateActions();
+        }
+        function fillResponders(item) {
+          const select = $('actResponder');
+          const options = [['', 'responder…']].concat(responders.map((r) => {
+            const distance = r.position && item && item.current ? haversine(r.position, item.current) : null;
+            const assigned = item ? item.responders.find((x) => x.device === r.device) : null;
+            return [r.device, (r.name || r.device) + (distance != null ? ' (' + (distance / 1000).toFixed(1) + ' km)' : '')
+                    + (assigned ? ' — ' + assigned.stage : ''), distance ?? Infinity];
+          }).sort((a, b) => a[2] - b[2] || a[1].localeCompare(b[1])));
+          const text = options.map((o) => o[0] + '=' + o[1]).join('|');
+          if (select.dataset.options !== text) {
+            const chosen = select.value;
             select.dataset.options = text;
             select.replaceChildren(...options.map(([value, name]) => { const o = document.createElement('option');
               o.value = value; o.textContent = name; return o; }));
+            if (options.some((o) => o[0] === chosen)) select.value = chosen;
+          }
+          // No choice yet: the responder already working this alert, else none (the operator picks).
+          if (!select.value && item) {
+            const working = item.responders.find((r) => r.stage !== 'stood-down');
+            if (working && options.some((o) => o[0] === working.device)) select.value = working.device;
           }
         }
+        function updateActions() {
+          const item = selectedItem();
+          setText($('actionWhat'), item ? item.alert.kind.toUpperCase() + ' — ' + label(item) + ' — ' + stateOf(item)
+                                        : 'Select an alert');
+          fillResponders(item);
+          const state = item ? item.alert.state : 'cleared';
+          const responder = $('actResponder').value;
+          const assigned = item && responder ? item.responders.find((r) => r.device === responder) : null;
+          const stage = assigned ? assigned.stage : null;
+          const live = state !== 'cleared' && !!responder;
+          $('actAccept').disabled = state !== 'open';
+          $('actClear').disabled = state === 'cleared';
+          $('actDispatch').disabled = !live || stage !== null;
+          $('actOnScene').disabled = !live || stage === 'on-scene' || stage === 'stood-down';
+          $('actStandDown').disabled = !live || stage === null || stage === 'stood-down';
+        }
+        async function moveResponder(stage) {
+          const item = selectedItem(), responder = $('actResponder').value;
+          if (!item || !responder) return;
+          try {
+            await post('/v1/alerts/' + item.alert.device + '/' + item.alert.id + '/dispatch', { responder, stage });
+            status(responder + ' ' + stage + ' for ' + label(item));
+          } catch (error) { status(stage + ' failed: ' + error.message); }
+        }
+        $('actResponder').addEventListener('change', () => { updateActions(); $('actResponder').blur(); });
+        $('actAccept').addEventListener('click', () => { if (desk.selected) act(desk.selected, 'accept', $('actAccept')); });
+        $('actDispatch').addEventListener('click', () => moveResponder('dispatched'));
+        $('actOnScene').addEventListener('click', () => moveResponder('on-scene'));
+        $('actStandDown').addEventListener('click', () => moveResponder('stood-down'));
+        $('actClear').addEventListener('click', () => { if (desk.selected) askClear(desk.selected); });
+        // A (accept), D (dispatch), O (on scene), S (stood down), C (clear) on the selected alert; never while
+        // typing in a field, choosing in a list, or with a dialog open.
+        const shortcuts = { a: 'actAccept', d: 'actDispatch', o: 'actOnScene', s: 'actStandDown', c: 'actClear' };
+        document.addEventListener('keydown', (event) => {
+          if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+          const target = event.target;
+          if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) return;
+          if (document.querySelector('dialog[open]')) return;
+          const id = Object.hasOwn(shortcuts, event.key.toLowerCase()) ? shortcuts[event.key.toLowerCase()] : null;
+          if (!id || $(id).disabled) return;
+          event.preventDefault();
+          $(id).click();
+        });
         function haversine(a, b) {
           const r = Math.PI / 180, dLat = (b.latitude - a.latitude) * r, dLon = (b.longitude - a.longitude) * r;
           const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.latitude * r) * Math.cos(b.latitude * r) * Math.sin(dLon / 2) ** 2;
@@ -393,6 +494,7 @@ enum OperatorPage {
           const row = desk.rows.get(key);
           if (row) row.classList.add('selected');
           showDetail();
+          updateActions();
         }
         function showDetail() {
           const item = desk.alerts.get(desk.selected);
@@ -443,6 +545,14 @@ enum OperatorPage {
             return row;
           }));
         });
+        // A box's faults from its last health report: the uplink's and the store's (commands-refused:NAME,
+        // backend-failing:NAME, outbox-lost, disk-full…), faulty inputs, records the outbox dropped.
+        function faults(report) {
+          if (!report.faults) return '—';
+          const all = report.faults.concat((report.inputFaults || []).map((i) => 'input ' + i + ' faulty'));
+          if (report.droppedRecords) all.push(report.droppedRecords + ' records dropped');
+          return all.join(', ') || 'none';
+        }
         let healthTimer = null;
         function scheduleHealth() {
           if (healthTimer) return;
@@ -457,7 +567,7 @@ enum OperatorPage {
               for (const text of [h.metadata.name || h.device, h.lastSeenMs ? ago(now - h.lastSeenMs) + ' ago' : 'never',
                                   report.queueDepth ?? '—', report.oldestUndeliveredAgeMs != null ? ago(report.oldestUndeliveredAgeMs) : '—',
                                   report.fixAgeMs != null ? ago(report.fixAgeMs) : '—', h.power || '—', h.tamper || '—',
-                                  h.gaps.join(',') || 'none']) {
+                                  faults(report), h.gaps.join(',') || 'none']) {
                 const cell = document.createElement('td'); cell.textContent = String(text); row.appendChild(cell);
               }
               return row;
@@ -503,6 +613,7 @@ enum OperatorPage {
           desk.csrf = session.csrf;
           desk.role = config.role;
           desk.escalateAfterMs = config.escalateAfterMs;
+          desk.notifies = config.notifies;
           $('who').textContent = config.user + ' (' + config.role + ')';
           setupMap(config.tileURL);
           connect();
@@ -530,7 +641,19 @@ enum OperatorPage {
           <span id="escalation"></span>
         </header>
         <main>
-          <section>
+          <section id="left">
+            <div id="actions">
+              <span id="actionWhat">Select an alert</span>
+              <div id="actionButtons">
+                <button id="actAccept" class="act" data-key="a" disabled>Accept <kbd>A</kbd></button>
+                <select id="actResponder" title="responder"><option value="">responder…</option></select>
+                <button id="actDispatch" class="act" data-key="d" disabled>Dispatch <kbd>D</kbd></button>
+                <button id="actOnScene" class="act" data-key="o" disabled>On scene <kbd>O</kbd></button>
+                <button id="actStandDown" class="act" data-key="s" disabled>Stood down <kbd>S</kbd></button>
+                <button id="actClear" class="act" data-key="c" disabled>Clear <kbd>C</kbd></button>
+              </div>
+            </div>
+            <div id="leftScroll">
             <h2>Open alerts</h2>
             <table class="alerts">
               <thead><tr><th class="w-kind">Kind</th><th class="w-name">Vehicle / booth</th>
@@ -541,12 +664,13 @@ enum OperatorPage {
             <h2>Selected alert</h2>
             <div id="detail" class="small">Select a row.</div>
             <ul id="audit"></ul>
-            <form id="noteForm"><input id="noteText" placeholder="note" size="40"> <button>Add note</button></form>
+            <form id="noteForm"><input id="noteText" placeholder="note"> <button>Add note</button></form>
             <form id="caseForm"><input id="caseFir" placeholder="FIR number" size="14">
               <input id="caseGd" placeholder="GD number" size="10"> <button>Set FIR / GD</button></form>
             <p><a id="evidence" hidden>Export evidence bundle (supervisors)</a></p>
+            </div>
           </section>
-          <section>
+          <section id="right">
             <div id="map"></div>
             <h2>History</h2>
             <form id="historyForm">
@@ -556,7 +680,7 @@ enum OperatorPage {
             <table><tbody id="history"></tbody></table>
             <h2>Devices</h2>
             <table><thead><tr><th>Device</th><th>Last seen</th><th>Queue</th><th>Oldest</th><th>Fix age</th>
-            <th>Power</th><th>Tamper</th><th>Gaps</th></tr></thead><tbody id="health"></tbody></table>
+            <th>Power</th><th>Tamper</th><th>Faults</th><th>Gaps</th></tr></thead><tbody id="health"></tbody></table>
             <p><a href="/v1/audit.csv" id="csv">Audit log (CSV, supervisors)</a></p>
           </section>
         </main>

@@ -85,13 +85,17 @@ struct Serve: AsyncParsableCommand {
         }
         guard options.isPostgres else {
             let controlRoom = try ControlRoom(path: options.db, key: signingKey, logger: logger, metrics: metrics)
+            let room = Desk(room: controlRoom, configuration: deskConfiguration)
             let app = try ControlRoomServer.application(
-                desk: Desk(room: controlRoom, configuration: deskConfiguration), host: host, port: port, tls: tls,
-                metrics: endpoint, logger: logger, onRunning: running)
+                desk: room, host: host, port: port, tls: tls, metrics: endpoint, logger: logger, onRunning: running)
             if try await controlRoom.users().isEmpty {
                 logger.warning("no desk accounts yet: add one with `controlroom users add --name NAME --role admin`")
             }
-            try await app.runService()
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: app)] + Self.escalator(room, logger: logger),
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
             return
         }
         // PostgreSQL: the connection pool is a service of its own, started first and stopped last.
@@ -105,9 +109,19 @@ struct Serve: AsyncParsableCommand {
                 services: [
                     .init(service: store), .init(service: PostgresDeskFeed(store: store, signal: room.signal)),
                     .init(service: MigratedApplication(store: store, app: app)),
-                ],
+                ] + Self.escalator(room, logger: logger),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+extension Serve {
+    /// The escalation service, when a channel is configured.
+    static func escalator(_ desk: Desk, logger: Logger) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        guard let escalation = desk.configuration.escalation else { return [] }
+        return [
+            .init(service: Escalator(room: desk.room, signal: desk.signal, configuration: escalation, logger: logger))
+        ]
     }
 }
 

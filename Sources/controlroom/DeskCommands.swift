@@ -26,6 +26,63 @@ struct DeskOptions: ParsableArguments {
     @Option(name: .long, help: "RFC 3161 time-stamping authority (http/https URL) for evidence exports' manifests.")
     var tsaURL: String?
 
+    @Option(
+        name: .long,
+        help: "Seconds between repeated escalation notifications while an emergency stays unaccepted.")
+    var escalateEvery: Int = 300
+
+    @Option(name: .long, help: "SMTP relay for escalation e-mail, HOST:PORT (plain SMTP, no STARTTLS or AUTH).")
+    var smtpServer: String?
+
+    @Option(name: .long, help: "Sender address of escalation e-mail.")
+    var smtpFrom: String?
+
+    @Option(name: .long, help: "A supervisor on call to e-mail on escalation (repeat for more).")
+    var notifyEmail: [String] = []
+
+    @Option(name: .long, help: "URL to POST a signed JSON escalation to (HMAC-SHA256 in X-PanicBridge-Signature).")
+    var webhookURL: String?
+
+    @Option(
+        name: .long, help: "File holding the webhook's shared secret (at least 16 bytes; a final newline is dropped).")
+    var webhookSecretFile: String?
+
+    /// Who is notified of an unaccepted emergency (nil: nobody is configured).
+    func escalation() throws -> EscalationConfiguration? {
+        guard escalateEvery > 0 else { throw ValidationError("--escalate-every must be a positive number of seconds") }
+        var email: SMTPConfiguration?
+        if let smtpServer {
+            guard let colon = smtpServer.lastIndex(of: ":"),
+                let port = Int(smtpServer[smtpServer.index(after: colon)...])
+            else { throw ValidationError("--smtp-server must be HOST:PORT, got '\(smtpServer)'") }
+            guard let smtpFrom else { throw ValidationError("--smtp-server needs --smtp-from") }
+            guard !notifyEmail.isEmpty else { throw ValidationError("--smtp-server needs at least one --notify-email") }
+            do {
+                email = try SMTPConfiguration(
+                    host: String(smtpServer[..<colon]), port: port, from: smtpFrom, to: notifyEmail)
+            } catch { throw ValidationError("\(error)") }
+        } else if smtpFrom != nil || !notifyEmail.isEmpty {
+            throw ValidationError("--smtp-from and --notify-email need --smtp-server")
+        }
+        var webhook: WebhookConfiguration?
+        switch (webhookURL, webhookSecretFile) {
+        case (nil, nil): break
+        case (let url?, let file?):
+            var secret: [UInt8]
+            do { secret = Array(try Data(contentsOf: URL(fileURLWithPath: file))) } catch {
+                throw ValidationError("--webhook-secret-file \(file): cannot read it (\(error.localizedDescription))")
+            }
+            while secret.last == UInt8(ascii: "\n") || secret.last == UInt8(ascii: "\r") { secret.removeLast() }
+            do { webhook = try WebhookConfiguration(url: url, secret: secret) } catch {
+                throw ValidationError("\(error)")
+            }
+        default: throw ValidationError("--webhook-url and --webhook-secret-file go together")
+        }
+        guard email != nil || webhook != nil else { return nil }
+        return EscalationConfiguration(
+            after: .seconds(escalateAfter), every: .seconds(escalateEvery), email: email, webhook: webhook)
+    }
+
     func tls() throws -> TLSConfiguration? {
         switch (tlsCert, tlsKey) {
         case (nil, nil): return nil
@@ -45,10 +102,12 @@ struct DeskOptions: ParsableArguments {
                     + "path on the control room, got '\(tileURL)'")
         }
         try Self.checkTSA(tsaURL)
-        return DeskConfiguration(
+        var configuration = DeskConfiguration(
             tileURL: tileURL, escalateAfter: .seconds(escalateAfter), leafletDirectory: leafletDir, secureCookies: tls,
             // Served over TLS: browsers are told to use nothing else for a year.
             strictTransportSecurity: tls ? .seconds(365 * 24 * 3600) : nil, tsaURL: tsaURL)
+        configuration.escalation = try escalation()
+        return configuration
     }
 
     static func checkTSA(_ url: String?) throws {

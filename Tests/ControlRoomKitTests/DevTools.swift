@@ -235,6 +235,60 @@ final class DevTools: Sendable {
             try await call("Input.dispatchMouseEvent", at.merging(["type": "mouseReleased"]) { $1 })
         }
 
+        /// Sets the page's viewport to `width`×`height` CSS pixels (scale 1, desktop), as a monitor of that size.
+        func setViewport(width: Int, height: Int) async throws {
+            try await call(
+                "Emulation.setDeviceMetricsOverride",
+                ["width": width, "height": height, "deviceScaleFactor": 1, "mobile": false])
+        }
+
+        /// Where the element `selector` is, as the operator sees it without scrolling: whether its box lies wholly
+        /// inside the viewport, and whether its centre is the element itself (not something drawn over it or a
+        /// scroll container clipping it).
+        func placement(_ selector: String) async throws -> (x: Double, y: Double, inside: Bool, onTop: Bool) {
+            let found = try await evaluate(
+                """
+                (() => { const e = document.querySelector(\(Self.quoted(selector))); if (!e) return null;
+                  const r = e.getBoundingClientRect(); const x = r.left + r.width / 2, y = r.top + r.height / 2;
+                  const top = document.elementFromPoint(x, y);
+                  return [x, y, r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0 && r.right <= innerWidth
+                          && r.bottom <= innerHeight, !!top && (top === e || e.contains(top))]; })()
+                """)
+            guard
+                let value = try JSONSerialization.jsonObject(with: Data(found.utf8), options: .fragmentsAllowed)
+                    as? [Any], value.count == 4, let x = value[0] as? Double, let y = value[1] as? Double,
+                let inside = value[2] as? Bool, let onTop = value[3] as? Bool
+            else { throw DevToolsError(description: "no element \(selector)") }
+            return (x, y, inside, onTop)
+        }
+
+        /// A real click on `selector` where it is now, without scrolling anything: fails when the element is not
+        /// wholly inside the viewport or something else is on top of its centre.
+        func clickInViewport(_ selector: String) async throws {
+            let at = try await placement(selector)
+            guard at.inside, at.onTop else {
+                throw DevToolsError(
+                    description:
+                        "\(selector) is not clickable in the viewport (inside: \(at.inside), on top: \(at.onTop))")
+            }
+            let point: [String: Any] = ["x": at.x, "y": at.y, "button": "left", "clickCount": 1]
+            try await call("Input.dispatchMouseEvent", point.merging(["type": "mouseMoved"]) { $1 })
+            try await call("Input.dispatchMouseEvent", point.merging(["type": "mousePressed"]) { $1 })
+            try await call("Input.dispatchMouseEvent", point.merging(["type": "mouseReleased"]) { $1 })
+        }
+
+        /// Presses and releases a letter key on the keyboard (to whatever has the focus).
+        func press(letter: Character) async throws {
+            let key = String(letter).lowercased()
+            let code = Int(key.uppercased().unicodeScalars.first?.value ?? 0)
+            let event: [String: Any] = [
+                "key": key, "code": "Key" + key.uppercased(), "windowsVirtualKeyCode": code,
+                "nativeVirtualKeyCode": code,
+            ]
+            try await call("Input.dispatchKeyEvent", event.merging(["type": "keyDown", "text": key]) { $1 })
+            try await call("Input.dispatchKeyEvent", event.merging(["type": "keyUp"]) { $1 })
+        }
+
         /// Focuses `selector` and types `text` as keyboard input.
         func type(_ selector: String, _ text: String) async throws {
             _ = try await evaluate("document.querySelector(\(Self.quoted(selector))).focus()")

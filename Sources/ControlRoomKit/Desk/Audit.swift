@@ -5,6 +5,10 @@ import PanicCore
 /// alert then name what it concerns: an account, a device, a token).
 public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case accept, clear, dispatch, note
+    /// An unaccepted emergency escalated (a round of notifications claimed; `reason` says which and why).
+    case escalate
+    /// One channel's delivery of an escalation: `reason` names the channel and says sent, or failed and why.
+    case notify = "escalation-notify"
     /// A login, a refused one (wrong name or password), a logout.
     case login
     case loginFailed = "login-failed"
@@ -33,7 +37,7 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
 
     /// Whether this is a security event (not an action on an alert).
     public var isSecurityEvent: Bool {
-        ![.accept, .clear, .dispatch, .note, .evidenceExport, .caseNumbers].contains(self)
+        ![.accept, .clear, .dispatch, .note, .evidenceExport, .caseNumbers, .escalate, .notify].contains(self)
     }
 }
 

@@ -24,6 +24,9 @@ public struct DeskConfiguration: Sendable {
     public var strictTransportSecurity: Duration?
     /// The RFC 3161 time-stamping authority an evidence export's manifest is sent to (`--tsa-url`); nil: none.
     public var tsaURL: String?
+    /// Who is notified of an emergency nobody accepted (nil: nobody, the page only blinks). Its `after` is
+    /// `escalateAfter`'s counterpart for the notifications; `controlroom serve` sets both from --escalate-after.
+    public var escalation: EscalationConfiguration?
 
     public init(
         tileURL: String? = nil, escalateAfter: Duration = .seconds(60),

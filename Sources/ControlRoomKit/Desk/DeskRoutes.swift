@@ -120,7 +120,7 @@ extension Desk {
                 DeskClientConfiguration(
                     tileURL: configuration.tileURL,
                     escalateAfterMs: configuration.escalateAfter.components.seconds * 1000,
-                    user: account.name, role: account.role))
+                    user: account.name, role: account.role, notifies: configuration.escalation?.notifies ?? false))
         }
     }
 
@@ -361,4 +361,6 @@ struct DeskClientConfiguration: Codable {
     var escalateAfterMs: Int64
     var user: String
     var role: DeskRole
+    /// Whether escalations reach anyone (e-mail or webhook configured).
+    var notifies: Bool
 }

@@ -1,0 +1,241 @@
+import Foundation
+import Logging
+import PanicCore
+import ServiceLifecycle
+
+/// Who is told about an emergency nobody accepted, and when: after `after`, and every `every` after that while it
+/// stays unaccepted, by e-mail (SMTP) and/or a signed webhook.
+public struct EscalationConfiguration: Sendable {
+    public var after: Duration
+    public var every: Duration
+    public var email: SMTPConfiguration?
+    public var webhook: WebhookConfiguration?
+
+    public init(
+        after: Duration = .seconds(60), every: Duration = .seconds(300), email: SMTPConfiguration? = nil,
+        webhook: WebhookConfiguration? = nil
+    ) {
+        self.after = after
+        self.every = every
+        self.email = email
+        self.webhook = webhook
+    }
+
+    /// Whether any channel is configured (the page says "supervisor notified" only then).
+    public var notifies: Bool { email != nil || webhook != nil }
+}
+
+/// The one rule for escalation, pure over rows: which open alerts are due a notification now, and when the next
+/// one falls due. An open (unaccepted) emergency is due once it has waited `after` since its press and, when it
+/// was notified before, once `every` has passed since its last notification (`claims`: the times of its earlier
+/// notifications, from the audit log's `escalate` lines). Rounds missed while the control room was down are not
+/// sent as a burst: one notification, then `every` again.
+public enum EscalationPlan {
+    /// An alert as the plan reads it.
+    public struct Row: Sendable, Hashable {
+        public var device: String
+        public var alert: String
+        public var kind: String
+        public var state: ControlRoomAlertState
+        /// Time since the press at the plan's `nowMs`.
+        public var waitedMs: Int64
+
+        public init(device: String, alert: String, kind: String, state: ControlRoomAlertState, waitedMs: Int64) {
+            self.device = device
+            self.alert = alert
+            self.kind = kind
+            self.state = state
+            self.waitedMs = waitedMs
+        }
+
+        init(_ view: AlertView) {
+            self.init(
+                device: view.device, alert: view.id, kind: view.kind, state: view.state, waitedMs: view.sincePressMs)
+        }
+    }
+
+    public struct Due: Sendable, Hashable {
+        public var row: Row
+        /// 1 for the first notification on the alert, 2 for the next...
+        public var round: Int
+    }
+
+    public static func key(device: String, alert: String) -> String { device + "/" + alert }
+
+    /// The alerts due now, and the wall time (epoch ms) the next one falls due (nil: none can fall due without a
+    /// change).
+    public static func decide(
+        alerts: [Row], claims: [String: [Int64]], after: Duration, every: Duration, nowMs: Int64
+    ) -> (due: [Due], nextMs: Int64?) {
+        let afterMs = after.milliseconds
+        let everyMs = every.milliseconds
+        var due: [Due] = []
+        var next: Int64?
+        for alert in alerts where alert.state == .open && alert.kind == "emergency" {
+            let earlier = claims[key(device: alert.device, alert: alert.alert)] ?? []
+            let dueAt = earlier.max().map { $0 + everyMs } ?? (nowMs - alert.waitedMs + afterMs)
+            if dueAt <= nowMs {
+                due.append(Due(row: alert, round: earlier.count + 1))
+                next = min(next ?? .max, nowMs + everyMs)
+            } else {
+                next = min(next ?? .max, dueAt)
+            }
+        }
+        return (due, next)
+    }
+}
+
+/// Sends the escalations the plan decides, as a service beside the server: wakes on every change (a new alert, an
+/// accept) and when the next notification falls due, on an injected clock. Each round is first claimed in the
+/// audit log (`escalate`), then each channel's delivery is audited (`notify`: sent, or failed with the reason).
+public final class Escalator: Service, Sendable {
+    let room: ControlRoom
+    let signal: DeskSignal
+    let configuration: EscalationConfiguration
+    let clock: any Clock<Duration>
+    let logger: Logger
+    static let actor = AuditActor(user: "controlroom", role: nil)
+
+    public init(
+        room: ControlRoom, signal: DeskSignal, configuration: EscalationConfiguration,
+        clock: any Clock<Duration> = ContinuousClock(), logger: Logger
+    ) {
+        self.room = room
+        self.signal = signal
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { try await self.loop() }
+    }
+
+    /// Until cancelled or the signal closes.
+    public func loop() async throws {
+        guard configuration.notifies else { return }
+        while !Task.isCancelled {
+            let version = signal.version
+            var nextMs: Int64?
+            do { nextMs = try await escalateDue() } catch {
+                logger.error("escalation: \(error)")
+                nextMs = room.wallClock().epochMilliseconds + 5000
+            }
+            let wait = nextMs.map { Duration.milliseconds(max(0, $0 - room.wallClock().epochMilliseconds)) }
+            let closed = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { await self.signal.next(after: version) == nil && !Task.isCancelled }
+                if let wait {
+                    group.addTask {
+                        try? await self.clock.sleep(for: wait)
+                        return false
+                    }
+                }
+                let first = await group.next() ?? true
+                group.cancelAll()
+                return first
+            }
+            if closed { return }
+        }
+    }
+
+    /// Sends what is due now; returns when the next notification falls due.
+    func escalateDue() async throws -> Int64? {
+        let now = room.wallClock().epochMilliseconds
+        let alerts = try await room.openAlerts()
+        var claims: [String: [Int64]] = [:]
+        for alert in alerts where alert.state == .open && alert.kind == "emergency" {
+            claims[EscalationPlan.key(device: alert.device, alert: alert.id)] = try await room.audit(
+                device: alert.device, alert: alert.id
+            ).filter { $0.action == .escalate }.map(\.timeMs)
+        }
+        let plan = EscalationPlan.decide(
+            alerts: alerts.map(EscalationPlan.Row.init), claims: claims, after: configuration.after,
+            every: configuration.every, nowMs: now)
+        for due in plan.due {
+            if let alert = alerts.first(where: { $0.device == due.row.device && $0.id == due.row.alert }) {
+                try await notify(alert, round: due.round)
+            }
+        }
+        return plan.nextMs
+    }
+
+    func notify(_ alert: AlertView, round: Int) async throws {
+        let due = (alert: alert, round: round)
+        let name = try await room.store.metadata(device: alert.device)?.name ?? ""
+        let waited = alert.sincePressMs / 1000
+        let summary =
+            "round \(due.round): \(alert.kind.uppercased()) from \(name.isEmpty ? alert.device : name) not accepted for \(waited) s"
+        try await room.auditSecurity(.escalate, by: Self.actor, subject: alert.device, item: alert.id, detail: summary)
+        let message = EscalationMessage(alert: alert, name: name, round: due.round, waitedSeconds: waited)
+        if let email = configuration.email {
+            let result: String
+            do {
+                try await SMTPClient(email).send(
+                    subject: message.subject, body: message.text, clock: clock)
+                result = "e-mail to \(email.to.joined(separator: ", ")): sent"
+            } catch {
+                result = "e-mail to \(email.to.joined(separator: ", ")): failed: \(error)"
+            }
+            try await room.auditSecurity(.notify, by: Self.actor, subject: alert.device, item: alert.id, detail: result)
+        }
+        if let webhook = configuration.webhook {
+            let result: String
+            do {
+                try await WebhookSender(webhook).send(message.json(sentAtMs: room.wallClock().epochMilliseconds))
+                result = "webhook \(webhook.url): sent"
+            } catch {
+                result = "webhook \(webhook.url): failed: \(error)"
+            }
+            try await room.auditSecurity(.notify, by: Self.actor, subject: alert.device, item: alert.id, detail: result)
+        }
+    }
+}
+
+/// What a notification says, as text (e-mail) and as JSON (webhook).
+struct EscalationMessage: Sendable {
+    var alert: AlertView
+    var name: String
+    var round: Int
+    var waitedSeconds: Int64
+
+    var subject: String {
+        "PanicBridge: \(alert.kind.uppercased()) not accepted for \(waitedSeconds) s: \(name.isEmpty ? alert.device : name)"
+    }
+
+    var text: String {
+        var lines = [
+            "An \(alert.kind) alert has not been accepted by any operator for \(waitedSeconds) seconds.", "",
+            "Device: \(alert.device)\(name.isEmpty ? "" : " (\(name))")",
+            "Alert: \(alert.id)", "Pressed: \(alert.pressed)",
+        ]
+        if let latitude = alert.latitude, let longitude = alert.longitude {
+            lines.append(String(format: "Position: %.5f, %.5f", latitude, longitude))
+        }
+        lines += ["Notification: \(round)", "", "Open the desk and accept it, or take over."]
+        return lines.joined(separator: "\n")
+    }
+
+    struct Body: Codable {
+        var event = "escalation"
+        var device: String
+        var name: String
+        var alert: String
+        var kind: String
+        var pressed: String
+        var waitedSeconds: Int64
+        var round: Int
+        var latitude: Double?
+        var longitude: Double?
+        var sentAtMs: Int64
+    }
+
+    func json(sentAtMs: Int64) -> Data {
+        let body = Body(
+            device: alert.device, name: name, alert: alert.id, kind: alert.kind, pressed: alert.pressed,
+            waitedSeconds: waitedSeconds, round: round, latitude: alert.latitude, longitude: alert.longitude,
+            sentAtMs: sentAtMs)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(body)) ?? Data()
+    }
+}
