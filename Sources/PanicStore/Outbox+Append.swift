@@ -111,6 +111,13 @@ extension Outbox {
                     .integer(Outbox.priority(of: record.kind)), .integer(draft.time.epochMilliseconds), .integer(size),
                     .text(sealed.envelope),
                 ]).run()
+                // Every registered backend lacks it: the claims find it in `pending`.
+                try state.statement(
+                    "INSERT INTO pending(backend, priority, seq, created_ms) SELECT name, ?1, ?2, ?3 FROM backends"
+                ).bind([
+                    .integer(Outbox.priority(of: record.kind)), .integer(sequence),
+                    .integer(draft.time.epochMilliseconds),
+                ]).run()
                 hash = sealed.hash
                 records += 1
                 bytes += size

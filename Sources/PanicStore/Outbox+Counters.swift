@@ -78,6 +78,20 @@ extension Outbox {
         _ state: State, backend: String, sequence: Int64, from before: String?, to after: String
     ) throws {
         guard before != after else { return }
+        // What the backend lacks (no delivery row, or pending again) is what the claims read from `pending`.
+        let wasPending = before == nil || before == "pending"
+        let isPending = after == "pending"
+        if wasPending, !isPending {
+            try state.statement("DELETE FROM pending WHERE backend = ?1 AND priority IN (0, 1) AND seq = ?2")
+                .bind([.text(backend), .integer(sequence)]).run()
+        } else if !wasPending, isPending {
+            try state.statement(
+                """
+                INSERT OR IGNORE INTO pending(backend, priority, seq, created_ms)
+                SELECT ?1, priority, seq, created_ms FROM records WHERE seq = ?2
+                """
+            ).bind([.text(backend), .integer(sequence)]).run()
+        }
         var counter = state.counters[backend] ?? BackendCounters()
         if before == "inflight" { counter.inFlight -= 1 }
         if after == "inflight" { counter.inFlight += 1 }
@@ -111,6 +125,8 @@ extension Outbox {
             default: break
             }
             try state.statement("DELETE FROM delivery WHERE backend = ?1 AND seq = ?2")
+                .bind([.text(name), .integer(sequence)]).run()
+            try state.statement("DELETE FROM pending WHERE backend = ?1 AND priority IN (0, 1) AND seq = ?2")
                 .bind([.text(name), .integer(sequence)]).run()
         }
         if !state.backends.isEmpty, deliveredCount >= Int64(state.backends.count) { state.deliveredToAll -= 1 }

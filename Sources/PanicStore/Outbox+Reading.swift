@@ -24,6 +24,10 @@ extension Outbox {
         }
     }
 
+    /// The SQLite virtual-machine steps the outbox's statements ran since the last call (see
+    /// `SQLiteConnection.takeVMSteps()`), for tests that bound a claim's work by its batch.
+    package func takeVMSteps() -> Int { state.withLock { $0.connection.takeVMSteps() } }
+
     /// The last sequence number committed.
     public var lastSequence: Int64 { state.withLock { $0.lastSequence } }
 

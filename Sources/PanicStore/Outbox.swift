@@ -263,11 +263,17 @@ public final class Outbox: Sendable {
     /// Makes the records left in flight pending again; returns true when a full disk refused it (owed until a claim).
     static func resetInFlight(_ connection: SQLiteConnection, logger: Logger) throws -> Bool {
         do {
-            try connection.execute(
-                "UPDATE delivery SET state = 'pending', next_attempt_ms = 0 WHERE state = 'inflight'")
+            try connection.transaction {
+                try connection.execute(
+                    """
+                    INSERT OR IGNORE INTO pending(backend, priority, seq, created_ms)
+                    SELECT d.backend, r.priority, r.seq, r.created_ms FROM delivery d JOIN records r ON r.seq = d.seq
+                    WHERE d.state = 'inflight';
+                    UPDATE delivery SET state = 'pending', next_attempt_ms = 0 WHERE state = 'inflight';
+                    """)
+            }
             return false
-        } catch {
-            guard error.isFull else { throw error }
+        } catch let error as SQLiteError where error.isFull {
             logger.error(
                 "outbox disk full at start-up: records left in flight are sent again once a claim can be written",
                 metadata: ["path": "\(connection.path)"])
