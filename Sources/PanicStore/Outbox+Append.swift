@@ -86,7 +86,7 @@ extension Outbox {
         var bytes = state.bytes
         var heldDropped = state.heldDropped
         let connection = state.connection
-        let stored = try Outbox.countedTransaction(state) { () throws -> [StoredRecord] in
+        let stored = try Outbox.countedTransaction(state, totals: { (records, bytes) }) { () throws -> [StoredRecord] in
             var result: [StoredRecord] = []
             let insert = try state.statement(
                 "INSERT INTO records(seq, uuid, kind, priority, created_ms, size, envelope) VALUES(?,?,?,?,?,?,?)")

@@ -19,26 +19,32 @@ extension Outbox {
             // uplink would stop before the held press could ever go out).
             if state.backends[name] == backlogOrder { return }
             let known = state.backends[name] != nil
-            try state.connection.transaction {
-                try state.statement(
-                    """
-                    INSERT INTO backends(name, backlog_order) VALUES(?1, ?2)
-                    ON CONFLICT(name) DO UPDATE SET backlog_order = excluded.backlog_order
-                    """
-                ).bind([.text(name), .text(backlogOrder.rawValue)]).run()
-                // A new backend lacks every stored record (but any it already has a delivery row for).
-                if !known {
+            let previous = state.backends[name]
+            do {
+                try Outbox.countedTransaction(state) {
                     try state.statement(
                         """
-                        INSERT OR IGNORE INTO pending(backend, priority, seq, created_ms)
-                        SELECT ?1, r.priority, r.seq, r.created_ms FROM records r WHERE NOT EXISTS (
-                            SELECT 1 FROM delivery d WHERE d.backend = ?1 AND d.seq = r.seq AND d.state != 'pending')
+                        INSERT INTO backends(name, backlog_order) VALUES(?1, ?2)
+                        ON CONFLICT(name) DO UPDATE SET backlog_order = excluded.backlog_order
                         """
-                    ).bind([.text(name)]).run()
+                    ).bind([.text(name), .text(backlogOrder.rawValue)]).run()
+                    // A new backend lacks every stored record (but any it already has a delivery row for).
+                    if !known {
+                        try state.statement(
+                            """
+                            INSERT OR IGNORE INTO pending(backend, priority, seq, created_ms)
+                            SELECT ?1, r.priority, r.seq, r.created_ms FROM records r WHERE NOT EXISTS (
+                                SELECT 1 FROM delivery d WHERE d.backend = ?1 AND d.seq = r.seq AND d.state != 'pending')
+                            """
+                        ).bind([.text(name)]).run()
+                    }
+                    state.backends[name] = backlogOrder
+                    if !known { try Outbox.loadCounters(state) }
                 }
+            } catch {
+                state.backends[name] = previous
+                throw error
             }
-            state.backends[name] = backlogOrder
-            if !known { try Outbox.loadCounters(state) }
         }
     }
 

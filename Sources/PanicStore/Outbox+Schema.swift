@@ -60,5 +60,10 @@ extension Outbox {
                     WHERE NOT EXISTS (
                         SELECT 1 FROM delivery d WHERE d.backend = b.name AND d.seq = r.seq AND d.state != 'pending');
                 """),
+        // `panicd outbox status` reads the counters the outbox keeps, not a count over its rows (11.5 / 23.1 / 55.6 ms at
+        // 1k / 10k / 40k records before): each transaction that moves one writes it here. Filled at the next open.
+        SQLiteMigration(
+            version: 6, summary: "tally table: the status counters, written by the transactions that move them",
+            sql: "CREATE TABLE tally(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"),
     ]
 }

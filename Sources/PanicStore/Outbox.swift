@@ -135,6 +135,8 @@ public final class Outbox: Sendable {
         var counters: [String: BackendCounters] = [:]
         /// Records every registered backend has (their `delivered_count` is the number of backends).
         var deliveredToAll = 0
+        /// The counters as the `tally` table holds them (nil: not known, every row is written at the next transaction).
+        var savedTallies: [String: Int64]?
         /// The stream mark outside the outbox, nil when none is kept (or it cannot be opened).
         var mark: StreamMark?
         /// Whether the mark is behind the outbox (a write failed): written again at the next commit.
@@ -224,6 +226,7 @@ public final class Outbox: Sendable {
         state.inFlightResetOwed = resetOwed
         state.exclusive = (try? connection.text("PRAGMA locking_mode")) == "exclusive"
         try Outbox.loadCounters(state)
+        Outbox.storeTallies(state, logger: logger)
         self.state = Mutex(state)
     }
 

@@ -109,7 +109,7 @@ struct ClaimCostTests {
         // As the schema was before step 5: no pending table (what every outbox in the field has).
         do {
             let downgrade = try SQLiteConnection(path: scratch.path)
-            try downgrade.execute("DROP TABLE pending; PRAGMA user_version = 4;")
+            try downgrade.execute("DROP TABLE pending; DROP TABLE tally; PRAGMA user_version = 4;")
         }
         outbox = try scratch.open()
         let all = Set((1...40).map(Int64.init))
