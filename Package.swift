@@ -272,7 +272,8 @@ let package = Package(
         .executableTarget(
             name: "outbox-bench",
             dependencies: [
-                "PanicCore", "PanicSigning", "PanicStore", .product(name: "Logging", package: "swift-log"),
+                "PanicCore", "PanicSigning", "PanicStore", "PanicSQLite",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -295,7 +296,7 @@ let package = Package(
         .executableTarget(
             name: "uplink-bench",
             dependencies: [
-                "PanicUplink", "ControlRoomKit", "PanicSigning", "PanicStore", "PanicCore",
+                "PanicUplink", "ControlRoomKit", "PanicSigning", "PanicStore", "PanicCore", "PanicSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -162,6 +162,13 @@ public final class SQLiteConnection {
         }
     }
 
+    /// Virtual-machine steps the cached statements (`statement(_:)`) ran since the last call, summed, and their
+    /// counters reset (`sqlite3_stmt_status`, `SQLITE_STMTSTATUS_VM_STEP`): the work a call did, independent of the
+    /// machine's speed, for tests that bound it by what the call returns rather than by what the database holds.
+    package func takeVMSteps() -> Int {
+        cache.values.reduce(0) { $0 + Int(sqlite3_stmt_status($1.handle, SQLITE_STMTSTATUS_VM_STEP, 1)) }
+    }
+
     /// Rows changed by the last statement.
     public var changes: Int { Int(sqlite3_changes(handle)) }
 }

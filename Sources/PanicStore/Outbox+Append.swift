@@ -86,7 +86,7 @@ extension Outbox {
         var bytes = state.bytes
         var heldDropped = state.heldDropped
         let connection = state.connection
-        let stored = try Outbox.countedTransaction(state) { () throws -> [StoredRecord] in
+        let stored = try Outbox.countedTransaction(state, totals: { (records, bytes) }) { () throws -> [StoredRecord] in
             var result: [StoredRecord] = []
             let insert = try state.statement(
                 "INSERT INTO records(seq, uuid, kind, priority, created_ms, size, envelope) VALUES(?,?,?,?,?,?,?)")
@@ -110,6 +110,13 @@ extension Outbox {
                     .integer(sequence), .text(draft.id), .text(record.kind.rawValue),
                     .integer(Outbox.priority(of: record.kind)), .integer(draft.time.epochMilliseconds), .integer(size),
                     .text(sealed.envelope),
+                ]).run()
+                // Every registered backend lacks it: the claims find it in `pending`.
+                try state.statement(
+                    "INSERT INTO pending(backend, priority, seq, created_ms) SELECT name, ?1, ?2, ?3 FROM backends"
+                ).bind([
+                    .integer(Outbox.priority(of: record.kind)), .integer(sequence),
+                    .integer(draft.time.epochMilliseconds),
                 ]).run()
                 hash = sealed.hash
                 records += 1

@@ -30,11 +30,12 @@ extension Outbox {
     ) throws -> (counters: [String: BackendCounters], deliveredToAll: Int) {
         var counters: [String: BackendCounters] = [:]
         for name in backends { counters[name] = BackendCounters() }
-        let query = try connection.prepare(
+        let query = try connection.statement(
             """
             SELECT d.backend, d.state, count(*), max(d.seq) FROM delivery d JOIN records r ON r.seq = d.seq
             GROUP BY d.backend, d.state
             """)
+        defer { query.reset() }
         while try query.step() {
             let name = query.text(0)
             var counter = counters[name] ?? BackendCounters()
@@ -48,18 +49,26 @@ extension Outbox {
             counters[name] = counter
         }
         guard !backends.isEmpty else { return (counters, 0) }
-        let all = try connection.prepare("SELECT count(*) FROM records WHERE delivered_count >= ?1")
+        let all = try connection.statement("SELECT count(*) FROM records WHERE delivered_count >= ?1")
             .bind([.integer(Int64(backends.count))]).stepInteger()
         return (counters, Int(all))
     }
 
-    /// Runs `body` in a transaction; the counters it moved go back with a rollback.
-    static func countedTransaction<T>(_ state: State, _ body: () throws -> T) throws -> T {
-        let saved = (state.counters, state.deliveredToAll)
+    /// Runs `body` in a transaction that also writes the counters it moved into `tally` (with `totals`, the record
+    /// count and bytes the transaction leaves; by default the state's); they all go back with a rollback.
+    static func countedTransaction<T>(
+        _ state: State, totals: (() -> (records: Int, bytes: Int64))? = nil, _ body: () throws -> T
+    ) throws -> T {
+        let saved = (state.counters, state.deliveredToAll, state.savedTallies)
         do {
-            return try state.connection.transaction(body)
+            return try state.connection.transaction {
+                let result = try body()
+                let (records, bytes) = totals?() ?? (state.records, state.bytes)
+                try saveTallies(state, records: records, bytes: bytes)
+                return result
+            }
         } catch {
-            (state.counters, state.deliveredToAll) = saved
+            (state.counters, state.deliveredToAll, state.savedTallies) = saved
             throw error
         }
     }
@@ -78,6 +87,20 @@ extension Outbox {
         _ state: State, backend: String, sequence: Int64, from before: String?, to after: String
     ) throws {
         guard before != after else { return }
+        // What the backend lacks (no delivery row, or pending again) is what the claims read from `pending`.
+        let wasPending = before == nil || before == "pending"
+        let isPending = after == "pending"
+        if wasPending, !isPending {
+            try state.statement("DELETE FROM pending WHERE backend = ?1 AND priority IN (0, 1) AND seq = ?2")
+                .bind([.text(backend), .integer(sequence)]).run()
+        } else if !wasPending, isPending {
+            try state.statement(
+                """
+                INSERT OR IGNORE INTO pending(backend, priority, seq, created_ms)
+                SELECT ?1, priority, seq, created_ms FROM records WHERE seq = ?2
+                """
+            ).bind([.text(backend), .integer(sequence)]).run()
+        }
         var counter = state.counters[backend] ?? BackendCounters()
         if before == "inflight" { counter.inFlight -= 1 }
         if after == "inflight" { counter.inFlight += 1 }
@@ -112,15 +135,17 @@ extension Outbox {
             }
             try state.statement("DELETE FROM delivery WHERE backend = ?1 AND seq = ?2")
                 .bind([.text(name), .integer(sequence)]).run()
+            try state.statement("DELETE FROM pending WHERE backend = ?1 AND priority IN (0, 1) AND seq = ?2")
+                .bind([.text(name), .integer(sequence)]).run()
         }
         if !state.backends.isEmpty, deliveredCount >= Int64(state.backends.count) { state.deliveredToAll -= 1 }
     }
 
     /// The oldest creation time among records some backend lacks: one index seek per possible `delivered_count`.
-    static func oldestUndelivered(_ state: State) throws -> Int64? {
-        let query = try state.statement("SELECT min(created_ms) FROM records WHERE delivered_count = ?1")
+    static func oldestUndelivered(_ connection: SQLiteConnection, backends: Int) throws -> Int64? {
+        let query = try connection.statement("SELECT min(created_ms) FROM records WHERE delivered_count = ?1")
         var oldest: Int64?
-        for count in 0..<max(state.backends.count, 1) {
+        for count in 0..<max(backends, 1) {
             try query.bind([.integer(Int64(count))])
             if try query.step(), !query.isNull(0) { oldest = min(oldest ?? .max, query.integer(0)) }
             query.reset()

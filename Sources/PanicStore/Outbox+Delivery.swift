@@ -18,15 +18,33 @@ extension Outbox {
             // Already registered so: nothing to write (a box restarting on a full card must not fail here, or its
             // uplink would stop before the held press could ever go out).
             if state.backends[name] == backlogOrder { return }
-            try state.statement(
-                """
-                INSERT INTO backends(name, backlog_order) VALUES(?1, ?2)
-                ON CONFLICT(name) DO UPDATE SET backlog_order = excluded.backlog_order
-                """
-            ).bind([.text(name), .text(backlogOrder.rawValue)]).run()
             let known = state.backends[name] != nil
-            state.backends[name] = backlogOrder
-            if !known { try Outbox.loadCounters(state) }
+            let previous = state.backends[name]
+            do {
+                try Outbox.countedTransaction(state) {
+                    try state.statement(
+                        """
+                        INSERT INTO backends(name, backlog_order) VALUES(?1, ?2)
+                        ON CONFLICT(name) DO UPDATE SET backlog_order = excluded.backlog_order
+                        """
+                    ).bind([.text(name), .text(backlogOrder.rawValue)]).run()
+                    // A new backend lacks every stored record (but any it already has a delivery row for).
+                    if !known {
+                        try state.statement(
+                            """
+                            INSERT OR IGNORE INTO pending(backend, priority, seq, created_ms)
+                            SELECT ?1, r.priority, r.seq, r.created_ms FROM records r WHERE NOT EXISTS (
+                                SELECT 1 FROM delivery d WHERE d.backend = ?1 AND d.seq = r.seq AND d.state != 'pending')
+                            """
+                        ).bind([.text(name)]).run()
+                    }
+                    state.backends[name] = backlogOrder
+                    if !known { try Outbox.loadCounters(state) }
+                }
+            } catch {
+                state.backends[name] = previous
+                throw error
+            }
         }
     }
 
@@ -62,15 +80,14 @@ extension Outbox {
                 var batch: [StoredRecord]
                 switch lane {
                 case .urgent:
-                    batch = try Outbox.pending(
-                        state, "r.priority = 0", "ASC", backend: backend, limit: limit, cutoff: nil)
+                    batch = try Outbox.pending(state, .urgent, backend: backend, limit: limit, cutoff: 0)
                 case .routine(let cutoff):
                     batch = try Outbox.pending(
-                        state, "r.priority = 1 AND r.created_ms >= ?3", "DESC", backend: backend, limit: limit,
-                        cutoff: cutoff)
+                        state, Outbox.liveQuery(state, backend: backend, limit: limit, cutoff: cutoff),
+                        backend: backend, limit: limit, cutoff: cutoff)
                     if batch.count < limit {
                         batch += try Outbox.pending(
-                            state, "r.priority = 1 AND r.created_ms < ?3", order == .oldestFirst ? "ASC" : "DESC",
+                            state, order == .oldestFirst ? .backlogOldestFirst : .backlogNewestFirst,
                             backend: backend, limit: limit - batch.count, cutoff: cutoff)
                     }
                 }
@@ -89,26 +106,72 @@ extension Outbox {
         }
     }
 
-    /// Records matching `condition` that `backend` has not had (never claimed, or pending again), by sequence
-    /// number in `direction`.
-    private static func pending(
-        _ state: State, _ condition: String, _ direction: String, backend: String, limit: Int, cutoff: Int64?
-    ) throws -> [StoredRecord] {
-        let query = try state.statement(
+    /// The claims' reads of the `pending` table (what a backend still lacks, per lane): each walks an index from where
+    /// its first record is and stops after `limit`, so its cost is the batch's, whatever was delivered before it.
+    enum PendingQuery {
+        /// The alert lane: oldest first.
+        case urgent
+        /// Live records newest first, found by time: for a few live records among many pending ones.
+        case liveByTime
+        /// Live records newest first, by sequence: when at least `liveScanFactor` batches' worth are live.
+        case liveBySequence
+        /// The backlog (older than the live window), oldest or newest first.
+        case backlogOldestFirst
+        case backlogNewestFirst
+
+        var sql: String {
+            // `CROSS JOIN` keeps `pending` the outer loop; `+p.created_ms` keeps the time index out of the sequence
+            // walks, and `INDEXED BY` in the one walk by time.
+            let select = "SELECT r.seq, r.kind, r.created_ms, r.envelope FROM pending p"
+            let join = "CROSS JOIN records r ON r.seq = p.seq WHERE p.backend = ?1"
+            return switch self {
+            case .urgent: "\(select) \(join) AND p.priority = 0 ORDER BY p.seq ASC LIMIT ?2"
+            case .liveByTime:
+                "\(select) INDEXED BY pending_by_time \(join) AND p.priority = 1 AND p.created_ms >= ?3 "
+                    + "ORDER BY p.seq DESC LIMIT ?2"
+            case .liveBySequence:
+                "\(select) \(join) AND p.priority = 1 AND +p.created_ms >= ?3 ORDER BY p.seq DESC LIMIT ?2"
+            case .backlogOldestFirst:
+                "\(select) \(join) AND p.priority = 1 AND +p.created_ms < ?3 ORDER BY p.seq ASC LIMIT ?2"
+            case .backlogNewestFirst:
+                "\(select) \(join) AND p.priority = 1 AND +p.created_ms < ?3 ORDER BY p.seq DESC LIMIT ?2"
+            }
+        }
+    }
+
+    /// Batches' worth of live records above which the live query walks by sequence instead of by time.
+    static let liveScanFactor = 4
+
+    /// Which walk finds `backend`'s live records cheapest: by time when they are few (a box on the road: the last two
+    /// minutes' positions, however long the backlog behind them), by sequence when many are live (a backlog stored
+    /// just now), where the newest sequence numbers are the live ones and the walk stops after `limit`. Either
+    /// way the same records in the same order; this only bounds the work (a count stopped at a few batches).
+    static func liveQuery(_ state: State, backend: String, limit: Int, cutoff: Int64) throws -> PendingQuery {
+        let bound = Int64(limit * liveScanFactor)
+        let live = try state.statement(
             """
-            SELECT r.seq, r.kind, r.created_ms, r.envelope FROM records r
-            LEFT JOIN delivery d ON d.backend = ?1 AND d.seq = r.seq
-            WHERE \(condition) AND (d.state IS NULL OR d.state = 'pending')
-            ORDER BY r.seq \(direction) LIMIT ?2
-            """)
-        try query.bind([.text(backend), .integer(Int64(limit))] + (cutoff.map { [.integer($0)] } ?? []))
-        defer { query.reset() }
+            SELECT count(*) FROM (SELECT 1 FROM pending INDEXED BY pending_by_time
+                WHERE backend = ?1 AND priority = 1 AND created_ms >= ?3 LIMIT ?2)
+            """
+        ).bind([.text(backend), .integer(bound), .integer(cutoff)]).stepInteger()
+        return live < bound ? .liveByTime : .liveBySequence
+    }
+
+    /// Up to `limit` records of `query` that `backend` lacks (never claimed, or pending again).
+    private static func pending(
+        _ state: State, _ query: PendingQuery, backend: String, limit: Int, cutoff: Int64
+    ) throws -> [StoredRecord] {
+        let statement = try state.statement(query.sql)
+        let time: [SQLiteValue] = if case .urgent = query { [] } else { [.integer(cutoff)] }
+        try statement.bind([.text(backend), .integer(Int64(limit))] + time)
+        defer { statement.reset() }
         var batch: [StoredRecord] = []
-        while try query.step() {
+        batch.reserveCapacity(limit)
+        while try statement.step() {
             batch.append(
                 StoredRecord(
-                    sequence: query.integer(0), kind: RecordKind(rawValue: query.text(1)) ?? .position,
-                    time: RecordTime(epochMilliseconds: query.integer(2)), envelope: query.text(3)))
+                    sequence: statement.integer(0), kind: RecordKind(rawValue: statement.text(1)) ?? .position,
+                    time: RecordTime(epochMilliseconds: statement.integer(2)), envelope: statement.text(3)))
         }
         return batch
     }

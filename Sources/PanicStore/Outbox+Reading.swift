@@ -24,6 +24,10 @@ extension Outbox {
         }
     }
 
+    /// The SQLite virtual-machine steps the outbox's statements ran since the last call (see
+    /// `SQLiteConnection.takeVMSteps()`), for tests that bound a claim's work by its batch.
+    package func takeVMSteps() -> Int { state.withLock { $0.connection.takeVMSteps() } }
+
     /// The last sequence number committed.
     public var lastSequence: Int64 { state.withLock { $0.lastSequence } }
 
@@ -34,7 +38,11 @@ extension Outbox {
             let connection = state.connection
             let undelivered = state.backends.isEmpty ? state.records : state.records - state.deliveredToAll
             let oldest =
-                try undelivered == 0 ? nil : Outbox.oldestUndelivered(state).map { RecordTime(epochMilliseconds: $0) }
+                try undelivered == 0
+                ? nil
+                : Outbox.oldestUndelivered(state.connection, backends: state.backends.count).map {
+                    RecordTime(epochMilliseconds: $0)
+                }
             let backends = state.backends.sorted(by: { $0.key < $1.key }).map { name, order in
                 let counter = state.counters[name] ?? BackendCounters()
                 return BackendStatus(

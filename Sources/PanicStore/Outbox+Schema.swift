@@ -44,5 +44,26 @@ extension Outbox {
                     updated_ms INTEGER NOT NULL, reference INTEGER, detail TEXT,
                     PRIMARY KEY(alert_seq, number)) WITHOUT ROWID;
                 """),
+        // Claims read what a backend still lacks from a table of exactly that, kept as records are claimed, delivered,
+        // failed and evicted: before, each claim walked the records in order and stepped over every delivered one
+        // (25 ms of CPU per claim with 39k delivered rows ahead: a backlog drained in quadratic time). Existing
+        // outboxes carry over: every record a backend has no delivery row for, or one that is pending again.
+        SQLiteMigration(
+            version: 5, summary: "pending table: per backend and lane, the records it still lacks (the claims' index)",
+            sql: """
+                CREATE TABLE pending(
+                    backend TEXT NOT NULL, priority INTEGER NOT NULL, seq INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+                    PRIMARY KEY(backend, priority, seq)) WITHOUT ROWID;
+                CREATE INDEX pending_by_time ON pending(backend, priority, created_ms);
+                INSERT INTO pending(backend, priority, seq, created_ms)
+                    SELECT b.name, r.priority, r.seq, r.created_ms FROM backends b CROSS JOIN records r
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM delivery d WHERE d.backend = b.name AND d.seq = r.seq AND d.state != 'pending');
+                """),
+        // `panicd outbox status` reads the counters the outbox keeps, not a count over its rows (11.5 / 23.1 / 55.6 ms at
+        // 1k / 10k / 40k records before): each transaction that moves one writes it here. Filled at the next open.
+        SQLiteMigration(
+            version: 6, summary: "tally table: the status counters, written by the transactions that move them",
+            sql: "CREATE TABLE tally(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"),
     ]
 }

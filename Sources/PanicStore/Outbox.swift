@@ -135,6 +135,8 @@ public final class Outbox: Sendable {
         var counters: [String: BackendCounters] = [:]
         /// Records every registered backend has (their `delivered_count` is the number of backends).
         var deliveredToAll = 0
+        /// The counters as the `tally` table holds them (nil: not known, every row is written at the next transaction).
+        var savedTallies: [String: Int64]?
         /// The stream mark outside the outbox, nil when none is kept (or it cannot be opened).
         var mark: StreamMark?
         /// Whether the mark is behind the outbox (a write failed): written again at the next commit.
@@ -224,6 +226,7 @@ public final class Outbox: Sendable {
         state.inFlightResetOwed = resetOwed
         state.exclusive = (try? connection.text("PRAGMA locking_mode")) == "exclusive"
         try Outbox.loadCounters(state)
+        Outbox.storeTallies(state, logger: logger)
         self.state = Mutex(state)
     }
 
@@ -263,11 +266,17 @@ public final class Outbox: Sendable {
     /// Makes the records left in flight pending again; returns true when a full disk refused it (owed until a claim).
     static func resetInFlight(_ connection: SQLiteConnection, logger: Logger) throws -> Bool {
         do {
-            try connection.execute(
-                "UPDATE delivery SET state = 'pending', next_attempt_ms = 0 WHERE state = 'inflight'")
+            try connection.transaction {
+                try connection.execute(
+                    """
+                    INSERT OR IGNORE INTO pending(backend, priority, seq, created_ms)
+                    SELECT d.backend, r.priority, r.seq, r.created_ms FROM delivery d JOIN records r ON r.seq = d.seq
+                    WHERE d.state = 'inflight';
+                    UPDATE delivery SET state = 'pending', next_attempt_ms = 0 WHERE state = 'inflight';
+                    """)
+            }
             return false
-        } catch {
-            guard error.isFull else { throw error }
+        } catch let error as SQLiteError where error.isFull {
             logger.error(
                 "outbox disk full at start-up: records left in flight are sent again once a claim can be written",
                 metadata: ["path": "\(connection.path)"])

@@ -5,6 +5,7 @@
 import Foundation
 import Logging
 import PanicCore
+import PanicSQLite
 import PanicSigning
 import PanicStore
 import Synchronization
@@ -157,7 +158,9 @@ print("rows/s claimed for delivery:      \(Int(Double(rows) / readSeconds)) (\(r
 
 // 6. Status cost and press latency as the outbox fills with delivered records (the daemon's configuration: a
 // stream mark beside the key, one backend, the 50,000-record bound).
-print("stored records   status p50 (ms)   status max (ms)   press p50 (ms)   press p99 (ms)")
+print(
+    "stored records   status p50 (ms)   status max (ms)   file status p50 (ms)   full count p50 (ms)"
+        + "   press p50 (ms)   press p99 (ms)")
 for size in sizes {
     let scaleDirectory = directory + "/scale-\(size)"
     try FileManager.default.createDirectory(atPath: scaleDirectory, withIntermediateDirectories: true)
@@ -182,6 +185,26 @@ for size in sizes {
         statusSamples.append(milliseconds(start.duration(to: clock.now)))
         guard status.records >= min(size, 50_000) - 1 else { fail("status says \(status.records) records of \(size)") }
     }
+    // `panicd outbox status`: the file read beside the running outbox, from its kept counters; beside it the peer,
+    // what that status counted before (every record's size summed, the delivery table grouped by backend and state).
+    let file = scaleDirectory + "/outbox.db"
+    var fileSamples: [Double] = []
+    var countSamples: [Double] = []
+    let counter = try SQLiteConnection(path: file, create: false)
+    for _ in 0..<20 {
+        var start = clock.now
+        let status = try Outbox.status(readingOnly: file)
+        fileSamples.append(milliseconds(start.duration(to: clock.now)))
+        guard status.records == (try scaled.status()).records else { fail("the file's status disagrees at \(size)") }
+        start = clock.now
+        let count = try counter.prepare("SELECT count(*), coalesce(sum(size), 0) FROM records")
+        _ = try count.step()
+        let groups = try counter.prepare(
+            "SELECT d.backend, d.state, count(*), max(d.seq) FROM delivery d JOIN records r ON r.seq = d.seq GROUP BY 1, 2"
+        )
+        while try groups.step() {}
+        countSamples.append(milliseconds(start.duration(to: clock.now)))
+    }
     var pressSamples: [Double] = []
     for index in 0..<50 {
         let press = RecordDraft(
@@ -195,6 +218,8 @@ for size in sizes {
         "\(String(size).padding(toLength: 17, withPad: " ", startingAt: 0))"
             + "\(format(percentile(statusSamples, 0.5)).padding(toLength: 18, withPad: " ", startingAt: 0))"
             + "\(format(statusSamples.max() ?? 0).padding(toLength: 18, withPad: " ", startingAt: 0))"
+            + "\(format(percentile(fileSamples, 0.5)).padding(toLength: 23, withPad: " ", startingAt: 0))"
+            + "\(format(percentile(countSamples, 0.5)).padding(toLength: 22, withPad: " ", startingAt: 0))"
             + "\(format(percentile(pressSamples, 0.5)).padding(toLength: 17, withPad: " ", startingAt: 0))"
             + format(percentile(pressSamples, 0.99)))
 }

@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PanicCore
+import PanicSQLite
 import PanicSigning
 import PanicStore
 import PanicUplink
@@ -61,6 +62,40 @@ func makeDevice(_ name: String) throws -> (DeviceKey, Outbox) {
         path: "\(directory)/\(name)-outbox.db", sealer: RecordSigner(key: key),
         configuration: OutboxConfiguration(maxRecords: backlogSize * 2 + 10_000, maxBytes: 4 << 30), logger: logger)
     return (key, outbox)
+}
+
+/// The drain's peer: the same envelopes in a plain SQLite table (WAL, `synchronous=FULL`, as the outbox), read and
+/// deleted in batches of `batch` rows, one transaction each: the rate at which SQLite alone can hand the rows over.
+func readDeleteRate(_ envelopes: [String], name: String, batch: Int = 500) throws -> Double {
+    let peer = try SQLiteConnection(path: "\(directory)/\(name)-peer.db")
+    try peer.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
+    try peer.execute("CREATE TABLE rows(seq INTEGER PRIMARY KEY, envelope TEXT NOT NULL)")
+    try peer.transaction {
+        let insert = try peer.prepare("INSERT INTO rows(seq, envelope) VALUES(?1, ?2)")
+        for (index, envelope) in envelopes.enumerated() {
+            try insert.bind([.integer(Int64(index + 1)), .text(envelope)]).run()
+        }
+    }
+    let read = try peer.prepare("SELECT seq, envelope FROM rows ORDER BY seq LIMIT ?1")
+    let delete = try peer.prepare("DELETE FROM rows WHERE seq <= ?1")
+    let start = clock.now
+    var moved = 0
+    while moved < envelopes.count {
+        try peer.transaction {
+            try read.bind([.integer(Int64(batch))])
+            var last: Int64 = 0
+            var bytes = 0
+            while try read.step() {
+                last = read.integer(0)
+                bytes += read.text(1).utf8.count
+                moved += 1
+            }
+            read.reset()
+            precondition(bytes > 0)
+            try delete.bind([.integer(last)]).run()
+        }
+    }
+    return Double(moved) / seconds(start.duration(to: clock.now))
 }
 
 /// Waits for the next event that satisfies `match`.
@@ -137,6 +172,10 @@ enum UplinkBench {
             let all = try outbox.records()
             let readRate = Double(all.count) / seconds(start.duration(to: clock.now))
             say("raw SQLite read of the outbox (every envelope, one query): \(Int(readRate)) records/s")
+            let peerRate = try readDeleteRate(all.map(\.envelope), name: "drain")
+            say(
+                "raw SQLite read+delete of the same rows (batches of 500, one transaction each): \(Int(peerRate)) records/s"
+            )
 
             // The backlog piled up while the link was down; the uplink starting now is the reconnection.
             let uplink = try Uplink(
@@ -178,6 +217,10 @@ enum UplinkBench {
                 )
                 say(String(format: "  drain rate / raw SQLite read rate = %.3f", drainRate / readRate))
                 say(
+                    String(
+                        format: "  drain rate / raw SQLite read+delete rate = %.3f  (goal ≥ 0.5)", drainRate / peerRate)
+                )
+                say(
                     "fresh emergency → control room while the backlog drains (\(alertLatencies.count) presses, first at reconnect):"
                 )
                 say(
@@ -199,13 +242,19 @@ enum UplinkBench {
         let size = Int(ProcessInfo.processInfo.environment["UPLINK_BENCH_PROTOCOL_BACKLOG"] ?? "") ?? 10_000
         let identity = BoxIdentity(imei: "490154203237518", vehicleRegistration: "RJ14PB1234")
         say("backlog of \(size) positions drained per protocol (one backend each, receiver on loopback):")
+        let peerRate = try readDeleteRate(
+            (0..<size).map { _ in String(repeating: "x", count: 700) }, name: "protocols")
+        say("  peer: raw SQLite read+delete of \(size) rows of 700 bytes (batches of 500): \(Int(peerRate)) records/s")
+        func ratio(_ rate: Double) -> String { String(format: "%.3f× the peer", rate / peerRate) }
         // PanicBridge: the reference control room verifies and stores every record.
         try await withServer("drain-panicbridge") { room, url, _ in
             let (key, outbox) = try makeDevice("drain-panicbridge")
             try await room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
             let rate = try await drainRate(
                 outbox, key: key, backend: .init(name: "cr", url: url, batchSize: 500), size: size)
-            say("  panicbridge (signed JWS batches of 500, verified and stored): \(Int(rate)) records/s")
+            say(
+                "  panicbridge (signed JWS batches of 500, verified and stored): \(Int(rate)) records/s, \(ratio(rate))"
+            )
         }
         // AIS-140: one kept session (one login), each batch's frames fenced by a heartbeat answer.
         let receiver = try await AIS140ReferenceReceiver()
@@ -219,7 +268,7 @@ enum UplinkBench {
                 size: size)
             let frames = receiver.frames.filter { $0.position != nil }.count
             say(
-                "  ais140 (one session, batches of 100: frames, heartbeat fence; each frame decoded): \(Int(rate)) records/s (\(frames) frames, \(receiver.logins) logins)"
+                "  ais140 (one session, batches of 100: frames, heartbeat fence; each frame decoded): \(Int(rate)) records/s (\(frames) frames, \(receiver.logins) logins), \(ratio(rate))"
             )
             group.cancelAll()
         }
@@ -241,7 +290,7 @@ enum UplinkBench {
                     name: "traccar", url: "http://127.0.0.1:\(port)/", batchSize: 100,
                     wire: .osmAnd(OsmAndOptions(deviceID: identity.imei))),
                 size: size)
-            say("  osmand (one POST per record, keep-alive): \(Int(rate)) records/s")
+            say("  osmand (one POST per record, keep-alive): \(Int(rate)) records/s, \(ratio(rate))")
             group.cancelAll()
         }
     }

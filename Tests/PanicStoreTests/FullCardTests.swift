@@ -62,14 +62,16 @@ struct FullCardTests {
             Issue.record("this test mounts a small tmpfs to fill it for real: run it as root (CI does)")
             return
         }
-        let card = try FullCard(size: "1m")
+        // 1.5 MiB: room for the WAL of the 25 records' commits (below the 256-frame auto-checkpoint) before the card is
+        // filled on purpose (each commit writes the records, their two indexes, the chain and the `pending` table with its index).
+        let card = try FullCard(size: "1536k")
         let scratch = try Scratch()
         let path = card.mountPoint + "/outbox.db"
         let open = { try Outbox(path: path, sealer: scratch.signer, logger: scratch.logger) }
         var outbox: Outbox? = try open()
         try outbox!.register(backend: "room")
         var committed: [Int64] = []
-        for index in 0..<40 {
+        for index in 0..<25 {
             let body: RecordBody = index == 20 ? .emergency(input: "driver") : .position
             if let record = stored(try outbox!.append(draft(body))) { committed.append(record.sequence) }
         }
