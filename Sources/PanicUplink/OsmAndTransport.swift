@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOPosix
 import NIOSSL
 import PanicCore
 
@@ -12,9 +13,13 @@ public final class OsmAndTransport: RecordTransport {
     private let url: String
     private let options: OsmAndOptions
 
-    /// A transport posting to `url` (Traccar's OsmAnd port, e.g. `http://traccar:5055/`).
-    public init(url: String, options: OsmAndOptions, trust: TrustRoots, connectTimeout: Duration = .seconds(5)) {
-        client = HTTPClient.uplink(trust: trust, connectTimeout: connectTimeout)
+    /// A transport posting to `url` (Traccar's OsmAnd port, e.g. `http://traccar:5055/`), its connections on
+    /// `eventLoopGroup`.
+    public init(
+        url: String, options: OsmAndOptions, trust: TrustRoots, connectTimeout: Duration = .seconds(5),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        client = HTTPClient.uplink(trust: trust, connectTimeout: connectTimeout, eventLoopGroup: eventLoopGroup)
         self.url = url
         self.options = options
     }

@@ -15,14 +15,17 @@ public enum TrustRoots: Sendable, Hashable {
 
 extension HTTPClient {
     /// The client every HTTP(S) backend gets: its own connection pool, the backend's trust roots, a connect
-    /// deadline, HTTP/1.1.
-    static func uplink(trust: TrustRoots, connectTimeout: Duration) -> HTTPClient {
+    /// deadline, HTTP/1.1, its connections on `eventLoopGroup` (the daemon's one loop: no thread of its own, so an
+    /// idle pool wakes nothing; docs/daemon.md → *Backends that sleep*).
+    static func uplink(
+        trust: TrustRoots, connectTimeout: Duration, eventLoopGroup: any EventLoopGroup
+    ) -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         if case .caFile(let path) = trust { tls.trustRoots = .file(path) }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout.connect = .nanoseconds(connectTimeout.nanosecondsClamped)
         configuration.httpVersion = .http1Only
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        return HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
     }
 }
 
@@ -56,9 +59,12 @@ public final class HTTPUplinkTransport: UplinkTransport {
     private let client: HTTPClient
     private let endpoint: String
 
-    /// A transport posting to `baseURL` + `/v1/records`.
-    public init(baseURL: String, trust: TrustRoots, connectTimeout: Duration = .seconds(5)) {
-        client = HTTPClient.uplink(trust: trust, connectTimeout: connectTimeout)
+    /// A transport posting to `baseURL` + `/v1/records`, its connections on `eventLoopGroup`.
+    public init(
+        baseURL: String, trust: TrustRoots, connectTimeout: Duration = .seconds(5),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        client = HTTPClient.uplink(trust: trust, connectTimeout: connectTimeout, eventLoopGroup: eventLoopGroup)
         endpoint = baseURL.hasSuffix("/") ? baseURL + "v1/records" : baseURL + "/v1/records"
     }
 
