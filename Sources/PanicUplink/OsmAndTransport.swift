@@ -41,11 +41,10 @@ public final class OsmAndTransport: RecordTransport {
     public func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport {
         for (index, outgoing) in records.enumerated() {
             guard let target = requestURL(for: outgoing) else { continue }
-            var request = HTTPClientRequest(url: target)
-            request.method = .POST
             do {
-                let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanosecondsClamped))
-                _ = try await response.body.collect(upTo: 64 << 10)
+                let request = try HTTPClient.Request(url: target, method: .POST)
+                let response = try await HTTPClient.answer(
+                    to: request, maxBodySize: 64 << 10, timeout: timeout, on: client)
                 guard response.status == .ok else {
                     return ReceiverReport(
                         acknowledged: index, failure: "HTTP \(response.status.code) from OsmAnd server \(url)")
