@@ -2,12 +2,14 @@
 .PHONY: bench-idle
 
 ## Wakeups/s and RSS of panicd and gpsd over IDLE_SECONDS, and panicd's exec-to-ready time, on the release build
-## that `make deb` packages (the same .build tree).
+## that `make deb` packages (the same .build tree): first with no backend, then with two (the release controlroom
+## on loopback and an AIS-140 server in the script), each beside gpsd in the same window.
 IDLE_SECONDS ?= 60
 bench-idle: deps
 	@scripts/ensure-packages.sh gpsd
 	$(SWIFT) build $(SWIFT_RELEASE) --static-swift-stdlib --product panicd
-	scripts/idle-bench.py .build/release/panicd $(IDLE_SECONDS)
+	$(SWIFT) build $(SWIFT_RELEASE) --static-swift-stdlib --product controlroom
+	scripts/idle-bench.py .build/release/panicd $(IDLE_SECONDS) .build/release/controlroom
 
 ## Regenerates dist/panicd.order, the function order the release panicd is linked with, from a callgrind run of the
 ## idle daemon, then rounds of page faults under perf (scripts/panicd-order.sh; installs valgrind and linux-perf).

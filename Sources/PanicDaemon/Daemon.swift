@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import PanicConfig
 import PanicCore
 import PanicHardware
@@ -234,12 +236,21 @@ public struct Daemon: Sendable {
     /// process starts any thread, so the signals it blocks (`ShutdownSignals`) are blocked in every thread.
     public func runBlocking() throws {
         let signals = ShutdownSignals()
+        // NIO's blocking pool (an answer decoded off the loop, a command's signature checked, a backend's name looked
+        // up) needs one thread on a box, not one per core: each thread costs its stack and its malloc arena.
+        NIOSingletons.blockingPoolThreadCountSuggestion = 1
         let loop = DaemonLoop()
         let clock = loop.clock
-        try loop.runBlocking { try await run(clock: clock, signals: signals) }
+        let network = loop.eventLoopGroup
+        try loop.runBlocking { try await run(clock: clock, signals: signals, network: network) }
     }
 
-    func run(clock: some MonotonicClock, signals: ShutdownSignals) async throws {
+    /// Runs the box; `network` carries the backends' connections and the local sockets (the daemon's one loop:
+    /// no thread of its own wakes for them, docs/daemon.md → *Backends that sleep*).
+    func run(
+        clock: some MonotonicClock, signals: ShutdownSignals,
+        network: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws {
         let outboxDirectory = URL(fileURLWithPath: config.outboxPath).deletingLastPathComponent().path
         do {
             try FileManager.default.createDirectory(
@@ -257,6 +268,8 @@ public struct Daemon: Sendable {
         }
         let uplink = try Uplink(
             outbox: outbox, deviceID: deviceID, signingKey: key, backends: backends, clock: clock,
+            transport: { HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust, eventLoopGroup: network) },
+            receiver: { Uplink.standardReceiver($0, eventLoopGroup: network) },
             logger: logger.child("uplink"))
         let hardware = try openHardware(clock: clock)
         defer { hardware.inputs.close() }
@@ -304,11 +317,16 @@ public struct Daemon: Sendable {
                             uplinkLimit: longestTimeout * 2 + .seconds(10))),
                     .init(
                         service: StatusServer(
-                            path: config.statusSocket, board: statusBoard, clock: clock, logger: logger.child("status"))
+                            path: config.statusSocket, board: statusBoard, clock: clock, logger: logger.child("status"),
+                            network: network)
                     ),
                 ] + remoteService + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) }
                     + (hardware.simulated.map { lines in
-                        [.init(service: SimInputServer(path: simInputPath, lines: lines, logger: logger.child("sim")))]
+                        [
+                            .init(
+                                service: SimInputServer(
+                                    path: simInputPath, lines: lines, logger: logger.child("sim"), network: network))
+                        ]
                     } ?? []),
                 // SIGTERM and SIGINT come through ShutdownSignalService: ServiceLifecycle's own handling uses libdispatch.
                 logger: logger))

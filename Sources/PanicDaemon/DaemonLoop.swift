@@ -7,8 +7,9 @@ import Synchronization
 /// (a bare 1 Hz `Task.sleep` loop measured ~9 context switches a second here, a timerfd loop 1): an idle box would
 /// spend its battery waking threads. Every task of `panicd run` therefore runs on one NIO event loop — as its task
 /// executor — and sleeps on that loop's own timer, so a deadline costs one wake of one thread. Blocking work (a
-/// commit's fdatasync) runs on it too, one thing at a time, as the box's work already is; network I/O stays on
-/// NIO's shared threads. (`make bench-idle` measures it beside gpsd.)
+/// commit's fdatasync) runs on it too, one thing at a time, as the box's work already is, and so does the network
+/// I/O of the backends and the local sockets (``eventLoopGroup``): an answer wakes the thread that waits for it, no
+/// other. (`make bench-idle` measures it beside gpsd, with no backend and with two.)
 public final class DaemonLoop: TaskExecutor, Sendable {
     let group: MultiThreadedEventLoopGroup
     /// The loop every task runs on.
@@ -76,6 +77,10 @@ public final class DaemonLoop: TaskExecutor, Sendable {
         defer { try? group.syncShutdownGracefully() }
         return try promise.futureResult.wait()
     }
+
+    /// The loop as an event-loop group, for the daemon's network I/O (its backends' connections, its local sockets):
+    /// on the same thread as the tasks waiting on it, an answer wakes one thread once.
+    public var eventLoopGroup: any EventLoopGroup { loop }
 
     /// Stops the loop's thread (after `run` returned).
     public func shutdown() async throws { try await group.shutdownGracefully() }

@@ -12,7 +12,8 @@ enum LocalSocket {
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
     static func serve(
-        path: String, purpose: String, logger: Logger, onListening: () -> Void = {},
+        path: String, purpose: String, network: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger, onListening: () -> Void = {},
         _ handle: @escaping @Sendable (Connection) async -> Void
     ) async throws -> Bool {
         let server: NIOAsyncChannel<Connection, Never>
@@ -20,7 +21,7 @@ enum LocalSocket {
             try FileManager.default.createDirectory(
                 atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
                 withIntermediateDirectories: true)
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            server = try await ServerBootstrap(group: network)
                 .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try Connection(wrappingChannelSynchronously: channel)

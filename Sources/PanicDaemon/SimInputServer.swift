@@ -18,15 +18,22 @@ public struct SimInputServer: Service {
     /// Longest request line.
     static let maximumLine = 256
 
-    public init(path: String, lines: SimulatedInputLines, logger: Logger) {
+    /// Where the socket's connections live (the daemon's one loop).
+    let network: any EventLoopGroup
+
+    public init(
+        path: String, lines: SimulatedInputLines, logger: Logger,
+        network: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
         self.path = path
         self.lines = lines
         self.logger = logger
+        self.network = network
     }
 
     public func run() async throws {
         _ = try await LocalSocket.serve(
-            path: path, purpose: "the simulated board's input socket", logger: logger,
+            path: path, purpose: "the simulated board's input socket", network: network, logger: logger,
             onListening: { logger.info("simulated board: virtual buttons on \(path)") }
         ) { connection in await serve(connection) }
     }

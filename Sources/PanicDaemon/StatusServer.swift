@@ -14,17 +14,24 @@ public struct StatusServer: Service {
     let board: StatusBoard
     let clock: any MonotonicClock
     let logger: Logger
+    /// Where the socket's connections live (the daemon's one loop).
+    let network: any EventLoopGroup
 
-    public init(path: String, board: StatusBoard, clock: any MonotonicClock, logger: Logger) {
+    public init(
+        path: String, board: StatusBoard, clock: any MonotonicClock, logger: Logger,
+        network: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
         self.path = path
         self.board = board
         self.clock = clock
         self.logger = logger
+        self.network = network
     }
 
     public func run() async throws {
         let served = try await LocalSocket.serve(
-            path: path, purpose: "the status socket; panicd status will not reach this daemon", logger: logger,
+            path: path, purpose: "the status socket; panicd status will not reach this daemon", network: network,
+            logger: logger,
             onListening: { logger.info("serving status on \(path)") }
         ) { connection in await serve(connection) }
         if !served {

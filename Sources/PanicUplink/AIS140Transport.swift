@@ -24,6 +24,8 @@ public final class AIS140Transport: RecordTransport {
 
     private let host: String
     private let port: Int
+    /// Where the session's connection lives (the daemon's one loop: see ``init(url:options:trust:eventLoopGroup:)``).
+    private let group: any EventLoopGroup
     private let options: AIS140Options
     private let tls: NIOSSLContext?
     private let setupError: String?
@@ -51,9 +53,15 @@ public final class AIS140Transport: RecordTransport {
         current.withLock { $0 }?.close(promise: nil)
     }
 
-    /// A transport to `url` (`tcp://host:port` or `tls://host:port`).
-    public init(url: String, options: AIS140Options, trust: TrustRoots) {
+    /// A transport to `url` (`tcp://host:port` or `tls://host:port`), its session on `eventLoopGroup`. The daemon
+    /// passes its one loop, so the kept session, its deadlines and its heartbeats wake no other thread; a host name
+    /// is resolved on NIO's blocking pool, never through libdispatch (``ThreadPoolResolver``).
+    public init(
+        url: String, options: AIS140Options, trust: TrustRoots,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
         self.options = options
+        group = eventLoopGroup
         let parsed = URL(string: url)
         host = parsed?.host ?? ""
         port = parsed?.port ?? 0
@@ -325,21 +333,18 @@ public final class AIS140Transport: RecordTransport {
         _ request: Request, login: Bool, answers: inout NIOAsyncChannelInboundStream<String>.AsyncIterator,
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel
     ) async -> Outcome {
-        let deadline = request.deadline
-        return await withTaskGroup(of: Bool.self) { group in
-            // The deadline: true when it passed (and closed the connection), false when the exchange ended first.
-            group.addTask {
-                do { try await Task.sleep(until: deadline, tolerance: nil, clock: .continuous) } catch { return false }
-                channel.close(promise: nil)
-                return true
-            }
-            let outcome = await exchangeUnbounded(request, login: login, answers: &answers, outbound: outbound)
-            group.cancelAll()
-            var expired = false
-            for await passed in group { expired = expired || passed }
-            if expired { return .failed("AIS-140 server \(server): no answer within \(request.timeout)") }
-            return outcome
+        // The deadline is a timer of the connection's own loop (not `Task.sleep`, whose timer is libdispatch's):
+        // when it passes it closes the connection under the reader.
+        let expired = DeadlineFlag()
+        let left = request.deadline - .now
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(max(left, .zero).nanosecondsClamped))) {
+            expired.set()
+            channel.close(promise: nil)
         }
+        let outcome = await exchangeUnbounded(request, login: login, answers: &answers, outbound: outbound)
+        timer.cancel()
+        if expired.isSet { return .failed("AIS-140 server \(server): no answer within \(request.timeout)") }
+        return outcome
     }
 
     private func exchangeUnbounded(
@@ -397,21 +402,35 @@ public final class AIS140Transport: RecordTransport {
         let left = deadline - .now
         guard left > .zero else { throw UplinkTransportError(description: "AIS-140 server \(server): no time left") }
         let connectTimeout = min(left, .seconds(5))
-        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.nanoseconds(Int64(connectTimeout.nanosecondsClamped)))
-            .connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        let name = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls, serverHostname: name))
-                    }
+        let initialize: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<String, ByteBuffer>> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                if let tls {
+                    let name = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(AIS140AnswerDecoder(maximum: AIS140Transport.maximumAnswer)))
-                    return try NIOAsyncChannel<String, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        NIOSSLClientHandler(context: tls, serverHostname: name))
                 }
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(AIS140AnswerDecoder(maximum: AIS140Transport.maximumAnswer)))
+                return try NIOAsyncChannel<String, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
+        }
+        let loop = group.next()
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(.nanoseconds(Int64(connectTimeout.nanosecondsClamped)))
+        // An address needs no lookup; a name is looked up on NIO's blocking pool, not on a dispatch queue.
+        if let address = try? SocketAddress(ipAddress: host, port: port) {
+            return try await bootstrap.connect(to: address, channelInitializer: initialize)
+        }
+        return try await bootstrap.resolver(ThreadPoolResolver(loop: loop))
+            .connect(host: host, port: port, channelInitializer: initialize)
     }
+}
+
+/// Whether an exchange's deadline passed (set by its timer on the connection's loop, read by the exchange).
+private final class DeadlineFlag: Sendable {
+    private let passed = Mutex(false)
+    func set() { passed.withLock { $0 = true } }
+    var isSet: Bool { passed.withLock { $0 } }
 }
 
 /// Why a server's answer could not be read.

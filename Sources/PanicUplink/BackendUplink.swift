@@ -87,7 +87,10 @@ final class BackendUplink: Sendable {
             var machine = DeliveryStateMachine(
                 now: clock.now, alertPolicy: configuration.alertPolicy, routinePolicy: configuration.routinePolicy,
                 pollInterval: keepAlive ?? configuration.pollInterval, seed: seed)
-            var timer: MonotonicInstant?
+            // One sleep, always for the machine's next deadline: a deadline that moves cancels it, so nothing wakes
+            // the box before something is due.
+            let timer = BackendTimer(clock: clock) { self.post(.timer) }
+            defer { timer.stop() }
 
             func perform(_ actions: [DeliveryStateMachine.Action]) {
                 for action in actions {
@@ -99,13 +102,7 @@ final class BackendUplink: Sendable {
                     }
                 }
                 let deadline = machine.nextDeadline
-                if let deadline, deadline != timer {
-                    timer = deadline
-                    group.addTask {
-                        do { try await self.clock.sleep(until: deadline, tolerance: nil) } catch { return }
-                        self.post(.timer)
-                    }
-                }
+                timer.set(deadline)
                 if machine.isQuiet { eventSink.yield(.idle(backend: name, until: deadline)) }
             }
 
@@ -119,9 +116,7 @@ final class BackendUplink: Sendable {
                 case .finished(let lane, let outcome):
                     perform(machine.setPollNeeded(pollNeeded(desk.hasOpenAlerts), now: now))
                     perform(machine.finished(lane, outcome, now: now))
-                case .timer:
-                    if let deadline = timer, deadline <= now { timer = nil }
-                    perform(machine.tick(now: now))
+                case .timer: perform(machine.tick(now: now))
                 }
                 busy.withLock { $0 -= 1 }
             }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOPosix
 import NIOSSL
 import PanicCore
 
@@ -12,9 +13,13 @@ public final class OsmAndTransport: RecordTransport {
     private let url: String
     private let options: OsmAndOptions
 
-    /// A transport posting to `url` (Traccar's OsmAnd port, e.g. `http://traccar:5055/`).
-    public init(url: String, options: OsmAndOptions, trust: TrustRoots, connectTimeout: Duration = .seconds(5)) {
-        client = HTTPClient.uplink(trust: trust, connectTimeout: connectTimeout)
+    /// A transport posting to `url` (Traccar's OsmAnd port, e.g. `http://traccar:5055/`), its connections on
+    /// `eventLoopGroup`.
+    public init(
+        url: String, options: OsmAndOptions, trust: TrustRoots, connectTimeout: Duration = .seconds(5),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        client = HTTPClient.uplink(trust: trust, connectTimeout: connectTimeout, eventLoopGroup: eventLoopGroup)
         self.url = url
         self.options = options
     }
@@ -36,11 +41,10 @@ public final class OsmAndTransport: RecordTransport {
     public func deliver(_ records: [OutgoingRecord], timeout: Duration) async -> ReceiverReport {
         for (index, outgoing) in records.enumerated() {
             guard let target = requestURL(for: outgoing) else { continue }
-            var request = HTTPClientRequest(url: target)
-            request.method = .POST
             do {
-                let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanosecondsClamped))
-                _ = try await response.body.collect(upTo: 64 << 10)
+                let request = try HTTPClient.Request(url: target, method: .POST)
+                let response = try await HTTPClient.answer(
+                    to: request, maxBodySize: 64 << 10, timeout: timeout, on: client)
                 guard response.status == .ok else {
                     return ReceiverReport(
                         acknowledged: index, failure: "HTTP \(response.status.code) from OsmAnd server \(url)")

@@ -123,21 +123,3 @@ extension StoredRecord {
         return try? JSONDecoder().decode(Record.self, from: payload)
     }
 }
-
-/// Runs `body` with a deadline of `timeout`; throws `UplinkTransportError` when it is passed.
-func withDeadline<T: Sendable>(
-    _ timeout: Duration, what: String, _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw UplinkTransportError(description: "\(what): no answer within \(timeout)")
-        }
-        return value
-    }
-}

@@ -15,14 +15,36 @@ public enum TrustRoots: Sendable, Hashable {
 
 extension HTTPClient {
     /// The client every HTTP(S) backend gets: its own connection pool, the backend's trust roots, a connect
-    /// deadline, HTTP/1.1.
-    static func uplink(trust: TrustRoots, connectTimeout: Duration) -> HTTPClient {
+    /// deadline, HTTP/1.1, its connections on `eventLoopGroup` (the daemon's one loop: no thread of its own, so an
+    /// idle pool wakes nothing; docs/daemon.md → *Backends that sleep*).
+    static func uplink(
+        trust: TrustRoots, connectTimeout: Duration, eventLoopGroup: any EventLoopGroup
+    ) -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         if case .caFile(let path) = trust { tls.trustRoots = .file(path) }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout.connect = .nanoseconds(connectTimeout.nanosecondsClamped)
         configuration.httpVersion = .http1Only
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        return HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
+    }
+}
+
+extension HTTPClient {
+    /// `request`'s answer, its body at most `maxBodySize` bytes, within `timeout`. AsyncHTTPClient's
+    /// `EventLoopFuture` API, not its `async` one: that one registers every request through unstructured `Task`s on
+    /// the global executor, whose first use starts libdispatch and its worker-pool monitor, a wakeup every second
+    /// for the rest of the daemon's life (docs/daemon.md → *Backends that sleep*).
+    static func answer(
+        to request: HTTPClient.Request, maxBodySize: Int, timeout: Duration, on client: HTTPClient
+    ) async throws -> HTTPClient.Response {
+        let task = client.execute(
+            request: request, delegate: ResponseAccumulator(request: request, maxBodySize: maxBodySize),
+            deadline: .now() + .nanoseconds(timeout.nanosecondsClamped))
+        return try await withTaskCancellationHandler {
+            try await task.futureResult.get()
+        } onCancel: {
+            task.cancel()
+        }
     }
 }
 
@@ -56,27 +78,31 @@ public final class HTTPUplinkTransport: UplinkTransport {
     private let client: HTTPClient
     private let endpoint: String
 
-    /// A transport posting to `baseURL` + `/v1/records`.
-    public init(baseURL: String, trust: TrustRoots, connectTimeout: Duration = .seconds(5)) {
-        client = HTTPClient.uplink(trust: trust, connectTimeout: connectTimeout)
+    /// A transport posting to `baseURL` + `/v1/records`, its connections on `eventLoopGroup`.
+    public init(
+        baseURL: String, trust: TrustRoots, connectTimeout: Duration = .seconds(5),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        client = HTTPClient.uplink(trust: trust, connectTimeout: connectTimeout, eventLoopGroup: eventLoopGroup)
         endpoint = baseURL.hasSuffix("/") ? baseURL + "v1/records" : baseURL + "/v1/records"
     }
 
     public func send(_ batch: RecordBatch, timeout: Duration) async throws -> RecordBatchResponse {
-        var request = HTTPClientRequest(url: endpoint)
-        request.method = .POST
+        var request = try HTTPClient.Request(url: endpoint, method: .POST)
         request.headers.add(name: "Content-Type", value: "application/json")
-        let body = try JSONEncoder().encode(batch)
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanosecondsClamped))
+        request.body = .bytes(try JSONEncoder().encode(batch))
         // An answer is a few kilobytes (`RecordBatchResponse.maximumBytes`): a longer one is refused unread, before
         // any of it is decoded or checked, so a hostile server cannot make the box parse megabytes.
         let limit = RecordBatchResponse.maximumBytes
-        let bytes: ByteBuffer
-        do { bytes = try await response.body.collect(upTo: limit) } catch is NIOTooManyBytesError {
+        let response: HTTPClient.Response
+        do {
+            response = try await HTTPClient.answer(
+                to: request, maxBodySize: limit, timeout: timeout, on: client)
+        } catch is ResponseAccumulator.ResponseTooBigError {
             throw UplinkTransportError(
                 description: "answer from \(endpoint) is longer than the \(limit) bytes an answer may be")
         }
+        let bytes = response.body ?? ByteBuffer()
         guard response.status == .ok else {
             // The control room names the problem in `error` (a refused batch says why); keep it for the log.
             struct Refusal: Decodable { var error: String }

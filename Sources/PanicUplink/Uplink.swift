@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import PanicCore
 import PanicSigning
 import PanicStore
@@ -163,11 +165,22 @@ public final class Uplink: Sendable {
 
     /// The transport for a backend of another protocol than PanicBridge's, from its `wire`.
     @Sendable public static func standardReceiver(_ configuration: BackendConfiguration) -> (any RecordTransport)? {
+        standardReceiver(configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    }
+
+    /// The transport for a backend of another protocol than PanicBridge's, from its `wire`, its connections on
+    /// `eventLoopGroup` (the daemon passes its one loop).
+    public static func standardReceiver(
+        _ configuration: BackendConfiguration, eventLoopGroup: any EventLoopGroup
+    ) -> (any RecordTransport)? {
         switch configuration.wire {
         case .panicBridge: nil
         case .ais140(let options):
-            AIS140Transport(url: configuration.url, options: options, trust: configuration.trust)
-        case .osmAnd(let options): OsmAndTransport(url: configuration.url, options: options, trust: configuration.trust)
+            AIS140Transport(
+                url: configuration.url, options: options, trust: configuration.trust, eventLoopGroup: eventLoopGroup)
+        case .osmAnd(let options):
+            OsmAndTransport(
+                url: configuration.url, options: options, trust: configuration.trust, eventLoopGroup: eventLoopGroup)
         }
     }
 
