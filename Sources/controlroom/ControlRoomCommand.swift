@@ -15,7 +15,9 @@ struct ControlRoomCommand: AsyncParsableCommand {
         commandName: "controlroom",
         abstract: "The PanicBridge reference control room: receives signed records, shows alerts to operators.",
         version: PanicBridgeVersion.current,
-        subcommands: [Serve.self, Keygen.self, Identity.self, Devices.self, Users.self, ConfigCommand.self, Evidence.self])
+        subcommands: [
+            Serve.self, Keygen.self, Identity.self, Devices.self, Users.self, ConfigCommand.self, Evidence.self,
+        ])
 }
 
 struct DatabaseOption: ParsableArguments {
