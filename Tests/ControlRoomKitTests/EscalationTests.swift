@@ -325,17 +325,7 @@ struct WebhookSink: Sendable {
                 return Response(status: status)
             }
         }
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { portSink.yield($0.localAddress?.port ?? 0) }, logger: StoreKind.quiet)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            try await body(WebhookSink(base: "http://127.0.0.1:\(port)", requests: requests))
-            group.cancelAll()
-        }
+        try await withLoopbackApp(router) { base in try await body(WebhookSink(base: base, requests: requests)) }
     }
 
     static func bytes(hex: String) -> [UInt8]? {

@@ -102,22 +102,6 @@ struct LocalTSA: Sendable {
                 status: .ok, headers: [.contentType: "application/timestamp-reply"],
                 body: .init(byteBuffer: ByteBuffer(bytes: answer)))
         }
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { portSink.yield($0.localAddress?.port ?? 0) }, logger: StoreKind.quiet)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            do {
-                let result = try await body("http://127.0.0.1:\(port)/tsa")
-                group.cancelAll()
-                return result
-            } catch {
-                group.cancelAll()
-                throw error
-            }
-        }
+        return try await withLoopbackApp(router) { base in try await body(base + "/tsa") }
     }
 }
