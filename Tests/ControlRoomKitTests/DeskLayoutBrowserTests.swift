@@ -148,10 +148,7 @@ extension OperatorPageBrowserTests {
             let browser = try DevTools()
             defer { browser.close() }
             let page = try await browser.newPage(server.base + "/login")
-            try await page.waitFor("document.getElementById('submit')")
-            try await page.type("#name", "asha")
-            try await page.type("#password", "correct horse asha")
-            try await page.click("#submit")
+            try await page.logIn("asha", "correct horse asha")
             try await page.waitFor("location.pathname === '/' && document.getElementById('health').rows.length === 1")
             let column = try await page.evaluate(
                 "[...document.querySelectorAll('#health')[0].closest('table').tHead.rows[0].cells].findIndex((c) => c.textContent === 'Faults')"
@@ -177,10 +174,7 @@ extension OperatorPageBrowserTests {
             let browser = try DevTools()
             defer { browser.close() }
             let page = try await browser.newPage(server.base + "/login")
-            try await page.waitFor("document.getElementById('submit')")
-            try await page.type("#name", "asha")
-            try await page.type("#password", "correct horse asha")
-            try await page.click("#submit")
+            try await page.logIn("asha", "correct horse asha")
             try await page.waitFor("location.pathname === '/' && window.desk && desk.pushes > 0")
             #expect(try await page.evaluate("desk.soundOn") == "false")
             try await page.clickInViewport("#sound")

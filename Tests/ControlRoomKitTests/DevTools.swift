@@ -289,6 +289,14 @@ final class DevTools: Sendable {
             try await call("Input.dispatchKeyEvent", event.merging(["type": "keyUp"]) { $1 })
         }
 
+        /// Logs in on the login form the page shows: waits for it, types the name and password, clicks Log in.
+        func logIn(_ name: String, _ password: String) async throws {
+            try await waitFor("document.getElementById('submit')")
+            try await type("#name", name)
+            try await type("#password", password)
+            try await click("#submit")
+        }
+
         /// Focuses `selector` and types `text` as keyboard input.
         func type(_ selector: String, _ text: String) async throws {
             _ = try await evaluate("document.querySelector(\(Self.quoted(selector))).focus()")

@@ -24,9 +24,7 @@ struct OperatorPageBrowserTests {
 
             // Not logged in: the page sends the browser to the login form. Log in by typing and clicking.
             try await page.waitFor("location.pathname === '/login' && document.getElementById('submit')")
-            try await page.type("#name", "asha")
-            try await page.type("#password", "correct horse asha")
-            try await page.click("#submit")
+            try await page.logIn("asha", "correct horse asha")
             try await page.waitFor("location.pathname === '/' && window.desk && desk.pushes > 0")
             #expect(try await page.evaluate("document.getElementById('who').textContent") == #""asha (operator)""#)
 
@@ -163,10 +161,7 @@ struct OperatorPageBrowserTests {
                     "source":
                         "window.__violations = []; document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
                 ])
-            try await page.waitFor("document.getElementById('submit')")
-            try await page.type("#name", "asha")
-            try await page.type("#password", "correct horse asha")
-            try await page.click("#submit")
+            try await page.logIn("asha", "correct horse asha")
             try await page.waitFor("location.pathname === '/' && window.desk && desk.pushes > 0")
             let row = "document.querySelector('tr[data-alert=\"\(press.id)\"]')"
             try await page.waitFor("\(row) && desk.markerPosition('\(press.id)') && desk.responderMarkers.size === 1")
