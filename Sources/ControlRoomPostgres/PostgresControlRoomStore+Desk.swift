@@ -343,6 +343,10 @@ extension PostgresControlRoomStore {
         }
     }
 
+    public func evidenceLeaves() async throws -> [String] {
+        try await query("SELECT leaf FROM evidence_log ORDER BY idx").map { try $0.decode(String.self) }
+    }
+
     public func keepCheckpoint(size: Int, note: String, now: RecordTime) async throws -> String {
         let (size, time) = (Int64(size), now.epochMilliseconds)
         _ = try await query(

@@ -809,6 +809,16 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
+    public func evidenceLeaves() throws -> [String] {
+        try state.withLock { state in
+            let query = try state.statement("SELECT leaf FROM evidence_log ORDER BY idx")
+            defer { query.reset() }
+            var leaves: [String] = []
+            while try query.step() { leaves.append(query.text(0)) }
+            return leaves
+        }
+    }
+
     public func keepCheckpoint(size: Int, note: String, now: RecordTime) throws -> String {
         try state.withLock { state in
             try state.connection.transaction {
