@@ -186,6 +186,51 @@ struct EvidenceTests {
         }
     }
 
+    @Test(
+        "the box's make, model and serial / IMEI: set by an admin on the desk (checked, audited), on the certificate and in device.json",
+        arguments: StoreKind.all)
+    func deviceIdentity(_ store: StoreKind) async throws {
+        try await DeskServer.with(store: store) { server in
+            let (bus, alert, _) = try await Self.scenario(server)
+            try await server.room.addUser(name: "root", role: .admin, password: "correct horse root", cost: 4)
+            let root = try await server.login("root", "correct horse root")
+            let route = "/v1/devices/\(bus.id)/metadata"
+            for (body, problem) in [
+                (#"{"serial":"<script>"}"#, "serial '<script>' may hold at most 64 letters, digits and - / ."),
+                (#"{"serial":"\#(String(repeating: "1", count: 65))"}"#, "at most 64"),
+                (#"{"make":"\#(String(repeating: "x", count: 201))"}"#, "make is longer than 200 characters"),
+                (#"{"model":"PB\n2"}"#, "model may not contain control characters"),
+            ] {
+                let refused = try await server.call("POST", route, headers: DeskServer.change(root), body: body)
+                #expect(refused.status == 400 && refused.body.contains(problem), "\(body): \(refused.body)")
+            }
+            let edited = try await server.call(
+                "POST", route, headers: DeskServer.change(root),
+                body: #"{"make":"Acme Safety","model":"PB-2","serial":"356938035643809"}"#)
+            #expect(edited.status == 200, "\(edited.body)")
+            let stored = try #require(try await server.room.metadata(device: bus.id))
+            #expect(stored.make == "Acme Safety" && stored.model == "PB-2" && stored.serial == "356938035643809")
+            #expect(stored.name == "Bus 534" && stored.registration == "DL 1PC 4521", "other fields kept")
+            let edits = try await server.room.audit(device: bus.id, alert: nil).filter { $0.action == .metadataEdit }
+            #expect(
+                edits.contains { $0.reason.contains(#"serial "" → "356938035643809""#) && $0.user == "root" },
+                "\(edits.map(\.reason))")
+
+            let bundle = try await server.room.exportEvidence(alert: alert, by: .console)
+            let certificate = String(decoding: try #require(bundle.attachments["certificate.html"]), as: UTF8.self)
+            #expect(certificate.contains("<tr><th>Make</th><td>Acme Safety</td></tr>"))
+            #expect(certificate.contains("<tr><th>Model</th><td>PB-2</td></tr>"))
+            #expect(certificate.contains("<tr><th>Serial number / IMEI</th><td>356938035643809</td></tr>"))
+            let device = String(decoding: try #require(bundle.files["device.json"]), as: UTF8.self)
+            #expect(device.contains("356938035643809") && device.contains("Acme Safety"), "\(device)")
+            let directory = Fixture.scratch()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try bundle.write(to: directory + "/bundle")
+            let checked = try Self.verify(directory + "/bundle")
+            #expect(checked.status == 0, "\(checked.output)")
+        }
+    }
+
     /// One tampered copy: what was done, and the line the verifier must print.
     struct Tamper: Sendable, CustomTestStringConvertible {
         var name: String
