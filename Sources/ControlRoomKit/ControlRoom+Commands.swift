@@ -45,9 +45,11 @@ extension ControlRoom {
     public func clear(
         device: String, alert: String, by account: DeskAccount? = nil, reason: String = ""
     ) async throws -> AlertView {
-        try await act(
+        let view = try await act(
             .clear, device: device, alert: alert, allowed: [.open, .acknowledged], newState: .cleared,
             audit: account.map { (.clear, $0, reason) })
+        await logClosedAlert(device: device, alert: alert)
+        return view
     }
 
     private func act(

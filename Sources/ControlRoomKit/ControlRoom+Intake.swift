@@ -74,6 +74,12 @@ extension ControlRoom {
         if claim != nil && !answer.authenticated {
             authentication = BatchAuthentication(verified: false, refusal: .replayed, serverTime: now)
         }
+        // An alert the box cleared in this batch closes: it enters the evidence log (as an operator's clear does).
+        for item in genuine {
+            if case .cleared(let alert, _) = item.record.body {
+                await logClosedAlert(device: item.record.device, alert: alert)
+            }
+        }
         for finding in answer.findings {
             if finding.name == Self.outboxLostFinding {
                 logger.error(

@@ -227,8 +227,8 @@ extension PostgresControlRoomStore {
                 "INSERT INTO device_meta(device) VALUES(\(device)) ON CONFLICT DO NOTHING", logger: logger)
             let rows = try await connection.query(
                 """
-                SELECT name, registration, route, phone, responder FROM device_meta WHERE device = \(device)
-                FOR UPDATE
+                SELECT name, registration, route, phone, responder, make, model, serial FROM device_meta
+                WHERE device = \(device) FOR UPDATE
                 """, logger: logger
             ).collect()
             let current = try rows.first.map(Self.metadata) ?? DeviceMetadata()
@@ -236,7 +236,8 @@ extension PostgresControlRoomStore {
             try await connection.query(
                 """
                 UPDATE device_meta SET name = \(metadata.name), registration = \(metadata.registration),
-                    route = \(metadata.route), phone = \(metadata.phone), responder = \(metadata.responder)
+                    route = \(metadata.route), phone = \(metadata.phone), responder = \(metadata.responder),
+                    make = \(metadata.make), model = \(metadata.model), serial = \(metadata.serial)
                 WHERE device = \(device)
                 """, logger: logger)
             return metadata
@@ -244,23 +245,32 @@ extension PostgresControlRoomStore {
     }
 
     static func metadata(_ row: PostgresRow) throws -> DeviceMetadata {
-        let (name, registration, route, phone, responder) = try row.decode((String, String, String, String, Bool).self)
-        return DeviceMetadata(name: name, registration: registration, route: route, phone: phone, responder: responder)
+        let (name, registration, route, phone, responder, make, model, serial) = try row.decode(
+            (String, String, String, String, Bool, String, String, String).self)
+        return DeviceMetadata(
+            name: name, registration: registration, route: route, phone: phone, responder: responder, make: make,
+            model: model, serial: serial)
     }
 
     public func metadata(device: String) async throws -> DeviceMetadata? {
         try await query(
-            "SELECT name, registration, route, phone, responder FROM device_meta WHERE device = \(device)"
+            """
+            SELECT name, registration, route, phone, responder, make, model, serial FROM device_meta
+            WHERE device = \(device)
+            """
         ).first.map(Self.metadata)
     }
 
     public func allMetadata() async throws -> [String: DeviceMetadata] {
         var result: [String: DeviceMetadata] = [:]
-        for row in try await query("SELECT device, name, registration, route, phone, responder FROM device_meta") {
-            let (device, name, registration, route, phone, responder) = try row.decode(
-                (String, String, String, String, String, Bool).self)
+        for row in try await query(
+            "SELECT device, name, registration, route, phone, responder, make, model, serial FROM device_meta")
+        {
+            let (device, name, registration, route, phone, responder, make, model, serial) = try row.decode(
+                (String, String, String, String, String, Bool, String, String, String).self)
             result[device] = DeviceMetadata(
-                name: name, registration: registration, route: route, phone: phone, responder: responder)
+                name: name, registration: registration, route: route, phone: phone, responder: responder, make: make,
+                model: model, serial: serial)
         }
         return result
     }
@@ -341,6 +351,10 @@ extension PostgresControlRoomStore {
             }
             return (leaves, leaves.firstIndex(of: leaf) ?? leaves.count - 1)
         }
+    }
+
+    public func evidenceLeaves() async throws -> [String] {
+        try await query("SELECT leaf FROM evidence_log ORDER BY idx").map { try $0.decode(String.self) }
     }
 
     public func keepCheckpoint(size: Int, note: String, now: RecordTime) async throws -> String {

@@ -169,6 +169,14 @@ extension PostgresControlRoomStore {
                 """,
                 "CREATE TRIGGER evidence_log_no_truncate BEFORE TRUNCATE ON evidence_log EXECUTE FUNCTION evidence_refuse()",
             ]),
+        PostgresMigration(
+            version: 6, summary: "device make, model and serial / IMEI (the §63 certificate)",
+            statements: [
+                """
+                ALTER TABLE device_meta ADD COLUMN make TEXT NOT NULL DEFAULT '',
+                    ADD COLUMN model TEXT NOT NULL DEFAULT '', ADD COLUMN serial TEXT NOT NULL DEFAULT ''
+                """
+            ]),
     ]
 
     /// Brings the schema up to date, each step in its own transaction; concurrent instances wait on one advisory

@@ -166,7 +166,9 @@ struct Devices: AsyncParsableCommand {
 
     struct Edit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Sets a device's name, registration, route or booth, phone, and whether it is a responder.")
+            abstract:
+                "Sets a device's name, registration, route or booth, phone, responder flag, make, model, serial / IMEI."
+        )
         @OptionGroup var options: DatabaseOption
         @Option(name: .long, help: "The device id.")
         var id: String
@@ -175,12 +177,15 @@ struct Devices: AsyncParsableCommand {
         func run() async throws {
             let id = id
             guard let edit = metadata.edit else {
-                throw ValidationError("nothing to change: give --name, --registration, --route, --phone or --responder")
+                throw ValidationError(
+                    "nothing to change: give --name, --registration, --route, --phone, --responder, --make, --model or --serial"
+                )
             }
             let result = try await options.withRoom { try await $0.editDevice(id: id, edit) }
             print(
                 "\(id)\tname=\(result.name)\tregistration=\(result.registration)\troute=\(result.route)"
-                    + "\tphone=\(result.phone)\tresponder=\(result.responder)")
+                    + "\tphone=\(result.phone)\tresponder=\(result.responder)\tmake=\(result.make)"
+                    + "\tmodel=\(result.model)\tserial=\(result.serial)")
         }
     }
 

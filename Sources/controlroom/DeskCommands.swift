@@ -130,10 +130,17 @@ struct MetadataOptions: ParsableArguments {
     var phone: String?
     @Option(name: .long, help: "Whether the device rides with a responder that can be dispatched (true/false).")
     var responder: Bool?
+    @Option(name: .long, help: "The box's maker (the §63 certificate names it).")
+    var make: String?
+    @Option(name: .long, help: "The box's model.")
+    var model: String?
+    @Option(name: .long, help: "The box's serial number or IMEI (letters, digits, - / .; at most 64).")
+    var serial: String?
 
     var edit: DeviceMetadataEdit? {
         let edit = DeviceMetadataEdit(
-            name: name, registration: registration, route: route, phone: phone, responder: responder)
+            name: name, registration: registration, route: route, phone: phone, responder: responder, make: make,
+            model: model, serial: serial)
         return edit == DeviceMetadataEdit() ? nil : edit
     }
 }

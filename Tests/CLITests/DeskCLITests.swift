@@ -77,12 +77,16 @@ extension CLISuite {
             #expect(added.status == 0, "\(added.stderr)")
             let edited = try controlroom.run([
                 "devices", "edit", "--db", db, "--id", "pb-1", "--route", "534", "--phone", "+91 98100 00000",
-                "--responder", "true",
+                "--responder", "true", "--make", "Acme Safety", "--model", "PB-2", "--serial", "356938035643809",
             ])
             #expect(
                 edited.stdout
-                    == "pb-1\tname=Bus 534\tregistration=DL 1PC 4521\troute=534\tphone=+91 98100 00000\tresponder=true\n",
+                    == "pb-1\tname=Bus 534\tregistration=DL 1PC 4521\troute=534\tphone=+91 98100 00000\tresponder=true"
+                    + "\tmake=Acme Safety\tmodel=PB-2\tserial=356938035643809\n",
                 "\(edited.stdout)\(edited.stderr)")
+            let badSerial = try controlroom.run(["devices", "edit", "--db", db, "--id", "pb-1", "--serial", "35 69;"])
+            #expect(
+                badSerial.status != 0 && badSerial.stderr.contains("serial '35 69;' may hold"), "\(badSerial.stderr)")
             let unknown = try controlroom.run(["devices", "edit", "--db", db, "--id", "pb-9", "--name", "x"])
             #expect(unknown.stderr.contains("no device 'pb-9'"), "\(unknown.stderr)")
             let nothing = try controlroom.run(["devices", "edit", "--db", db, "--id", "pb-1"])

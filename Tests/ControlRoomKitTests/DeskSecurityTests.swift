@@ -248,12 +248,14 @@ struct DeskSecurityTests {
         let secret = try #require(
             try await ControlRoom(path: path, key: nil, logger: StoreKind.quiet).addUser(
                 name: "bot", role: .operator, password: "automation password", token: true, cost: 4))
-        // Back to schema step 4, with the token where step 4 kept it: in users.token_hash.
+        // Back to schema step 4, with the token where step 4 kept it: in users.token_hash (and without step 7's
+        // device columns).
         let connection = try SQLiteConnection(path: path)
         try connection.execute(
             """
             UPDATE users SET token_hash = (SELECT hash FROM api_tokens WHERE user = 'bot');
-            DROP TABLE api_tokens; PRAGMA user_version = 4;
+            DROP TABLE api_tokens; ALTER TABLE device_meta DROP COLUMN make; ALTER TABLE device_meta DROP COLUMN model;
+            ALTER TABLE device_meta DROP COLUMN serial; PRAGMA user_version = 4;
             """)
         let room = try ControlRoom(path: path, key: nil, logger: StoreKind.quiet)
         #expect(try await room.account(token: secret)?.name == "bot")

@@ -85,7 +85,9 @@ struct EvidenceTests {
             // The control room's key pinned from an independent source: the right one passes, another fails.
             let kid = try #require(server.room.identity?.thumbprint)
             let pinned = try Self.verify(directory + "/bundle.tar", ["--controlroom-key", kid])
-            #expect(pinned.status == 0 && pinned.output.contains("OK   controlroom-key: thumbprint \(kid) (pinned)"))
+            #expect(
+                pinned.status == 0 && pinned.output.contains("OK   controlroom-key: thumbprint \(kid) (pinned)"),
+                "\(pinned.output)")
             let wrong = try Self.verify(directory + "/bundle.tar", ["--controlroom-key", "someone-elses-key"])
             #expect(wrong.status == 1, "\(wrong.output)")
             #expect(
@@ -121,18 +123,111 @@ struct EvidenceTests {
             }
             // The cleared alert's bundle is unchanged (its leaf 0); an open alert's window runs to the newest record,
             // so later[1]'s bundle has grown (a new leaf, 5) while later[3]'s, exported last, has not (leaf 4).
-            for (alertID, leaf, size) in [(alert, 0, 5), (later[1], 5, 6), (later[3], 4, 6)] {
+            // The cleared alert keeps the leaf logged when the box's `cleared` record came in (leaf 1, after the
+            // operator's clear at leaf 0) and the checkpoint of size 2 signed then; the open alerts are logged at
+            // export (leaves 2-5), and later[1]'s grown bundle is a new leaf (6) while later[3]'s is not.
+            for (alertID, leaf, size) in [(alert, 1, 2), (later[1], 6, 7), (later[3], 5, 7)] {
                 let path = directory + "/log-\(leaf).tar"
                 try await server.room.exportEvidence(alert: alertID, by: .console).write(to: path)
                 let checked = try Self.verify(path)
                 #expect(checked.status == 0, "\(checked.output)")
+                let what =
+                    alertID == alert
+                    ? "the alert, logged when it closed (chain up to seq 4),"
+                    : "this manifest (logged at export: the alert was still open)"
                 #expect(
-                    checked.output.contains(
-                        "OK   inclusion: this manifest is leaf \(leaf) of \(size) in the signed log"),
+                    checked.output.contains("OK   inclusion: \(what) is leaf \(leaf) of \(size) in the signed log"),
                     "\(checked.output)")
             }
             let records = String(decoding: try #require(bundle.files["records.jws"]), as: UTF8.self)
             #expect(records.split(separator: "\n").count == 3, "seq 1, 3 (the press) and 4 (the clear)")
+        }
+    }
+
+    @Test(
+        "an alert enters the evidence log when it closes, before any export; the export proves against that checkpoint",
+        arguments: StoreKind.all)
+    func loggedAtClose(_ store: StoreKind) async throws {
+        try await DeskServer.with(store: store) { server in
+            let (bus, alert, _) = try await Self.scenario(server)
+            // No export yet: the operator's clear logged the chain up to the press (seq 3), the box's `cleared`
+            // record the chain up to it (seq 4).
+            #expect(
+                try await server.room.audit(device: bus.id, alert: alert).allSatisfy { $0.action != .evidenceExport })
+            let logged = try await server.room.evidenceLog()
+            #expect(logged.count == 2, "\(logged)")
+            for (leaf, seq) in zip(logged, [3, 4]) {
+                #expect(leaf.hasPrefix("panicbridge-alert/1 \(bus.id) \(alert) \(seq) "), "\(leaf)")
+            }
+            // Other alerts' exports grow the log after the close.
+            for _ in 0..<3 {
+                let press = try bus.next(.emergency(input: "panic"))
+                try await server.send(bus, [press.envelope])
+                _ = try await server.room.exportEvidence(alert: press.id, by: .console)
+            }
+            #expect(try await server.room.evidenceLog().count == 5)
+            let bundle = try await server.room.exportEvidence(alert: alert, by: .console)
+            #expect(try await server.room.evidenceLog().count == 5, "the export of a closed alert logs nothing new")
+            let inclusion = try JSONDecoder().decode(
+                EvidenceInclusion.self, from: try #require(bundle.attachments["inclusion.json"]))
+            #expect(inclusion.logged == .close)
+            #expect(inclusion.leaf == logged[1] && inclusion.leafIndex == 1 && inclusion.treeSize == 2)
+            let checkpoint = String(decoding: try #require(bundle.attachments["checkpoint"]), as: UTF8.self)
+            #expect(checkpoint.split(separator: "\n")[1] == "2", "the checkpoint signed at the close: \(checkpoint)")
+            let directory = Fixture.scratch()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try bundle.write(to: directory + "/bundle")
+            let checked = try Self.verify(directory + "/bundle")
+            #expect(checked.status == 0, "\(checked.output)")
+            #expect(
+                checked.output.contains(
+                    "OK   inclusion: the alert, logged when it closed (chain up to seq 4), is leaf 1 of 2"),
+                "\(checked.output)")
+        }
+    }
+
+    @Test(
+        "the box's make, model and serial / IMEI: set by an admin on the desk (checked, audited), on the certificate and in device.json",
+        arguments: StoreKind.all)
+    func deviceIdentity(_ store: StoreKind) async throws {
+        try await DeskServer.with(store: store) { server in
+            let (bus, alert, _) = try await Self.scenario(server)
+            try await server.room.addUser(name: "root", role: .admin, password: "correct horse root", cost: 4)
+            let root = try await server.login("root", "correct horse root")
+            let route = "/v1/devices/\(bus.id)/metadata"
+            for (body, problem) in [
+                (#"{"serial":"<script>"}"#, "serial '<script>' may hold at most 64 letters, digits and - / ."),
+                (#"{"serial":"\#(String(repeating: "1", count: 65))"}"#, "at most 64"),
+                (#"{"make":"\#(String(repeating: "x", count: 201))"}"#, "make is longer than 200 characters"),
+                (#"{"model":"PB\n2"}"#, "model may not contain control characters"),
+            ] {
+                let refused = try await server.call("POST", route, headers: DeskServer.change(root), body: body)
+                #expect(refused.status == 400 && refused.body.contains(problem), "\(body): \(refused.body)")
+            }
+            let edited = try await server.call(
+                "POST", route, headers: DeskServer.change(root),
+                body: #"{"make":"Acme Safety","model":"PB-2","serial":"356938035643809"}"#)
+            #expect(edited.status == 200, "\(edited.body)")
+            let stored = try #require(try await server.room.metadata(device: bus.id))
+            #expect(stored.make == "Acme Safety" && stored.model == "PB-2" && stored.serial == "356938035643809")
+            #expect(stored.name == "Bus 534" && stored.registration == "DL 1PC 4521", "other fields kept")
+            let edits = try await server.room.audit(device: bus.id, alert: nil).filter { $0.action == .metadataEdit }
+            #expect(
+                edits.contains { $0.reason.contains(#"serial "" → "356938035643809""#) && $0.user == "root" },
+                "\(edits.map(\.reason))")
+
+            let bundle = try await server.room.exportEvidence(alert: alert, by: .console)
+            let certificate = String(decoding: try #require(bundle.attachments["certificate.html"]), as: UTF8.self)
+            #expect(certificate.contains("<tr><th>Make</th><td>Acme Safety</td></tr>"))
+            #expect(certificate.contains("<tr><th>Model</th><td>PB-2</td></tr>"))
+            #expect(certificate.contains("<tr><th>Serial number / IMEI</th><td>356938035643809</td></tr>"))
+            let device = String(decoding: try #require(bundle.files["device.json"]), as: UTF8.self)
+            #expect(device.contains("356938035643809") && device.contains("Acme Safety"), "\(device)")
+            let directory = Fixture.scratch()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try bundle.write(to: directory + "/bundle")
+            let checked = try Self.verify(directory + "/bundle")
+            #expect(checked.status == 0, "\(checked.output)")
         }
     }
 
@@ -187,6 +282,20 @@ struct EvidenceTests {
         ) { dir in
             try edit(dir + "/checkpoint") { lines in lines[1] = "7" }
         },
+        Tamper(
+            name: "leaf logged at the close rewritten",
+            expected: "FAIL inclusion: record seq 4's SHA-256"
+        ) { dir in
+            let path = dir + "/inclusion.json"
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let leaf = try #require(
+                text.range(of: #"panicbridge-alert/1 [^"]* 4 [0-9a-f]{64}"#, options: .regularExpression))
+            try text.replacingCharacters(
+                in: text.index(leaf.upperBound, offsetBy: -64)..<leaf.upperBound,
+                with: String(repeating: "0", count: 64)
+            )
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        },
         Tamper(name: "file swapped without the manifest", expected: "FAIL manifest: chain.json has sha256") { dir in
             try edit(dir + "/chain.json") { lines in lines.insert("", at: 0) }
         },
@@ -230,7 +339,7 @@ struct EvidenceTests {
                 #expect(
                     good.output.contains("OK   timestamp: RFC 3161 token over manifest.json verifies"), "\(good.output)"
                 )
-                #expect(good.output.contains("OK   inclusion: this manifest is leaf"), "\(good.output)")
+                #expect(good.output.contains("OK   inclusion: the alert, logged when it closed"), "\(good.output)")
 
                 try bundle.write(to: directory + "/retimestamped")
                 let other = try await TimeStampAuthority(url: url).timestamp(Data("another manifest".utf8))

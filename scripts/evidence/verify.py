@@ -30,6 +30,7 @@ from joserfc.jwk import OKPKey
 UNLISTED = {"manifest.json", "manifest.jws", "manifest.tsr", "tsa-chain.pem", "checkpoint", "inclusion.json",
             "certificate.html"}
 FORMAT = "panicbridge-evidence/1"
+CLOSE_FORMAT = "panicbridge-alert/1"
 # joserfc warns that RFC 9864 deprecates the JWS algorithm name "EdDSA" (for "Ed25519"): the boxes sign with
 # "EdDSA" (RFC 8037), which is what is checked here.
 warnings.filterwarnings("ignore", message="EdDSA is deprecated")
@@ -353,7 +354,28 @@ def parse_checkpoint(note, room_jwk):
     raise ValueError("no signature by the control room's key (%s)" % origin)
 
 
-def check_log(files, manifest, room_jwk, report):
+def close_leaf_record(leaf, manifest, records):
+    """The record a leaf logged when the alert closed names (`panicbridge-alert/1 <device> <alert> <seq> <sha256>`),
+    or an error: it must be this bundle's alert and a record of records.jws with that SHA-256."""
+    parts = leaf.split(" ")
+    if len(parts) != 5 or parts[0] != CLOSE_FORMAT or not parts[3].isdigit():
+        return None, "the logged leaf %r is not a close leaf" % leaf
+    if parts[1] != manifest["device"] or parts[2] != manifest["alert"]:
+        return None, "the logged leaf %r is not this bundle's alert (%s %s)" % (leaf, manifest["device"], manifest["alert"])
+    if records is None:
+        return None, "the records could not be checked, so neither can the logged leaf"
+    seq = int(parts[3])
+    found = [line for record_seq, line, _ in records if record_seq == seq]
+    if not found:
+        return None, "the logged leaf names seq %d, which is not in records.jws (record removed)" % seq
+    digest = hashlib.sha256(found[0].encode()).hexdigest()
+    if digest != parts[4]:
+        return None, "record seq %d's SHA-256 %s is not the %s logged when the alert closed (record rewritten)" % (
+            seq, digest, parts[4])
+    return seq, None
+
+
+def check_log(files, manifest, records, room_jwk, report):
     if "checkpoint" not in files or "inclusion.json" not in files:
         report.fail("checkpoint", "the bundle has no checkpoint or inclusion.json")
         return
@@ -364,11 +386,23 @@ def check_log(files, manifest, room_jwk, report):
         return
     report.ok("checkpoint", "signed by the control room key: log %s, size %d" % (origin, size))
     proof = json.loads(files["inclusion.json"])
-    leaf = "%s %s %s %s" % (FORMAT, manifest["device"], manifest["alert"],
-                            hashlib.sha256(files["manifest.json"]).hexdigest())
-    if proof.get("leaf") != leaf:
-        report.fail("inclusion", "the logged leaf %r is not this bundle's %r" % (proof.get("leaf"), leaf))
-        return
+    logged = proof.get("logged", "export")
+    if logged == "close":
+        # Logged when the alert closed: the leaf names the last record of its chain then, which through the
+        # records' prev links fixes every record before it.
+        leaf = proof.get("leaf", "")
+        seq, problem = close_leaf_record(leaf, manifest, records)
+        if problem:
+            report.fail("inclusion", problem)
+            return
+        what = "the alert, logged when it closed (chain up to seq %d),"  % seq
+    else:
+        leaf = "%s %s %s %s" % (FORMAT, manifest["device"], manifest["alert"],
+                                hashlib.sha256(files["manifest.json"]).hexdigest())
+        if proof.get("leaf") != leaf:
+            report.fail("inclusion", "the logged leaf %r is not this bundle's %r" % (proof.get("leaf"), leaf))
+            return
+        what = "this manifest (logged at export: the alert was still open)"
     if proof.get("treeSize") != size:
         report.fail("inclusion", "the proof is for size %s, the checkpoint is size %d" % (proof.get("treeSize"), size))
         return
@@ -377,7 +411,7 @@ def check_log(files, manifest, room_jwk, report):
     if computed != root:
         report.fail("inclusion", "the audit path of leaf %s does not lead to the checkpoint's root" % proof["leafIndex"])
         return
-    report.ok("inclusion", "this manifest is leaf %d of %d in the signed log" % (proof["leafIndex"], size))
+    report.ok("inclusion", "%s is leaf %d of %d in the signed log" % (what, proof["leafIndex"], size))
 
 
 def check_timestamp(files, tsa_ca, required, report):
@@ -429,6 +463,7 @@ def main():
     manifest = check_manifest(files, report)
     check_manifest_signature(files, manifest, room_key, room_jwk, args.controlroom_key, report)
     device_key = check_device(files, manifest, report)
+    records = None
     if device_key is not None:
         records = check_records(files, manifest, device_key, report)
         check_chain(files, manifest, records, report)
@@ -436,7 +471,7 @@ def main():
     check_signed_lines(files, "registration.jws", room_key, "device", manifest["device"], report)
     check_registered_key(files, room_key, report)
     check_commands(files, manifest, room_key, report)
-    check_log(files, manifest, room_jwk, report)
+    check_log(files, manifest, records, room_jwk, report)
     check_timestamp(files, args.tsa_ca, args.require_timestamp, report)
     if report.failed:
         print("verdict: NOT VERIFIED: %d check(s) failed, %d passed" % (report.failed, report.passed))

@@ -12,15 +12,24 @@ public struct DeviceMetadata: Sendable, Hashable, Codable {
     public var phone: String
     /// Whether this device rides with a responder (a police vehicle) that can be dispatched.
     public var responder: Bool
+    /// The box's maker, model, and serial number or IMEI (empty when not registered): Part A of the §63
+    /// certificate names them.
+    public var make: String
+    public var model: String
+    public var serial: String
 
     public init(
-        name: String = "", registration: String = "", route: String = "", phone: String = "", responder: Bool = false
+        name: String = "", registration: String = "", route: String = "", phone: String = "", responder: Bool = false,
+        make: String = "", model: String = "", serial: String = ""
     ) {
         self.name = name
         self.registration = registration
         self.route = route
         self.phone = phone
         self.responder = responder
+        self.make = make
+        self.model = model
+        self.serial = serial
     }
 }
 
@@ -31,23 +40,32 @@ public struct DeviceMetadataEdit: Sendable, Hashable, Codable {
     public var route: String?
     public var phone: String?
     public var responder: Bool?
+    public var make: String?
+    public var model: String?
+    public var serial: String?
 
     public init(
         name: String? = nil, registration: String? = nil, route: String? = nil, phone: String? = nil,
-        responder: Bool? = nil
+        responder: Bool? = nil, make: String? = nil, model: String? = nil, serial: String? = nil
     ) {
         self.name = name
         self.registration = registration
         self.route = route
         self.phone = phone
         self.responder = responder
+        self.make = make
+        self.model = model
+        self.serial = serial
     }
 
-    /// The edit applied to `metadata`; refuses over-long fields, control characters and a phone with other
-    /// characters.
+    /// The edit applied to `metadata`; refuses over-long fields, control characters, a phone with other
+    /// characters, and a serial / IMEI of more than 64 characters or other than letters, digits and `- / .`.
     public func applied(to metadata: DeviceMetadata) throws(DeskError) -> DeviceMetadata {
         var result = metadata
-        for (label, value) in [("name", name), ("registration", registration), ("route", route), ("phone", phone)] {
+        for (label, value) in [
+            ("name", name), ("registration", registration), ("route", route), ("phone", phone), ("make", make),
+            ("model", model), ("serial", serial),
+        ] {
             if let value, value.count > 200 { throw .badRequest("\(label) is longer than 200 characters") }
             // NUL cannot be stored in PostgreSQL text (it was a 500); a newline or escape in a name is never meant.
             if let value, value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
@@ -57,11 +75,24 @@ public struct DeviceMetadataEdit: Sendable, Hashable, Codable {
         if let phone, !phone.allSatisfy({ $0.isNumber || " +-()".contains($0) }) {
             throw .badRequest("phone '\(phone.prefix(40))' may hold only digits, spaces and + - ( )")
         }
+        if let serial,
+            serial.count > 64
+                || !serial.unicodeScalars.allSatisfy({
+                    $0.isASCII
+                        && ($0.properties.isAlphabetic || $0.properties.numericType != nil
+                            || "-/.".unicodeScalars.contains($0))
+                })
+        {
+            throw .badRequest("serial '\(serial.prefix(40))' may hold at most 64 letters, digits and - / .")
+        }
         result.name = name ?? result.name
         result.registration = registration ?? result.registration
         result.route = route ?? result.route
         result.phone = phone ?? result.phone
         result.responder = responder ?? result.responder
+        result.make = make ?? result.make
+        result.model = model ?? result.model
+        result.serial = serial ?? result.serial
         return result
     }
 }
@@ -84,6 +115,8 @@ extension ControlRoom {
         let changed: [(String, String, String)] = [
             ("registration", before.registration, after.registration), ("route", before.route, after.route),
             ("phone", before.phone, after.phone), ("responder", "\(before.responder)", "\(after.responder)"),
+            ("make", before.make, after.make), ("model", before.model, after.model),
+            ("serial", before.serial, after.serial),
         ].filter { $0.1 != $0.2 }
         if !changed.isEmpty {
             try await auditSecurity(

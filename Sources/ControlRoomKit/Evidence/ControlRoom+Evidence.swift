@@ -46,17 +46,22 @@ extension ControlRoom {
         var bundle = try EvidenceBundle.assemble(source, before: before, controlRoom: signer.identity) {
             try signer.sign(payload: $0)
         }
-        // The evidence log: this bundle's leaf, the checkpoint over the whole log, the path from one to the other.
-        let leaf = EvidenceInclusion.leaf(device: alert.device, alert: alert.id, manifest: bundle.manifest)
-        let (leaves, index) = try await store.logEvidence(leaf: leaf, now: now)
-        let inclusion = EvidenceInclusion(leaves: leaves, index: index)
-        let origin = Checkpoint.origin(signer.identity)
-        let root = MerkleTree.root(leaves.map { MerkleTree.leafHash(Data($0.utf8)) }[...])
-        let note = try Checkpoint.sign(
-            body: Checkpoint.body(origin: origin, size: leaves.count, root: root), name: origin,
-            identity: signer.identity
-        ) { try signer.signature(for: $0) }
-        let kept = try await store.keepCheckpoint(size: leaves.count, note: note, now: now)
+        // The evidence log: the leaf logged when the alert closed, and the checkpoint signed then; while the alert
+        // is open, this bundle's leaf now.
+        let logged = try await store.evidenceLeaves()
+        let leaves: [String]
+        let inclusion: EvidenceInclusion
+        if let index = EvidenceInclusion.closed(device: alert.device, alert: alert.id, in: logged) {
+            leaves = Array(logged[...index])
+            inclusion = EvidenceInclusion(leaves: leaves, index: index, logged: .close)
+        } else {
+            let leaf = EvidenceInclusion.leaf(device: alert.device, alert: alert.id, manifest: bundle.manifest)
+            let index: Int
+            (leaves, index) = try await store.logEvidence(leaf: leaf, now: now)
+            inclusion = EvidenceInclusion(leaves: leaves, index: index, logged: .export)
+        }
+        // The checkpoint kept for that size: the one signed when the alert closed, when it did.
+        let kept = try await keepCheckpoint(leaves: leaves, signer: signer, now: now)
         bundle.attachments["checkpoint"] = Data(kept.utf8)
         bundle.attachments["inclusion.json"] = try EvidenceBundle.json(inclusion)
         if let timestamp {
@@ -75,5 +80,47 @@ extension ControlRoom {
                 reason: "manifest sha256 \(EvidenceBundle.hex(SHA256.hash(data: bundle.manifest)))", now: now),
             requireAlert: false)
         return bundle
+    }
+
+    /// Every leaf of the evidence log, in log order.
+    public func evidenceLog() async throws -> [String] {
+        try await store.evidenceLeaves()
+    }
+
+    /// Signs the checkpoint over `leaves` (the log up to some size) and keeps it, unless one was kept for that size
+    /// before; returns the one kept.
+    func keepCheckpoint(leaves: [String], signer: CommandSigner, now: RecordTime) async throws -> String {
+        let origin = Checkpoint.origin(signer.identity)
+        let root = MerkleTree.root(leaves.map { MerkleTree.leafHash(Data($0.utf8)) }[...])
+        let note = try Checkpoint.sign(
+            body: Checkpoint.body(origin: origin, size: leaves.count, root: root), name: origin,
+            identity: signer.identity
+        ) { try signer.signature(for: $0) }
+        return try await store.keepCheckpoint(size: leaves.count, note: note, now: now)
+    }
+
+    /// Logs an alert in the evidence log when it closes (the box's `cleared` record is taken in, or an operator
+    /// clears it): the leaf names the last record of its chain then (`EvidenceBundle.chain` decides which), and a
+    /// signed checkpoint is kept over the log with it. A failure is logged, never thrown: the close itself stands.
+    func logClosedAlert(device: String, alert id: String) async {
+        guard let signer else { return }
+        do {
+            let now = wallClock()
+            let alert = try await findAlert(id: id, device: device)
+            let source = EvidenceSource(
+                alert: alert, key: nil, metadata: nil,
+                envelopes: try await store.envelopes(device: device, from: alert.sequence, afterRowID: 0).map(
+                    \.envelope),
+                audit: [], registration: [], commands: [])
+            let (chain, _) = try EvidenceBundle.chain(source, before: .zero)
+            guard let head = chain.records.last else { return }
+            let leaf = EvidenceInclusion.closeLeaf(device: device, alert: id, seq: head.seq, sha256: head.sha256)
+            let (leaves, _) = try await store.logEvidence(leaf: leaf, now: now)
+            _ = try await keepCheckpoint(leaves: leaves, signer: signer, now: now)
+        } catch {
+            logger.error(
+                "could not log the closed alert in the evidence log",
+                metadata: ["device": "\(device)", "alert": "\(id)", "error": "\(error)"])
+        }
     }
 }

@@ -100,8 +100,9 @@ public enum EvidenceCertificate {
             \(row("Name at the control room", meta?.name))
             \(row("Vehicle registration", meta?.registration))
             \(row("Route or location", meta?.route))
-            \(row("Make, model", nil))
-            \(row("Serial number / IMEI", nil))
+            \(row("Make", meta?.make))
+            \(row("Model", meta?.model))
+            \(row("Serial number / IMEI", meta?.serial))
             \(row("Control room: signing key (RFC 7638 thumbprint)", facts.controlRoom.thumbprint))
             \(row("Software", "PanicBridge \(PanicBridgeVersion.current)"))
             </table>

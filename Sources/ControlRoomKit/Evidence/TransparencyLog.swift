@@ -79,14 +79,40 @@ public struct EvidenceInclusion: Sendable, Hashable, Codable {
     public var treeSize: Int
     /// The audit path, nearest sibling first, standard base64.
     public var hashes: [String]
+    /// When the leaf was logged: `close` (when the alert closed, before any export: the leaf names the box's
+    /// record that ended the alert's chain then) or `export` (the alert was still open at export: the leaf is
+    /// this bundle's manifest).
+    public var logged: Logged
+
+    public enum Logged: String, Sendable, Codable {
+        case close
+        case export
+    }
+
+    /// The format of the leaf logged when an alert closes.
+    public static let closeFormat = "panicbridge-alert/1"
+
+    /// The leaf that logs an alert when it closes: the format, the device, the alert, and the sequence number and
+    /// SHA-256 (hex) of the last record of its chain then (the box's `cleared` record, or the newest stored one);
+    /// through the records' `prev` links it fixes every record before it.
+    public static func closeLeaf(device: String, alert: String, seq: Int64, sha256: String) -> String {
+        "\(closeFormat) \(device) \(alert) \(seq) \(sha256)"
+    }
+
+    /// The index of the newest leaf logging the close of this alert, if any.
+    public static func closed(device: String, alert: String, in leaves: [String]) -> Int? {
+        let prefix = "\(closeFormat) \(device) \(alert) "
+        return leaves.lastIndex { $0.hasPrefix(prefix) && $0.dropFirst(prefix.count).split(separator: " ").count == 2 }
+    }
 
     /// The leaf that logs one export: the format, the device, the alert and the manifest's SHA-256 (hex).
     public static func leaf(device: String, alert: String, manifest: Data) -> String {
         "\(EvidenceBundle.format) \(device) \(alert) \(EvidenceBundle.hex(SHA256.hash(data: manifest)))"
     }
 
-    /// The proof for the leaf at `index` among `leaves` (the whole log, in order).
-    public init(leaves: [String], index: Int) {
+    /// The proof for the leaf at `index` among `leaves` (the log up to the checkpoint, in order).
+    public init(leaves: [String], index: Int, logged: Logged) {
+        self.logged = logged
         let hashes = leaves.map { MerkleTree.leafHash(Data($0.utf8)) }
         leaf = leaves[index]
         leafIndex = index

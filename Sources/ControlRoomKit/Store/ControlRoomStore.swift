@@ -134,6 +134,8 @@ public protocol ControlRoomStore: Sendable {
     /// Keeps the signed checkpoint of the evidence log at `size` (the first one kept for a size stays) and returns
     /// the one kept.
     func keepCheckpoint(size: Int, note: String, now: RecordTime) async throws -> String
+    /// Every leaf of the evidence log, in log order (read only).
+    func evidenceLeaves() async throws -> [String]
     /// When a record of `device` was last stored (epoch ms).
     func lastSeen(device: String) async throws -> Int64?
     /// How many devices had a record stored at or after `since` (epoch ms).

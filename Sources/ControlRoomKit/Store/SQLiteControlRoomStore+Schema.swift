@@ -103,5 +103,12 @@ extension SQLiteControlRoomStore {
                 CREATE TRIGGER IF NOT EXISTS evidence_checkpoints_no_delete BEFORE DELETE ON evidence_checkpoints
                     BEGIN SELECT RAISE(ABORT, 'the evidence log is append-only'); END;
                 """),
+        SQLiteMigration(
+            version: 7, summary: "device make, model and serial / IMEI (the §63 certificate)",
+            sql: """
+                ALTER TABLE device_meta ADD COLUMN make TEXT NOT NULL DEFAULT '';
+                ALTER TABLE device_meta ADD COLUMN model TEXT NOT NULL DEFAULT '';
+                ALTER TABLE device_meta ADD COLUMN serial TEXT NOT NULL DEFAULT '';
+                """),
     ]
 }

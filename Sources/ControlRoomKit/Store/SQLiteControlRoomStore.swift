@@ -694,13 +694,15 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
             let metadata = try edit.applied(to: try metadata(device: device, state) ?? DeviceMetadata())
             try state.statement(
                 """
-                INSERT INTO device_meta(device, name, registration, route, phone, responder)
-                VALUES(?1, ?2, ?3, ?4, ?5, ?6)
-                ON CONFLICT(device) DO UPDATE SET name = ?2, registration = ?3, route = ?4, phone = ?5, responder = ?6
+                INSERT INTO device_meta(device, name, registration, route, phone, responder, make, model, serial)
+                VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                ON CONFLICT(device) DO UPDATE SET name = ?2, registration = ?3, route = ?4, phone = ?5, responder = ?6,
+                    make = ?7, model = ?8, serial = ?9
                 """
             ).bind([
                 .text(device), .text(metadata.name), .text(metadata.registration), .text(metadata.route),
-                .text(metadata.phone), .integer(metadata.responder ? 1 : 0),
+                .text(metadata.phone), .integer(metadata.responder ? 1 : 0), .text(metadata.make),
+                .text(metadata.model), .text(metadata.serial),
             ]).run()
             return metadata
         }
@@ -712,25 +714,27 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     private func metadata(device: String, _ state: State) throws -> DeviceMetadata? {
         let query = try state.statement(
-            "SELECT name, registration, route, phone, responder FROM device_meta WHERE device = ?1")
+            "SELECT name, registration, route, phone, responder, make, model, serial FROM device_meta WHERE device = ?1"
+        )
         try query.bind([.text(device)])
         defer { query.reset() }
         guard try query.step() else { return nil }
         return DeviceMetadata(
             name: query.text(0), registration: query.text(1), route: query.text(2), phone: query.text(3),
-            responder: query.integer(4) != 0)
+            responder: query.integer(4) != 0, make: query.text(5), model: query.text(6), serial: query.text(7))
     }
 
     public func allMetadata() throws -> [String: DeviceMetadata] {
         try state.withLock { state in
             let query = try state.statement(
-                "SELECT device, name, registration, route, phone, responder FROM device_meta")
+                "SELECT device, name, registration, route, phone, responder, make, model, serial FROM device_meta")
             try query.bind([])
             var result: [String: DeviceMetadata] = [:]
             while try query.step() {
                 result[query.text(0)] = DeviceMetadata(
                     name: query.text(1), registration: query.text(2), route: query.text(3), phone: query.text(4),
-                    responder: query.integer(5) != 0)
+                    responder: query.integer(5) != 0, make: query.text(6), model: query.text(7),
+                    serial: query.text(8))
             }
             query.reset()
             return result
@@ -806,6 +810,16 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                 query.reset()
                 return (leaves, leaves.firstIndex(of: leaf) ?? leaves.count - 1)
             }
+        }
+    }
+
+    public func evidenceLeaves() throws -> [String] {
+        try state.withLock { state in
+            let query = try state.statement("SELECT leaf FROM evidence_log ORDER BY idx")
+            defer { query.reset() }
+            var leaves: [String] = []
+            while try query.step() { leaves.append(query.text(0)) }
+            return leaves
         }
     }
 
