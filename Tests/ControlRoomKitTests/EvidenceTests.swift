@@ -84,11 +84,11 @@ struct EvidenceTests {
             #expect(result.output.contains("OK   registered-key: registered "), "\(result.output)")
             // The control room's key pinned from an independent source: the right one passes, another fails.
             let kid = try #require(server.room.identity?.thumbprint)
-            let pinned = try Self.verify(directory + "/bundle.tar", ["--controlroom-key", kid])
+            let pinned = try Self.verify(directory + "/bundle.tar", ["--controlroom-key=" + kid])
             #expect(
                 pinned.status == 0 && pinned.output.contains("OK   controlroom-key: thumbprint \(kid) (pinned)"),
                 "\(pinned.output)")
-            let wrong = try Self.verify(directory + "/bundle.tar", ["--controlroom-key", "someone-elses-key"])
+            let wrong = try Self.verify(directory + "/bundle.tar", ["--controlroom-key=someone-elses-key"])
             #expect(wrong.status == 1, "\(wrong.output)")
             #expect(
                 wrong.output.contains("FAIL controlroom-key: the bundle's control-room key \(kid) is not the pinned"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Verifies a PanicBridge evidence bundle with no PanicBridge code (docs/evidence.md).
 
-Usage: verify.py BUNDLE [--controlroom-key KID] [--tsa-ca CA.pem] [--require-timestamp]
+Usage: verify.py BUNDLE [--controlroom-key=KID] [--tsa-ca CA.pem] [--require-timestamp]
 
 BUNDLE is the directory or the .tar that `controlroom evidence export` wrote. Needs Python 3 with joserfc (JWS,
 RFC 7515/8037) and, for the timestamp, the `openssl` command (RFC 3161, `openssl ts -verify`). Prints one line per
@@ -445,7 +445,11 @@ def check_timestamp(files, tsa_ca, required, report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("bundle")
-    parser.add_argument("--controlroom-key", help="the control room key's published thumbprint, to pin")
+    # A thumbprint is base64url and may begin with '-': argparse takes "--controlroom-key -x..." for two options,
+    # so it is documented (and tested) as --controlroom-key=KID.
+    parser.add_argument("--controlroom-key", metavar="KID",
+                        help="the control room key's published thumbprint, to pin; write it as --controlroom-key=KID "
+                             "(a thumbprint may begin with '-')")
     parser.add_argument("--tsa-ca", help="the TSA's CA certificate (PEM) to check manifest.tsr against")
     parser.add_argument("--require-timestamp", action="store_true", help="fail when the bundle has no timestamp")
     args = parser.parse_args()
