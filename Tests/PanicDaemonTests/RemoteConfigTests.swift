@@ -368,33 +368,12 @@ struct RemoteConfigBehaviourTests {
     }
 }
 
-/// Keeps every log line with its level and metadata.
-final class RemoteConfigLog: LogHandler, Sendable {
-    let lines = Mutex<[(level: Logger.Level, message: String, metadata: [String: String])]>([])
-    var metadata: Logger.Metadata {
-        get { [:] }
-        set {}
-    }
-    var logLevel: Logger.Level {
-        get { .trace }
-        set {}
-    }
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { nil }
-        set {}
-    }
-    func log(event: LogEvent) {
-        let metadata = (event.metadata ?? [:]).mapValues { "\($0)" }
-        lines.withLock { $0.append((event.level, event.message.description, metadata)) }
-    }
-}
-
 @Suite("The daemon's remote configuration: refusals in the log, a revert by itself", .timeLimit(.minutes(1)))
 struct RemoteConfigServiceTests {
     func service(
         _ fixture: RemoteConfigFixture, clock: ManualClock, deliveries: AsyncStream<Void>, version: Int? = nil
-    ) throws -> (RemoteConfigService, RemoteConfigLog) {
-        let log = RemoteConfigLog()
+    ) throws -> (RemoteConfigService, LevelLogHandler) {
+        let log = LevelLogHandler()
         let logger = Logger(label: "test") { _ in log }
         let outbox = try Outbox(
             path: fixture.directory + "/outbox.sqlite", sealer: RecordSigner(key: DeviceKey.generate()),

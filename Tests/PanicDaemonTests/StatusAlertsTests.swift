@@ -7,9 +7,9 @@ import Testing
 
 @testable import PanicDaemon
 
-/// Keeps every log line with its level.
+/// Keeps every log line with its level and metadata (the status-alert and remote-configuration suites read them).
 final class LevelLogHandler: LogHandler, Sendable {
-    let lines = Mutex<[(Logger.Level, String)]>([])
+    let lines = Mutex<[(level: Logger.Level, message: String, metadata: [String: String])]>([])
     var metadata: Logger.Metadata {
         get { [:] }
         set {}
@@ -23,7 +23,8 @@ final class LevelLogHandler: LogHandler, Sendable {
         set {}
     }
     func log(event: LogEvent) {
-        lines.withLock { $0.append((event.level, event.message.description)) }
+        let metadata = (event.metadata ?? [:]).mapValues { "\($0)" }
+        lines.withLock { $0.append((event.level, event.message.description, metadata)) }
     }
 }
 
