@@ -235,31 +235,117 @@ func parseDecimal(_ field: UnsafeBufferPointer<UInt8>) -> Double? {
     var digits = 0
     var fraction = 0
     var seenDot = false
-    while index < field.count {
-        let byte = field[index]
-        let digit = byte &- ascii.zero
-        if digit < 10 {
-            if seenDot {
-                // Digits past 18 (or past 1e-18) are below a Double's precision: read and ignored.
-                if digits < 18 && fraction < 18 {
-                    mantissa = mantissa * 10 + Int64(digit)
-                    if mantissa != 0 { digits += 1 }
-                    fraction += 1
-                }
-            } else {
-                guard digits < 18 else { return nil }
-                mantissa = mantissa * 10 + Int64(digit)
-                if mantissa != 0 { digits += 1 }
+    let count = field.count
+    // The integer part, up to the end or the first byte that is not a digit.
+    while index < count {
+        let digit = field[index] &- ascii.zero
+        if digit >= 10 { break }
+        guard digits < 18 else { return nil }
+        mantissa = mantissa &* 10 &+ Int64(digit)  // at most 18 digits: no overflow
+        if mantissa != 0 { digits &+= 1 }
+        index &+= 1
+    }
+    if index < count {
+        // Only a point may follow, then only digits.
+        guard field[index] == ascii.dot else { return nil }
+        seenDot = true
+        index &+= 1
+        while index < count {
+            let digit = field[index] &- ascii.zero
+            guard digit < 10 else { return nil }
+            // Digits past 18 (or past 1e-18) are below a Double's precision: read and ignored.
+            if digits < 18 && fraction < 18 {
+                mantissa = mantissa &* 10 &+ Int64(digit)
+                if mantissa != 0 { digits &+= 1 }
+                fraction &+= 1
             }
-        } else if byte == ascii.dot && !seenDot {
-            seenDot = true
-        } else {
-            return nil
+            index &+= 1
         }
-        index += 1
     }
     // At least one digit, and no lone "." or "-".
     guard field.count > (negative || field[0] == ascii.plus ? 1 : 0) + (seenDot ? 1 : 0) else { return nil }
     let value = Double(mantissa) / powersOfTen[fraction]
     return negative ? -value : value
+}
+
+// The sentence values are stored packed: every optional in eight bytes or fewer, so a whole sentence fits in a
+// few vector registers' worth of bytes and moves from decoder to parser result to tracker without a call to
+// memmove (a large value's copy becomes one). The public properties read and write them as the plain optionals.
+
+/// A `Double?` in eight bytes: nil is one NaN bit pattern that decimal parsing never makes.
+struct PackedDecimal: Sendable, Hashable {
+    private static let none: UInt64 = 0x7FF8_0000_6E69_6C00
+    private var bits: UInt64
+
+    @inline(__always)
+    init(_ value: Double?) { bits = value?.bitPattern ?? Self.none }
+
+    @inline(__always)
+    var value: Double? { bits == Self.none ? nil : Double(bitPattern: bits) }
+
+    static func == (lhs: PackedDecimal, rhs: PackedDecimal) -> Bool { lhs.value == rhs.value }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(value) }
+}
+
+/// An `Int?` in four bytes: field integers have at most nine digits; anything else is clamped to 32 bits.
+struct PackedInteger: Sendable, Hashable {
+    private static let none = Int32.min
+    private var raw: Int32
+
+    @inline(__always)
+    init(_ value: Int?) { raw = value.map { Int32(clamping: max($0, Int(Int32.min) + 1)) } ?? Self.none }
+
+    @inline(__always)
+    var value: Int? { raw == Self.none ? nil : Int(raw) }
+}
+
+/// A `UTCTime?` in eight bytes: hour, minute and second a byte each (clamped), nanoseconds in 32 bits.
+struct PackedTime: Sendable, Hashable {
+    private static let none = UInt64.max
+    private var bits: UInt64
+
+    @inline(__always)
+    init(_ time: UTCTime?) {
+        guard let time else {
+            bits = Self.none
+            return
+        }
+        bits =
+            UInt64(UInt8(clamping: time.hour)) << 48 | UInt64(UInt8(clamping: time.minute)) << 40
+            | UInt64(UInt8(clamping: time.second)) << 32 | UInt64(UInt32(clamping: time.nanosecond))
+    }
+
+    @inline(__always)
+    var value: UTCTime? {
+        guard bits != Self.none else { return nil }
+        return UTCTime(
+            hour: Int(bits >> 48 & 0xFF), minute: Int(bits >> 40 & 0xFF), second: Int(bits >> 32 & 0xFF),
+            nanosecond: Int(bits & 0xFFFF_FFFF))
+    }
+}
+
+/// A `UTCDate?` in eight bytes: the year in 32 bits (clamped), month and day a byte each (clamped).
+struct PackedDate: Sendable, Hashable {
+    private static let none = UInt64.max
+    private var bits: UInt64
+
+    @inline(__always)
+    init(_ date: UTCDate?) {
+        guard let date else {
+            bits = Self.none
+            return
+        }
+        bits =
+            UInt64(UInt32(bitPattern: Int32(clamping: date.year))) << 16 | UInt64(UInt8(clamping: date.month)) << 8
+            | UInt64(UInt8(clamping: date.day))
+    }
+
+    @inline(__always)
+    var value: UTCDate? {
+        guard bits != Self.none else { return nil }
+        return UTCDate(
+            year: Int(Int32(bitPattern: UInt32(truncatingIfNeeded: bits >> 16))), month: Int(bits >> 8 & 0xFF),
+            day: Int(bits & 0xFF))
+    }
 }

@@ -48,14 +48,20 @@ public struct FixTracker: Sendable {
     /// Takes one sentence heard at `instant`; returns the previous epoch when this sentence starts a new one.
     public mutating func ingest(_ sentence: NMEASentence, at instant: MonotonicInstant) -> GNSSFix? {
         var closed: GNSSFix?
-        if let time = sentence.time, let current = epoch.fix.time, current != time {
-            closed = close()
-        }
-        if let time = sentence.time, epoch.fix.time == nil { epoch.fix.time = time }
+        ingest(sentence, at: instant) { closed = $0 }
+        return closed
+    }
+
+    /// `ingest` for the decoder's hot path: the closed epoch goes to `closed`, so the common case (no epoch
+    /// closed) moves no `GNSSFix` at all, not even an empty optional one.
+    @inline(__always)
+    mutating func ingest(_ sentence: NMEASentence, at instant: MonotonicInstant, closed: (GNSSFix) -> Void) {
+        let time = sentence.time
+        if let time, let current = epoch.fix.time, current != time { closed(close()) }
+        if let time, epoch.fix.time == nil { epoch.fix.time = time }
         apply(sentence, talker: sentence.talker)
         epoch.fix.receivedAt = instant
         epoch.hasData = true
-        return closed
     }
 
     /// Closes the epoch in progress (end of a recording), returning it if it had anything.

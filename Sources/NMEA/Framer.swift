@@ -41,11 +41,20 @@ public struct NMEAFramer: Sendable {
     private var carry: [UInt8]
     private var length = 0
     private var lastWasCR = false
+    // The XOR of every byte of the current sentence after its start character, taken eight at a time as the
+    // fast path reads them (folded to one byte at the end): the checksum costs no second pass.
+    private var runningXOR: UInt64 = 0
 
     public init(options: Options = Options()) {
         self.options = options
         carry = []
         carry.reserveCapacity(options.maxLength)
+    }
+
+    /// A framer with no storage, to swap in while the real one is borrowed (an empty array never allocates).
+    init(placeholder: Void) {
+        options = Options()
+        carry = []
     }
 
     /// Feeds a chunk of bytes, calling `emit` for every sentence completed and every rejection.
@@ -76,13 +85,23 @@ public struct NMEAFramer: Sendable {
                     skippedBytes &+= 1
                 }
             case .inSentence:
-                // Fast path: run over the ordinary printable bytes of the sentence in one tight loop.
+                // Fast path: run over the ordinary printable bytes of the sentence, eight at a time while no
+                // byte of the word needs a look (a control or non-ASCII byte, `$`, `!`), then one at a time.
                 var end = index
+                var xor = runningXOR
+                while end &+ 8 <= count {
+                    let word = SWAR.load(bytes + end)
+                    if SWAR.needsLook(word) { break }
+                    xor ^= word
+                    end &+= 8
+                }
                 while end < count {
                     let next = bytes[end]
                     if next &- 0x20 >= 0x5F || next == ascii.dollar || next == ascii.bang { break }
+                    xor ^= UInt64(next)
                     end &+= 1
                 }
+                runningXOR = xor
                 if end > index {
                     length &+= end &- index
                     if length > options.maxLength {
@@ -119,6 +138,7 @@ public struct NMEAFramer: Sendable {
                     state = .discarding
                 } else {
                     length &+= 1
+                    runningXOR ^= UInt64(byte)
                     if length > options.maxLength {
                         carry.removeAll(keepingCapacity: true)
                         skippedBytes &+= length
@@ -143,16 +163,18 @@ public struct NMEAFramer: Sendable {
         }
         let line = self.line
         let requireChecksum = options.requireChecksum
-        carry.withUnsafeBufferPointer { Self.check($0, line, requireChecksum, emit) }
+        let xor = SWAR.fold(runningXOR)
+        carry.withUnsafeBufferPointer { Self.check($0, line, requireChecksum, xor: xor, emit) }
         carry.removeAll(keepingCapacity: true)
         state = .idle
     }
 
     private mutating func begin(at index: Int, _ start: inout Int) {
-        carry.removeAll(keepingCapacity: true)
+        if !carry.isEmpty { carry.removeAll(keepingCapacity: true) }
         state = .inSentence
         start = index
         length = 1
+        runningXOR = 0
     }
 
     private mutating func noteLineEnd(_ byte: UInt8) {
@@ -184,11 +206,13 @@ public struct NMEAFramer: Sendable {
     ) {
         let line = self.line
         let requireChecksum = options.requireChecksum
+        let xor = SWAR.fold(runningXOR)
         if start >= 0 {
-            Self.check(UnsafeBufferPointer(start: bytes + start, count: end - start), line, requireChecksum, emit)
+            Self.check(
+                UnsafeBufferPointer(start: bytes + start, count: end - start), line, requireChecksum, xor: xor, emit)
         } else {
             carry.append(contentsOf: UnsafeBufferPointer(start: bytes, count: end))
-            carry.withUnsafeBufferPointer { Self.check($0, line, requireChecksum, emit) }
+            carry.withUnsafeBufferPointer { Self.check($0, line, requireChecksum, xor: xor, emit) }
             carry.removeAll(keepingCapacity: true)
         }
     }
@@ -200,9 +224,11 @@ public struct NMEAFramer: Sendable {
             && hexValue(sentence[count - 1]) != nil
     }
 
-    /// Checks one whole sentence (start character first) and emits it or its rejection.
+    /// Checks one whole sentence (start character first) and emits it or its rejection. `xor` is the XOR of every
+    /// byte after the start character (the framer's running XOR), so only the `*HH` trailer is taken back out.
     static func check(
-        _ sentence: UnsafeBufferPointer<UInt8>, _ line: Int, _ requireChecksum: Bool, _ emit: (NMEAFrame) -> Void
+        _ sentence: UnsafeBufferPointer<UInt8>, _ line: Int, _ requireChecksum: Bool, xor: UInt8,
+        _ emit: (NMEAFrame) -> Void
     ) {
         let count = sentence.count
         var star = count - 1
@@ -214,8 +240,7 @@ public struct NMEAFramer: Sendable {
                 emit(.rejected(NMEARejection(reason: .malformedChecksum, line: line)))
                 return
             }
-            var sum: UInt8 = 0
-            for index in 1..<star { sum ^= sentence[index] }
+            let sum = xor ^ ascii.star ^ sentence[star + 1] ^ sentence[star + 2]
             guard sum == high << 4 | low else {
                 emit(.rejected(NMEARejection(reason: .badChecksum, line: line)))
                 return
@@ -259,4 +284,45 @@ enum ascii {
     static let minus: UInt8 = 0x2D
     static let plus: UInt8 = 0x2B
     static let zero: UInt8 = 0x30
+}
+
+/// Eight bytes at a time ("SIMD within a register"), for the framer's and parser's scans over a sentence.
+/// Every mask is exact per byte (no borrow runs from one byte into the next), so a bit names its byte.
+enum SWAR {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+    static let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+
+    /// The eight bytes at `pointer` (any alignment), the first byte in the low bits on every host.
+    @inline(__always)
+    static func load(_ pointer: UnsafePointer<UInt8>) -> UInt64 {
+        UInt64(littleEndian: UnsafeRawPointer(pointer).loadUnaligned(as: UInt64.self))
+    }
+
+    /// The high bit of every byte of `word` that equals `byte`'s, and nothing else.
+    @inline(__always)
+    static func equal(_ word: UInt64, _ byte: UInt8) -> UInt64 {
+        let difference = word ^ (ones &* UInt64(byte))
+        return ~(((difference & lows) &+ lows) | difference) & highs
+    }
+
+    /// Whether any byte of `word` may need a look from the byte loop: a control byte, DEL or non-ASCII (outside
+    /// 0x20...0x7E), `!` (0x21) or `$` (0x24). Conservative in one place: a space, `"` or `#` (0x20, 0x22, 0x23)
+    /// is flagged too (all below 0x25), which only sends that word to the byte loop.
+    @inline(__always)
+    static func needsLook(_ word: UInt64) -> Bool {
+        // Below 0x25: adding 0x5B leaves the high bit clear; 0x7F and up: adding 1 or the byte itself sets it.
+        let low = ~((word & lows) &+ (ones &* 0x5B)) & ~word
+        let high = ((word & lows) &+ ones) | word
+        return (low | high) & highs != 0
+    }
+
+    /// The XOR of the eight bytes of `word`, in its low byte.
+    @inline(__always)
+    static func fold(_ word: UInt64) -> UInt8 {
+        var folded = word ^ (word >> 32)
+        folded ^= folded >> 16
+        folded ^= folded >> 8
+        return UInt8(truncatingIfNeeded: folded)
+    }
 }

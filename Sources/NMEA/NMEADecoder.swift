@@ -22,20 +22,15 @@ public struct NMEADecoder: Sendable {
         _ chunk: UnsafeRawBufferPointer, at instant: MonotonicInstant,
         rejected: ((NMEARejection) -> Void)? = nil, fix: (GNSSFix) -> Void
     ) {
-        // Move the parts the callback mutates out of `self` (swapping in storage-free placeholders), so the
-        // framer can be mutated alongside them without copying any buffer.
-        var parser = NMEAParser(placeholder: ())
-        swap(&parser, &self.parser)
-        var statistics = NMEAStatistics(placeholder: ())
-        swap(&statistics, &self.statistics)
-        var tracker = self.tracker
+        // Move the framer out of `self` (swapping in a storage-free placeholder), so it can be mutated while the
+        // callback mutates the rest of `self` in place: nothing is copied, however small the chunk.
+        var framer = NMEAFramer(placeholder: ())
+        swap(&framer, &self.framer)
         framer.feed(chunk) { frame in
-            Self.handle(frame, at: instant, &parser, &tracker, &statistics, rejected, fix)
+            Self.handle(frame, at: instant, &self.parser, &self.tracker, &self.statistics, rejected, fix)
         }
         statistics.skippedBytes = framer.skippedBytes
-        self.parser = parser
-        self.tracker = tracker
-        self.statistics = statistics
+        swap(&framer, &self.framer)
     }
 
     /// Feeds a chunk of bytes from an array (convenience for tests and tools).
@@ -50,21 +45,14 @@ public struct NMEADecoder: Sendable {
     public mutating func finish(
         at instant: MonotonicInstant, rejected: ((NMEARejection) -> Void)? = nil, fix: (GNSSFix) -> Void
     ) {
-        // Move the parts the callback mutates out of `self` (swapping in storage-free placeholders), so the
-        // framer can be mutated alongside them without copying any buffer.
-        var parser = NMEAParser(placeholder: ())
-        swap(&parser, &self.parser)
-        var statistics = NMEAStatistics(placeholder: ())
-        swap(&statistics, &self.statistics)
-        var tracker = self.tracker
+        var framer = NMEAFramer(placeholder: ())
+        swap(&framer, &self.framer)
         framer.finish { frame in
-            Self.handle(frame, at: instant, &parser, &tracker, &statistics, rejected, fix)
+            Self.handle(frame, at: instant, &self.parser, &self.tracker, &self.statistics, rejected, fix)
         }
         if let last = tracker.flush() { fix(last) }
         statistics.skippedBytes = framer.skippedBytes
-        self.parser = parser
-        self.tracker = tracker
-        self.statistics = statistics
+        swap(&framer, &self.framer)
     }
 
     private static func handle(
@@ -80,7 +68,7 @@ public struct NMEADecoder: Sendable {
             switch parser.parse(body) {
             case .sentence(let sentence):
                 statistics.accepted &+= 1
-                if let closed = tracker.ingest(sentence, at: instant) { fix(closed) }
+                tracker.ingest(sentence, at: instant, closed: fix)
             case .rejected(let reason, let field):
                 statistics.count(reason)
                 rejected?(NMEARejection(reason: reason, line: line, field: field))

@@ -8,31 +8,40 @@ public enum NMEAParseResult: Sendable {
 
 /// Decodes framed sentence bodies (`GPGGA,…` without `$` and `*HH`) through the table of sentence types.
 ///
-/// Fields are byte ranges into the caller's buffer; numbers are parsed by hand from ASCII; the field table is
-/// allocated once and reused, so parsing allocates nothing per sentence.
+/// Fields are byte ranges into the caller's buffer; numbers are parsed by hand from ASCII; the field table lives
+/// on the stack for the one call, so parsing allocates nothing and the parser holds no storage.
 public struct NMEAParser: Sendable {
     /// The most fields a sentence may have; more is `tooFewFields`' opposite and rejected as `badField`.
     public static let maximumFields = 64
-    private var ends: [Int]
 
-    public init() {
-        ends = [Int](repeating: 0, count: Self.maximumFields)
-    }
-
-    /// A parser with no storage, to swap in while the real one is borrowed (an empty array never allocates).
-    init(placeholder: Void) { ends = [] }
+    public init() {}
 
     /// Parses one sentence body.
     public mutating func parse(_ body: UnsafeRawBufferPointer) -> NMEAParseResult {
         guard let base = body.baseAddress, body.count > 0 else { return .rejected(.empty, field: nil) }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
         let length = body.count
-        return ends.withUnsafeMutableBufferPointer { ends -> NMEAParseResult in
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.maximumFields) { ends -> NMEAParseResult in
             var count = 0
-            for index in 0..<length where bytes[index] == ascii.comma {
-                guard count < Self.maximumFields - 1 else { return .rejected(.badField, field: count) }
-                ends[count] = index
-                count += 1
+            var index = 0
+            // Eight bytes at a time: one bit per comma in the word, taken lowest first.
+            while index &+ 8 <= length {
+                var commas = SWAR.equal(SWAR.load(bytes + index), ascii.comma)
+                while commas != 0 {
+                    guard count < Self.maximumFields - 1 else { return .rejected(.badField, field: count) }
+                    ends[count] = index &+ commas.trailingZeroBitCount &>> 3
+                    count &+= 1
+                    commas &= commas &- 1
+                }
+                index &+= 8
+            }
+            while index < length {
+                if bytes[index] == ascii.comma {
+                    guard count < Self.maximumFields - 1 else { return .rejected(.badField, field: count) }
+                    ends[count] = index
+                    count &+= 1
+                }
+                index &+= 1
             }
             ends[count] = length
             count += 1
@@ -52,7 +61,7 @@ public struct NMEAParser: Sendable {
             return .rejected(isProprietary ? .proprietary : .badAddress, field: isProprietary ? nil : 0)
         }
         let name = (address[2], address[3], address[4])
-        guard let type = sentenceTypes.first(where: { $0.name == name }) else {
+        guard let type = SentenceType(name: name) else {
             return .rejected(isProprietary ? .proprietary : .unsupported, field: nil)
         }
         // `$P…` is proprietary, except Quectel's `PQ` talker on standard sentences (QZSS in GSA/GSV).

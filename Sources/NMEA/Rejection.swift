@@ -78,9 +78,6 @@ public struct NMEAStatistics: Sendable, Equatable {
 
     public init() {}
 
-    /// Statistics with no storage, to swap in while the real ones are borrowed.
-    init(placeholder: Void) { counts = [] }
-
     /// How many sentences were dropped for `reason`.
     public subscript(reason: NMEARejectionReason) -> Int {
         get { counts[reason.rawValue] }

@@ -110,30 +110,120 @@ public enum FixQuality: Int, Sendable, Hashable, CustomStringConvertible {
 
 /// GGA: time, position, quality, satellites used, HDOP, altitude.
 public struct GGA: Sendable, Hashable {
-    public var time: UTCTime?
-    public var latitude: Double?
-    public var longitude: Double?
+    public var time: UTCTime? {
+        get { packedTime.value }
+        set { packedTime = PackedTime(newValue) }
+    }
+    public var latitude: Double? {
+        get { packedLatitude.value }
+        set { packedLatitude = PackedDecimal(newValue) }
+    }
+    public var longitude: Double? {
+        get { packedLongitude.value }
+        set { packedLongitude = PackedDecimal(newValue) }
+    }
     public var quality: FixQuality
-    public var satellitesUsed: Int?
-    public var hdop: Double?
-    public var altitudeMSL: Double?
-    public var geoidSeparation: Double?
+    public var satellitesUsed: Int? {
+        get { packedSatellitesUsed.value }
+        set { packedSatellitesUsed = PackedInteger(newValue) }
+    }
+    public var hdop: Double? {
+        get { packedHdop.value }
+        set { packedHdop = PackedDecimal(newValue) }
+    }
+    public var altitudeMSL: Double? {
+        get { packedAltitudeMSL.value }
+        set { packedAltitudeMSL = PackedDecimal(newValue) }
+    }
+    public var geoidSeparation: Double? {
+        get { packedGeoidSeparation.value }
+        set { packedGeoidSeparation = PackedDecimal(newValue) }
+    }
+
+    private var packedTime: PackedTime
+    private var packedLatitude: PackedDecimal
+    private var packedLongitude: PackedDecimal
+    private var packedSatellitesUsed: PackedInteger
+    private var packedHdop: PackedDecimal
+    private var packedAltitudeMSL: PackedDecimal
+    private var packedGeoidSeparation: PackedDecimal
+
+    @inline(__always)
+    init(
+        time: UTCTime?, latitude: Double?, longitude: Double?, quality: FixQuality, satellitesUsed: Int?, hdop: Double?,
+        altitudeMSL: Double?, geoidSeparation: Double?
+    ) {
+        packedTime = PackedTime(time)
+        packedLatitude = PackedDecimal(latitude)
+        packedLongitude = PackedDecimal(longitude)
+        self.quality = quality
+        packedSatellitesUsed = PackedInteger(satellitesUsed)
+        packedHdop = PackedDecimal(hdop)
+        packedAltitudeMSL = PackedDecimal(altitudeMSL)
+        packedGeoidSeparation = PackedDecimal(geoidSeparation)
+    }
 }
 
 /// RMC: the recommended minimum: time, status, position, speed, course, date.
 public struct RMC: Sendable, Hashable {
-    public var time: UTCTime?
+    public var time: UTCTime? {
+        get { packedTime.value }
+        set { packedTime = PackedTime(newValue) }
+    }
     /// `A` valid, `V` void (receiver warning).
     public var valid: Bool
-    public var latitude: Double?
-    public var longitude: Double?
-    public var speedKnots: Double?
-    public var course: Double?
-    public var date: UTCDate?
-    public var magneticVariation: Double?
+    public var latitude: Double? {
+        get { packedLatitude.value }
+        set { packedLatitude = PackedDecimal(newValue) }
+    }
+    public var longitude: Double? {
+        get { packedLongitude.value }
+        set { packedLongitude = PackedDecimal(newValue) }
+    }
+    public var speedKnots: Double? {
+        get { packedSpeedKnots.value }
+        set { packedSpeedKnots = PackedDecimal(newValue) }
+    }
+    public var course: Double? {
+        get { packedCourse.value }
+        set { packedCourse = PackedDecimal(newValue) }
+    }
+    public var date: UTCDate? {
+        get { packedDate.value }
+        set { packedDate = PackedDate(newValue) }
+    }
+    public var magneticVariation: Double? {
+        get { packedMagneticVariation.value }
+        set { packedMagneticVariation = PackedDecimal(newValue) }
+    }
     public var mode: FixQuality?
     /// NMEA 4.10 navigational status: S safe, C caution, U unsafe, V not valid.
     public var navigationalStatus: UInt8?
+
+    private var packedTime: PackedTime
+    private var packedLatitude: PackedDecimal
+    private var packedLongitude: PackedDecimal
+    private var packedSpeedKnots: PackedDecimal
+    private var packedCourse: PackedDecimal
+    private var packedDate: PackedDate
+    private var packedMagneticVariation: PackedDecimal
+
+    @inline(__always)
+    init(
+        time: UTCTime?, valid: Bool, latitude: Double?, longitude: Double?, speedKnots: Double?, course: Double?,
+        date: UTCDate?, magneticVariation: Double?, mode: FixQuality?, navigationalStatus: UInt8?
+    ) {
+        packedTime = PackedTime(time)
+        self.valid = valid
+        packedLatitude = PackedDecimal(latitude)
+        packedLongitude = PackedDecimal(longitude)
+        packedSpeedKnots = PackedDecimal(speedKnots)
+        packedCourse = PackedDecimal(course)
+        packedDate = PackedDate(date)
+        packedMagneticVariation = PackedDecimal(magneticVariation)
+        self.mode = mode
+        self.navigationalStatus = navigationalStatus
+    }
 }
 
 /// GSA: fix type, satellites used, DOPs (one per constellation on multi-GNSS receivers).
@@ -141,15 +231,55 @@ public struct GSA: Sendable, Hashable {
     /// `M` manual, `A` automatic 2D/3D.
     public var selection: UInt8?
     /// 1 no fix, 2 2D, 3 3D.
-    public var fixType: Int?
+    public var fixType: Int? {
+        get { packedFixType.value }
+        set { packedFixType = PackedInteger(newValue) }
+    }
     public var satellitesUsed: Int
     /// The first satellite used, to tell the constellation when neither talker nor system id does.
-    public var firstSatellite: Int?
-    public var pdop: Double?
-    public var hdop: Double?
-    public var vdop: Double?
+    public var firstSatellite: Int? {
+        get { packedFirstSatellite.value }
+        set { packedFirstSatellite = PackedInteger(newValue) }
+    }
+    public var pdop: Double? {
+        get { packedPdop.value }
+        set { packedPdop = PackedDecimal(newValue) }
+    }
+    public var hdop: Double? {
+        get { packedHdop.value }
+        set { packedHdop = PackedDecimal(newValue) }
+    }
+    public var vdop: Double? {
+        get { packedVdop.value }
+        set { packedVdop = PackedDecimal(newValue) }
+    }
     /// NMEA 4.10 system id (field 18).
-    public var systemID: Int?
+    public var systemID: Int? {
+        get { packedSystemID.value }
+        set { packedSystemID = PackedInteger(newValue) }
+    }
+
+    private var packedFixType: PackedInteger
+    private var packedFirstSatellite: PackedInteger
+    private var packedPdop: PackedDecimal
+    private var packedHdop: PackedDecimal
+    private var packedVdop: PackedDecimal
+    private var packedSystemID: PackedInteger
+
+    @inline(__always)
+    init(
+        selection: UInt8?, fixType: Int?, satellitesUsed: Int, firstSatellite: Int?, pdop: Double?, hdop: Double?,
+        vdop: Double?, systemID: Int?
+    ) {
+        self.selection = selection
+        packedFixType = PackedInteger(fixType)
+        self.satellitesUsed = satellitesUsed
+        packedFirstSatellite = PackedInteger(firstSatellite)
+        packedPdop = PackedDecimal(pdop)
+        packedHdop = PackedDecimal(hdop)
+        packedVdop = PackedDecimal(vdop)
+        packedSystemID = PackedInteger(systemID)
+    }
 }
 
 /// GSV: one page of satellites in view.
@@ -160,54 +290,197 @@ public struct GSV: Sendable, Hashable {
     /// How many satellite blocks this page carries (up to 4).
     public var satellitesInMessage: Int
     /// NMEA 4.10 signal id (the extra last field), nil before 4.10.
-    public var signalID: Int?
+    public var signalID: Int? {
+        get { packedSignalID.value }
+        set { packedSignalID = PackedInteger(newValue) }
+    }
+
+    private var packedSignalID: PackedInteger
+
+    @inline(__always)
+    init(messageCount: Int, messageNumber: Int, satellitesInView: Int, satellitesInMessage: Int, signalID: Int?) {
+        self.messageCount = messageCount
+        self.messageNumber = messageNumber
+        self.satellitesInView = satellitesInView
+        self.satellitesInMessage = satellitesInMessage
+        packedSignalID = PackedInteger(signalID)
+    }
 }
 
 /// VTG: course and speed over ground.
 public struct VTG: Sendable, Hashable {
-    public var courseTrue: Double?
-    public var courseMagnetic: Double?
-    public var speedKnots: Double?
-    public var speedKmh: Double?
+    public var courseTrue: Double? {
+        get { packedCourseTrue.value }
+        set { packedCourseTrue = PackedDecimal(newValue) }
+    }
+    public var courseMagnetic: Double? {
+        get { packedCourseMagnetic.value }
+        set { packedCourseMagnetic = PackedDecimal(newValue) }
+    }
+    public var speedKnots: Double? {
+        get { packedSpeedKnots.value }
+        set { packedSpeedKnots = PackedDecimal(newValue) }
+    }
+    public var speedKmh: Double? {
+        get { packedSpeedKmh.value }
+        set { packedSpeedKmh = PackedDecimal(newValue) }
+    }
     public var mode: FixQuality?
+
+    private var packedCourseTrue: PackedDecimal
+    private var packedCourseMagnetic: PackedDecimal
+    private var packedSpeedKnots: PackedDecimal
+    private var packedSpeedKmh: PackedDecimal
+
+    @inline(__always)
+    init(courseTrue: Double?, courseMagnetic: Double?, speedKnots: Double?, speedKmh: Double?, mode: FixQuality?) {
+        packedCourseTrue = PackedDecimal(courseTrue)
+        packedCourseMagnetic = PackedDecimal(courseMagnetic)
+        packedSpeedKnots = PackedDecimal(speedKnots)
+        packedSpeedKmh = PackedDecimal(speedKmh)
+        self.mode = mode
+    }
 }
 
 /// GLL: position and time.
 public struct GLL: Sendable, Hashable {
-    public var latitude: Double?
-    public var longitude: Double?
-    public var time: UTCTime?
+    public var latitude: Double? {
+        get { packedLatitude.value }
+        set { packedLatitude = PackedDecimal(newValue) }
+    }
+    public var longitude: Double? {
+        get { packedLongitude.value }
+        set { packedLongitude = PackedDecimal(newValue) }
+    }
+    public var time: UTCTime? {
+        get { packedTime.value }
+        set { packedTime = PackedTime(newValue) }
+    }
     public var valid: Bool
     public var mode: FixQuality?
+
+    private var packedLatitude: PackedDecimal
+    private var packedLongitude: PackedDecimal
+    private var packedTime: PackedTime
+
+    @inline(__always)
+    init(latitude: Double?, longitude: Double?, time: UTCTime?, valid: Bool, mode: FixQuality?) {
+        packedLatitude = PackedDecimal(latitude)
+        packedLongitude = PackedDecimal(longitude)
+        packedTime = PackedTime(time)
+        self.valid = valid
+        self.mode = mode
+    }
 }
 
 /// GNS: the multi-constellation fix (NMEA 3.0+).
 public struct GNS: Sendable, Hashable {
-    public var time: UTCTime?
-    public var latitude: Double?
-    public var longitude: Double?
+    public var time: UTCTime? {
+        get { packedTime.value }
+        set { packedTime = PackedTime(newValue) }
+    }
+    public var latitude: Double? {
+        get { packedLatitude.value }
+        set { packedLatitude = PackedDecimal(newValue) }
+    }
+    public var longitude: Double? {
+        get { packedLongitude.value }
+        set { packedLongitude = PackedDecimal(newValue) }
+    }
     /// The best of the per-constellation mode characters.
     public var quality: FixQuality
-    public var satellitesUsed: Int?
-    public var hdop: Double?
-    public var altitudeMSL: Double?
-    public var geoidSeparation: Double?
+    public var satellitesUsed: Int? {
+        get { packedSatellitesUsed.value }
+        set { packedSatellitesUsed = PackedInteger(newValue) }
+    }
+    public var hdop: Double? {
+        get { packedHdop.value }
+        set { packedHdop = PackedDecimal(newValue) }
+    }
+    public var altitudeMSL: Double? {
+        get { packedAltitudeMSL.value }
+        set { packedAltitudeMSL = PackedDecimal(newValue) }
+    }
+    public var geoidSeparation: Double? {
+        get { packedGeoidSeparation.value }
+        set { packedGeoidSeparation = PackedDecimal(newValue) }
+    }
     public var navigationalStatus: UInt8?
+
+    private var packedTime: PackedTime
+    private var packedLatitude: PackedDecimal
+    private var packedLongitude: PackedDecimal
+    private var packedSatellitesUsed: PackedInteger
+    private var packedHdop: PackedDecimal
+    private var packedAltitudeMSL: PackedDecimal
+    private var packedGeoidSeparation: PackedDecimal
+
+    @inline(__always)
+    init(
+        time: UTCTime?, latitude: Double?, longitude: Double?, quality: FixQuality, satellitesUsed: Int?, hdop: Double?,
+        altitudeMSL: Double?, geoidSeparation: Double?, navigationalStatus: UInt8?
+    ) {
+        packedTime = PackedTime(time)
+        packedLatitude = PackedDecimal(latitude)
+        packedLongitude = PackedDecimal(longitude)
+        self.quality = quality
+        packedSatellitesUsed = PackedInteger(satellitesUsed)
+        packedHdop = PackedDecimal(hdop)
+        packedAltitudeMSL = PackedDecimal(altitudeMSL)
+        packedGeoidSeparation = PackedDecimal(geoidSeparation)
+        self.navigationalStatus = navigationalStatus
+    }
 }
 
 /// ZDA: time and full date.
 public struct ZDA: Sendable, Hashable {
-    public var time: UTCTime?
-    public var date: UTCDate?
+    public var time: UTCTime? {
+        get { packedTime.value }
+        set { packedTime = PackedTime(newValue) }
+    }
+    public var date: UTCDate? {
+        get { packedDate.value }
+        set { packedDate = PackedDate(newValue) }
+    }
+
+    private var packedTime: PackedTime
+    private var packedDate: PackedDate
+
+    @inline(__always)
+    init(time: UTCTime?, date: UTCDate?) {
+        packedTime = PackedTime(time)
+        packedDate = PackedDate(date)
+    }
 }
 
 /// TXT: a text message from the receiver; the text stays in the sentence (see `NMEAParser.text`).
 public struct TXT: Sendable, Hashable {
-    public var messageCount: Int?
-    public var messageNumber: Int?
-    public var identifier: Int?
+    public var messageCount: Int? {
+        get { packedMessageCount.value }
+        set { packedMessageCount = PackedInteger(newValue) }
+    }
+    public var messageNumber: Int? {
+        get { packedMessageNumber.value }
+        set { packedMessageNumber = PackedInteger(newValue) }
+    }
+    public var identifier: Int? {
+        get { packedIdentifier.value }
+        set { packedIdentifier = PackedInteger(newValue) }
+    }
     /// Byte offsets of the text within the sentence body.
     public var textRange: Range<Int>
+
+    private var packedMessageCount: PackedInteger
+    private var packedMessageNumber: PackedInteger
+    private var packedIdentifier: PackedInteger
+
+    @inline(__always)
+    init(messageCount: Int?, messageNumber: Int?, identifier: Int?, textRange: Range<Int>) {
+        packedMessageCount = PackedInteger(messageCount)
+        packedMessageNumber = PackedInteger(messageNumber)
+        packedIdentifier = PackedInteger(identifier)
+        self.textRange = textRange
+    }
 }
 
 /// One decoded sentence: who said it and what it says.
@@ -221,26 +494,58 @@ public struct NMEASentence: Sendable, Hashable {
     public var body: Body
 }
 
-/// A sentence type the parser knows: its three-letter name, minimum field count and decoder.
-struct SentenceType: Sendable {
-    var name: (UInt8, UInt8, UInt8)
-    /// Fields required, the address included.
-    var minimumFields: Int
-    var decode: @Sendable (NMEAFields) throws(NMEAFieldError) -> NMEASentence.Body
-}
+/// A sentence type the parser knows: its three-letter name, minimum field count and decoder, gpsd style.
+/// A switch rather than a table of closures, so each decoder is called directly and builds its value in place.
+enum SentenceType: Sendable {
+    case gsv, gsa, gga, rmc, vtg, gll, zda, gns, txt
 
-/// The table, gpsd style: type, minimum fields, decoder. Searched in order; the most frequent types first.
-let sentenceTypes: [SentenceType] = [
-    SentenceType(name: (0x47, 0x53, 0x56), minimumFields: 4, decode: decodeGSV),  // GSV
-    SentenceType(name: (0x47, 0x53, 0x41), minimumFields: 17, decode: decodeGSA),  // GSA
-    SentenceType(name: (0x47, 0x47, 0x41), minimumFields: 10, decode: decodeGGA),  // GGA
-    SentenceType(name: (0x52, 0x4D, 0x43), minimumFields: 10, decode: decodeRMC),  // RMC
-    SentenceType(name: (0x56, 0x54, 0x47), minimumFields: 9, decode: decodeVTG),  // VTG
-    SentenceType(name: (0x47, 0x4C, 0x4C), minimumFields: 7, decode: decodeGLL),  // GLL
-    SentenceType(name: (0x5A, 0x44, 0x41), minimumFields: 5, decode: decodeZDA),  // ZDA
-    SentenceType(name: (0x47, 0x4E, 0x53), minimumFields: 10, decode: decodeGNS),  // GNS
-    SentenceType(name: (0x54, 0x58, 0x54), minimumFields: 5, decode: decodeTXT),  // TXT
-]
+    /// The type named by the last three letters of an address.
+    @inline(__always)
+    init?(name: (UInt8, UInt8, UInt8)) {
+        switch name {
+        case (0x47, 0x53, 0x56): self = .gsv  // GSV
+        case (0x47, 0x53, 0x41): self = .gsa  // GSA
+        case (0x47, 0x47, 0x41): self = .gga  // GGA
+        case (0x52, 0x4D, 0x43): self = .rmc  // RMC
+        case (0x56, 0x54, 0x47): self = .vtg  // VTG
+        case (0x47, 0x4C, 0x4C): self = .gll  // GLL
+        case (0x5A, 0x44, 0x41): self = .zda  // ZDA
+        case (0x47, 0x4E, 0x53): self = .gns  // GNS
+        case (0x54, 0x58, 0x54): self = .txt  // TXT
+        default: return nil
+        }
+    }
+
+    /// Fields required, the address included.
+    var minimumFields: Int {
+        switch self {
+        case .gsv: 4
+        case .gsa: 17
+        case .gga: 10
+        case .rmc: 10
+        case .vtg: 9
+        case .gll: 7
+        case .zda: 5
+        case .gns: 10
+        case .txt: 5
+        }
+    }
+
+    @inline(__always)
+    func decode(_ fields: NMEAFields) throws(NMEAFieldError) -> NMEASentence.Body {
+        switch self {
+        case .gsv: try decodeGSV(fields)
+        case .gsa: try decodeGSA(fields)
+        case .gga: try decodeGGA(fields)
+        case .rmc: try decodeRMC(fields)
+        case .vtg: try decodeVTG(fields)
+        case .gll: try decodeGLL(fields)
+        case .zda: try decodeZDA(fields)
+        case .gns: try decodeGNS(fields)
+        case .txt: try decodeTXT(fields)
+        }
+    }
+}
 
 private func mode(_ fields: NMEAFields, _ index: Int) throws(NMEAFieldError) -> FixQuality? {
     guard let character = try fields.character(index) else { return nil }
