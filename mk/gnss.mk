@@ -5,14 +5,28 @@ GNSS_FIXTURES := $(filter-out %/bu303-moving.log,$(wildcard Tests/NMEATests/Fixt
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS ?= -1
 GNSS_BENCH_REPEAT ?= 40
+GNSS_BENCH_RUNS ?= 5
 
-.PHONY: bench-gnss fuzz-gnss
+.PHONY: bench-gnss bench-arm64 fuzz-gnss
 
-## Sentences/s for parse-only and decode-to-JSON on the fixture corpus, and gpsdecode's rate and the ratio.
-## Release build in its own scratch path, so the debug build is left alone.
+## Sentences/s for parse-only (beside a memchr line scan of the same bytes) and decode-to-JSON on the fixture
+## corpus, in CPU time, best of GNSS_BENCH_RUNS; then whole processes on the same corpus file: `gnss-bench --decode`
+## (the loop of `panicd gnss decode`) beside `gpsdecode -j`, wall and CPU time, and the ratios against the goals.
+## Release build with the static Swift runtime (as panicd ships) in its own scratch path: the debug build is left
+## alone. GNSS_BENCH_PANICD=PATH adds `PATH gnss decode` to the whole-process rows.
 bench-gnss: deps
-	$(SWIFT) build $(SWIFT_RELEASE) --product gnss-bench --scratch-path .build-bench
-	.build-bench/release/gnss-bench --repeat $(GNSS_BENCH_REPEAT) $(GNSS_FIXTURES)
+	$(SWIFT) build $(SWIFT_RELEASE) --static-swift-stdlib --product gnss-bench --scratch-path .build-bench
+	.build-bench/release/gnss-bench --repeat $(GNSS_BENCH_REPEAT) --runs $(GNSS_BENCH_RUNS) \
+		$(if $(GNSS_BENCH_PANICD),--panicd $(GNSS_BENCH_PANICD)) $(GNSS_FIXTURES)
+
+## Instructions per NMEA sentence (parse-only and decode-to-JSON) for the arm64 gnss-bench (cross-built like
+## panicd: scripts/arm64/build-bench.sh) beside the x86-64 one, both counted under qemu-user from its block logs
+## (scripts/gnss-instructions.py): the board's architecture's figure, where times under emulation mean nothing.
+bench-arm64: deps arm64-toolchain
+	$(SWIFT) build $(SWIFT_RELEASE) --static-swift-stdlib --product gnss-bench --scratch-path .build-bench
+	nice -n 15 scripts/arm64/build-bench.sh
+	scripts/gnss-instructions.py .build/arm64/build-bench/aarch64-unknown-linux-gnu/release/gnss-bench \
+		.build/arm64/sysroot-bookworm .build-bench/release/gnss-bench $(GNSS_FIXTURES)
 
 ## libFuzzer on the framer+parser+tracker for FUZZ_SECONDS (default 60 s), or FUZZ_RUNS executions.
 ## Release build (optimised, with bounds checks and preconditions kept), in its own scratch path.
