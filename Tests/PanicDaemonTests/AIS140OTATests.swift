@@ -22,6 +22,10 @@ struct OTABox: Sendable {
     let uplink: Uplink
 
     init(state: AIS140ReferenceReceiver, vendor: AIS140ReferenceReceiver) throws {
+        try self.init(stateURL: state.url, vendorURL: vendor.url)
+    }
+
+    init(stateURL: String, vendorURL: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ota-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try key.write(to: directory + "/device.key", force: false)
@@ -39,13 +43,13 @@ struct OTABox: Sendable {
         backends:
           - name: state
             protocol: ais140
-            url: \(state.url)
+            url: \(stateURL)
             ota: true
             ota_emergency_off: true
             ota_pin: "4711"
           - name: vendor
             protocol: ais140
-            url: \(vendor.url)
+            url: \(vendorURL)
             ota: true
         """.write(toFile: path, atomically: true, encoding: .utf8)
         local = try #require(DaemonConfig.load(path: path).config)
@@ -120,6 +124,7 @@ func otaExchange(
     var arrivals = receiver.arrivals.makeAsyncIterator()
     let failure = await session.keepAlive(timeout: .seconds(20))
     #expect(failure == nil, "\(failure ?? "")")
+    guard failure == nil else { return ("", []) }
     while receiver.otaAnswers.count == answersBefore || receiver.otaAlerts.count < alertsBefore + expected {
         guard await arrivals.next() != nil else { break }
     }
@@ -224,4 +229,61 @@ struct AIS140OTASessionTests {
             #expect(records.contains(.cleared(alert: alert, by: "ais140-ota:SRV:state")))
         }
     }
+}
+
+@Suite(
+    "AIS-140 OTA changes on disk: kept, confirmed, reverted, superseded by a signed document", .timeLimit(.minutes(1)))
+struct AIS140OTAFilesTests {
+    @Test("an OTA SET is kept with the list before it; a revert takes back only the last; a document clears them")
+    func revertAndSupersede() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ota-files-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let files = RemoteConfigFiles(directory: directory)
+        try files.applyOTA("SET UR:30")
+        #expect(files.otaCommands == ["SET UR:30"])
+        #expect(files.state.probation)
+        try files.confirm()
+        #expect(!files.state.probation)
+        try files.applyOTA("SET UR:20")
+        #expect(files.otaCommands == ["SET UR:30", "SET UR:20"])
+        // No backend took a batch in time: the last OTA change goes, the one confirmed before it stays.
+        try files.revert()
+        #expect(files.otaCommands == ["SET UR:30"])
+        #expect(files.state == RemoteConfigFiles.State(probation: false, reverted: 0))
+        // A signed document applied later supersedes every OTA change.
+        try files.apply("header.payload.signature")
+        #expect(files.otaCommands.isEmpty)
+    }
+
+    @Test("at start the OTA changes are merged in order over the file; one that no longer applies is set aside")
+    func effective() throws {
+        try withTemporaryOTABox { box in
+            let files = RemoteConfigFiles(outboxPath: box.local.outboxPath)
+            try files.applyOTA("SET UR:30")
+            try files.applyOTA("SET URE:5")
+            let text = try String(contentsOfFile: box.path, encoding: .utf8)
+            let base = URL(fileURLWithPath: box.directory)
+            let merged = files.effectiveText(
+                local: box.local, localText: text, localBase: base, deviceID: box.key.identity.deviceID)
+            #expect(merged.problem == nil)
+            #expect(merged.config.rates.position == .seconds(30))
+            #expect(merged.config.rates.emergencyPosition == .seconds(5))
+            try files.applyOTA("SET SIP:10.0.0.1")
+            // The local file lost its second ais140 backend: that change no longer applies.
+            let single = try #require(text.components(separatedBy: "  - name: vendor\n").first)
+            let local = try #require(DaemonConfig.parse(single, relativeTo: base).config)
+            let setAside = files.effectiveText(
+                local: local, localText: single, localBase: base, deviceID: box.key.identity.deviceID)
+            #expect(setAside.problem?.contains("'SET SIP:10.0.0.1' no longer applies") == true)
+            #expect(setAside.config.rates.position == .seconds(60))
+        }
+    }
+}
+
+/// An OTA box whose backends are never connected to (only its files are used).
+func withTemporaryOTABox(_ body: (OTABox) throws -> Void) throws {
+    let box = try OTABox(stateURL: "tcp://127.0.0.1:9", vendorURL: "tcp://127.0.0.1:9")
+    defer { try? FileManager.default.removeItem(atPath: box.directory) }
+    try body(box)
 }
