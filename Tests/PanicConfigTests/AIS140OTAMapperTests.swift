@@ -101,4 +101,35 @@ struct AIS140OTAMapperTests {
         }
         #expect(refusal.description.contains("no second (secondary) ais140 backend"), "\(refusal)")
     }
+
+    @Test("ota, ota_emergency_off and ota_pin are read for an ais140 backend")
+    func otaKeys() throws {
+        let text = Self.text.replacingOccurrences(
+            of: "    url: tcp://erss.example:5001\n",
+            with:
+                "    url: tcp://erss.example:5001\n    ota: true\n    ota_emergency_off: true\n    ota_pin: \"4711\"\n")
+        let (config, problems) = DaemonConfig.parse(text)
+        #expect(problems.isEmpty, "\(problems)")
+        let state = try #require(config?.backends.first { $0.name == "state" })
+        #expect(state.ota && state.otaEmergencyOff && state.otaPIN == "4711")
+        let vendor = try #require(config?.backends.first { $0.name == "vendor" })
+        #expect(!vendor.ota && !vendor.otaEmergencyOff && vendor.otaPIN == nil)
+    }
+
+    @Test(
+        "bad OTA keys are refused by the config check, naming the key",
+        arguments: [
+            ("    url: tcp://erss.example:5001\n", "    ota_pin: \"12\"\n", "backends[1].ota_pin", "4 to 16 letters"),
+            ("    url: tcp://erss.example:5001\n", "    ota: yes please\n", "backends[1].ota", "true or false"),
+            (
+                "    url: https://room.example/v1/records\n", "    ota: true\n", "backends[0].ota",
+                "only an ais140 backend"
+            ),
+        ])
+    func badOTAKeys(after: String, line: String, key: String, message: String) throws {
+        let (config, problems) = DaemonConfig.parse(Self.text.replacingOccurrences(of: after, with: after + line))
+        #expect(config == nil)
+        let problem = try #require(problems.first { $0.key == key }, "\(problems)")
+        #expect(problem.message.contains(message), "\(problem.message)")
+    }
 }
