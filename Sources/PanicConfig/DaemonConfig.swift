@@ -70,6 +70,10 @@ public struct DaemonConfig: Sendable, Equatable {
         public var tamperNumbers: [String]
         /// Numbers that asked for a format other than the AIS-140 §3.1.5 fields (`format: text`).
         public var formats: [String: SMSFormat]
+        /// Numbers whose AIS-140 OTA commands (`SET`/`GET`) the box takes by SMS (`ota_numbers`), and the PIN
+        /// they must put in front (`ota_pin`), when given (docs/uplink.md → *AIS-140 OTA commands*).
+        public var otaNumbers: [String] = []
+        public var otaPIN: String?
 
         public init(
             port: String, baud: Int = 115_200, numbers: [String], after: Duration = .seconds(120),
@@ -136,7 +140,7 @@ public struct DaemonConfig: Sendable, Equatable {
         "identity", "sms", "group", "remote_config",
     ]
     static let remoteConfigKeys: Set<String> = ["revert_after"]
-    static let smsKeys: Set<String> = ["port", "baud", "numbers", "tamper_numbers", "after"]
+    static let smsKeys: Set<String> = ["port", "baud", "numbers", "tamper_numbers", "after", "ota_numbers", "ota_pin"]
     static let smsRecipientKeys: Set<String> = ["number", "format"]
     static let identityKeys: Set<String> = ["imei", "vehicle_registration", "vendor_id", "firmware_version"]
     static let outboxKeys: Set<String> = ["path", "max_records"]
@@ -393,10 +397,20 @@ public struct DaemonConfig: Sendable, Equatable {
         if numbers.isEmpty {
             reader.report(.missingKey, "sms.numbers", "give at least one number to text", at: map["numbers"] ?? node)
         }
+        var otaFormats: [String: (format: SMSFormat, key: String)] = [:]
+        let otaNumbers = parseRecipients(
+            map["ota_numbers"], at: "sms.ota_numbers", formats: &otaFormats, reader: &reader)
+        let otaPIN = reader.string(map["ota_pin"], at: "sms.ota_pin", required: false)
+        if let otaPIN, let problem = otaPINProblem(otaPIN) {
+            reader.report(.invalidValue, "sms.ota_pin", problem, at: map["ota_pin"])
+        }
         guard let port else { return nil }
-        return SMS(
+        var sms = SMS(
             port: port, baud: baud, numbers: numbers, after: after, tamperNumbers: tamper,
             formats: formats.filter { $0.value.format != .fields }.mapValues(\.format))
+        sms.otaNumbers = otaNumbers
+        sms.otaPIN = otaPIN
+        return sms
     }
 
     /// Reads a list of recipients: each a number (`"+919812345678"`: the §3.1.5 fields) or a mapping with `number`

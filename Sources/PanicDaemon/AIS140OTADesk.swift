@@ -2,7 +2,9 @@ import Foundation
 import Logging
 import PanicConfig
 import PanicCore
+import PanicLinux
 import PanicUplink
+import ServiceLifecycle
 import Synchronization
 
 /// The box's side of AIS-140 OTA commands (docs/uplink.md → *AIS-140 OTA commands*): decides on each command a
@@ -22,6 +24,8 @@ public struct AIS140OTADesk: Sendable {
     public var uplink: Uplink
     public var wallClock: @Sendable () -> RecordTime
     public var logger: Logger
+    /// The SMS side (`sms.ota_numbers`, `sms.ota_pin`); nil: no command is taken by SMS.
+    public var sms: DaemonConfig.SMS?
 
     public init(
         currentText: String, base: URL?, backends: [DaemonConfig.Backend], files: RemoteConfigFiles, uplink: Uplink,
@@ -40,6 +44,39 @@ public struct AIS140OTADesk: Sendable {
     public struct Outcome: Sendable {
         public var reply: AIS140.OTA.Reply
         public var restart: String?
+    }
+
+    /// Decides on `text` texted from `number`: nil (logged, never answered) when the number is not in
+    /// `sms.ota_numbers`, so an answer never confirms the box's number to a stranger; a listed sender gets an answer
+    /// to every command. `EO` is never taken by SMS (a sender's number can be spoofed).
+    public func handle(_ text: String, fromSMS number: String) -> Outcome? {
+        let time = wallClock()
+        let source = AIS140.OTA.Source.sms(number)
+        guard let sms, sms.otaNumbers.contains(number) else {
+            logger.warning(
+                "AIS-140 OTA SMS from an unlisted number ignored",
+                metadata: ["source": "\(source)", "command": "\(LogText.quoted(text, limit: 80))"])
+            return nil
+        }
+        func refuse(_ reason: String) -> Outcome {
+            logger.warning(
+                "AIS-140 OTA command refused",
+                metadata: [
+                    "source": "\(source)", "command": "\(LogText.quoted(text, limit: 80))",
+                    "reason": "\(LogText.quoted(reason, limit: 200))",
+                ])
+            return Outcome(reply: .refused(reason, time: time), restart: nil)
+        }
+        let command: AIS140.OTA.Command
+        switch AIS140.OTA.parse(text) {
+        case .failure(let error): return refuse(error.description)
+        case .success(let parsed): command = parsed
+        }
+        if let pin = sms.otaPIN, command.pin != pin {
+            return refuse(command.pin == nil ? "a PIN is required" : "wrong PIN")
+        }
+        if command.clearsEmergency { return refuse("EO (emergency off) is not taken by SMS") }
+        return carryOut(command, source: source, time: time, refuse: refuse)
     }
 
     /// Decides on `text` from backend `name`'s session.
@@ -139,8 +176,77 @@ public struct AIS140OTADesk: Sendable {
 /// uplink, the uplink the sessions' factory).
 final class AIS140OTADeskSlot: Sendable {
     private let desk = Mutex<AIS140OTADesk?>(nil)
+    private let opened = Mutex<[AIS140Transport]>([])
     var current: AIS140OTADesk? {
         get { desk.withLock { $0 } }
         set { desk.withLock { $0 = newValue } }
+    }
+    /// The AIS-140 sessions opened so far (they get the Alert 12 frames of commands taken by SMS).
+    var sessions: [AIS140Transport] { opened.withLock { $0 } }
+    func opened(_ session: AIS140Transport) { opened.withLock { $0.append(session) } }
+}
+
+/// Reads the modem's inbox for AIS-140 OTA commands with each radio reading's interval (`rates.telemetry`): the
+/// port is opened per dialogue, so a `+CMTI` notice between dialogues is never seen and the inbox is read on this
+/// schedule instead, on the daemon's clock. An applied `SET` asks for the restart that takes it up.
+struct AIS140OTAInboxService: Service {
+    let slot: AIS140OTADeskSlot
+    let modem: GSMModem
+    let every: Duration
+    let clock: any MonotonicClock
+    let applied: @Sendable (String) -> Void
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do { try await clock.sleep(for: every) } catch { return }
+                guard let desk = slot.current else { continue }
+                let inbox = AIS140OTAInbox(modem: modem, desk: desk, sessions: slot.sessions, logger: logger)
+                if let reason = await inbox.check() { applied(reason) }
+            }
+        }
+    }
+}
+
+/// Reads the modem's inbox for AIS-140 OTA commands (``AIS140OTADesk/handle(_:fromSMS:)``), answers each listed
+/// sender by SMS and sends the Alert 12 frames on the AIS-140 sessions given.
+public struct AIS140OTAInbox: Sendable {
+    public var modem: GSMModem
+    public var desk: AIS140OTADesk
+    /// Sessions that get the Alert 12 frames of a command taken by SMS.
+    public var sessions: [AIS140Transport]
+    public var logger: Logger
+
+    public init(modem: GSMModem, desk: AIS140OTADesk, sessions: [AIS140Transport], logger: Logger) {
+        self.modem = modem
+        self.desk = desk
+        self.sessions = sessions
+        self.logger = logger
+    }
+
+    /// One read of the inbox: each message decided on and answered; returns the restart reason of the last `SET`
+    /// applied, if any.
+    public func check() async -> String? {
+        let messages: [ModemAnswers.IncomingSMS]
+        do { messages = try await modem.readMessages() } catch {
+            logger.warning("cannot read the modem's inbox", metadata: ["error": "\(error)"])
+            return nil
+        }
+        var restart: String?
+        for message in messages {
+            guard let outcome = desk.handle(message.text, fromSMS: message.sender) else { continue }
+            do { _ = try await modem.send(outcome.reply.answer, to: message.sender) } catch {
+                logger.warning(
+                    "cannot answer an AIS-140 OTA SMS", metadata: ["to": "\(message.sender)", "error": "\(error)"])
+            }
+            for session in sessions {
+                if let failure = await session.report(outcome.reply, timeout: .seconds(30)) {
+                    logger.warning("cannot send the Alert 12 frames", metadata: ["error": "\(failure)"])
+                }
+            }
+            restart = outcome.restart ?? restart
+        }
+        return restart
     }
 }

@@ -278,15 +278,18 @@ public struct Daemon: Sendable {
                 let receiver = Uplink.standardReceiver(configuration, eventLoopGroup: network)
                 if let session = receiver as? AIS140Transport, let desk = otaDesk.current {
                     desk.install(on: session, backend: configuration.name) { otaAppliedSink.yield($0) }
+                    otaDesk.opened(session)
                 }
                 return receiver
             },
             logger: logger.child("uplink"))
         if let remote {
-            otaDesk.current = AIS140OTADesk(
+            var desk = AIS140OTADesk(
                 currentText: remote.currentText ?? remote.localText, base: remote.localBase,
                 backends: config.backends, files: RemoteConfigFiles(outboxPath: config.outboxPath),
                 uplink: uplink, logger: logger.child("ota"))
+            desk.sms = config.sms
+            otaDesk.current = desk
         }
         let hardware = try openHardware(clock: clock)
         defer { hardware.inputs.close() }
@@ -304,6 +307,15 @@ public struct Daemon: Sendable {
             box: box, deviceID: deviceID, board: self.board, backends: backends.map(\.name), clock: clock)
         let longestTimeout = backends.map(\.requestTimeout).max() ?? .seconds(10)
         let (deliveries, deliverySink) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        // AIS-140 OTA by SMS: only with `sms.ota_numbers` and under `panicd run` (remote configuration).
+        let otaInbox: [AIS140OTAInboxService] =
+            if remote != nil, let sms = config.sms, !sms.otaNumbers.isEmpty {
+                [
+                    AIS140OTAInboxService(
+                        slot: otaDesk, modem: GSMModem(path: sms.port, baud: sms.baud), every: config.rates.telemetry,
+                        clock: clock, applied: { otaAppliedSink.yield($0) }, logger: logger.child("ota"))
+                ]
+            } else { [] }
         let remoteService: [ServiceGroupConfiguration.ServiceConfiguration] =
             remote.map { setup in
                 [
@@ -338,6 +350,7 @@ public struct Daemon: Sendable {
                             network: network)
                     ),
                 ] + remoteService + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) }
+                    + otaInbox.map { .init(service: $0) }
                     + (hardware.simulated.map { lines in
                         [
                             .init(

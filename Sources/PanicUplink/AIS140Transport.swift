@@ -432,6 +432,18 @@ public final class AIS140Transport: RecordTransport {
         }
     }
 
+    /// Sends the Alert 12 frames of an OTA command that came another way (by SMS) on the session, with a heartbeat
+    /// whose answer acknowledges them; returns why not, or nil.
+    public func report(_ reply: AIS140.OTA.Reply, timeout: Duration) async -> String? {
+        guard !reply.reports.isEmpty else { return nil }
+        if let setupError { return setupError }
+        let fix = lastFix.withLock { $0 }
+        let frames = reply.reports.map {
+            AIS140.otaPacket(info: $0, time: reply.time, fix: fix, identity: options.identity)
+        }
+        return await submit(frames: frames, fix: fix, timeout: timeout)
+    }
+
     /// The lines that answer a server's OTA command: `$OTA,<answer>*`, then one Alert 12 frame per key, at the
     /// last fix sent to this backend.
     private func answer(command: String) async -> (lines: [String], restart: String?) {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PanicConfig
 import PanicCore
+import PanicLinux
 import PanicSigning
 import PanicStore
 import PanicUplink
@@ -286,4 +287,66 @@ func withTemporaryOTABox(_ body: (OTABox) throws -> Void) throws {
     let box = try OTABox(stateURL: "tcp://127.0.0.1:9", vendorURL: "tcp://127.0.0.1:9")
     defer { try? FileManager.default.removeItem(atPath: box.directory) }
     try body(box)
+}
+
+@Suite("AIS-140 OTA by SMS (simulated modem on a real pty, the daemon's desk)", .timeLimit(.minutes(2)))
+struct AIS140OTASMSTests {
+    static let listed = "+919800000001"
+
+    @Test(
+        "SET/GET from a listed number answered by SMS and as Alert 12; an unlisted sender ignored; a wrong PIN refused")
+    func sms() async throws {
+        try await withOTAReceivers { state, vendor in
+            let box = try OTABox(state: state, vendor: vendor)
+            defer { try? FileManager.default.removeItem(atPath: box.directory) }
+            let modem = try GatewayModem(refuseTexts: 0)
+            let daemon = try box.daemon()
+            let remote = try #require(daemon.remote)
+            let logs = LevelLogHandler()
+            var desk = AIS140OTADesk(
+                currentText: remote.currentText ?? remote.localText, base: remote.localBase,
+                backends: daemon.config.backends, files: RemoteConfigFiles(outboxPath: daemon.config.outboxPath),
+                uplink: box.uplink, logger: Logger(label: "test") { _ in logs })
+            var sms = DaemonConfig.SMS(port: modem.pty.slavePath, numbers: ["+919812345678"])
+            sms.otaNumbers = [Self.listed]
+            sms.otaPIN = "2468"
+            desk.sms = sms
+            let session = try #require(Uplink.standardReceiver(daemon.backends[1]) as? AIS140Transport)
+            modem.modem.withLock {
+                $0.deliver("2468,SET UR:25", from: Self.listed)
+                $0.deliver("SET UR:5", from: "+919811111111")
+                $0.deliver("1111,GET VN", from: Self.listed)
+                $0.deliver("2468,GET VN", from: Self.listed)
+            }
+            let inboxDesk = desk
+            let restart = try await withThrowingTaskGroup(of: String??.self) { group in
+                group.addTask {
+                    await session.run()
+                    return nil
+                }
+                group.addTask {
+                    try await modem.with { path in
+                        await AIS140OTAInbox(
+                            modem: GSMModem(path: path, timeout: .seconds(60)), desk: inboxDesk, sessions: [session],
+                            logger: Logger(label: "test")
+                        ).check()
+                    }
+                }
+                defer { group.cancelAll() }
+                while let result = try await group.next() {
+                    if let result { return result }
+                }
+                return nil
+            }
+            #expect(restart?.contains("SET UR:25 from SMS:\(Self.listed)") == true)
+            #expect(
+                modem.sent.map { "\($0.number) \($0.text)" } == [
+                    "\(Self.listed) OK UR:25", "\(Self.listed) ERROR wrong PIN", "\(Self.listed) OK VN:RJ14PB1234",
+                ])
+            #expect(vendor.otaAlerts == ["SET:SMS:\(Self.listed)|UR:25", "GET:SMS:\(Self.listed)|VN:RJ14PB1234"])
+            let lines = logs.lines.withLock { $0 }
+            #expect(lines.filter { $0.message == "AIS-140 OTA SMS from an unlisted number ignored" }.count == 1)
+            #expect(try box.daemon().config.rates.position == .seconds(25))
+        }
+    }
 }
