@@ -42,6 +42,12 @@ public struct DaemonConfig: Sendable, Equatable {
         /// `dialect:` (ais140 only): the frame layouts of the backend's family, Traccar's (the default) or C-DAC's
         /// (docs/uplink.md → *AIS-140 dialects*).
         public var dialect: AIS140.Dialect = .traccar
+        /// AIS-140 OTA over the kept session (ais140 only; docs/uplink.md → *AIS-140 OTA commands*): `ota: true`
+        /// lets this server `SET`/`GET` configuration keys; `ota_emergency_off: true` lets it clear an emergency
+        /// (`CLR EO`); `ota_pin:` is the PIN it must put in front of each command, when given.
+        public var ota = false
+        public var otaEmergencyOff = false
+        public var otaPIN: String?
 
         /// What the backend is to the box's alerts: as configured, else a `panicbridge` control room is the
         /// alerting authority and an `ais140` or `osmand` server a tracking one. Only an authority's
@@ -64,6 +70,10 @@ public struct DaemonConfig: Sendable, Equatable {
         public var tamperNumbers: [String]
         /// Numbers that asked for a format other than the AIS-140 §3.1.5 fields (`format: text`).
         public var formats: [String: SMSFormat]
+        /// Numbers whose AIS-140 OTA commands (`SET`/`GET`) the box takes by SMS (`ota_numbers`), and the PIN
+        /// they must put in front (`ota_pin`), when given (docs/uplink.md → *AIS-140 OTA commands*).
+        public var otaNumbers: [String] = []
+        public var otaPIN: String?
 
         public init(
             port: String, baud: Int = 115_200, numbers: [String], after: Duration = .seconds(120),
@@ -130,13 +140,13 @@ public struct DaemonConfig: Sendable, Equatable {
         "identity", "sms", "group", "remote_config",
     ]
     static let remoteConfigKeys: Set<String> = ["revert_after"]
-    static let smsKeys: Set<String> = ["port", "baud", "numbers", "tamper_numbers", "after"]
+    static let smsKeys: Set<String> = ["port", "baud", "numbers", "tamper_numbers", "after", "ota_numbers", "ota_pin"]
     static let smsRecipientKeys: Set<String> = ["number", "format"]
     static let identityKeys: Set<String> = ["imei", "vehicle_registration", "vendor_id", "firmware_version"]
     static let outboxKeys: Set<String> = ["path", "max_records"]
     static let backendKeys: Set<String> = [
         "name", "url", "ca", "controlroom_key", "backlog_order", "timeout", "batch_size", "protocol", "emergency_only",
-        "heartbeat", "role", "send_help", "dialect",
+        "heartbeat", "role", "send_help", "dialect", "ota", "ota_emergency_off", "ota_pin",
     ]
     static let rateKeys: Set<String> = [
         "position", "emergency_position", "emergency_tracking_after", "health", "telemetry",
@@ -238,6 +248,7 @@ public struct DaemonConfig: Sendable, Equatable {
                         .invalidValue, "\(key).dialect", "only an ais140 backend has a dialect (traccar or cdac)",
                         at: map["dialect"])
                 }
+                let ota = otaFlags(map, at: key, wire: wire, reader: &reader)
                 let role = reader.choice(map["role"], at: "\(key).role", as: BackendRole.self, required: false)
                 if role == .authority, wire == .osmand {
                     reader.report(
@@ -283,6 +294,7 @@ public struct DaemonConfig: Sendable, Equatable {
                         heartbeat: heartbeat, role: role)
                     backend.sendHelp = sendHelp
                     backend.dialect = dialect ?? .traccar
+                    (backend.ota, backend.otaEmergencyOff, backend.otaPIN) = ota
                     backends.append(backend)
                 }
             }
@@ -385,10 +397,20 @@ public struct DaemonConfig: Sendable, Equatable {
         if numbers.isEmpty {
             reader.report(.missingKey, "sms.numbers", "give at least one number to text", at: map["numbers"] ?? node)
         }
+        var otaFormats: [String: (format: SMSFormat, key: String)] = [:]
+        let otaNumbers = parseRecipients(
+            map["ota_numbers"], at: "sms.ota_numbers", formats: &otaFormats, reader: &reader)
+        let otaPIN = reader.string(map["ota_pin"], at: "sms.ota_pin", required: false)
+        if let otaPIN, let problem = otaPINProblem(otaPIN) {
+            reader.report(.invalidValue, "sms.ota_pin", problem, at: map["ota_pin"])
+        }
         guard let port else { return nil }
-        return SMS(
+        var sms = SMS(
             port: port, baud: baud, numbers: numbers, after: after, tamperNumbers: tamper,
             formats: formats.filter { $0.value.format != .fields }.mapValues(\.format))
+        sms.otaNumbers = otaNumbers
+        sms.otaPIN = otaPIN
+        return sms
     }
 
     /// Reads a list of recipients: each a number (`"+919812345678"`: the §3.1.5 fields) or a mapping with `number`
@@ -435,6 +457,36 @@ public struct DaemonConfig: Sendable, Equatable {
             numbers.append(number)
         }
         return numbers
+    }
+
+    /// A backend's `ota`, `ota_emergency_off` and `ota_pin` (ais140 only).
+    static func otaFlags(
+        _ map: [String: Node], at key: String, wire: Backend.WireProtocol, reader: inout YAMLReader
+    ) -> (Bool, Bool, String?) {
+        var flags = [false, false]
+        for (index, name) in ["ota", "ota_emergency_off"].enumerated() {
+            guard let node = map[name] else { continue }
+            if let value = node.bool {
+                flags[index] = value
+            } else {
+                reader.report(.wrongType, "\(key).\(name)", "expected true or false", at: node)
+            }
+        }
+        let pin = reader.string(map["ota_pin"], at: "\(key).ota_pin", required: false)
+        if let pin, let problem = otaPINProblem(pin) {
+            reader.report(.invalidValue, "\(key).ota_pin", problem, at: map["ota_pin"])
+        }
+        for name in ["ota", "ota_emergency_off", "ota_pin"] where map[name] != nil && wire != .ais140 {
+            reader.report(
+                .invalidValue, "\(key).\(name)", "only an ais140 backend sends AIS-140 OTA commands", at: map[name])
+        }
+        return (flags[0], flags[1], pin)
+    }
+
+    /// What is wrong with an OTA PIN (4 to 16 letters and digits: it is typed into an SMS before a comma).
+    static func otaPINProblem(_ pin: String) -> String? {
+        (4...16).contains(pin.count) && pin.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+            ? nil : "an OTA PIN is 4 to 16 letters and digits"
     }
 
     /// Reads `identity:`: the IMEI (15 digits, Luhn-checked), vehicle registration, vendor id, firmware version.

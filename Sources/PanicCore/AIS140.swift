@@ -31,6 +31,8 @@ public enum AIS140 {
         case powerRestored = "BR"
         case ignitionOn = "IN"
         case ignitionOff = "IF"
+        /// An OTA command's acknowledgement (the Alert 12 frame, ``OTA``).
+        case otaAcknowledgement = "OA"
     }
 
     /// The alert-id field (AIS-140 table of alert ids), two digits.
@@ -44,6 +46,8 @@ public enum AIS140 {
         case boxOpened = 9
         case emergencyOn = 10
         case emergencyOff = 11
+        /// A configuration parameter set, read or cleared over the air (`SET`/`GET`/`CLR`; ``OTA``).
+        case otaParameter = 12
         case wireCut = 16
         /// A help request (the assistance button): PanicBridge's vendor alert id, outside AIS-140's table, sent
         /// with status `NR` and the emergency flag 0 so that no backend reads it as an emergency.
@@ -168,6 +172,13 @@ public enum AIS140 {
     )
         -> String
     {
+        checksummed(trackingFields(record, tracking, identity: identity, live: live))
+    }
+
+    /// The tracking packet's fields before the checksum.
+    static func trackingFields(
+        _ record: Record, _ tracking: Tracking, identity: BoxIdentity, live: Bool
+    ) -> [String] {
         let fix = record.fix
         let (date, time) = dateTime(record.time)
         let (lat, ns, lon, ew) = coordinates(fix)
@@ -189,7 +200,7 @@ public enum AIS140 {
             emergencyField(record, tracking), enclosureField(record, tracking), cellBlock(radio),
             "0000", "00", pad(Int(record.sequence % 1_000_000), 6),
         ]
-        return checksummed(fields)
+        return fields
     }
 
     /// The health-monitoring packet for a health record; `telemetry` is the record's own readings (its battery

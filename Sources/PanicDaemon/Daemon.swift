@@ -102,13 +102,14 @@ public struct Daemon: Sendable {
             throw DaemonError("\(error)")
         }
         let files = RemoteConfigFiles(outboxPath: local.outboxPath)
-        let effective = files.effective(local: local, localText: text, localBase: base, deviceID: deviceID)
-        if let problem = effective.problem { logger.warning("\(problem): running the local file alone") }
+        let effective = files.effectiveText(local: local, localText: text, localBase: base, deviceID: deviceID)
+        if let problem = effective.problem { logger.warning("\(problem): running without it") }
         return try Daemon(
             config: effective.config, environment: environment, logger: logger,
             remote: RemoteConfigSetup(
-                local: local, localText: text, localBase: base, version: effective.version > 0 ? effective.version : nil
-            ))
+                local: local, localText: text, localBase: base,
+                version: effective.version > 0 ? effective.version : nil,
+                currentText: effective.text))
     }
 
     /// The uplink's view of one configured backend.
@@ -266,11 +267,30 @@ public struct Daemon: Sendable {
         } catch {
             throw DaemonError("cannot open the outbox \(config.outboxPath): \(error)")
         }
+        // AIS-140 OTA commands on the kept sessions (docs/uplink.md → AIS-140 OTA commands): the desk is made once
+        // the uplink is; the sessions start after that.
+        let otaDesk = AIS140OTADeskSlot()
+        let (otaApplied, otaAppliedSink) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let uplink = try Uplink(
             outbox: outbox, deviceID: deviceID, signingKey: key, backends: backends, clock: clock,
             transport: { HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust, eventLoopGroup: network) },
-            receiver: { Uplink.standardReceiver($0, eventLoopGroup: network) },
+            receiver: { configuration in
+                let receiver = Uplink.standardReceiver(configuration, eventLoopGroup: network)
+                if let session = receiver as? AIS140Transport, let desk = otaDesk.current {
+                    desk.install(on: session, backend: configuration.name) { otaAppliedSink.yield($0) }
+                    otaDesk.opened(session)
+                }
+                return receiver
+            },
             logger: logger.child("uplink"))
+        if let remote {
+            var desk = AIS140OTADesk(
+                currentText: remote.currentText ?? remote.localText, base: remote.localBase,
+                backends: config.backends, files: RemoteConfigFiles(outboxPath: config.outboxPath),
+                uplink: uplink, logger: logger.child("ota"))
+            desk.sms = config.sms
+            otaDesk.current = desk
+        }
         let hardware = try openHardware(clock: clock)
         defer { hardware.inputs.close() }
         let box = try PanicBox(
@@ -287,6 +307,15 @@ public struct Daemon: Sendable {
             box: box, deviceID: deviceID, board: self.board, backends: backends.map(\.name), clock: clock)
         let longestTimeout = backends.map(\.requestTimeout).max() ?? .seconds(10)
         let (deliveries, deliverySink) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        // AIS-140 OTA by SMS: only with `sms.ota_numbers` and under `panicd run` (remote configuration).
+        let otaInbox: [AIS140OTAInboxService] =
+            if remote != nil, let sms = config.sms, !sms.otaNumbers.isEmpty {
+                [
+                    AIS140OTAInboxService(
+                        slot: otaDesk, modem: GSMModem(path: sms.port, baud: sms.baud), every: config.rates.telemetry,
+                        clock: clock, applied: { otaAppliedSink.yield($0) }, logger: logger.child("ota"))
+                ]
+            } else { [] }
         let remoteService: [ServiceGroupConfiguration.ServiceConfiguration] =
             remote.map { setup in
                 [
@@ -296,7 +325,7 @@ public struct Daemon: Sendable {
                             gate: RemoteConfigGate(
                                 deviceID: deviceID, localText: setup.localText, localBase: setup.localBase),
                             setup: setup, deliveries: deliveries, clock: clock, restart: restart,
-                            logger: logger.child("config")),
+                            logger: logger.child("config"), otaApplied: otaApplied),
                         successTerminationBehavior: .gracefullyShutdownGroup)
                 ]
             } ?? []
@@ -321,6 +350,7 @@ public struct Daemon: Sendable {
                             network: network)
                     ),
                 ] + remoteService + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) }
+                    + otaInbox.map { .init(service: $0) }
                     + (hardware.simulated.map { lines in
                         [
                             .init(

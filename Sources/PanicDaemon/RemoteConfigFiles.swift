@@ -32,6 +32,29 @@ public struct RemoteConfigFiles: Sendable {
     var currentPath: String { directory + "/remote-config.jws" }
     var previousPath: String { directory + "/remote-config.previous.jws" }
     var statePath: String { directory + "/remote-config.state.json" }
+    /// The AIS-140 OTA `SET` commands applied since the signed document, in order (a JSON list of their texts),
+    /// and the list before the last one was added (kept until a backend takes a batch, for the revert).
+    var otaPath: String { directory + "/remote-config.ota.json" }
+    var otaPreviousPath: String { directory + "/remote-config.ota.previous.json" }
+
+    /// The AIS-140 OTA `SET` commands applied over the signed document (or the local file), oldest first.
+    public var otaCommands: [String] { Self.commands(at: otaPath) ?? [] }
+
+    static func commands(at path: String) -> [String]? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONDecoder().decode([String].self, from: data)
+    }
+
+    /// Applies an AIS-140 OTA `SET` (docs/uplink.md → *AIS-140 OTA commands*): its text is added to the OTA list,
+    /// the list before it kept for the revert, and the box is on probation as after a signed document.
+    public func applyOTA(_ command: String) throws {
+        let before = otaCommands
+        try write(String(decoding: try JSONEncoder().encode(before), as: UTF8.self), to: otaPreviousPath)
+        try write(String(decoding: try JSONEncoder().encode(before + [command]), as: UTF8.self), to: otaPath)
+        var state = state
+        state.probation = true
+        try write(state)
+    }
 
     /// The applied document's JWS.
     public var current: String? { try? String(contentsOfFile: currentPath, encoding: .utf8) }
@@ -54,6 +77,10 @@ public struct RemoteConfigFiles: Sendable {
 
     /// Applies `envelope`: the applied one becomes the previous, `envelope` the applied one, on probation.
     public func apply(_ envelope: String) throws {
+        // A signed document supersedes the OTA changes made before it.
+        for path in [otaPath, otaPreviousPath] where FileManager.default.fileExists(atPath: path) {
+            try FileManager.default.removeItem(atPath: path)
+        }
         if let current { try write(current, to: previousPath) }
         try write(envelope, to: currentPath)
         var state = state
@@ -63,6 +90,9 @@ public struct RemoteConfigFiles: Sendable {
 
     /// The applied one delivered: off probation.
     public func confirm() throws {
+        if FileManager.default.fileExists(atPath: otaPreviousPath) {
+            try FileManager.default.removeItem(atPath: otaPreviousPath)
+        }
         var state = state
         guard state.probation else { return }
         state.probation = false
@@ -74,6 +104,19 @@ public struct RemoteConfigFiles: Sendable {
     @discardableResult
     public func revert() throws -> Int {
         let version = appliedVersion
+        if let before = Self.commands(at: otaPreviousPath) {
+            // The last change was an OTA command: the OTA list before it comes back; the document stays.
+            if before.isEmpty {
+                try FileManager.default.removeItem(atPath: otaPath)
+            } else {
+                try write(String(decoding: try JSONEncoder().encode(before), as: UTF8.self), to: otaPath)
+            }
+            try FileManager.default.removeItem(atPath: otaPreviousPath)
+            var state = state
+            state.probation = false
+            try write(state)
+            return version
+        }
         if let previous {
             try write(previous, to: currentPath)
             try FileManager.default.removeItem(atPath: previousPath)
@@ -89,20 +132,44 @@ public struct RemoteConfigFiles: Sendable {
     public func effective(
         local: DaemonConfig, localText: String, localBase: URL?, deviceID: String
     ) -> (config: DaemonConfig, version: Int, problem: String?) {
-        guard let current else { return (local, 0, nil) }
-        switch RemoteConfigGate.verify(current, verifiers: RemoteConfigGate.verifiers(local)) {
-        case .failure(let refusal):
-            return (local, 0, "the applied remote configuration no longer verifies: \(refusal)")
-        case .success(let document):
-            if let device = document.device, device != deviceID {
-                return (local, 0, "the applied remote configuration is for device \(device)")
-            }
-            switch RemoteOverlay.merge(overlay: document.settings, over: localText, relativeTo: localBase) {
+        let effective = effectiveText(local: local, localText: localText, localBase: localBase, deviceID: deviceID)
+        return (effective.config, effective.version, effective.problem)
+    }
+
+    /// ``effective(local:localText:localBase:deviceID:)`` with the merged text (what an OTA command is mapped
+    /// over): the signed document merged over the local file, then each OTA `SET` applied in order through the
+    /// same merge. OTA changes that no longer apply are set aside with the reason; the document stays.
+    public func effectiveText(
+        local: DaemonConfig, localText: String, localBase: URL?, deviceID: String
+    ) -> (text: String, config: DaemonConfig, version: Int, problem: String?) {
+        var (text, config, version, problem) = (localText, local, 0, String?.none)
+        if let current {
+            switch RemoteConfigGate.verify(current, verifiers: RemoteConfigGate.verifiers(local)) {
             case .failure(let refusal):
-                return (local, 0, "the applied remote configuration no longer merges: \(refusal)")
-            case .success(let merged): return (merged.config, document.version, nil)
+                problem = "the applied remote configuration no longer verifies: \(refusal)"
+            case .success(let document):
+                if let device = document.device, device != deviceID {
+                    problem = "the applied remote configuration is for device \(device)"
+                } else {
+                    switch RemoteOverlay.merge(overlay: document.settings, over: localText, relativeTo: localBase) {
+                    case .failure(let refusal):
+                        problem = "the applied remote configuration no longer merges: \(refusal)"
+                    case .success(let merged): (text, config, version) = (merged.text, merged.config, document.version)
+                    }
+                }
             }
+            if problem != nil { return (localText, local, 0, problem) }
         }
+        var (otaText, otaConfig) = (text, config)
+        for command in otaCommands {
+            let outcome = AIS140.OTA.parse(command).mapError { AIS140OTAMapper.Refusal($0.description) }
+                .flatMap { AIS140OTAMapper.map($0, currentText: otaText, relativeTo: localBase) }
+            guard case .success(.change(let change)) = outcome else {
+                return (text, config, version, "the AIS-140 OTA change '\(command)' no longer applies")
+            }
+            (otaText, otaConfig) = (change.mergedText, change.config)
+        }
+        return (otaText, otaConfig, version, nil)
     }
 
     static func unverifiedVersion(_ envelope: String) -> Int? {

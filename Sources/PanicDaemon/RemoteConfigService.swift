@@ -15,12 +15,16 @@ public struct RemoteConfigSetup: Sendable {
     public var localBase: URL?
     /// The applied document's version (nil: the local file alone).
     public var version: Int?
+    /// The configuration running, as text: the local file with the document and the AIS-140 OTA changes merged
+    /// (what an OTA command is mapped over); nil: the local text.
+    public var currentText: String?
 
-    public init(local: DaemonConfig, localText: String, localBase: URL?, version: Int?) {
+    public init(local: DaemonConfig, localText: String, localBase: URL?, version: Int?, currentText: String? = nil) {
         self.local = local
         self.localText = localText
         self.localBase = localBase
         self.version = version
+        self.currentText = currentText
     }
 }
 
@@ -50,6 +54,8 @@ struct RemoteConfigService: Service {
     let clock: any MonotonicClock
     let restart: RestartRequest
     let logger: Logger
+    /// AIS-140 OTA `SET`s applied (``AIS140OTADesk``), each a restart reason: the daemon restarts to take it up.
+    var otaApplied: AsyncStream<String>?
 
     func run() async throws {
         // Graceful shutdown cancels the wait (each part then returns nil): no restart is owed.
@@ -57,6 +63,12 @@ struct RemoteConfigService: Service {
             await withTaskGroup(of: String?.self) { group in
                 if files.state.probation {
                     group.addTask { await probation() }
+                }
+                if let otaApplied {
+                    group.addTask {
+                        for await reason in otaApplied { return reason }
+                        return nil
+                    }
                 }
                 group.addTask {
                     for await received in uplink.configDocuments {

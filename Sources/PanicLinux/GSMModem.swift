@@ -92,6 +92,84 @@ public final class GSMModem: SMSModem {
         }
     }
 
+    /// Reads the text messages the modem holds that were not read yet (`AT+CMGF=1`, `AT+CMGL="REC UNREAD"`) and
+    /// deletes each one read (`AT+CMGD=<index>`), holding the port's lock, within ``timeout``. A modem that answers
+    /// garbage, an over-long line or more than ``ModemAnswers/maximumListed`` messages fails the read with the
+    /// problem named (``ModemAnswers/messages(_:)``); nothing is deleted then.
+    public func readMessages() async throws(SMSModemError) -> [ModemAnswers.IncomingSMS] {
+        do {
+            return try await withThrowingTaskGroup(of: [ModemAnswers.IncomingSMS]?.self) { group in
+                group.addTask { try await self.lock.withPort { try await self.inboxDialogue() } }
+                group.addTask {
+                    try await Task.sleep(for: self.timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let messages = first else {
+                    throw SMSModemError(reason: "modem \(path): no answer within \(timeout)", textHandedOver: false)
+                }
+                return messages
+            }
+        } catch let error as SMSModemError {
+            throw error
+        } catch {
+            throw SMSModemError(reason: "modem \(path): \(error)", textHandedOver: false)
+        }
+    }
+
+    private func inboxDialogue() async throws -> [ModemAnswers.IncomingSMS] {
+        let descriptor = try PTYSource(path: path, baud: baud).open()
+        let chunks = SerialReader.chunks(from: descriptor, clock: SystemMonotonicClock()) {
+            _ = Glibc.close(descriptor)
+        }
+        var lines = LineSplitter(maximum: Self.maximumLine)
+        var pending: [String] = []
+        var iterator = chunks.makeAsyncIterator()
+        let path = path
+        // One command and its answer up to the final result; the echo and `+CMTI` notices are left out.
+        func command(_ text: String) async throws -> [String] {
+            try Self.write(Array((text + "\r").utf8), to: descriptor, path: path)
+            var answer: [String] = []
+            while true {
+                while pending.isEmpty {
+                    guard let chunk = try await iterator.next() else {
+                        throw SMSModemError(
+                            reason: "modem \(path): the port closed during \(text)", textHandedOver: false)
+                    }
+                    guard let found = lines.append(chunk.bytes) else {
+                        throw SMSModemError(
+                            reason: "modem \(path): an answer to \(text) longer than \(Self.maximumLine) bytes",
+                            textHandedOver: false)
+                    }
+                    pending = found
+                }
+                let line = pending.removeFirst()
+                if line == text || line.hasPrefix("+CMTI:") { continue }
+                answer.append(line)
+                if ModemAnswers.isFinal(line) { return answer }
+                guard answer.count <= 2 * ModemAnswers.maximumListed + 2 else {
+                    throw SMSModemError(
+                        reason: "modem \(path): \(text) answered more than \(answer.count - 1) lines",
+                        textHandedOver: false)
+                }
+            }
+        }
+        let mode = try await command("AT+CMGF=1")
+        guard mode.last == "OK" else {
+            throw SMSModemError(
+                reason: "modem \(path): AT+CMGF=1 answered \(LogText.quoted(mode.last ?? "", limit: 40))",
+                textHandedOver: false)
+        }
+        let messages: [ModemAnswers.IncomingSMS]
+        do { messages = try ModemAnswers.messages(try await command("AT+CMGL=\"REC UNREAD\"")) } catch let failure
+            as ModemAnswers.Failure
+        {
+            throw SMSModemError(reason: "modem \(path): \(failure)", textHandedOver: false)
+        }
+        for message in messages { _ = try await command("AT+CMGD=\(message.index)") }
+        return messages
+    }
+
     static func write(_ bytes: [UInt8], to descriptor: CInt, path: String) throws(SerialIOError) {
         var offset = 0
         while offset < bytes.count {

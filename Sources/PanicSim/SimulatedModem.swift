@@ -93,6 +93,9 @@ public struct SimulatedModem: Sendable {
     public private(set) var sent: [Message] = []
     /// The texts refused so far, in order.
     public private(set) var refused: [Message] = []
+    /// Messages received and not yet deleted (``deliver(_:from:)``), by index, each with whether it was read.
+    public private(set) var inbox: [Int: (message: Message, read: Bool)] = [:]
+    private var nextIndex = 1
     private var line: [UInt8] = []
     private var recipient: String?
     private var nextReference = 1
@@ -100,6 +103,29 @@ public struct SimulatedModem: Sendable {
     public init(fault: Fault? = nil, refuseTexts: Int = 0) {
         self.fault = fault
         self.refuseTexts = refuseTexts
+    }
+
+    /// A text message arrives from `number` (a test or scenario injects it): stored under the next index, listed by
+    /// `AT+CMGL`, removed by `AT+CMGD`. Returns the `+CMTI` notice a real modem would print.
+    @discardableResult
+    public mutating func deliver(_ text: String, from number: String) -> String {
+        let index = nextIndex
+        nextIndex += 1
+        inbox[index] = (Message(number: number, text: text), false)
+        return "+CMTI: \"SM\",\(index)"
+    }
+
+    /// `AT+CMGL="REC UNREAD"` / `"ALL"`: each message's header and text, then `OK`; listed messages become read.
+    private mutating func list(all: Bool) -> [UInt8] {
+        var out = ""
+        for index in inbox.keys.sorted() {
+            guard let entry = inbox[index], all || !entry.read else { continue }
+            let status = entry.read ? "REC READ" : "REC UNREAD"
+            out += "\r\n+CMGL: \(index),\"\(status)\",\"\(entry.message.number)\",,\"26/12/07,09:00:00+22\"\r\n"
+            out += entry.message.text
+            inbox[index]?.read = true
+        }
+        return Array((out + "\r\n\r\nOK\r\n").utf8)
     }
 
     /// Feeds what the box wrote; returns what the modem answers.
@@ -154,6 +180,13 @@ public struct SimulatedModem: Sendable {
         if let radioAnswer = radioAnswer(upper) { return Array(("\r\n" + radioAnswer + "\r\n").utf8) }
         if upper == "AT+CMGF=1" {
             return fault == .errorOnTextMode ? Array("\r\nERROR\r\n".utf8) : Array("\r\nOK\r\n".utf8)
+        }
+        if upper == "AT+CMGL=\"REC UNREAD\"" || upper == "AT+CMGL=\"ALL\"" {
+            return list(all: upper.hasSuffix("\"ALL\""))
+        }
+        if upper.hasPrefix("AT+CMGD="), let index = Int(upper.dropFirst("AT+CMGD=".count)) {
+            return inbox.removeValue(forKey: index) == nil
+                ? Array("\r\n+CMS ERROR: 321\r\n".utf8) : Array("\r\nOK\r\n".utf8)
         }
         if upper.hasPrefix("AT+CMGS=\""), upper.hasSuffix("\"") {
             recipient = String(command.dropFirst("AT+CMGS=\"".count).dropLast())

@@ -35,6 +35,28 @@ public final class AIS140Transport: RecordTransport {
     private let current = Mutex<(any Channel)?>(nil)
     /// The last fix this backend's frames carried (see ``located(_:)``).
     private let lastFix = Mutex<RecordFix?>(nil)
+    /// Carries out a server's OTA command (`SET`/`GET`/`CLR`, docs/uplink.md → *AIS-140 OTA commands*); nil: the
+    /// box takes none on this session and says so.
+    private let commandHandler = Mutex<CommandHandler?>(nil)
+
+    private struct CommandHandler: Sendable {
+        let handle: @Sendable (String) async -> (reply: AIS140.OTA.Reply, restart: String?)
+        let answered: @Sendable (String) -> Void
+    }
+
+    /// Most OTA commands read in one exchange; more is a server flooding the box: the session ends.
+    public static let maximumCommandsPerExchange = 8
+
+    /// Sets what carries out the OTA commands this backend's server sends on the kept session. A command is read
+    /// when the session is next used (a delivery or the heartbeat), answered on the session with `$OTA,…*` and
+    /// followed by the Alert 12 frames of the reply. When the handler gives a restart reason (a `SET` applied),
+    /// `answered` gets it once the answer is written.
+    public func handleCommands(
+        with handle: @escaping @Sendable (String) async -> (reply: AIS140.OTA.Reply, restart: String?),
+        answered: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        commandHandler.withLock { $0 = CommandHandler(handle: handle, answered: answered) }
+    }
 
     /// How many sessions were opened and logged in, for tests and the simulator.
     public struct SessionCounters: Sendable, Hashable {
@@ -373,12 +395,26 @@ public final class AIS140Transport: RecordTransport {
             // could have is a server flooding the box: the session ends.
             var heartbeats = 1 + request.frames.filter { $0.hasPrefix("$,HBT,") }.count
             var others = 0
+            var commands = 0
             while true {
                 guard let answer = try await answers.next() else {
                     let failure = "AIS-140 server \(server) closed the connection before answering the heartbeat"
                     return answered ? .failed(failure) : .closed(failure)
                 }
                 answered = true
+                if !answer.hasPrefix("$") {
+                    // A server's OTA command (`SET PIP:…`): answered on the session, then its Alert 12 frames.
+                    commands += 1
+                    guard commands <= Self.maximumCommandsPerExchange else {
+                        return .failed(
+                            "AIS-140 server \(server) sent more than \(Self.maximumCommandsPerExchange) OTA commands "
+                                + "in one exchange")
+                    }
+                    let (lines, restart) = await self.answer(command: answer)
+                    try await outbound.write(contentsOf: lines.map { ByteBuffer(string: $0) })
+                    if let restart { commandHandler.withLock { $0 }?.answered(restart) }
+                    continue
+                }
                 if answer.hasPrefix("$HBT") {
                     heartbeats -= 1
                     if heartbeats == 0 { return .acknowledged }
@@ -394,6 +430,32 @@ public final class AIS140Transport: RecordTransport {
             let failure = "AIS-140 server \(server): \(UplinkTransportError.describe(error))"
             return answered || error is AIS140AnswerError ? .failed(failure) : .closed(failure)
         }
+    }
+
+    /// Sends the Alert 12 frames of an OTA command that came another way (by SMS) on the session, with a heartbeat
+    /// whose answer acknowledges them; returns why not, or nil.
+    public func report(_ reply: AIS140.OTA.Reply, timeout: Duration) async -> String? {
+        guard !reply.reports.isEmpty else { return nil }
+        if let setupError { return setupError }
+        let fix = lastFix.withLock { $0 }
+        let frames = reply.reports.map {
+            AIS140.otaPacket(info: $0, time: reply.time, fix: fix, identity: options.identity)
+        }
+        return await submit(frames: frames, fix: fix, timeout: timeout)
+    }
+
+    /// The lines that answer a server's OTA command: `$OTA,<answer>*`, then one Alert 12 frame per key, at the
+    /// last fix sent to this backend.
+    private func answer(command: String) async -> (lines: [String], restart: String?) {
+        guard let handler = commandHandler.withLock({ $0 }) else {
+            return ([AIS140.OTA.answerLine("ERROR this box takes no OTA commands from \(server)")], nil)
+        }
+        let (reply, restart) = await handler.handle(command)
+        let fix = lastFix.withLock { $0 }
+        let lines =
+            [AIS140.OTA.answerLine(reply.answer)]
+            + reply.reports.map { AIS140.otaPacket(info: $0, time: reply.time, fix: fix, identity: options.identity) }
+        return (lines, restart)
     }
 
     private func connect(within deadline: ContinuousClock.Instant) async throws -> NIOAsyncChannel<String, ByteBuffer> {
@@ -439,7 +501,8 @@ public struct AIS140AnswerError: Error, CustomStringConvertible {
 }
 
 /// Splits a server's answers at `*` (`$LGN…*`, `$HBT*`; Traccar writes them without a line end), skipping line
-/// ends between them.
+/// ends between them. Text that does not start with `$` is an OTA command (`SET PIP:1.2.3.4`), ended by a line end
+/// or `*`.
 struct AIS140AnswerDecoder: ByteToMessageDecoder {
     typealias InboundOut = String
     let maximum: Int
@@ -449,6 +512,20 @@ struct AIS140AnswerDecoder: ByteToMessageDecoder {
             buffer.moveReaderIndex(forwardBy: 1)
         }
         let view = buffer.readableBytesView
+        if let first = view.first, first != UInt8(ascii: "$"),
+            let end = view.firstIndex(where: { $0 == 10 || $0 == 13 || $0 == UInt8(ascii: "*") })
+        {
+            let length = view.distance(from: view.startIndex, to: end)
+            guard length <= maximum else {
+                throw AIS140AnswerError(description: "server command longer than \(maximum) bytes")
+            }
+            let text = buffer.readString(length: length) ?? ""
+            if buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == UInt8(ascii: "*") {
+                buffer.moveReaderIndex(forwardBy: 1)
+            }
+            context.fireChannelRead(wrapInboundOut(text))
+            return .continue
+        }
         guard let star = view.firstIndex(of: UInt8(ascii: "*")) else {
             if view.count > maximum {
                 throw AIS140AnswerError(description: "server answer longer than \(maximum) bytes without '*'")

@@ -146,6 +146,16 @@ public final class AlertDesk: Sendable {
         return handled
     }
 
+    /// Clears every open emergency (an authorised AIS-140 backend's `CLR EO`); returns the alerts cleared.
+    func clearEmergencies() -> [String] {
+        let transitions = state.withLock { state -> [AlertTransition] in
+            state.lifecycle.alerts.filter { $0.value.kind == .emergency && $0.value.state != .cleared }.keys.sorted()
+                .compactMap { state.lifecycle.cleared(alert: $0) }
+        }
+        publish(transitions)
+        return transitions.map(\.alert)
+    }
+
     /// Adds a nonce to acknowledge on the next request (a configuration document's).
     func acknowledge(nonce: String) { _ = state.withLock { $0.pendingAcks.insert(nonce) } }
 

@@ -250,14 +250,22 @@ public final class Uplink: Sendable {
     }
 
     /// Appends the `cleared` record owed to the control room for `alert`.
-    func appendCleared(_ alert: String) {
+    func appendCleared(_ alert: String, by source: String = "control-room") {
         let draft = RecordDraft(
             id: UUID().uuidString.lowercased(), time: wallClock(), timeSource: .system,
             fix: locator.withLock { $0 }?(),
-            body: .cleared(alert: alert, by: "control-room"))
+            body: .cleared(alert: alert, by: source))
         do { try submit(draft) } catch {
             logger.error("cannot append the cleared record", metadata: ["alert": "\(alert)", "error": "\(error)"])
         }
+    }
+
+    /// Clears every open emergency for an authorised AIS-140 backend's `CLR EO` (docs/uplink.md → *AIS-140 OTA
+    /// commands*): each gets its `cleared` record, `by` naming the source; returns the alerts cleared.
+    public func clearEmergencies(by source: String) -> [String] {
+        let cleared = alerts.clearEmergencies()
+        for alert in cleared { appendCleared(alert, by: source) }
+        return cleared
     }
 
     /// Acknowledges a configuration document's nonce on the next request to every control room, so it stops

@@ -57,6 +57,8 @@ public final class AIS140ReferenceReceiver: Sendable {
         var connections = 0
         /// Open connections, to hang up on.
         var open: [ObjectIdentifier: any Channel] = [:]
+        /// OTA commands to send with the next heartbeat answer.
+        var commands: [String] = []
     }
 
     private let server: NIOAsyncChannel<NIOAsyncChannel<String, ByteBuffer>, Never>
@@ -105,6 +107,27 @@ public final class AIS140ReferenceReceiver: Sendable {
     /// Closes every open connection, as a server's idle timeout or restart does.
     public func hangUp() {
         for channel in state.withLock({ $0.open.values }) { channel.close(promise: nil) }
+    }
+
+    /// Sends an OTA command (`SET PIP:1.2.3.4`, `GET VN`, `CLR EO`) to the box on its kept session, ahead of the
+    /// next heartbeat answer; the box's `$OTA,…*` answer and its Alert 12 frames are recorded as frames.
+    public func send(command: String) { state.withLock { $0.commands.append(command) } }
+
+    /// The box's answers to OTA commands (the text after `$OTA,`), in order.
+    public var otaAnswers: [String] {
+        frames.compactMap { frame in
+            frame.text.hasPrefix("$OTA,") ? String(frame.text.dropFirst(5).prefix { $0 != "*" }) : nil
+        }
+    }
+
+    /// The OTA field (`SET:SRV:name|PIP:1.2.3.4`) of each Alert 12 frame received (packet type `OA`, alert `12`).
+    public var otaAlerts: [String] {
+        frames.compactMap { frame in
+            let fields = frame.text.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count > 6, fields[1] == "NRM", fields[4] == "OA", fields[5] == "12" else { return nil }
+            // …, frame number, OTA field, CRC32, `*`.
+            return String(fields[fields.count - 3])
+        }
     }
 
     /// Changes how it answers from the next frame on.
@@ -160,6 +183,11 @@ public final class AIS140ReferenceReceiver: Sendable {
                         continue
                     default: break
                     }
+                    let commands = state.withLock { state in
+                        defer { state.commands = [] }
+                        return state.commands
+                    }
+                    for command in commands { try await outbound.write(ByteBuffer(string: command + "\r\n")) }
                     try await outbound.write(ByteBuffer(string: "$HBT*"))
                 }
             }
