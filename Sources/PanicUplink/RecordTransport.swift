@@ -12,6 +12,18 @@ public enum BackendProtocol: Sendable, Hashable {
     case ais140(AIS140Options)
     /// Traccar's OsmAnd over HTTP(S): `OsmAndTransport`.
     case osmAnd(OsmAndOptions)
+
+    /// How many backlog batches the protocol keeps in flight while the link works: PanicBridge's control room
+    /// checks and stores one batch while the next is on the wire (each acknowledged on its own answer; two, so an
+    /// alert has at most two batches' intake ahead of it at the control room); OsmAnd's requests go on parallel
+    /// keep-alive connections; AIS-140 has one session whose frames are answered in order, so one batch at a time.
+    public var backlogWindow: Int {
+        switch self {
+        case .panicBridge: 2
+        case .ais140: 1
+        case .osmAnd: 4
+        }
+    }
 }
 
 /// An AIS-140 backend's settings.
