@@ -61,7 +61,7 @@ struct PipelinedDrainTests {
     }
 
     @Test(
-        "PanicBridge: two batches in flight at once; each is settled on its own answer, and after a power cut only the answered one is not sent again"
+        "PanicBridge with a window of 2: two batches in flight at once; each is settled on its own answer, and after a power cut only the answered one is not sent again"
     )
     func panicBridgeWindow() async throws {
         let directory = try TemporaryDirectory()
@@ -73,7 +73,8 @@ struct PipelinedDrainTests {
         let room = HeldControlRoom()
         let uplink = try Uplink(
             outbox: device.outbox, deviceID: device.id,
-            backends: [.init(name: "cr", url: "http://127.0.0.1:9", batchSize: 100)], clock: clock, wallClock: wall,
+            backends: [.init(name: "cr", url: "http://127.0.0.1:9", batchSize: 100, backlogWindow: 2)], clock: clock,
+            wallClock: wall,
             transport: { _ in room }, seed: 1, logger: quietLogger)
         var events = uplink.events.makeAsyncIterator()
         try await withUplink(uplink) {
