@@ -10,6 +10,7 @@ final class BackendUplink: Sendable {
     enum Event: Sendable {
         case appended(urgent: Bool)
         case pollNeeded(Bool)
+        case claimed(DeliveryStateMachine.Lane, full: Bool)
         case finished(DeliveryStateMachine.Lane, DeliveryStateMachine.Outcome)
         case timer
     }
@@ -86,7 +87,8 @@ final class BackendUplink: Sendable {
             if case .receiver(let receiver) = carrier { group.addTask { await receiver.run() } }
             var machine = DeliveryStateMachine(
                 now: clock.now, alertPolicy: configuration.alertPolicy, routinePolicy: configuration.routinePolicy,
-                pollInterval: keepAlive ?? configuration.pollInterval, seed: seed)
+                pollInterval: keepAlive ?? configuration.pollInterval,
+                backlogWindow: configuration.effectiveBacklogWindow, seed: seed)
             // One sleep, always for the machine's next deadline: a deadline that moves cancels it, so nothing wakes
             // the box before something is due.
             let timer = BackendTimer(clock: clock) { self.post(.timer) }
@@ -113,6 +115,7 @@ final class BackendUplink: Sendable {
                 switch event {
                 case .appended(let urgent): perform(machine.recordsAppended(urgent: urgent, now: now))
                 case .pollNeeded(let needed): perform(machine.setPollNeeded(pollNeeded(needed), now: now))
+                case .claimed(let lane, let full): perform(machine.claimed(lane, full: full, now: now))
                 case .finished(let lane, let outcome):
                     perform(machine.setPollNeeded(pollNeeded(desk.hasOpenAlerts), now: now))
                     perform(machine.finished(lane, outcome, now: now))
@@ -152,6 +155,8 @@ final class BackendUplink: Sendable {
             eventSink.yield(.failed(backend: configuration.name, lane: lane, reason: "\(error)"))
             return (lane, .failed)
         }
+        // A full claim: more may be due, and the backlog lane may claim it while this batch is on the wire.
+        if lane == .backlog, records.count >= configuration.batchSize { post(.claimed(lane, full: true)) }
         let transport: any UplinkTransport
         switch carrier {
         case .controlRoom(let controlRoom): transport = controlRoom

@@ -34,6 +34,9 @@ public struct BackendConfiguration: Sendable {
     public var wire: BackendProtocol
     /// What the backend is to the box's alerts: only an authority's acknowledgement makes an alert `sent`.
     public var role: BackendRole
+    /// Most backlog batches in flight at once while the link works (`DeliveryStateMachine.backlogWindow`); nil
+    /// for the protocol's own (`BackendProtocol.backlogWindow`).
+    public var backlogWindow: Int?
 
     /// A backend; without `role`, a PanicBridge control room is the alerting authority and any other protocol
     /// (AIS-140, OsmAnd) a tracking server.
@@ -41,7 +44,8 @@ public struct BackendConfiguration: Sendable {
         name: String, url: String, trust: TrustRoots = .system, controlRoomKey: DeviceIdentity? = nil,
         batchSize: Int = 200, requestTimeout: Duration = .seconds(10), backlogOrder: BacklogOrder = .oldestFirst,
         alertPolicy: BackoffPolicy = .alert, routinePolicy: BackoffPolicy = .routine,
-        pollInterval: Duration = .seconds(5), wire: BackendProtocol = .panicBridge, role: BackendRole? = nil
+        pollInterval: Duration = .seconds(5), wire: BackendProtocol = .panicBridge, role: BackendRole? = nil,
+        backlogWindow: Int? = nil
     ) {
         self.name = name
         self.url = url
@@ -55,7 +59,11 @@ public struct BackendConfiguration: Sendable {
         self.pollInterval = pollInterval
         self.wire = wire
         self.role = role ?? Self.defaultRole(for: wire)
+        self.backlogWindow = backlogWindow
     }
+
+    /// The backlog window in use: the configured one, else the protocol's.
+    public var effectiveBacklogWindow: Int { max(1, backlogWindow ?? wire.backlogWindow) }
 
     /// The role a backend of `wire` has unless configured otherwise.
     public static func defaultRole(for wire: BackendProtocol) -> BackendRole {
