@@ -553,6 +553,11 @@ enum OperatorPage {
           if (report.droppedRecords) all.push(report.droppedRecords + ' records dropped');
           return all.join(', ') || 'none';
         }
+        function configText(c, report) {
+          const running = report.configVersion != null ? 'v' + report.configVersion : 'local';
+          if (!c || c.pushed == null || (c.state === 'healthy' && c.running === c.pushed)) return running;
+          return running + ' (v' + c.pushed + ' ' + c.state + (c.rollout != null ? ', rollout ' + c.rollout : '') + ')';
+        }
         let healthTimer = null;
         function scheduleHealth() {
           if (healthTimer) return;
@@ -560,6 +565,9 @@ enum OperatorPage {
             healthTimer = null;
             let items = [];
             try { items = await (await fetch('/v1/desk/health')).json(); } catch (e) { return; }
+            // Each box's configuration: pushed, acknowledged, running, and its state in the newest rollout.
+            const configs = {};
+            try { for (const c of await (await fetch('/v1/config/status')).json()) configs[c.device] = c; } catch (e) {}
             const now = serverNow();
             $('health').replaceChildren(...items.map((h) => {
               const row = document.createElement('tr');
@@ -567,7 +575,7 @@ enum OperatorPage {
               for (const text of [h.metadata.name || h.device, h.lastSeenMs ? ago(now - h.lastSeenMs) + ' ago' : 'never',
                                   report.queueDepth ?? '—', report.oldestUndeliveredAgeMs != null ? ago(report.oldestUndeliveredAgeMs) : '—',
                                   report.fixAgeMs != null ? ago(report.fixAgeMs) : '—', h.power || '—', h.tamper || '—',
-                                  faults(report), h.gaps.join(',') || 'none']) {
+                                  faults(report), h.gaps.join(',') || 'none', configText(configs[h.device], report)]) {
                 const cell = document.createElement('td'); cell.textContent = String(text); row.appendChild(cell);
               }
               return row;
@@ -618,7 +626,17 @@ enum OperatorPage {
           setupMap(config.tileURL);
           connect();
           scheduleHealth();
+          $('rolloutForm').hidden = desk.role !== 'admin';
         })();
+        $('rolloutForm').addEventListener('submit', async (event) => {
+          event.preventDefault();
+          try {
+            const started = await post('/v1/rollouts', { group: $('rolloutGroup').value, settings: $('rolloutSettings').value,
+              stages: $('rolloutStages').value, maxFailed: $('rolloutMaxFailed').value, wait: $('rolloutWait').value });
+            status('rollout ' + started.rollout.id + ' started: ' + started.devices.length + ' device(s)');
+            scheduleHealth();
+          } catch (error) { status('rollout refused: ' + error.message); }
+        });
 
         """#
 
@@ -680,7 +698,12 @@ enum OperatorPage {
             <table><tbody id="history"></tbody></table>
             <h2>Devices</h2>
             <table><thead><tr><th>Device</th><th>Last seen</th><th>Queue</th><th>Oldest</th><th>Fix age</th>
-            <th>Power</th><th>Tamper</th><th>Faults</th><th>Gaps</th></tr></thead><tbody id="health"></tbody></table>
+            <th>Power</th><th>Tamper</th><th>Faults</th><th>Gaps</th><th>Config</th></tr></thead><tbody id="health"></tbody></table>
+            <form id="rolloutForm" hidden><h3>Configuration rollout (admins)</h3>
+              <input id="rolloutGroup" placeholder="group" size="12"> stages <input id="rolloutStages" value="1,10,100" size="9">
+              pause above <input id="rolloutMaxFailed" value="10%" size="4"> failed, wait <input id="rolloutWait" value="30m" size="4">
+              <br><textarea id="rolloutSettings" rows="4" cols="48" placeholder="overlay YAML: backends, sms, rates, privacy_mode, log_level"></textarea>
+              <br><button>Start rollout</button></form>
             <p><a href="/v1/audit.csv" id="csv">Audit log (CSV, supervisors)</a></p>
           </section>
         </main>

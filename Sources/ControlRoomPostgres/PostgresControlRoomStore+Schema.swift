@@ -177,6 +177,28 @@ extension PostgresControlRoomStore {
                     ADD COLUMN model TEXT NOT NULL DEFAULT '', ADD COLUMN serial TEXT NOT NULL DEFAULT ''
                 """
             ]),
+        // Staged rollouts (docs/configuration.md → *Staged rollouts*): the control room's own device groups, each
+        // rollout (its state and a revision that makes a second instance's stale step write nothing), its devices.
+        PostgresMigration(
+            version: 7, summary: "device groups and staged rollouts (rollouts, rollout_devices)",
+            statements: [
+                "CREATE TABLE device_groups(device TEXT PRIMARY KEY, fleet_group TEXT NOT NULL)",
+                "CREATE INDEX device_groups_by_group ON device_groups(fleet_group)",
+                """
+                CREATE TABLE rollouts(
+                    id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, fleet_group TEXT NOT NULL, payload TEXT NOT NULL,
+                    stages TEXT NOT NULL, max_failed BIGINT NOT NULL, wait_ms BIGINT NOT NULL,
+                    lifetime_ms BIGINT NOT NULL, state TEXT NOT NULL, stage BIGINT NOT NULL,
+                    accepted_failures BIGINT NOT NULL, revision BIGINT NOT NULL, created_ms BIGINT NOT NULL,
+                    created_by TEXT NOT NULL)
+                """,
+                """
+                CREATE TABLE rollout_devices(
+                    rollout BIGINT NOT NULL, device TEXT NOT NULL, stage BIGINT NOT NULL, state TEXT NOT NULL,
+                    version TEXT, alert TEXT, pushed_ms BIGINT, reason TEXT NOT NULL DEFAULT '',
+                    PRIMARY KEY(rollout, device))
+                """,
+            ]),
     ]
 
     /// Brings the schema up to date, each step in its own transaction; concurrent instances wait on one advisory

@@ -7,31 +7,61 @@ import PanicSigning
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Remote configuration of boxes: signed, versioned, expiring documents.",
-        subcommands: [Push.self])
+        subcommands: [Push.self, Status.self])
 
     /// `controlroom config push --device ID --file F`: signs the document with the control room's key and queues
-    /// it for the device's next answer, audited (`config-push`, user `console`).
+    /// it for the device's next answer, audited (`config-push`, user `console`). With `--group G` instead: a staged
+    /// rollout to the group's devices (docs/configuration.md → *Staged rollouts*), its first stage pushed now and
+    /// the rest by `controlroom serve`'s rollout service.
     struct Push: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Signs a configuration overlay (YAML: the remotely settable keys of panicd.yaml) for one device "
-                + "and queues it; prints the version.")
+                + "and queues it, or rolls it out to a group in stages; prints the version or the rollout.")
         @OptionGroup var options: DatabaseOption
         @Option(name: .long, help: "The control room's Ed25519 key file (made by `controlroom keygen`).")
         var key: String = "controlroom.key"
         @Option(name: .long, help: "The device id.")
-        var device: String
+        var device: String?
+        @Option(name: .long, help: "A group (`controlroom devices edit --group`): a staged rollout to its devices.")
+        var group: String?
         @Option(name: .long, help: "The overlay: a YAML file of backends, sms, rates, privacy_mode, log_level.")
         var file: String
         @Option(name: .long, help: "How long the document stays valid, in hours (the box refuses it after).")
         var hours: Int = 168
+        @Option(name: .long, help: "With --group: the stages, cumulative percentages of the group ending at 100.")
+        var stages: String = "1,10,100"
+        @Option(name: .long, help: "With --group: pause when more than this share of a stage failed.")
+        var maxFailed: String = "10%"
+        @Option(name: .long, help: "With --group: how long a pushed box has to report healthy on the new version.")
+        var wait: String = "30m"
 
         func run() async throws {
             guard hours > 0 else { throw ValidationError("--hours must be positive") }
+            guard (device == nil) != (group == nil) else { throw ValidationError("give either --device or --group") }
             guard let settings = try? String(contentsOfFile: file, encoding: .utf8) else {
                 throw ValidationError("cannot read \(file)")
             }
             let signingKey = try DeviceKey.load(path: key)
-            let (device, lifetime) = (device, Duration.seconds(hours * 3600))
+            let lifetime = Duration.seconds(hours * 3600)
+            let file = file
+            if let group {
+                let stages = try RolloutPlan.stages(self.stages)
+                let maxFailed = try RolloutPlan.maxFailed(self.maxFailed)
+                let wait = try RolloutPlan.wait(self.wait)
+                let status = try await options.withRoom(key: signingKey) { room in
+                    let rollout = try await room.startConfigRollout(
+                        group: group, settings: settings, stages: stages, maxFailedPercent: maxFailed, waitMs: wait,
+                        lifetime: lifetime, by: .console, reason: "file \(file)")
+                    return try await room.rolloutStatus(id: rollout.id)
+                }
+                let pushed = status.devices.filter { $0.row.state != .waiting }.count
+                let stageCount = (status.devices.map(\.row.stage).max() ?? 0) + 1
+                print(
+                    "rollout \(status.rollout.id): group \(group), \(status.devices.count) device(s) in \(stageCount) "
+                        + "stage(s); stage 1 pushed to \(pushed) device(s)")
+                return
+            }
+            guard let device else { return }
             let issued = try await options.withRoom(key: signingKey) { room in
                 try await room.pushConfig(
                     device: device, settings: settings, lifetime: lifetime, by: .console, reason: "file \(file)")
@@ -39,6 +69,112 @@ struct ConfigCommand: AsyncParsableCommand {
             print(
                 "queued configuration version \(issued.document.version) for \(device), expires \(issued.document.expires)"
             )
+        }
+    }
+
+    /// `controlroom config status [--group G]`: per device, the version pushed, acknowledged, running, and where it
+    /// stands.
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Per device: the configuration version pushed, acknowledged, running, and healthy / failed / "
+                + "pending.")
+        @OptionGroup var options: DatabaseOption
+        @Option(name: .long, help: "Only the devices of this group.")
+        var group: String?
+
+        func run() async throws {
+            let group = group
+            let rows = try await options.withRoom { try await $0.configStatus(group: group) }
+            print("device\tgroup\tpushed\tacked\trunning\tstate\trollout\treason")
+            for row in rows {
+                print(
+                    [
+                        row.device, row.group.isEmpty ? "-" : row.group, row.pushed.map(String.init) ?? "-",
+                        row.pushed == nil ? "-" : (row.acknowledged ? "yes" : "no"),
+                        row.running.map(String.init) ?? "local", row.state, row.rollout.map(String.init) ?? "-",
+                        row.reason,
+                    ].joined(separator: "\t"))
+            }
+        }
+    }
+}
+
+/// `controlroom rollout`: the staged rollouts (docs/configuration.md → *Staged rollouts*).
+struct RolloutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollout", abstract: "Staged rollouts: list, status, resume a paused one, abort.",
+        subcommands: [List.self, Status.self, Resume.self, Abort.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lists the rollouts, newest first.")
+        @OptionGroup var options: DatabaseOption
+
+        func run() async throws {
+            for rollout in try await options.withRoom({ try await $0.rollouts() }) {
+                print(
+                    "\(rollout.id)\t\(rollout.kind.rawValue)\tgroup=\(rollout.group)\t\(rollout.state.rawValue)"
+                        + "\tstage=\(rollout.stage + 1)\tby=\(rollout.createdBy)")
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One rollout: its state, and each device's.")
+        @OptionGroup var options: DatabaseOption
+        @Argument(help: "The rollout's id.") var id: Int64
+
+        func run() async throws {
+            let id = id
+            let status = try await options.withRoom { try await $0.rolloutStatus(id: id) }
+            let rollout = status.rollout
+            let stageCount = (status.devices.map(\.row.stage).max() ?? 0) + 1
+            print(
+                "rollout \(rollout.id): \(rollout.kind.rawValue) to group \(rollout.group), \(rollout.state.rawValue), "
+                    + "stage \(rollout.stage + 1) of \(stageCount) (stages \(rollout.stagesText) %, pause above "
+                    + "\(rollout.maxFailedPercent)% failed, wait \(rollout.waitMs / 1000) s)")
+            print("device\tstage\tstate\tpushed\tacked\trunning\treason")
+            for device in status.devices {
+                let row = device.row
+                print(
+                    [
+                        row.device, String(row.stage + 1), row.state.rawValue, row.version ?? "-",
+                        row.version == nil ? "-" : (device.acknowledged ? "yes" : "no"), device.running ?? "local",
+                        row.reason,
+                    ].joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Resumes a paused rollout: the failures of its stage so far are accepted.")
+        @OptionGroup var options: DatabaseOption
+        @Option(name: .long, help: "The control room's Ed25519 key file (the next stage is signed with it).")
+        var key: String = "controlroom.key"
+        @Argument(help: "The rollout's id.") var id: Int64
+
+        func run() async throws {
+            let (id, signingKey) = (id, try DeviceKey.load(path: key))
+            let state = try await options.withRoom(key: signingKey) { room in
+                try await room.resumeRollout(id: id, by: .console)
+                return try await room.rolloutStatus(id: id).rollout.state
+            }
+            print("rollout \(id) resumed: \(state.rawValue)")
+        }
+    }
+
+    struct Abort: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stops a rollout for good: devices not pushed yet never are.")
+        @OptionGroup var options: DatabaseOption
+        @Argument(help: "The rollout's id.") var id: Int64
+        @Option(name: .long, help: "Why (into the audit log).")
+        var reason: String = ""
+
+        func run() async throws {
+            let (id, reason) = (id, reason)
+            try await options.withRoom { try await $0.abortRollout(id: id, by: .console, reason: reason) }
+            print("rollout \(id) aborted")
         }
     }
 }

@@ -16,7 +16,8 @@ struct ControlRoomCommand: AsyncParsableCommand {
         abstract: "The PanicBridge reference control room: receives signed records, shows alerts to operators.",
         version: PanicBridgeVersion.current,
         subcommands: [
-            Serve.self, Keygen.self, Identity.self, Devices.self, Users.self, ConfigCommand.self, Evidence.self,
+            Serve.self, Keygen.self, Identity.self, Devices.self, Users.self, ConfigCommand.self, RolloutCommand.self,
+            Evidence.self,
         ])
 }
 
@@ -95,7 +96,8 @@ struct Serve: AsyncParsableCommand {
             }
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: app)] + Self.escalator(room, logger: logger),
+                    services: [.init(service: app), .init(service: Self.rollouts(room, logger: logger))]
+                        + Self.escalator(room, logger: logger),
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             return
@@ -111,6 +113,7 @@ struct Serve: AsyncParsableCommand {
                 services: [
                     .init(service: store), .init(service: PostgresDeskFeed(store: store, signal: room.signal)),
                     .init(service: MigratedApplication(store: store, app: app)),
+                    .init(service: Self.rollouts(room, logger: logger)),
                 ] + Self.escalator(room, logger: logger),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -118,6 +121,11 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// The staged-rollout service (docs/configuration.md → *Staged rollouts*).
+    static func rollouts(_ desk: Desk, logger: Logger) -> RolloutService {
+        RolloutService(room: desk.room, signal: desk.signal, logger: logger)
+    }
+
     /// The escalation service, when a channel is configured.
     static func escalator(_ desk: Desk, logger: Logger) -> [ServiceGroupConfiguration.ServiceConfiguration] {
         guard let escalation = desk.configuration.escalation else { return [] }
@@ -173,12 +181,21 @@ struct Devices: AsyncParsableCommand {
         @Option(name: .long, help: "The device id.")
         var id: String
         @OptionGroup var metadata: MetadataOptions
+        @Option(
+            name: .long,
+            help: "The device's rollout group (`config push --group`); an empty string takes it out of its group.")
+        var group: String?
 
         func run() async throws {
-            let id = id
+            let (id, group) = (id, group)
+            if let group {
+                try await options.withRoom { try await $0.setGroup(device: id, group: group) }
+                print("\(id)\tgroup=\(group)")
+                if metadata.edit == nil { return }
+            }
             guard let edit = metadata.edit else {
                 throw ValidationError(
-                    "nothing to change: give --name, --registration, --route, --phone, --responder, --make, --model or --serial"
+                    "nothing to change: give --name, --registration, --route, --phone, --responder, --make, --model, --serial or --group"
                 )
             }
             let result = try await options.withRoom { try await $0.editDevice(id: id, edit) }

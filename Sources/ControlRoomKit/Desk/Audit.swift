@@ -34,10 +34,24 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case evidenceExport = "evidence-export"
     /// The alert's FIR / GD numbers were entered or changed (`reason` holds them as JSON, see `CaseNumbers`).
     case caseNumbers = "case-numbers"
+    /// Staged rollouts (docs/configuration.md → *Staged rollouts*); `alert` holds `rollout-<id>`. Created (`reason`:
+    /// kind, group, stages, threshold, wait), resumed or aborted by a person: security events, as a push is.
+    case rolloutCreate = "rollout-create"
+    case rolloutResume = "rollout-resume"
+    case rolloutAbort = "rollout-abort"
+    /// What the rollout service decided by itself: a stage started, a device failed (`device` holds it, `reason`
+    /// why), the rollout paused at the threshold, or finished.
+    case rolloutStage = "rollout-stage"
+    case rolloutDeviceFailed = "rollout-device-failed"
+    case rolloutPause = "rollout-pause"
+    case rolloutDone = "rollout-done"
 
     /// Whether this is a security event (not an action on an alert).
     public var isSecurityEvent: Bool {
-        ![.accept, .clear, .dispatch, .note, .evidenceExport, .caseNumbers, .escalate, .notify].contains(self)
+        ![
+            .accept, .clear, .dispatch, .note, .evidenceExport, .caseNumbers, .escalate, .notify, .rolloutStage,
+            .rolloutDeviceFailed, .rolloutPause, .rolloutDone,
+        ].contains(self)
     }
 }
 

@@ -30,6 +30,7 @@ extension Desk {
         installPages(on: router)
         installAlerts(on: router)
         installDevices(on: router)
+        installRollouts(on: router)
     }
 
     private func installSession(on router: Router<ControlRoomRequestContext>) {

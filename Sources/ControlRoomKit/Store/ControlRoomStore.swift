@@ -140,6 +140,32 @@ public protocol ControlRoomStore: Sendable {
     func lastSeen(device: String) async throws -> Int64?
     /// How many devices had a record stored at or after `since` (epoch ms).
     func devicesSeen(since: Int64) async throws -> Int
+
+    // MARK: Groups and staged rollouts (docs/configuration.md → *Staged rollouts*; rules in `RolloutPlan`)
+
+    /// Puts `device` (registered, else `ControlRoomError.unknownDevice`) in `group` (empty: in none) and writes
+    /// `audit`, in one transaction.
+    func setGroup(device: String, group: String, audit: NewAuditEntry) async throws
+    /// Every grouped device's group.
+    func groups() async throws -> [String: String]
+    /// Stores a new rollout (the store picks its id) and its device rows, with `audit` (its alert set to the
+    /// rollout's `auditName`) in one transaction; returns the rollout with its id.
+    func createRollout(
+        _ rollout: RolloutRow, devices: [RolloutDeviceRow], audit: NewAuditEntry
+    ) async throws
+        -> RolloutRow
+    /// Every rollout, newest first.
+    func rollouts() async throws -> [RolloutRow]
+    /// One rollout's devices, by stage then id.
+    func rolloutDevices(id: Int64) async throws -> [RolloutDeviceRow]
+    /// Writes `plan` in one transaction if the rollout is still at `plan.readRevision` (else throws
+    /// `RolloutError.conflict`, writing nothing): the rollout at the next revision, the settled device rows, and for
+    /// each device in `plan.push` its document (`issue` signs it, given the `commands.alert` values already queued
+    /// for the device under the kind's `queueAction`) inserted into `commands`, the device row made pending with
+    /// the version, alert and `now`, and a push audit line; then the plan's audit lines, all by `actor` at `now`.
+    func applyRollout(_ plan: RolloutPlan, issue: RolloutIssuer, actor: AuditActor, now: RecordTime) async throws
+    /// The newest document queued for `device` under `action`: its `commands.alert` and whether it was acknowledged.
+    func lastQueued(device: String, action: String) async throws -> (alert: String, acked: Bool)?
 }
 
 extension ControlRoomStore {

@@ -110,5 +110,24 @@ extension SQLiteControlRoomStore {
                 ALTER TABLE device_meta ADD COLUMN model TEXT NOT NULL DEFAULT '';
                 ALTER TABLE device_meta ADD COLUMN serial TEXT NOT NULL DEFAULT '';
                 """),
+        // Staged rollouts (docs/configuration.md → *Staged rollouts*): the control room's own device groups, each
+        // rollout (its state and a revision that makes a second instance's stale step write nothing), its devices.
+        // IF NOT EXISTS: a file taken back to an earlier step (a test, a restored backup) keeps its rollouts.
+        SQLiteMigration(
+            version: 8, summary: "device groups and staged rollouts (rollouts, rollout_devices)",
+            sql: """
+                CREATE TABLE IF NOT EXISTS device_groups(device TEXT PRIMARY KEY, fleet_group TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS device_groups_by_group ON device_groups(fleet_group);
+                CREATE TABLE IF NOT EXISTS rollouts(
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, fleet_group TEXT NOT NULL,
+                    payload TEXT NOT NULL, stages TEXT NOT NULL, max_failed INTEGER NOT NULL, wait_ms INTEGER NOT NULL,
+                    lifetime_ms INTEGER NOT NULL, state TEXT NOT NULL, stage INTEGER NOT NULL,
+                    accepted_failures INTEGER NOT NULL, revision INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+                    created_by TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS rollout_devices(
+                    rollout INTEGER NOT NULL, device TEXT NOT NULL, stage INTEGER NOT NULL, state TEXT NOT NULL,
+                    version TEXT, alert TEXT, pushed_ms INTEGER, reason TEXT NOT NULL DEFAULT '',
+                    PRIMARY KEY(rollout, device));
+                """),
     ]
 }

@@ -648,7 +648,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
-    private func appendAudit(_ entry: NewAuditEntry, _ state: State) throws {
+    func appendAudit(_ entry: NewAuditEntry, _ state: State) throws {
         try state.statement(
             "INSERT INTO audit(time_ms, user, role, action, device, alert, reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
         ).bind([

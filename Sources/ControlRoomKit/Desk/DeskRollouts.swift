@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+
+extension Desk {
+    /// The desk's side of staged rollouts (docs/configuration.md → *Staged rollouts*): per-device configuration
+    /// status and the rollouts for every role; starting, resuming and aborting one for admins only, with the CSRF
+    /// rules of every change.
+    func installRollouts(on router: Router<ControlRoomRequestContext>) {
+        router.get("/v1/config/status") { [self] request, _ -> Response in
+            _ = try await authorize(request, .operator)
+            let group = request.uri.queryParameters.get("group").flatMap { $0.isEmpty ? nil : $0 }
+            return ControlRoomServer.json(try await room.configStatus(group: group))
+        }
+        router.get("/v1/rollouts") { [self] request, _ -> Response in
+            _ = try await authorize(request, .operator)
+            return ControlRoomServer.json(try await room.rollouts())
+        }
+        struct NewRollout: Decodable {
+            var group: String
+            var settings: String
+            var stages: String?
+            var maxFailed: String?
+            var wait: String?
+        }
+        router.post("/v1/rollouts") { [self] request, context -> Response in
+            let account = try await authorize(request, .admin, changes: true)
+            let body = try await Desk.decode(NewRollout.self, request, context)
+            return try await answer {
+                let rollout = try await room.startConfigRollout(
+                    group: body.group, settings: body.settings,
+                    stages: try RolloutPlan.stages(body.stages ?? "1,10,100"),
+                    maxFailedPercent: try RolloutPlan.maxFailed(body.maxFailed ?? "10%"),
+                    waitMs: try RolloutPlan.wait(body.wait ?? "30m"), by: AuditActor(account), reason: "from the desk")
+                signal.poke()
+                return ControlRoomServer.json(try await room.rolloutStatus(id: rollout.id))
+            }
+        }
+        router.post("/v1/rollouts/:id/:action") { [self] request, context -> Response in
+            let account = try await authorize(request, .admin, changes: true)
+            guard let id = Int64(try context.parameters.require("id")) else {
+                throw HTTPError(.badRequest, message: "a rollout id is a number")
+            }
+            let action = try context.parameters.require("action")
+            return try await answer {
+                switch action {
+                case "resume": try await room.resumeRollout(id: id, by: AuditActor(account))
+                case "abort": try await room.abortRollout(id: id, by: AuditActor(account), reason: "from the desk")
+                default: throw HTTPError(.notFound, message: "no action '\(action)' (resume, abort)")
+                }
+                signal.poke()
+                return ControlRoomServer.json(try await room.rolloutStatus(id: id))
+            }
+        }
+    }
+
+    /// Runs `body`, answering a refused rollout with its problem named (404 for an unknown one, 409 for a state that
+    /// does not allow it, 400 for bad parameters).
+    private func answer(_ body: () async throws -> Response) async throws -> Response {
+        do { return try await body() } catch let error as RolloutError {
+            let status: HTTPResponse.Status
+            switch error {
+            case .unknownRollout: status = .notFound
+            case .notPaused, .finished, .conflict: status = .conflict
+            default: status = .badRequest
+            }
+            return ControlRoomServer.json(["error": error.description], status: status)
+        } catch let error as DeskError {
+            return ControlRoomServer.json(["error": error.description], status: .badRequest)
+        } catch let error as ControlRoomError {
+            return ControlRoomServer.json(["error": error.description], status: .conflict)
+        }
+    }
+}
