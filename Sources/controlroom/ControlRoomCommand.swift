@@ -16,7 +16,8 @@ struct ControlRoomCommand: AsyncParsableCommand {
         abstract: "The PanicBridge reference control room: receives signed records, shows alerts to operators.",
         version: PanicBridgeVersion.current,
         subcommands: [
-            Serve.self, Keygen.self, Identity.self, Devices.self, Users.self, ConfigCommand.self, Evidence.self,
+            Serve.self, Keygen.self, Identity.self, Devices.self, Users.self, ConfigCommand.self, UpdateCommand.self,
+            Evidence.self,
         ])
 }
 
@@ -66,8 +67,11 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var desk: DeskOptions
 
+    @OptionGroup var updates: UpdatesOption
+
     func run() async throws {
         let logger = Logger(label: "controlroom")
+        let packages = updates.packages(database: options)
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw ValidationError("--listen must be HOST:PORT, got '\(listen)'")
         }
@@ -89,7 +93,8 @@ struct Serve: AsyncParsableCommand {
             let controlRoom = try ControlRoom(path: options.db, key: signingKey, logger: logger, metrics: metrics)
             let room = Desk(room: controlRoom, configuration: deskConfiguration)
             let app = try ControlRoomServer.application(
-                desk: room, host: host, port: port, tls: tls, metrics: endpoint, logger: logger, onRunning: running)
+                desk: room, host: host, port: port, tls: tls, metrics: endpoint, updates: packages, logger: logger,
+                onRunning: running)
             if try await controlRoom.users().isEmpty {
                 logger.warning("no desk accounts yet: add one with `controlroom users add --name NAME --role admin`")
             }
@@ -105,7 +110,8 @@ struct Serve: AsyncParsableCommand {
         let controlRoom = ControlRoom(store: store, key: signingKey, logger: logger, metrics: metrics)
         let room = Desk(room: controlRoom, configuration: deskConfiguration)
         let app = try ControlRoomServer.application(
-            desk: room, host: host, port: port, tls: tls, metrics: endpoint, logger: logger, onRunning: running)
+            desk: room, host: host, port: port, tls: tls, metrics: endpoint, updates: packages, logger: logger,
+            onRunning: running)
         let group = ServiceGroup(
             configuration: .init(
                 services: [
