@@ -162,9 +162,10 @@ install -m 0644 sim/scenarios/*.yaml "$root/usr/share/panicbridge/sim/scenarios/
 install -m 0644 udev/60-panicbridge-*.rules "$root/lib/udev/rules.d/"
 install -m 0644 udev/boards/*.rules "$root/usr/share/panicbridge/udev/boards/"
 install -m 0644 dist/panicd.service "$root/lib/systemd/system/"
+install -m 0644 dist/panicbridge-update.path dist/panicbridge-update.service "$root/lib/systemd/system/"
 install -m 0644 config/panicd.example.yaml "$root/etc/panicbridge/panicd.yaml"
 install -m 0644 config/panicd.example.yaml "$root/usr/share/doc/panicbridge/examples/panicd.example.yaml"
-install -m 0644 README.md docs/configuration.md docs/daemon.md "$root/usr/share/doc/panicbridge/"
+install -m 0644 README.md docs/configuration.md docs/daemon.md docs/updates.md "$root/usr/share/doc/panicbridge/"
 install -m 0644 boards/README.md "$root/usr/share/doc/panicbridge/boards.md"
 install -m 0644 udev/README.md "$root/usr/share/doc/panicbridge/udev.md"
 # panicd opens libgpiod at run time (libgpiod.so.3, else libgpiod.so.2: debian/control's `libgpiod3 | libgpiod2`,

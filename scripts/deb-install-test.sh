@@ -72,11 +72,15 @@ check "panicd config check (installed config, as root)" panicd config check
 check "panicd config check (as the panicd user)" runuser -u panicd -- panicd config check
 panicd config check || true
 
+echo "== software update and rollback (scripts/deb-update-test.sh)"
+if ! scripts/deb-update-test.sh "$box"; then failures=$((failures + 1)); fi
+
 echo "== purging"
 trap - EXIT
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq panicbridge panicbridge-controlroom >/dev/null
 check "the packages are gone" sh -c '! dpkg-query -W -f="\${Status}" panicbridge panicbridge-controlroom 2>/dev/null | grep -q installed'
 for path in /usr/bin/panicd /usr/bin/controlroom /etc/panicbridge /var/lib/panicd /var/lib/panicbridge-controlroom \
+    /var/lib/panicbridge-update /lib/systemd/system/panicbridge-update.path \
     /lib/systemd/system/panicd.service /lib/udev/rules.d/60-panicbridge-gpio.rules /usr/share/panicbridge; do
     check "purge removed $path" test ! -e "$path"
 done

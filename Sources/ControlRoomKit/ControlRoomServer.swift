@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PanicCore
+import PanicSigning
 import Synchronization
 
 /// The request context of the control room's server: Hummingbird's core storage plus the connection, so
@@ -76,7 +77,8 @@ public enum ControlRoomServer {
     /// The router with every route. `faults` disturbs `POST /v1/records` for tests; `desk` is the operator desk
     /// (a fresh one over `controlRoom` when nil).
     public static func router(
-        controlRoom: ControlRoom, faults: FaultInjector? = nil, desk: Desk? = nil, metrics: MetricsEndpoint? = nil
+        controlRoom: ControlRoom, faults: FaultInjector? = nil, desk: Desk? = nil, metrics: MetricsEndpoint? = nil,
+        updates: UpdatePackages? = nil
     ) -> Router<ControlRoomRequestContext> {
         let router = Router(context: ControlRoomRequestContext.self)
         // MARK: The operator desk (Desk/*.swift): login and sessions, the page, every operator endpoint, the push
@@ -132,6 +134,7 @@ public enum ControlRoomServer {
         router.get("/v1/identity") { _, _ -> Response in
             json(["jwk": controlRoom.identity?.jwk ?? "", "kid": controlRoom.identity?.thumbprint ?? ""])
         }
+        if let updates { installUpdates(updates, room: controlRoom, on: router) }
         return router
     }
 
@@ -139,15 +142,45 @@ public enum ControlRoomServer {
     /// client slower than `timeouts` has its connection closed.
     public static func application(
         controlRoom: ControlRoom, host: String, port: Int, faults: FaultInjector? = nil,
-        timeouts: ServerTimeouts = ServerTimeouts(), logger: Logger,
+        timeouts: ServerTimeouts = ServerTimeouts(), updates: UpdatePackages? = nil, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(controlRoom: controlRoom, faults: faults),
+            router: router(controlRoom: controlRoom, faults: faults, updates: updates),
             server: server(timeouts: timeouts),
             configuration: .init(address: .hostname(host, port: port), serverName: "controlroom"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
+    }
+
+    /// `GET /v1/updates/<sha256>`: a stored package, only to a registered device proving the request its own
+    /// (`DownloadProof` in the `PanicBridge-Proof` header, for this hash, fresh); 401 without a proof or with one
+    /// that does not verify (nothing said about whether the package exists), 404 for a hash not stored.
+    static func installUpdates(
+        _ updates: UpdatePackages, room: ControlRoom, on router: Router<ControlRoomRequestContext>
+    ) {
+        let files = FileIO()
+        router.get("/v1/updates/:sha256") { request, context -> Response in
+            let sha256 = context.parameters.get("sha256") ?? ""
+            guard UpdateDocument.isSHA256(sha256) else {
+                return json(["error": "not a SHA-256 (64 lower-case hex digits)"], status: .notFound)
+            }
+            let header = DownloadProof.header.lowercased()
+            let proof = request.headers.first { $0.name.canonicalName == header }?.value
+            if let refusal = try await room.authorizeDownload(proof: proof, sha256: sha256) {
+                return json(
+                    ["error": "a package is served only to a registered device: \(refusal.rawValue)"],
+                    status: .unauthorized)
+            }
+            guard let path = updates.path(sha256: sha256) else {
+                return json(["error": "no package with this SHA-256"], status: .notFound)
+            }
+            let body = try await files.loadFile(path: path, context: context)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/vnd.debian.binary-package", .cacheControl: "no-store"],
+                body: body)
+        }
     }
 
     /// Bodies up to this size are decoded on the request's own task, bigger ones on NIO's thread pool.

@@ -553,6 +553,28 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         }
     }
 
+    public func queueUpdate(device: String, issued: IssuedUpdate, audit: NewAuditEntry) async throws {
+        let logger = logger
+        try await transaction { connection in
+            let known = try await connection.query(
+                "SELECT id FROM devices WHERE id = \(device) FOR UPDATE", logger: logger
+            ).collect()
+            guard !known.isEmpty else { throw ControlRoomError.unknownDevice(device) }
+            let action = UpdateQueue.action
+            let alert = UpdateQueue.alert(version: issued.document.version)
+            let (nonce, envelope) = (issued.document.nonce, issued.envelope)
+            let expires = issued.document.expires.epochMilliseconds
+            try await connection.query(
+                """
+                INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
+                VALUES(\(nonce), \(device), \(alert), \(action), \(envelope), \(expires))
+                """, logger: logger)
+            var entry = audit
+            entry.alert = alert
+            try await Self.append(entry, connection, logger)
+        }
+    }
+
     static let alertColumns =
         "id, device, seq, kind, input, pressed_ms, time_source, fix, state, device_cleared"
 

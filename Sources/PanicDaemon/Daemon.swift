@@ -246,6 +246,24 @@ public struct Daemon: Sendable {
         try loop.runBlocking { try await run(clock: clock, signals: signals, network: network) }
     }
 
+    /// The update service (docs/updates.md), when the local file pins a control-room key (no update can be trusted
+    /// otherwise: the uplink never hands one on).
+    func updateService(uplink: Uplink) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let local = remote?.local ?? config
+        guard !RemoteConfigGate.verifiers(local).isEmpty else { return [] }
+        let agent = UpdateAgentState.defaultDirectory
+        return [
+            .init(
+                service: UpdateService(
+                    uplink: uplink,
+                    gate: UpdateGate(
+                        deviceID: deviceID, group: local.group, architecture: InstalledSoftware.architecture),
+                    spool: UpdateSpool(outboxPath: config.outboxPath),
+                    installed: { InstalledSoftware.packageVersion() },
+                    agent: { UpdateAgentState.load(directory: agent) }, logger: logger.child("update")))
+        ]
+    }
+
     /// Runs the box; `network` carries the backends' connections and the local sockets (the daemon's one loop:
     /// no thread of its own wakes for them, docs/daemon.md → *Backends that sleep*).
     func run(
@@ -349,7 +367,8 @@ public struct Daemon: Sendable {
                             path: config.statusSocket, board: statusBoard, clock: clock, logger: logger.child("status"),
                             network: network)
                     ),
-                ] + remoteService + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) }
+                ] + remoteService + updateService(uplink: uplink)
+                    + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) }
                     + otaInbox.map { .init(service: $0) }
                     + (hardware.simulated.map { lines in
                         [

@@ -28,8 +28,10 @@ public struct StatusClient: Sendable {
     public init(path: String) { self.path = path }
 
     /// Sends `request` and calls `body` with each message until the daemon closes the connection or `body`
-    /// returns false.
-    public func read(_ request: StatusRequest, _ body: (StatusMessage) throws -> Bool) throws {
+    /// returns false; with a `deadline`, each read waits on the socket only until then (then `ETIMEDOUT`).
+    public func read(
+        _ request: StatusRequest, deadline: ContinuousClock.Instant? = nil, _ body: (StatusMessage) throws -> Bool
+    ) throws {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(call: "socket", path: path, errno: errno) }
         defer { close(fd) }
@@ -54,8 +56,18 @@ public struct StatusClient: Sendable {
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
+            if let deadline {
+                let left = ContinuousClock.now.duration(to: deadline)
+                guard left > .zero else { throw Failure(call: "wait for", path: path, errno: ETIMEDOUT) }
+                let (seconds, attoseconds) = left.components
+                var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(max(1, attoseconds / 1_000_000_000_000)))
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            }
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0, errno == EINTR { continue }
+            if count < 0, deadline != nil, errno == EAGAIN || errno == EWOULDBLOCK {
+                throw Failure(call: "wait for", path: path, errno: ETIMEDOUT)
+            }
             guard count >= 0 else { throw Failure(call: "recv", path: path, errno: errno) }
             if count == 0 { return }
             pending += chunk[0..<count]

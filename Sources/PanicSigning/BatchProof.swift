@@ -44,7 +44,7 @@ public enum BatchProof {
 
 /// Signs a device's batch requests with its key (the device side of `BatchProof`).
 public struct BatchSigner: Sendable {
-    private let signer: RecordSigner
+    let signer: RecordSigner
 
     /// The device the requests are signed for.
     public var deviceID: String { signer.deviceID }

@@ -36,6 +36,13 @@ public struct CommandSigner: Sendable {
         return try signer.sign(payload: encoder.encode(document)).envelope
     }
 
+    /// Signs a software update document, returning its compact JWS (sorted-key JSON payload).
+    public func sign(_ document: UpdateDocument) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try signer.sign(payload: encoder.encode(document)).envelope
+    }
+
     /// Signs arbitrary payload bytes with the control room's key (an evidence bundle's audit lines and manifest),
     /// returning the compact JWS (`alg` EdDSA, `kid` the key's thumbprint). Ed25519 is deterministic: the same bytes
     /// give the same JWS.
@@ -49,10 +56,12 @@ public struct CommandSigner: Sendable {
     }
 }
 
-/// What the control room signs for a device: a command about an alert, or a configuration document.
+/// What the control room signs for a device: a command about an alert, a configuration document, or a software
+/// update document.
 public enum ControlRoomMessage: Sendable, Hashable {
     case command(ControlCommand)
     case config(ConfigDocument)
+    case update(UpdateDocument)
 }
 
 /// Why a command's signature check failed (before any device-side state is consulted).
@@ -101,13 +110,23 @@ public struct CommandSignatureVerifier: Sendable {
         }
     }
 
-    /// Verifies the signature and decodes whichever the control room signed: a command or a configuration
-    /// document (told apart by the signed payload's `kind`, so neither can pass for the other).
+    /// Verifies the signature and decodes a software update document (`UpdateDocument`); the error says which
+    /// check failed. Neither a command nor a configuration document is one (their payload has no `kind: update`).
+    public func verifyUpdate(_ text: String) throws(CommandSignatureError) -> UpdateDocument {
+        let payload = try verifiedPayload(text)
+        do { return try JSONDecoder().decode(UpdateDocument.self, from: payload) } catch {
+            throw .malformed("signed payload is not an update document: \(error)")
+        }
+    }
+
+    /// Verifies the signature and decodes whichever the control room signed: a command, a configuration document
+    /// or an update document (told apart by the signed payload's `kind`, so none can pass for another).
     public func verifyMessage(_ text: String) throws(CommandSignatureError) -> ControlRoomMessage {
         let payload = try verifiedPayload(text)
         if let document = try? JSONDecoder().decode(ConfigDocument.self, from: payload) { return .config(document) }
+        if let document = try? JSONDecoder().decode(UpdateDocument.self, from: payload) { return .update(document) }
         do { return .command(try JSONDecoder().decode(ControlCommand.self, from: payload)) } catch {
-            throw .malformed("signed payload is neither a command nor a configuration document: \(error)")
+            throw .malformed("signed payload is not a command, configuration or update document: \(error)")
         }
     }
 

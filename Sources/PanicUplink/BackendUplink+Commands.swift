@@ -38,6 +38,19 @@ extension BackendUplink {
                 owner.configSink.yield(
                     ReceivedConfig(
                         document: document, envelope: text, backend: configuration.name, controlRoomTime: now))
+            case .success(.update(let document)):
+                logger.notice(
+                    "update document received",
+                    metadata: ["version": "\(document.version)", "backend": "\(configuration.name)"])
+                let (requests, wallClock, url, trust) = (requests, wallClock, configuration.url, configuration.trust)
+                owner.updateSink.yield(
+                    ReceivedUpdate(
+                        document: document, envelope: text, backend: configuration.name, controlRoomTime: now,
+                        download: { path in
+                            let proof = try requests.downloadProof(sha256: document.sha256, now: wallClock())
+                            try await PackageDownload.fetch(
+                                document, from: url, trust: trust, proof: proof, to: path)
+                        }))
             case .success(.command(let command)): verified.append(.success(command))
             case .failure(let error): verified.append(.failure(error))
             }

@@ -37,6 +37,13 @@ final class RequestAuthenticator: Sendable {
         return try signer.sign(batch, time: controlRoomTime(now))
     }
 
+    /// A proof that this box asks for the package `sha256` (`DownloadProof`), signed at `now` plus the learnt
+    /// offset; nil when there is no key.
+    func downloadProof(sha256: String, now: RecordTime) throws -> String? {
+        guard let signer else { return nil }
+        return try DownloadProof.sign(sha256: sha256, signer: signer, time: controlRoomTime(now))
+    }
+
     /// Takes the control room's verdict (nil from a control room older than the proof, which took acks from
     /// anyone; `checked: false` when it did not need to check, which is no verdict); returns whether the request's
     /// acks were taken.

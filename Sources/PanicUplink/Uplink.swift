@@ -106,6 +106,31 @@ public struct ReceivedConfig: Sendable, Hashable {
     }
 }
 
+/// A software update document a backend's answer carried, its signature verified against that backend's pinned
+/// control-room key (docs/updates.md), with the way to fetch its package from that backend.
+public struct ReceivedUpdate: Sendable {
+    public var document: UpdateDocument
+    /// The document's compact JWS, as the box spools it for the install agent.
+    public var envelope: String
+    public var backend: String
+    /// The control room's clock as the box knows it when the answer arrived (its expiry is judged on it).
+    public var controlRoomTime: RecordTime
+    /// Fetches the document's package (`document.path`) from the backend that carried it, the request proven the
+    /// box's own (`DownloadProof`), into the file at the given path; at most `document.size` bytes are taken.
+    public var download: @Sendable (_ path: String) async throws -> Void
+
+    public init(
+        document: UpdateDocument, envelope: String, backend: String, controlRoomTime: RecordTime,
+        download: @escaping @Sendable (_ path: String) async throws -> Void
+    ) {
+        self.document = document
+        self.envelope = envelope
+        self.backend = backend
+        self.controlRoomTime = controlRoomTime
+        self.download = download
+    }
+}
+
 /// The device's uplink: the outbox drained to every configured backend, each with its own cursor, lanes and
 /// backoff, and control-room commands turned into alert state changes.
 ///
@@ -122,6 +147,10 @@ public final class Uplink: Sendable {
     /// ``acknowledge(nonce:)`` when its decision is final.
     public let configDocuments: AsyncStream<ReceivedConfig>
     let configSink: AsyncStream<ReceivedConfig>.Continuation
+    /// Update documents whose signature verified against a backend's pinned control-room key, for the daemon to
+    /// check, download and spool (docs/updates.md); it acknowledges each with ``acknowledge(nonce:)``.
+    public let updateDocuments: AsyncStream<ReceivedUpdate>
+    let updateSink: AsyncStream<ReceivedUpdate>.Continuation
     private let outbox: Outbox
     private let backends: [BackendUplink]
     private let wallClock: @Sendable () -> RecordTime
@@ -155,6 +184,7 @@ public final class Uplink: Sendable {
         alerts = AlertDesk(deviceID: deviceID, logger: logger)
         (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         (configDocuments, configSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(8))
+        (updateDocuments, updateSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(4))
         var backendUplinks: [BackendUplink] = []
         for (index, configuration) in backends.enumerated() {
             backendUplinks.append(
@@ -295,5 +325,6 @@ public final class Uplink: Sendable {
         alerts.finish()
         eventSink.finish()
         configSink.finish()
+        updateSink.finish()
     }
 }

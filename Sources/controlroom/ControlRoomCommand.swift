@@ -17,7 +17,7 @@ struct ControlRoomCommand: AsyncParsableCommand {
         version: PanicBridgeVersion.current,
         subcommands: [
             Serve.self, Keygen.self, Identity.self, Devices.self, Users.self, ConfigCommand.self, RolloutCommand.self,
-            Evidence.self,
+            UpdateCommand.self, Evidence.self,
         ])
 }
 
@@ -67,8 +67,11 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var desk: DeskOptions
 
+    @OptionGroup var updates: UpdatesOption
+
     func run() async throws {
         let logger = Logger(label: "controlroom")
+        let packages = updates.packages(database: options)
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw ValidationError("--listen must be HOST:PORT, got '\(listen)'")
         }
@@ -90,7 +93,8 @@ struct Serve: AsyncParsableCommand {
             let controlRoom = try ControlRoom(path: options.db, key: signingKey, logger: logger, metrics: metrics)
             let room = Desk(room: controlRoom, configuration: deskConfiguration)
             let app = try ControlRoomServer.application(
-                desk: room, host: host, port: port, tls: tls, metrics: endpoint, logger: logger, onRunning: running)
+                desk: room, host: host, port: port, tls: tls, metrics: endpoint, updates: packages, logger: logger,
+                onRunning: running)
             if try await controlRoom.users().isEmpty {
                 logger.warning("no desk accounts yet: add one with `controlroom users add --name NAME --role admin`")
             }
@@ -107,7 +111,8 @@ struct Serve: AsyncParsableCommand {
         let controlRoom = ControlRoom(store: store, key: signingKey, logger: logger, metrics: metrics)
         let room = Desk(room: controlRoom, configuration: deskConfiguration)
         let app = try ControlRoomServer.application(
-            desk: room, host: host, port: port, tls: tls, metrics: endpoint, logger: logger, onRunning: running)
+            desk: room, host: host, port: port, tls: tls, metrics: endpoint, updates: packages, logger: logger,
+            onRunning: running)
         let group = ServiceGroup(
             configuration: .init(
                 services: [

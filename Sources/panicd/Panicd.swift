@@ -37,7 +37,7 @@ struct Panicd: AsyncParsableCommand {
         subcommands: [
             BoardsCommand.self, InputsCommand.self, GNSSCommand.self, KeygenCommand.self, IdentityCommand.self,
             VerifyCommand.self, OutboxCommand.self, SimCommand.self, RunCommand.self, ConfigCommand.self,
-            StatusCommand.self, ChaosProxyCommand.self,
+            StatusCommand.self, ChaosProxyCommand.self, UpdateCommand.self,
         ]
     )
 }

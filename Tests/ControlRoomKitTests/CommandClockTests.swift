@@ -20,7 +20,7 @@ struct SkewedBox {
     static func with(
         _ kind: StoreKind, roomAhead: Duration, commandLifetime: Duration = .seconds(300),
         transport: (@Sendable (HTTPUplinkTransport, ManualClock) -> any UplinkTransport)? = nil,
-        _ body: (SkewedBox) async throws -> Void
+        updates: UpdatePackages? = nil, _ body: (SkewedBox) async throws -> Void
     ) async throws {
         let directory = Fixture.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -40,7 +40,7 @@ struct SkewedBox {
             try await room.addDevice(id: deviceID, publicKey: deviceKey.identity.jwk)
             let outbox = try Outbox(
                 path: directory + "/outbox.db", sealer: RecordSigner(key: deviceKey), logger: StoreKind.quiet)
-            try await serving(room) { url in
+            try await serving(room, updates: updates) { url in
                 let uplink = try Uplink(
                     outbox: outbox, deviceID: deviceID, signingKey: deviceKey,
                     backends: [.init(name: "cr", url: url, controlRoomKey: roomKey.identity)],

@@ -300,6 +300,12 @@ struct DeskSecurityTests {
                 try await server.call("POST", "/v1/session", headers: json, body: #"{"name":"asha","password":"x"}"#)
                     .status == 429)
             _ = try await room.pushConfig(device: device.id, settings: "log_level: debug\n", by: .console)
+            _ = try await room.queueUpdate(
+                device: device.id,
+                artifact: try UpdateArtifact(
+                    package: "panicbridge", version: "0.9.1", architecture: "arm64",
+                    sha256: String(repeating: "b", count: 64), size: 1),
+                by: .console)
             #expect(try await room.removeDevice(id: device.id))
             #expect(try await room.removeUser(name: "asha"))
 
@@ -308,6 +314,7 @@ struct DeskSecurityTests {
             let expected: [AuditAction] = [
                 .userAdd, .deviceAdd, .deviceRename, .metadataEdit, .loginFailed, .login, .logout, .roleChange,
                 .passwordChange, .tokenIssue, .tokenRevoke, .deviceRemove, .userRemove, .loginThrottled, .configPush,
+                .updatePush,
             ]
             for kind in expected { #expect(kinds.contains(kind), "no \(kind.rawValue) line in the audit log") }
             // The rollout lines a person causes (RolloutTests writes and checks them) are security events too.

@@ -39,7 +39,7 @@ final class Flag: Sendable {
 /// whole application `controlroom serve` runs, with its desk.
 func serving<T: Sendable>(
     _ room: ControlRoom, timeouts: ServerTimeouts = ServerTimeouts(), desk: Bool = false,
-    _ body: (String) async throws -> T
+    updates: UpdatePackages? = nil, _ body: (String) async throws -> T
 ) async throws -> T {
     var quiet = Logger(label: "test")
     quiet.logLevel = .critical
@@ -47,10 +47,10 @@ func serving<T: Sendable>(
     let app: any ApplicationProtocol =
         desk
         ? try ControlRoomServer.application(
-            desk: Desk(room: room), host: "127.0.0.1", port: 0, timeouts: timeouts, logger: quiet,
+            desk: Desk(room: room), host: "127.0.0.1", port: 0, timeouts: timeouts, updates: updates, logger: quiet,
             onRunning: { sink.yield($0) })
         : ControlRoomServer.application(
-            controlRoom: room, host: "127.0.0.1", port: 0, timeouts: timeouts, logger: quiet,
+            controlRoom: room, host: "127.0.0.1", port: 0, timeouts: timeouts, updates: updates, logger: quiet,
             onRunning: { sink.yield($0) })
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await app.run() }

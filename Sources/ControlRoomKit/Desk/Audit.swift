@@ -30,6 +30,9 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case metadataEdit = "metadata"
     /// A configuration document queued for a device (`controlroom config push`); `alert` holds `config-v<version>`.
     case configPush = "config-push"
+    /// A software update document queued for a device (`controlroom update push`); `alert` holds
+    /// `update-<version>`, `reason` the package's SHA-256 and floor.
+    case updatePush = "update-push"
     /// An evidence bundle of the alert was exported (`reason` holds the manifest's SHA-256).
     case evidenceExport = "evidence-export"
     /// The alert's FIR / GD numbers were entered or changed (`reason` holds them as JSON, see `CaseNumbers`).

@@ -32,11 +32,11 @@ extension ControlRoomServer {
     /// `onRunning` gets it).
     public static func application(
         desk: Desk, host: String, port: Int, tls: TLSConfiguration? = nil, faults: FaultInjector? = nil,
-        metrics: MetricsEndpoint? = nil, timeouts: ServerTimeouts = ServerTimeouts(), logger: Logger,
-        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        metrics: MetricsEndpoint? = nil, timeouts: ServerTimeouts = ServerTimeouts(), updates: UpdatePackages? = nil,
+        logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "controlroom")
-        let router = router(controlRoom: desk.room, faults: faults, desk: desk, metrics: metrics)
+        let router = router(controlRoom: desk.room, faults: faults, desk: desk, metrics: metrics, updates: updates)
         let running: @Sendable (any Channel) async -> Void = { channel in
             await onRunning(channel.localAddress?.port ?? port)
         }

@@ -109,6 +109,9 @@ public protocol ControlRoomStore: Sendable {
     /// `commands` (``ConfigQueue``), with `audit` (its alert set to the document's) in the same transaction;
     /// `issue` signs it at ``ConfigQueue/nextVersion(after:)`` of the device's queued documents.
     func queueConfig(device: String, issue: ConfigIssuer, audit: NewAuditEntry) async throws -> IssuedConfig
+    /// Queues a signed update document for `device` (registered, else `ControlRoomError.unknownDevice`) as a row of
+    /// `commands` (``UpdateQueue``), with `audit` (its alert set to the document's) in the same transaction.
+    func queueUpdate(device: String, issued: IssuedUpdate, audit: NewAuditEntry) async throws
     func audit(device: String?, alert: String?) async throws -> [AuditEntry]
     /// Applies `edit` to the device's metadata in one transaction and returns the result.
     func editMetadata(device: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata

@@ -280,6 +280,31 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
+    public func queueUpdate(device: String, issued: IssuedUpdate, audit: NewAuditEntry) throws {
+        try state.withLock { state in
+            try state.connection.transaction {
+                let known = try state.statement("SELECT 1 FROM devices WHERE id = ?1")
+                try known.bind([.text(device)])
+                let registered = try known.step()
+                known.reset()
+                guard registered else { throw ControlRoomError.unknownDevice(device) }
+                let alert = UpdateQueue.alert(version: issued.document.version)
+                try state.statement(
+                    """
+                    INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
+                    VALUES(?1, ?2, ?3, ?4, ?5, ?6)
+                    """
+                ).bind([
+                    .text(issued.document.nonce), .text(device), .text(alert), .text(UpdateQueue.action),
+                    .text(issued.envelope), .integer(issued.document.expires.epochMilliseconds),
+                ]).run()
+                var entry = audit
+                entry.alert = alert
+                try appendAudit(entry, state)
+            }
+        }
+    }
+
     public func act(
         _ action: CommandAction, device: String, alert: String, allowed: Set<ControlRoomAlertState>,
         newState: ControlRoomAlertState, now: RecordTime, issue: CommandIssuer, audit: NewAuditEntry?
