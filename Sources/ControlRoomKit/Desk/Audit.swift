@@ -34,10 +34,17 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case evidenceExport = "evidence-export"
     /// The alert's FIR / GD numbers were entered or changed (`reason` holds them as JSON, see `CaseNumbers`).
     case caseNumbers = "case-numbers"
+    /// The box acknowledged a command (accept, dispatch, arrive, clear) it acted on; `reason` names the command
+    /// (`accept confirmed (nonce …)`). Written by `CommandReceipts`.
+    case boxConfirmed = "box-confirmed"
+    /// The box reported refusing a command; `reason` says which and why (`accept refused: forged (nonce …)`: its
+    /// pinned control-room key is not this one). A security event.
+    case boxRefused = "box-refused"
 
     /// Whether this is a security event (not an action on an alert).
     public var isSecurityEvent: Bool {
-        ![.accept, .clear, .dispatch, .note, .evidenceExport, .caseNumbers, .escalate, .notify].contains(self)
+        ![.accept, .clear, .dispatch, .note, .evidenceExport, .caseNumbers, .escalate, .notify, .boxConfirmed]
+            .contains(self)
     }
 }
 
