@@ -44,7 +44,8 @@ extension ControlRoom {
     /// from a device with nothing open is answered `checked: false` without the Ed25519 check (docs/controlroom.md
     /// → Trust model).
     static func checksProofFirst(_ batch: RecordBatch, records: [GenuineRecord], registry: RegistrySnapshot) -> Bool {
-        batch.proof == nil || !batch.commandAcks.isEmpty || registry.byDevice[batch.device] == nil
+        batch.proof == nil || !batch.commandAcks.isEmpty || !(batch.commandRefusals ?? []).isEmpty
+            || registry.byDevice[batch.device] == nil
             || records.contains { $0.record.kind.isUrgent }
     }
 

@@ -57,8 +57,8 @@ extension ControlRoom {
             first ? authenticate(batch, registry: registry, now: now) : (.unchecked(serverTime: now), nil)
         var answer = try await ingestQueue.submit(
             IngestRequest(
-                device: batch.device, records: genuine, claim: claim, acks: batch.commandAcks, now: now,
-                proofWaiting: !first),
+                device: batch.device, records: genuine, claim: claim, acks: batch.commandAcks,
+                refusals: batch.commandRefusals ?? [], now: now, proofWaiting: !first),
             issue: issuer)
         if !first && answer.needsProof {
             (authentication, claim) = authenticate(batch, registry: registry, now: now)

@@ -40,6 +40,8 @@ public enum IntakeRefusal: Error, Equatable, CustomStringConvertible {
     case envelopeTooLarge(index: Int, bytes: Int, limit: Int)
     /// More acks than `maxAcks`.
     case tooManyAcks(Int, limit: Int)
+    /// More command refusals than `maxAcks`, or one out of bounds (`CommandRefusalReport.isWellFormed`).
+    case badRefusals(String)
     /// `failures` envelopes failed verification; the rest were not checked.
     case failedVerification(failures: Int, checked: Int, reason: RejectionReason)
 
@@ -52,6 +54,7 @@ public enum IntakeRefusal: Error, Equatable, CustomStringConvertible {
             "batch refused: envelope \(index + 1) is \(bytes) bytes, more than the \(limit) an envelope may be"
         case .tooManyAcks(let count, let limit):
             "batch refused: \(count) command acks, more than the \(limit) a batch may carry"
+        case .badRefusals(let why): "batch refused: \(why)"
         case .failedVerification(let failures, let checked, let reason):
             "batch refused: \(failures) of the first \(checked) envelopes failed verification (\(reason.rawValue)); "
                 + "the rest were not checked"
@@ -59,7 +62,12 @@ public enum IntakeRefusal: Error, Equatable, CustomStringConvertible {
     }
 
     /// Whether the refusal is about size (HTTP 413) rather than content (422).
-    public var isSize: Bool { if case .failedVerification = self { false } else { true } }
+    public var isSize: Bool {
+        switch self {
+        case .failedVerification, .badRefusals: false
+        default: true
+        }
+    }
 }
 
 extension IntakeLimits {
@@ -69,6 +77,15 @@ extension IntakeLimits {
             throw .tooManyEnvelopes(batch.envelopes.count, limit: maxEnvelopes)
         }
         guard batch.commandAcks.count <= maxAcks else { throw .tooManyAcks(batch.commandAcks.count, limit: maxAcks) }
+        let refusals = batch.commandRefusals ?? []
+        guard refusals.count <= maxAcks else {
+            throw .badRefusals("\(refusals.count) command refusals, more than the \(maxAcks) a batch may carry")
+        }
+        if let index = refusals.firstIndex(where: { !$0.isWellFormed }) {
+            throw .badRefusals(
+                "command refusal \(index + 1) is not a nonce of at most \(CommandRefusalReport.maximumNonce) base64url "
+                    + "characters with a reason of at most \(CommandRefusalReport.maximumReason) letters a-z and '-'")
+        }
         for (index, envelope) in batch.envelopes.enumerated() where envelope.utf8.count > maxEnvelopeBytes {
             throw .envelopeTooLarge(index: index, bytes: envelope.utf8.count, limit: maxEnvelopeBytes)
         }

@@ -99,6 +99,7 @@ enum OperatorPage {
                  background-image: linear-gradient(#ccd 1px, transparent 1px), linear-gradient(90deg, #ccd 1px, transparent 1px);
                  background-size: 40px 40px; }
           #audit li { font-size: 0.9em; }
+          td.state.box-refused { color: #a00; font-weight: bold; }
           #noteText { width: 60%; }
           dialog { min-width: 24em; }
           .small { font-size: 0.85em; color: #555; }
@@ -185,8 +186,10 @@ enum OperatorPage {
                    + (d.phone ? ' · ☎ ' + d.phone : '') + (d.name ? '' : ''));
           const p = item.current;
           setText(row.cells[2], p ? p.latitude.toFixed(5) + ', ' + p.longitude.toFixed(5) : 'no fix');
-          setText(row.cells[5], stateOf(item));
-          row.cells[5].className = 'state ' + a.state;
+          const refusedStep = boxSteps.find((step) => receiptsOf(item)[step]?.action === 'box-refused');
+          setText(row.cells[5], stateOf(item) + (refusedStep || a.state !== 'acknowledged' ? '' : boxMark(item)));
+          row.cells[5].title = receiptText(item);
+          row.cells[5].className = 'state ' + a.state + (refusedStep ? ' box-refused' : '');
           setText(row.cells[6], item.responders.map((r) => (r.name || r.device) + ' ' + r.stage
                    + (r.distanceMeters != null ? ' ' + (r.distanceMeters / 1000).toFixed(1) + ' km' : '')).join('; ') || '—');
           const accept = row.querySelector('button.accept');
@@ -196,9 +199,34 @@ enum OperatorPage {
           drawOnMap(key);
           if (desk.selected === key) { showDetail(); updateActions(); }
         }
+        // The box's own answer to each command (audit lines box-confirmed / box-refused, the latest per step).
+        const boxSteps = ['accept', 'dispatch', 'arrive', 'clear'];
+        function receiptsOf(item) {
+          const latest = {};
+          for (const e of item.audit) {
+            if (e.action === 'box-confirmed' || e.action === 'box-refused') latest[e.reason.split(' ')[0]] = e;
+          }
+          return latest;
+        }
+        function refusalOf(entry) { return entry.reason.replace(/^\S+ refused: /, '').replace(/ \(nonce [^)]*\)$/, ''); }
+        function receiptText(item) {
+          const latest = receiptsOf(item);
+          return boxSteps.filter((step) => latest[step]).map((step) => latest[step].action === 'box-confirmed'
+            ? step + ': box confirmed ✓' : step + ': box refused: ' + refusalOf(latest[step])).join('; ');
+        }
+        // ' ✓' when the box confirmed the step the state names.
+        function boxMark(item) {
+          const latest = receiptsOf(item);
+          const state = stateOf(item);
+          const step = state === 'on scene' ? 'arrive' : state === 'dispatched' ? 'dispatch' : 'accept';
+          return latest[step]?.action === 'box-confirmed' ? ' ✓' : '';
+        }
         // Where the incident stands: open, accepted (help on the way), a responder dispatched, on scene, cleared.
+        // A step the box refused says so instead: help is not on the way as far as the box knows.
         function stateOf(item) {
           const a = item.alert;
+          const refused = boxSteps.find((step) => receiptsOf(item)[step]?.action === 'box-refused');
+          if (refused && a.state !== 'open') return 'box refused ' + refused + ': ' + refusalOf(receiptsOf(item)[refused]);
           if (a.state !== 'acknowledged') return stateText[a.state] || a.state;
           const stages = item.responders.map((r) => r.stage);
           if (stages.includes('on-scene')) return 'on scene';
@@ -249,25 +277,42 @@ enum OperatorPage {
             const keep = new Set(message.upsert.map((i) => i.alert.device + '/' + i.alert.id));
             for (const key of [...desk.alerts.keys()]) if (!keep.has(key)) remove(key);
           }
+          let newest = null;
           for (const item of message.upsert) {
             const key = item.alert.device + '/' + item.alert.id;
             const fresh = !desk.alerts.has(key);
             desk.alerts.set(key, item);
             render(key);
-            if (fresh && item.alert.state === 'open') alarm(key, item);
+            if (fresh && item.alert.state === 'open') {
+              alarm(key, item);
+              if (!newest || (order[item.alert.kind] ?? 3) <= (order[newest.alert.kind] ?? 3)) newest = item;
+            }
           }
           for (const key of message.remove) remove(key);
+          // A new open alert (an emergency before a help call): the map goes to it.
+          if (newest && newest.current && desk.map) {
+            desk.map.setView([newest.current.latitude, newest.current.longitude], Math.max(desk.map.getZoom(), 15));
+          }
+          dropStaleResponders();
           // Nothing selected: the top row is (a new alert never takes the selection away from the operator's).
           if (!desk.selected && $('alerts').rows.length) select($('alerts').rows[0].dataset.key);
           refreshResponders();
           scheduleHealth();
         }
 
-        // The map: Leaflet from the control room; tiles only when a tile server is configured, else a plain grid.
-        function setupMap(tileURL) {
+        // The map: Leaflet from the control room; tiles from the control room's own tileset (--tiles) or a tile
+        // server (--tile-url) when configured, else a plain grid.
+        function setupMap(config) {
+          const tileURL = config.tileURL;
           if (!window.L) { $('map').textContent = 'map unavailable: Leaflet is not installed on the control room'; return; }
-          desk.map = L.map('map', { center: [22.5, 79], zoom: 5, worldCopyJump: true });
-          if (tileURL) {
+          const local = config.tileMaxZoom != null;
+          desk.map = L.map('map', { center: [22.5, 79], zoom: 5, worldCopyJump: true, minZoom: local ? config.tileMinZoom : 0 });
+          if (local) {
+            // Beyond the file's deepest level its tiles are enlarged, not asked for.
+            L.tileLayer(tileURL, { minZoom: config.tileMinZoom, maxZoom: 19, minNativeZoom: config.tileMinZoom,
+                                   maxNativeZoom: config.tileMaxZoom, attribution: escapeHTML(config.tileAttribution || 'local tileset') })
+              .addTo(desk.map);
+          } else if (tileURL) {
             L.tileLayer(tileURL, { maxZoom: 19, attribution: 'tiles: ' + escapeHTML(new URL(tileURL.replace(/[{}]/g, ''), location.href).host) })
               .addTo(desk.map);
           } else {
@@ -299,7 +344,10 @@ enum OperatorPage {
             desk.markers.set(key, marker);
             if (desk.markers.size === 1) desk.map.setView(position, 15);
           } else {
+            const was = marker.getLatLng();
             marker.setLatLng(position);
+            // The selected vehicle is followed: the map keeps it in the middle as it moves.
+            if (desk.selected === key && (was.lat !== position[0] || was.lng !== position[1])) desk.map.panTo(position);
           }
           marker.bindTooltip(textNode(label(item) + ' — ' + item.alert.kind));
           const points = item.track.map((t) => [t.latitude, t.longitude]);
@@ -316,6 +364,19 @@ enum OperatorPage {
             m.bindTooltip(textNode((r.name || r.device) + ' (' + r.stage + ')'));
           }
         }
+        // A responder no longer on any shown alert (stood down and gone, or its alert closed) leaves the map.
+        function dropStaleResponders() {
+          const shown = new Set();
+          for (const item of desk.alerts.values()) for (const r of item.responders) if (r.position) shown.add(r.device);
+          for (const [device, marker] of desk.responderMarkers) {
+            if (!shown.has(device)) { if (desk.map) desk.map.removeLayer(marker); desk.responderMarkers.delete(device); }
+          }
+        }
+        desk.mapCentre = () => { const c = desk.map.getCenter(); return [Number(c.lat.toFixed(4)), Number(c.lng.toFixed(4))]; };
+        desk.trailLength = (alertID) => {
+          for (const [key, track] of desk.tracks) if (key.endsWith('/' + alertID)) return track.getLatLngs().length;
+          return 0;
+        };
         desk.markerPosition = (alertID) => {
           for (const [key, marker] of desk.markers) if (key.endsWith('/' + alertID)) {
             const at = marker.getLatLng(); return [at.lat, at.lng];
@@ -493,6 +554,8 @@ enum OperatorPage {
           desk.selected = key;
           const row = desk.rows.get(key);
           if (row) row.classList.add('selected');
+          const item = desk.alerts.get(key);
+          if (item && item.current && desk.map) desk.map.panTo([item.current.latitude, item.current.longitude]);
           showDetail();
           updateActions();
         }
@@ -503,6 +566,7 @@ enum OperatorPage {
           setText($('detail'), a.kind + ' from ' + label(item) + ' (' + a.device + ')' + (d.registration ? ', ' + d.registration : '')
             + (d.route ? ', ' + d.route : '') + (d.phone ? ', phone ' + d.phone : '') + ', pressed ' + a.pressed
             + ', ' + item.track.length + ' positions since the press');
+          setText($('receipts'), receiptText(item) ? 'the box: ' + receiptText(item) : '');
           const evidence = $('evidence');
           evidence.hidden = desk.role === 'operator';
           evidence.href = '/v1/evidence/' + encodeURIComponent(a.device) + '/' + encodeURIComponent(a.id);
@@ -623,7 +687,7 @@ enum OperatorPage {
           desk.escalateAfterMs = config.escalateAfterMs;
           desk.notifies = config.notifies;
           $('who').textContent = config.user + ' (' + config.role + ')';
-          setupMap(config.tileURL);
+          setupMap(config);
           connect();
           scheduleHealth();
           $('rolloutForm').hidden = desk.role !== 'admin';
@@ -681,6 +745,7 @@ enum OperatorPage {
             </table>
             <h2>Selected alert</h2>
             <div id="detail" class="small">Select a row.</div>
+            <div id="receipts" class="small"></div>
             <ul id="audit"></ul>
             <form id="noteForm"><input id="noteText" placeholder="note"> <button>Add note</button></form>
             <form id="caseForm"><input id="caseFir" placeholder="FIR number" size="14">

@@ -413,3 +413,35 @@ extension PostgresControlRoomStore {
             ?? nil
     }
 }
+
+extension PostgresControlRoomStore {
+    /// The rows `CommandReceipts` decides over for one authenticated request: its acks' and refusals' commands
+    /// (as they are before the acks are applied) and, when it reports refusals, the nonces refused before.
+    static func commandReceipts(
+        _ request: IngestRequest, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> [NewAuditEntry] {
+        let nonces = CommandReceipts.nonces(acks: request.acks, refusals: request.refusals)
+        guard !nonces.isEmpty else { return [] }
+        var rows: [CommandReceiptRow] = []
+        for try await (nonce, alert, action, acked) in try await connection.query(
+            """
+            SELECT nonce, alert, action, acked FROM commands
+            WHERE device = \(request.device) AND nonce = ANY(\(nonces))
+            """, logger: logger
+        ).decode((String, String, String, Bool).self) {
+            rows.append(CommandReceiptRow(nonce: nonce, alert: alert, action: action, acked: acked))
+        }
+        var refusedBefore: Set<String> = []
+        if !request.refusals.isEmpty {
+            let refused = AuditAction.boxRefused.rawValue
+            for try await reason in try await connection.query(
+                "SELECT reason FROM audit WHERE device = \(request.device) AND action = \(refused)", logger: logger
+            ).decode(String.self) {
+                if let nonce = CommandReceipts.refusedNonce(in: reason) { refusedBefore.insert(nonce) }
+            }
+        }
+        return CommandReceipts.plan(
+            device: request.device, rows: rows, acks: request.acks, refusals: request.refusals,
+            refusedBefore: refusedBefore, now: request.now)
+    }
+}

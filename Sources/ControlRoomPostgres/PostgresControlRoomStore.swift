@@ -368,6 +368,11 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         // 4. Acks, then the answers for every authenticated device.
         var ackDevices: [String] = []
         var acks: [String] = []
+        // The box's confirmations and refusals (`CommandReceipts`), read before the acks are applied.
+        var receipts: [NewAuditEntry] = []
+        for index in authenticated.sorted() {
+            receipts += try await Self.commandReceipts(requests[index], connection, logger)
+        }
         for index in authenticated.sorted() {
             ackDevices += Array(repeating: requests[index].device, count: requests[index].acks.count)
             acks += requests[index].acks
@@ -379,6 +384,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
                 WHERE commands.device = a.device AND commands.nonce = a.nonce
                 """, logger: logger)
         }
+        for entry in receipts { try await Self.append(entry, connection, logger) }
         let answered = Array(Set(authenticated.map { requests[$0].device })).sorted()
         var alerts: [String: [RemoteAlertState]] = [:]
         var commands: [String: [String]] = [:]

@@ -15,6 +15,8 @@ public struct BatchClaim: Sendable, Hashable, Codable {
     public var nonce: String
     /// Exactly the batch's `commandAcks`.
     public var commandAcks: [String]
+    /// Exactly the batch's `commandRefusals` (nil when it has none).
+    public var commandRefusals: [CommandRefusalReport]?
     /// SHA-256 (base64url) of the batch's envelopes joined with newlines (`BatchProof.digest`).
     public var envelopes: String
 
@@ -23,12 +25,16 @@ public struct BatchClaim: Sendable, Hashable, Codable {
     /// How far a claim's time may be from the control room's clock (either way).
     public static let freshness: Duration = .seconds(120)
 
-    public init(device: String, time: RecordTime, nonce: String, commandAcks: [String], envelopes: String) {
+    public init(
+        device: String, time: RecordTime, nonce: String, commandAcks: [String],
+        commandRefusals: [CommandRefusalReport]? = nil, envelopes: String
+    ) {
         purpose = BatchClaim.batchPurpose
         self.device = device
         self.time = time
         self.nonce = nonce
         self.commandAcks = commandAcks
+        self.commandRefusals = commandRefusals
         self.envelopes = envelopes
     }
 }

@@ -7,16 +7,50 @@ public struct RecordBatch: Sendable, Hashable, Codable {
     /// Nonces of commands the device has processed (accepted or refused), so the control room stops resending
     /// them. The control room takes them only from a batch whose `proof` verifies.
     public var commandAcks: [String]
+    /// The commands the device refused, each with why (nil or empty: none), so the control room shows and
+    /// audits the refusal. A refusal that is final is also in `commandAcks`; one that is not (a forged command,
+    /// no pinned key, expired) only here. Taken, like the acks, only from a batch whose `proof` verifies (and
+    /// covers them). Absent in batches from boxes older than the report.
+    public var commandRefusals: [CommandRefusalReport]?
     /// The device's signature over the request (a compact JWS of a `BatchClaim`, see `BatchProof`): without a
     /// valid one the control room stores the records (each is signed on its own) but neither takes the acks nor
     /// answers with commands or alert states. Absent in batches from boxes older than the proof.
     public var proof: String?
 
-    public init(device: String, envelopes: [String], commandAcks: [String] = [], proof: String? = nil) {
+    public init(
+        device: String, envelopes: [String], commandAcks: [String] = [], commandRefusals: [CommandRefusalReport]? = nil,
+        proof: String? = nil
+    ) {
         self.device = device
         self.envelopes = envelopes
         self.commandAcks = commandAcks
+        self.commandRefusals = commandRefusals
         self.proof = proof
+    }
+}
+
+/// A command the device refused: its nonce (read from the command even when its signature did not verify) and
+/// the refusal's kind (`forged`, `no-pinned-key`, `wrong-device`, `expired`, `replayed`, `unknown-alert`,
+/// `stale`).
+public struct CommandRefusalReport: Sendable, Hashable, Codable {
+    public var nonce: String
+    public var reason: String
+
+    public init(nonce: String, reason: String) {
+        self.nonce = nonce
+        self.reason = reason
+    }
+
+    /// The longest nonce and reason a report may carry (a control room's nonce is 22 characters).
+    public static let maximumNonce = 64
+    public static let maximumReason = 32
+
+    /// Whether it is within bounds: a nonce of base64url characters and a reason of lower-case letters and `-`.
+    public var isWellFormed: Bool {
+        let nonceCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+        let reasonCharacters = Set("abcdefghijklmnopqrstuvwxyz-")
+        return (1...Self.maximumNonce).contains(nonce.count) && nonce.allSatisfy(nonceCharacters.contains)
+            && (1...Self.maximumReason).contains(reason.count) && reason.allSatisfy(reasonCharacters.contains)
     }
 }
 

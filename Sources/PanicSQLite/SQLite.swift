@@ -40,10 +40,13 @@ public final class SQLiteConnection {
     /// Statements compiled once and reused, keyed by their SQL text (see `statement(_:)`).
     private var cache: [String: SQLiteStatement] = [:]
 
-    /// Opens (creating when allowed) the database at `path`.
-    public init(path: String, create: Bool = true) throws(SQLiteError) {
+    /// Opens (creating when allowed) the database at `path`; with `readOnly`, only for reading (never created).
+    public init(path: String, create: Bool = true, readOnly: Bool = false) throws(SQLiteError) {
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+        let flags =
+            readOnly
+            ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+            : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let error = SQLiteError(
@@ -230,6 +233,13 @@ public final class SQLiteStatement {
 
     /// Whether column `index` is NULL.
     public func isNull(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
+
+    /// Bytes of column `index` of the current row (a BLOB's, or a TEXT's UTF-8).
+    public func blob(_ index: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, index))
+        guard count > 0, let pointer = sqlite3_column_blob(handle, index) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
 
     /// Text value of column `index` of the current row.
     public func text(_ index: Int32) -> String {

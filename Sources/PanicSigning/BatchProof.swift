@@ -36,7 +36,7 @@ public enum BatchProof {
             claim.purpose == BatchClaim.batchPurpose
         else { return .failure(.malformed) }
         guard claim.device == batch.device, claim.commandAcks == batch.commandAcks,
-            claim.envelopes == digest(batch.envelopes)
+            claim.commandRefusals ?? [] == batch.commandRefusals ?? [], claim.envelopes == digest(batch.envelopes)
         else { return .failure(.bodyMismatch) }
         return .success(claim)
     }
@@ -59,6 +59,7 @@ public struct BatchSigner: Sendable {
     {
         let claim = BatchClaim(
             device: batch.device, time: time, nonce: nonce, commandAcks: batch.commandAcks,
+            commandRefusals: batch.commandRefusals.flatMap { $0.isEmpty ? nil : $0 },
             envelopes: BatchProof.digest(batch.envelopes))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

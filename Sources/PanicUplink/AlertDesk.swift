@@ -14,8 +14,25 @@ public final class AlertDesk: Sendable {
         var alertBySequence: [Int64: String] = [:]
         /// Nonces of commands processed, to acknowledge to the control room on the next request.
         var pendingAcks: Set<String> = []
+        /// Commands refused (nonce and the refusal's kind), to report to the control room on the next request.
+        var pendingRefusals: [String: String] = [:]
+        /// Nonces whose refusal a control room took already: not reported again (a forged command comes back
+        /// with every answer). Forgotten all at once past `reportedLimit`.
+        var reportedRefusals: Set<String> = []
         /// Alerts a backend refused for a reason a resend will not fix, with the backends refusing them.
         var undeliverable: [String: Set<String>] = [:]
+
+        /// Most refusals waiting to be reported, and most nonces remembered as reported.
+        static let pendingLimit = 64
+        static let reportedLimit = 1024
+
+        mutating func noteRefusal(nonce: String, kind: String) {
+            let report = CommandRefusalReport(nonce: nonce, reason: kind)
+            guard report.isWellFormed, !reportedRefusals.contains(nonce),
+                pendingRefusals[nonce] != nil || pendingRefusals.count < Self.pendingLimit
+            else { return }
+            pendingRefusals[nonce] = kind
+        }
     }
 
     /// What `handle(commands:...)` did.
@@ -107,18 +124,23 @@ public final class AlertDesk: Sendable {
     /// `BackendUplink.takeCommands`), at `now` on the control room's clock; returns what it did. Logs each command
     /// accepted; the refusals are the caller's to log, once per answer.
     func handle(
-        commands: [Result<ControlCommand, CommandSignatureError>], backend: String, now: RecordTime
+        commands: [Result<ControlCommand, CommandSignatureError>], nonces: [String?] = [], backend: String,
+        now: RecordTime
     ) -> Handled {
+        let nonces = nonces + Array(repeating: nil, count: max(0, commands.count - nonces.count))
         var handled = Handled()
         guard !commands.isEmpty else { return handled }
         let transitions = state.withLock { state -> [AlertTransition] in
             var transitions: [AlertTransition] = []
-            for checked in commands {
+            for (index, checked) in commands.enumerated() {
                 let command: ControlCommand
                 switch checked {
                 case .success(let verified): command = verified
                 case .failure(let error):
                     handled.refusals.append(.forged(error))
+                    if let nonce = nonces[index] {
+                        state.noteRefusal(nonce: nonce, kind: CommandRejection.forged(error).kind)
+                    }
                     continue
                 }
                 switch state.gate.admit(command, lifecycle: state.lifecycle, now: now) {
@@ -137,6 +159,7 @@ public final class AlertDesk: Sendable {
                         ])
                 case .failure(let rejection):
                     if rejection.isAcknowledged { state.pendingAcks.insert(command.nonce) }
+                    state.noteRefusal(nonce: command.nonce, kind: rejection.kind)
                     handled.refusals.append(rejection)
                 }
             }
@@ -160,6 +183,30 @@ public final class AlertDesk: Sendable {
     func acknowledge(nonce: String) { _ = state.withLock { $0.pendingAcks.insert(nonce) } }
 
     func pendingAcks() -> [String] { state.withLock { $0.pendingAcks.sorted() } }
+
+    /// Reports refusals of commands whose signatures could not be trusted at all (no pinned key).
+    func refused(nonces: [String?], kind: String) {
+        state.withLock { state in for case let nonce? in nonces { state.noteRefusal(nonce: nonce, kind: kind) } }
+    }
+
+    /// The refusals to report on the next request (each command's once, until a control room takes it).
+    func pendingRefusals() -> [CommandRefusalReport] {
+        state.withLock { state in
+            state.pendingRefusals.sorted { $0.key < $1.key }.map {
+                CommandRefusalReport(nonce: $0.key, reason: $0.value)
+            }
+        }
+    }
+
+    func refusalsDelivered(_ reports: [CommandRefusalReport]) {
+        state.withLock { state in
+            if state.reportedRefusals.count > State.reportedLimit { state.reportedRefusals.removeAll() }
+            for report in reports {
+                state.pendingRefusals[report.nonce] = nil
+                state.reportedRefusals.insert(report.nonce)
+            }
+        }
+    }
 
     func acksDelivered(_ nonces: [String]) {
         state.withLock { state in for nonce in nonces { state.pendingAcks.remove(nonce) } }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOPosix
 import PanicCore
@@ -16,6 +17,9 @@ extension BackendUplink {
             let refusal = CommandRejection.noPinnedKey(backend: configuration.name)
             logger.warning(
                 "commands refused", metadata: ["commands": "\(commands.count)", "reason": "\(refusal)"])
+            desk.refused(
+                nonces: commands.prefix(RecordBatchResponse.maximumCommands).map(Self.unverifiedNonce),
+                kind: refusal.kind)
             commandsChecked(AlertDesk.Handled(refusals: [refusal]))
             return
         }
@@ -55,7 +59,15 @@ extension BackendUplink {
             case .failure(let error): verified.append(.failure(error))
             }
         }
-        let handled = desk.handle(commands: verified, backend: configuration.name, now: now)
+        // A command whose signature failed still names its nonce: the control room is told which one was refused.
+        let nonces = zip(checking, messages).compactMap { text, message -> String?? in
+            switch message {
+            case .success(.config): nil
+            case .success(.command(let command)): .some(command.nonce)
+            case .failure: .some(Self.unverifiedNonce(text))
+            }
+        }
+        let handled = desk.handle(commands: verified, nonces: nonces, backend: configuration.name, now: now)
         for alert in handled.clears { owner.appendCleared(alert) }
         let unchecked = commands.count - checking.count
         if !handled.refusals.isEmpty || unchecked > 0 {
@@ -76,6 +88,20 @@ extension BackendUplink {
                 metadata: metadata)
         }
         commandsChecked(handled)
+    }
+}
+
+extension BackendUplink {
+    /// The `nonce` a command's payload claims, read without checking its signature (to name a refused command to
+    /// the control room: it matches the nonce against its own commands only), or nil when there is none.
+    static func unverifiedNonce(_ text: String) -> String? {
+        struct Claim: Decodable { var nonce: String? }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64URL.decode(parts[1]),
+            let nonce = (try? JSONDecoder().decode(Claim.self, from: payload))?.nonce,
+            CommandRefusalReport(nonce: nonce, reason: "forged").isWellFormed
+        else { return nil }
+        return nonce
     }
 }
 

@@ -166,12 +166,16 @@ final class BackendUplink: Sendable {
             }
             return await deliver(records, lane: lane, to: receiver)
         }
-        if records.isEmpty && action != .poll && desk.pendingAcks().isEmpty { return (lane, .empty) }
         let acks = desk.pendingAcks()
+        let refusals = desk.pendingRefusals()
+        if records.isEmpty && action != .poll && acks.isEmpty && refusals.isEmpty { return (lane, .empty) }
         let sequences = records.map(\.sequence)
         do {
             let batch = try requests.sign(
-                RecordBatch(device: deviceID, envelopes: records.map(\.envelope), commandAcks: acks), now: wallClock())
+                RecordBatch(
+                    device: deviceID, envelopes: records.map(\.envelope), commandAcks: acks,
+                    commandRefusals: refusals.isEmpty ? nil : refusals),
+                now: wallClock())
             let response = try await transport.send(batch, timeout: configuration.requestTimeout)
             guard response.results.count == records.count else {
                 throw UplinkTransportError(
@@ -217,7 +221,10 @@ final class BackendUplink: Sendable {
             refusalsSettled(delivered)
             alertsRefused(refusedAlerts)
             // Acks count as taken only when the control room took the request as this box's own.
-            if requests.settle(response.authentication, now: wallClock()) { desk.acksDelivered(acks) }
+            if requests.settle(response.authentication, now: wallClock()) {
+                desk.acksDelivered(acks)
+                desk.refusalsDelivered(refusals)
+            }
             await takeCommands(response.commands, owner: owner)
             if let refusal { deliveryFailed(reason: "records refused: \(refusal)") } else { deliverySucceeded() }
             if !retry.isEmpty {

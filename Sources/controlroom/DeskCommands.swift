@@ -17,6 +17,12 @@ struct DeskOptions: ParsableArguments {
         name: .long, help: "Map tile URL template, e.g. https://tiles.example/{z}/{x}/{y}.png (default: a plain grid).")
     var tileURL: String?
 
+    @Option(
+        name: .long,
+        help: "An MBTiles file the control room serves the map's tiles from itself (docs/controlroom.md → Offline map)."
+    )
+    var tiles: String?
+
     @Option(name: .long, help: "Seconds an open alert may wait for an accept before it is escalated.")
     var escalateAfter: Int = 60
 
@@ -101,12 +107,18 @@ struct DeskOptions: ParsableArguments {
                 "--tile-url must be an http(s) URL with a plain host (the page's security policy names it), or a "
                     + "path on the control room, got '\(tileURL)'")
         }
+        if tiles != nil, tileURL != nil {
+            throw ValidationError("--tiles and --tile-url are two sources for one map: give one")
+        }
         try Self.checkTSA(tsaURL)
         var configuration = DeskConfiguration(
             tileURL: tileURL, escalateAfter: .seconds(escalateAfter), leafletDirectory: leafletDir, secureCookies: tls,
             // Served over TLS: browsers are told to use nothing else for a year.
             strictTransportSecurity: tls ? .seconds(365 * 24 * 3600) : nil, tsaURL: tsaURL)
         configuration.escalation = try escalation()
+        if let tiles {
+            do { configuration.tiles = try MBTiles(path: tiles) } catch { throw ValidationError(error.description) }
+        }
         return configuration
     }
 

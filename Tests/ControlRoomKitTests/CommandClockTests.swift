@@ -16,11 +16,15 @@ struct SkewedBox {
     let clock: ManualClock
     let wall: @Sendable () -> RecordTime
     let deviceID: String
+    /// Where the control room listens (with its desk when `desk`).
+    var url = ""
 
+    /// `pinned`: the control-room key the box pins (nil: the room's own; another: a mis-pinned box).
     static func with(
         _ kind: StoreKind, roomAhead: Duration, commandLifetime: Duration = .seconds(300),
         transport: (@Sendable (HTTPUplinkTransport, ManualClock) -> any UplinkTransport)? = nil,
-        updates: UpdatePackages? = nil, _ body: (SkewedBox) async throws -> Void
+        updates: UpdatePackages? = nil, pinned: DeviceKey? = nil, desk: Bool = false,
+        _ body: (SkewedBox) async throws -> Void
     ) async throws {
         let directory = Fixture.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -40,10 +44,10 @@ struct SkewedBox {
             try await room.addDevice(id: deviceID, publicKey: deviceKey.identity.jwk)
             let outbox = try Outbox(
                 path: directory + "/outbox.db", sealer: RecordSigner(key: deviceKey), logger: StoreKind.quiet)
-            try await serving(room, updates: updates) { url in
+            try await serving(room, desk: desk, updates: updates) { url in
                 let uplink = try Uplink(
                     outbox: outbox, deviceID: deviceID, signingKey: deviceKey,
-                    backends: [.init(name: "cr", url: url, controlRoomKey: roomKey.identity)],
+                    backends: [.init(name: "cr", url: url, controlRoomKey: (pinned ?? roomKey).identity)],
                     clock: clock, wallClock: wall,
                     transport: { configuration in
                         let http = HTTPUplinkTransport(baseURL: configuration.url, trust: configuration.trust)
@@ -52,7 +56,8 @@ struct SkewedBox {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await uplink.run() }
                     try await body(
-                        SkewedBox(room: room, uplink: uplink, clock: clock, wall: wall, deviceID: deviceID))
+                        SkewedBox(
+                            room: room, uplink: uplink, clock: clock, wall: wall, deviceID: deviceID, url: url))
                     group.cancelAll()
                 }
             }

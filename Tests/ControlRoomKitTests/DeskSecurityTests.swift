@@ -317,10 +317,11 @@ struct DeskSecurityTests {
                 .updatePush,
             ]
             for kind in expected { #expect(kinds.contains(kind), "no \(kind.rawValue) line in the audit log") }
-            // The rollout lines a person causes (RolloutTests writes and checks them) are security events too.
+            // The rollout lines a person causes (RolloutTests writes and checks them) and a box's refusal of a
+            // command (BoxReceiptTests) are security events too.
             #expect(
                 Set(AuditAction.allCases.filter(\.isSecurityEvent))
-                    == Set(expected + [.rolloutCreate, .rolloutResume, .rolloutAbort]))
+                    == Set(expected + [.rolloutCreate, .rolloutResume, .rolloutAbort, .boxRefused]))
             let rename = try #require(audit.last { $0.action == .deviceRename })
             #expect(rename.user == "asha" && rename.role == .admin && rename.device == device.id)
             #expect(rename.reason.contains("Bus 534") && rename.reason.contains("Bus 535"))

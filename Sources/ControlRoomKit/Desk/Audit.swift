@@ -49,11 +49,18 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case rolloutPause = "rollout-pause"
     case rolloutDone = "rollout-done"
 
+    /// The box acknowledged a command (accept, dispatch, arrive, clear) it acted on; `reason` names the command
+    /// (`accept confirmed (nonce …)`). Written by `CommandReceipts`.
+    case boxConfirmed = "box-confirmed"
+    /// The box reported refusing a command; `reason` says which and why (`accept refused: forged (nonce …)`: its
+    /// pinned control-room key is not this one). A security event.
+    case boxRefused = "box-refused"
+
     /// Whether this is a security event (not an action on an alert).
     public var isSecurityEvent: Bool {
         ![
             .accept, .clear, .dispatch, .note, .evidenceExport, .caseNumbers, .escalate, .notify, .rolloutStage,
-            .rolloutDeviceFailed, .rolloutPause, .rolloutDone,
+            .rolloutDeviceFailed, .rolloutPause, .rolloutDone, .boxConfirmed,
         ].contains(self)
     }
 }

@@ -27,6 +27,12 @@ public struct DeskConfiguration: Sendable {
     /// Who is notified of an emergency nobody accepted (nil: nobody, the page only blinks). Its `after` is
     /// `escalateAfter`'s counterpart for the notifications; `controlroom serve` sets both from --escalate-after.
     public var escalation: EscalationConfiguration?
+    /// A local tileset (`--tiles FILE`) served at `/tiles/{z}/{x}/{y}.{format}` behind the desk's login; the map
+    /// uses it in place of `tileURL`.
+    public var tiles: MBTiles?
+
+    /// The map's tile URL template: the local tileset's when there is one, else `tileURL`.
+    public var mapTileURL: String? { tiles?.urlTemplate ?? tileURL }
 
     public init(
         tileURL: String? = nil, escalateAfter: Duration = .seconds(60),

@@ -31,6 +31,7 @@ extension Desk {
         installAlerts(on: router)
         installDevices(on: router)
         installRollouts(on: router)
+        installTiles(on: router)
     }
 
     private func installSession(on router: Router<ControlRoomRequestContext>) {
@@ -119,7 +120,8 @@ extension Desk {
             let account = try await authorize(request, .operator)
             return ControlRoomServer.json(
                 DeskClientConfiguration(
-                    tileURL: configuration.tileURL,
+                    tileURL: configuration.mapTileURL, tileMinZoom: configuration.tiles?.minZoom,
+                    tileMaxZoom: configuration.tiles?.maxZoom, tileAttribution: configuration.tiles?.attribution,
                     escalateAfterMs: configuration.escalateAfter.components.seconds * 1000,
                     user: account.name, role: account.role, notifies: configuration.escalation?.notifies ?? false))
         }
@@ -312,7 +314,7 @@ extension Desk {
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
                 .init("Content-Security-Policy")!: DeskConfiguration.contentSecurityPolicy(
-                    tileURL: configuration.tileURL),
+                    tileURL: configuration.mapTileURL),
                 .init("X-Frame-Options")!: "DENY", .init("X-Content-Type-Options")!: "nosniff",
                 .init("Referrer-Policy")!: "no-referrer",
             ],
@@ -359,6 +361,10 @@ struct SessionInfo: Codable {
 /// The page's settings.
 struct DeskClientConfiguration: Codable {
     var tileURL: String?
+    /// The local tileset's zoom levels and attribution (`--tiles`), nil for a tile URL or the plain grid.
+    var tileMinZoom: Int?
+    var tileMaxZoom: Int?
+    var tileAttribution: String?
     var escalateAfterMs: Int64
     var user: String
     var role: DeskRole

@@ -224,19 +224,22 @@ public struct IngestRequest: Sendable {
     public var claim: BatchClaim?
     /// The command nonces acknowledged (applied only when `claim`'s nonce is taken).
     public var acks: [String]
+    /// The commands the device reports it refused (applied, like `acks`, only when `claim`'s nonce is taken).
+    public var refusals: [CommandRefusalReport]
     public var now: RecordTime
     /// The request carries a proof not checked yet (`ControlRoom.checksProofFirst`): the store says, from the
     /// same transaction, whether the device has anything the proof would unlock (`IngestAnswer.needsProof`).
     public var proofWaiting: Bool
 
     public init(
-        device: String, records: [GenuineRecord], claim: BatchClaim?, acks: [String], now: RecordTime,
-        proofWaiting: Bool = false
+        device: String, records: [GenuineRecord], claim: BatchClaim?, acks: [String],
+        refusals: [CommandRefusalReport] = [], now: RecordTime, proofWaiting: Bool = false
     ) {
         self.device = device
         self.records = records
         self.claim = claim
         self.acks = acks
+        self.refusals = refusals
         self.now = now
         self.proofWaiting = proofWaiting
     }

@@ -132,12 +132,43 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                 results: plan.results, findings: plan.findings,
                 needsProof: try request.proofWaiting && hasAnswer(device: request.device, now: now, state))
         }
+        let receipts = try commandReceipts(request, state)
         let ack = try state.statement("UPDATE commands SET acked = 1 WHERE nonce = ?1 AND device = ?2")
         for nonce in request.acks { try ack.bind([.text(nonce), .text(request.device)]).run() }
+        for entry in receipts { try appendAudit(entry, state) }
         return IngestAnswer(
             results: plan.results, findings: plan.findings, authenticated: true,
             alerts: try remoteAlerts(device: request.device, state),
             commands: try pendingCommands(device: request.device, now: now, issue: issue, state))
+    }
+
+    /// The box's confirmations and refusals of commands (`CommandReceipts`), read before the acks are applied.
+    private func commandReceipts(_ request: IngestRequest, _ state: State) throws -> [NewAuditEntry] {
+        let nonces = CommandReceipts.nonces(acks: request.acks, refusals: request.refusals)
+        guard !nonces.isEmpty else { return [] }
+        var rows: [CommandReceiptRow] = []
+        let command = try state.statement("SELECT alert, action, acked FROM commands WHERE nonce = ?1 AND device = ?2")
+        for nonce in nonces {
+            try command.bind([.text(nonce), .text(request.device)])
+            if try command.step() {
+                rows.append(
+                    CommandReceiptRow(
+                        nonce: nonce, alert: command.text(0), action: command.text(1), acked: command.integer(2) != 0))
+            }
+            command.reset()
+        }
+        var refusedBefore: Set<String> = []
+        if !request.refusals.isEmpty {
+            let lines = try state.statement("SELECT reason FROM audit WHERE device = ?1 AND action = ?2")
+            try lines.bind([.text(request.device), .text(AuditAction.boxRefused.rawValue)])
+            while try lines.step() {
+                if let nonce = CommandReceipts.refusedNonce(in: lines.text(0)) { refusedBefore.insert(nonce) }
+            }
+            lines.reset()
+        }
+        return CommandReceipts.plan(
+            device: request.device, rows: rows, acks: request.acks, refusals: request.refusals,
+            refusedBefore: refusedBefore, now: request.now)
     }
 
     private func ledgerRows(_ request: IngestRequest, _ state: State) throws -> LedgerRows {
