@@ -62,7 +62,7 @@ extension BackendUplink {
         // A command whose signature failed still names its nonce: the control room is told which one was refused.
         let nonces = zip(checking, messages).compactMap { text, message -> String?? in
             switch message {
-            case .success(.config): nil
+            case .success(.config), .success(.update): nil
             case .success(.command(let command)): .some(command.nonce)
             case .failure: .some(Self.unverifiedNonce(text))
             }
