@@ -80,7 +80,13 @@ struct EvidenceTests {
             #expect(result.output.contains("verdict: VERIFIED"), "\(result.output)")
             #expect(result.output.contains("OK   chain: seq 1-4 linked by prev hashes; gaps stated: 2-2"))
             #expect(result.output.contains("OK   commands: 3 signed commands (3 acknowledged by the box)"))
-            #expect(result.output.contains("OK   audit: 5 lines"), "accept, dispatch, note, clear, case numbers")
+            #expect(
+                result.output.contains("OK   audit: 8 lines"),
+                "accept, dispatch, note, clear, case numbers, and the box's confirmation of each of its three commands")
+            let confirmations = try await server.room.audit(device: bus.id, alert: alert).filter {
+                $0.action == .boxConfirmed
+            }
+            #expect(confirmations.count == 3, "\(confirmations)")
             #expect(result.output.contains("OK   registered-key: registered "), "\(result.output)")
             // The control room's key pinned from an independent source: the right one passes, another fails.
             let kid = try #require(server.room.identity?.thumbprint)
