@@ -110,16 +110,14 @@ public struct RemoteConfigGate: Sendable {
     public static func verify(
         _ envelope: String, verifiers: [CommandSignatureVerifier]
     ) -> Result<ConfigDocument, ConfigRefusal> {
-        guard !verifiers.isEmpty else { return .failure(.noPinnedKey) }
-        var unknownKey: CommandSignatureError?
-        for verifier in verifiers {
-            do { return .success(try verifier.verifyConfig(envelope)) } catch {
-                // A key-id mismatch says only that this backend's key is not the signer's; any other error is final.
-                guard case .unknownKey = error else { return .failure(.forged(error)) }
-                unknownKey = error
+        CommandSignatureVerifier.firstMatching(verifiers) { verifier throws(CommandSignatureError) in
+            try verifier.verifyConfig(envelope)
+        }.mapError { failure in
+            switch failure {
+            case .noPinnedKey: .noPinnedKey
+            case .forged(let error): .forged(error)
             }
         }
-        return .failure(.forged(unknownKey ?? .malformed("no verifier")))
     }
 
     /// Decides on a document whose signature verified, at `now` on the control room's clock.

@@ -243,8 +243,11 @@ public struct UpdateAgent: Sendable {
         where FileManager.default.fileExists(atPath: info + script) {
             try FileManager.default.copyItem(atPath: info + script, toPath: root + "/DEBIAN/" + script)
         }
+        // A directory the system itself links elsewhere (`/lib` → `usr/lib` on a merged-/usr system) is left out:
+        // archived as the link, it would stand dangling in the rebuild tree and tar could not make the real
+        // directories under it; tar makes the path's directories as it unpacks the files beneath.
         let list = try capture([options.dpkgQuery, "-L", package]).split(separator: "\n").map(String.init)
-            .filter { $0.hasPrefix("/") && $0 != "/." }
+            .filter { $0.hasPrefix("/") && $0 != "/." && !Self.isLinkToDirectory($0) }
         let listFile = root + ".list"
         try Data(list.map { "." + $0 }.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: listFile))
         defer { try? FileManager.default.removeItem(atPath: listFile) }
@@ -257,6 +260,14 @@ public struct UpdateAgent: Sendable {
         if let failure = runCommand([options.dpkgDeb, "--root-owner-group", "-b", root, path]) {
             throw DaemonError("cannot rebuild the installed package: \(failure)")
         }
+    }
+
+    /// Whether `path` is a symbolic link that resolves to a directory.
+    static func isLinkToDirectory(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & mode_t(S_IFMT)) == mode_t(S_IFLNK) else { return false }
+        guard stat(path, &info) == 0 else { return false }
+        return (info.st_mode & mode_t(S_IFMT)) == mode_t(S_IFDIR)
     }
 
     /// Runs `arguments`, its output to the agent's; nil when it exited 0, else what happened.

@@ -103,15 +103,14 @@ public struct UpdateGate: Sendable {
     public static func verify(
         _ envelope: String, verifiers: [CommandSignatureVerifier]
     ) -> Result<UpdateDocument, UpdateRefusal> {
-        guard !verifiers.isEmpty else { return .failure(.noPinnedKey) }
-        var unknownKey: CommandSignatureError?
-        for verifier in verifiers {
-            do { return .success(try verifier.verifyUpdate(envelope)) } catch {
-                guard case .unknownKey = error else { return .failure(.forged(error)) }
-                unknownKey = error
+        CommandSignatureVerifier.firstMatching(verifiers) { verifier throws(CommandSignatureError) in
+            try verifier.verifyUpdate(envelope)
+        }.mapError { failure in
+            switch failure {
+            case .noPinnedKey: .noPinnedKey
+            case .forged(let error): .forged(error)
             }
         }
-        return .failure(.forged(unknownKey ?? .malformed("no verifier")))
     }
 
     /// Checks a document's JWS, then `admit`s it.

@@ -158,3 +158,31 @@ extension DeviceIdentity {
         self.init(publicKey: key)
     }
 }
+
+/// Why none of the box's pinned control-room keys took a signed document.
+public enum PinnedKeyFailure: Error, Equatable, Sendable {
+    /// No backend pins a control-room key, so nothing signed can be trusted.
+    case noPinnedKey
+    /// The signature or envelope is wrong, or another key signed it (`CommandSignatureError.unknownKey`).
+    case forged(CommandSignatureError)
+}
+
+extension CommandSignatureVerifier {
+    /// The one rule for a document the box may get through any of its backends (configuration and update
+    /// documents): the first verifier whose key id matches decides; a key-id mismatch says only that this backend's
+    /// key is not the signer's, any other error is final.
+    public static func firstMatching<Document>(
+        _ verifiers: [CommandSignatureVerifier],
+        _ verify: (CommandSignatureVerifier) throws(CommandSignatureError) -> Document
+    ) -> Result<Document, PinnedKeyFailure> {
+        guard !verifiers.isEmpty else { return .failure(.noPinnedKey) }
+        var unknownKey: CommandSignatureError?
+        for verifier in verifiers {
+            do { return .success(try verify(verifier)) } catch {
+                guard case .unknownKey = error else { return .failure(.forged(error)) }
+                unknownKey = error
+            }
+        }
+        return .failure(.forged(unknownKey ?? .malformed("no verifier")))
+    }
+}
