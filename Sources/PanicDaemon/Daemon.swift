@@ -347,36 +347,40 @@ public struct Daemon: Sendable {
                         successTerminationBehavior: .gracefullyShutdownGroup)
                 ]
             } ?? []
+        // Built step by step with declared types: one long `+` chain of optional maps is more than Swift 6.2's type
+        // checker finishes in reasonable time (the arm64 build's compiler).
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            // First, so it is shut down last: a signal ends it, and its ending shuts the group down.
+            .init(
+                service: ShutdownSignalService(signals: signals, logger: logger),
+                successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(
+                service: BoxService(box: box, board: statusBoard, logger: logger, deliveries: deliverySink) {
+                    try notifier.ready(status: statusBoard.snapshot().summary)
+                }),
+            .init(
+                service: BoxMonitor(
+                    board: statusBoard, notifier: notifier, clock: clock, logger: logger.child("monitor"),
+                    uplinkLimit: longestTimeout * 2 + .seconds(10))),
+            .init(
+                service: StatusServer(
+                    path: config.statusSocket, board: statusBoard, clock: clock, logger: logger.child("status"),
+                    network: network)
+            ),
+        ]
+        services += remoteService
+        services += updateService(uplink: uplink)
+        for fallback in smsFallback(outbox: outbox, clock: clock) { services.append(.init(service: fallback)) }
+        for inbox in otaInbox { services.append(.init(service: inbox)) }
+        if let lines = hardware.simulated {
+            services.append(
+                .init(
+                    service: SimInputServer(
+                        path: simInputPath, lines: lines, logger: logger.child("sim"), network: network)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    // First, so it is shut down last: a signal ends it, and its ending shuts the group down.
-                    .init(
-                        service: ShutdownSignalService(signals: signals, logger: logger),
-                        successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(
-                        service: BoxService(box: box, board: statusBoard, logger: logger, deliveries: deliverySink) {
-                            try notifier.ready(status: statusBoard.snapshot().summary)
-                        }),
-                    .init(
-                        service: BoxMonitor(
-                            board: statusBoard, notifier: notifier, clock: clock, logger: logger.child("monitor"),
-                            uplinkLimit: longestTimeout * 2 + .seconds(10))),
-                    .init(
-                        service: StatusServer(
-                            path: config.statusSocket, board: statusBoard, clock: clock, logger: logger.child("status"),
-                            network: network)
-                    ),
-                ] + remoteService + updateService(uplink: uplink)
-                    + smsFallback(outbox: outbox, clock: clock).map { .init(service: $0) }
-                    + otaInbox.map { .init(service: $0) }
-                    + (hardware.simulated.map { lines in
-                        [
-                            .init(
-                                service: SimInputServer(
-                                    path: simInputPath, lines: lines, logger: logger.child("sim"), network: network))
-                        ]
-                    } ?? []),
+                services: services,
                 // SIGTERM and SIGINT come through ShutdownSignalService: ServiceLifecycle's own handling uses libdispatch.
                 logger: logger))
         logger.info(
