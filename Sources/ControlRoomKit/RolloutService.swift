@@ -47,19 +47,7 @@ public final class RolloutService: Service, Sendable {
             }
             if interval > .zero { try? await clock.sleep(for: interval) }
             let wait = nextMs.map { Duration.milliseconds(max(0, $0 - room.wallClock().epochMilliseconds)) }
-            let closed = await withTaskGroup(of: Bool.self) { group in
-                group.addTask { await self.signal.next(after: version) == nil && !Task.isCancelled }
-                if let wait {
-                    group.addTask {
-                        try? await self.clock.sleep(for: wait)
-                        return false
-                    }
-                }
-                let first = await group.next() ?? true
-                group.cancelAll()
-                return first
-            }
-            if closed { return }
+            if await signal.waitForChange(after: version, orFor: wait, on: clock) { return }
         }
     }
 }

@@ -58,15 +58,7 @@ public struct AIS140OTADesk: Sendable {
                 metadata: ["source": "\(source)", "command": "\(LogText.quoted(text, limit: 80))"])
             return nil
         }
-        func refuse(_ reason: String) -> Outcome {
-            logger.warning(
-                "AIS-140 OTA command refused",
-                metadata: [
-                    "source": "\(source)", "command": "\(LogText.quoted(text, limit: 80))",
-                    "reason": "\(LogText.quoted(reason, limit: 200))",
-                ])
-            return Outcome(reply: .refused(reason, time: time), restart: nil)
-        }
+        let refuse = refusal(of: text, from: source, at: time)
         let command: AIS140.OTA.Command
         switch AIS140.OTA.parse(text) {
         case .failure(let error): return refuse(error.description)
@@ -83,15 +75,7 @@ public struct AIS140OTADesk: Sendable {
     public func handle(_ text: String, fromBackend name: String) -> Outcome {
         let time = wallClock()
         let source = AIS140.OTA.Source.server(name)
-        func refuse(_ reason: String) -> Outcome {
-            logger.warning(
-                "AIS-140 OTA command refused",
-                metadata: [
-                    "source": "\(source)", "command": "\(LogText.quoted(text, limit: 80))",
-                    "reason": "\(LogText.quoted(reason, limit: 200))",
-                ])
-            return Outcome(reply: .refused(reason, time: time), restart: nil)
-        }
+        let refuse = refusal(of: text, from: source, at: time)
         let command: AIS140.OTA.Command
         switch AIS140.OTA.parse(text) {
         case .failure(let error): return refuse(error.description)
@@ -111,6 +95,21 @@ public struct AIS140OTADesk: Sendable {
             return refuse("backend \(name) is not authorised to send OTA commands (ota)")
         }
         return carryOut(command, source: source, time: time, refuse: refuse)
+    }
+
+    /// Refuses `text` from `source`: logged with the reason, answered with it.
+    func refusal(
+        of text: String, from source: AIS140.OTA.Source, at time: RecordTime
+    ) -> (String) -> Outcome {
+        { reason in
+            logger.warning(
+                "AIS-140 OTA command refused",
+                metadata: [
+                    "source": "\(source)", "command": "\(LogText.quoted(text, limit: 80))",
+                    "reason": "\(LogText.quoted(reason, limit: 200))",
+                ])
+            return Outcome(reply: .refused(reason, time: time), restart: nil)
+        }
     }
 
     func carryOut(

@@ -45,6 +45,26 @@ public final class DeskSignal: Sendable {
     /// Waits until the version is above `after`; returns it, or nil once closed or cancelled.
     public func waitForChange(after: UInt64) async -> UInt64? { await next(after: after) }
 
+    /// Waits until the version is above `after` or, when `deadline` is given, until that long has passed on
+    /// `clock`, whichever comes first; true once the signal is closed or the task cancelled (the caller stops).
+    /// The services that act on changes and on their own deadlines (escalation, rollouts) wait here.
+    func waitForChange(
+        after version: UInt64, orFor deadline: Duration?, on clock: any Clock<Duration>
+    ) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.next(after: version) == nil && !Task.isCancelled }
+            if let deadline {
+                group.addTask {
+                    try? await clock.sleep(for: deadline)
+                    return false
+                }
+            }
+            let first = await group.next() ?? true
+            group.cancelAll()
+            return first
+        }
+    }
+
     /// Waits until the version is above `after`; returns it, or nil once closed or cancelled.
     func next(after: UInt64) async -> UInt64? {
         let token = state.withLock { state in
