@@ -91,6 +91,11 @@ public struct InputClassifier: Sendable {
         public var events: [InputEvent]
         /// When the shell must call ``InputClassifier/advance(to:)`` next; `nil` when nothing is pending.
         public var nextDeadline: MonotonicInstant?
+
+        public init(events: [InputEvent], nextDeadline: MonotonicInstant?) {
+            self.events = events
+            self.nextDeadline = nextDeadline
+        }
     }
 
     struct Line: Sendable {
@@ -184,6 +189,10 @@ public struct InputClassifier: Sendable {
 
     /// Whether line `index` currently counts as asserted (pressed, open enclosure, power present, ignition on).
     public func isAsserted(_ index: Int) -> Bool { lines[index].asserted(closed: lines[index].accepted) }
+
+    /// Whether line `index`'s contact is closed as the last edge said (before debouncing): what the hardware should
+    /// read now, unless edges were lost on the way.
+    public func contactClosed(_ index: Int) -> Bool { lines[index].raw }
 
     /// The earliest pending deadline over all lines.
     public var nextDeadline: MonotonicInstant? { lines.lazy.compactMap(\.deadline).min() }

@@ -49,8 +49,19 @@ public protocol InputLines: Sendable {
     /// The edges on all lines, in the order they happened. Call it once: there is one consumer.
     func edges() -> AsyncThrowingStream<EdgeEvent, any Error>
 
+    /// Hands every edge the lines already hold (the kernel's queue behind a descriptor not yet read) to ``edges()``
+    /// now, and returns the ``EdgeEvent/sequence`` of the last edge handed over so far; nil when the backend holds
+    /// no queue of its own. ``InputService`` calls it before a deadline decides anything, so a deadline that fires
+    /// late (the process was descheduled) never overtakes edges that had already happened.
+    func deliverQueued() -> UInt64?
+
     /// Stops watching and releases the lines; a pending ``edges()`` iteration finishes. Idempotent.
     func close()
+}
+
+extension InputLines {
+    /// No queue of its own: every edge is in ``edges()`` as soon as it happens.
+    public func deliverQueued() -> UInt64? { nil }
 }
 
 /// A board's output lines (status LED, buzzer): set on or off. Patterns are rendered by the ``IndicatorDriver``.

@@ -126,14 +126,20 @@ public final class InputService: Sendable {
             }
             timer.arm(classifier.nextDeadline, fire: fire)
             var failure: (any Error)?
+            var lastEdge: UInt64 = 0
             loop: for await incoming in signals {
                 let output: InputClassifier.Output
                 switch incoming {
                 case .edge(let edge):
+                    lastEdge = edge.sequence
                     output = classifier.edge(line: edge.line, closed: edge.edge.closed, at: edge.timestamp)
                 case .deadline(let generation):
                     guard timer.fired(generation) else { continue }
-                    output = classifier.advance(to: clock.now)
+                    // Edges that had already happened come first: a deadline that fires late (the process was
+                    // descheduled while a contact bounced) must not decide on a contact the kernel has newer
+                    // edges for. They arrive next through `signals`, and each one re-arms the timer.
+                    if let handed = lines.deliverQueued(), handed > lastEdge { continue }
+                    output = Self.reconciled(&classifier, with: lines, at: clock.now)
                 case .finished(let error):
                     failure = error
                     for event in classifier.advance(to: clock.now).events { continuation.yield(event) }
@@ -148,5 +154,23 @@ public final class InputService: Sendable {
             if let failure { throw failure }
         }
         try Task.checkCancellation()
+    }
+
+    /// Moves the classifier to `now`, after checking each line's level against the last edge it saw. Libgpiod 1.6
+    /// (the kernel's v1 uAPI) keeps 16 edges per line and drops the newest when that queue is full: after a long
+    /// bounce the last edge delivered can be an opening while the contact has long closed again. A line reading
+    /// other than its last edge, with no edge left in the queue, lost edges: it moved to what it reads now, at
+    /// `now` (when it moved is not known; no earlier than its last edge, no later than now).
+    private static func reconciled(
+        _ classifier: inout InputClassifier, with lines: any InputLines, at now: MonotonicInstant
+    ) -> InputClassifier.Output {
+        var events: [InputEvent] = []
+        if let levels = try? lines.contactsClosed(), levels.count == classifier.specs.count {
+            for (index, closed) in levels.enumerated() where classifier.contactClosed(index) != closed {
+                events += classifier.edge(line: index, closed: closed, at: now).events
+            }
+        }
+        let output = classifier.advance(to: now)
+        return InputClassifier.Output(events: events + output.events, nextDeadline: output.nextDeadline)
     }
 }

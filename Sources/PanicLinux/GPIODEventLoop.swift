@@ -86,6 +86,16 @@ public final class GPIODEventLoop: Sendable {
         thread.withLock { $0 = handle }
     }
 
+    /// Sets `descriptor` non-blocking, so a read finds the kernel's queue empty (`EAGAIN`) instead of waiting: the
+    /// event thread and ``InputLines/deliverQueued()`` both read the same line descriptors, and whichever comes
+    /// second must not sleep inside the lock they share.
+    public static func makeNonBlocking(_ descriptor: Int32) throws(GPIODError) {
+        let flags = fcntl(descriptor, F_GETFL)
+        guard flags >= 0, fcntl(descriptor, F_SETFL, flags | O_NONBLOCK) == 0 else {
+            throw GPIODError(call: "fcntl(O_NONBLOCK)", errno: Errno(rawValue: Glibc.errno))
+        }
+    }
+
     /// Asks the thread to leave; safe from any thread, including the loop's own (from a handler). Idempotent.
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }

@@ -22,6 +22,7 @@ final class GPIODInputLinesV1: GPIODInputBackend {
     private struct State: ~Copyable {
         var lines: GPIODLineSetV1
         var loop: GPIODEventLoop?
+        var reader: GPIODEventReader?
     }
     private let descriptors: [Int32]
     private let api: GPIODv1
@@ -48,10 +49,11 @@ final class GPIODInputLinesV1: GPIODInputBackend {
                     call: "gpiod_line_event_get_fd", errno: Errno(rawValue: Glibc.errno),
                     line: spec.line.description, chip: spec.chip)
             }
+            try GPIODEventLoop.makeNonBlocking(descriptor)
             descriptors.append(descriptor)
         }
         self.descriptors = descriptors
-        state = Mutex(State(lines: set, loop: nil))
+        state = Mutex(State(lines: set, loop: nil, reader: nil))
     }
 
     /// Reads each line's value (`gpiod_line_get_value`; 1 means the contact is closed, active-low applied).
@@ -84,7 +86,7 @@ final class GPIODInputLinesV1: GPIODInputBackend {
                 })
             continuation.onTermination = { _ in loop.stop() }
             let previous = state.withLock { state in
-                defer { state.loop = loop }
+                defer { (state.loop, state.reader) = (loop, reader) }
                 return state.loop
             }
             previous?.join()
@@ -94,13 +96,20 @@ final class GPIODInputLinesV1: GPIODInputBackend {
         return stream
     }
 
+    /// Reads each line's descriptor once, without waiting (they are non-blocking), on the caller's thread.
+    func deliverQueued() -> UInt64? {
+        guard let reader = state.withLock({ $0.reader }) else { return nil }
+        for index in descriptors.indices where !reader.read(index) { break }
+        return reader.delivered
+    }
+
     /// How many times the event thread woke (for the benchmark).
     var wakeups: Int { state.withLock { $0.loop?.wakeups.load(ordering: .relaxed) ?? 0 } }
 
     /// Stops the event thread and releases the lines (`gpiod_line_release`, `gpiod_chip_close`).
     func close() {
         let loop = state.withLock { state in
-            defer { state.loop = nil }
+            defer { (state.loop, state.reader) = (nil, nil) }
             return state.loop
         }
         loop?.join()
@@ -112,7 +121,8 @@ final class GPIODInputLinesV1: GPIODInputBackend {
 
 /// The event thread's reading side: one reused buffer, the sequence counter, the stream to deliver into.
 ///
-/// Used only from the loop's single thread; `Mutex` makes that checkable rather than assumed.
+/// Used by the loop's thread and by ``GPIODInputLinesV1/deliverQueued()``: the mutex keeps one read at a time, so
+/// sequence numbers follow the kernel's order.
 final class GPIODEventReader: Sendable {
     static let capacity = 16
     private struct Buffer: ~Copyable {
@@ -136,10 +146,15 @@ final class GPIODEventReader: Sendable {
         self.continuation = continuation
     }
 
+    /// The sequence number of the last edge handed to the stream.
+    var delivered: UInt64 { buffer.withLock { $0.sequence } }
+
     /// Reads the pending events of line `index`; false (after finishing the stream) when reading fails.
     func read(_ index: Int) -> Bool {
         buffer.withLock { buffer in
             let count = api.gpiod_line_event_read_fd_multiple(descriptors[index], buffer.events, UInt32(Self.capacity))
+            // Non-blocking: the other reader (the event thread, or deliverQueued) emptied the queue first.
+            if count < 0, Glibc.errno == EAGAIN { return true }
             guard count >= 0 else {
                 let spec = specs[index]
                 continuation.finish(

@@ -27,6 +27,8 @@ final class GPIODInputLinesV2: GPIODInputBackend {
             let api: GPIODv2
             var lines: GPIODLineSetV2
             var loop: GPIODEventLoop?
+            /// The current ``edges()`` stream's, for ``deliverQueued()`` (reading on the caller's thread).
+            var continuation: AsyncThrowingStream<EdgeEvent, any Error>.Continuation? = nil
             let buffer: OpaquePointer
             var sequence: UInt64 = 0
             deinit { api.gpiod_edge_event_buffer_free(buffer) }
@@ -43,7 +45,9 @@ final class GPIODInputLinesV2: GPIODInputBackend {
         var descriptors: [Int32] = []
         for spec in specs {
             let line = try set.request(spec.line, chip: spec.chip, settings: GPIODRequest.settings(for: spec))
-            descriptors.append(api.gpiod_line_request_get_fd(line.request))
+            let descriptor = api.gpiod_line_request_get_fd(line.request)
+            try GPIODEventLoop.makeNonBlocking(descriptor)
+            descriptors.append(descriptor)
         }
         guard let buffer = api.gpiod_edge_event_buffer_new(16) else {
             throw GPIODError(call: "gpiod_edge_event_buffer_new", errno: Errno(rawValue: Glibc.errno))
@@ -82,7 +86,7 @@ final class GPIODInputLinesV2: GPIODInputBackend {
                 })
             continuation.onTermination = { _ in loop.stop() }
             let previous = shared.state.withLock { state in
-                defer { state.loop = loop }
+                defer { (state.loop, state.continuation) = (loop, continuation) }
                 return state.loop
             }
             previous?.join()
@@ -102,6 +106,8 @@ final class GPIODInputLinesV2: GPIODInputBackend {
             guard index < state.lines.lines.count else { return false }
             let request = state.lines.lines[index].request
             let count = state.api.gpiod_line_request_read_edge_events(request, state.buffer, 16)
+            // Non-blocking: the other reader (the event thread, or deliverQueued) emptied the queue first.
+            if count < 0, Glibc.errno == EAGAIN { return true }
             guard count >= 0 else {
                 let spec = specs[index]
                 continuation.finish(
@@ -130,13 +136,21 @@ final class GPIODInputLinesV2: GPIODInputBackend {
         }
     }
 
+    /// Reads each request's descriptor once, without waiting (they are non-blocking), on the caller's thread.
+    func deliverQueued() -> UInt64? {
+        guard let continuation = shared.state.withLock({ $0.continuation }) else { return nil }
+        for index in descriptors.indices
+        where !Self.read(index, specs: specs, shared: shared, into: continuation) { break }
+        return shared.state.withLock { $0.sequence }
+    }
+
     /// How many times the event thread woke (for the benchmark).
     var wakeups: Int { shared.state.withLock { $0.loop?.wakeups.load(ordering: .relaxed) ?? 0 } }
 
     /// Stops the event thread and releases the lines (`gpiod_line_request_release`).
     func close() {
         let loop = shared.state.withLock { state in
-            defer { state.loop = nil }
+            defer { (state.loop, state.continuation) = (nil, nil) }
             return state.loop
         }
         loop?.join()

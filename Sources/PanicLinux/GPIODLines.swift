@@ -56,6 +56,9 @@ public final class GPIODInputLines: InputLines {
     /// Starts the event thread and returns the edges it reads. Ending the iteration stops the thread.
     public func edges() -> AsyncThrowingStream<EdgeEvent, any Error> { backend.edges() }
 
+    /// Reads every line's descriptor once, without waiting, into ``edges()``: the kernel's queued edges.
+    public func deliverQueued() -> UInt64? { backend.deliverQueued() }
+
     /// How many times the event thread woke (for the benchmark).
     public var wakeups: Int { backend.wakeups }
 

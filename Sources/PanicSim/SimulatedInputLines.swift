@@ -46,6 +46,9 @@ public final class SimulatedInputLines: InputLines {
 
     public func edges() -> AsyncThrowingStream<EdgeEvent, any Error> { stream }
 
+    /// The script's edges are in ``edges()`` as soon as it makes them: the last one's sequence.
+    public func deliverQueued() -> UInt64? { edgeCount }
+
     public func close() {
         state.withLock { $0.closedForGood = true }
         continuation.finish()

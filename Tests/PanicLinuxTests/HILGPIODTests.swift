@@ -166,7 +166,10 @@ extension HIL {
             let spec = InputLineSpec(
                 name: "loop", role: .emergency, chip: SimBank.label, line: .name("T_LOOP"),
                 contact: .normallyClosed, closedLevel: .low, bias: .asIs, debounce: .milliseconds(20),
-                hold: .milliseconds(100), wireCutAfter: .milliseconds(1500))
+                // A hold longer than a board's (100 ms): the guest is emulated (TCG, one host thread for both
+                // vCPUs) and can stop for a few hundred ms between two of the burst's writes, which makes a real
+                // opening of that length, not a bounce. The bounce's lost and late edges are InputService's part.
+                hold: .milliseconds(500), wireCutAfter: .milliseconds(1500))
             let lines = try GPIODInputLines(specs: [spec])
             defer { lines.close() }
             let service = InputService(lines: lines, clock: SystemMonotonicClock())
