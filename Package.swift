@@ -142,6 +142,8 @@ let package = Package(
             name: "ControlRoomKit",
             dependencies: [
                 "PanicCore", "PanicSigning", "PanicSQLite", .product(name: "Logging", package: "swift-log"),
+                // The SMSModem seam: escalation by SMS through the control room's own modem.
+                "PanicHardware",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -198,6 +200,8 @@ let package = Package(
             name: "controlroom",
             dependencies: [
                 "ControlRoomKit", "ControlRoomPostgres", "PanicSigning", "PanicCore",
+                // GSMModem: escalation SMS through a modem on a serial port (--escalate-sms-modem).
+                "PanicLinux",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -243,6 +247,8 @@ let package = Package(
                 "ControlRoomKit", "ControlRoomPostgres", .product(name: "Prometheus", package: "swift-prometheus"),
                 "PanicUplink", "PanicSigning", "PanicStore", "PanicCore",
                 "PanicSQLite",
+                // Escalation by SMS: GSMModem on a real pseudo-terminal, the simulated modem answering on the other side.
+                "PanicLinux", "PanicHardware", "PanicSim", "PanicSimulation",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // The escalation webhook receiver checks the HMAC itself.
                 .product(name: "Crypto", package: "swift-crypto"),

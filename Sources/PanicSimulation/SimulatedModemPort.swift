@@ -14,24 +14,25 @@ import Synchronization
 
 /// A simulated GSM modem on a real pseudo-terminal for `panicd sim`: the box's `GSMModem` opens the slave side as it
 /// would a USB modem's AT port; what it writes is read from the master side and answered by `SimulatedModem`. Its
-/// network is separate from the box's data link, so a scenario can have data down and SMS up.
-final class SimulatedModemPort: Sendable {
+/// network is separate from the box's data link, so a scenario can have data down and SMS up. The control room's
+/// escalation tests put its `GSMModem` on one too.
+public final class SimulatedModemPort: Sendable {
     let pty: PseudoTerminal
     private let modem = Mutex(SimulatedModem())
     private let onMessage: @Sendable (SimulatedModem.Message) -> Void
 
-    init(onMessage: @escaping @Sendable (SimulatedModem.Message) -> Void) throws {
+    public init(onMessage: @escaping @Sendable (SimulatedModem.Message) -> Void) throws {
         pty = try PseudoTerminal()
         self.onMessage = onMessage
     }
 
     /// The slave side's path (the box's modem port).
-    var path: String { pty.slavePath }
+    public var path: String { pty.slavePath }
     /// The messages the modem accepted, in order.
-    var sent: [SimulatedModem.Message] { modem.withLock { $0.sent } }
+    public var sent: [SimulatedModem.Message] { modem.withLock { $0.sent } }
 
     /// Answers until cancelled.
-    func run() async throws {
+    public func run() async throws {
         let descriptor = dup(pty.master)
         let chunks = SerialReader.chunks(from: descriptor, clock: SystemMonotonicClock()) { _ = close(descriptor) }
         for try await chunk in chunks {

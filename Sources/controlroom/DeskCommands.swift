@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOSSL
 import PanicCore
+import PanicLinux
 
 /// The desk's options of `controlroom serve`.
 struct DeskOptions: ParsableArguments {
@@ -53,6 +54,17 @@ struct DeskOptions: ParsableArguments {
         name: .long, help: "File holding the webhook's shared secret (at least 16 bytes; a final newline is dropped).")
     var webhookSecretFile: String?
 
+    @Option(
+        name: .long,
+        help: "The control room's GSM modem (its AT port, e.g. /dev/ttyUSB2) for escalation by SMS.")
+    var smsModem: String?
+
+    @Option(name: .long, help: "Baud rate of --sms-modem.")
+    var smsModemBaud: Int = 115_200
+
+    @Option(name: .long, help: "A supervisor on call to text on escalation, +COUNTRY… (repeat for more).")
+    var notifySMS: [String] = []
+
     /// Who is notified of an unaccepted emergency (nil: nobody is configured).
     func escalation() throws -> EscalationConfiguration? {
         guard escalateEvery > 0 else { throw ValidationError("--escalate-every must be a positive number of seconds") }
@@ -84,9 +96,23 @@ struct DeskOptions: ParsableArguments {
             }
         default: throw ValidationError("--webhook-url and --webhook-secret-file go together")
         }
-        guard email != nil || webhook != nil else { return nil }
+        var sms: SMSEscalation?
+        switch (smsModem, notifySMS.isEmpty) {
+        case (nil, true): break
+        case (let path?, false):
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("--sms-modem \(path): no such port")
+            }
+            do {
+                sms = try SMSEscalation(
+                    numbers: notifySMS, modem: GSMModem(path: path, baud: smsModemBaud), modemName: path)
+            } catch { throw ValidationError("\(error)") }
+        case (nil, false): throw ValidationError("--notify-sms needs --sms-modem (the control room's modem)")
+        case (_?, true): throw ValidationError("--sms-modem needs at least one --notify-sms")
+        }
+        guard email != nil || webhook != nil || sms != nil else { return nil }
         return EscalationConfiguration(
-            after: .seconds(escalateAfter), every: .seconds(escalateEvery), email: email, webhook: webhook)
+            after: .seconds(escalateAfter), every: .seconds(escalateEvery), email: email, webhook: webhook, sms: sms)
     }
 
     func tls() throws -> TLSConfiguration? {

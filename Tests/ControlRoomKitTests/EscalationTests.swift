@@ -4,6 +4,9 @@ import Foundation
 import Hummingbird
 import NIOCore
 import PanicCore
+import PanicLinux
+import PanicSim
+import PanicSimulation
 import Synchronization
 import Testing
 
@@ -165,6 +168,59 @@ struct EscalationTests {
         }
     }
 
+    @Test(
+        "an unaccepted emergency: one SMS to each supervisor through the control room's modem (GSMModem on a real pty, the simulated modem answering), each audited"
+    )
+    func textMessages() async throws {
+        let (texts, received) = AsyncStream.makeStream(of: SimulatedModem.Message.self)
+        let port = try SimulatedModemPort { received.yield($0) }
+        try await DeskServer.with(DeskConfiguration(heartbeat: .seconds(1))) { server in
+            let bus = DeskDevice()
+            // A name with non-ASCII letters: the text must stay GSM 7-bit safe and within one message.
+            try await server.register(bus, name: "Bus 534 Kashmere Gate – कश्मीरी गेट depot shuttle, via Ring Road")
+            let escalation = EscalationConfiguration(
+                after: .seconds(1), every: .seconds(1),
+                sms: try SMSEscalation(
+                    numbers: ["+919810000001", "+919810000002"],
+                    modem: GSMModem(path: port.path, timeout: .seconds(20)),
+                    modemName: port.path))
+            let escalator = Escalator(
+                room: server.room, signal: server.desk.signal, configuration: escalation, logger: StoreKind.quiet)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await port.run() }
+                group.addTask { try await escalator.loop() }
+                let press = try bus.next(.emergency(input: "panic"), latitude: 28.6670, longitude: 77.2280)
+                try await server.send(bus, [press.envelope])
+                var messages = texts.makeAsyncIterator()
+                let first = try #require(await messages.next())
+                let second = try #require(await messages.next())
+                #expect([first.number, second.number] == ["+919810000001", "+919810000002"])
+                #expect(first.text == second.text)
+                #expect(first.text.count <= 160 && first.text.unicodeScalars.allSatisfy(\.isASCII), "\(first.text)")
+                #expect(first.text.hasPrefix("PanicBridge: EMERGENCY not accepted "), "\(first.text)")
+                #expect(first.text.contains(bus.id) && first.text.contains("Bus 534 Kashmere Gate"), "\(first.text)")
+                #expect(first.text.contains("at 28.66700,77.22800"), "\(first.text)")
+                #expect(first.text.hasSuffix("alert \(press.id) round 1"), "\(first.text)")
+                // Still unaccepted: round 2 texts the first number again. Round 1 is wholly in the audit by then
+                // (claimed, then each number's delivery on its own line), as the rounds run one after the other.
+                let again = try #require(await messages.next())
+                #expect(again.number == "+919810000001" && again.text.hasSuffix("round 2"), "\(again.text)")
+                let lines = try await server.room.audit(device: bus.id, alert: press.id).map {
+                    $0.action.rawValue + " " + $0.reason
+                }
+                #expect(lines.first?.hasPrefix("escalate round 1: EMERGENCY from Bus 534") == true, "\(lines)")
+                for number in ["+919810000001", "+919810000002"] {
+                    #expect(
+                        lines.contains {
+                            $0.hasPrefix("escalation-notify SMS to \(number) via \(port.path): sent (reference ")
+                        },
+                        "\(lines)")
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
     @Test("bad escalation settings are refused with the problem named")
     func badSettings() {
         #expect(throws: DeskError.self) {
@@ -173,6 +229,11 @@ struct EscalationTests {
         #expect(throws: DeskError.self) { try SMTPConfiguration(host: "127.0.0.1", port: 25, from: "desk@x", to: []) }
         #expect(throws: DeskError.self) { try WebhookConfiguration(url: "ftp://x/hook", secret: Self.secret) }
         #expect(throws: DeskError.self) { try WebhookConfiguration(url: "https://x/hook", secret: Array("short".utf8)) }
+        let modem = GSMModem(path: "/dev/null")
+        #expect(throws: DeskError.badRequest("'+91 98100' is not a phone number (an optional + and 3 to 15 digits)")) {
+            try SMSEscalation(numbers: ["+91 98100"], modem: modem, modemName: "/dev/null")
+        }
+        #expect(throws: DeskError.self) { try SMSEscalation(numbers: [], modem: modem, modemName: "/dev/null") }
     }
 
     static let secret = Array("a shared secret of the state's IT".utf8)

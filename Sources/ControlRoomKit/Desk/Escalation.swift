@@ -1,28 +1,53 @@
 import Foundation
 import Logging
 import PanicCore
+import PanicHardware
 import ServiceLifecycle
 
 /// Who is told about an emergency nobody accepted, and when: after `after`, and every `every` after that while it
-/// stays unaccepted, by e-mail (SMTP) and/or a signed webhook.
+/// stays unaccepted, by e-mail (SMTP), a signed webhook and/or SMS through the control room's own modem.
 public struct EscalationConfiguration: Sendable {
     public var after: Duration
     public var every: Duration
     public var email: SMTPConfiguration?
     public var webhook: WebhookConfiguration?
+    public var sms: SMSEscalation?
 
     public init(
         after: Duration = .seconds(60), every: Duration = .seconds(300), email: SMTPConfiguration? = nil,
-        webhook: WebhookConfiguration? = nil
+        webhook: WebhookConfiguration? = nil, sms: SMSEscalation? = nil
     ) {
         self.after = after
         self.every = every
         self.email = email
         self.webhook = webhook
+        self.sms = sms
     }
 
     /// Whether any channel is configured (the page says "supervisor notified" only then).
-    public var notifies: Bool { email != nil || webhook != nil }
+    public var notifies: Bool { email != nil || webhook != nil || sms != nil }
+}
+
+/// Escalation by SMS: the supervisors' numbers and the control room's modem (`GSMModem` on its AT port; the
+/// simulated modem in tests). One message per number, each sent and audited on its own, so one unreachable
+/// phone does not hide the others' result.
+public struct SMSEscalation: Sendable {
+    public var numbers: [String]
+    public var modem: any SMSModem
+    /// What the audit calls the modem (its port).
+    public var modemName: String
+
+    /// Throws `DeskError.badRequest` naming a number the modem could not dial (an optional `+` and 3–15 digits,
+    /// as `AT+CMGS` takes it), or when there is none.
+    public init(numbers: [String], modem: any SMSModem, modemName: String) throws(DeskError) {
+        guard !numbers.isEmpty else { throw .badRequest("escalation by SMS needs at least one number") }
+        for number in numbers where !SMSDialogue.isValidNumber(number) {
+            throw .badRequest("'\(number)' is not a phone number (an optional + and 3 to 15 digits)")
+        }
+        self.numbers = numbers
+        self.modem = modem
+        self.modemName = modemName
+    }
 }
 
 /// The one rule for escalation, pure over rows: which open alerts are due a notification now, and when the next
@@ -166,6 +191,20 @@ public final class Escalator: Service, Sendable {
             }
             try await room.auditSecurity(.notify, by: Self.actor, subject: alert.device, item: alert.id, detail: result)
         }
+        if let sms = configuration.sms {
+            for number in sms.numbers {
+                let result: String
+                do {
+                    let reference = try await sms.modem.send(message.sms, to: number)
+                    result = "SMS to \(number) via \(sms.modemName): sent (reference \(reference))"
+                } catch {
+                    let unknown = error.textHandedOver ? " (the text was handed over: it may have gone out)" : ""
+                    result = "SMS to \(number) via \(sms.modemName): failed: \(error)\(unknown)"
+                }
+                try await room.auditSecurity(
+                    .notify, by: Self.actor, subject: alert.device, item: alert.id, detail: result)
+            }
+        }
         if let webhook = configuration.webhook {
             let result: String
             do {
@@ -201,6 +240,24 @@ struct EscalationMessage: Sendable {
         }
         lines += ["Notification: \(round)", "", "Open the desk and accept it, or take over."]
         return lines.joined(separator: "\n")
+    }
+
+    /// One text message (at most 160 characters, GSM 7-bit safe: ASCII only, anything else as `?`): what, who,
+    /// how long, where, which alert. The name is cut first when it does not fit; the alert id last.
+    var sms: String {
+        func ascii(_ text: String) -> String {
+            String(String.UnicodeScalarView(text.unicodeScalars.map { $0.isASCII && $0.value >= 32 ? $0 : "?" }))
+        }
+        let position =
+            alert.latitude.flatMap { latitude in
+                alert.longitude.map { String(format: " at %.5f,%.5f", latitude, $0) }
+            } ?? ""
+        let tail = "\(position) alert \(ascii(alert.id)) round \(round)"
+        let head = "PanicBridge: \(alert.kind.uppercased()) not accepted \(waitedSeconds)s: \(ascii(alert.device))"
+        let room = SMSDialogue.maximumLength - head.count - tail.count - 3
+        let label = ascii(name)
+        let named = label.isEmpty || room < 4 ? "" : " (\(label.count <= room ? label : label.prefix(room - 1) + "~"))"
+        return String((head + named + tail).prefix(SMSDialogue.maximumLength))
     }
 
     struct Body: Codable {
