@@ -172,6 +172,13 @@ public final class SQLiteConnection {
         cache.values.reduce(0) { $0 + Int(sqlite3_stmt_status($1.handle, SQLITE_STMTSTATUS_VM_STEP, 1)) }
     }
 
+    /// Runs of the cached statements (`statement(_:)`) since the last call, summed (`SQLITE_STMTSTATUS_RUN`: each
+    /// statement stepped to its first row or its end counts once), and their counters reset: how many statements a
+    /// call ran, for tests that bound it per batch rather than per row.
+    package func takeStatementRuns() -> Int {
+        cache.values.reduce(0) { $0 + Int(sqlite3_stmt_status($1.handle, SQLITE_STMTSTATUS_RUN, 1)) }
+    }
+
     /// Rows changed by the last statement.
     public var changes: Int { Int(sqlite3_changes(handle)) }
 }

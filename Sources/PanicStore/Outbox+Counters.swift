@@ -3,8 +3,8 @@ import PanicSQLite
 /// The figures `status()` and every health record report, kept as counters instead of counted by a query over the
 /// outbox: each record carries `delivered_count` (how many backends have it, indexed), each backend its delivered and
 /// in-flight counts and its cursor. They are counted once when the outbox opens (linear) and moved by every claim,
-/// mark and eviction (a few point lookups each), so a status costs the same at 50,000 records as at 10 and holds the
-/// outbox's lock for microseconds.
+/// mark (`DeliveryTransition`, a few statements per batch) and eviction (a few point lookups each), so a status costs
+/// the same at 50,000 records as at 10 and holds the outbox's lock for microseconds.
 struct BackendCounters: Sendable, Hashable {
     /// Records of the outbox this backend has.
     var delivered = 0
@@ -79,50 +79,6 @@ extension Outbox {
         try query.bind([.text(backend), .integer(sequence)])
         defer { query.reset() }
         return try query.step() ? query.text(0) : nil
-    }
-
-    /// Moves the counters for record `sequence` going from `before` to `after` for `backend` (inside the
-    /// transaction that changed it).
-    static func count(
-        _ state: State, backend: String, sequence: Int64, from before: String?, to after: String
-    ) throws {
-        guard before != after else { return }
-        // What the backend lacks (no delivery row, or pending again) is what the claims read from `pending`.
-        let wasPending = before == nil || before == "pending"
-        let isPending = after == "pending"
-        if wasPending, !isPending {
-            try state.statement("DELETE FROM pending WHERE backend = ?1 AND priority IN (0, 1) AND seq = ?2")
-                .bind([.text(backend), .integer(sequence)]).run()
-        } else if !wasPending, isPending {
-            try state.statement(
-                """
-                INSERT OR IGNORE INTO pending(backend, priority, seq, created_ms)
-                SELECT ?1, priority, seq, created_ms FROM records WHERE seq = ?2
-                """
-            ).bind([.text(backend), .integer(sequence)]).run()
-        }
-        var counter = state.counters[backend] ?? BackendCounters()
-        if before == "inflight" { counter.inFlight -= 1 }
-        if after == "inflight" { counter.inFlight += 1 }
-        let step: Int64 = after == "delivered" ? 1 : before == "delivered" ? -1 : 0
-        if step != 0 {
-            let update = try state.statement(
-                "UPDATE records SET delivered_count = delivered_count + ?2 WHERE seq = ?1 RETURNING delivered_count")
-            try update.bind([.integer(sequence), .integer(step)])
-            if try update.step() {
-                let now = update.integer(0)
-                let all = Int64(state.backends.count)
-                counter.delivered += Int(step)
-                if step > 0 {
-                    counter.highestDelivered = max(counter.highestDelivered, sequence)
-                    if now == all { state.deliveredToAll += 1 }
-                } else if now == all - 1 {
-                    state.deliveredToAll -= 1
-                }
-            }
-            update.reset()
-        }
-        state.counters[backend] = counter
     }
 
     /// Forgets record `sequence` (evicted) in the counters, before its rows are deleted.

@@ -91,16 +91,7 @@ extension Outbox {
                             backend: backend, limit: limit - batch.count, cutoff: cutoff)
                     }
                 }
-                let mark = try state.statement(
-                    """
-                    INSERT INTO delivery(backend, seq, state, attempts, next_attempt_ms) VALUES(?1, ?2, 'inflight', 1, 0)
-                    ON CONFLICT(backend, seq) DO UPDATE SET state = 'inflight', attempts = attempts + 1
-                    """)
-                for record in batch {
-                    let before = try Outbox.deliveryState(state, backend: backend, sequence: record.sequence)
-                    try mark.bind([.text(backend), .integer(record.sequence)]).run()
-                    try Outbox.count(state, backend: backend, sequence: record.sequence, from: before, to: "inflight")
-                }
+                try Outbox.transition(state, batch.map(\.sequence), backend: backend, to: .inflight)
                 return batch
             }
         }
@@ -178,37 +169,90 @@ extension Outbox {
 
     /// Marks records delivered to `backend` (the receiver confirmed them).
     public func markDelivered(_ sequences: [Int64], backend: String) throws {
-        try update(
-            sequences, backend: backend, to: "delivered",
-            sql: """
-                INSERT INTO delivery(backend, seq, state, attempts, next_attempt_ms) VALUES(?1, ?2, 'delivered', 1, 0)
-                ON CONFLICT(backend, seq) DO UPDATE SET state = 'delivered'
-                """)
+        try update(sequences, backend: backend, to: .delivered)
     }
 
     /// Marks records failed for `backend`: pending again, so the next claim of their lane takes them (the uplink's
     /// delivery state machine decides when that is).
     public func markFailed(_ sequences: [Int64], backend: String) throws {
-        try update(
-            sequences, backend: backend, to: "pending",
-            sql: """
-                INSERT INTO delivery(backend, seq, state, attempts, next_attempt_ms) VALUES(?1, ?2, 'pending', 1, 0)
-                ON CONFLICT(backend, seq) DO UPDATE SET state = 'pending', next_attempt_ms = 0
-                """)
+        try update(sequences, backend: backend, to: .pending)
     }
 
-    private func update(_ sequences: [Int64], backend: String, to after: String, sql: String) throws {
+    private func update(_ sequences: [Int64], backend: String, to after: DeliveryState) throws {
         try state.withLock { state in
             guard state.backends[backend] != nil else { throw OutboxError.unknownBackend(backend) }
             try Outbox.countedTransaction(state) {
-                let statement = try state.statement(sql)
-                for sequence in sequences {
-                    let before = try Outbox.deliveryState(state, backend: backend, sequence: sequence)
-                    try statement.bind([.text(backend), .integer(sequence)]).run()
-                    try Outbox.count(state, backend: backend, sequence: sequence, from: before, to: after)
-                }
+                try Outbox.transition(state, sequences, backend: backend, to: after)
             }
         }
+    }
+
+    /// Moves `sequences` to `after` for `backend` inside the caller's transaction, a batch at a time: one statement
+    /// reads the rows as they are, `DeliveryTransition` decides, and one statement per table writes each consequence
+    /// (the batch's numbers passed as one JSON array), however many records the batch holds.
+    static func transition(_ state: State, _ sequences: [Int64], backend: String, to after: DeliveryState) throws {
+        guard !sequences.isEmpty else { return }
+        let read = try state.statement(
+            """
+            SELECT r.seq, d.state, r.delivered_count FROM json_each(?2) j CROSS JOIN records r ON r.seq = j.value
+            LEFT JOIN delivery d ON d.backend = ?1 AND d.seq = r.seq
+            """)
+        try read.bind([.text(backend), .text(DeliveryTransition.list(sequences))])
+        var rows: [DeliveryTransition.Row] = []
+        rows.reserveCapacity(sequences.count)
+        do {
+            defer { read.reset() }
+            while try read.step() {
+                rows.append(
+                    DeliveryTransition.Row(
+                        sequence: read.integer(0), state: read.isNull(1) ? nil : DeliveryState(rawValue: read.text(1)),
+                        deliveredCount: read.integer(2)))
+            }
+        }
+        let plan = DeliveryTransition(sequences: sequences, rows: rows, to: after, backends: state.backends.count)
+        guard !plan.sequences.isEmpty else { return }
+        let name = SQLiteValue.text(backend)
+        // Every record of the batch gets its row (a claim counts an attempt, a failure is due at once).
+        let upsert =
+            switch after {
+            case .inflight: "state = 'inflight', attempts = attempts + 1"
+            case .delivered: "state = 'delivered'"
+            case .pending: "state = 'pending', next_attempt_ms = 0"
+            }
+        try state.statement(
+            """
+            INSERT INTO delivery(backend, seq, state, attempts, next_attempt_ms)
+            SELECT ?1, value, '\(after.rawValue)', 1, 0 FROM json_each(?2) WHERE true
+            ON CONFLICT(backend, seq) DO UPDATE SET \(upsert)
+            """
+        ).bind([name, .text(DeliveryTransition.list(plan.sequences))]).run()
+        // What the backend lacks (no delivery row, or pending again) is what the claims read from `pending`.
+        if !plan.leavePending.isEmpty {
+            try state.statement(
+                """
+                DELETE FROM pending WHERE backend = ?1 AND priority IN (0, 1)
+                AND seq IN (SELECT value FROM json_each(?2))
+                """
+            ).bind([name, .text(DeliveryTransition.list(plan.leavePending))]).run()
+        }
+        if !plan.enterPending.isEmpty {
+            try state.statement(
+                """
+                INSERT OR IGNORE INTO pending(backend, priority, seq, created_ms)
+                SELECT ?1, priority, seq, created_ms FROM records WHERE seq IN (SELECT value FROM json_each(?2))
+                """
+            ).bind([name, .text(DeliveryTransition.list(plan.enterPending))]).run()
+        }
+        for (step, changed) in [(1, plan.gained), (-1, plan.lost)] where !changed.isEmpty {
+            try state.statement(
+                """
+                UPDATE records SET delivered_count = delivered_count + ?2
+                WHERE seq IN (SELECT value FROM json_each(?1))
+                """
+            ).bind([.text(DeliveryTransition.list(changed)), .integer(Int64(step))]).run()
+        }
+        state.counters[backend] = plan.applied(to: state.counters[backend] ?? BackendCounters())
+        state.deliveredToAll += plan.deliveredToAllChange
     }
 
     /// Attempts made so far to deliver record `sequence` to `backend` (0 when never claimed).

@@ -28,6 +28,10 @@ extension Outbox {
     /// `SQLiteConnection.takeVMSteps()`), for tests that bound a claim's work by its batch.
     package func takeVMSteps() -> Int { state.withLock { $0.connection.takeVMSteps() } }
 
+    /// Statements the outbox ran since the last call (`SQLiteConnection.takeStatementRuns()`), for tests that bound a
+    /// claim's or a confirmation's statements per batch.
+    package func takeStatementRuns() -> Int { state.withLock { $0.connection.takeStatementRuns() } }
+
     /// The last sequence number committed.
     public var lastSequence: Int64 { state.withLock { $0.lastSequence } }
 

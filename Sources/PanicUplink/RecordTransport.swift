@@ -15,9 +15,9 @@ public enum BackendProtocol: Sendable, Hashable {
 
     /// How many backlog batches the protocol keeps in flight while the link works. PanicBridge: one — a second batch
     /// in flight drained 12-72 % faster in uplink-bench, but an alert pressed mid-drain then waited behind two
-    /// batches' intake at the control room (max 151-178 ms, against 39 ms with one; the goal is 200 ms), so a
-    /// larger window is set per backend (`BackendConfiguration.backlogWindow`) where the link's round trip is worth
-    /// it. OsmAnd: four, on parallel keep-alive connections. AIS-140: one session answered in order, one batch.
+    /// batches' intake at the control room (max 151-215 ms, against 39-79 ms with one, and 379 ms with four; the goal
+    /// is 200 ms), so a larger window is set per backend (`BackendConfiguration.backlogWindow`) where the link's round
+    /// trip is worth it. OsmAnd: four, on parallel keep-alive connections. AIS-140: one session answered in order, one batch.
     public var backlogWindow: Int {
         switch self {
         case .panicBridge: 1
