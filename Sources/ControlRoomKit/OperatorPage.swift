@@ -649,7 +649,8 @@ enum OperatorPage {
             $('healthFirst').hidden = !healthAfter;
             // Each box's configuration: pushed, acknowledged, running, and its state in the newest rollout.
             const configs = {};
-            try { for (const c of await (await fetch('/v1/config/status')).json()) configs[c.device] = c; } catch (e) {}
+            const page = 'limit=100' + (healthAfter ? '&after=' + encodeURIComponent(healthAfter) : '');
+            try { for (const c of await (await fetch('/v1/config/status?' + page)).json()) configs[c.device] = c; } catch (e) {}
             const now = serverNow();
             $('health').replaceChildren(...items.map((h) => {
               const row = document.createElement('tr');

@@ -105,6 +105,13 @@ struct DeskScaleTests {
             #expect(health[devices[4].id]?.lastSeenMs == nil)
             #expect(health[open.id]?.metadata.name == "Bus 1")
 
+            // The device table's configuration column asks for the same page.
+            let configs = try await server.call(
+                "GET", "/v1/config/status?limit=2&after=" + ids[1], headers: ["Cookie": asha.cookie])
+            let configRows = try #require(
+                try JSONSerialization.jsonObject(with: Data(configs.body.utf8)) as? [[String: Any]])
+            #expect(configRows.compactMap { $0["device"] as? String } == Array(ids[2..<4]))
+
             // A bad page size is refused, naming the limit.
             for bad in ["0", "1001", "ten"] {
                 let answer = try await server.call("GET", "/v1/devices?limit=" + bad, headers: ["Cookie": asha.cookie])

@@ -272,10 +272,9 @@ extension Desk {
     ) async throws -> Response {
         let query = request.uri.queryParameters
         let asked: DevicePageRequest
-        do {
-            asked = try DevicePageRequest(after: query.get("after"), limit: query.get("limit"))
-        } catch {
-            return ControlRoomServer.json(["error": error.description], status: .badRequest)
+        switch DevicePageRequest.parse(after: query.get("after"), limit: query.get("limit")) {
+        case .success(let request): asked = request
+        case .failure(let error): return ControlRoomServer.json(["error": error.description], status: .badRequest)
         }
         let page = try await room.devicePage(asked)
         var response = ControlRoomServer.json(view(page))

@@ -18,17 +18,15 @@ public struct DevicePageRequest: Sendable, Hashable {
         self.limit = limit
     }
 
-    /// The page a query string asks for (`after`, `limit`); throws `DeskError.badRequest` naming the bad value.
-    public init(after: String?, limit text: String?) throws(DeskError) {
-        self.after = after.flatMap { $0.isEmpty ? nil : $0 }
-        guard let text, !text.isEmpty else {
-            limit = Self.defaultLimit
-            return
-        }
+    /// The page a query string asks for (`after`, `limit`), or `DeskError.badRequest` naming the bad value.
+    public static func parse(after: String?, limit text: String?) -> Result<DevicePageRequest, DeskError> {
+        let after = after.flatMap { $0.isEmpty ? nil : $0 }
+        guard let text, !text.isEmpty else { return .success(DevicePageRequest(after: after)) }
         guard let value = Int(text), (1...Self.maxLimit).contains(value) else {
-            throw .badRequest("limit must be a whole number from 1 to \(Self.maxLimit) devices per page, not '\(text)'")
+            return .failure(
+                .badRequest("limit must be a whole number from 1 to \(Self.maxLimit) devices per page, not '\(text)'"))
         }
-        limit = value
+        return .success(DevicePageRequest(after: after, limit: value))
     }
 }
 
