@@ -48,16 +48,21 @@ enum FleetBench {
         }
     }
 
-    /// Bytes and events one push stream received.
+    /// Bytes and events one push stream received: its first message (up to the first blank line), then the rest.
     final class StreamCount: Sendable {
-        private let state = Mutex<(first: Int?, bytes: Int, events: Int)>((nil, 0, 0))
-        func add(_ count: Int, events: Int) {
+        private let state = Mutex<(first: Int, done: Bool, bytes: Int, events: Int)>((0, false, 0, 0))
+        func add(_ text: String, bytes count: Int) {
             state.withLock {
-                if $0.first == nil { $0.first = count } else { $0.bytes += count }
-                $0.events += events
+                if $0.done {
+                    $0.bytes += count
+                } else {
+                    $0.first += count
+                    $0.done = text.contains("\n\n")
+                }
+                $0.events += text.components(separatedBy: "event: alerts").count - 1
             }
         }
-        var figures: (first: Int, bytes: Int, events: Int) { state.withLock { ($0.first ?? 0, $0.bytes, $0.events) } }
+        var figures: (first: Int, bytes: Int, events: Int) { state.withLock { ($0.first, $0.bytes, $0.events) } }
     }
 
     /// The server process's CPU time (user + system), from /proc.
@@ -203,9 +208,7 @@ enum FleetBench {
                         request.headers.add(name: "Cookie", value: cookie)
                         let response = try await deskClient.execute(request, timeout: .seconds(3600))
                         for try await chunk in response.body {
-                            let text = String(buffer: chunk)
-                            count.add(
-                                chunk.readableBytes, events: text.components(separatedBy: "event: alerts").count - 1)
+                            count.add(String(buffer: chunk), bytes: chunk.readableBytes)
                         }
                     }
                     desk.addTask {
@@ -274,7 +277,10 @@ enum FleetBench {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let answered = intake.latencies.count
             let figures = counts.map(\.figures)
-            let first = figures.isEmpty ? "—" : "\(figures.map(\.first).reduce(0, +) / figures.count / 1024) KB"
+            let first =
+                figures.isEmpty
+                ? "—"
+                : String(format: "%.1f KB", Double(figures.map(\.first).reduce(0, +)) / Double(figures.count) / 1024)
             let perSecond =
                 figures.isEmpty
                 ? "—"
