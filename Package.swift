@@ -311,7 +311,8 @@ let package = Package(
         .executableTarget(
             name: "desk-bench",
             dependencies: [
-                "ControlRoomKit", "PanicSigning", "PanicCore", .product(name: "Hummingbird", package: "hummingbird"),
+                "ControlRoomKit", "PanicSigning", "PanicCore", "PanicSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

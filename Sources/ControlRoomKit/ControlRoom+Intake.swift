@@ -14,12 +14,17 @@ extension ControlRoom {
     /// answered, only for a request the device signed (`authenticate`). Throws `IntakeRefusal` for a batch over
     /// `limits`, or one whose envelopes fail verification `limits.verificationFailures` times.
     public func receive(_ batch: RecordBatch) async throws -> RecordBatchResponse {
+        try await receiveStored(batch).response
+    }
+
+    /// `receive`, also saying which kinds of record it stored (the desk wakes its pages only for what they show).
+    func receiveStored(_ batch: RecordBatch) async throws -> (response: RecordBatchResponse, stored: Set<RecordKind>) {
         let started = ContinuousClock.now
         do {
-            let response = try await receiveCounted(batch)
+            let (response, stored) = try await receiveCounted(batch)
             metrics.count(response.results)
             metrics.batchLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanosecondsClamped))
-            return response
+            return (response, stored)
         } catch let refusal as IntakeRefusal {
             metrics.refused.increment()
             throw refusal
@@ -29,7 +34,7 @@ extension ControlRoom {
         }
     }
 
-    private func receiveCounted(_ batch: RecordBatch) async throws -> RecordBatchResponse {
+    private func receiveCounted(_ batch: RecordBatch) async throws -> (RecordBatchResponse, Set<RecordKind>) {
         let now = wallClock()
         let registry = try await store.registry()
         let screened: [Screened]
@@ -109,7 +114,11 @@ extension ControlRoom {
             rejections[result.reason ?? .malformed, default: 0] += 1
         }
         logRejections(device: batch.device, rejections, refusal: nil, now: now)
-        return response
+        var kinds = Set<RecordKind>()
+        for (item, result) in zip(genuine, answer.results) where result.status == .accepted {
+            kinds.insert(item.record.kind)
+        }
+        return (response, kinds)
     }
 
     /// An envelope after the signature check: genuine, or already answered.

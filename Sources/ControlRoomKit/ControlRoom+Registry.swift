@@ -20,6 +20,26 @@ extension ControlRoom {
         return removed
     }
 
-    /// Every registered device, with its record count, gaps and findings.
-    public func devices() async throws -> [RegisteredDevice] { try await store.devices() }
+    /// One page of registered devices (`DevicePage`: its devices, their health, the next page's cursor), read in
+    /// a fixed number of aggregate queries however large the fleet and its records.
+    public func devicePage(_ request: DevicePageRequest = DevicePageRequest()) async throws -> DevicePage {
+        DevicePage(try await store.devicePage(request))
+    }
+
+    /// Every registered device, with its record count, gaps and findings (page by page; the command line's list).
+    public func devices() async throws -> [RegisteredDevice] {
+        try await allPages { $0.devices }
+    }
+
+    /// `view` of every page of the registry, in id order.
+    func allPages<T>(_ view: (DevicePage) -> [T]) async throws -> [T] {
+        var result: [T] = []
+        var request = DevicePageRequest(limit: DevicePageRequest.maxLimit)
+        while true {
+            let page = try await devicePage(request)
+            result += view(page)
+            guard let next = page.nextAfter else { return result }
+            request.after = next
+        }
+    }
 }

@@ -185,11 +185,14 @@ extension ControlRoom {
         return RolloutStatus(rollout: rollout, devices: devices)
     }
 
-    /// Each registered device's configuration (of `group` only, when given), by id.
-    public func configStatus(group: String? = nil) async throws -> [DeviceConfigStatus] {
+    /// Each registered device's configuration (of `group` only, when given), by id; with `page`, only that page of
+    /// them (the desk's device table asks for the page it shows, never the whole fleet).
+    public func configStatus(group: String? = nil, page: DevicePageRequest? = nil) async throws -> [DeviceConfigStatus]
+    {
         let groups = try await store.groups()
         let registered = try await store.registry().byDevice.keys.sorted()
-        let wanted = registered.filter { group == nil || groups[$0] == group }
+        var wanted = registered.filter { group == nil || groups[$0] == group }
+        if let page { wanted = Array(wanted.filter { id in page.after.map { id > $0 } ?? true }.prefix(page.limit)) }
         // The newest rollout that has the device says where it stands in it.
         var inRollout: [String: (Int64, RolloutDeviceRow)] = [:]
         for rollout in try await store.rollouts() where rollout.kind == .config {

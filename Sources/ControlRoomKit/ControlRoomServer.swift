@@ -82,7 +82,7 @@ public enum ControlRoomServer {
     ) -> Router<ControlRoomRequestContext> {
         let router = Router(context: ControlRoomRequestContext.self)
         // MARK: The operator desk (Desk/*.swift): login and sessions, the page, every operator endpoint, the push
-        // channel. Installed first: its middleware wakes the push channel after `POST /v1/records`.
+        // channel. `POST /v1/records` below tells it what each batch stored (`Desk.stored`).
         let desk = desk ?? Desk(room: controlRoom)
         desk.install(on: router)
         if let metrics { installMetrics(metrics, room: controlRoom, desk: desk, on: router) }
@@ -121,7 +121,13 @@ public enum ControlRoomServer {
                 return json(["error": "the body is not a record batch: \(error)"], status: .badRequest)
             }
             let response: RecordBatchResponse
-            do { response = try await controlRoom.receive(batch) } catch let refusal as IntakeRefusal {
+            do {
+                let stored: Set<RecordKind>
+                (response, stored) = try await controlRoom.receiveStored(batch)
+                // The desk's pages (and the services on its signal) are woken for what they show, not for every
+                // position of every box.
+                desk.stored(batch, kinds: stored)
+            } catch let refusal as IntakeRefusal {
                 return json(
                     ["error": refusal.description], status: refusal.isSize ? .contentTooLarge : .unprocessableContent)
             }

@@ -475,9 +475,18 @@ enum OperatorPage {
         // The selected alert's actions (the bar above the rows) and their keyboard shortcuts.
         function selectedItem() { return desk.selected ? desk.alerts.get(desk.selected) || null : null; }
         let responders = [];
-        async function refreshResponders() {
-          try { responders = await (await fetch('/v1/desk/responders')).json(); } catch (e) { return; }
-          updateActions();
+        // At most one fetch of the responder list per 3 s however often pushes come (the last push is never lost:
+        // one more fetch follows the window).
+        let respondersFetched = 0;
+        let respondersTimer = null;
+        function refreshResponders() {
+          if (respondersTimer) return;
+          respondersTimer = setTimeout(async () => {
+            respondersTimer = null;
+            respondersFetched = Date.now();
+            try { responders = await (await fetch('/v1/desk/responders')).json(); } catch (e) { return; }
+            updateActions();
+          }, Math.max(0, respondersFetched + 3000 - Date.now()));
         }
         function fillResponders(item) {
           const select = $('actResponder');
@@ -623,15 +632,25 @@ enum OperatorPage {
           return running + ' (v' + c.pushed + ' ' + c.state + (c.rollout != null ? ', rollout ' + c.rollout : '') + ')';
         }
         let healthTimer = null;
+        // The device table shows one page of the fleet (the server's paging: ?after=ID&limit=N, X-Next-After).
+        let healthAfter = '';
+        let healthNext = null;
         function scheduleHealth() {
           if (healthTimer) return;
           healthTimer = setTimeout(async () => {
             healthTimer = null;
             let items = [];
-            try { items = await (await fetch('/v1/desk/health')).json(); } catch (e) { return; }
+            try {
+              const answer = await fetch('/v1/desk/health?limit=100' + (healthAfter ? '&after=' + encodeURIComponent(healthAfter) : ''));
+              healthNext = answer.headers.get('X-Next-After');
+              items = await answer.json();
+            } catch (e) { return; }
+            $('healthMore').hidden = !healthNext;
+            $('healthFirst').hidden = !healthAfter;
             // Each box's configuration: pushed, acknowledged, running, and its state in the newest rollout.
             const configs = {};
-            try { for (const c of await (await fetch('/v1/config/status')).json()) configs[c.device] = c; } catch (e) {}
+            const page = 'limit=100' + (healthAfter ? '&after=' + encodeURIComponent(healthAfter) : '');
+            try { for (const c of await (await fetch('/v1/config/status?' + page)).json()) configs[c.device] = c; } catch (e) {}
             const now = serverNow();
             $('health').replaceChildren(...items.map((h) => {
               const row = document.createElement('tr');
@@ -675,6 +694,8 @@ enum OperatorPage {
           });
           events.onerror = () => { setTimeout(() => { if (events.readyState !== 1) startPolling(); }, 3000); };
         }
+        $('healthMore').addEventListener('click', () => { if (healthNext) { healthAfter = healthNext; scheduleHealth(); } });
+        $('healthFirst').addEventListener('click', () => { healthAfter = ''; scheduleHealth(); });
         $('logout').addEventListener('click', async () => { try { await post('/v1/session/logout', {}); } finally { location.href = '/login'; } });
 
         (async () => {
@@ -764,6 +785,7 @@ enum OperatorPage {
             <h2>Devices</h2>
             <table><thead><tr><th>Device</th><th>Last seen</th><th>Queue</th><th>Oldest</th><th>Fix age</th>
             <th>Power</th><th>Tamper</th><th>Faults</th><th>Gaps</th><th>Config</th></tr></thead><tbody id="health"></tbody></table>
+            <p><button id="healthFirst" hidden>First devices</button> <button id="healthMore" hidden>Next devices</button></p>
             <form id="rolloutForm" hidden><h3>Configuration rollout (admins)</h3>
               <input id="rolloutGroup" placeholder="group" size="12"> stages <input id="rolloutStages" value="1,10,100" size="9">
               pause above <input id="rolloutMaxFailed" value="10%" size="4"> failed, wait <input id="rolloutWait" value="30m" size="4">

@@ -275,6 +275,24 @@ extension PostgresControlRoomStore {
         return result
     }
 
+    public func metadata(devices: [String]) async throws -> [String: DeviceMetadata] {
+        guard !devices.isEmpty else { return [:] }
+        var result: [String: DeviceMetadata] = [:]
+        for row in try await query(
+            """
+            SELECT device, name, registration, route, phone, responder, make, model, serial FROM device_meta
+            WHERE device = ANY(\(devices))
+            """)
+        {
+            let (device, name, registration, route, phone, responder, make, model, serial) = try row.decode(
+                (String, String, String, String, String, Bool, String, String, String).self)
+            result[device] = DeviceMetadata(
+                name: name, registration: registration, route: route, phone: phone, responder: responder, make: make,
+                model: model, serial: serial)
+        }
+        return result
+    }
+
     // MARK: Dispatch and tracks
 
     public func dispatch(

@@ -212,24 +212,79 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         return removed
     }
 
-    public func devices() async throws -> [RegisteredDevice] {
-        var result: [RegisteredDevice] = []
-        for row in try await query("SELECT id, kid, jwk FROM devices ORDER BY id") {
+    public func devicePage(_ request: DevicePageRequest) async throws -> DevicePageRows {
+        var rows = DevicePageRows()
+        let after = request.after
+        for row in try await query(
+            "SELECT id, kid, jwk FROM devices WHERE \(after)::text IS NULL OR id > \(after) ORDER BY id LIMIT \(request.limit + 1)"
+        ) {
             let (id, kid, jwk) = try row.decode((String, String, String).self)
-            result.append(RegisteredDevice(id: id, keyID: kid, jwk: jwk, records: 0, gaps: [], findings: []))
+            rows.devices.append(.init(id: id, keyID: kid, jwk: jwk))
         }
-        for index in result.indices {
-            let device = result[index].id
-            result[index].records = try await recordCount(device: device)
-            result[index].gaps = try await gaps(device: device).map {
-                $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)"
-            }
-            for row in try await query("SELECT seq, finding FROM findings WHERE device = \(device) ORDER BY seq") {
-                let (seq, finding) = try row.decode((Int64, String).self)
-                result[index].findings.append("\(finding) seq \(seq)")
-            }
+        if rows.devices.count > request.limit {
+            rows.devices.removeLast(rows.devices.count - request.limit)
+            rows.more = true
         }
-        return result
+        guard let (first, last) = rows.range else { return rows }
+        for row in try await query(
+            """
+            SELECT device, count(*), max(received_ms) FROM records WHERE device >= \(first) AND device <= \(last)
+            GROUP BY device
+            """)
+        {
+            let (device, count, seen) = try row.decode((String, Int64, Int64?).self)
+            rows.counts[device] = .init(records: Int(count), lastSeenMs: seen)
+        }
+        for row in try await query(
+            """
+            SELECT device, before + 1, seq - 1 FROM (
+                SELECT device, seq, lag(seq, 1, 0::bigint) OVER (PARTITION BY device ORDER BY seq) AS before
+                FROM records WHERE device >= \(first) AND device <= \(last)
+            ) AS s WHERE seq > before + 1 ORDER BY device, seq
+            """)
+        {
+            let (device, from, to) = try row.decode((String, Int64, Int64).self)
+            rows.gaps[device, default: []].append(from...to)
+        }
+        for row in try await query(
+            """
+            SELECT device, seq, finding FROM findings WHERE device >= \(first) AND device <= \(last)
+            ORDER BY device, seq, row_id
+            """)
+        {
+            let (device, seq, finding) = try row.decode((String, Int64, String).self)
+            rows.findings.append(FindingRow(device: device, sequence: seq, name: finding))
+        }
+        for row in try await query(
+            """
+            WITH latest AS (
+                SELECT device, kind, max(seq) AS seq FROM records
+                WHERE device >= \(first) AND device <= \(last) AND kind IN ('health', 'power', 'tamper')
+                GROUP BY device, kind)
+            SELECT r.device, r.kind, r.seq, r.envelope FROM records r
+                JOIN latest l ON r.device = l.device AND r.seq = l.seq
+            UNION ALL
+            SELECT r.device, r.kind, r.seq, r.envelope FROM records r
+                JOIN latest l ON r.device = l.device AND l.kind = 'tamper' AND r.seq > l.seq
+                WHERE r.kind = 'restored'
+            """)
+        {
+            let (device, kind, seq, envelope) = try row.decode((String, String, Int64, String).self)
+            rows.latest.append(.init(device: device, kind: kind, sequence: seq, envelope: envelope))
+        }
+        for row in try await query(
+            """
+            SELECT device, name, registration, route, phone, responder, make, model, serial FROM device_meta
+            WHERE device >= \(first) AND device <= \(last)
+            """)
+        {
+            let (device, name, registration, route, phone, responder, make, model, serial) = try row.decode(
+                (String, String, String, String, String, Bool, String, String, String).self)
+            rows.metadata[device] = DeviceMetadata(
+                name: name, registration: registration, route: route, phone: phone, responder: responder, make: make,
+                model: model, serial: serial)
+        }
+        return rows
     }
 
     // MARK: Intake

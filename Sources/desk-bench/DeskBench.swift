@@ -48,6 +48,10 @@ enum DeskBench {
             try await LoginBench.run(requests: requests)
             return
         }
+        if CommandLine.arguments.dropFirst().first == "fleet" {
+            try await FleetBench.run()
+            return
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let room = try ControlRoom(path: directory + "/cr.db", key: DeviceKey.generate(), logger: logger)

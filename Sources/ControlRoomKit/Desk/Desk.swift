@@ -68,6 +68,8 @@ public final class Desk: Sendable {
     public let broadcast: DeskBroadcast
     /// The open push streams, at most `configuration.streamsPerCredential` per session or token.
     let streams: DeskStreams
+    /// Which devices' positions the pages show: a stored batch wakes them only then (`DeskWatch`).
+    let watch = Mutex(DeskWatch())
 
     public init(
         room: ControlRoom, configuration: DeskConfiguration = DeskConfiguration(),

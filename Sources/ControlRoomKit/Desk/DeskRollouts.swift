@@ -8,8 +8,18 @@ extension Desk {
     func installRollouts(on router: Router<ControlRoomRequestContext>) {
         router.get("/v1/config/status") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
-            let group = request.uri.queryParameters.get("group").flatMap { $0.isEmpty ? nil : $0 }
-            return ControlRoomServer.json(try await room.configStatus(group: group))
+            let query = request.uri.queryParameters
+            let group = query.get("group").flatMap { $0.isEmpty ? nil : $0 }
+            // Paged like the device lists when asked (`?after=&limit=`), as the desk's device table does.
+            var page: DevicePageRequest?
+            if query.get("after") != nil || query.get("limit") != nil {
+                switch DevicePageRequest.parse(after: query.get("after"), limit: query.get("limit")) {
+                case .success(let request): page = request
+                case .failure(let error):
+                    return ControlRoomServer.json(["error": error.description], status: .badRequest)
+                }
+            }
+            return ControlRoomServer.json(try await room.configStatus(group: group, page: page))
         }
         router.get("/v1/rollouts") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)

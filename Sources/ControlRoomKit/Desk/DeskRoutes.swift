@@ -4,25 +4,10 @@ import Logging
 import NIOCore
 import PanicCore
 
-/// Wakes the push channel after every record batch (new alerts, new positions).
-struct DeskPokeMiddleware: RouterMiddleware {
-    typealias Context = ControlRoomRequestContext
-    let signal: DeskSignal
-
-    func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        let response = try await next(request, context)
-        if request.method == .post, request.uri.path == "/v1/records" { signal.poke() }
-        return response
-    }
-}
-
 extension Desk {
-    /// Adds the desk to the control room's router: the poke middleware (before the record route, so it wraps it),
-    /// login and sessions, the page, the operator API, the push channel and the static files.
+    /// Adds the desk to the control room's router: login and sessions, the page, the operator API, the push channel
+    /// and the static files.
     public func install(on router: Router<ControlRoomRequestContext>) {
-        router.add(middleware: DeskPokeMiddleware(signal: signal))
         if let maxAge = configuration.strictTransportSecurity {
             router.add(middleware: StrictTransportSecurityMiddleware(maxAge: maxAge))
         }
@@ -147,7 +132,9 @@ extension Desk {
                 headers: [
                     .contentType: "text/event-stream", .cacheControl: "no-store", .init("X-Accel-Buffering")!: "no",
                 ],
-                body: eventStream(credential: credential, account: account))
+                body: eventStream(
+                    credential: credential, account: account,
+                    resume: DeskPosition(request.headers[Desk.lastEventID])))
         }
         router.get("/v1/desk/history") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
@@ -247,7 +234,7 @@ extension Desk {
     private func installDevices(on router: Router<ControlRoomRequestContext>) {
         router.get("/v1/devices") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
-            return ControlRoomServer.json(try await room.devices())
+            return try await devicePage(request) { $0.devices }
         }
         // Each stored record's identity (sequence, envelope hash): what an auditor compares a box's outbox with.
         router.get("/v1/devices/:id/records") { [self] request, context -> Response in
@@ -256,7 +243,7 @@ extension Desk {
         }
         router.get("/v1/desk/health") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
-            return ControlRoomServer.json(try await room.health())
+            return try await devicePage(request) { $0.health }
         }
         router.get("/v1/desk/responders") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
@@ -278,7 +265,27 @@ extension Desk {
         }
     }
 
-    /// A page, under `contentSecurityPolicy`.
+    /// One page of a device list (`?after=ID&limit=N`, `DevicePageRequest`): a JSON array, with the id to ask for
+    /// the next page after in `X-Next-After` (absent on the last page); a bad `limit` is a 400 naming it.
+    func devicePage<T: Encodable>(
+        _ request: Request, _ view: (DevicePage) -> [T]
+    ) async throws -> Response {
+        let query = request.uri.queryParameters
+        let asked: DevicePageRequest
+        switch DevicePageRequest.parse(after: query.get("after"), limit: query.get("limit")) {
+        case .success(let request): asked = request
+        case .failure(let error): return ControlRoomServer.json(["error": error.description], status: .badRequest)
+        }
+        let page = try await room.devicePage(asked)
+        var response = ControlRoomServer.json(view(page))
+        if let next = page.nextAfter { response.headers[Desk.nextAfterHeader] = next }
+        return response
+    }
+
+    static let nextAfterHeader = HTTPFields.Element.Name("X-Next-After")!
+    /// What a reconnecting `EventSource` sends back: the `id` of the last event it got (`DeskPosition`).
+    static let lastEventID = HTTPFields.Element.Name("Last-Event-ID")!
+
     /// `GET /v1/evidence/{device}/{alert}`: the alert's evidence bundle as a tar (supervisors and up, audited).
     func evidence(_ request: Request, _ context: ControlRoomRequestContext) async throws -> Response {
         let account = try await authorize(request, .supervisor)

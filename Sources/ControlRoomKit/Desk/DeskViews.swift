@@ -184,21 +184,36 @@ extension ControlRoom {
         try await store.latestEnvelopes(device: device, kind: kind, limit: 1).first.flatMap(Self.decode)
     }
 
-    /// The desk's view of the given alerts.
+    /// The desk's view of the given alerts. The metadata comes in one query for the alerting devices and their
+    /// responders (never the whole fleet's), each responder's last position once however many alerts it is on.
     func deskAlerts(_ views: [AlertView], tracks: DeskTracks) async throws -> [DeskAlert] {
-        var result: [DeskAlert] = []
-        let all = views.isEmpty ? [:] : try await store.allMetadata()
+        guard !views.isEmpty else { return [] }
+        var parts: [(track: [TrackPoint], audit: [AuditEntry], dispatches: [DispatchRow])] = []
         for view in views {
-            let track = try await tracks.track(view, in: self)
-            let current = track.max { ($0.timeMs, $0.sequence) < ($1.timeMs, $1.sequence) }
-            let entries = try await store.audit(device: view.device, alert: view.id)
-            let assigned = try await responders(device: view.device, alert: view.id, near: current, metadata: all)
-            result.append(
-                DeskAlert(
-                    alert: view, device: all[view.device] ?? DeviceMetadata(), current: current, track: track,
-                    audit: entries, responders: assigned))
+            parts.append(
+                (
+                    try await tracks.track(view, in: self), try await store.audit(device: view.device, alert: view.id),
+                    try await store.dispatches(device: view.device, alert: view.id)
+                ))
         }
-        return result
+        let responders = Set(parts.flatMap { $0.dispatches.map(\.responder) })
+        let metadata = try await store.metadata(devices: Array(Set(views.map(\.device)).union(responders)).sorted())
+        var positions: [String: TrackPoint?] = [:]
+        for responder in responders.sorted() { positions[responder] = try await lastPosition(device: responder) }
+        return zip(views, parts).map { view, part in
+            let current = part.track.max { ($0.timeMs, $0.sequence) < ($1.timeMs, $1.sequence) }
+            let assigned = part.dispatches.map { row in
+                let position = positions[row.responder] ?? nil
+                return ResponderView(
+                    device: row.responder, name: metadata[row.responder]?.name ?? "", stage: row.stage,
+                    timeMs: row.timeMs,
+                    distanceMeters: position.flatMap { here in current.map { Self.distance(here, $0) } },
+                    position: position)
+            }
+            return DeskAlert(
+                alert: view, device: metadata[view.device] ?? DeviceMetadata(), current: current, track: part.track,
+                audit: part.audit, responders: assigned)
+        }
     }
 
     /// Assigns (or moves to a new stage) a responder on an alert; written to the audit log, and the stage goes to
@@ -209,22 +224,6 @@ extension ControlRoom {
         try await store.dispatch(
             device: device, alert: alert, responder: responder, stage: stage, by: account, now: wallClock(),
             issue: issuer)
-    }
-
-    func responders(
-        device: String, alert: String, near: TrackPoint?, metadata: [String: DeviceMetadata]
-    ) async throws -> [ResponderView] {
-        var result: [ResponderView] = []
-        for row in try await store.dispatches(device: device, alert: alert) {
-            let position = try await lastPosition(device: row.responder)
-            result.append(
-                ResponderView(
-                    device: row.responder, name: metadata[row.responder]?.name ?? "", stage: row.stage,
-                    timeMs: row.timeMs,
-                    distanceMeters: position.flatMap { here in near.map { Self.distance(here, $0) } },
-                    position: position))
-        }
-        return result
     }
 
     /// Responders registered at the control room, each with its last position (for the dispatch list).
@@ -249,30 +248,6 @@ extension ControlRoom {
         return 2 * radius * asin(min(1, sqrt(h)))
     }
 
-    /// Per-device health from the stored records.
-    public func health() async throws -> [DeviceHealth] {
-        let devices = try await devices()
-        let metadata = try await store.allMetadata()
-        var result: [DeviceHealth] = []
-        for device in devices {
-            let health = try await lastRecord(device: device.id, kind: .health)
-            var report: HealthReport?
-            if case .health(let value)? = health?.body { report = value }
-            var power: PowerState?
-            if case .power(let reported, _)? = try await lastRecord(device: device.id, kind: .power)?.body {
-                power = reported
-            }
-            let tamper = DeviceHealth.openTamper(
-                last: try await lastRecord(device: device.id, kind: .tamper),
-                restored: try await store.latestEnvelopes(device: device.id, kind: .restored, limit: 8)
-                    .compactMap(Self.decode))
-            result.append(
-                DeviceHealth(
-                    device: device.id, metadata: metadata[device.id] ?? DeviceMetadata(),
-                    lastSeenMs: try await store.lastSeen(device: device.id), health: report,
-                    healthTimeMs: health?.time.epochMilliseconds, power: power, tamper: tamper,
-                    records: device.records, gaps: device.gaps))
-        }
-        return result
-    }
+    /// Per-device health from the stored records, every device (page by page).
+    public func health() async throws -> [DeviceHealth] { try await allPages { $0.health } }
 }

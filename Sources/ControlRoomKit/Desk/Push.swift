@@ -93,44 +93,128 @@ struct DeskPush: Codable, Sendable {
     var serverNowMs: Int64
     var upsert: [DeskAlert]
     var remove: [String]
-    /// Whether this is the first message of the stream (the page drops rows it has that are not in it).
+    /// Whether this is the whole state (the page drops rows it has that are not in it): a new stream's first
+    /// message, or a reconnect from a position the server cannot resume (`DeskHistory`). Otherwise only the rows
+    /// that changed since the stream's position.
     var snapshot: Bool
 }
 
 /// The desk's state at one moment, computed once and shared by every push stream: each open alert as the JSON
-/// the page gets (keyed by `device/alert`, in the desk's order).
+/// the page gets (keyed by `device/alert`, in the desk's order), and what changed since the frame before it.
 struct DeskFrame: Sendable {
     /// The change signal's version when the computation started: every change poked before it is in the frame.
     var version: UInt64
-    /// Which computation this is (1, 2, ...).
+    /// Which computation this is (1, 2, ...): the stream position a client has seen (`DeskPosition`).
     var number: UInt64
     var rows: [(key: String, json: Data)]
+    /// The messages built from this frame, by the position they start from: 50 streams at one position share one.
+    let messages = DeskMessages()
 
-    /// The message for a stream that last sent `sent` (each row's JSON, by key); updates `sent`. Nil when nothing
-    /// changed (and it is not the snapshot). The JSON is `DeskPush`'s, spliced from the shared rows: a stream
-    /// encodes nothing but its list of removed keys.
-    func message(since sent: inout [String: Data], snapshot: Bool, nowMs: Int64) -> Data? {
+    init(version: UInt64, number: UInt64, rows: [(key: String, json: Data)]) {
+        self.version = version
+        self.number = number
+        self.rows = rows
+    }
+
+    /// The message carrying `changed` (keys whose row was added, changed or removed since the client's position):
+    /// the current rows of those keys, in desk order, and the keys no longer open; or, for a `snapshot`, every row.
+    /// The JSON is `DeskPush`'s, spliced from the shared rows: nothing is encoded per stream.
+    func message(changed: Set<String>?, nowMs: Int64) -> Data {
         var upsert: [Data] = []
-        var keys = Set<String>()
-        for row in rows {
-            keys.insert(row.key)
-            if sent[row.key] != row.json {
-                sent[row.key] = row.json
-                upsert.append(row.json)
-            }
+        var present = Set<String>()
+        for row in rows where changed?.contains(row.key) ?? true {
+            present.insert(row.key)
+            upsert.append(row.json)
         }
-        let removed = sent.keys.filter { !keys.contains($0) }.sorted()
-        for key in removed { sent[key] = nil }
-        if upsert.isEmpty && removed.isEmpty && !snapshot { return nil }
+        let removed = (changed ?? []).subtracting(present).sorted()
         var json = Data(#"{"remove":"#.utf8)
         json += (try? JSONEncoder().encode(removed)) ?? Data("[]".utf8)
-        json += Data(#","serverNowMs":\#(nowMs),"snapshot":\#(snapshot),"upsert":["#.utf8)
+        json += Data(#","serverNowMs":\#(nowMs),"snapshot":\#(changed == nil),"upsert":["#.utf8)
         for (index, row) in upsert.enumerated() {
             if index > 0 { json.append(UInt8(ascii: ",")) }
             json += row
         }
         json += Data("]}".utf8)
         return json
+    }
+
+    /// The keys whose row differs between `previous` and `rows` (added, changed or removed).
+    static func changes(
+        from previous: [(key: String, json: Data)], to rows: [(key: String, json: Data)]
+    ) -> Set<
+        String
+    > {
+        var before: [String: Data] = [:]
+        for row in previous { before[row.key] = row.json }
+        var changed = Set<String>()
+        for row in rows {
+            if before.removeValue(forKey: row.key) != row.json { changed.insert(row.key) }
+        }
+        changed.formUnion(before.keys)
+        return changed
+    }
+}
+
+/// The messages built from one frame, by the position they start from (`UInt64.max`: the snapshot).
+final class DeskMessages: Sendable {
+    private let built = Mutex<[UInt64: Data]>([:])
+
+    func message(from position: UInt64, build: () -> Data) -> Data {
+        if let known = built.withLock({ $0[position] }) { return known }
+        let message = build()
+        built.withLock { $0[position] = message }
+        return message
+    }
+}
+
+/// Where a push stream's client stands: the broadcast that numbered the frames (a server restart starts another)
+/// and the last frame it was sent. Sent as each event's SSE `id` (`epoch.number`), so a browser reconnecting sends it
+/// back in `Last-Event-ID` and gets only what changed since.
+struct DeskPosition: Sendable, Hashable, CustomStringConvertible {
+    var epoch: String
+    var number: UInt64
+
+    var description: String { "\(epoch).\(number)" }
+
+    /// Parses `Last-Event-ID`; nil for anything else (the client then gets a snapshot).
+    init?(_ text: String?) {
+        guard let text, let dot = text.lastIndex(of: "."), let number = UInt64(text[text.index(after: dot)...]) else {
+            return nil
+        }
+        epoch = String(text[..<dot])
+        self.number = number
+    }
+
+    init(epoch: String, number: UInt64) {
+        self.epoch = epoch
+        self.number = number
+    }
+}
+
+/// The changes between consecutive frames, newest last, at most `limit` of them: how a stream (or a client
+/// reconnecting at a position) is sent only what changed since its position. Pure.
+struct DeskHistory: Sendable {
+    /// Most frames a client may fall behind and still resume; further behind, it gets a snapshot.
+    static let limit = 512
+
+    /// Each frame's changes over `previous`, the frame stored before it (0: none).
+    private(set) var changes: [(previous: UInt64, number: UInt64, keys: Set<String>)] = []
+
+    /// Records frame `number`'s changes over `previous`, the frame before it.
+    mutating func append(previous: UInt64, number: UInt64, keys: Set<String>) {
+        changes.append((previous, number, keys))
+        if changes.count > Self.limit { changes.removeFirst(changes.count - Self.limit) }
+    }
+
+    /// Every key that changed after frame `position` up to frame `upTo`; nil when `position` is not a frame this
+    /// history can resume from (too old, unknown, or ahead of `upTo`).
+    func changed(since position: UInt64, upTo: UInt64) -> Set<String>? {
+        guard position <= upTo else { return nil }
+        if position == upTo { return [] }
+        guard let start = changes.firstIndex(where: { $0.previous == position }) else { return nil }
+        var keys = Set<String>()
+        for change in changes[start...] where change.number <= upTo { keys.formUnion(change.keys) }
+        return keys
     }
 }
 
@@ -155,6 +239,7 @@ public final class DeskBroadcast: Sendable {
 
     private struct State {
         var frame: DeskFrame?
+        var history = DeskHistory()
         var computing = false
         var started: UInt64 = 0
         var nextWaiter: UInt64 = 0
@@ -163,8 +248,28 @@ public final class DeskBroadcast: Sendable {
 
     private let state = Mutex(State())
     private let signal: DeskSignal
+    /// Names this broadcast's frame numbers in stream positions: a position from another run means a snapshot.
+    let epoch = String(UUID().uuidString.prefix(8)).lowercased()
 
     init(signal: DeskSignal) { self.signal = signal }
+
+    /// Whether no row changed between frame `position` and `frame` (nothing worth a message).
+    func unchanged(_ frame: DeskFrame, since position: UInt64) -> Bool {
+        state.withLock { $0.history.changed(since: position, upTo: frame.number)?.isEmpty ?? false }
+    }
+
+    /// The message that brings a client at `position` (nil: none, a new client) up to `frame`: the rows that
+    /// changed since, or a snapshot when the position is not one this broadcast can resume from. Built once per
+    /// frame and position, however many streams send it.
+    func message(for frame: DeskFrame, from position: DeskPosition?, nowMs: Int64) -> Data {
+        var changed: Set<String>?
+        if let position, position.epoch == epoch {
+            changed = state.withLock { $0.history.changed(since: position.number, upTo: frame.number) }
+        }
+        return frame.messages.message(from: changed == nil ? .max : position?.number ?? .max) {
+            frame.message(changed: changed, nowMs: nowMs)
+        }
+    }
 
     /// How many times the desk's state was computed for the push streams (metrics, and the tests' proof that 50
     /// streams share one computation per change).
@@ -217,7 +322,13 @@ public final class DeskBroadcast: Sendable {
     private func finish(_ frame: DeskFrame?) {
         let woken = state.withLock { state in
             state.computing = false
-            if let frame { state.frame = frame }
+            if let frame {
+                // What changed since the frame before, once per change for every stream.
+                state.history.append(
+                    previous: state.frame?.number ?? 0, number: frame.number,
+                    keys: DeskFrame.changes(from: state.frame?.rows ?? [], to: frame.rows))
+                state.frame = frame
+            }
             defer { state.waiters.removeAll() }
             return state.waiters.values.map { waiter -> (CheckedContinuation<Outcome, Never>, Outcome) in
                 if let frame, waiter.need.met(by: frame) { return (waiter.continuation, .frame(frame)) }
@@ -382,11 +493,16 @@ extension Desk {
 
     /// The desk's rows: each open alert's JSON as the page gets it.
     func frameRows() async throws -> [(key: String, json: Data)] {
+        // Every change poked up to here was committed before: the reads below see it.
+        let version = signal.version
         let open = try await room.openAlerts()
         tracks.keep(open)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try await room.deskAlerts(open, tracks: tracks).map { alert in
+        let alerts = try await room.deskAlerts(open, tracks: tracks)
+        let shown = Set(alerts.flatMap { [$0.alert.device] + $0.responders.map(\.device) })
+        watch.withLock { $0.computed(shown, version: version) }
+        return try alerts.map { alert in
             var alert = alert
             // The page counts time since the press itself; without this every row would differ every time.
             alert.alert.sincePressMs = 0
@@ -398,8 +514,7 @@ extension Desk {
     /// a computation with the push streams when one is running.
     func snapshotMessage() async throws -> Data {
         let frame = try await broadcast.frame(version: signal.version, fresh: true) { [self] in try await frameRows() }
-        var sent: [String: Data] = [:]
-        return frame.message(since: &sent, snapshot: true, nowMs: room.wallClock().epochMilliseconds) ?? Data()
+        return broadcast.message(for: frame, from: nil, nowMs: room.wallClock().epochMilliseconds)
     }
 
     /// The account behind `credential` as it is now, by the same lookups that authenticate every request
@@ -419,16 +534,17 @@ extension Desk {
         return now.name == account.name && now.role == account.role
     }
 
-    /// The Server-Sent Events stream of one page: a snapshot, then a message per change, and a comment line every
-    /// `heartbeat` so proxies keep the connection and a vanished page is noticed. Before every event (heartbeats
-    /// too) the credential is looked up again: a stream whose session or token ended, or whose account was removed
+    /// The Server-Sent Events stream of one page: a snapshot (or, for a client resuming at `resume`, what changed
+    /// since), then a message per change carrying only the rows that changed, each event with its position as its
+    /// `id`; and a comment line every `heartbeat` so proxies keep the connection and a vanished page is noticed.
+    /// Before every event (heartbeats too) the credential is looked up again: a stream whose session or token ended, or whose account was removed
     /// or changed role, closes and sends nothing more. The state comes from `broadcast`, computed once per change
     /// for all streams.
-    func eventStream(credential: DeskCredential, account: DeskAccount) -> ResponseBody {
+    func eventStream(credential: DeskCredential, account: DeskAccount, resume: DeskPosition? = nil) -> ResponseBody {
         ResponseBody { [self] writer in
             let ticket = streams.add(key: credential.key)
             defer { streams.remove(ticket) }
-            var sent: [String: Data] = [:]
+            var position = resume
             var version = signal.version
             let compute: @Sendable () async throws -> [(key: String, json: Data)] = { [self] in try await frameRows() }
             let first = try await broadcast.frame(version: version, fresh: true, compute: compute)
@@ -437,11 +553,16 @@ extension Desk {
                 try await writer.finish(nil)
                 return
             }
-            if let message = first.message(since: &sent, snapshot: true, nowMs: room.wallClock().epochMilliseconds) {
-                try await writer.write(ByteBuffer(string: "retry: 2000\nevent: alerts\ndata: "))
+            let broadcast = broadcast
+            func send(_ frame: DeskFrame, prefix: String = "") async throws {
+                let message = broadcast.message(
+                    for: frame, from: position, nowMs: room.wallClock().epochMilliseconds)
+                position = DeskPosition(epoch: broadcast.epoch, number: frame.number)
+                try await writer.write(ByteBuffer(string: prefix + "id: \(position!)\nevent: alerts\ndata: "))
                 try await writer.write(ByteBuffer(bytes: message))
                 try await writer.write(ByteBuffer(string: "\n\n"))
             }
+            try await send(first, prefix: "retry: 2000\n")
             // A server stopping gracefully ends the streams, or it would wait for every open page to go away.
             let signal = signal
             try await withGracefulShutdownHandler {
@@ -464,11 +585,13 @@ extension Desk {
                                     await mayStillSend(credential, as: account)
                                 })
                         else { break streaming }
-                        let now = room.wallClock().epochMilliseconds
-                        guard let message = frame.message(since: &sent, snapshot: false, nowMs: now) else { continue }
-                        try await writer.write(ByteBuffer(string: "event: alerts\ndata: "))
-                        try await writer.write(ByteBuffer(bytes: message))
-                        try await writer.write(ByteBuffer(string: "\n\n"))
+                        // Nothing the page shows changed (another frame was computed for the same state).
+                        if frame.number == position?.number
+                            || broadcast.unchanged(frame, since: position?.number ?? 0)
+                        {
+                            continue
+                        }
+                        try await send(frame)
                     }
                 }
             } onGracefulShutdown: {
@@ -508,6 +631,54 @@ extension Desk {
             let first = await group.next() ?? .closed
             group.cancelAll()
             return first
+        }
+    }
+}
+
+/// Which stored batches wake the desk's pages (and the services waiting on its signal). A fleet's boxes report a
+/// position every few seconds, and the pages show the positions of few of them: the alerting devices and the
+/// responders assigned to their alerts (`shown`, from the last frame computed). A batch wakes the desk when it
+/// carried the box's command receipts, stored any record other than a position (an alert, a clear, a health
+/// report, power, tamper...), or stored a position of a device shown; until a frame has been computed every
+/// stored batch does. Pure.
+struct DeskWatch: Sendable {
+    /// The devices the last computed frame shows, and the signal version that frame was computed at.
+    private(set) var shown: Set<String>?
+    private(set) var shownVersion: UInt64 = 0
+    /// Devices that stored a non-position record after that frame began, by the signal version they woke: shown
+    /// too until a frame computed after them says otherwise.
+    private(set) var added: [String: UInt64] = [:]
+
+    /// Whether a batch of `device` that stored `kinds` (and, with `receipts`, acknowledged or refused commands)
+    /// changes anything the desk shows.
+    func wakes(device: String, kinds: Set<RecordKind>, receipts: Bool) -> Bool {
+        if receipts || kinds.contains(where: { $0 != .position }) { return true }
+        if kinds.isEmpty { return false }
+        guard let shown else { return true }
+        return shown.contains(device) || added[device] != nil
+    }
+
+    /// Notes that `device` woke the desk at signal `version` with a record that may make it shown.
+    mutating func woke(device: String, version: UInt64) { added[device] = version }
+
+    /// A frame computed from signal `version` shows `devices`.
+    mutating func computed(_ devices: Set<String>, version: UInt64) {
+        guard version >= shownVersion else { return }
+        shown = devices
+        shownVersion = version
+        added = added.filter { $0.value > version }
+    }
+}
+
+extension Desk {
+    /// Told by `POST /v1/records` what a batch stored: wakes the pages when they show any of it (`DeskWatch`).
+    func stored(_ batch: RecordBatch, kinds: Set<RecordKind>) {
+        let receipts = !batch.commandAcks.isEmpty || !(batch.commandRefusals ?? []).isEmpty
+        guard watch.withLock({ $0.wakes(device: batch.device, kinds: kinds, receipts: receipts) }) else { return }
+        signal.poke()
+        if kinds.contains(where: { $0 != .position }) {
+            let version = signal.version
+            watch.withLock { $0.woke(device: batch.device, version: version) }
         }
     }
 }

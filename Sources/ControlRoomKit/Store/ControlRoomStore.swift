@@ -23,8 +23,10 @@ public protocol ControlRoomStore: Sendable {
     func addDevice(id: String, identity: DeviceIdentity) async throws
     /// Removes `id`; returns whether it was registered.
     func removeDevice(id: String) async throws -> Bool
-    /// Every registered device with its record count, gaps and findings.
-    func devices() async throws -> [RegisteredDevice]
+    /// One page of registered devices (`request.after`, `request.limit`, in id order) with the rows `DevicePage`
+    /// decides the device and health views over, read in a fixed number of aggregate queries over the page's id
+    /// range, however many devices and records there are.
+    func devicePage(_ request: DevicePageRequest) async throws -> DevicePageRows
 
     // MARK: Intake
 
@@ -117,6 +119,8 @@ public protocol ControlRoomStore: Sendable {
     func editMetadata(device: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata
     func metadata(device: String) async throws -> DeviceMetadata?
     func allMetadata() async throws -> [String: DeviceMetadata]
+    /// The metadata of `devices` (those that have any), in one query.
+    func metadata(devices: [String]) async throws -> [String: DeviceMetadata]
     /// Assigns a responder (or moves it to `stage`), writes the audit line and, for a stage the box shows, issues
     /// its command to the alerting device (unless the alert is cleared), in one transaction.
     func dispatch(

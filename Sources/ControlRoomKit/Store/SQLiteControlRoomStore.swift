@@ -47,30 +47,85 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func removeDevice(id: String) throws -> Bool { try registryReader.remove(id: id) }
 
-    public func devices() throws -> [RegisteredDevice] {
+    public func devicePage(_ request: DevicePageRequest) throws -> DevicePageRows {
         try state.withLock { state in
-            let query = try state.statement("SELECT id, kid, jwk FROM devices ORDER BY id")
-            var result: [RegisteredDevice] = []
-            try query.bind([])
-            while try query.step() {
-                result.append(
-                    RegisteredDevice(
-                        id: query.text(0), keyID: query.text(1), jwk: query.text(2), records: 0, gaps: [],
-                        findings: []))
+            var rows = DevicePageRows()
+            let devices = try state.statement(
+                "SELECT id, kid, jwk FROM devices WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2")
+            try devices.bind([request.after.map { .text($0) } ?? .null, .integer(Int64(request.limit) + 1)])
+            while try devices.step() {
+                rows.devices.append(.init(id: devices.text(0), keyID: devices.text(1), jwk: devices.text(2)))
             }
-            query.reset()
-            for index in result.indices {
-                let device = result[index].id
-                result[index].records = try recordCount(device: device, state)
-                result[index].gaps = try gaps(device: device, state).map(\.gapText)
-                let findings = try state.statement("SELECT seq, finding FROM findings WHERE device = ?1 ORDER BY seq")
-                try findings.bind([.text(device)])
-                while try findings.step() {
-                    result[index].findings.append("\(findings.text(1)) seq \(findings.integer(0))")
-                }
-                findings.reset()
+            devices.reset()
+            if rows.devices.count > request.limit {
+                rows.devices.removeLast(rows.devices.count - request.limit)
+                rows.more = true
             }
-            return result
+            guard let (first, last) = rows.range else { return rows }
+            let range: [SQLiteValue] = [.text(first), .text(last)]
+            let counts = try state.statement(
+                """
+                SELECT device, count(*), max(received_ms) FROM records WHERE device >= ?1 AND device <= ?2
+                GROUP BY device
+                """)
+            try counts.bind(range)
+            while try counts.step() {
+                rows.counts[counts.text(0)] = .init(
+                    records: Int(counts.integer(1)), lastSeenMs: counts.isNull(2) ? nil : counts.integer(2))
+            }
+            counts.reset()
+            let gaps = try state.statement(
+                """
+                SELECT device, before + 1, seq - 1 FROM (
+                    SELECT device, seq, lag(seq, 1, 0) OVER (PARTITION BY device ORDER BY seq) AS before FROM records
+                    WHERE device >= ?1 AND device <= ?2)
+                WHERE seq > before + 1 ORDER BY device, seq
+                """)
+            try gaps.bind(range)
+            while try gaps.step() { rows.gaps[gaps.text(0), default: []].append(gaps.integer(1)...gaps.integer(2)) }
+            gaps.reset()
+            let findings = try state.statement(
+                "SELECT device, seq, finding FROM findings WHERE device >= ?1 AND device <= ?2 ORDER BY device, seq")
+            try findings.bind(range)
+            while try findings.step() {
+                rows.findings.append(
+                    FindingRow(device: findings.text(0), sequence: findings.integer(1), name: findings.text(2)))
+            }
+            findings.reset()
+            let latest = try state.statement(
+                """
+                WITH latest AS (
+                    SELECT device, kind, max(seq) AS seq FROM records
+                    WHERE device >= ?1 AND device <= ?2 AND kind IN ('health', 'power', 'tamper') GROUP BY device, kind)
+                SELECT r.device, r.kind, r.seq, r.envelope FROM records r
+                    JOIN latest l ON r.device = l.device AND r.seq = l.seq
+                UNION ALL
+                SELECT r.device, r.kind, r.seq, r.envelope FROM records r
+                    JOIN latest l ON r.device = l.device AND l.kind = 'tamper' AND r.seq > l.seq
+                    WHERE r.kind = 'restored'
+                """)
+            try latest.bind(range)
+            while try latest.step() {
+                rows.latest.append(
+                    .init(
+                        device: latest.text(0), kind: latest.text(1), sequence: latest.integer(2),
+                        envelope: latest.text(3)))
+            }
+            latest.reset()
+            let metadata = try state.statement(
+                """
+                SELECT device, name, registration, route, phone, responder, make, model, serial FROM device_meta
+                WHERE device >= ?1 AND device <= ?2
+                """)
+            try metadata.bind(range)
+            while try metadata.step() {
+                rows.metadata[metadata.text(0)] = DeviceMetadata(
+                    name: metadata.text(1), registration: metadata.text(2), route: metadata.text(3),
+                    phone: metadata.text(4), responder: metadata.integer(5) != 0, make: metadata.text(6),
+                    model: metadata.text(7), serial: metadata.text(8))
+            }
+            metadata.reset()
+            return rows
         }
     }
 
@@ -785,6 +840,28 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
             let query = try state.statement(
                 "SELECT device, name, registration, route, phone, responder, make, model, serial FROM device_meta")
             try query.bind([])
+            var result: [String: DeviceMetadata] = [:]
+            while try query.step() {
+                result[query.text(0)] = DeviceMetadata(
+                    name: query.text(1), registration: query.text(2), route: query.text(3), phone: query.text(4),
+                    responder: query.integer(5) != 0, make: query.text(6), model: query.text(7),
+                    serial: query.text(8))
+            }
+            query.reset()
+            return result
+        }
+    }
+
+    public func metadata(devices: [String]) throws -> [String: DeviceMetadata] {
+        guard !devices.isEmpty else { return [:] }
+        let list = String(decoding: try JSONEncoder().encode(devices), as: UTF8.self)
+        return try state.withLock { state in
+            let query = try state.statement(
+                """
+                SELECT device, name, registration, route, phone, responder, make, model, serial FROM device_meta
+                WHERE device IN (SELECT value FROM json_each(?1))
+                """)
+            try query.bind([.text(list)])
             var result: [String: DeviceMetadata] = [:]
             while try query.step() {
                 result[query.text(0)] = DeviceMetadata(
