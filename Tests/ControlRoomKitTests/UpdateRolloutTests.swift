@@ -131,11 +131,12 @@ struct UpdateRolloutTests {
                 by: .console)
             let service = RolloutService(
                 room: room, signal: server.desk.signal, interval: .zero, logger: StoreKind.quiet)
+            // One box of stage 1 comes back on 0.9.1; the other is back on 0.9.0 (never armed, rolled back). Sent
+            // before the service's first step, so a slow machine cannot let the deadline pass before they arrive.
+            try await Self.send(server, buses[0], [Self.health("0.9.1")])
+            try await Self.send(server, buses[1], [Self.health("0.9.0")])
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await service.loop() }
-                // One box of stage 1 comes back on 0.9.1; the other is back on 0.9.0 (never armed, rolled back).
-                try await Self.send(server, buses[0], [Self.health("0.9.1")])
-                try await Self.send(server, buses[1], [Self.health("0.9.0")])
                 var state = RolloutState.running
                 while state == .running {
                     let version = server.desk.signal.version
