@@ -72,6 +72,32 @@ extension ControlRoom {
         guard !settings.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw DeskError.badRequest("the configuration document has no settings")
         }
+        return try await startRollout(
+            kind: .config, group: group, payload: settings, what: "config", stages: stages,
+            maxFailedPercent: maxFailedPercent, waitMs: waitMs, lifetime: lifetime, by: actor, reason: reason)
+    }
+
+    /// Starts a staged rollout of a signed software update (docs/updates.md → *Update rollouts*) to every device of
+    /// `group`: each device's push is the signed update document `update push --device` queues (`signUpdate`, audited
+    /// `update-push`); a device is healthy once its health record reports the package's version as its `software`.
+    /// The package must already be stored (`UpdatePackages`) under its SHA-256.
+    public func startUpdateRollout(
+        group: String, artifact: UpdateArtifact, floor: String? = nil, stages: [Int], maxFailedPercent: Int,
+        waitMs: Int64, lifetime: Duration = .seconds(7 * 24 * 3600), by actor: AuditActor, reason: String = ""
+    ) async throws -> RolloutRow {
+        guard signer != nil else { throw ControlRoomError.noSigningKey }
+        try Self.checkFloor(floor, of: artifact)
+        return try await startRollout(
+            kind: .update, group: group, payload: try UpdateRolloutPayload(artifact, floor: floor).stored(),
+            what: "update to \(artifact.version) (sha256 \(artifact.sha256), floor \(floor ?? "none"))",
+            stages: stages, maxFailedPercent: maxFailedPercent, waitMs: waitMs, lifetime: lifetime, by: actor,
+            reason: reason)
+    }
+
+    private func startRollout(
+        kind: RolloutKind, group: String, payload: String, what: String, stages: [Int], maxFailedPercent: Int,
+        waitMs: Int64, lifetime: Duration, by actor: AuditActor, reason: String
+    ) async throws -> RolloutRow {
         try RolloutPlan.checkGroup(group)
         guard !stages.isEmpty, stages.last == 100 else {
             throw RolloutError.badStages(stages.map(String.init).joined(separator: ","))
@@ -83,7 +109,7 @@ extension ControlRoom {
         let now = wallClock()
         let rows = RolloutPlan.assign(devices: devices, stages: stages)
         let draft = RolloutRow(
-            id: 0, kind: .config, group: group, payload: settings, stages: stages, maxFailedPercent: maxFailedPercent,
+            id: 0, kind: kind, group: group, payload: payload, stages: stages, maxFailedPercent: maxFailedPercent,
             waitMs: waitMs, lifetimeMs: lifetime.components.seconds * 1000, createdMs: now.epochMilliseconds,
             createdBy: actor.user)
         let stageCount = (rows.map(\.stage).max() ?? 0) + 1
@@ -92,13 +118,16 @@ extension ControlRoom {
             audit: NewAuditEntry(
                 action: .rolloutCreate, actor: actor, device: "", alert: "",
                 reason:
-                    "config to group \(group): \(devices.count) device(s) in \(stageCount) stage(s) (\(draft.stagesText) %), "
+                    "\(what) to group \(group): \(devices.count) device(s) in \(stageCount) stage(s) (\(draft.stagesText) %), "
                     + "pause above \(maxFailedPercent)% failed, wait \(waitMs / 1000) s"
                     + (reason.isEmpty ? "" : "; \(reason)"),
                 now: now))
         logger.notice(
             "rollout created",
-            metadata: ["rollout": "\(rollout.id)", "group": "\(group)", "devices": "\(devices.count)"])
+            metadata: [
+                "rollout": "\(rollout.id)", "kind": "\(kind.rawValue)", "group": "\(group)",
+                "devices": "\(devices.count)",
+            ])
         try await advanceRollout(id: rollout.id)
         return try await rolloutRow(id: rollout.id)
     }
@@ -226,14 +255,24 @@ extension ControlRoom {
     /// records (newest first).
     func rolloutFacts(_ kind: RolloutKind, _ row: RolloutDeviceRow) async throws -> RolloutFacts {
         guard let alert = row.alert else { return RolloutFacts() }
-        let acked = try await store.commands(device: row.device, alert: alert).contains { $0.acked }
-        let running = try await store.latestEnvelopes(
+        let commands = try await store.commands(device: row.device, alert: alert)
+        let acked = commands.contains { $0.acked }
+        let reports = try await store.latestEnvelopes(
             device: row.device, kind: .health, limit: Self.rolloutHealthDepth
-        ).compactMap(Self.decode).compactMap { record -> String?? in
+        ).compactMap(Self.decode).compactMap { record -> HealthReport? in
             guard case .health(let report) = record.body else { return nil }
-            return .some(kind.running(report))
+            return report
         }
-        return RolloutFacts(acked: acked, running: running)
+        // The box's own report of refusing this very document (`box-refused`, by its nonce), since it was pushed.
+        let nonces = Set(commands.map(\.nonce))
+        let refused = try await store.audit(device: row.device, alert: alert).last {
+            $0.action == .boxRefused && $0.timeMs >= (row.pushedMs ?? 0)
+                && CommandReceipts.refusedNonce(in: $0.reason).map(nonces.contains) == true
+        }
+        return RolloutFacts(
+            acked: acked, running: reports.map(kind.running),
+            faulty: reports.first.map { !$0.inputFaults.isEmpty } ?? false,
+            refused: refused?.reason)
     }
 
     /// Signs the rollout's document for one device at the version after the ones queued for it.
@@ -253,8 +292,15 @@ extension ControlRoom {
                     envelope: try signer.sign(document), expiresMs: expires.epochMilliseconds)
             }
         case .update:
-            // TODO(issue 26 item 4): the signed update document's queue step plugs in here.
-            throw DeskError.badRequest("update rollouts come with signed software updates (issue 26 item 4)")
+            let (artifact, floor) = try UpdateRolloutPayload.read(stored: rollout.payload)
+            let expires = RecordTime(epochMilliseconds: now.epochMilliseconds + rollout.lifetimeMs)
+            return { [self] device, _ in
+                let issued = try signUpdate(
+                    device: device, artifact: artifact, floor: floor, now: now, expires: expires)
+                return QueuedDocument(
+                    version: artifact.version, alert: UpdateQueue.alert(version: artifact.version),
+                    nonce: issued.document.nonce, envelope: issued.envelope, expiresMs: expires.epochMilliseconds)
+            }
         }
     }
 

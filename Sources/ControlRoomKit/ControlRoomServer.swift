@@ -140,7 +140,10 @@ public enum ControlRoomServer {
         router.get("/v1/identity") { _, _ -> Response in
             json(["jwk": controlRoom.identity?.jwk ?? "", "kid": controlRoom.identity?.thumbprint ?? ""])
         }
-        if let updates { installUpdates(updates, room: controlRoom, on: router) }
+        if let updates {
+            installUpdates(updates, room: controlRoom, on: router)
+            desk.installUpdateRollouts(updates, on: router)
+        }
         return router
     }
 
@@ -161,7 +164,8 @@ public enum ControlRoomServer {
 
     /// `GET /v1/updates/<sha256>`: a stored package, only to a registered device proving the request its own
     /// (`DownloadProof` in the `PanicBridge-Proof` header, for this hash, fresh); 401 without a proof or with one
-    /// that does not verify (nothing said about whether the package exists), 404 for a hash not stored.
+    /// that does not verify, 403 to a device no unexpired update document naming the hash was queued for (nothing
+    /// said about whether the package exists), 404 for a pushed hash not stored.
     static func installUpdates(
         _ updates: UpdatePackages, room: ControlRoom, on router: Router<ControlRoomRequestContext>
     ) {
@@ -174,9 +178,14 @@ public enum ControlRoomServer {
             let header = DownloadProof.header.lowercased()
             let proof = request.headers.first { $0.name.canonicalName == header }?.value
             if let refusal = try await room.authorizeDownload(proof: proof, sha256: sha256) {
+                // A proven device asking for a package not pushed to it is known but not allowed: 403, not 401.
                 return json(
-                    ["error": "a package is served only to a registered device: \(refusal.rawValue)"],
-                    status: .unauthorized)
+                    [
+                        "error": refusal == .notQueued
+                            ? "this package was not pushed to this device: \(refusal.rawValue)"
+                            : "a package is served only to a registered device: \(refusal.rawValue)"
+                    ],
+                    status: refusal == .notQueued ? .forbidden : .unauthorized)
             }
             guard let path = updates.path(sha256: sha256) else {
                 return json(["error": "no package with this SHA-256"], status: .notFound)

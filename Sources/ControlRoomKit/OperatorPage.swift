@@ -712,12 +712,30 @@ enum OperatorPage {
           connect();
           scheduleHealth();
           $('rolloutForm').hidden = desk.role !== 'admin';
+          if (desk.role === 'admin') {
+            // The packages the console stored (`controlroom update push`): the update rollout picks one by name.
+            try {
+              const packages = await (await fetch('/v1/update-packages')).json();
+              $('rolloutPackage').replaceChildren(...packages.map((p) => {
+                const option = document.createElement('option');
+                option.value = p.sha256; option.textContent = p.name + ' (' + p.version + ', ' + p.architecture + ')';
+                return option;
+              }));
+            } catch (e) {}
+          }
         })();
+        $('rolloutKind').addEventListener('change', () => {
+          const update = $('rolloutKind').value === 'update';
+          $('rolloutSettings').hidden = update; $('rolloutUpdate').hidden = !update;
+        });
         $('rolloutForm').addEventListener('submit', async (event) => {
           event.preventDefault();
           try {
-            const started = await post('/v1/rollouts', { group: $('rolloutGroup').value, settings: $('rolloutSettings').value,
-              stages: $('rolloutStages').value, maxFailed: $('rolloutMaxFailed').value, wait: $('rolloutWait').value });
+            const common = { group: $('rolloutGroup').value, stages: $('rolloutStages').value,
+              maxFailed: $('rolloutMaxFailed').value, wait: $('rolloutWait').value };
+            const started = $('rolloutKind').value === 'update'
+              ? await post('/v1/update-rollouts', Object.assign(common, { package: $('rolloutPackage').value, floor: $('rolloutFloor').value }))
+              : await post('/v1/rollouts', Object.assign(common, { settings: $('rolloutSettings').value }));
             status('rollout ' + started.rollout.id + ' started: ' + started.devices.length + ' device(s)');
             scheduleHealth();
           } catch (error) { status('rollout refused: ' + error.message); }
@@ -786,10 +804,13 @@ enum OperatorPage {
             <table><thead><tr><th>Device</th><th>Last seen</th><th>Queue</th><th>Oldest</th><th>Fix age</th>
             <th>Power</th><th>Tamper</th><th>Faults</th><th>Gaps</th><th>Config</th></tr></thead><tbody id="health"></tbody></table>
             <p><button id="healthFirst" hidden>First devices</button> <button id="healthMore" hidden>Next devices</button></p>
-            <form id="rolloutForm" hidden><h3>Configuration rollout (admins)</h3>
+            <form id="rolloutForm" hidden><h3>Rollout (admins)</h3>
+              <select id="rolloutKind"><option value="config">configuration</option><option value="update">software update</option></select>
               <input id="rolloutGroup" placeholder="group" size="12"> stages <input id="rolloutStages" value="1,10,100" size="9">
               pause above <input id="rolloutMaxFailed" value="10%" size="4"> failed, wait <input id="rolloutWait" value="30m" size="4">
               <br><textarea id="rolloutSettings" rows="4" cols="48" placeholder="overlay YAML: backends, sms, rates, privacy_mode, log_level"></textarea>
+              <span id="rolloutUpdate" hidden>package <select id="rolloutPackage"></select>
+              floor <input id="rolloutFloor" placeholder="none" size="8"></span>
               <br><button>Start rollout</button></form>
             <p><a href="/v1/audit.csv" id="csv">Audit log (CSV, supervisors)</a></p>
           </section>

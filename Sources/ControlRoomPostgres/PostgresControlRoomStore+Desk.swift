@@ -398,6 +398,18 @@ extension PostgresControlRoomStore {
         }
     }
 
+    public func commands(device: String, action: String) async throws -> [StoredCommand] {
+        try await query(
+            """
+            SELECT nonce, action, envelope, expires_ms, acked FROM commands WHERE device = \(device)
+            AND action = \(action) ORDER BY row_id
+            """
+        ).map { row in
+            let (nonce, action, envelope, expires, acked) = try row.decode((String, String, String, Int64, Bool).self)
+            return StoredCommand(nonce: nonce, action: action, envelope: envelope, expiresMs: expires, acked: acked)
+        }
+    }
+
     public func envelopes(device: String, from sequence: Int64, afterRowID: Int64) async throws -> [StoredEnvelope] {
         try await query(
             """

@@ -55,6 +55,9 @@ public enum BatchProofRefusal: String, Error, Sendable, Hashable, Codable, CaseI
     case stale
     /// The claim's nonce was taken before.
     case replayed
+    /// A package download: the device has no unexpired update document naming this package (it was queued for
+    /// another device, or never pushed).
+    case notQueued = "not-queued"
 }
 
 /// The control room's verdict on a request's proof, returned with every answer.

@@ -205,7 +205,11 @@ public struct Daemon: Sendable {
     }
 
     /// The alert engine's rates and privacy mode from the configuration.
-    public var engineConfiguration: AlertEngine.Configuration {
+    public var engineConfiguration: AlertEngine.Configuration { Self.engineConfiguration(config) }
+
+    /// The alert engine's settings of a configuration (its rates, its privacy mode): the daemon's, and a simulated
+    /// box's running a remote configuration.
+    public static func engineConfiguration(_ config: DaemonConfig) -> AlertEngine.Configuration {
         AlertEngine.Configuration(
             positionInterval: config.rates.position, emergencyPositionInterval: config.rates.emergencyPosition,
             emergencyTrackingAfter: config.rates.emergencyTrackingAfter, healthInterval: config.rates.health,

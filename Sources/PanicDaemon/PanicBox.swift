@@ -51,13 +51,17 @@ public final class PanicBox: Service, Sendable {
         public var telemetryInterval: Duration
         /// The remote configuration's version the box runs (nil: the local file alone), in every health record.
         public var configVersion: Int?
+        /// The software version in every health record (the release; the simulator's boxes say what they run).
+        public var software: String?
 
         public init(
             inputs: any InputLines, outputs: any OutputLines, gnss: any GNSSFixSource, outbox: Outbox,
             uplink: Uplink, statePath: String, restarts: Restarts? = nil, radio: (any RadioMonitor)? = nil,
-            supply: (any SupplyMonitor)? = nil, telemetryInterval: Duration = .seconds(60), configVersion: Int? = nil
+            supply: (any SupplyMonitor)? = nil, telemetryInterval: Duration = .seconds(60), configVersion: Int? = nil,
+            software: String? = PanicBridgeVersion.current
         ) {
             self.configVersion = configVersion
+            self.software = software
             self.radio = radio
             self.supply = supply
             self.telemetryInterval = telemetryInterval
@@ -528,7 +532,7 @@ public final class PanicBox: Service, Sendable {
             queueDepth: status?.undelivered ?? 0, oldestUndeliveredAgeMilliseconds: oldest,
             diskFreeBytes: Self.freeBytes(at: parts.outbox.path), droppedRecords: status?.droppedUnreported ?? 0,
             faults: (status?.faults ?? []) + boxFaults.withLock { $0.sorted() }
-                + parts.uplink.faults.map(\.description), configVersion: parts.configVersion)
+                + parts.uplink.faults.map(\.description), software: parts.software, configVersion: parts.configVersion)
     }
 
     private func show(_ state: IndicatorState) {

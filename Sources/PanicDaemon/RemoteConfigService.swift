@@ -44,7 +44,7 @@ public final class RestartRequest: Sendable {
 /// decides on each with ``RemoteConfigGate``, applies an accepted one (kept on disk with the previous one) and
 /// stops the daemon so it starts again on it; and, while the applied one is on probation, reverts it by itself
 /// when no backend takes a batch within `remote_config.revert_after`.
-struct RemoteConfigService: Service {
+public struct RemoteConfigService: Service {
     let uplink: Uplink
     let files: RemoteConfigFiles
     let gate: RemoteConfigGate
@@ -57,7 +57,23 @@ struct RemoteConfigService: Service {
     /// AIS-140 OTA `SET`s applied (``AIS140OTADesk``), each a restart reason: the daemon restarts to take it up.
     var otaApplied: AsyncStream<String>?
 
-    func run() async throws {
+    public init(
+        uplink: Uplink, files: RemoteConfigFiles, gate: RemoteConfigGate, setup: RemoteConfigSetup,
+        deliveries: AsyncStream<Void>, clock: any MonotonicClock, restart: RestartRequest, logger: Logger,
+        otaApplied: AsyncStream<String>? = nil
+    ) {
+        self.uplink = uplink
+        self.files = files
+        self.gate = gate
+        self.setup = setup
+        self.deliveries = deliveries
+        self.clock = clock
+        self.restart = restart
+        self.logger = logger
+        self.otaApplied = otaApplied
+    }
+
+    public func run() async throws {
         // Graceful shutdown cancels the wait (each part then returns nil): no restart is owed.
         let reason = await cancelWhenGracefulShutdown {
             await withTaskGroup(of: String?.self) { group in

@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// architecture), downloads the package from the control room that signed it, checks its size and SHA-256, and
 /// spools both for the root install agent (`panicd update install`, started by `panicbridge-update.path`). panicd
 /// installs nothing itself: it runs as user panicd under systemd's hardening.
-struct UpdateService: Service {
+public struct UpdateService: Service {
     let uplink: Uplink
     let gate: UpdateGate
     let spool: UpdateSpool
@@ -19,7 +19,19 @@ struct UpdateService: Service {
     let agent: @Sendable () -> UpdateAgentState
     let logger: Logger
 
-    func run() async throws {
+    public init(
+        uplink: Uplink, gate: UpdateGate, spool: UpdateSpool, installed: @escaping @Sendable () -> String,
+        agent: @escaping @Sendable () -> UpdateAgentState, logger: Logger
+    ) {
+        self.uplink = uplink
+        self.gate = gate
+        self.spool = spool
+        self.installed = installed
+        self.agent = agent
+        self.logger = logger
+    }
+
+    public func run() async throws {
         await cancelWhenGracefulShutdown {
             for await received in uplink.updateDocuments { await handle(received) }
         }

@@ -7,6 +7,12 @@ import PanicDaemon
 import PanicSigning
 import PanicSim
 
+/// A scenario a fleet runs on top of its schedule.
+public enum FleetScenario: String, Sendable, CaseIterable {
+    /// A configuration rollout, a good update and a broken one, in stages from the control room (`FleetRollout`).
+    case rollout
+}
+
 /// Runs a fleet of simulated boxes against one embedded control room on one virtual clock: each box has its own
 /// key, outbox, route position, and a seeded schedule of presses and network outages. At the end every box's
 /// network comes back, the outboxes drain, and the totals say whether anything was lost or stored twice.
@@ -34,14 +40,17 @@ public final class FleetSimulator: Sendable {
         public var lateAfter: Duration
         /// How much virtual time the final drain may take.
         public var drainLimit: Duration
+        /// A scenario on top of the schedule (nil: the schedule alone).
+        public var scenario: FleetScenario?
 
         public init(
             devices: Int, duration: Duration, seed: UInt64, board: String = "boards/sim.yaml",
             routes: [String] = ["sim/routes/jaipur-jctsl-3a.csv", "sim/routes/indore-aictsl-ibus-5438.csv"],
             start: Date = Date(timeIntervalSince1970: 1_795_422_600),
             operatorAcceptAfter: Duration = .seconds(4), operatorClearAfter: Duration = .seconds(20),
-            lateAfter: Duration = .seconds(5), drainLimit: Duration = .seconds(600)
+            lateAfter: Duration = .seconds(5), drainLimit: Duration = .seconds(600), scenario: FleetScenario? = nil
         ) {
+            self.scenario = scenario
             self.devices = devices
             self.duration = duration
             self.seed = seed
@@ -111,10 +120,14 @@ public final class FleetSimulator: Sendable {
         public var serverFaults: Int
         /// Requests the control room actually failed or answered into the void.
         public var faultsInjected: Int
-        /// Whether nothing was lost, stored twice, refused, missing or left behind.
+        /// The rollout scenario's stages as they settled, its checks, and its audit lines (empty without it).
+        public var rolloutStages: [String] = []
+        public var rolloutChecks: [(String, Bool)] = []
+        public var rolloutAudit: [String] = []
+        /// Whether nothing was lost, stored twice, refused, missing or left behind (and the scenario's checks held).
         public var passed: Bool {
             lost == 0 && duplicates == 0 && rejected == 0 && gaps == 0 && undelivered == 0
-                && alertsDelivered == alertsStored
+                && alertsDelivered == alertsStored && rolloutChecks.allSatisfy(\.1)
         }
     }
 
@@ -128,6 +141,11 @@ public final class FleetSimulator: Sendable {
         guard configuration.devices > 0 else { throw SimulationError("a fleet needs at least one device") }
         guard configuration.duration > .zero else { throw SimulationError("the duration must be positive") }
         guard !configuration.routes.isEmpty else { throw SimulationError("a fleet needs at least one route") }
+        var configuration = configuration
+        if configuration.scenario == .rollout {
+            // Three rollouts of three stages, the last one waiting out its deadline, need their time.
+            configuration.duration = max(configuration.duration, FleetRollout.minimumDuration)
+        }
         self.configuration = configuration
         do { board = try BoardFile.loadValid(path: configuration.board) } catch {
             throw SimulationError(error.description)
@@ -210,7 +228,10 @@ public final class FleetSimulator: Sendable {
         let start = configuration.start
         let time = SimulatedTime(clock: manual, origin: origin, start: start)
         let quiet = Logger(label: "panicbridge.sim.fleet", factory: { _ in SwiftLogNoOpLogHandler() })
-        let embedded = try await EmbeddedControlRoom(directory: directory, time: time, port: 0, logger: quiet)
+        let rolloutScenario = configuration.scenario == .rollout
+        let embedded = try await EmbeddedControlRoom(
+            directory: directory, time: time, port: 0,
+            updates: rolloutScenario ? UpdatePackages(directory: directory + "/updates") : nil, logger: quiet)
         let room = embedded.room
         let client = EmbeddedControlRoomClient(room: room)
         let steps = Self.schedule(
@@ -248,6 +269,14 @@ public final class FleetSimulator: Sendable {
                     name: name, key: key, board: board, directory: directory + "/" + name, world: world, gnss: gnss,
                     seed: configuration.seed &+ UInt64(index + 1) &* 1_000,
                     onEvent: { event, at in observer.observe(event, at: at) })
+                if rolloutScenario {
+                    try await room.setGroup(device: key.identity.deviceID, group: FleetRollout.group)
+                    unit.management = try BoxManagement(
+                        deviceID: key.identity.deviceID, directory: directory + "/" + name, controlRoomURL: url,
+                        controlRoomKey: embedded.key.identity, group: FleetRollout.group,
+                        software: FleetRollout.oldVersion, broken: [FleetRollout.brokenVersion],
+                        healthTimeout: FleetRollout.agentHealthTimeout)
+                }
                 conductor.boxes.append(unit)
                 routeNames.append("\(names[index % routes.count]) +\(offset.components.seconds) s")
                 try unit.powerOn()
@@ -265,14 +294,53 @@ public final class FleetSimulator: Sendable {
                     "progress: \(Self.clockText(reached)) of \(Self.clockText(total)) simulated, "
                         + "\(delivered) records delivered so far")
             }
+            let rollout =
+                try embedded.updates.map { packages in
+                    try FleetRollout(
+                        room: room, packages: packages, boxes: conductor.boxes, client: client,
+                        startMs: time.recordNow.epochMilliseconds, directory: directory, print: print)
+                }
+            if let rollout {
+                let boxes = conductor.boxes
+                runner.tick = {
+                    for unit in boxes where unit.isOn {
+                        guard let management = unit.management else { continue }
+                        // The daemon's exit 75 (a configuration taken up or reverted): systemd starts it again.
+                        if unit.restartRequest.requested != nil { try await unit.restart() }
+                        // The root agent's turn: a spooled update installed, a new version's trial decided.
+                        if management.installSpooled(now: time.recordNow, elapsed: time.elapsed) {
+                            try await unit.restart()
+                        }
+                        if management.checkTrial(status: unit.statusBoard?.snapshot(), elapsed: time.elapsed) {
+                            try await unit.restart()
+                        }
+                    }
+                    try await rollout.step(elapsed: time.elapsed)
+                }
+                runner.deadline = {
+                    ([rollout.nextDeadline(elapsed: time.elapsed)] + boxes.map { $0.management?.trialEnds })
+                        .compactMap { $0 }.min()
+                }
+            }
             try await runner.run(until: configuration.duration)
+            // The scenario's rollouts take the time they take: a few more rounds while one still runs.
+            var extra = 0
+            while let rollout, !rollout.isOver, extra < 6 {
+                extra += 1
+                try await runner.run(until: conductor.elapsed + .seconds(600))
+            }
             // The drain: every network and every receiver comes back; let the outboxes empty, within a bound.
             try await runner.drain(.init(restoreLinks: true, limit: configuration.drainLimit))
 
-            let report = try await makeReport(
+            var report = try await makeReport(
                 client: client, boxes: conductor.boxes, observers: observers, routeNames: routeNames,
                 simulated: conductor.elapsed, serverFaults: runner.serverFaults,
                 faultsInjected: embedded.faults.injected)
+            if let rollout {
+                report.rolloutStages = rollout.lines.map(\.text)
+                report.rolloutChecks = try await rollout.expectations()
+                report.rolloutAudit = try await rollout.auditLines()
+            }
             for unit in conductor.boxes { await unit.shutDown() }
             group.cancelAll()
             return report

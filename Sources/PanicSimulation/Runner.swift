@@ -71,6 +71,10 @@ final class SimulationRunner {
     /// progress line; nil for scenarios).
     var progress: (@Sendable (Duration) async -> Void)?
     var progressEvery: Duration = .seconds(3)
+    /// Called at every turn, once the boxes settled and the control room was read (the fleet's rollouts take their
+    /// steps and the boxes their restarts); `deadline` says when it next needs a turn without news.
+    var tick: (() async throws -> Void)?
+    var deadline: (() -> Duration?)?
 
     private var auto: AutoOperator
     private var steps: ArraySlice<TimedAct>
@@ -121,6 +125,7 @@ final class SimulationRunner {
             await conductor.settle()
             try conductor.checkBoxes()
             try await watchControlRoom()
+            try await tick?()
             let now = conductor.elapsed
             let due = auto.due(at: now)
             for item in due {
@@ -152,7 +157,7 @@ final class SimulationRunner {
             let candidates = [
                 steps.first.map { origin.advanced(by: $0.at) }, auto.next.map { origin.advanced(by: $0) },
                 followUps.map(\.at).min().map { origin.advanced(by: $0) }, conductor.nextDeadline,
-                origin.advanced(by: end),
+                deadline?().map { origin.advanced(by: $0) }, origin.advanced(by: end),
             ].compactMap { $0 }.filter { $0 > conductor.now }
             guard let next = candidates.min() else { break }
             await conductor.advance(to: next)
@@ -179,6 +184,7 @@ final class SimulationRunner {
         while try pending(), conductor.now < until {
             await conductor.settle()
             try await watchControlRoom()
+            try await tick?()
             await conductor.advance(to: min(conductor.nextDeadline ?? until, until))
         }
         await conductor.settle()
@@ -429,7 +435,13 @@ struct EmbeddedControlRoom {
     let operatorPassword: String
     let operatorToken: String
 
-    init(directory: String, time: SimulatedTime, port: Int, logger: Logger) async throws {
+    /// The packages it serves to its boxes (`serve --updates`), when the run has updates.
+    let updates: UpdatePackages?
+
+    init(
+        directory: String, time: SimulatedTime, port: Int, updates: UpdatePackages? = nil, logger: Logger
+    ) async throws {
+        self.updates = updates
         key = DeviceKey.generate()
         room = try ControlRoom(
             path: directory + "/controlroom.sqlite", key: key, wallClock: { time.recordNow }, logger: logger)
@@ -442,7 +454,7 @@ struct EmbeddedControlRoom {
         let (ports, sink) = AsyncStream<Int>.makeStream()
         self.ports = ports
         server = ControlRoomServer.application(
-            controlRoom: room, host: "127.0.0.1", port: port, faults: faults, logger: logger,
+            controlRoom: room, host: "127.0.0.1", port: port, faults: faults, updates: updates, logger: logger,
             onRunning: { sink.yield($0) })
     }
 

@@ -10,6 +10,7 @@ import PanicSigning
 import PanicSim
 import PanicStore
 import PanicUplink
+import ServiceLifecycle
 import Synchronization
 
 /// One simulated bus or booth: its key, its board, a receiver on its route, its mobile link, and the `PanicBox`
@@ -41,6 +42,14 @@ final class SimulatedBox {
     let onEvent: @Sendable (BoxEvent, Duration) -> Void
     /// Gets every receiver epoch while the box is powered (the timeline's bus stops, a pseudo-terminal for gpsd).
     var onEpoch: ((MonotonicInstant, [UInt8]) -> Void)?
+    /// Remote configuration and updates on the daemon's own code (the fleet's rollout scenario); nil: none.
+    var management: BoxManagement?
+    /// The running panicd's status board (what `panicd status` and the update agent read), while powered.
+    private(set) var statusBoard: StatusBoard?
+    /// Set when the running panicd stopped to take up another configuration (its exit 75): the conductor restarts it.
+    private(set) var restartRequest = RestartRequest()
+    /// Restarts of panicd (a configuration taken up or reverted, an update installed or rolled back).
+    private(set) var restarts = 0
 
     private(set) var box: PanicBox?
     private(set) var lines: SimulatedInputLines
@@ -86,14 +95,15 @@ final class SimulatedBox {
 
     /// Whether the box has work in hand that does not wait for the clock.
     var isBusy: Bool {
-        guard let box, failure == nil else { return false }
+        // A panicd that stopped to be restarted (its exit 75) does nothing more until the conductor restarts it.
+        guard let box, failure == nil, restartRequest.requested == nil else { return false }
         return box.isBusy || fallback?.isBusy == true || lines.edgeCount != box.inputService.classifiedThrough
             || box.fixes.chunksDecoded != feed.pushed
     }
 
     /// Whether every epoch pushed so far has been decoded.
     var hasDecodedEverything: Bool {
-        guard let box, failure == nil else { return true }
+        guard let box, failure == nil, restartRequest.requested == nil else { return true }
         return box.fixes.chunksDecoded == feed.pushed
     }
 
@@ -136,6 +146,11 @@ final class SimulatedBox {
             path: directory + "/outbox.sqlite", key: key, streamMark: streamMarkPath, logger: world.partsLogger)
         let network = network
         let answers = answers
+        let management = management
+        let effective = management?.effective()
+        let software = management?.software ?? PanicBridgeVersion.current
+        // A version that never arms: its panicd never gets a batch through (the update agent rolls it back).
+        let broken = management?.runsBrokenVersion == true
         let uplink = try Uplink(
             outbox: outbox, deviceID: deviceID, signingKey: key,
             backends: [
@@ -145,9 +160,11 @@ final class SimulatedBox {
             ] + receivers,
             clock: world.time.clock,
             wallClock: { world.time.recordNow },
-            transport: {
-                SwitchedTransport(
-                    CountingTransport(base: HTTPUplinkTransport(baseURL: $0.url, trust: $0.trust), counter: answers),
+            transport: { backend -> any UplinkTransport in
+                if broken { return NeverArmedTransport(version: software) }
+                return SwitchedTransport(
+                    CountingTransport(
+                        base: HTTPUplinkTransport(baseURL: backend.url, trust: backend.trust), counter: answers),
                     network: network)
             },
             receiver: { configuration in
@@ -163,8 +180,10 @@ final class SimulatedBox {
                 // The simulated modem's radio over its pty (as `panicd run` reads a real one) and the simulated
                 // supply, which follows the scenario's `main_power`.
                 radio: sms.map { ATRadioMonitor(path: $0.port, clock: world.time.clock) },
-                supply: SimulatedSupply(lines: lines, clock: world.time.clock)),
-            configuration: .init(), clock: world.time.clock, logger: world.partsLogger,
+                supply: SimulatedSupply(lines: lines, clock: world.time.clock),
+                configVersion: effective?.version, software: software),
+            configuration: effective.map { Daemon.engineConfiguration($0.config) } ?? .init(), clock: world.time.clock,
+            logger: world.partsLogger,
             systemTime: { world.time.wallNow })
         self.box = box
         fallback = sms.map { sms in
@@ -176,7 +195,38 @@ final class SimulatedBox {
         if powerCycles > 1, let last = unreachable.indices.last, unreachable[last].to == nil, network.isUp {
             unreachable[last].to = world.time.elapsed
         }
-        task = Self.start(box, fallback: fallback, world: world, failed: failed, onEvent: onEvent)
+        let board = StatusBoard(
+            box: box, deviceID: deviceID, board: self.board, backends: [Self.backend], clock: world.time.clock)
+        statusBoard = board
+        restartRequest = RestartRequest()
+        let services =
+            management.map { management in
+                let (deliveries, sink) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+                return (
+                    management.services(
+                        uplink: uplink, deliveries: deliveries, clock: world.time.clock, restart: restartRequest,
+                        logger: world.partsLogger), sink
+                )
+            }
+        task = Self.start(
+            box, fallback: fallback, board: board, services: services?.0 ?? [], deliveries: services?.1, world: world,
+            failed: failed, onEvent: onEvent)
+    }
+
+    /// Restarts panicd (not a power cut: the network stays as it is), on the configuration and software now
+    /// installed.
+    func restart() async throws {
+        guard box != nil else { return }
+        contacts = Dictionary(
+            uniqueKeysWithValues: zip(board.inputs.map(\.name), (try? lines.contactsClosed()) ?? []))
+        task?.cancel()
+        _ = await task?.result
+        task = nil
+        self.box = nil
+        fallback = nil
+        statusBoard = nil
+        restarts += 1
+        try powerOn()
     }
 
     /// Cuts the power: the box's task is cancelled and everything it held in memory is gone.
@@ -190,6 +240,7 @@ final class SimulatedBox {
         // The outbox's connection goes with the box (as a killed process's does); SQLite's WAL keeps what it committed.
         self.box = nil
         fallback = nil
+        statusBoard = nil
         powerCuts += 1
         if unreachable.last.map({ $0.to != nil }) ?? true { unreachable.append((world.time.elapsed, nil)) }
     }
@@ -238,12 +289,28 @@ final class SimulatedBox {
 
     /// Runs a box in a task of its own and hands its events on.
     private static func start(
-        _ box: PanicBox, fallback: SMSFallback?, world: SimulationWorld, failed: FailureRecord,
+        _ box: PanicBox, fallback: SMSFallback?, board: StatusBoard, services: [any Service],
+        deliveries: AsyncStream<Void>.Continuation?, world: SimulationWorld, failed: FailureRecord,
         onEvent: @escaping @Sendable (BoxEvent, Duration) -> Void
     ) -> Task<Void, any Error> {
         let events = box.events
+        let uplinkEvents = box.parts.uplink.events
         let watcher = Task {
-            for await event in events { onEvent(event, world.time.elapsed) }
+            // As `BoxService` does: the status board reads both event streams, the probation the deliveries.
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await event in events {
+                        board.record(event)
+                        onEvent(event, world.time.elapsed)
+                    }
+                }
+                group.addTask {
+                    for await event in uplinkEvents {
+                        if case .delivered = event { deliveries?.yield() }
+                        _ = board.record(event)
+                    }
+                }
+            }
         }
         return Task {
             try await withTaskCancellationHandler {
@@ -251,6 +318,9 @@ final class SimulatedBox {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask { try await box.run() }
                         if let fallback { group.addTask { try await fallback.run() } }
+                        // The daemon's remote-configuration and update services: the first ends the run when it
+                        // asks for a restart (the daemon's exit 75).
+                        for service in services { group.addTask { try await service.run() } }
                         try await group.next()
                         group.cancelAll()
                     }
@@ -299,6 +369,18 @@ struct SwitchedTransport: UplinkTransport {
     }
 
     func shutdown() async throws { try await base.shutdown() }
+}
+
+/// The link of a panicd version that never arms: nothing it sends gets through (the update agent's health wait
+/// sees no delivery and rolls it back).
+struct NeverArmedTransport: UplinkTransport {
+    let version: String
+
+    func send(_ batch: RecordBatch, timeout: Duration) async throws -> RecordBatchResponse {
+        throw UplinkTransportError(description: "panicd \(version) never arms (simulated broken package)")
+    }
+
+    func shutdown() async throws {}
 }
 
 /// Counts the control room's answers to one box: resends it recognised, and refusals.

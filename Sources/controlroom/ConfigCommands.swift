@@ -132,13 +132,15 @@ struct RolloutCommand: AsyncParsableCommand {
                 "rollout \(rollout.id): \(rollout.kind.rawValue) to group \(rollout.group), \(rollout.state.rawValue), "
                     + "stage \(rollout.stage + 1) of \(stageCount) (stages \(rollout.stagesText) %, pause above "
                     + "\(rollout.maxFailedPercent)% failed, wait \(rollout.waitMs / 1000) s)")
-            print("device\tstage\tstate\tpushed\tacked\trunning\treason")
+            // The version each box runs: its configuration version, or for an update its software version.
+            print("device\tstage\tstate\tpushed\tacked\t\(rollout.kind == .config ? "running" : "software")\treason")
             for device in status.devices {
                 let row = device.row
                 print(
                     [
                         row.device, String(row.stage + 1), row.state.rawValue, row.version ?? "-",
-                        row.version == nil ? "-" : (device.acknowledged ? "yes" : "no"), device.running ?? "local",
+                        row.version == nil ? "-" : (device.acknowledged ? "yes" : "no"),
+                        device.running ?? (rollout.kind == .config ? "local" : "-"),
                         row.reason,
                     ].joined(separator: "\t"))
             }

@@ -32,7 +32,8 @@ struct SimCommand: AsyncParsableCommand {
         name: .shortAndLong,
         help: """
             The scenario file (default sim/scenarios/demo.yaml, or interactive.yaml with --interactive: from the \
-            source tree when run in one, else the installed /usr/share/panicbridge).
+            source tree when run in one, else the installed /usr/share/panicbridge). With --fleet: `rollout`, a \
+            configuration and two updates rolled out in stages, the second a package that never arms.
             """)
     var scenario: String?
 
@@ -86,10 +87,14 @@ struct SimCommand: AsyncParsableCommand {
     var keep: String?
 
     func validate() throws {
-        if fleet != nil, interactive || controlRoomURL != nil || nmeaPTY != nil || scenario != nil || realtime {
+        if fleet != nil,
+            interactive || controlRoomURL != nil || nmeaPTY != nil || realtime
+                || scenario.map({ FleetScenario(rawValue: $0) == nil }) == true
+        {
             throw ValidationError(
-                "--fleet runs on the virtual clock against the embedded control room: it takes --duration, --seed "
-                    + "and --keep only")
+                "--fleet runs on the virtual clock against the embedded control room: it takes --duration, --seed, "
+                    + "--keep and --scenario "
+                    + FleetScenario.allCases.map(\.rawValue).joined(separator: "|") + " only")
         }
         if controlRoomURL != nil, deviceKey == nil {
             throw ValidationError(
@@ -197,7 +202,7 @@ struct SimCommand: AsyncParsableCommand {
                 devices: devices, duration: duration, seed: seed, board: SharedFiles.locate("boards/sim.yaml"),
                 routes: ["sim/routes/jaipur-jctsl-3a.csv", "sim/routes/indore-aictsl-ibus-5438.csv"].map {
                     SharedFiles.locate($0)
-                }),
+                }, scenario: scenario.flatMap(FleetScenario.init(rawValue:))),
             directory: directory, print: say)
         let report = try await simulator.run()
         let took = ContinuousClock.now - started
@@ -210,6 +215,15 @@ struct SimCommand: AsyncParsableCommand {
                     + "\(device.lost) lost, \(device.duplicates) duplicates, \(device.resent) resent")
         }
         let reached = report.devices.filter { $0.delivered > 0 }.count
+        if !report.rolloutStages.isEmpty {
+            say("")
+            say("rollout stages:")
+            for stage in report.rolloutStages { say("  " + stage) }
+            say("rollout audit (pushes: the first of each stage):")
+            for entry in report.rolloutAudit { say("  " + entry) }
+            say("rollout checks:")
+            for (text, held) in report.rolloutChecks { say("  \(held ? "✔" : "✘") \(text)") }
+        }
         say("")
         say(
             "fleet: \(report.devices.count) boxes, \(report.presses) presses, \(report.outages) outages, "

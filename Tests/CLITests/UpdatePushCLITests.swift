@@ -51,9 +51,12 @@ extension CLISuite {
             ])
             #expect(pushed.status == 0, "\(pushed.stderr)")
             #expect(pushed.stdout.hasPrefix("queued update to panicbridge 0.9.1 (arm64, sha256 "), "\(pushed.stdout)")
-            let stored = try FileManager.default.contentsOfDirectory(
+            let files = try FileManager.default.contentsOfDirectory(
                 atPath: directory.appendingPathComponent("updates").path)
-            #expect(stored.count == 1 && stored[0].hasSuffix(".deb") && stored[0].count == 68, "\(stored)")
+            let stored = files.filter { $0.hasSuffix(".deb") }
+            #expect(stored.count == 1 && stored[0].count == 68, "\(files)")
+            // Described beside it, for the desk's update rollout form.
+            #expect(files.sorted() == [stored[0], stored[0].dropLast(4) + ".json"].sorted(), "\(files)")
             #expect(
                 FileManager.default.contents(atPath: directory.appendingPathComponent("updates/" + stored[0]).path)
                     == FileManager.default.contents(atPath: good))
@@ -68,6 +71,29 @@ extension CLISuite {
             ])
             #expect(floor.status != 0)
             #expect(floor.stderr.contains("above the package's version"), "\(floor.stderr)")
+
+            // The same package rolled out to a group in stages: the first stage pushed at once, the status shows the
+            // kind and each box's software version.
+            #expect(
+                try controlroom.run(["devices", "edit", "--db", db, "--id", device, "--group", "buses"]).status == 0)
+            let rollout = try controlroom.run([
+                "update", "push", "--db", db, "--key", key, "--group", "buses", "--deb", good, "--stages", "100",
+                "--max-failed", "0%", "--wait", "10m",
+            ])
+            #expect(rollout.status == 0, "\(rollout.stderr)")
+            #expect(
+                rollout.stdout.hasPrefix("rollout 1: update to panicbridge 0.9.1 (sha256 ")
+                    && rollout.stdout.contains("group buses, 1 device(s) in 1 stage(s); stage 1 pushed to 1 device(s)"),
+                "\(rollout.stdout)")
+            let status = try controlroom.run(["rollout", "status", "--db", db, "1"])
+            #expect(
+                status.stdout.hasPrefix("rollout 1: update to group buses, running, stage 1 of 1"), "\(status.stdout)")
+            #expect(status.stdout.contains("device\tstage\tstate\tpushed\tacked\tsoftware\treason"), "\(status.stdout)")
+            #expect(status.stdout.contains("\(device)\t1\tpending\t0.9.1\tno\t-\t"), "\(status.stdout)")
+            let both = try controlroom.run([
+                "update", "push", "--db", db, "--key", key, "--group", "buses", "--device", device, "--deb", good,
+            ])
+            #expect(both.status != 0 && both.stderr.contains("either --device or --group"), "\(both.stderr)")
         }
     }
 }

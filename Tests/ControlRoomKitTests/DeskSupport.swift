@@ -109,13 +109,14 @@ struct DeskServer: Sendable {
     /// Runs `body` with a fresh control room (on a fresh store of `store`) and desk listening on loopback.
     static func with(
         _ configuration: DeskConfiguration = DeskConfiguration(heartbeat: .seconds(1)), store: StoreKind = .sqlite,
-        _ body: (DeskServer) async throws -> Void
+        updates: UpdatePackages? = nil, _ body: (DeskServer) async throws -> Void
     ) async throws {
         try await Fixture.with(store, register: false) { fixture in
             let desk = Desk(room: fixture.room, configuration: configuration)
             let (ports, sink) = AsyncStream<Int>.makeStream()
             let app = try ControlRoomServer.application(
-                desk: desk, host: "127.0.0.1", port: 0, logger: StoreKind.quiet, onRunning: { sink.yield($0) })
+                desk: desk, host: "127.0.0.1", port: 0, updates: updates, logger: StoreKind.quiet,
+                onRunning: { sink.yield($0) })
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await app.run() }
                 var iterator = ports.makeAsyncIterator()

@@ -74,7 +74,9 @@ struct UpdatePushTests {
         }
     }
 
-    @Test("the package endpoint refuses a client without a registered device's fresh proof for that very package")
+    @Test(
+        "the package endpoint refuses a client without a registered device's fresh proof for that very package, and a device it was not pushed to"
+    )
     func downloadNeedsDeviceProof() async throws {
         let directory = Fixture.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -124,13 +126,26 @@ struct UpdatePushTests {
             forged += "AAAA"
             answer = try await get(path, headers: [(header, forged)])
             #expect(answer.status == 401)
-            // The device itself gets the package; an unknown hash is 404 even to it.
+            // A registered device's good proof, but no update naming the package was pushed to it yet: 403.
+            answer = try await get(path, headers: try proof())
+            #expect(answer.status == 403)
+            #expect(String(decoding: answer.body, as: UTF8.self).contains("not-queued"))
+            #expect(answer.body.count < 200, "nothing of the package")
+            // Pushed to this device: another registered device, with its own fresh proof, still gets nothing.
+            _ = try await room.queueUpdate(device: device.identity.deviceID, artifact: artifact, by: .console)
+            let other = DeviceKey.generate()
+            try await room.addDevice(id: other.identity.deviceID, publicKey: other.identity.jwk)
+            answer = try await get(path, headers: try proof(by: BatchSigner(key: other)))
+            #expect(answer.status == 403)
+            #expect(String(decoding: answer.body, as: UTF8.self).contains("not-queued"))
+            #expect(answer.body.count < 200, "nothing of the package")
+            // The device itself gets the package; a hash never pushed to it is refused even to it.
             answer = try await get(path, headers: try proof())
             #expect(answer.status == 200)
             #expect(answer.body == FileManager.default.contents(atPath: source))
             let unknown = String(repeating: "a", count: 64)
             answer = try await get(url + "/v1/updates/" + unknown, headers: try proof(unknown))
-            #expect(answer.status == 404)
+            #expect(answer.status == 403)
             answer = try await get(url + "/v1/updates/..%2Fcr.db", headers: try proof())
             #expect(answer.status == 404)
         }

@@ -63,6 +63,40 @@ extension Desk {
         }
     }
 
+    /// The desk's update rollouts (docs/updates.md → *Update rollouts*), when the control room serves packages
+    /// (`serve --updates DIR`): the packages the console stored and described (`controlroom update push`), and
+    /// starting a staged rollout of one, picked by its SHA-256 or file name, for admins only with the CSRF rules of
+    /// every change. The desk takes no upload: a package comes only from the console, checked with dpkg-deb there.
+    public func installUpdateRollouts(_ packages: UpdatePackages, on router: Router<ControlRoomRequestContext>) {
+        router.get("/v1/update-packages") { [self] request, _ -> Response in
+            _ = try await authorize(request, .admin)
+            return ControlRoomServer.json(packages.catalogue())
+        }
+        struct NewUpdateRollout: Decodable {
+            var group: String
+            var package: String
+            var floor: String?
+            var stages: String?
+            var maxFailed: String?
+            var wait: String?
+        }
+        router.post("/v1/update-rollouts") { [self] request, context -> Response in
+            let account = try await authorize(request, .admin, changes: true)
+            let body = try await Desk.decode(NewUpdateRollout.self, request, context)
+            return try await answer {
+                let artifact = try packages.find(body.package)
+                let floor = body.floor.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+                let rollout = try await room.startUpdateRollout(
+                    group: body.group, artifact: artifact, floor: floor,
+                    stages: try RolloutPlan.stages(body.stages ?? "1,10,100"),
+                    maxFailedPercent: try RolloutPlan.maxFailed(body.maxFailed ?? "10%"),
+                    waitMs: try RolloutPlan.wait(body.wait ?? "30m"), by: AuditActor(account), reason: "from the desk")
+                signal.poke()
+                return ControlRoomServer.json(try await room.rolloutStatus(id: rollout.id))
+            }
+        }
+    }
+
     /// Runs `body`, answering a refused rollout with its problem named (404 for an unknown one, 409 for a state that
     /// does not allow it, 400 for bad parameters).
     private func answer(_ body: () async throws -> Response) async throws -> Response {

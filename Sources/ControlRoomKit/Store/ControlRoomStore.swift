@@ -135,6 +135,8 @@ public protocol ControlRoomStore: Sendable {
     /// Every command issued about one alert, in the order issued, with whether the device acknowledged it (the
     /// evidence export reads them).
     func commands(device: String, alert: String) async throws -> [StoredCommand]
+    /// Every command of `device` under `commands.action` `action` (e.g. its update documents), in the order queued.
+    func commands(device: String, action: String) async throws -> [StoredCommand]
     /// Appends `leaf` to the append-only evidence log unless it is there already, in one transaction; returns every
     /// leaf in log order and the index of this one (the Merkle tree is built over them in `EvidenceInclusion`).
     func logEvidence(leaf: String, now: RecordTime) async throws -> (leaves: [String], index: Int)

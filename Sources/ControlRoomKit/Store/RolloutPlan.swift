@@ -128,14 +128,20 @@ public struct RolloutDeviceRow: Sendable, Hashable, Codable {
 }
 
 /// What the control room knows of a pushed device beyond the rollout's rows: whether the box acknowledged the
-/// document, and the versions its newest health records report, newest first (nil: a report naming none).
+/// document, the versions its newest health records report, newest first (nil: a report naming none), whether the
+/// newest of them names faulty inputs (a box that is not armed), and the reason the box gave when it reported
+/// refusing the document (its `box-refused` line), if it did.
 public struct RolloutFacts: Sendable, Hashable {
     public var acked: Bool
     public var running: [String?]
+    public var faulty: Bool
+    public var refused: String?
 
-    public init(acked: Bool = false, running: [String?] = []) {
+    public init(acked: Bool = false, running: [String?] = [], faulty: Bool = false, refused: String? = nil) {
         self.acked = acked
         self.running = running
+        self.faulty = faulty
+        self.refused = refused
     }
 }
 
@@ -201,9 +207,11 @@ public struct RolloutAudit: Sendable, Hashable {
 /// What to do next with a rollout, decided from its rows alone (the store reads them, this decides, the store
 /// writes: the rule is written once for SQLite and PostgreSQL, as `IntakePlan` is for records).
 ///
-/// The rules (docs/configuration.md → *Staged rollouts*): a pending device is **healthy** when its newest health
-/// record shows the pushed version, **failed** when an older one showed it and the newest shows another (it
-/// reverted), or when it was pushed `wait` ago and is not healthy (silent, or it refused the document). A stage is
+/// The rules (docs/configuration.md → *Staged rollouts*, docs/updates.md → *Update rollouts*): a pending device is
+/// **healthy** when its newest health record shows the pushed version (`configVersion` for a configuration,
+/// `software` for an update) and names no faulty input (the box is armed), **failed** when the box reported refusing
+/// the document, when an older record showed the version and the newest shows another (it reverted, or its update
+/// agent rolled it back), or when it was pushed `wait` ago and is not healthy (silent, or a package that never arms). A stage is
 /// settled when none of its devices is pending. The rollout **pauses** as soon as more than `maxFailedPercent` of
 /// the stage's devices failed (beyond the failures an operator accepted by resuming), and never starts the next
 /// stage while paused; a settled stage under the threshold starts the next, and the last one ends it (`done`).
@@ -298,20 +306,23 @@ public struct RolloutPlan: Sendable {
         var rows = devices
         for index in rows.indices where rows[index].state == .pending {
             let row = rows[index]
-            let running = facts[row.device]?.running ?? []
-            if let version = row.version, running.first == version {
+            let known = facts[row.device] ?? RolloutFacts()
+            let running = known.running
+            let shown = running.first.flatMap { $0 } ?? "none"
+            if let version = row.version, running.first == version, !known.faulty {
                 rows[index].state = .healthy
-            } else if let version = row.version, running.dropFirst().contains(version) {
+            } else if let refusal = known.refused {
                 rows[index].state = .failed
-                rows[index].reason =
-                    "reverted: health shows version \(running.first.flatMap { $0 } ?? "none") after \(version)"
+                rows[index].reason = "refused by the box: \(refusal)"
+            } else if let version = row.version, running.dropFirst().contains(version), running.first != version {
+                rows[index].state = .failed
+                rows[index].reason = "\(rollout.kind.wentBack): health shows \(shown) after \(version)"
             } else if let pushed = row.pushedMs, nowMs >= pushed + rollout.waitMs {
                 rows[index].state = .failed
-                let acked = facts[row.device]?.acked == true
                 rows[index].reason =
                     "not healthy on version \(row.version ?? "?") within \(rollout.waitMs / 1000) s ("
-                    + (acked ? "acknowledged, " : "not acknowledged, ")
-                    + "health shows \(running.first.flatMap { $0 } ?? "none"))"
+                    + (known.acked ? "acknowledged, " : "not acknowledged, ")
+                    + "health shows \(shown)" + (known.faulty ? " with faulty inputs" : "") + ")"
             }
             if rows[index].state != .pending {
                 plan.settled.append(rows[index])
@@ -405,10 +416,22 @@ public struct RolloutPlan: Sendable {
 }
 
 extension RolloutKind {
-    /// The audit action of one device's push.
-    // TODO(issue 26 item 4): an update rollout's push gets the update's own action when updates land; until then
-    // `ControlRoom.startRollout` refuses the update kind, so this is never written for one.
-    public var pushAction: AuditAction { .configPush }
+    /// The audit action of one device's push: the one `controlroom config push` or `update push` writes.
+    public var pushAction: AuditAction {
+        switch self {
+        case .config: .configPush
+        case .update: .updatePush
+        }
+    }
+
+    /// What a box that showed the pushed version and then another did: a configuration reverts by itself, an update
+    /// is rolled back by the box's update agent.
+    public var wentBack: String {
+        switch self {
+        case .config: "reverted"
+        case .update: "rolled back"
+        }
+    }
 }
 
 extension RolloutPlan {

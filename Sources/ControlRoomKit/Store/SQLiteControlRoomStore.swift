@@ -990,6 +990,26 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
+    public func commands(device: String, action: String) throws -> [StoredCommand] {
+        try state.withLock { state in
+            let query = try state.statement(
+                """
+                SELECT nonce, action, envelope, expires_ms, acked FROM commands WHERE device = ?1 AND action = ?2
+                ORDER BY rowid
+                """)
+            try query.bind([.text(device), .text(action)])
+            var rows: [StoredCommand] = []
+            while try query.step() {
+                rows.append(
+                    StoredCommand(
+                        nonce: query.text(0), action: query.text(1), envelope: query.text(2),
+                        expiresMs: query.integer(3), acked: query.integer(4) != 0))
+            }
+            query.reset()
+            return rows
+        }
+    }
+
     public func envelopes(device: String, from sequence: Int64, afterRowID rowID: Int64) throws -> [StoredEnvelope] {
         try state.withLock { state in
             let query = try state.statement(
