@@ -392,10 +392,7 @@ extension PostgresControlRoomStore {
             SELECT nonce, action, envelope, expires_ms, acked FROM commands WHERE device = \(device)
             AND alert = \(alert) ORDER BY row_id
             """
-        ).map { row in
-            let (nonce, action, envelope, expires, acked) = try row.decode((String, String, String, Int64, Bool).self)
-            return StoredCommand(nonce: nonce, action: action, envelope: envelope, expiresMs: expires, acked: acked)
-        }
+        ).map(Self.storedCommand)
     }
 
     public func commands(device: String, action: String) async throws -> [StoredCommand] {
@@ -404,10 +401,13 @@ extension PostgresControlRoomStore {
             SELECT nonce, action, envelope, expires_ms, acked FROM commands WHERE device = \(device)
             AND action = \(action) ORDER BY row_id
             """
-        ).map { row in
-            let (nonce, action, envelope, expires, acked) = try row.decode((String, String, String, Int64, Bool).self)
-            return StoredCommand(nonce: nonce, action: action, envelope: envelope, expiresMs: expires, acked: acked)
-        }
+        ).map(Self.storedCommand)
+    }
+
+    /// A row of `SELECT nonce, action, envelope, expires_ms, acked FROM commands`.
+    static func storedCommand(_ row: PostgresRow) throws -> StoredCommand {
+        let (nonce, action, envelope, expires, acked) = try row.decode((String, String, String, Int64, Bool).self)
+        return StoredCommand(nonce: nonce, action: action, envelope: envelope, expiresMs: expires, acked: acked)
     }
 
     public func envelopes(device: String, from sequence: Int64, afterRowID: Int64) async throws -> [StoredEnvelope] {

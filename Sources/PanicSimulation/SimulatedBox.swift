@@ -217,6 +217,15 @@ final class SimulatedBox {
     /// installed.
     func restart() async throws {
         guard box != nil else { return }
+        await stop()
+        restarts += 1
+        try powerOn()
+    }
+
+    /// Ends the running panicd, as a restart or a power cut does: the contacts as they are stay (they are the
+    /// world's, not the box's); the task is cancelled and awaited; the outbox's connection goes with the box (as a
+    /// killed process's does), and SQLite's WAL keeps what it committed.
+    private func stop() async {
         contacts = Dictionary(
             uniqueKeysWithValues: zip(board.inputs.map(\.name), (try? lines.contactsClosed()) ?? []))
         task?.cancel()
@@ -225,22 +234,12 @@ final class SimulatedBox {
         self.box = nil
         fallback = nil
         statusBoard = nil
-        restarts += 1
-        try powerOn()
     }
 
     /// Cuts the power: the box's task is cancelled and everything it held in memory is gone.
     func powerOff() async {
         guard box != nil else { return }
-        contacts = Dictionary(
-            uniqueKeysWithValues: zip(board.inputs.map(\.name), (try? lines.contactsClosed()) ?? []))
-        task?.cancel()
-        _ = await task?.result
-        task = nil
-        // The outbox's connection goes with the box (as a killed process's does); SQLite's WAL keeps what it committed.
-        self.box = nil
-        fallback = nil
-        statusBoard = nil
+        await stop()
         powerCuts += 1
         if unreachable.last.map({ $0.to != nil }) ?? true { unreachable.append((world.time.elapsed, nil)) }
     }

@@ -100,9 +100,8 @@ struct DeskOptions: ParsableArguments {
         switch (smsModem, notifySMS.isEmpty) {
         case (nil, true): break
         case (let path?, false):
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw ValidationError("--sms-modem \(path): no such port")
-            }
+            // Not checked for here: a USB modem may enumerate after the control room starts, and intake must not
+            // wait for it. The port is opened for each message; a missing one is that message's audited failure.
             do {
                 sms = try SMSEscalation(
                     numbers: notifySMS, modem: GSMModem(path: path, baud: smsModemBaud), modemName: path)
