@@ -24,10 +24,13 @@ check() {
     if "$@" >/dev/null 2>&1; then echo "  ok   $what"; else echo "  FAIL $what"; failures=$((failures + 1)); fi
 }
 room_pid=""
+# The daemon started last and the control room are stopped whatever happened, and only then is the work directory
+# (which holds the pid file) removed: removing it first left the last panicd running after the test.
 cleanup() {
     [ -f "$work/panicd.pid" ] && kill "$(cat "$work/panicd.pid")" 2>/dev/null || true
     [ -n "$room_pid" ] && kill "$room_pid" 2>/dev/null || true
     wait 2>/dev/null || true
+    if [ "$failures" -eq 0 ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -185,4 +188,3 @@ if [ "$failures" -ne 0 ]; then
     echo "--- control room log (tail)"; tail -20 "$work/controlroom.log" || true
     exit 1
 fi
-rm -rf "$work"
