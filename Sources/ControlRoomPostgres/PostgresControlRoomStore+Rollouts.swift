@@ -137,20 +137,12 @@ extension PostgresControlRoomStore {
             let nowMs = now.epochMilliseconds
             for device in plan.push {
                 // The device's row is locked until commit: a `config push` at the same time gets the next version.
-                try await connection.query("SELECT id FROM devices WHERE id = \(device) FOR UPDATE", logger: logger)
-                var alerts: [String] = []
-                for try await alert in try await connection.query(
-                    "SELECT alert FROM commands WHERE device = \(device) AND action = \(action)", logger: logger
-                ).decode(String.self) {
-                    alerts.append(alert)
-                }
-                let document = try issue(device, alerts)
-                try await connection.query(
-                    """
-                    INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
-                    VALUES(\(document.nonce), \(device), \(document.alert), \(action), \(document.envelope),
-                        \(document.expiresMs))
-                    """, logger: logger)
+                _ = try await Self.lockDevice(device, connection, logger)
+                let document = try issue(
+                    device, try await Self.queuedAlerts(device: device, action: action, connection, logger))
+                try await Self.insertCommand(
+                    nonce: document.nonce, device: device, alert: document.alert, action: action,
+                    envelope: document.envelope, expiresMs: document.expiresMs, connection, logger)
                 try await connection.query(
                     """
                     UPDATE rollout_devices SET state = \(pending), version = \(document.version),

@@ -572,13 +572,41 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
     )
         async throws
     {
-        let action = command.action.rawValue
-        let expires = command.expires.epochMilliseconds
+        try await insertCommand(
+            nonce: command.nonce, device: command.device, alert: command.alert, action: command.action.rawValue,
+            envelope: command.envelope, expiresMs: command.expires.epochMilliseconds, connection, logger)
+    }
+
+    /// One row of `commands`: an operator command, or a configuration or update document queued for a device.
+    static func insertCommand(
+        nonce: String, device: String, alert: String, action: String, envelope: String, expiresMs: Int64,
+        _ connection: PostgresConnection, _ logger: Logger
+    ) async throws {
         try await connection.query(
             """
             INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
-            VALUES(\(command.nonce), \(command.device), \(command.alert), \(action), \(command.envelope), \(expires))
+            VALUES(\(nonce), \(device), \(alert), \(action), \(envelope), \(expiresMs))
             """, logger: logger)
+    }
+
+    /// Locks `device`'s row until commit (two pushes at once get consecutive versions); false when it is not
+    /// registered.
+    static func lockDevice(_ device: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> Bool {
+        try await !connection.query("SELECT id FROM devices WHERE id = \(device) FOR UPDATE", logger: logger)
+            .collect().isEmpty
+    }
+
+    /// The alert ids of the documents of `action` (`ConfigQueue.action`, `UpdateQueue.action`) queued for `device`.
+    static func queuedAlerts(
+        device: String, action: String, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> [String] {
+        var alerts: [String] = []
+        for try await alert in try await connection.query(
+            "SELECT alert FROM commands WHERE device = \(device) AND action = \(action)", logger: logger
+        ).decode(String.self) {
+            alerts.append(alert)
+        }
+        return alerts
     }
 
     // MARK: Alerts and commands
@@ -586,27 +614,15 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
     public func queueConfig(device: String, issue: ConfigIssuer, audit: NewAuditEntry) async throws -> IssuedConfig {
         let logger = logger
         return try await transaction { connection in
-            // The device's row is locked until commit: two pushes at once get consecutive versions.
-            let known = try await connection.query(
-                "SELECT id FROM devices WHERE id = \(device) FOR UPDATE", logger: logger
-            ).collect()
-            guard !known.isEmpty else { throw ControlRoomError.unknownDevice(device) }
-            let action = ConfigQueue.action
-            var alerts: [String] = []
-            for try await alert in try await connection.query(
-                "SELECT alert FROM commands WHERE device = \(device) AND action = \(action)", logger: logger
-            ).decode(String.self) {
-                alerts.append(alert)
+            guard try await Self.lockDevice(device, connection, logger) else {
+                throw ControlRoomError.unknownDevice(device)
             }
+            let alerts = try await Self.queuedAlerts(device: device, action: ConfigQueue.action, connection, logger)
             let issued = try issue(ConfigQueue.nextVersion(after: alerts))
             let alert = ConfigQueue.alert(version: issued.document.version)
-            let (nonce, envelope) = (issued.document.nonce, issued.envelope)
-            let expires = issued.document.expires.epochMilliseconds
-            try await connection.query(
-                """
-                INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
-                VALUES(\(nonce), \(device), \(alert), \(action), \(envelope), \(expires))
-                """, logger: logger)
+            try await Self.insertCommand(
+                nonce: issued.document.nonce, device: device, alert: alert, action: ConfigQueue.action,
+                envelope: issued.envelope, expiresMs: issued.document.expires.epochMilliseconds, connection, logger)
             var entry = audit
             entry.alert = alert
             try await Self.append(entry, connection, logger)
@@ -617,19 +633,13 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
     public func queueUpdate(device: String, issued: IssuedUpdate, audit: NewAuditEntry) async throws {
         let logger = logger
         try await transaction { connection in
-            let known = try await connection.query(
-                "SELECT id FROM devices WHERE id = \(device) FOR UPDATE", logger: logger
-            ).collect()
-            guard !known.isEmpty else { throw ControlRoomError.unknownDevice(device) }
-            let action = UpdateQueue.action
+            guard try await Self.lockDevice(device, connection, logger) else {
+                throw ControlRoomError.unknownDevice(device)
+            }
             let alert = UpdateQueue.alert(version: issued.document.version)
-            let (nonce, envelope) = (issued.document.nonce, issued.envelope)
-            let expires = issued.document.expires.epochMilliseconds
-            try await connection.query(
-                """
-                INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
-                VALUES(\(nonce), \(device), \(alert), \(action), \(envelope), \(expires))
-                """, logger: logger)
+            try await Self.insertCommand(
+                nonce: issued.document.nonce, device: device, alert: alert, action: UpdateQueue.action,
+                envelope: issued.envelope, expiresMs: issued.document.expires.epochMilliseconds, connection, logger)
             var entry = audit
             entry.alert = alert
             try await Self.append(entry, connection, logger)

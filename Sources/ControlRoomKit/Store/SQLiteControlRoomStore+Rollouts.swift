@@ -7,11 +7,7 @@ extension SQLiteControlRoomStore {
     public func setGroup(device: String, group: String, audit: NewAuditEntry) throws {
         try state.withLock { state in
             try state.connection.transaction {
-                let known = try state.statement("SELECT 1 FROM devices WHERE id = ?1")
-                try known.bind([.text(device)])
-                let registered = try known.step()
-                known.reset()
-                guard registered else { throw ControlRoomError.unknownDevice(device) }
+                try requireRegistered(device, state)
                 if group.isEmpty {
                     try state.statement("DELETE FROM device_groups WHERE device = ?1").bind([.text(device)]).run()
                 } else {
@@ -144,21 +140,10 @@ extension SQLiteControlRoomStore {
                 }
                 let action = rollout.kind.queueAction
                 for device in plan.push {
-                    let queued = try state.statement("SELECT alert FROM commands WHERE device = ?1 AND action = ?2")
-                    try queued.bind([.text(device), .text(action)])
-                    var alerts: [String] = []
-                    while try queued.step() { alerts.append(queued.text(0)) }
-                    queued.reset()
-                    let document = try issue(device, alerts)
-                    try state.statement(
-                        """
-                        INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
-                        VALUES(?1, ?2, ?3, ?4, ?5, ?6)
-                        """
-                    ).bind([
-                        .text(document.nonce), .text(device), .text(document.alert), .text(action),
-                        .text(document.envelope), .integer(document.expiresMs),
-                    ]).run()
+                    let document = try issue(device, try queuedAlerts(device: device, action: action, state))
+                    try insertCommand(
+                        nonce: document.nonce, device: device, alert: document.alert, action: action,
+                        envelope: document.envelope, expiresMs: document.expiresMs, state)
                     try state.statement(
                         """
                         UPDATE rollout_devices SET state = ?1, version = ?2, alert = ?3, pushed_ms = ?4

@@ -324,12 +324,40 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     private func insert(_ command: IssuedCommand, _ state: State) throws {
+        try insertCommand(
+            nonce: command.nonce, device: command.device, alert: command.alert, action: command.action.rawValue,
+            envelope: command.envelope, expiresMs: command.expires.epochMilliseconds, state)
+    }
+
+    /// One row of `commands`: an operator command, or a configuration or update document queued for a device.
+    func insertCommand(
+        nonce: String, device: String, alert: String, action: String, envelope: String, expiresMs: Int64,
+        _ state: State
+    ) throws {
         try state.statement(
             "INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
         ).bind([
-            .text(command.nonce), .text(command.device), .text(command.alert), .text(command.action.rawValue),
-            .text(command.envelope), .integer(command.expires.epochMilliseconds),
+            .text(nonce), .text(device), .text(alert), .text(action), .text(envelope), .integer(expiresMs),
         ]).run()
+    }
+
+    /// Throws `unknownDevice` unless `device` is registered.
+    func requireRegistered(_ device: String, _ state: State) throws {
+        let known = try state.statement("SELECT 1 FROM devices WHERE id = ?1")
+        try known.bind([.text(device)])
+        let registered = try known.step()
+        known.reset()
+        guard registered else { throw ControlRoomError.unknownDevice(device) }
+    }
+
+    /// The alert ids of the documents of `action` (`ConfigQueue.action`, `UpdateQueue.action`) queued for `device`.
+    func queuedAlerts(device: String, action: String, _ state: State) throws -> [String] {
+        let queued = try state.statement("SELECT alert FROM commands WHERE device = ?1 AND action = ?2")
+        try queued.bind([.text(device), .text(action)])
+        var alerts: [String] = []
+        while try queued.step() { alerts.append(queued.text(0)) }
+        queued.reset()
+        return alerts
     }
 
     // MARK: Alerts and commands
@@ -337,27 +365,13 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     public func queueConfig(device: String, issue: ConfigIssuer, audit: NewAuditEntry) throws -> IssuedConfig {
         try state.withLock { state in
             try state.connection.transaction {
-                let known = try state.statement("SELECT 1 FROM devices WHERE id = ?1")
-                try known.bind([.text(device)])
-                let registered = try known.step()
-                known.reset()
-                guard registered else { throw ControlRoomError.unknownDevice(device) }
-                let queued = try state.statement("SELECT alert FROM commands WHERE device = ?1 AND action = ?2")
-                try queued.bind([.text(device), .text(ConfigQueue.action)])
-                var alerts: [String] = []
-                while try queued.step() { alerts.append(queued.text(0)) }
-                queued.reset()
+                try requireRegistered(device, state)
+                let alerts = try queuedAlerts(device: device, action: ConfigQueue.action, state)
                 let issued = try issue(ConfigQueue.nextVersion(after: alerts))
                 let alert = ConfigQueue.alert(version: issued.document.version)
-                try state.statement(
-                    """
-                    INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
-                    VALUES(?1, ?2, ?3, ?4, ?5, ?6)
-                    """
-                ).bind([
-                    .text(issued.document.nonce), .text(device), .text(alert), .text(ConfigQueue.action),
-                    .text(issued.envelope), .integer(issued.document.expires.epochMilliseconds),
-                ]).run()
+                try insertCommand(
+                    nonce: issued.document.nonce, device: device, alert: alert, action: ConfigQueue.action,
+                    envelope: issued.envelope, expiresMs: issued.document.expires.epochMilliseconds, state)
                 var entry = audit
                 entry.alert = alert
                 try appendAudit(entry, state)
@@ -369,21 +383,11 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     public func queueUpdate(device: String, issued: IssuedUpdate, audit: NewAuditEntry) throws {
         try state.withLock { state in
             try state.connection.transaction {
-                let known = try state.statement("SELECT 1 FROM devices WHERE id = ?1")
-                try known.bind([.text(device)])
-                let registered = try known.step()
-                known.reset()
-                guard registered else { throw ControlRoomError.unknownDevice(device) }
+                try requireRegistered(device, state)
                 let alert = UpdateQueue.alert(version: issued.document.version)
-                try state.statement(
-                    """
-                    INSERT INTO commands(nonce, device, alert, action, envelope, expires_ms)
-                    VALUES(?1, ?2, ?3, ?4, ?5, ?6)
-                    """
-                ).bind([
-                    .text(issued.document.nonce), .text(device), .text(alert), .text(UpdateQueue.action),
-                    .text(issued.envelope), .integer(issued.document.expires.epochMilliseconds),
-                ]).run()
+                try insertCommand(
+                    nonce: issued.document.nonce, device: device, alert: alert, action: UpdateQueue.action,
+                    envelope: issued.envelope, expiresMs: issued.document.expires.epochMilliseconds, state)
                 var entry = audit
                 entry.alert = alert
                 try appendAudit(entry, state)
