@@ -20,48 +20,29 @@ struct ConfigCommand: AsyncParsableCommand {
         @OptionGroup var options: DatabaseOption
         @Option(name: .long, help: "The control room's Ed25519 key file (made by `controlroom keygen`).")
         var key: String = "controlroom.key"
-        @Option(name: .long, help: "The device id.")
-        var device: String?
-        @Option(name: .long, help: "A group (`controlroom devices edit --group`): a staged rollout to its devices.")
-        var group: String?
+        @OptionGroup var target: PushTargetOptions
         @Option(name: .long, help: "The overlay: a YAML file of backends, sms, rates, privacy_mode, log_level.")
         var file: String
-        @Option(name: .long, help: "How long the document stays valid, in hours (the box refuses it after).")
-        var hours: Int = 168
-        @Option(name: .long, help: "With --group: the stages, cumulative percentages of the group ending at 100.")
-        var stages: String = "1,10,100"
-        @Option(name: .long, help: "With --group: pause when more than this share of a stage failed.")
-        var maxFailed: String = "10%"
-        @Option(name: .long, help: "With --group: how long a pushed box has to report healthy on the new version.")
-        var wait: String = "30m"
 
         func run() async throws {
-            guard hours > 0 else { throw ValidationError("--hours must be positive") }
-            guard (device == nil) != (group == nil) else { throw ValidationError("give either --device or --group") }
+            try target.check()
             guard let settings = try? String(contentsOfFile: file, encoding: .utf8) else {
                 throw ValidationError("cannot read \(file)")
             }
             let signingKey = try DeviceKey.load(path: key)
-            let lifetime = Duration.seconds(hours * 3600)
+            let lifetime = target.lifetime
             let file = file
-            if let group {
-                let stages = try RolloutPlan.stages(self.stages)
-                let maxFailed = try RolloutPlan.maxFailed(self.maxFailed)
-                let wait = try RolloutPlan.wait(self.wait)
+            if let group = target.group, let plan = try target.rollout() {
                 let status = try await options.withRoom(key: signingKey) { room in
                     let rollout = try await room.startConfigRollout(
-                        group: group, settings: settings, stages: stages, maxFailedPercent: maxFailed, waitMs: wait,
-                        lifetime: lifetime, by: .console, reason: "file \(file)")
+                        group: group, settings: settings, stages: plan.stages, maxFailedPercent: plan.maxFailed,
+                        waitMs: plan.waitMs, lifetime: lifetime, by: .console, reason: "file \(file)")
                     return try await room.rolloutStatus(id: rollout.id)
                 }
-                let pushed = status.devices.filter { $0.row.state != .waiting }.count
-                let stageCount = (status.devices.map(\.row.stage).max() ?? 0) + 1
-                print(
-                    "rollout \(status.rollout.id): group \(group), \(status.devices.count) device(s) in \(stageCount) "
-                        + "stage(s); stage 1 pushed to \(pushed) device(s)")
+                print("rollout \(status.rollout.id): " + PushTargetOptions.summary(status, group: group))
                 return
             }
-            guard let device else { return }
+            guard let device = target.device else { return }
             let issued = try await options.withRoom(key: signingKey) { room in
                 try await room.pushConfig(
                     device: device, settings: settings, lifetime: lifetime, by: .console, reason: "file \(file)")

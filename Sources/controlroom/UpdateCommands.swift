@@ -39,37 +39,15 @@ struct UpdateCommand: AsyncParsableCommand {
         @OptionGroup var updates: UpdatesOption
         @Option(name: .long, help: "The control room's Ed25519 key file (made by `controlroom keygen`).")
         var key: String = "controlroom.key"
-        @Option(name: .long, help: "The device id.")
-        var device: String?
-        @Option(name: .long, help: "A group (`controlroom devices edit --group`): a staged rollout to its devices.")
-        var group: String?
+        @OptionGroup var target: PushTargetOptions
         @Option(name: .long, help: "The package: panicbridge_VERSION_ARCH.deb.")
         var deb: String
         @Option(name: .long, help: "The lowest version the box may run from now on (a Debian version).")
         var floor: String?
-        @Option(name: .long, help: "How long the document stays valid, in hours (the box refuses it after).")
-        var hours: Int = 168
-        @Option(name: .long, help: "With --group: the stages, cumulative percentages of the group ending at 100.")
-        var stages: String = "1,10,100"
-        @Option(name: .long, help: "With --group: pause when more than this share of a stage failed.")
-        var maxFailed: String = "10%"
-        @Option(
-            name: .long,
-            help:
-                "With --group: how long a pushed box has to report the new version healthy (more than its agent's wait)."
-        )
-        var wait: String = "30m"
 
         func run() async throws {
-            guard hours > 0 else { throw ValidationError("--hours must be positive") }
-            guard (device == nil) != (group == nil) else { throw ValidationError("give either --device or --group") }
-            let rollout: (stages: [Int], maxFailed: Int, wait: Int64)? =
-                group == nil
-                ? nil
-                : (
-                    try RolloutPlan.stages(self.stages), try RolloutPlan.maxFailed(self.maxFailed),
-                    try RolloutPlan.wait(self.wait)
-                )
+            try target.check()
+            let rollout = try target.rollout()
             guard FileManager.default.isReadableFile(atPath: deb) else { throw ValidationError("cannot read \(deb)") }
             let fields = try Self.controlFields(deb)
             let (size, sha256) = try PackageDigest.of(path: deb, limit: UpdatePackages.maximumBytes)
@@ -84,25 +62,22 @@ struct UpdateCommand: AsyncParsableCommand {
             // Described beside it: the desk offers it for a rollout by this name.
             try packages.describe(artifact, name: URL(fileURLWithPath: deb).lastPathComponent)
             let signingKey = try DeviceKey.load(path: key)
-            let (floor, lifetime, name) = (floor, Duration.seconds(hours * 3600), deb)
+            let (floor, lifetime, name) = (floor, target.lifetime, deb)
             let reason = "file \(URL(fileURLWithPath: name).lastPathComponent)"
-            if let group, let rollout {
+            if let group = target.group, let rollout {
                 let status = try await options.withRoom(key: signingKey) { room in
                     let row = try await room.startUpdateRollout(
                         group: group, artifact: artifact, floor: floor, stages: rollout.stages,
-                        maxFailedPercent: rollout.maxFailed, waitMs: rollout.wait, lifetime: lifetime, by: .console,
+                        maxFailedPercent: rollout.maxFailed, waitMs: rollout.waitMs, lifetime: lifetime, by: .console,
                         reason: reason)
                     return try await room.rolloutStatus(id: row.id)
                 }
-                let pushed = status.devices.filter { $0.row.state != .waiting }.count
-                let stageCount = (status.devices.map(\.row.stage).max() ?? 0) + 1
                 print(
-                    "rollout \(status.rollout.id): update to panicbridge \(artifact.version) (sha256 \(sha256)), group "
-                        + "\(group), \(status.devices.count) device(s) in \(stageCount) stage(s); stage 1 pushed to "
-                        + "\(pushed) device(s)")
+                    "rollout \(status.rollout.id): update to panicbridge \(artifact.version) (sha256 \(sha256)), "
+                        + PushTargetOptions.summary(status, group: group))
                 return
             }
-            guard let device else { return }
+            guard let device = target.device else { return }
             let issued = try await options.withRoom(key: signingKey) { room in
                 try await room.queueUpdate(
                     device: device, artifact: artifact, floor: floor, lifetime: lifetime, by: .console, reason: reason)
