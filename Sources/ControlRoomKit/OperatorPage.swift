@@ -114,6 +114,7 @@ enum OperatorPage {
     static let deskScript = #"""
         'use strict';
         const desk = { rows: new Map(), alerts: new Map(), markers: new Map(), tracks: new Map(), responderMarkers: new Map(),
+                       vehicles: new Map(), vehicleTimes: new Map(), vehicleNames: new Map(), vehicleCursor: 0, vehicleLoad: null, fleetLoadedMs: null,
                        csrf: '', role: '', escalateAfterMs: 60000, offsetMs: 0, selected: null, heard: new Set(), map: null,
                        soundOn: false, pushes: 0, sirens: 0, lastSirenMs: 0 };
         window.desk = desk;
@@ -298,6 +299,7 @@ enum OperatorPage {
           if (!desk.selected && $('alerts').rows.length) select($('alerts').rows[0].dataset.key);
           refreshResponders();
           scheduleHealth();
+          if (desk.fleetLayer) loadVehicles();
         }
 
         // The map: Leaflet from the control room; tiles from the control room's own tileset (--tiles) or a tile
@@ -329,6 +331,54 @@ enum OperatorPage {
             new Grid({ attribution: 'no tiles configured: plain grid' }).addTo(desk.map);
           }
         }
+        // The fleet: every vehicle's newest position as a small dot, all on one canvas in a pane under the alerts
+        // (thousands draw in milliseconds; SVG would make one element each). Loaded in pages at start, then only
+        // the vehicles that moved since the cursor, asked for after each push and every vehicleRefreshMs.
+        function setupFleet(refreshMs) {
+          if (!desk.map) return;
+          desk.map.createPane('fleet').style.zIndex = 350;
+          desk.fleetRenderer = L.canvas({ pane: 'fleet', padding: 0.5 });
+          desk.fleetLayer = L.layerGroup().addTo(desk.map);
+          loadVehicles();
+          setInterval(loadVehicles, Math.max(500, refreshMs || 10000));
+        }
+        function loadVehicles() {
+          if (desk.vehicleLoad) return desk.vehicleLoad;
+          desk.vehicleLoad = (async () => {
+            try {
+              for (let more = true, pages = 0; more && pages < 100; pages++) {
+                const answer = await fetch('/v1/desk/vehicles?after=' + desk.vehicleCursor, { credentials: 'same-origin' });
+                if (!answer.ok) return;
+                const page = await answer.json();
+                for (const [device, latitude, longitude, timeMs, name] of page.vehicles) placeVehicle(device, latitude, longitude, timeMs, name);
+                desk.vehicleCursor = page.cursor;
+                more = page.more;
+              }
+              if (desk.fleetLoadedMs == null) desk.fleetLoadedMs = performance.now();
+            } catch (e) {
+              // The next refresh asks again from the same cursor.
+            } finally { desk.vehicleLoad = null; }
+          })();
+          return desk.vehicleLoad;
+        }
+        function placeVehicle(device, latitude, longitude, timeMs, name) {
+          const at = [latitude, longitude];
+          // Not heard from for 15 minutes: drawn faded, so a stale dot is not taken for where the vehicle is.
+          const stale = serverNow() - timeMs > 15 * 60 * 1000;
+          let dot = desk.vehicles.get(device);
+          if (!dot) {
+            dot = L.circleMarker(at, { renderer: desk.fleetRenderer, radius: 4, weight: 1, color: '#234', fillColor: '#58a' });
+            // The tooltip is made when first shown: 10,000 of them up front would cost more than the dots.
+            dot.on('mouseover', () => { if (!dot.getTooltip()) dot.bindTooltip(textNode(desk.vehicleNames.get(device) || device)).openTooltip(); });
+            dot.addTo(desk.fleetLayer);
+            desk.vehicles.set(device, dot);
+          } else dot.setLatLng(at);
+          dot.setStyle({ opacity: stale ? 0.35 : 0.9, fillOpacity: stale ? 0.2 : 0.7 });
+          desk.vehicleTimes.set(device, timeMs);
+          if (name) desk.vehicleNames.set(device, name);
+        }
+        desk.vehicleCount = () => desk.vehicles.size;
+        desk.vehicleAt = (device) => { const d = desk.vehicles.get(device); if (!d) return null; const at = d.getLatLng(); return [at.lat, at.lng]; };
         function drawOnMap(key) {
           if (!desk.map) return;
           const item = desk.alerts.get(key);
@@ -709,6 +759,7 @@ enum OperatorPage {
           desk.notifies = config.notifies;
           $('who').textContent = config.user + ' (' + config.role + ')';
           setupMap(config);
+          setupFleet(config.vehicleRefreshMs);
           connect();
           scheduleHealth();
           $('rolloutForm').hidden = desk.role !== 'admin';

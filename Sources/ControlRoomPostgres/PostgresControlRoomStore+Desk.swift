@@ -475,3 +475,48 @@ extension PostgresControlRoomStore {
             refusedBefore: refusedBefore, now: request.now)
     }
 }
+
+extension PostgresControlRoomStore {
+    /// Keeps each vehicle's position when it is newer (by sequence number) than the one stored, with a fresh value
+    /// of the change counter the desk's fleet layer follows. `positions` holds one row per vehicle
+    /// (`VehiclePosition.newest`): one statement may not update a row twice.
+    static func keepPositions(
+        _ positions: [VehiclePosition], _ connection: PostgresConnection, _ logger: Logger
+    ) async throws {
+        guard !positions.isEmpty else { return }
+        // An array element cannot be NULL through the driver's array encoding: NaN stands for "no course".
+        try await connection.query(
+            """
+            INSERT INTO device_positions(device, seq, time_ms, lat, lon, course, changed)
+            SELECT device, seq, time_ms, lat, lon, NULLIF(course, 'NaN'::float8), nextval('device_positions_changed')
+            FROM unnest(\(positions.map(\.device))::text[], \(positions.map(\.sequence))::bigint[],
+                        \(positions.map(\.timeMs))::bigint[], \(positions.map(\.latitude))::float8[],
+                        \(positions.map(\.longitude))::float8[], \(positions.map { $0.course ?? .nan })::float8[])
+                AS p(device, seq, time_ms, lat, lon, course)
+            ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, time_ms = excluded.time_ms, lat = excluded.lat,
+                lon = excluded.lon, course = excluded.course, changed = excluded.changed
+            WHERE excluded.seq > device_positions.seq
+            """, logger: logger)
+    }
+
+    public func vehiclePositions(after cursor: Int64, limit: Int) async throws -> VehiclePositionPage {
+        var positions: [VehiclePosition] = []
+        for row in try await query(
+            """
+            SELECT p.device, p.seq, p.time_ms, p.lat, p.lon, p.course, p.changed, coalesce(m.name, '')
+            FROM device_positions p LEFT JOIN device_meta m ON m.device = p.device
+            WHERE p.changed > \(cursor) ORDER BY p.changed LIMIT \(Int64(limit) + 1)
+            """)
+        {
+            let (device, sequence, timeMs, latitude, longitude, course, changed, name) = try row.decode(
+                (String, Int64, Int64, Double, Double, Double?, Int64, String).self)
+            var position = VehiclePosition(
+                device: device, sequence: sequence, timeMs: timeMs, latitude: latitude, longitude: longitude,
+                course: course, changed: changed)
+            position.name = name
+            positions.append(position)
+        }
+        let more = positions.count > limit
+        return VehiclePositionPage(positions: Array(positions.prefix(limit)), more: more)
+    }
+}

@@ -199,6 +199,19 @@ extension PostgresControlRoomStore {
                     PRIMARY KEY(rollout, device))
                 """,
             ]),
+        // The desk's fleet layer (`VehiclePosition`): each vehicle's newest fix, and a change counter a page follows.
+        // Filled as records arrive: a database from before this step shows each vehicle from its next record on.
+        PostgresMigration(
+            version: 8, summary: "each vehicle's newest position (device_positions), for the desk's fleet map",
+            statements: [
+                "CREATE SEQUENCE device_positions_changed",
+                """
+                CREATE TABLE device_positions(
+                    device TEXT PRIMARY KEY, seq BIGINT NOT NULL, time_ms BIGINT NOT NULL, lat DOUBLE PRECISION NOT NULL,
+                    lon DOUBLE PRECISION NOT NULL, course DOUBLE PRECISION, changed BIGINT NOT NULL)
+                """,
+                "CREATE INDEX device_positions_changed_idx ON device_positions(changed)",
+            ]),
     ]
 
     /// Brings the schema up to date, each step in its own transaction; concurrent instances wait on one advisory

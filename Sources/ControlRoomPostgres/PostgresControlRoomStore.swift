@@ -396,6 +396,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
                                      \(findings.map(\.name))::text[])
                 """, logger: logger)
         }
+        try await keepPositions(VehiclePosition.newest(plans.flatMap(\.positions)), connection, logger)
         try await applyAlertChanges(zip(requests, plans).map { ($0.now, $1.alerts) }, connection, logger)
         // The proofs' nonces, taken once across every instance (a concurrent transaction inserting the same one
         // waits for this one, then finds it); the same nonce twice in this group counts once, for the first.

@@ -198,7 +198,7 @@ public final class SQLiteStatement {
     // SQLITE_TRANSIENT (a macro Swift cannot import): SQLite copies the bytes before bind returns.
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    /// Binds values to parameters 1...n (Int64, Int, String, nil).
+    /// Binds values to parameters 1...n (Int64, String, Double, nil).
     @discardableResult
     public func bind(_ values: [SQLiteValue]) throws(SQLiteError) -> SQLiteStatement {
         sqlite3_reset(handle)
@@ -209,6 +209,7 @@ public final class SQLiteStatement {
             switch value {
             case .integer(let number): rc = sqlite3_bind_int64(handle, index, number)
             case .text(let text): rc = sqlite3_bind_text(handle, index, text, -1, SQLiteStatement.transient)
+            case .real(let number): rc = sqlite3_bind_double(handle, index, number)
             case .null: rc = sqlite3_bind_null(handle, index)
             }
             guard rc == SQLITE_OK else { throw connection.error("sqlite3_bind", rc) }
@@ -238,6 +239,9 @@ public final class SQLiteStatement {
     /// Integer value of column `index` of the current row.
     public func integer(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
 
+    /// Floating-point value of column `index` of the current row.
+    public func real(_ index: Int32) -> Double { sqlite3_column_double(handle, index) }
+
     /// Whether column `index` is NULL.
     public func isNull(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
 
@@ -259,5 +263,6 @@ public final class SQLiteStatement {
 public enum SQLiteValue: Sendable, Hashable {
     case integer(Int64)
     case text(String)
+    case real(Double)
     case null
 }

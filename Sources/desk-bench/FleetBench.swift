@@ -1,7 +1,8 @@
 // desk-bench fleet: the desk at a state's scale. A release `controlroom serve` (its own process, SQLite) with 10,000
 // registered devices takes 1,000 single-record requests/s (each device a position every 10 s, one emergency a
 // second among them) while 0, 1, 10 and 50 logged-in operators hold the desk's push stream open and fetch the
-// device table's first page every 5 s, as the page does. Per phase: intake rate, p50/p99/max and failures, beside a
+// device table's first page every 5 s, as the page does, and the fleet map's vehicles: all at the start, then those
+// that moved since the cursor, every 10 s. Per phase: intake rate, p50/p99/max and failures, beside a
 // peer measured in the same phase (GET /v1/identity, no desk work); the desk's own page fetch; the server's CPU
 // (from /proc); bytes per stream (first message, then per second). Prints figures; asserts nothing.
 import AsyncHTTPClient
@@ -46,6 +47,13 @@ enum FleetBench {
             return "\(ms(percentile(values, 0.5))) / \(ms(percentile(values, 0.99)))"
                 + (showMax ? " / \(ms(values.max() ?? .zero))" : "")
         }
+    }
+
+    /// Bytes received, added from several tasks.
+    final class ByteCount: Sendable {
+        private let bytes = Mutex(0)
+        func add(_ count: Int) { bytes.withLock { $0 += count } }
+        var total: Int { bytes.withLock { $0 } }
     }
 
     /// Bytes and events one push stream received: its first message (up to the first blank line), then the rest.
@@ -188,13 +196,16 @@ enum FleetBench {
 
         say(
             "| operators | intake req/s | intake p50 / p99 / max | failed | peer GET /v1/identity p50 / p99 | "
-                + "desk page GET /v1/desk/health?limit=100 p50 / p99 | server CPU | stream first msg | stream bytes/s |"
+                + "desk page GET /v1/desk/health?limit=100 p50 / p99 | fleet map GET /v1/desk/vehicles p50 / p99, KB | "
+                + "server CPU | stream first msg | stream bytes/s |"
         )
-        say("|---|---|---|---|---|---|---|---|---|")
+        say("|---|---|---|---|---|---|---|---|---|---|")
         for (phase, operators) in settings.operators.enumerated() {
             let intake = Samples()
             let peer = Samples()
             let pages = Samples()
+            let vehicles = Samples()
+            let vehicleBytes = ByteCount()
             let counts = (0..<operators).map { _ in StreamCount() }
             let cpuBefore = cpu(of: server.processIdentifier)
             let clock = ContinuousClock()
@@ -209,6 +220,37 @@ enum FleetBench {
                         let response = try await deskClient.execute(request, timeout: .seconds(3600))
                         for try await chunk in response.body {
                             count.add(String(buffer: chunk), bytes: chunk.readableBytes)
+                        }
+                    }
+                    // The fleet map: the whole fleet on opening, then what moved since the cursor every 10 s.
+                    desk.addTask {
+                        let start = clock.now + .milliseconds(10_000 * index / max(1, operators))
+                        var cursor: Int64 = 0
+                        for round in 0... {
+                            try await clock.sleep(until: start + .seconds(10 * round))
+                            var more = true
+                            while more {
+                                var request = HTTPClientRequest(url: base + "/v1/desk/vehicles?after=\(cursor)")
+                                request.headers.add(name: "Cookie", value: cookie)
+                                let sent = clock.now
+                                more = false
+                                do {
+                                    let response = try await deskClient.execute(request, timeout: .seconds(30))
+                                    let body = try await response.body.collect(upTo: 16 << 20)
+                                    guard response.status == .ok,
+                                        let object = try JSONSerialization.jsonObject(with: Data(buffer: body))
+                                            as? [String: Any],
+                                        let next = (object["cursor"] as? NSNumber)?.int64Value
+                                    else {
+                                        vehicles.fail()
+                                        break
+                                    }
+                                    vehicles.add(sent.duration(to: clock.now))
+                                    vehicleBytes.add(body.readableBytes)
+                                    cursor = next
+                                    more = object["more"] as? Bool ?? false
+                                } catch is CancellationError { return } catch { vehicles.fail() }
+                            }
                         }
                     }
                     desk.addTask {
@@ -291,6 +333,7 @@ enum FleetBench {
             say(
                 "| \(operators) | \(String(format: "%.0f", Double(answered) / seconds)) | \(intake.summary(max: true)) | "
                     + "\(intake.failures) | \(peer.summary()) | \(operators == 0 ? "—" : pages.summary()) | "
+                    + "\(operators == 0 ? "—" : vehicles.summary() + String(format: ", %.0f KB", Double(vehicleBytes.total) / 1024)) | "
                     + "\(String(format: "%.0f %%", cpuSeconds / seconds * 100)) | \(first) | \(perSecond) |")
         }
         try await intakeClient.shutdown()

@@ -30,6 +30,8 @@ public struct DeskConfiguration: Sendable {
     /// A local tileset (`--tiles FILE`) served at `/tiles/{z}/{x}/{y}.{format}` behind the desk's login; the map
     /// uses it in place of `tileURL`.
     public var tiles: MBTiles?
+    /// How often the page asks for the vehicles that moved (`GET /v1/desk/vehicles`) when no push came sooner.
+    public var vehicleRefresh: Duration = .seconds(10)
 
     /// The map's tile URL template: the local tileset's when there is one, else `tileURL`.
     public var mapTileURL: String? { tiles?.urlTemplate ?? tileURL }

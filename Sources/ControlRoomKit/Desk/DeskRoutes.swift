@@ -15,6 +15,7 @@ extension Desk {
         installPages(on: router)
         installAlerts(on: router)
         installDevices(on: router)
+        installVehicles(on: router)
         installRollouts(on: router)
         installTiles(on: router)
     }
@@ -108,7 +109,9 @@ extension Desk {
                     tileURL: configuration.mapTileURL, tileMinZoom: configuration.tiles?.minZoom,
                     tileMaxZoom: configuration.tiles?.maxZoom, tileAttribution: configuration.tiles?.attribution,
                     escalateAfterMs: configuration.escalateAfter.components.seconds * 1000,
-                    user: account.name, role: account.role, notifies: configuration.escalation?.notifies ?? false))
+                    user: account.name, role: account.role, notifies: configuration.escalation?.notifies ?? false,
+                    vehicleRefreshMs: configuration.vehicleRefresh.components.seconds * 1000
+                        + configuration.vehicleRefresh.components.attoseconds / 1_000_000_000_000_000))
         }
     }
 
@@ -377,4 +380,6 @@ struct DeskClientConfiguration: Codable {
     var role: DeskRole
     /// Whether escalations reach anyone (e-mail or webhook configured).
     var notifies: Bool
+    /// How often the fleet layer asks for the vehicles that moved (`DeskConfiguration.vehicleRefresh`).
+    var vehicleRefreshMs: Int64
 }

@@ -149,6 +149,9 @@ public protocol ControlRoomStore: Sendable {
     func lastSeen(device: String) async throws -> Int64?
     /// How many devices had a record stored at or after `since` (epoch ms).
     func devicesSeen(since: Int64) async throws -> Int
+    /// The vehicles' newest positions written after change counter `cursor` (0: all), oldest change first, at most
+    /// `limit` (the desk's fleet map, `VehiclePosition`).
+    func vehiclePositions(after cursor: Int64, limit: Int) async throws -> VehiclePositionPage
 
     // MARK: Groups and staged rollouts (docs/configuration.md → *Staged rollouts*; rules in `RolloutPlan`)
 

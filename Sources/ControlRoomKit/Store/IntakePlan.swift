@@ -44,6 +44,10 @@ public struct IntakePlan: Sendable {
     public private(set) var records: [NewRecord] = []
     public private(set) var findings: [FindingRow] = []
     public private(set) var alerts: [AlertChange] = []
+    /// Each vehicle's newest fix among the stored records (`VehiclePosition.newest`); the store keeps it only when
+    /// it is newer than the one it has.
+    public var positions: [VehiclePosition] { VehiclePosition.newest(storedPositions) }
+    private var storedPositions: [VehiclePosition] = []
     /// The rows given, with this plan's stored records added as the rules' ledger stored them: what a later
     /// request of the same device in one transaction must see.
     public private(set) var rowsAfter = LedgerRows()
@@ -71,6 +75,7 @@ public struct IntakePlan: Sendable {
                 for finding in findings { note(finding) }
                 noteAlert(record)
                 noteContinuity(record)
+                if let position = VehiclePosition(record) { storedPositions.append(position) }
                 results.append(RecordResult(status: .accepted, sequence: record.sequence))
             case .resent(let record):
                 results.append(RecordResult(status: .duplicate, sequence: record.sequence))

@@ -129,5 +129,15 @@ extension SQLiteControlRoomStore {
                     version TEXT, alert TEXT, pushed_ms INTEGER, reason TEXT NOT NULL DEFAULT '',
                     PRIMARY KEY(rollout, device));
                 """),
+        // The desk's fleet layer (`VehiclePosition`): each vehicle's newest fix, and a change counter a page follows.
+        // Filled as records arrive: a database from before this step shows each vehicle from its next record on.
+        SQLiteMigration(
+            version: 9, summary: "each vehicle's newest position (device_positions), for the desk's fleet map",
+            sql: """
+                CREATE TABLE IF NOT EXISTS device_positions(
+                    device TEXT PRIMARY KEY, seq INTEGER NOT NULL, time_ms INTEGER NOT NULL, lat REAL NOT NULL,
+                    lon REAL NOT NULL, course REAL, changed INTEGER NOT NULL);
+                CREATE INDEX IF NOT EXISTS device_positions_changed ON device_positions(changed);
+                """),
     ]
 }

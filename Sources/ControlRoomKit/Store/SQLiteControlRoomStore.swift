@@ -164,6 +164,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
             try state.statement("INSERT INTO findings(device, seq, finding) VALUES(?1, ?2, ?3)")
                 .bind([.text(finding.device), .integer(finding.sequence), .text(finding.name)]).run()
         }
+        try keepPositions(plan.positions, state)
         for change in plan.alerts {
             switch change {
             case .open(let device, let id, let sequence, let kind, let input, let pressedMs, let timeSource, let fix):
@@ -1047,6 +1048,51 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
             try query.bind([.integer(since)])
             defer { query.reset() }
             return try query.step() ? Int(query.integer(0)) : 0
+        }
+    }
+
+    /// Keeps each vehicle's position when it is newer (by sequence number) than the one stored, bumping the change
+    /// counter the desk's fleet layer follows.
+    private func keepPositions(_ positions: [VehiclePosition], _ state: State) throws {
+        guard !positions.isEmpty else { return }
+        let upsert = try state.statement(
+            """
+            INSERT INTO device_positions(device, seq, time_ms, lat, lon, course, changed)
+            VALUES(?1, ?2, ?3, ?4, ?5, ?6, (SELECT ifnull(max(changed), 0) + 1 FROM device_positions))
+            ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, time_ms = excluded.time_ms, lat = excluded.lat,
+                lon = excluded.lon, course = excluded.course, changed = excluded.changed
+            WHERE excluded.seq > device_positions.seq
+            """)
+        for position in positions {
+            try upsert.bind([
+                .text(position.device), .integer(position.sequence), .integer(position.timeMs),
+                .real(position.latitude), .real(position.longitude), position.course.map { .real($0) } ?? .null,
+            ]).run()
+        }
+    }
+
+    public func vehiclePositions(after cursor: Int64, limit: Int) throws -> VehiclePositionPage {
+        try state.withLock { state in
+            let query = try state.statement(
+                """
+                SELECT p.device, p.seq, p.time_ms, p.lat, p.lon, p.course, p.changed, ifnull(m.name, '')
+                FROM device_positions p LEFT JOIN device_meta m ON m.device = p.device
+                WHERE p.changed > ?1 ORDER BY p.changed LIMIT ?2
+                """)
+            try query.bind([.integer(cursor), .integer(Int64(limit) + 1)])
+            defer { query.reset() }
+            var positions: [VehiclePosition] = []
+            while try query.step() {
+                positions.append(
+                    VehiclePosition(
+                        device: query.text(0), sequence: query.integer(1), timeMs: query.integer(2),
+                        latitude: query.real(3), longitude: query.real(4),
+                        course: query.isNull(5) ? nil : query.real(5),
+                        changed: query.integer(6)))
+                positions[positions.count - 1].name = query.text(7)
+            }
+            let more = positions.count > limit
+            return VehiclePositionPage(positions: Array(positions.prefix(limit)), more: more)
         }
     }
 
