@@ -487,36 +487,55 @@ extension PostgresControlRoomStore {
         // An array element cannot be NULL through the driver's array encoding: NaN stands for "no course".
         try await connection.query(
             """
-            INSERT INTO device_positions(device, seq, time_ms, lat, lon, course, changed)
-            SELECT device, seq, time_ms, lat, lon, NULLIF(course, 'NaN'::float8), nextval('device_positions_changed')
+            INSERT INTO device_positions(device, seq, time_ms, lat, lon, course, fix_age_ms, changed)
+            SELECT device, seq, time_ms, lat, lon, NULLIF(course, 'NaN'::float8), fix_age_ms,
+                   nextval('device_positions_changed')
             FROM unnest(\(positions.map(\.device))::text[], \(positions.map(\.sequence))::bigint[],
                         \(positions.map(\.timeMs))::bigint[], \(positions.map(\.latitude))::float8[],
-                        \(positions.map(\.longitude))::float8[], \(positions.map { $0.course ?? .nan })::float8[])
-                AS p(device, seq, time_ms, lat, lon, course)
+                        \(positions.map(\.longitude))::float8[], \(positions.map { $0.course ?? .nan })::float8[],
+                        \(positions.map(\.fixAgeMs))::bigint[])
+                AS p(device, seq, time_ms, lat, lon, course, fix_age_ms)
             ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, time_ms = excluded.time_ms, lat = excluded.lat,
-                lon = excluded.lon, course = excluded.course, changed = excluded.changed
+                lon = excluded.lon, course = excluded.course, fix_age_ms = excluded.fix_age_ms,
+                changed = excluded.changed
             WHERE excluded.seq > device_positions.seq
             """, logger: logger)
     }
 
     public func vehiclePositions(after cursor: Int64, limit: Int) async throws -> VehiclePositionPage {
-        var positions: [VehiclePosition] = []
-        for row in try await query(
-            """
-            SELECT p.device, p.seq, p.time_ms, p.lat, p.lon, p.course, p.changed, coalesce(m.name, '')
-            FROM device_positions p LEFT JOIN device_meta m ON m.device = p.device
-            WHERE p.changed > \(cursor) ORDER BY p.changed LIMIT \(Int64(limit) + 1)
-            """)
-        {
-            let (device, sequence, timeMs, latitude, longitude, course, changed, name) = try row.decode(
-                (String, Int64, Int64, Double, Double, Double?, Int64, String).self)
+        let positions = try Self.positions(
+            try await query(
+                """
+                SELECT p.device, p.seq, p.time_ms, p.lat, p.lon, p.course, p.fix_age_ms, p.changed,
+                       coalesce(m.name, '')
+                FROM device_positions p LEFT JOIN device_meta m ON m.device = p.device
+                WHERE p.changed > \(cursor) ORDER BY p.changed LIMIT \(Int64(limit) + 1)
+                """))
+        return VehiclePositionPage(positions: Array(positions.prefix(limit)), more: positions.count > limit)
+    }
+
+    public func positions(devices: [String]) async throws -> [String: VehiclePosition] {
+        guard !devices.isEmpty else { return [:] }
+        let rows = try Self.positions(
+            try await query(
+                """
+                SELECT p.device, p.seq, p.time_ms, p.lat, p.lon, p.course, p.fix_age_ms, p.changed,
+                       coalesce(m.name, '')
+                FROM device_positions p LEFT JOIN device_meta m ON m.device = p.device
+                WHERE p.device = ANY(\(devices)::text[])
+                """))
+        return Dictionary(rows.map { ($0.device, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    private static func positions(_ rows: [PostgresRow]) throws -> [VehiclePosition] {
+        try rows.map { row in
+            let (device, sequence, timeMs, latitude, longitude, course, fixAgeMs, changed, name) = try row.decode(
+                (String, Int64, Int64, Double, Double, Double?, Int64, Int64, String).self)
             var position = VehiclePosition(
                 device: device, sequence: sequence, timeMs: timeMs, latitude: latitude, longitude: longitude,
-                course: course, changed: changed)
+                course: course, fixAgeMs: fixAgeMs, changed: changed)
             position.name = name
-            positions.append(position)
+            return position
         }
-        let more = positions.count > limit
-        return VehiclePositionPage(positions: Array(positions.prefix(limit)), more: more)
     }
 }

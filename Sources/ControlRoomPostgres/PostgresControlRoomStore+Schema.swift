@@ -208,7 +208,8 @@ extension PostgresControlRoomStore {
                 """
                 CREATE TABLE device_positions(
                     device TEXT PRIMARY KEY, seq BIGINT NOT NULL, time_ms BIGINT NOT NULL, lat DOUBLE PRECISION NOT NULL,
-                    lon DOUBLE PRECISION NOT NULL, course DOUBLE PRECISION, changed BIGINT NOT NULL)
+                    lon DOUBLE PRECISION NOT NULL, course DOUBLE PRECISION, fix_age_ms BIGINT NOT NULL,
+                    changed BIGINT NOT NULL)
                 """,
                 "CREATE INDEX device_positions_changed_idx ON device_positions(changed)",
             ]),

@@ -15,6 +15,15 @@ public struct TrackPoint: Sendable, Hashable, Codable {
     public var fixAgeMs: Int64
 }
 
+extension TrackPoint {
+    /// A vehicle's newest position as a point on the map.
+    init(_ position: VehiclePosition) {
+        self.init(
+            sequence: position.sequence, timeMs: position.timeMs, latitude: position.latitude,
+            longitude: position.longitude, fixAgeMs: position.fixAgeMs)
+    }
+}
+
 /// Where a dispatched responder stands.
 public enum DispatchStage: String, Sendable, Codable, CaseIterable {
     case dispatched
@@ -171,14 +180,6 @@ extension ControlRoom {
         }
     }
 
-    /// The last fix among the device's latest records.
-    func lastPosition(device: String) async throws -> TrackPoint? {
-        for envelope in try await store.latestEnvelopes(device: device, kind: nil, limit: 30) {
-            if let point = Self.decode(envelope).flatMap(Self.point) { return point }
-        }
-        return nil
-    }
-
     /// The last record of `kind` from `device`.
     func lastRecord(device: String, kind: RecordKind) async throws -> Record? {
         try await store.latestEnvelopes(device: device, kind: kind, limit: 1).first.flatMap(Self.decode)
@@ -198,12 +199,11 @@ extension ControlRoom {
         }
         let responders = Set(parts.flatMap { $0.dispatches.map(\.responder) })
         let metadata = try await store.metadata(devices: Array(Set(views.map(\.device)).union(responders)).sorted())
-        var positions: [String: TrackPoint?] = [:]
-        for responder in responders.sorted() { positions[responder] = try await lastPosition(device: responder) }
+        let positions = try await store.positions(devices: responders.sorted()).mapValues(TrackPoint.init)
         return zip(views, parts).map { view, part in
             let current = part.track.max { ($0.timeMs, $0.sequence) < ($1.timeMs, $1.sequence) }
             let assigned = part.dispatches.map { row in
-                let position = positions[row.responder] ?? nil
+                let position = positions[row.responder]
                 return ResponderView(
                     device: row.responder, name: metadata[row.responder]?.name ?? "", stage: row.stage,
                     timeMs: row.timeMs,
@@ -226,16 +226,16 @@ extension ControlRoom {
             issue: issuer)
     }
 
-    /// Responders registered at the control room, each with its last position (for the dispatch list).
+    /// Responders registered at the control room, each with its last position (for the dispatch list): the
+    /// metadata and the positions in one query each, however many responders there are.
     public func responderDevices() async throws -> [ResponderView] {
-        var result: [ResponderView] = []
-        for entry in try await store.allMetadata().filter(\.value.responder).sorted(by: { $0.key < $1.key }) {
-            result.append(
-                ResponderView(
-                    device: entry.key, name: entry.value.name, stage: .stoodDown, timeMs: 0, distanceMeters: nil,
-                    position: try await lastPosition(device: entry.key)))
+        let responders = try await store.allMetadata().filter(\.value.responder).sorted(by: { $0.key < $1.key })
+        let positions = try await store.positions(devices: responders.map(\.key)).mapValues(TrackPoint.init)
+        return responders.map { entry in
+            ResponderView(
+                device: entry.key, name: entry.value.name, stage: .stoodDown, timeMs: 0, distanceMeters: nil,
+                position: positions[entry.key])
         }
-        return result
     }
 
     /// Haversine distance in metres.

@@ -152,6 +152,8 @@ public protocol ControlRoomStore: Sendable {
     /// The vehicles' newest positions written after change counter `cursor` (0: all), oldest change first, at most
     /// `limit` (the desk's fleet map, `VehiclePosition`).
     func vehiclePositions(after cursor: Int64, limit: Int) async throws -> VehiclePositionPage
+    /// The newest positions of `devices` (those with one), in one query: the responders on the desk.
+    func positions(devices: [String]) async throws -> [String: VehiclePosition]
 
     // MARK: Groups and staged rollouts (docs/configuration.md → *Staged rollouts*; rules in `RolloutPlan`)
 

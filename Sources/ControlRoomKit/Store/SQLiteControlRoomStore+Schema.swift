@@ -136,7 +136,7 @@ extension SQLiteControlRoomStore {
             sql: """
                 CREATE TABLE IF NOT EXISTS device_positions(
                     device TEXT PRIMARY KEY, seq INTEGER NOT NULL, time_ms INTEGER NOT NULL, lat REAL NOT NULL,
-                    lon REAL NOT NULL, course REAL, changed INTEGER NOT NULL);
+                    lon REAL NOT NULL, course REAL, fix_age_ms INTEGER NOT NULL, changed INTEGER NOT NULL);
                 CREATE INDEX IF NOT EXISTS device_positions_changed ON device_positions(changed);
                 """),
     ]

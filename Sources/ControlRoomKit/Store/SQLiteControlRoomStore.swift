@@ -1057,43 +1057,62 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         guard !positions.isEmpty else { return }
         let upsert = try state.statement(
             """
-            INSERT INTO device_positions(device, seq, time_ms, lat, lon, course, changed)
-            VALUES(?1, ?2, ?3, ?4, ?5, ?6, (SELECT ifnull(max(changed), 0) + 1 FROM device_positions))
+            INSERT INTO device_positions(device, seq, time_ms, lat, lon, course, fix_age_ms, changed)
+            VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT ifnull(max(changed), 0) + 1 FROM device_positions))
             ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, time_ms = excluded.time_ms, lat = excluded.lat,
-                lon = excluded.lon, course = excluded.course, changed = excluded.changed
+                lon = excluded.lon, course = excluded.course, fix_age_ms = excluded.fix_age_ms,
+                changed = excluded.changed
             WHERE excluded.seq > device_positions.seq
             """)
         for position in positions {
             try upsert.bind([
                 .text(position.device), .integer(position.sequence), .integer(position.timeMs),
                 .real(position.latitude), .real(position.longitude), position.course.map { .real($0) } ?? .null,
+                .integer(position.fixAgeMs),
             ]).run()
         }
     }
 
     public func vehiclePositions(after cursor: Int64, limit: Int) throws -> VehiclePositionPage {
         try state.withLock { state in
-            let query = try state.statement(
-                """
-                SELECT p.device, p.seq, p.time_ms, p.lat, p.lon, p.course, p.changed, ifnull(m.name, '')
-                FROM device_positions p LEFT JOIN device_meta m ON m.device = p.device
-                WHERE p.changed > ?1 ORDER BY p.changed LIMIT ?2
-                """)
-            try query.bind([.integer(cursor), .integer(Int64(limit) + 1)])
-            defer { query.reset() }
-            var positions: [VehiclePosition] = []
-            while try query.step() {
-                positions.append(
-                    VehiclePosition(
-                        device: query.text(0), sequence: query.integer(1), timeMs: query.integer(2),
-                        latitude: query.real(3), longitude: query.real(4),
-                        course: query.isNull(5) ? nil : query.real(5),
-                        changed: query.integer(6)))
-                positions[positions.count - 1].name = query.text(7)
-            }
-            let more = positions.count > limit
-            return VehiclePositionPage(positions: Array(positions.prefix(limit)), more: more)
+            let positions = try readPositions(
+                "p.changed > ?1 ORDER BY p.changed LIMIT ?2", [.integer(cursor), .integer(Int64(limit) + 1)], state)
+            return VehiclePositionPage(positions: Array(positions.prefix(limit)), more: positions.count > limit)
         }
+    }
+
+    public func positions(devices: [String]) throws -> [String: VehiclePosition] {
+        guard !devices.isEmpty else { return [:] }
+        return try state.withLock { state in
+            let list = String(decoding: try JSONEncoder().encode(devices), as: UTF8.self)
+            let rows = try readPositions("p.device IN (SELECT value FROM json_each(?1))", [.text(list)], state)
+            return Dictionary(rows.map { ($0.device, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    private func readPositions(
+        _ condition: String, _ values: [SQLiteValue], _ state: State
+    ) throws
+        -> [VehiclePosition]
+    {
+        let query = try state.statement(
+            """
+            SELECT p.device, p.seq, p.time_ms, p.lat, p.lon, p.course, p.fix_age_ms, p.changed, ifnull(m.name, '')
+            FROM device_positions p LEFT JOIN device_meta m ON m.device = p.device
+            WHERE \(condition)
+            """)
+        try query.bind(values)
+        defer { query.reset() }
+        var positions: [VehiclePosition] = []
+        while try query.step() {
+            var position = VehiclePosition(
+                device: query.text(0), sequence: query.integer(1), timeMs: query.integer(2), latitude: query.real(3),
+                longitude: query.real(4), course: query.isNull(5) ? nil : query.real(5), fixAgeMs: query.integer(6),
+                changed: query.integer(7))
+            position.name = query.text(8)
+            positions.append(position)
+        }
+        return positions
     }
 
     public func lastSeen(device: String) throws -> Int64? {

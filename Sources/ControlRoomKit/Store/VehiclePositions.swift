@@ -14,6 +14,8 @@ public struct VehiclePosition: Sendable, Hashable {
     public var longitude: Double
     /// Course over ground in degrees, when the receiver gave one.
     public var course: Double?
+    /// How old the fix was when the record was made (milliseconds).
+    public var fixAgeMs: Int64
     /// The store's change counter when this row was last written (0 before it is stored).
     public var changed: Int64
     /// The vehicle's name on the desk (its metadata), read with the position; empty when it has none.
@@ -21,7 +23,7 @@ public struct VehiclePosition: Sendable, Hashable {
 
     public init(
         device: String, sequence: Int64, timeMs: Int64, latitude: Double, longitude: Double, course: Double? = nil,
-        changed: Int64 = 0
+        fixAgeMs: Int64 = 0, changed: Int64 = 0
     ) {
         self.device = device
         self.sequence = sequence
@@ -29,6 +31,7 @@ public struct VehiclePosition: Sendable, Hashable {
         self.latitude = latitude
         self.longitude = longitude
         self.course = course
+        self.fixAgeMs = fixAgeMs
         self.changed = changed
     }
 
@@ -39,7 +42,8 @@ public struct VehiclePosition: Sendable, Hashable {
         else { return nil }
         self.init(
             device: record.device, sequence: record.sequence, timeMs: record.time.epochMilliseconds,
-            latitude: fix.latitude, longitude: fix.longitude, course: fix.course.flatMap { $0.isFinite ? $0 : nil })
+            latitude: fix.latitude, longitude: fix.longitude, course: fix.course.flatMap { $0.isFinite ? $0 : nil },
+            fixAgeMs: max(0, fix.ageMilliseconds))
     }
 
     /// The newest position of each vehicle among `positions` (highest sequence number), in device order: what one
