@@ -64,6 +64,7 @@ extension ControlRoom {
         let view = try await store.act(
             action, device: device, alert: alert, allowed: allowed, newState: newState, now: now, issue: issuer,
             audit: entry)
+        changes.publish(ControlRoomChange(entry == nil ? [.alerts] : [.alerts, .audit]))
         logger.notice(
             "operator action", metadata: ["action": "\(action.rawValue)", "device": "\(device)", "alert": "\(alert)"])
         return view

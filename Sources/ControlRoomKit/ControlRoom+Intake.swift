@@ -22,6 +22,10 @@ extension ControlRoom {
         let started = ContinuousClock.now
         do {
             let (response, stored) = try await receiveCounted(batch)
+            changes.publish(
+                ControlRoomChange(
+                    stored: stored, device: batch.device,
+                    receipts: !batch.commandAcks.isEmpty || !(batch.commandRefusals ?? []).isEmpty))
             metrics.count(response.results)
             metrics.batchLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanosecondsClamped))
             return (response, stored)

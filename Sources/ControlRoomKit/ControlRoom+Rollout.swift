@@ -128,6 +128,7 @@ extension ControlRoom {
                 "rollout": "\(rollout.id)", "kind": "\(kind.rawValue)", "group": "\(group)",
                 "devices": "\(devices.count)",
             ])
+        changes.publish(ControlRoomChange([.rollouts, .audit]))
         try await advanceRollout(id: rollout.id)
         return try await rolloutRow(id: rollout.id)
     }
@@ -176,7 +177,7 @@ extension ControlRoom {
                 try await store.applyRollout(
                     plan, issue: try rolloutIssuer(rollout, now: now), actor: Self.rolloutActor, now: now)
             } catch RolloutError.conflict { continue }
-            logRollout(plan)
+            applied(plan)
             return (plan.nextDeadlineMs, true)
         }
         throw RolloutError.conflict(id)
@@ -188,7 +189,7 @@ extension ControlRoom {
         let plan = try RolloutPlan.resume(rollout, devices: try await store.rolloutDevices(id: id))
         let now = wallClock()
         try await store.applyRollout(plan, issue: try rolloutIssuer(rollout, now: now), actor: actor, now: now)
-        logRollout(plan)
+        applied(plan)
         try await advanceRollout(id: id)
     }
 
@@ -199,7 +200,7 @@ extension ControlRoom {
         let now = wallClock()
         try await store.applyRollout(
             plan, issue: { _, _ in throw RolloutError.finished(id, .aborted) }, actor: actor, now: now)
-        logRollout(plan)
+        applied(plan)
     }
 
     /// A rollout with each device's row, acknowledgement and running version.
@@ -302,6 +303,13 @@ extension ControlRoom {
                     nonce: issued.document.nonce, envelope: issued.envelope, expiresMs: expires.epochMilliseconds)
             }
         }
+    }
+
+    /// A step of a rollout was written: it goes out on the change stream (the desk's device table shows it), and
+    /// its audit lines to the log.
+    private func applied(_ plan: RolloutPlan) {
+        changes.publish(ControlRoomChange([.rollouts, .audit]))
+        logRollout(plan)
     }
 
     private func logRollout(_ plan: RolloutPlan) {

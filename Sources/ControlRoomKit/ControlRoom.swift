@@ -107,6 +107,9 @@ public final class ControlRoom: Sendable {
     let ingestQueue: IngestQueue
     /// How long a command stays valid after it is issued; a device offline longer gets a fresh one.
     public let commandLifetime: Duration
+    /// The one change stream: every commit that changes what an operator sees is published here, once (records
+    /// stored, operator actions, dispatches, metadata, rollouts); the desk's push channel subscribes.
+    public let changes = ControlRoomChanges()
     /// The control room's public key, which devices pin (nil when opened without a key, for registry work).
     public var identity: DeviceIdentity? { signer?.identity }
 

@@ -82,7 +82,7 @@ public enum ControlRoomServer {
     ) -> Router<ControlRoomRequestContext> {
         let router = Router(context: ControlRoomRequestContext.self)
         // MARK: The operator desk (Desk/*.swift): login and sessions, the page, every operator endpoint, the push
-        // channel. `POST /v1/records` below tells it what each batch stored (`Desk.stored`).
+        // channel, woken by the control room's change stream (`ControlRoom.changes`).
         let desk = desk ?? Desk(room: controlRoom)
         desk.install(on: router)
         if let metrics { installMetrics(metrics, room: controlRoom, desk: desk, on: router) }
@@ -122,11 +122,8 @@ public enum ControlRoomServer {
             }
             let response: RecordBatchResponse
             do {
-                let stored: Set<RecordKind>
-                (response, stored) = try await controlRoom.receiveStored(batch)
-                // The desk's pages (and the services on its signal) are woken for what they show, not for every
-                // position of every box.
-                desk.stored(batch, kinds: stored)
+                // What it stored goes out on the control room's change stream (`ControlRoom.changes`).
+                response = try await controlRoom.receive(batch)
             } catch let refusal as IntakeRefusal {
                 return json(
                     ["error": refusal.description], status: refusal.isSize ? .contentTooLarge : .unprocessableContent)

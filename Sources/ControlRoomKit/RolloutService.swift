@@ -7,7 +7,8 @@ import ServiceLifecycle
 /// group: a step (`ControlRoom.advanceRollouts`) whenever the desk's change signal moves (a batch arrived on this
 /// instance, or, on PostgreSQL, an audit line was written on any instance: a rollout created, resumed, aborted)
 /// and when the earliest device deadline (`--wait`) passes on the injected clock. Never polls: with nothing
-/// running and nothing arriving it waits on the signal alone. A step that changed something pokes the signal.
+/// running and nothing arriving it waits on the signal alone. A step that changed something is published on the
+/// control room's change stream, which moves the signal.
 public final class RolloutService: Service, Sendable {
     let room: ControlRoom
     let signal: DeskSignal
@@ -39,8 +40,7 @@ public final class RolloutService: Service, Sendable {
             do {
                 let step = try await room.advanceRollouts()
                 nextMs = step.nextDeadlineMs
-                // The desk's device table (and anyone waiting on the signal) sees the new rollout state at once.
-                if step.changed { signal.poke() }
+                // A step that wrote something went out on the control room's change stream (`ControlRoom.changes`).
             } catch {
                 logger.error("rollouts: \(error)")
                 nextMs = room.wallClock().epochMilliseconds + 5000

@@ -67,19 +67,19 @@ extension PostgresControlRoomStore {
             ).first
         else { return nil }
         let (user, csrf, started, used) = try row.decode((String, String, Int64, Int64).self)
-        guard now - used < idle, now - started < lifetime else {
-            let (idleBefore, startedBefore) = (now - idle, now - lifetime)
+        let session = StoredSession(idHash: idHash, user: user, csrf: csrf, startedMs: started, lastUsedMs: used)
+        switch SessionPlan(session, now: now, idle: idle, lifetime: lifetime, touchAfter: touchAfter) {
+        case .expired(let lastUsedBefore, let startedBefore):
             _ = try await query(
                 """
-                DELETE FROM sessions WHERE id_hash = \(idHash) OR last_used_ms < \(idleBefore)
+                DELETE FROM sessions WHERE id_hash = \(idHash) OR last_used_ms < \(lastUsedBefore)
                 OR started_ms < \(startedBefore)
                 """)
             return nil
+        case .alive(let touch):
+            if touch { _ = try await query("UPDATE sessions SET last_used_ms = \(now) WHERE id_hash = \(idHash)") }
+            return session
         }
-        if now - used >= touchAfter {
-            _ = try await query("UPDATE sessions SET last_used_ms = \(now) WHERE id_hash = \(idHash)")
-        }
-        return StoredSession(idHash: idHash, user: user, csrf: csrf, startedMs: started, lastUsedMs: used)
     }
 
     public func endSession(idHash: String) async throws {
@@ -305,9 +305,6 @@ extension PostgresControlRoomStore {
             let isResponder = try await connection.query(
                 "SELECT responder FROM device_meta WHERE device = \(responder)", logger: logger
             ).collect().first.map { try $0.decode(Bool.self) }
-            guard isResponder == true else {
-                throw DeskError.badRequest("device '\(responder)' is not registered as a responder")
-            }
             // The alert's row stays locked until the transaction ends: two operators moving the same responder at
             // once (even its first assignment, when there is no dispatch row to lock yet) are judged one after the
             // other, each against the stage the other left.
@@ -318,20 +315,20 @@ extension PostgresControlRoomStore {
                 SELECT stage FROM dispatches WHERE device = \(device) AND alert = \(alert) AND responder = \(responder)
                 """, logger: logger
             ).collect().first.flatMap { DispatchStage(rawValue: try $0.decode(String.self)) }
-            guard try DispatchStage.move(responder: responder, from: before, to: stage) else { return }
-            let stageName = stage.rawValue
-            let time = now.epochMilliseconds
+            guard
+                let plan = try DispatchPlan.plan(
+                    device: device, alert: alert, alertState: current, responder: responder,
+                    isResponder: isResponder == true, before: before, to: stage, by: account, now: now)
+            else { return }
+            let (assigned, stageName, time) = (plan.row.responder, plan.row.stage.rawValue, plan.row.timeMs)
             try await connection.query(
                 """
                 INSERT INTO dispatches(device, alert, responder, stage, time_ms)
-                VALUES(\(device), \(alert), \(responder), \(stageName), \(time))
+                VALUES(\(device), \(alert), \(assigned), \(stageName), \(time))
                 ON CONFLICT (device, alert, responder) DO UPDATE SET stage = EXCLUDED.stage, time_ms = EXCLUDED.time_ms
                 """, logger: logger)
-            try await Self.append(
-                NewAuditEntry(
-                    action: .dispatch, account: account, device: device, alert: alert,
-                    reason: "\(responder) \(stage.rawValue)", now: now), connection, logger)
-            if let action = stage.command, current != .cleared {
+            try await Self.append(plan.audit, connection, logger)
+            if let action = plan.command {
                 try await Self.insert(try issue(action, device, alert, now), connection, logger)
             }
         }

@@ -199,10 +199,40 @@ extension PostgresControlRoomStore {
                     PRIMARY KEY(rollout, device))
                 """,
             ]),
+        // The change stream: every kind of change the desk shows sends `NOTIFY panicbridge_desk` naming its table
+        // — positions (records) included, so a record ingested by one instance reaches the pages another serves.
+        // Statement-level: one notification per statement (an intake group inserts its records in one), and
+        // PostgreSQL folds identical ones in a transaction. A records statement that stored only positions names
+        // their devices (`positions d1 d2 …`, while that stays short) so a listener can tell whether a page shows
+        // any of them; any other record, or too many devices, is `records`.
+        PostgresMigration(
+            version: 8, summary: "the change stream: records NOTIFY too, each notification naming its table",
+            statements: [
+                """
+                CREATE OR REPLACE FUNCTION desk_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_notify('panicbridge_desk', TG_TABLE_NAME); RETURN NULL; END $$
+                """,
+                """
+                CREATE FUNCTION records_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+                DECLARE devices TEXT; other BOOLEAN;
+                BEGIN
+                    SELECT string_agg(DISTINCT device, ' '), bool_or(kind <> 'position') INTO devices, other
+                    FROM stored_records;
+                    IF devices IS NULL THEN RETURN NULL; END IF;
+                    PERFORM pg_notify('panicbridge_desk',
+                        CASE WHEN other OR length(devices) > 7000 THEN 'records' ELSE 'positions ' || devices END);
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER records_changed AFTER INSERT ON records REFERENCING NEW TABLE AS stored_records
+                    FOR EACH STATEMENT EXECUTE FUNCTION records_changed()
+                """,
+            ]),
         // The desk's fleet layer (`VehiclePosition`): each vehicle's newest fix, and a change counter a page follows.
         // Filled as records arrive: a database from before this step shows each vehicle from its next record on.
         PostgresMigration(
-            version: 8, summary: "each vehicle's newest position (device_positions), for the desk's fleet map",
+            version: 9, summary: "each vehicle's newest position (device_positions), for the desk's fleet map",
             statements: [
                 "CREATE SEQUENCE device_positions_changed",
                 """

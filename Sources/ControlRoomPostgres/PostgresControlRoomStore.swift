@@ -454,10 +454,8 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
                 alerts[device, default: []].append(
                     RemoteAlertState(alert: id, state: ControlRoomAlertState(rawValue: state) ?? .open))
             }
-            // Only a device with an alert that wants a command can need one (re)issued.
-            let reissuing = answered.filter {
-                alerts[$0]?.contains { CommandReissue.wanted($0.state) != nil } ?? false
-            }
+            // Only a device with an alert it has not confirmed cleared can need a command (re)issued.
+            let reissuing = answered.filter { !(alerts[$0]?.isEmpty ?? true) }
             commands = try await pendingCommands(
                 devices: answered, reissuing: reissuing, now: requests[0].now, issue: issue, connection, logger)
         }
@@ -466,14 +464,15 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         var needing: Set<String> = []
         if !waiting.isEmpty {
             let nowMs = requests[0].now.epochMilliseconds
-            for try await device in try await connection.query(
+            for try await (device, openAlert, latestExpiry) in try await connection.query(
                 """
-                SELECT w.device FROM unnest(\(waiting)::text[]) AS w(device)
-                WHERE EXISTS (SELECT 1 FROM alerts a WHERE a.device = w.device AND NOT a.device_cleared)
-                   OR EXISTS (SELECT 1 FROM commands c WHERE c.device = w.device AND NOT c.acked
-                              AND c.expires_ms > \(nowMs))
+                SELECT w.device,
+                    EXISTS (SELECT 1 FROM alerts a WHERE a.device = w.device AND NOT a.device_cleared),
+                    (SELECT max(c.expires_ms) FROM commands c WHERE c.device = w.device AND NOT c.acked)
+                FROM unnest(\(waiting)::text[]) AS w(device)
                 """, logger: logger
-            ).decode(String.self) {
+            ).decode((String, Bool, Int64?).self)
+            where AnswerPlan.hasAnswer(.init(openAlert: openAlert, latestUnackedExpiryMs: latestExpiry), nowMs: nowMs) {
                 needing.insert(device)
             }
         }
@@ -538,6 +537,16 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
             ).decode((String, String, String).self) {
                 guard let state = ControlRoomAlertState(rawValue: state) else { continue }
                 alerts.append(.init(device: device, alert: id, state: state, deviceCleared: false))
+            }
+            var stages: [String: [DispatchStage]] = [:]
+            for try await (device, alert, stage) in try await connection.query(
+                "SELECT device, alert, stage FROM dispatches WHERE device = ANY(\(reissuing))", logger: logger
+            ).decode((String, String, String).self) {
+                guard let stage = DispatchStage(rawValue: stage) else { continue }
+                stages["\(device) \(alert)", default: []].append(stage)
+            }
+            for index in alerts.indices {
+                alerts[index].stages = stages["\(alerts[index].device) \(alerts[index].alert)"] ?? []
             }
             for try await (device, alert, action, acked, expiresMs) in try await connection.query(
                 """
@@ -671,16 +680,15 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
             let rows = try await connection.query(
                 "SELECT state FROM alerts WHERE device = \(device) AND id = \(alert) FOR UPDATE", logger: logger
             ).collect()
-            guard let row = rows.first else { throw ControlRoomError.unknownAlert(device: device, alert: alert) }
-            let current = ControlRoomAlertState(rawValue: try row.decode(String.self)) ?? .open
-            guard allowed.contains(current) else {
-                throw ControlRoomError.wrongState(alert: alert, state: current, action: action)
-            }
-            let state = newState.rawValue
+            let plan = try AlertActionPlan(
+                action, device: device, alert: alert,
+                current: try rows.first.map { ControlRoomAlertState(rawValue: try $0.decode(String.self)) ?? .open },
+                allowed: allowed, newState: newState, audit: audit)
+            let state = plan.state.rawValue
             try await connection.query(
                 "UPDATE alerts SET state = \(state) WHERE device = \(device) AND id = \(alert)", logger: logger)
-            try await Self.insert(try issue(action, device, alert, now), connection, logger)
-            if let audit { try await Self.append(audit, connection, logger) }
+            try await Self.insert(try issue(plan.command, device, alert, now), connection, logger)
+            if let audit = plan.audit { try await Self.append(audit, connection, logger) }
             let views = try await connection.query(
                 "SELECT \(unescaped: Self.alertColumns) FROM alerts WHERE device = \(device) AND id = \(alert)",
                 logger: logger

@@ -116,7 +116,7 @@ struct Serve: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: store), .init(service: PostgresDeskFeed(store: store, signal: room.signal)),
+                    .init(service: store), .init(service: PostgresDeskFeed(store: store, changes: controlRoom.changes)),
                     .init(service: MigratedApplication(store: store, app: app)),
                     .init(service: Self.rollouts(room, logger: logger)),
                 ] + Self.escalator(room, logger: logger),

@@ -112,24 +112,30 @@ struct DeskServer: Sendable {
         updates: UpdatePackages? = nil, _ body: (DeskServer) async throws -> Void
     ) async throws {
         try await Fixture.with(store, register: false) { fixture in
-            let desk = Desk(room: fixture.room, configuration: configuration)
-            let (ports, sink) = AsyncStream<Int>.makeStream()
-            let app = try ControlRoomServer.application(
-                desk: desk, host: "127.0.0.1", port: 0, updates: updates, logger: StoreKind.quiet,
-                onRunning: { sink.yield($0) })
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await app.run() }
-                var iterator = ports.makeAsyncIterator()
-                let port = try #require(await iterator.next())
-                let server = DeskServer(room: fixture.room, desk: desk, base: "http://127.0.0.1:\(port)")
-                do { try await body(server) } catch {
-                    desk.signal.close()
-                    group.cancelAll()
-                    throw error
-                }
+            try await serving(Desk(room: fixture.room, configuration: configuration), updates: updates, body)
+        }
+    }
+
+    /// Runs `body` with `desk` (and its control room) listening on loopback.
+    static func serving(
+        _ desk: Desk, updates: UpdatePackages? = nil, _ body: (DeskServer) async throws -> Void
+    ) async throws {
+        let (ports, sink) = AsyncStream<Int>.makeStream()
+        let app = try ControlRoomServer.application(
+            desk: desk, host: "127.0.0.1", port: 0, updates: updates, logger: StoreKind.quiet,
+            onRunning: { sink.yield($0) })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            let server = DeskServer(room: desk.room, desk: desk, base: "http://127.0.0.1:\(port)")
+            do { try await body(server) } catch {
                 desk.signal.close()
                 group.cancelAll()
+                throw error
             }
+            desk.signal.close()
+            group.cancelAll()
         }
     }
 }

@@ -128,6 +128,7 @@ extension ControlRoom {
             NewAuditEntry(
                 action: .note, account: account, device: device, alert: alert, reason: text, now: wallClock()),
             requireAlert: true)
+        changes.publish(ControlRoomChange([.audit]))
     }
 
     /// Appends a security event to the audit log. Text a client chose (a login name) is escaped first

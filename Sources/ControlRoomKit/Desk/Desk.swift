@@ -86,6 +86,7 @@ public final class Desk: Sendable {
         sessions = DeskSessions(store: room.store, wallClock: room.wallClock)
         broadcast = DeskBroadcast(signal: signal)
         streams = DeskStreams(limit: configuration.streamsPerCredential)
+        room.changes.subscribe { [weak self] change in self?.changed(change) }
     }
 
     /// Push streams open now.

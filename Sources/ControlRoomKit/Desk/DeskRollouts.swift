@@ -41,7 +41,6 @@ extension Desk {
                     stages: try RolloutPlan.stages(body.stages ?? "1,10,100"),
                     maxFailedPercent: try RolloutPlan.maxFailed(body.maxFailed ?? "10%"),
                     waitMs: try RolloutPlan.wait(body.wait ?? "30m"), by: AuditActor(account), reason: "from the desk")
-                signal.poke()
                 return ControlRoomServer.json(try await room.rolloutStatus(id: rollout.id))
             }
         }
@@ -57,7 +56,6 @@ extension Desk {
                 case "abort": try await room.abortRollout(id: id, by: AuditActor(account), reason: "from the desk")
                 default: throw HTTPError(.notFound, message: "no action '\(action)' (resume, abort)")
                 }
-                signal.poke()
                 return ControlRoomServer.json(try await room.rolloutStatus(id: id))
             }
         }
@@ -91,7 +89,6 @@ extension Desk {
                     stages: try RolloutPlan.stages(body.stages ?? "1,10,100"),
                     maxFailedPercent: try RolloutPlan.maxFailed(body.maxFailed ?? "10%"),
                     waitMs: try RolloutPlan.wait(body.wait ?? "30m"), by: AuditActor(account), reason: "from the desk")
-                signal.poke()
                 return ControlRoomServer.json(try await room.rolloutStatus(id: rollout.id))
             }
         }

@@ -193,7 +193,6 @@ extension Desk {
                 case "accept":
                     let reason = try await Desk.decodeIfPresent(Reason.self, request, context)?.reason ?? ""
                     let view = try await room.accept(device: device, alert: alert, by: account, reason: reason)
-                    signal.poke()
                     return ControlRoomServer.json(view)
                 case "clear":
                     let reason = try await Desk.decodeIfPresent(Reason.self, request, context)?.reason ?? ""
@@ -201,25 +200,21 @@ extension Desk {
                         throw HTTPError(.badRequest, message: "clearing an alert needs a reason ({\"reason\": \"…\"})")
                     }
                     let view = try await room.clear(device: device, alert: alert, by: account, reason: reason)
-                    signal.poke()
                     return ControlRoomServer.json(view)
                 case "note":
                     let note = try await Desk.decode(Note.self, request, context)
                     try await room.note(device: device, alert: alert, text: note.text, by: account)
-                    signal.poke()
                     return ControlRoomServer.json(try await room.audit(device: device, alert: alert))
                 case "dispatch":
                     let dispatch = try await Desk.decode(Dispatch.self, request, context)
                     try await room.dispatch(
                         device: device, alert: alert, responder: dispatch.responder,
                         stage: dispatch.stage ?? .dispatched, by: account)
-                    signal.poke()
                     return ControlRoomServer.json(try await room.audit(device: device, alert: alert))
                 case "case":
                     let numbers = try await Desk.decode(CaseNumbersBody.self, request, context)
                     _ = try await room.setCaseNumbers(
                         device: device, alert: alert, fir: numbers.fir, gd: numbers.gd, by: AuditActor(account))
-                    signal.poke()
                     return ControlRoomServer.json(try await room.audit(device: device, alert: alert))
                 default:
                     throw HTTPError(.notFound, message: "no action '\(action)' (accept, clear, note, dispatch, case)")
@@ -258,7 +253,6 @@ extension Desk {
             let edit = try await Desk.decode(DeviceMetadataEdit.self, request, context)
             do {
                 let metadata = try await room.editDevice(id: id, edit, by: AuditActor(account))
-                signal.poke()
                 return ControlRoomServer.json(metadata)
             } catch let error as ControlRoomError {
                 return ControlRoomServer.json(["error": error.description], status: .notFound)

@@ -224,6 +224,7 @@ extension ControlRoom {
         try await store.dispatch(
             device: device, alert: alert, responder: responder, stage: stage, by: account, now: wallClock(),
             issue: issuer)
+        changes.publish(ControlRoomChange([.dispatches, .audit]))
     }
 
     /// Responders registered at the control room, each with its last position (for the dispatch list): the

@@ -124,6 +124,7 @@ extension ControlRoom {
                 detail: changed.map { "\($0.0) \(SafeText.quoted($0.1)) → \(SafeText.quoted($0.2))" }.joined(
                     separator: ", "))
         }
+        changes.publish(ControlRoomChange([.metadata, .audit]))
         return after
     }
 

@@ -649,13 +649,13 @@ struct DeskWatch: Sendable {
     /// too until a frame computed after them says otherwise.
     private(set) var added: [String: UInt64] = [:]
 
-    /// Whether a batch of `device` that stored `kinds` (and, with `receipts`, acknowledged or refused commands)
-    /// changes anything the desk shows.
-    func wakes(device: String, kinds: Set<RecordKind>, receipts: Bool) -> Bool {
-        if receipts || kinds.contains(where: { $0 != .position }) { return true }
-        if kinds.isEmpty { return false }
-        guard let shown else { return true }
-        return shown.contains(device) || added[device] != nil
+    /// Whether `change` changes anything the desk shows: anything but positions does; positions when of a device
+    /// shown (or of devices not named).
+    func wakes(_ change: ControlRoomChange) -> Bool {
+        if change.kinds.contains(where: { $0 != .positions }) { return true }
+        if change.kinds.isEmpty { return false }
+        guard let shown, !change.devices.isEmpty else { return true }
+        return change.devices.contains { shown.contains($0) || added[$0] != nil }
     }
 
     /// Notes that `device` woke the desk at signal `version` with a record that may make it shown.
@@ -671,14 +671,14 @@ struct DeskWatch: Sendable {
 }
 
 extension Desk {
-    /// Told by `POST /v1/records` what a batch stored: wakes the pages when they show any of it (`DeskWatch`).
-    func stored(_ batch: RecordBatch, kinds: Set<RecordKind>) {
-        let receipts = !batch.commandAcks.isEmpty || !(batch.commandRefusals ?? []).isEmpty
-        guard watch.withLock({ $0.wakes(device: batch.device, kinds: kinds, receipts: receipts) }) else { return }
+    /// The push channel's subscription to the control room's change stream (`ControlRoom.changes`): wakes the
+    /// pages when the change is one they show (`DeskWatch`).
+    func changed(_ change: ControlRoomChange) {
+        guard watch.withLock({ $0.wakes(change) }) else { return }
         signal.poke()
-        if kinds.contains(where: { $0 != .position }) {
+        if change.kinds.contains(.records) {
             let version = signal.version
-            watch.withLock { $0.woke(device: batch.device, version: version) }
+            watch.withLock { watch in for device in change.devices { watch.woke(device: device, version: version) } }
         }
     }
 }

@@ -68,6 +68,7 @@ extension ControlRoom {
                 action: .caseNumbers, actor: actor, device: device, alert: alert, reason: numbers.auditReason,
                 now: wallClock()),
             requireAlert: true)
+        changes.publish(ControlRoomChange([.audit]))
         return numbers
     }
 }

@@ -5,8 +5,10 @@ import PanicCore
 /// what it says — so SQLite and PostgreSQL follow the very same rule (the pattern of `IntakePlan`).
 ///
 /// The rule: an alert the device has not confirmed cleared, that the control room has accepted (or cleared), wants
-/// the device to have the `accept` (or `clear`) command. It gets a fresh one (new nonce, new expiry) when none of
-/// that action for it is either acknowledged by the device or still unexpired on the control room's clock. So a
+/// the device to have the `accept` (or `clear`) command; one not cleared with a responder on scene (or dispatched)
+/// also wants the `arrive` (or `dispatch`) command (`wanted(_:stages:)`, the rule `DispatchPlan` issues by). It
+/// gets a fresh one (new nonce, new expiry) when none of that action for it is either acknowledged by the device or
+/// still unexpired on the control room's clock. So a
 /// command that expired before the device acted on it — the device was offline, or refused it as expired and so
 /// did not acknowledge it (`CommandRejection.isAcknowledged` on the box) — is reissued at the device's next
 /// authenticated request. An acknowledged command is never reissued: the device acted on it, or refused it for a
@@ -18,12 +20,18 @@ public enum CommandReissue {
         public var alert: String
         public var state: ControlRoomAlertState
         public var deviceCleared: Bool
+        /// The dispatch stages of the alert's responders (`dispatches` rows), in any order.
+        public var stages: [DispatchStage]
 
-        public init(device: String, alert: String, state: ControlRoomAlertState, deviceCleared: Bool) {
+        public init(
+            device: String, alert: String, state: ControlRoomAlertState, deviceCleared: Bool,
+            stages: [DispatchStage] = []
+        ) {
             self.device = device
             self.alert = alert
             self.state = state
             self.deviceCleared = deviceCleared
+            self.stages = stages
         }
     }
 
@@ -53,6 +61,21 @@ public enum CommandReissue {
         }
     }
 
+    /// The command an alert in `state` wants the device to have for its responders' `stages`: `arrive` when one is
+    /// on scene, else `dispatch` when one is dispatched; none for a stood-down responder, nor once the control room
+    /// cleared the alert (the box shows it cleared).
+    public static func wanted(_ state: ControlRoomAlertState, stages: some Sequence<DispatchStage>) -> CommandAction? {
+        guard state != .cleared else { return nil }
+        let stages = Set(stages)
+        return stages.contains(.onScene) ? .arrive : stages.contains(.dispatched) ? .dispatch : nil
+    }
+
+    /// Every command `row`'s alert wants the device to have, in the order the box should act on them.
+    public static func wanted(_ row: AlertRow) -> [CommandAction] {
+        guard !row.deviceCleared else { return [] }
+        return [wanted(row.state), wanted(row.state, stages: row.stages)].compactMap { $0 }
+    }
+
     /// Whether `command` still stands for its alert at `nowMs` (the control room's clock): the device acknowledged
     /// it, or it has not expired.
     public static func stands(_ command: CommandRow, nowMs: Int64) -> Bool {
@@ -68,11 +91,10 @@ public enum CommandReissue {
         for command in commands where stands(command, nowMs: nowMs) {
             standing.insert(key(command.device, command.alert, command.action))
         }
-        return alerts.compactMap { row in
-            guard !row.deviceCleared, let action = wanted(row.state),
-                !standing.contains(key(row.device, row.alert, action))
-            else { return nil }
-            return (row.device, row.alert, action)
+        return alerts.flatMap { row in
+            wanted(row).filter { !standing.contains(key(row.device, row.alert, $0)) }.map {
+                (row.device, row.alert, $0)
+            }
         }
     }
 

@@ -253,12 +253,15 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     private func hasAnswer(device: String, now: RecordTime, _ state: State) throws -> Bool {
         let query = try state.statement(
             """
-            SELECT EXISTS(SELECT 1 FROM alerts WHERE device = ?1 AND device_cleared = 0)
-                OR EXISTS(SELECT 1 FROM commands WHERE device = ?1 AND acked = 0 AND expires_ms > ?2)
+            SELECT EXISTS(SELECT 1 FROM alerts WHERE device = ?1 AND device_cleared = 0),
+                (SELECT max(expires_ms) FROM commands WHERE device = ?1 AND acked = 0)
             """)
-        try query.bind([.text(device), .integer(now.epochMilliseconds)])
+        try query.bind([.text(device)])
         defer { query.reset() }
-        return try query.step() && query.integer(0) != 0
+        guard try query.step() else { return false }
+        let rows = AnswerPlan.Rows(
+            openAlert: query.integer(0) != 0, latestUnackedExpiryMs: query.isNull(1) ? nil : query.integer(1))
+        return AnswerPlan.hasAnswer(rows, nowMs: now.epochMilliseconds)
     }
 
     private func remoteAlerts(device: String, _ state: State) throws -> [RemoteAlertState] {
@@ -291,7 +294,18 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
         alertQuery.reset()
         var commands: [CommandReissue.CommandRow] = []
-        if alerts.contains(where: { CommandReissue.wanted($0.state) != nil }) {
+        if !alerts.isEmpty {
+            let stageQuery = try state.statement("SELECT alert, stage FROM dispatches WHERE device = ?1")
+            try stageQuery.bind([.text(device)])
+            var stages: [String: [DispatchStage]] = [:]
+            while try stageQuery.step() {
+                guard let stage = DispatchStage(rawValue: stageQuery.text(1)) else { continue }
+                stages[stageQuery.text(0), default: []].append(stage)
+            }
+            stageQuery.reset()
+            for index in alerts.indices { alerts[index].stages = stages[alerts[index].alert] ?? [] }
+        }
+        if alerts.contains(where: { !CommandReissue.wanted($0).isEmpty }) {
             let commandQuery = try state.statement(
                 """
                 SELECT c.alert, c.action, c.acked, c.expires_ms FROM commands c
@@ -402,21 +416,13 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     ) throws -> AlertView {
         try state.withLock { state in
             try state.connection.transaction {
-                let query = try state.statement("SELECT state FROM alerts WHERE device = ?1 AND id = ?2")
-                try query.bind([.text(device), .text(alert)])
-                guard try query.step() else {
-                    query.reset()
-                    throw ControlRoomError.unknownAlert(device: device, alert: alert)
-                }
-                let current = ControlRoomAlertState(rawValue: query.text(0)) ?? .open
-                query.reset()
-                guard allowed.contains(current) else {
-                    throw ControlRoomError.wrongState(alert: alert, state: current, action: action)
-                }
+                let plan = try AlertActionPlan(
+                    action, device: device, alert: alert, current: try alertState(device: device, alert: alert, state),
+                    allowed: allowed, newState: newState, audit: audit)
                 try state.statement("UPDATE alerts SET state = ?3 WHERE device = ?1 AND id = ?2")
-                    .bind([.text(device), .text(alert), .text(newState.rawValue)]).run()
-                try insert(try issue(action, device, alert, now), state)
-                if let audit { try appendAudit(audit, state) }
+                    .bind([.text(device), .text(alert), .text(plan.state.rawValue)]).run()
+                try insert(try issue(plan.command, device, alert, now), state)
+                if let audit = plan.audit { try appendAudit(audit, state) }
                 return try alertViews(
                     where: "a.device = ?1 AND a.id = ?2", [.text(device), .text(alert)], now: now, state)[0]
             }
@@ -608,16 +614,18 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
                 idHash: idHash, user: query.text(0), csrf: query.text(1), startedMs: query.integer(2),
                 lastUsedMs: query.integer(3))
             query.reset()
-            guard now - session.lastUsedMs < idle, now - session.startedMs < lifetime else {
+            switch SessionPlan(session, now: now, idle: idle, lifetime: lifetime, touchAfter: touchAfter) {
+            case .expired(let lastUsedBefore, let startedBefore):
                 try state.statement("DELETE FROM sessions WHERE id_hash = ?1 OR last_used_ms < ?2 OR started_ms < ?3")
-                    .bind([.text(idHash), .integer(now - idle), .integer(now - lifetime)]).run()
+                    .bind([.text(idHash), .integer(lastUsedBefore), .integer(startedBefore)]).run()
                 return nil
+            case .alive(let touch):
+                if touch {
+                    try state.statement("UPDATE sessions SET last_used_ms = ?2 WHERE id_hash = ?1")
+                        .bind([.text(idHash), .integer(now)]).run()
+                }
+                return session
             }
-            if now - session.lastUsedMs >= touchAfter {
-                try state.statement("UPDATE sessions SET last_used_ms = ?2 WHERE id_hash = ?1")
-                    .bind([.text(idHash), .integer(now)]).run()
-            }
-            return session
         }
     }
 
@@ -776,10 +784,18 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     /// The alert's state; throws `unknownAlert` when there is no such alert.
     @discardableResult
     private func requireAlert(device: String, alert: String, _ state: State) throws -> ControlRoomAlertState {
+        guard let current = try alertState(device: device, alert: alert, state) else {
+            throw ControlRoomError.unknownAlert(device: device, alert: alert)
+        }
+        return current
+    }
+
+    /// The alert's state; nil when there is no such alert.
+    private func alertState(device: String, alert: String, _ state: State) throws -> ControlRoomAlertState? {
         let query = try state.statement("SELECT state FROM alerts WHERE device = ?1 AND id = ?2")
         try query.bind([.text(device), .text(alert)])
         defer { query.reset() }
-        guard try query.step() else { throw ControlRoomError.unknownAlert(device: device, alert: alert) }
+        guard try query.step() else { return nil }
         return ControlRoomAlertState(rawValue: query.text(0)) ?? .open
     }
 
@@ -886,31 +902,28 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         try state.withLock { state in
             try state.connection.transaction {
                 let current = try requireAlert(device: device, alert: alert, state)
-                guard try metadata(device: responder, state)?.responder == true else {
-                    throw DeskError.badRequest("device '\(responder)' is not registered as a responder")
-                }
+                let isResponder = try metadata(device: responder, state)?.responder == true
                 let stageQuery = try state.statement(
                     "SELECT stage FROM dispatches WHERE device = ?1 AND alert = ?2 AND responder = ?3")
                 try stageQuery.bind([.text(device), .text(alert), .text(responder)])
                 let before = try stageQuery.step() ? DispatchStage(rawValue: stageQuery.text(0)) : nil
                 stageQuery.reset()
-                guard try DispatchStage.move(responder: responder, from: before, to: stage) else { return }
+                guard
+                    let plan = try DispatchPlan.plan(
+                        device: device, alert: alert, alertState: current, responder: responder,
+                        isResponder: isResponder, before: before, to: stage, by: account, now: now)
+                else { return }
                 try state.statement(
                     """
                     INSERT INTO dispatches(device, alert, responder, stage, time_ms) VALUES(?1, ?2, ?3, ?4, ?5)
                     ON CONFLICT(device, alert, responder) DO UPDATE SET stage = ?4, time_ms = ?5
                     """
                 ).bind([
-                    .text(device), .text(alert), .text(responder), .text(stage.rawValue),
-                    .integer(now.epochMilliseconds),
+                    .text(device), .text(alert), .text(plan.row.responder), .text(plan.row.stage.rawValue),
+                    .integer(plan.row.timeMs),
                 ]).run()
-                try appendAudit(
-                    NewAuditEntry(
-                        action: .dispatch, account: account, device: device, alert: alert,
-                        reason: "\(responder) \(stage.rawValue)", now: now), state)
-                if let action = stage.command, current != .cleared {
-                    try insert(try issue(action, device, alert, now), state)
-                }
+                try appendAudit(plan.audit, state)
+                if let action = plan.command { try insert(try issue(action, device, alert, now), state) }
             }
         }
     }
