@@ -12,8 +12,10 @@ bench-idle: deps
 	scripts/idle-bench.py .build/release/panicd $(IDLE_SECONDS) .build/release/controlroom
 
 ## Regenerates dist/panicd.order, the function order the release panicd is linked with, from a callgrind run of the
-## idle daemon, then rounds of page faults under perf (scripts/panicd-order.sh; installs valgrind and linux-perf).
+## idle daemon with the bench's two backends, then rounds of page faults under perf (scripts/panicd-order.sh;
+## installs valgrind and linux-perf).
 .PHONY: panicd-order
 panicd-order: deps
 	$(SWIFT) build $(SWIFT_RELEASE) --static-swift-stdlib --product panicd
-	SWIFT=$(SWIFT) scripts/panicd-order.sh .build/release/panicd
+	$(SWIFT) build $(SWIFT_RELEASE) --static-swift-stdlib --product controlroom
+	SWIFT=$(SWIFT) scripts/panicd-order.sh .build/release/panicd 30 .build/release/controlroom

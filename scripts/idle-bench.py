@@ -17,6 +17,7 @@ import pty
 import re
 import select
 import shutil
+import signal
 import socket
 import socketserver
 import subprocess
@@ -193,7 +194,39 @@ def measure(panicd, work, config, gpsd, seconds, title, receiver=None):
         daemon.wait(timeout=20)
 
 
+def backends_config(root, url, room_key, ais140_port):
+    """The two-backend configuration (a PanicBridge control room, an AIS-140 server), as a real box has them."""
+    return (
+        f"board: {root}/boards/sim.yaml\nkey: device.key\noutbox:\n  path: state/outbox.sqlite\n"
+        "status_socket: status.sock\nlog_level: info\n"
+        'identity:\n  imei: "490154203237518"\n  vehicle_registration: RJ14PB1234\n  vendor_id: ACME\n'
+        f"backends:\n  - name: controlroom\n    url: {url}\n    controlroom_key: {room_key}\n"
+        f"  - name: vlt\n    protocol: ais140\n    url: tcp://127.0.0.1:{ais140_port}\n")
+
+
+def serve_backends(work, panicd, controlroom):
+    """`--serve-backends WORK PANICD CONTROLROOM` (scripts/panicd-order.sh): the same two backends for a panicd run in
+    WORK (which holds device.key), its configuration written to WORK/panicd-backends.yaml; prints `ready`, serves
+    until standard input closes or a SIGTERM (panicd-order.sh's exit trap) comes, and stops the control room either way."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    room, url, room_key = start_controlroom(controlroom, panicd, work)
+    receiver = AIS140Receiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        with open(os.path.join(work, "panicd-backends.yaml"), "w") as handle:
+            handle.write(backends_config(ROOT, url, room_key, receiver.server_address[1]))
+        print("ready", flush=True)
+        sys.stdin.read()
+    finally:
+        receiver.shutdown()
+        room.terminate()
+        room.wait(timeout=20)
+
+
 def main():
+    if sys.argv[1] == "--serve-backends":
+        serve_backends(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]), os.path.abspath(sys.argv[4]))
+        return
     panicd = os.path.abspath(sys.argv[1])
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
     controlroom = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None
@@ -227,12 +260,7 @@ def main():
             threading.Thread(target=receiver.serve_forever, daemon=True).start()
             both = os.path.join(work, "panicd-backends.yaml")
             with open(both, "w") as handle:
-                handle.write(
-                    f"board: {ROOT}/boards/sim.yaml\nkey: device.key\noutbox:\n  path: state/outbox.sqlite\n"
-                    "status_socket: status.sock\nlog_level: info\n"
-                    'identity:\n  imei: "490154203237518"\n  vehicle_registration: RJ14PB1234\n  vendor_id: ACME\n'
-                    f"backends:\n  - name: controlroom\n    url: {url}\n    controlroom_key: {room_key}\n"
-                    f"  - name: vlt\n    protocol: ais140\n    url: tcp://127.0.0.1:{receiver.server_address[1]}\n")
+                handle.write(backends_config(ROOT, url, room_key, receiver.server_address[1]))
             measure(panicd, work, both, gpsd, seconds,
                     f"idle bench, two backends (control room on loopback, AIS-140 server on loopback): {seconds:.0f} s, "
                     f"1 Hz NMEA each ({source})", receiver=receiver)

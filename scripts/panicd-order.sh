@@ -5,7 +5,10 @@
 # text instead of being spread over 30 MB, of which the kernel maps 64 KiB around every page touched: the idle
 # daemon's resident text drops from ~17 MB (docs/daemon.md → Start-up and idle code packed together).
 #
-# Usage: scripts/panicd-order.sh [PANICD] [SECONDS]   (default .build/release/panicd, 30)
+# Usage: scripts/panicd-order.sh [PANICD] [SECONDS] [CONTROLROOM]   (default .build/release/panicd, 30, none)
+# Given CONTROLROOM (the `controlroom` executable), every traced run has the two backends of `make bench-idle` (a
+# control room on loopback and an AIS-140 server, `scripts/idle-bench.py --serve-backends`), as every real box has:
+# the code that idles them (NIO, AsyncHTTPClient, the AIS-140 session) is then packed in the list too (issue 29).
 # Run it after changes to what the daemon does at start or idle; a stale list only costs memory (functions not
 # in it are linked after it, as before), never correctness. `make panicd-order` builds first. The compiler's
 # private functions (.text..L* sections) have no symbol to list: dist/panicd.ld gathers all of them instead.
@@ -13,19 +16,29 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 panicd=${1:-.build/release/panicd}
 seconds=${2:-30}
+controlroom=${3:-}
 panicd=$(realpath "$panicd")
 SWIFT=${SWIFT:-swift}
 SWIFT_RELEASE=${SWIFT_RELEASE:?scripts/panicd-order.sh runs from make panicd-order, which passes SWIFT_RELEASE}
 scripts/ensure-packages.sh valgrind
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+backends_pid=
+trap '[ -n "$backends_pid" ] && kill "$backends_pid" 2>/dev/null; rm -rf "$work"' EXIT
 # Valgrind's debug-info reader gives up on the release binary's DWARF; the symbol table is all it needs.
 objcopy --strip-debug "$panicd" "$work/panicd"
 printf 'board: %s/boards/sim.yaml\nkey: device.key\noutbox:\n  path: state/outbox.sqlite\nstatus_socket: status.sock\nlog_level: info\n' \
     "$PWD" >"$work/panicd.yaml"
 "$work/panicd" keygen --out "$work/device.key" >/dev/null
+config=panicd.yaml
+if [ -n "$controlroom" ]; then
+    coproc BACKENDS { exec python3 scripts/idle-bench.py --serve-backends "$work" "$panicd" "$controlroom"; }
+    backends_pid=$BACKENDS_PID
+    read -r answer <&"${BACKENDS[0]}"
+    [ "$answer" = ready ] || { echo "panicd-order: the backends did not start" >&2; exit 1; }
+    config=panicd-backends.yaml
+fi
 (cd "$work" && timeout -s INT "$seconds" valgrind --tool=callgrind --demangle=no \
-    --callgrind-out-file="$work/callgrind.out" ./panicd run --config panicd.yaml >"$work/run.log" 2>&1) || true
+    --callgrind-out-file="$work/callgrind.out" ./panicd run --config "$config" >"$work/run.log" 2>&1) || true
 grep -q " ready" "$work/run.log" || { echo "panicd-order: panicd did not get ready under valgrind:" >&2; cat "$work/run.log" >&2; exit 1; }
 nm --defined-only "$work/panicd" | awk 'NF == 3 && $2 ~ /^[tTwW]$/ { print $3 }' >"$work/functions"
 python3 - "$work/callgrind.out" "$work/functions" dist/panicd.order <<'PY'
@@ -54,7 +67,7 @@ for round in 1 2 3; do
     $SWIFT build $SWIFT_RELEASE --static-swift-stdlib --product panicd >/dev/null
     rm -rf "$work/state" "$work/status.sock"
     (cd "$work" && timeout -s INT 15 perf record -q -e page-faults -c 1 -o "$work/faults.data" "$panicd" run \
-        --config panicd.yaml >/dev/null 2>&1) || true
+        --config "$config" >/dev/null 2>&1) || true
     perf script --no-demangle -i "$work/faults.data" -F ip,sym,dso 2>/dev/null | awk '$NF ~ /panicd\)$/ && $2 != "[unknown]" { print $2 }' \
         | sort -u | grep -vxF -f dist/panicd.order >"$work/new" || true
     added=$(wc -l <"$work/new")

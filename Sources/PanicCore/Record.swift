@@ -127,8 +127,11 @@ public struct RecordTime: Hashable, Sendable, Comparable, Codable, CustomStringC
         try container.encode(description)
     }
 
-    // Howard Hinnant's days_from_civil / civil_from_days: exact for the proleptic Gregorian calendar.
-    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+    // Howard Hinnant's days_from_civil / civil_from_days: exact for the proleptic Gregorian calendar. Public so the
+    // daemon's and the simulator's UTC arithmetic uses them instead of Foundation's `Calendar`, which loads ICU's
+    // time-zone data and calendar code into the idle daemon (issue 29: ~1 MB of ICU data resident).
+    /// Days since 1970-01-01 of a proleptic Gregorian date.
+    public static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -137,7 +140,8 @@ public struct RecordTime: Hashable, Sendable, Comparable, Codable, CustomStringC
         return era * 146_097 + doe - 719_468
     }
 
-    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+    /// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01.
+    public static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

@@ -129,17 +129,10 @@ public final class FixKeeper: Sendable {
         guard let date = fix.date, let time = fix.time,
             UTCDate.calendarValid(year: date.year, month: date.month, day: date.day) != nil
         else { return nil }
-        var components = DateComponents()
-        components.timeZone = TimeZone(identifier: "UTC")
-        components.year = date.year
-        components.month = date.month
-        components.day = date.day
-        components.hour = time.hour
-        components.minute = time.minute
-        components.second = time.second
-        components.nanosecond = time.nanosecond
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.date(from: components)
+        // Plain arithmetic, not `Calendar`: Foundation's Gregorian calendar resolves the time zone through ICU, whose
+        // data and code would stay resident in the idle daemon for this one sum (docs/daemon.md → Backends that sleep).
+        let days = RecordTime.days(fromCivil: Int64(date.year), Int64(date.month), Int64(date.day))
+        let seconds = days * 86_400 + Int64((time.hour * 60 + time.minute) * 60 + time.second)
+        return Date(timeIntervalSince1970: Double(seconds) + Double(time.nanosecond) / 1e9)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PanicCore
 
 /// Writes the NMEA 0183 (4.11) sentences a multi-constellation receiver with NavIC would send for one epoch:
 /// `$GNRMC`, `$GNGGA`, a `$GNGSA` per constellation (system id 1 = GPS, 6 = NavIC), `$GPGSV` and `$GIGSV`.
@@ -92,13 +93,19 @@ public struct NMEASynthesizer: Sendable {
 
     /// `hhmmss.ss` and `ddmmyy` in UTC.
     static func utc(_ date: Date) -> (time: String, date: String) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: date)
-        let hundredths = (c.nanosecond ?? 0) / 10_000_000
+        // Plain arithmetic, not `Calendar` (which loads ICU's time-zone data into the idle daemon that runs this
+        // synthesizer on the sim board once a second).
+        let interval = date.timeIntervalSince1970
+        let whole = interval.rounded(.down)
+        let seconds = Int64(whole)
+        let hundredths = Int((interval - whole) * 1e9) / 10_000_000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        let (year, month, day) = RecordTime.civil(fromDays: days)
         return (
-            String(format: "%02d%02d%02d.%02d", c.hour!, c.minute!, c.second!, hundredths),
-            String(format: "%02d%02d%02d", c.day!, c.month!, c.year! % 100)
+            String(
+                format: "%02d%02d%02d.%02d", secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60, hundredths),
+            String(format: "%02d%02d%02d", Int(day), Int(month), Int(year % 100))
         )
     }
 }
