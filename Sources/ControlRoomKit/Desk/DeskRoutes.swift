@@ -68,16 +68,12 @@ extension Desk {
         }
         // The pages' own scripts and style sheets: served, not inline, so the policy allows no inline code.
         router.get("/static/desk/:file") { _, context -> Response in
-            let files: [String: (type: String, text: String)] = [
-                "desk.js": ("text/javascript", OperatorPage.deskScript),
-                "desk.css": ("text/css", OperatorPage.deskStyle),
-                "login.js": ("text/javascript", OperatorPage.loginScript),
-                "login.css": ("text/css", OperatorPage.loginStyle),
-            ]
-            guard let file = files[try context.parameters.require("file")] else { throw HTTPError(.notFound) }
+            guard let file = OperatorPage.files[try context.parameters.require("file")] else {
+                throw HTTPError(.notFound)
+            }
             return Response(
                 status: .ok, headers: [.contentType: file.type + "; charset=utf-8", .cacheControl: "no-cache"],
-                body: .init(byteBuffer: ByteBuffer(string: file.text)))
+                body: .init(byteBuffer: ByteBuffer(bytes: file.bytes)))
         }
         router.get("/static/leaflet/**") { [self] request, context -> Response in
             let rest = context.parameters.getCatchAll().joined(separator: "/")
@@ -315,7 +311,7 @@ extension Desk {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bundle.tar)))
     }
 
-    func page(_ text: String) -> Response {
+    func page(_ bytes: [UInt8]) -> Response {
         Response(
             status: .ok,
             headers: [
@@ -325,7 +321,7 @@ extension Desk {
                 .init("X-Frame-Options")!: "DENY", .init("X-Content-Type-Options")!: "nosniff",
                 .init("Referrer-Policy")!: "no-referrer",
             ],
-            body: .init(byteBuffer: ByteBuffer(string: text)))
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func decode<T: Decodable>(
