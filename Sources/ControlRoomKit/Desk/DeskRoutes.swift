@@ -38,7 +38,7 @@ extension Desk {
         }
         router.get("/v1/session") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
-            guard let id = Desk.cookie(Desk.cookieName, in: request), let session = try await sessions.session(id: id)
+            guard let id = Desk.sessionID(in: request), let session = try await sessions.session(id: id)
             else {
                 throw HTTPError(.unauthorized, message: "log in first (no session)")
             }
@@ -46,14 +46,14 @@ extension Desk {
         }
         router.post("/v1/session/logout") { [self] request, _ -> Response in
             let account = try await authorize(request, .operator, changes: true)
-            if let id = Desk.cookie(Desk.cookieName, in: request) {
+            if let id = Desk.sessionID(in: request) {
                 try await sessions.end(id: id)
                 // The session's push streams close now, not at their next event.
                 streams.close(key: DeskCredential.session(id).key)
             }
             try await room.auditSecurity(.logout, by: AuditActor(account))
             var response = ControlRoomServer.json(["ok": true])
-            response.headers[.setCookie] = sessionCookie("", expired: true)
+            response.setCookie(sessionCookie("", expired: true))
             return response
         }
     }
