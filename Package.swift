@@ -158,6 +158,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
+            // The desk's pages, scripts and style sheets: files, compiled into the binary as byte arrays
+            // (`PackageResources.desk_js`...), so the package still ships one executable and nothing beside it.
+            resources: [
+                .embedInCode("Assets/desk.html"), .embedInCode("Assets/desk.js"), .embedInCode("Assets/desk.css"),
+                .embedInCode("Assets/login.html"), .embedInCode("Assets/login.js"),
+                .embedInCode("Assets/login.css"),
+            ],
             swiftSettings: strict
         ),
         .target(

@@ -106,7 +106,7 @@ public final class Desk: Sendable {
             account = found
         } else {
             // The account as it is now: `controlroom users remove` takes effect at once, a role change too.
-            guard let id = Desk.cookie(Desk.cookieName, in: request), let session = try await sessions.session(id: id)
+            guard let id = Desk.sessionID(in: request), let session = try await sessions.session(id: id)
             else {
                 throw HTTPError(.unauthorized, message: "log in first (no session, or it ended)")
             }
@@ -151,21 +151,17 @@ public final class Desk: Sendable {
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    static func cookie(_ name: String, in request: Request) -> String? {
-        for header in request.headers[values: .cookie] {
-            for pair in header.split(separator: ";") {
-                let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-                if parts.count == 2, parts[0] == name { return String(parts[1]) }
-            }
-        }
-        return nil
+    /// The session id the request's cookie carries (Hummingbird's cookie parser), if any.
+    static func sessionID(in request: Request) -> String? {
+        request.cookies[cookieName]?.value
     }
 
     /// The session cookie: a browser session cookie (no Max-Age or Expires: closing the browser ends it; the
     /// server ends the session itself after `DeskSessions.idle` without use or `lifetime` after login). `expired`
     /// deletes it (logout).
-    func sessionCookie(_ value: String, expired: Bool = false) -> String {
-        "\(Desk.cookieName)=\(value); Path=/;\(expired ? " Max-Age=0;" : "") HttpOnly; SameSite=Strict"
-            + (configuration.secureCookies ? "; Secure" : "")
+    func sessionCookie(_ value: String, expired: Bool = false) -> Cookie {
+        Cookie(
+            name: Desk.cookieName, value: value, maxAge: expired ? 0 : nil, path: "/",
+            secure: configuration.secureCookies, httpOnly: true, sameSite: .strict)
     }
 }

@@ -39,7 +39,7 @@ extension Desk {
         }
         router.get("/v1/session") { [self] request, _ -> Response in
             _ = try await authorize(request, .operator)
-            guard let id = Desk.cookie(Desk.cookieName, in: request), let session = try await sessions.session(id: id)
+            guard let id = Desk.sessionID(in: request), let session = try await sessions.session(id: id)
             else {
                 throw HTTPError(.unauthorized, message: "log in first (no session)")
             }
@@ -47,14 +47,14 @@ extension Desk {
         }
         router.post("/v1/session/logout") { [self] request, _ -> Response in
             let account = try await authorize(request, .operator, changes: true)
-            if let id = Desk.cookie(Desk.cookieName, in: request) {
+            if let id = Desk.sessionID(in: request) {
                 try await sessions.end(id: id)
                 // The session's push streams close now, not at their next event.
                 streams.close(key: DeskCredential.session(id).key)
             }
             try await room.auditSecurity(.logout, by: AuditActor(account))
             var response = ControlRoomServer.json(["ok": true])
-            response.headers[.setCookie] = sessionCookie("", expired: true)
+            response.setCookie(sessionCookie("", expired: true))
             return response
         }
     }
@@ -69,16 +69,12 @@ extension Desk {
         }
         // The pages' own scripts and style sheets: served, not inline, so the policy allows no inline code.
         router.get("/static/desk/:file") { _, context -> Response in
-            let files: [String: (type: String, text: String)] = [
-                "desk.js": ("text/javascript", OperatorPage.deskScript),
-                "desk.css": ("text/css", OperatorPage.deskStyle),
-                "login.js": ("text/javascript", OperatorPage.loginScript),
-                "login.css": ("text/css", OperatorPage.loginStyle),
-            ]
-            guard let file = files[try context.parameters.require("file")] else { throw HTTPError(.notFound) }
+            guard let file = OperatorPage.files[try context.parameters.require("file")] else {
+                throw HTTPError(.notFound)
+            }
             return Response(
                 status: .ok, headers: [.contentType: file.type + "; charset=utf-8", .cacheControl: "no-cache"],
-                body: .init(byteBuffer: ByteBuffer(string: file.text)))
+                body: .init(byteBuffer: ByteBuffer(bytes: file.bytes)))
         }
         router.get("/static/leaflet/**") { [self] request, context -> Response in
             let rest = context.parameters.getCatchAll().joined(separator: "/")
@@ -312,7 +308,7 @@ extension Desk {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bundle.tar)))
     }
 
-    func page(_ text: String) -> Response {
+    func page(_ bytes: [UInt8]) -> Response {
         Response(
             status: .ok,
             headers: [
@@ -322,7 +318,7 @@ extension Desk {
                 .init("X-Frame-Options")!: "DENY", .init("X-Content-Type-Options")!: "nosniff",
                 .init("Referrer-Policy")!: "no-referrer",
             ],
-            body: .init(byteBuffer: ByteBuffer(string: text)))
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func decode<T: Decodable>(

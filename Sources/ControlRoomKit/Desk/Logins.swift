@@ -265,7 +265,7 @@ extension Desk {
                 metadata: ["user": "\(account.name)", "role": "\(account.role.rawValue)", "address": "\(address)"])
             try await room.auditSecurity(.login, by: AuditActor(account), detail: "from \(address)")
             var response = ControlRoomServer.json(SessionInfo(session))
-            response.headers[.setCookie] = sessionCookie(id)
+            response.setCookie(sessionCookie(id))
             return response
         }
     }

@@ -368,7 +368,7 @@ enum DeskCredential: Sendable, Hashable {
     init?(_ request: Request) {
         if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
             self = .token(String(header.dropFirst(7)))
-        } else if let id = Desk.cookie(Desk.cookieName, in: request) {
+        } else if let id = Desk.sessionID(in: request) {
             self = .session(id)
         } else {
             return nil
