@@ -13,6 +13,8 @@ public struct ControlRoomRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The request's connection.
     public let channel: any Channel
+    /// The desk account a route group's `DeskAuthentication` found (nil before it, and on routes outside the groups).
+    public var deskAccount: DeskAccount?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

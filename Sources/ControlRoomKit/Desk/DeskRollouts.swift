@@ -5,9 +5,8 @@ extension Desk {
     /// The desk's side of staged rollouts (docs/configuration.md → *Staged rollouts*): per-device configuration
     /// status and the rollouts for every role; starting, resuming and aborting one for admins only, with the CSRF
     /// rules of every change.
-    func installRollouts(on router: Router<ControlRoomRequestContext>) {
-        router.get("/v1/config/status") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+    func installRollouts(on routes: DeskRouteGroups) {
+        routes.operators.get("/v1/config/status") { [self] request, _ -> Response in
             let query = request.uri.queryParameters
             let group = query.get("group").flatMap { $0.isEmpty ? nil : $0 }
             // Paged like the device lists when asked (`?after=&limit=`), as the desk's device table does.
@@ -21,8 +20,7 @@ extension Desk {
             }
             return ControlRoomServer.json(try await room.configStatus(group: group, page: page))
         }
-        router.get("/v1/rollouts") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+        routes.operators.get("/v1/rollouts") { [self] request, _ -> Response in
             return ControlRoomServer.json(try await room.rollouts())
         }
         struct NewRollout: Decodable {
@@ -32,8 +30,8 @@ extension Desk {
             var maxFailed: String?
             var wait: String?
         }
-        router.post("/v1/rollouts") { [self] request, context -> Response in
-            let account = try await authorize(request, .admin, changes: true)
+        routes.admins.post("/v1/rollouts") { [self] request, context -> Response in
+            let account = try context.account()
             let body = try await Desk.decode(NewRollout.self, request, context)
             return try await answer {
                 let rollout = try await room.startConfigRollout(
@@ -44,8 +42,8 @@ extension Desk {
                 return ControlRoomServer.json(try await room.rolloutStatus(id: rollout.id))
             }
         }
-        router.post("/v1/rollouts/:id/:action") { [self] request, context -> Response in
-            let account = try await authorize(request, .admin, changes: true)
+        routes.admins.post("/v1/rollouts/:id/:action") { [self] request, context -> Response in
+            let account = try context.account()
             guard let id = Int64(try context.parameters.require("id")) else {
                 throw HTTPError(.badRequest, message: "a rollout id is a number")
             }
@@ -66,8 +64,8 @@ extension Desk {
     /// starting a staged rollout of one, picked by its SHA-256 or file name, for admins only with the CSRF rules of
     /// every change. The desk takes no upload: a package comes only from the console, checked with dpkg-deb there.
     public func installUpdateRollouts(_ packages: UpdatePackages, on router: Router<ControlRoomRequestContext>) {
-        router.get("/v1/update-packages") { [self] request, _ -> Response in
-            _ = try await authorize(request, .admin)
+        let routes = DeskRouteGroups(router: router, desk: self)
+        routes.admins.get("/v1/update-packages") { _, _ -> Response in
             return ControlRoomServer.json(packages.catalogue())
         }
         struct NewUpdateRollout: Decodable {
@@ -78,8 +76,8 @@ extension Desk {
             var maxFailed: String?
             var wait: String?
         }
-        router.post("/v1/update-rollouts") { [self] request, context -> Response in
-            let account = try await authorize(request, .admin, changes: true)
+        routes.admins.post("/v1/update-rollouts") { [self] request, context -> Response in
+            let account = try context.account()
             let body = try await Desk.decode(NewUpdateRollout.self, request, context)
             return try await answer {
                 let artifact = try packages.find(body.package)

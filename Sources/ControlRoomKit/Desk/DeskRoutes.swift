@@ -11,21 +11,22 @@ extension Desk {
         if let maxAge = configuration.strictTransportSecurity {
             router.add(middleware: StrictTransportSecurityMiddleware(maxAge: maxAge))
         }
-        installSession(on: router)
-        installPages(on: router)
-        installAlerts(on: router)
-        installDevices(on: router)
-        installVehicles(on: router)
-        installRollouts(on: router)
-        installTiles(on: router)
+        let routes = DeskRouteGroups(router: router, desk: self)
+        installSession(on: routes)
+        installPages(on: routes)
+        installAlerts(on: routes)
+        installDevices(on: routes)
+        installVehicles(on: routes)
+        installRollouts(on: routes)
+        installTiles(on: routes)
     }
 
-    private func installSession(on router: Router<ControlRoomRequestContext>) {
+    private func installSession(on routes: DeskRouteGroups) {
         struct Login: Decodable {
             var name: String
             var password: String
         }
-        router.post("/v1/session") { [self] request, context -> Response in
+        routes.open.post("/v1/session") { [self] request, context -> Response in
             let type = request.headers[.contentType]?.lowercased() ?? ""
             guard type.hasPrefix("application/json") else {
                 throw HTTPError(.forbidden, message: "log in with an application/json body")
@@ -37,16 +38,15 @@ extension Desk {
             let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
             return try await logIn(name: login.name, password: login.password, address: address)
         }
-        router.get("/v1/session") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+        routes.operators.get("/v1/session") { [self] request, _ -> Response in
             guard let id = Desk.sessionID(in: request), let session = try await sessions.session(id: id)
             else {
                 throw HTTPError(.unauthorized, message: "log in first (no session)")
             }
             return ControlRoomServer.json(SessionInfo(session))
         }
-        router.post("/v1/session/logout") { [self] request, _ -> Response in
-            let account = try await authorize(request, .operator, changes: true)
+        routes.operators.post("/v1/session/logout") { [self] request, context -> Response in
+            let account = try context.account()
             if let id = Desk.sessionID(in: request) {
                 try await sessions.end(id: id)
                 // The session's push streams close now, not at their next event.
@@ -59,16 +59,16 @@ extension Desk {
         }
     }
 
-    private func installPages(on router: Router<ControlRoomRequestContext>) {
-        router.get("/login") { [self] _, _ in page(OperatorPage.login) }
-        router.get("/") { [self] request, _ -> Response in
+    private func installPages(on routes: DeskRouteGroups) {
+        routes.open.get("/login") { [self] _, _ in page(OperatorPage.login) }
+        routes.open.get("/") { [self] request, _ -> Response in
             do { _ = try await authorize(request, .operator) } catch {
                 return Response(status: .seeOther, headers: [.location: "/login", .cacheControl: "no-store"])
             }
             return page(OperatorPage.html)
         }
         // The pages' own scripts and style sheets: served, not inline, so the policy allows no inline code.
-        router.get("/static/desk/:file") { _, context -> Response in
+        routes.open.get("/static/desk/:file") { _, context -> Response in
             guard let file = OperatorPage.files[try context.parameters.require("file")] else {
                 throw HTTPError(.notFound)
             }
@@ -76,7 +76,7 @@ extension Desk {
                 status: .ok, headers: [.contentType: file.type + "; charset=utf-8", .cacheControl: "no-cache"],
                 body: .init(byteBuffer: ByteBuffer(bytes: file.bytes)))
         }
-        router.get("/static/leaflet/**") { [self] request, context -> Response in
+        routes.open.get("/static/leaflet/**") { [self] request, context -> Response in
             let rest = context.parameters.getCatchAll().joined(separator: "/")
             let allowed = ["leaflet.js", "leaflet.css"]
             guard
@@ -91,15 +91,15 @@ extension Desk {
                 status: .ok, headers: [.contentType: type, .cacheControl: "max-age=3600"],
                 body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
-        router.get("/static/alarm/:kind") { _, context -> Response in
+        routes.open.get("/static/alarm/:kind") { _, context -> Response in
             let kind = try context.parameters.require("kind")
             guard let tone = AlarmSound.Tone(rawValue: kind) else { throw HTTPError(.notFound) }
             return Response(
                 status: .ok, headers: [.contentType: "audio/wav", .cacheControl: "max-age=3600"],
                 body: .init(byteBuffer: ByteBuffer(bytes: AlarmSound.wav(tone))))
         }
-        router.get("/v1/desk/config") { [self] request, _ -> Response in
-            let account = try await authorize(request, .operator)
+        routes.operators.get("/v1/desk/config") { [self] request, context -> Response in
+            let account = try context.account()
             return ControlRoomServer.json(
                 DeskClientConfiguration(
                     tileURL: configuration.mapTileURL, tileMinZoom: configuration.tiles?.minZoom,
@@ -111,20 +111,18 @@ extension Desk {
         }
     }
 
-    private func installAlerts(on router: Router<ControlRoomRequestContext>) {
-        router.get("/v1/alerts") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+    private func installAlerts(on routes: DeskRouteGroups) {
+        routes.operators.get("/v1/alerts") { [self] request, _ -> Response in
             let all = request.uri.queryParameters.get("all") == "1"
             return ControlRoomServer.json(try await (all ? room.allAlerts() : room.openAlerts()))
         }
-        router.get("/v1/desk/alerts") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+        routes.operators.get("/v1/desk/alerts") { [self] request, _ -> Response in
             return Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(bytes: try await snapshotMessage())))
         }
-        router.get("/v1/desk/events") { [self] request, _ -> Response in
-            let account = try await authorize(request, .operator)
+        routes.operators.get("/v1/desk/events") { [self] request, context -> Response in
+            let account = try context.account()
             guard let credential = DeskCredential(request) else { throw HTTPError(.unauthorized) }
             return Response(
                 status: .ok,
@@ -135,8 +133,7 @@ extension Desk {
                     credential: credential, account: account,
                     resume: DeskPosition(request.headers[Desk.lastEventID])))
         }
-        router.get("/v1/desk/history") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+        routes.operators.get("/v1/desk/history") { [self] request, _ -> Response in
             let query = request.uri.queryParameters
             let device = query.get("device").flatMap { $0.isEmpty ? nil : $0 }
             let kind = query.get("kind").flatMap { $0.isEmpty ? nil : $0 }
@@ -147,16 +144,15 @@ extension Desk {
             return ControlRoomServer.json(
                 try await room.deskAlerts(closed.suffix(200).reversed(), tracks: DeskTracks()))
         }
-        router.get("/v1/audit") { [self] request, _ -> Response in
-            let account = try await authorize(request, .operator)
+        routes.operators.get("/v1/audit") { [self] request, context -> Response in
+            let account = try context.account()
             let query = request.uri.queryParameters
             let entries = try await room.audit(device: query.get("device"), alert: query.get("alert"))
             // Security events (logins with addresses, account and token changes) are for supervisors and up.
             return ControlRoomServer.json(
                 account.role >= .supervisor ? entries : entries.filter { !$0.action.isSecurityEvent })
         }
-        router.get("/v1/audit.csv") { [self] request, _ -> Response in
-            _ = try await authorize(request, .supervisor)
+        routes.supervisors.get("/v1/audit.csv") { [self] request, _ -> Response in
             return Response(
                 status: .ok,
                 headers: [
@@ -166,7 +162,7 @@ extension Desk {
                 body: .init(byteBuffer: ByteBuffer(string: try await room.auditCSV())))
         }
         // An alert's evidence bundle (docs/evidence.md), as a tar archive: supervisors and up, audited.
-        router.get("/v1/evidence/:device/:alert") { [self] request, context -> Response in
+        routes.supervisors.get("/v1/evidence/:device/:alert") { [self] request, context -> Response in
             try await evidence(request, context)
         }
         struct Reason: Decodable { var reason: String? }
@@ -179,8 +175,8 @@ extension Desk {
             var responder: String
             var stage: DispatchStage?
         }
-        router.post("/v1/alerts/:device/:alert/:action") { [self] request, context -> Response in
-            let account = try await authorize(request, .operator, changes: true)
+        routes.operators.post("/v1/alerts/:device/:alert/:action") { [self] request, context -> Response in
+            let account = try context.account()
             let device = try context.parameters.require("device")
             let alert = try context.parameters.require("alert")
             let action = try context.parameters.require("action")
@@ -225,26 +221,22 @@ extension Desk {
         }
     }
 
-    private func installDevices(on router: Router<ControlRoomRequestContext>) {
-        router.get("/v1/devices") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+    private func installDevices(on routes: DeskRouteGroups) {
+        routes.operators.get("/v1/devices") { [self] request, _ -> Response in
             return try await devicePage(request) { $0.devices }
         }
         // Each stored record's identity (sequence, envelope hash): what an auditor compares a box's outbox with.
-        router.get("/v1/devices/:id/records") { [self] request, context -> Response in
-            _ = try await authorize(request, .operator)
+        routes.operators.get("/v1/devices/:id/records") { [self] request, context -> Response in
             return ControlRoomServer.json(try await room.recordIdentities(device: try context.parameters.require("id")))
         }
-        router.get("/v1/desk/health") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+        routes.operators.get("/v1/desk/health") { [self] request, _ -> Response in
             return try await devicePage(request) { $0.health }
         }
-        router.get("/v1/desk/responders") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+        routes.operators.get("/v1/desk/responders") { [self] request, _ -> Response in
             return ControlRoomServer.json(try await room.responderDevices())
         }
-        router.post("/v1/devices/:id/metadata") { [self] request, context -> Response in
-            let account = try await authorize(request, .admin, changes: true)
+        routes.admins.post("/v1/devices/:id/metadata") { [self] request, context -> Response in
+            let account = try context.account()
             let id = try context.parameters.require("id")
             let edit = try await Desk.decode(DeviceMetadataEdit.self, request, context)
             do {
@@ -281,7 +273,7 @@ extension Desk {
 
     /// `GET /v1/evidence/{device}/{alert}`: the alert's evidence bundle as a tar (supervisors and up, audited).
     func evidence(_ request: Request, _ context: ControlRoomRequestContext) async throws -> Response {
-        let account = try await authorize(request, .supervisor)
+        let account = try context.account()
         let device = try context.parameters.require("device")
         let alert = try context.parameters.require("alert")
         let before = request.uri.queryParameters.get("before").flatMap { Int($0) } ?? 600

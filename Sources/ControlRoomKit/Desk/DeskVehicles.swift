@@ -32,9 +32,8 @@ struct VehiclesMessage: Encodable {
 }
 
 extension Desk {
-    func installVehicles(on router: Router<ControlRoomRequestContext>) {
-        router.get("/v1/desk/vehicles") { [self] request, _ -> Response in
-            _ = try await authorize(request, .operator)
+    func installVehicles(on routes: DeskRouteGroups) {
+        routes.operators.get("/v1/desk/vehicles") { [self] request, _ -> Response in
             let query = request.uri.queryParameters
             let cursor = try Self.integer(query.get("after"), name: "after", default: 0, in: 0...Int64.max)
             let limit = try Self.integer(

@@ -7,9 +7,8 @@ extension Desk {
     /// `GET /tiles/{z}/{x}/{y}.{format}`: the local tileset's tiles (`--tiles FILE`), to operators only, like the
     /// rest of the desk. 400 for an address that is not one or lies outside its zoom level, 404 for a tile the file
     /// does not hold (or another format), 406 for a gzipped vector tile to a client that does not take gzip.
-    func installTiles(on router: Router<ControlRoomRequestContext>) {
-        router.get("/tiles/:z/:x/:file") { [self] request, context -> Response in
-            _ = try await authorize(request, .operator)
+    func installTiles(on routes: DeskRouteGroups) {
+        routes.operators.get("/tiles/:z/:x/:file") { [self] request, context -> Response in
             guard let tiles = configuration.tiles else {
                 throw HTTPError(.notFound, message: "no local tileset: controlroom serve --tiles FILE serves one")
             }
