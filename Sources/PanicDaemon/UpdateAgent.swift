@@ -157,6 +157,16 @@ public struct UpdateAgent: Sendable {
         if let why {
             logger.error(
                 "update unhealthy: rolling back", metadata: ["version": "\(document.version)", "why": "\(why)"])
+            // Written before the previous panicd starts again: the control room may send this document again at
+            // once (the box had no time to acknowledge it), and the restarted panicd reads this state to refuse it.
+            // Written after, a fast restart spooled the bad version again for another round.
+            state.remember(rolledBack: document.version)
+            state.lastOutcome = "rolling back \(document.version) to \(previous): \(why)"
+            // A state that cannot be written (a full disk) must not stop the rollback itself; it is written again
+            // with the outcome at the end.
+            do { try state.save(directory: options.stateDirectory) } catch {
+                logger.error("cannot record the rollback before it", metadata: ["error": "\(error)"])
+            }
             if let failure = runCommand([options.dpkg, "-i", current]) {
                 logger.critical("rollback dpkg -i failed", metadata: ["error": "\(failure)"])
                 return .failed("rollback of \(document.version) to \(previous) failed: \(failure)")
@@ -166,7 +176,6 @@ public struct UpdateAgent: Sendable {
             }
             logger.notice("rolled back", metadata: ["version": "\(document.version)", "now": "\(installedVersion)"])
             try? FileManager.default.removeItem(atPath: target)
-            state.remember(rolledBack: document.version)
             return .rolledBack(version: document.version, to: previous, why: why)
         }
         // Healthy: it is the rollback target from now on, and the floor.
