@@ -148,6 +148,72 @@ struct UpdateTests {
         return (outcome, log)
     }
 
+    @Test(
+        "a rollback is in the agent's state before the previous panicd starts again, so a resent document is refused, not spooled again"
+    )
+    func rollbackRecordedBeforeRestart() throws {
+        let fixture = try UpdateFixture()
+        let installed = PanicBridgeVersion.current
+        let spool = fixture.spool
+        try spool.prepare()
+        try fixture.package.write(to: URL(fileURLWithPath: spool.packagePath))
+        try spool.commit(document: try fixture.signed(fixture.document(version: "99.0.0")))
+        var options = UpdateAgent.Options(configPath: fixture.configPath)
+        options.stateDirectory = fixture.directory + "/agent"
+        try FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
+        // The rollback target is already kept (no rebuild from the dpkg database); dpkg succeeds; dpkg-deb reads
+        // each package's control fields from its name.
+        try Data("kept".utf8).write(to: URL(fileURLWithPath: options.stateDirectory + "/current.deb"))
+        func script(_ name: String, _ body: String) throws -> String {
+            let path = fixture.directory + "/" + name
+            try Data(("#!/bin/sh\n" + body).utf8).write(to: URL(fileURLWithPath: path))
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            return path
+        }
+        options.dpkgStatus = "/nonexistent/status"
+        options.dpkgQuery = "/nonexistent/dpkg-query"
+        options.dpkg = try script("dpkg", "exit 0\n")
+        options.dpkgDeb = try script(
+            "dpkg-deb",
+            """
+            case "$2" in *current.deb) v='\(installed)' ;; *) v=99.0.0 ;; esac
+            printf 'Package: panicbridge\\nVersion: %s\\nArchitecture: \(InstalledSoftware.architecture)\\n' "$v"
+
+            """)
+        // The first restart (into 99.0.0) fails; the second (the previous version again) saves what the agent's
+        // state says at that moment: what the restarted panicd reads when the document comes again.
+        let seen = fixture.directory + "/state-at-restart.json"
+        options.restartCommand = [
+            try script(
+                "restart",
+                """
+                if [ -e '\(fixture.directory)/restarted-once' ]; then cp '\(options.stateDirectory)/state.json' '\(seen)' 2>/dev/null; exit 0; fi
+                touch '\(fixture.directory)/restarted-once'; exit 1
+
+                """)
+        ]
+        let outcome = try UpdateAgent(options: options, logger: Logger(label: "test") { _ in LevelLogHandler() }).run()
+        guard case .rolledBack(let version, _, _) = outcome else {
+            Issue.record("expected a rollback, got \(outcome)")
+            return
+        }
+        #expect(version == "99.0.0")
+        let atRestart = try #require(
+            FileManager.default.contents(atPath: seen), "no agent state when the previous panicd started again")
+        let state = try JSONDecoder().decode(UpdateAgentState.self, from: atRestart)
+        #expect(state.rolledBack == ["99.0.0"])
+        // What the restarted panicd then does with the same document: refuses it as rolled back.
+        let gate = UpdateGate(
+            deviceID: fixture.deviceID, group: "jaipur-buses", architecture: InstalledSoftware.architecture)
+        let again = gate.check(
+            try fixture.signed(fixture.document(version: "99.0.0")),
+            verifiers: RemoteConfigGate.verifiers(fixture.local), installed: installed, agent: state, now: fixture.now)
+        guard case .failure(.rolledBack("99.0.0")) = again else {
+            Issue.record("the resent document is not refused as rolled back: \(again)")
+            return
+        }
+    }
+
     @Test("the agent refuses forged, wrong-key, expired, wrong-device, below-floor, replayed, wrong-arch, bad-hash")
     func agentRefusals() throws {
         let fixture = try UpdateFixture()
