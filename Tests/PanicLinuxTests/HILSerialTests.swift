@@ -21,13 +21,12 @@ extension HIL {
 
             /// Opens the port before returning, so the receiver's answers to commands sent next are heard (a
             /// closed 8250 drops what it receives).
-            init() throws {
+            init() async throws {
                 let chunks = Inbox<GNSSChunk>()
                 let log = CapturingLog()
                 self.log = log
                 let clock = SystemMonotonicClock()
-                let opened = Mutex<AsyncThrowingStream<GNSSChunk, any Error>?>(
-                    try SerialPort(path: SimReceiver.port).chunks(baud: 9600, clock: clock))
+                let opened = Mutex<AsyncThrowingStream<GNSSChunk, any Error>?>(try await Self.openFirst(clock: clock))
                 // The source's own opener after that first time: what the daemon's does.
                 let source = GNSSSerialSource(path: SimReceiver.port, clock: clock, logger: log.logger) {
                     if let first = opened.withLock({ $0.take() }) { return first }
@@ -64,7 +63,7 @@ extension HIL {
             /// the same `/dev/ttyS1`, and libserialport refuses a port still open (`sp_open` failed with EAGAIN
             /// when the previous reader's close had only been requested by its `deinit`).
             static func reading(_ body: (Reader) async throws -> Void) async throws {
-                let reader = try Reader()
+                let reader = try await Reader()
                 do {
                     try await body(reader)
                 } catch {
@@ -72,6 +71,27 @@ extension HIL {
                     throw error
                 }
                 await reader.stop()
+            }
+
+            /// The first open, retried while the kernel answers EAGAIN: after the previous test's reader closed
+            /// `/dev/ttyS1`, the tty's release can still be pending (deferred work, slow on the TCG guest), and
+            /// `tty_reopen` refuses a tty whose count is 0 with EAGAIN until it is gone. The daemon's own source
+            /// re-opens with backoff after any failure (`GNSSSerialSource`); this first open is the test's.
+            static func openFirst(clock: SystemMonotonicClock) async throws -> AsyncThrowingStream<GNSSChunk, any Error>
+            {
+                var attempt = 0
+                while true {
+                    attempt += 1
+                    let result = Result { () throws(SerialPortError) in
+                        try SerialPort(path: SimReceiver.port).chunks(baud: 9600, clock: clock)
+                    }
+                    switch result {
+                    case .success(let stream): return stream
+                    case .failure(let error):
+                        guard error.errno == .resourceTemporarilyUnavailable, attempt < 40 else { throw error }
+                        try await ContinuousClock().sleep(for: .milliseconds(50))
+                    }
+                }
             }
 
             /// Cancels the reading task and waits for it to end (its port closed).
