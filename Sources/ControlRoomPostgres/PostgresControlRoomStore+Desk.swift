@@ -503,26 +503,24 @@ extension PostgresControlRoomStore {
         let positions = try Self.positions(
             try await query(
                 """
-                SELECT p.device, p.seq, p.time_ms, p.lat, p.lon, p.course, p.fix_age_ms, p.changed,
-                       coalesce(m.name, '')
-                FROM device_positions p LEFT JOIN device_meta m ON m.device = p.device
+                \(unescaped: Self.selectPositions)
                 WHERE p.changed > \(cursor) ORDER BY p.changed LIMIT \(Int64(limit) + 1)
                 """))
-        return VehiclePositionPage(positions: Array(positions.prefix(limit)), more: positions.count > limit)
+        return VehiclePositionPage(positions, limit: limit)
     }
 
     public func positions(devices: [String]) async throws -> [String: VehiclePosition] {
         guard !devices.isEmpty else { return [:] }
         let rows = try Self.positions(
-            try await query(
-                """
-                SELECT p.device, p.seq, p.time_ms, p.lat, p.lon, p.course, p.fix_age_ms, p.changed,
-                       coalesce(m.name, '')
-                FROM device_positions p LEFT JOIN device_meta m ON m.device = p.device
-                WHERE p.device = ANY(\(devices)::text[])
-                """))
+            try await query("\(unescaped: Self.selectPositions) WHERE p.device = ANY(\(devices)::text[])"))
         return Dictionary(rows.map { ($0.device, $0) }, uniquingKeysWith: { first, _ in first })
     }
+
+    /// The columns `positions(_:)` decodes, each vehicle with its name; a query adds its WHERE.
+    private static let selectPositions = """
+        SELECT p.device, p.seq, p.time_ms, p.lat, p.lon, p.course, p.fix_age_ms, p.changed, coalesce(m.name, '')
+        FROM device_positions p LEFT JOIN device_meta m ON m.device = p.device
+        """
 
     private static func positions(_ rows: [PostgresRow]) throws -> [VehiclePosition] {
         try rows.map { row in

@@ -1090,7 +1090,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         try state.withLock { state in
             let positions = try readPositions(
                 "p.changed > ?1 ORDER BY p.changed LIMIT ?2", [.integer(cursor), .integer(Int64(limit) + 1)], state)
-            return VehiclePositionPage(positions: Array(positions.prefix(limit)), more: positions.count > limit)
+            return VehiclePositionPage(positions, limit: limit)
         }
     }
 

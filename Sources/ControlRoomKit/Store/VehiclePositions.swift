@@ -71,6 +71,12 @@ public struct VehiclePositionPage: Sendable {
         self.more = more
     }
 
+    /// The page from what a store read for it: up to `limit + 1` rows in change order, the extra row only saying
+    /// that more follow.
+    public init(_ rows: [VehiclePosition], limit: Int) {
+        self.init(positions: Array(rows.prefix(limit)), more: rows.count > limit)
+    }
+
     /// Where the next request starts: the last position's change counter, or `after` itself when nothing changed.
     public func cursor(after: Int64) -> Int64 { positions.last?.changed ?? after }
 }
