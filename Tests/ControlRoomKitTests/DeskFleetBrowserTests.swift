@@ -80,6 +80,13 @@ extension OperatorPageBrowserTests {
             #expect(try await page.evaluate("desk.vehicleCursor > \(cursor)") == "true")
             #expect(try await page.evaluate("desk.vehicleCount()") == "\(count)")
             #expect(try await page.evaluate("desk.vehicleNames.get('\(vehicles[7].id)')") == #""Bus 534""#)
+            // Fresh dots are drawn full; once the page's clock is 16 minutes on, a vehicle that sent nothing since fades
+            // at the next refresh, with no new row for it.
+            let quiet = vehicles[3].id
+            #expect(try await page.evaluate("desk.vehicles.get('\(quiet)').options.opacity") == "0.9")
+            _ = try await page.evaluate("desk.offsetMs += 16 * 60 * 1000")
+            try await page.waitFor("desk.vehicles.get('\(quiet)').options.opacity === 0.35")
+            #expect(try await page.evaluate("desk.fadedVehicles.size") == "\(count)")
             try await Self.screenshot(page, "desk-fleet.png")
         }
     }

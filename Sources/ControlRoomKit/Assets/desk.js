@@ -1,6 +1,6 @@
 'use strict';
 const desk = { rows: new Map(), alerts: new Map(), markers: new Map(), tracks: new Map(), responderMarkers: new Map(),
-               vehicles: new Map(), vehicleTimes: new Map(), vehicleNames: new Map(), vehicleCursor: 0, vehicleLoad: null, fleetLoadedMs: null,
+               vehicles: new Map(), vehicleTimes: new Map(), fadedVehicles: new Set(), vehicleNames: new Map(), vehicleCursor: 0, vehicleLoad: null, fleetLoadedMs: null,
                csrf: '', role: '', escalateAfterMs: 60000, offsetMs: 0, selected: null, heard: new Set(), map: null,
                soundOn: false, pushes: 0, sirens: 0, lastSirenMs: 0 };
 window.desk = desk;
@@ -241,6 +241,8 @@ function loadVehicles() {
         more = page.more;
       }
       if (desk.fleetLoadedMs == null) desk.fleetLoadedMs = performance.now();
+      // A vehicle that stopped reporting gets no new row: its dot fades here.
+      for (const device of desk.vehicleTimes.keys()) fadeVehicle(device);
     } catch (e) {
       // The next refresh asks again from the same cursor.
     } finally { desk.vehicleLoad = null; }
@@ -249,19 +251,26 @@ function loadVehicles() {
 }
 function placeVehicle(device, latitude, longitude, timeMs, name) {
   const at = [latitude, longitude];
-  // Not heard from for 15 minutes: drawn faded, so a stale dot is not taken for where the vehicle is.
-  const stale = serverNow() - timeMs > 15 * 60 * 1000;
   let dot = desk.vehicles.get(device);
   if (!dot) {
-    dot = L.circleMarker(at, { renderer: desk.fleetRenderer, radius: 4, weight: 1, color: '#234', fillColor: '#58a' });
+    dot = L.circleMarker(at, { renderer: desk.fleetRenderer, radius: 4, weight: 1, color: '#234', fillColor: '#58a',
+                               opacity: 0.9, fillOpacity: 0.7 });
     // The tooltip is made when first shown: 10,000 of them up front would cost more than the dots.
     dot.on('mouseover', () => { if (!dot.getTooltip()) dot.bindTooltip(textNode(desk.vehicleNames.get(device) || device)).openTooltip(); });
     dot.addTo(desk.fleetLayer);
     desk.vehicles.set(device, dot);
   } else dot.setLatLng(at);
-  dot.setStyle({ opacity: stale ? 0.35 : 0.9, fillOpacity: stale ? 0.2 : 0.7 });
   desk.vehicleTimes.set(device, timeMs);
   if (name) desk.vehicleNames.set(device, name);
+  fadeVehicle(device);
+}
+// Not heard from for 15 minutes: drawn faded, so a stale dot is not taken for where the vehicle is. Restyled only
+// when that changes (a canvas redraw per dot would cost 10,000 of them on every refresh).
+function fadeVehicle(device) {
+  const stale = serverNow() - desk.vehicleTimes.get(device) > 15 * 60 * 1000;
+  if (stale === desk.fadedVehicles.has(device)) return;
+  if (stale) desk.fadedVehicles.add(device); else desk.fadedVehicles.delete(device);
+  desk.vehicles.get(device).setStyle({ opacity: stale ? 0.35 : 0.9, fillOpacity: stale ? 0.2 : 0.7 });
 }
 desk.vehicleCount = () => desk.vehicles.size;
 desk.vehicleAt = (device) => { const d = desk.vehicles.get(device); if (!d) return null; const at = d.getLatLng(); return [at.lat, at.lng]; };
