@@ -165,13 +165,18 @@ public final class SerialPort: Sendable {
     }
 
     /// Streams the port's bytes; the port is closed when the stream ends.
+    /// `onClosed` runs on the reader's thread once the port is closed, after the stream ended: whoever opens the
+    /// same device next can wait for it (a tty still open elsewhere shares its input queue).
     public func chunks(
-        baud: Int, clock: any MonotonicClock
+        baud: Int, clock: any MonotonicClock, onClosed: @escaping @Sendable () -> Void = {}
     ) throws(SerialPortError) -> AsyncThrowingStream<
         GNSSChunk, any Error
     > {
         let descriptor = try open(baud: baud)
-        return SerialReader.chunks(from: descriptor, clock: clock) { [self] in close() }
+        return SerialReader.chunks(from: descriptor, clock: clock) { [self] in
+            close()
+            onClosed()
+        }
     }
 
     deinit { close() }

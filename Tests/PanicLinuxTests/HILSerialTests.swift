@@ -15,6 +15,10 @@ extension HIL {
         /// Reads the port the way the daemon does, into an inbox, and decodes what arrives.
         final class Reader: Sendable {
             let chunks: Inbox<GNSSChunk>
+            /// One value each time a port this reader opened has been closed by its reading thread.
+            let closes: Inbox<Void>
+            /// One value each time it opened one.
+            let opens: Inbox<Void>
             let task: Task<Void, Never>
             let decoder = Mutex(NMEADecoder())
             let log: CapturingLog
@@ -23,16 +27,28 @@ extension HIL {
             /// closed 8250 drops what it receives).
             init() async throws {
                 let chunks = Inbox<GNSSChunk>()
+                let closes = Inbox<Void>()
+                let opens = Inbox<Void>()
                 let log = CapturingLog()
                 self.log = log
                 let clock = SystemMonotonicClock()
-                let opened = Mutex<AsyncThrowingStream<GNSSChunk, any Error>?>(try await Self.openFirst(clock: clock))
+                /// Opens the port, counting it, so `stop` can wait for each close.
+                @Sendable func open() throws(SerialPortError) -> AsyncThrowingStream<GNSSChunk, any Error> {
+                    let stream = try SerialPort(path: SimReceiver.port).chunks(baud: 9600, clock: clock) {
+                        closes.put(())
+                    }
+                    opens.put(())
+                    return stream
+                }
+                let opened = Mutex<AsyncThrowingStream<GNSSChunk, any Error>?>(try await Self.openFirst(open))
                 // The source's own opener after that first time: what the daemon's does.
                 let source = GNSSSerialSource(path: SimReceiver.port, clock: clock, logger: log.logger) {
                     if let first = opened.withLock({ $0.take() }) { return first }
-                    return try SerialPort(path: SimReceiver.port).chunks(baud: 9600, clock: clock)
+                    return try open()
                 }
                 self.chunks = chunks
+                self.closes = closes
+                self.opens = opens
                 task = Task {
                     do {
                         try await source.run { chunks.put($0) }
@@ -46,7 +62,13 @@ extension HIL {
             /// Feeds chunks to the decoder until a fix whose receiver time is `second` past 10:15 comes out.
             func fix(at second: Int, _ what: String) async throws -> GNSSFix {
                 while true {
-                    let chunk = try #require(try await chunks.next(what))
+                    let received: GNSSChunk?
+                    do {
+                        received = try await chunks.next(what)
+                    } catch let timedOut as TimedOut {
+                        throw NothingDecoded(timedOut: timedOut, reader: self)
+                    }
+                    let chunk = try #require(received)
                     var fixes: [GNSSFix] = []
                     // A chunk is whatever the 16550's FIFO held: sentences arrive in pieces. The host ends each
                     // blob with the start of the next epoch, which closes the one awaited.
@@ -67,24 +89,23 @@ extension HIL {
                 do {
                     try await body(reader)
                 } catch {
-                    await reader.stop()
+                    try? await reader.stop()
                     throw error
                 }
-                await reader.stop()
+                try await reader.stop()
             }
 
             /// The first open, retried while the kernel answers EAGAIN: after the previous test's reader closed
             /// `/dev/ttyS1`, the tty's release can still be pending (deferred work, slow on the TCG guest), and
             /// `tty_reopen` refuses a tty whose count is 0 with EAGAIN until it is gone. The daemon's own source
             /// re-opens with backoff after any failure (`GNSSSerialSource`); this first open is the test's.
-            static func openFirst(clock: SystemMonotonicClock) async throws -> AsyncThrowingStream<GNSSChunk, any Error>
-            {
+            static func openFirst(
+                _ open: @Sendable () throws(SerialPortError) -> AsyncThrowingStream<GNSSChunk, any Error>
+            ) async throws -> AsyncThrowingStream<GNSSChunk, any Error> {
                 var attempt = 0
                 while true {
                     attempt += 1
-                    let result = Result { () throws(SerialPortError) in
-                        try SerialPort(path: SimReceiver.port).chunks(baud: 9600, clock: clock)
-                    }
+                    let result = Result { () throws(SerialPortError) in try open() }
                     switch result {
                     case .success(let stream): return stream
                     case .failure(let error):
@@ -94,10 +115,32 @@ extension HIL {
                 }
             }
 
-            /// Cancels the reading task and waits for it to end (its port closed).
-            func stop() async {
+            /// Cancels the reading task, waits for it to end, then for the reading thread to close each port it
+            /// opened: a tty open twice has one input queue, and a previous reader's thread still polling it would
+            /// take the next test's bytes.
+            func stop() async throws {
                 task.cancel()
                 await task.value
+                for _ in opens.history {
+                    _ = try await closes.next("the reading thread closing /dev/ttyS1")
+                }
+            }
+        }
+
+        /// A wait for a fix that timed out, with what the reader did receive: the bytes, the decoder's counts and
+        /// the source's log, so a failure in the guest says whether the line was silent or the bytes undecodable.
+        struct NothingDecoded: Error, CustomStringConvertible {
+            let description: String
+
+            init(timedOut: TimedOut, reader: Reader) {
+                let bytes = reader.chunks.history.flatMap(\.bytes)
+                let tail = String(decoding: bytes.suffix(240), as: UTF8.self).debugDescription
+                let statistics = reader.decoder.withLock { $0.statistics }
+                let logged = reader.log.entries.withLock { $0.map { "\($0.0) \($0.1)" } }
+                description =
+                    "\(timedOut): \(bytes.count) bytes in \(reader.chunks.history.count) chunks from "
+                    + "\(reader.opens.history.count) opens, ending \(tail); decoder accepted "
+                    + "\(statistics.accepted), skipped \(statistics.skippedBytes) bytes; source logged \(logged)"
             }
         }
 

@@ -91,11 +91,12 @@ class Receiver:
         with self.lock:
             connection = self.connection
         if connection is None:
+            self.log("receiver: not connected, dropped %d bytes" % len(data))
             return
         try:
             connection.sendall(data.encode("latin-1"))
-        except OSError:
-            pass
+        except OSError as error:
+            self.log("receiver: sending %d bytes failed: %s" % (len(data), error))
 
     def accept_loop(self, greeting):
         connection, _ = self.listener.accept()
