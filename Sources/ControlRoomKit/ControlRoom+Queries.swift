@@ -9,6 +9,11 @@ extension ControlRoom {
     /// Every alert, open or closed, oldest press first.
     public func allAlerts() async throws -> [AlertView] { try await store.alerts(.all, now: wallClock()) }
 
+    /// One page of closed alerts, newest press first (the desk's history).
+    public func closedAlerts(_ query: AlertHistoryQuery) async throws -> AlertHistoryPage {
+        try await store.closedAlerts(query, now: wallClock())
+    }
+
     /// Alerts that arrived after `cursor` (0 for all), in arrival order, and the cursor to pass next time: a
     /// watcher reads only what is new, however many alerts the store holds.
     public func alerts(after cursor: Int64) async throws -> (alerts: [AlertView], cursor: Int64) {

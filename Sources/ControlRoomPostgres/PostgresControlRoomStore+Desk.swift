@@ -203,13 +203,36 @@ extension PostgresControlRoomStore {
     }
 
     public func audit(device: String?, alert: String?) async throws -> [AuditEntry] {
-        try await query(
-            """
-            SELECT id, time_ms, user_name, role, action, device, alert, reason FROM audit
-            WHERE (\(device)::text IS NULL OR device = \(device)) AND (\(alert)::text IS NULL OR alert = \(alert))
-            ORDER BY id
-            """
-        ).map { row in
+        try Self.auditEntries(
+            try await query(
+                """
+                SELECT id, time_ms, user_name, role, action, device, alert, reason FROM audit
+                WHERE (\(device)::text IS NULL OR device = \(device)) AND (\(alert)::text IS NULL OR alert = \(alert))
+                ORDER BY id
+                """))
+    }
+
+    public func audit(alerts: [AlertRef]) async throws -> [AlertRef: [AuditEntry]] {
+        guard !alerts.isEmpty else { return [:] }
+        let wanted = Set(alerts)
+        let devices = Set(alerts.map(\.device)).sorted()
+        let ids = Set(alerts.map(\.id)).sorted()
+        var result: [AlertRef: [AuditEntry]] = [:]
+        for entry in try Self.auditEntries(
+            try await query(
+                """
+                SELECT id, time_ms, user_name, role, action, device, alert, reason FROM audit
+                WHERE device = ANY(\(devices)) AND alert = ANY(\(ids)) ORDER BY id
+                """))
+        {
+            let key = AlertRef(device: entry.device, id: entry.alert)
+            if wanted.contains(key) { result.append(entry, to: key) }
+        }
+        return result
+    }
+
+    private static func auditEntries(_ rows: [PostgresRow]) throws -> [AuditEntry] {
+        try rows.map { row in
             let (id, time, user, role, action, device, alert, reason) = try row.decode(
                 (Int64, Int64, String, String, String, String, String, String).self)
             return AuditEntry(
@@ -334,16 +357,26 @@ extension PostgresControlRoomStore {
         }
     }
 
-    public func dispatches(device: String, alert: String) async throws -> [DispatchRow] {
-        try await query(
+    public func dispatches(alerts: [AlertRef]) async throws -> [AlertRef: [DispatchRow]] {
+        guard !alerts.isEmpty else { return [:] }
+        let wanted = Set(alerts)
+        let devices = Set(alerts.map(\.device)).sorted()
+        let ids = Set(alerts.map(\.id)).sorted()
+        var result: [AlertRef: [DispatchRow]] = [:]
+        for row in try await query(
             """
-            SELECT responder, stage, time_ms FROM dispatches WHERE device = \(device) AND alert = \(alert)
-            ORDER BY time_ms
-            """
-        ).map { row in
-            let (responder, stage, time) = try row.decode((String, String, Int64).self)
-            return DispatchRow(responder: responder, stage: DispatchStage(rawValue: stage) ?? .dispatched, timeMs: time)
+            SELECT device, alert, responder, stage, time_ms FROM dispatches
+            WHERE device = ANY(\(devices)) AND alert = ANY(\(ids)) ORDER BY time_ms
+            """)
+        {
+            let (device, alert, responder, stage, time) = try row.decode((String, String, String, String, Int64).self)
+            let key = AlertRef(device: device, id: alert)
+            guard wanted.contains(key) else { continue }
+            result.append(
+                DispatchRow(responder: responder, stage: DispatchStage(rawValue: stage) ?? .dispatched, timeMs: time),
+                to: key)
         }
+        return result
     }
 
     public func logEvidence(leaf: String, now: RecordTime) async throws -> (leaves: [String], index: Int) {

@@ -243,6 +243,10 @@ extension PostgresControlRoomStore {
                 """,
                 "CREATE INDEX device_positions_changed_idx ON device_positions(changed)",
             ]),
+        // The desk's history (`closedAlerts`) reads one page from an index, not every alert ever stored.
+        PostgresMigration(
+            version: 10, summary: "alerts indexed by press, for the desk's history",
+            statements: ["CREATE INDEX alerts_by_press ON alerts(pressed_ms, device, seq)"]),
     ]
 
     /// Brings the schema up to date, each step in its own transaction; concurrent instances wait on one advisory

@@ -660,13 +660,35 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         "id, device, seq, kind, input, pressed_ms, time_source, fix, state, device_cleared"
 
     static func alertViews(_ rows: [PostgresRow], now: RecordTime) throws -> [AlertView] {
+        try alertRows(rows, now: now).map(\.alert)
+    }
+
+    /// Each row of `alertColumns` as an alert, with its place in the history's order.
+    static func alertRows(
+        _ rows: [PostgresRow], now: RecordTime
+    ) throws -> [(alert: AlertView, cursor: AlertHistoryCursor)] {
         try rows.map { row in
             let (id, device, seq, kind, input, pressed, source, fix, state, cleared) = try row.decode(
                 (String, String, Int64, String, String?, Int64, String, String?, String, Bool).self)
-            return AlertView(
+            let alert = AlertView(
                 id: id, device: device, sequence: seq, kind: kind, input: input, pressedMs: pressed,
                 timeSource: source, fix: fix, state: state, deviceCleared: cleared, now: now)
+            return (alert, AlertHistoryCursor(pressedMs: pressed, device: device, sequence: seq))
         }
+    }
+
+    public func closedAlerts(_ history: AlertHistoryQuery, now: RecordTime) async throws -> AlertHistoryPage {
+        let before = history.start
+        let rows = try await query(
+            """
+            SELECT \(unescaped: Self.alertColumns) FROM alerts
+            WHERE (device_cleared OR state = 'cleared')
+                AND (\(history.deviceContains)::text IS NULL OR strpos(device, \(history.deviceContains)) > 0)
+                AND (\(history.kind)::text IS NULL OR kind = \(history.kind))
+                AND (pressed_ms, device, seq) < (\(before.pressedMs), \(before.device), \(before.sequence))
+            ORDER BY pressed_ms DESC, device DESC, seq DESC LIMIT \(history.limit + 1)
+            """)
+        return AlertHistoryPage(try Self.alertRows(rows, now: now), limit: history.limit)
     }
 
     public func act(

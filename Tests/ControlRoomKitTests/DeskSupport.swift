@@ -14,7 +14,8 @@ final class DeskDevice: @unchecked Sendable {
     var id: String { key.identity.deviceID }
     private var sequence: Int64 = 0
     private var previous: String?
-    private var time: Int64 = RecordTime.systemNow().epochMilliseconds
+    /// The last record's time (epoch ms); each record is 1 ms after the one before.
+    var time: Int64 = RecordTime.systemNow().epochMilliseconds
 
     /// Seals the next record (an emergency, a help call, a position...) at `latitude, longitude`.
     func next(

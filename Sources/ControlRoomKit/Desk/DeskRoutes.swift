@@ -133,16 +133,13 @@ extension Desk {
                     credential: credential, account: account,
                     resume: DeskPosition(request.headers[Desk.lastEventID])))
         }
+        // Closed alerts, newest first, one page (`limit`, at most 500) at a time; `X-Next-Before` names the next
+        // page's `before` when more follow. Read from an index: the cost is the page's, not the store's.
         routes.operators.get("/v1/desk/history") { [self] request, _ -> Response in
-            let query = request.uri.queryParameters
-            let device = query.get("device").flatMap { $0.isEmpty ? nil : $0 }
-            let kind = query.get("kind").flatMap { $0.isEmpty ? nil : $0 }
-            let closed = try await room.allAlerts().filter { alert in
-                (alert.deviceCleared || alert.state == .cleared) && (device.map { alert.device.contains($0) } ?? true)
-                    && (kind.map { alert.kind == $0 } ?? true)
-            }
-            return ControlRoomServer.json(
-                try await room.deskAlerts(closed.suffix(200).reversed(), tracks: DeskTracks()))
+            let page = try await room.closedAlerts(try Self.historyQuery(request))
+            var response = ControlRoomServer.json(try await room.deskAlerts(page.alerts, tracks: nil))
+            if let next = page.next { response.headers[Self.nextBefore] = next.description }
+            return response
         }
         routes.operators.get("/v1/audit") { [self] request, context -> Response in
             let account = try context.account()
@@ -268,6 +265,31 @@ extension Desk {
     }
 
     static let nextAfterHeader = HTTPFields.Element.Name("X-Next-After")!
+    /// The history's next page: the `before` to ask with.
+    static let nextBefore = HTTPFields.Element.Name("X-Next-Before")!
+
+    /// `GET /v1/desk/history`'s parameters: `device` (part of the id), `kind`, `before` (a cursor from
+    /// `X-Next-Before`) and `limit`; a 400 naming a bad one.
+    static func historyQuery(_ request: Request) throws -> AlertHistoryQuery {
+        let query = request.uri.queryParameters
+        func text(_ name: String) throws -> String? {
+            guard let value = query.get(name), !value.isEmpty else { return nil }
+            guard value.utf8.count <= 200 else { throw HTTPError(.badRequest, message: "\(name) is too long") }
+            return value
+        }
+        var before: AlertHistoryCursor?
+        if let cursor = try text("before") {
+            guard let parsed = AlertHistoryCursor(cursor) else {
+                throw HTTPError(.badRequest, message: "before must be a cursor from X-Next-Before")
+            }
+            before = parsed
+        }
+        let limit = try integer(
+            query.get("limit"), name: "limit", default: Int64(AlertHistoryQuery.defaultLimit),
+            in: 1...Int64(AlertHistoryQuery.maximumLimit))
+        return AlertHistoryQuery(
+            deviceContains: try text("device"), kind: try text("kind"), before: before, limit: Int(limit))
+    }
     /// What a reconnecting `EventSource` sends back: the `id` of the last event it got (`DeskPosition`).
     static let lastEventID = HTTPFields.Element.Name("Last-Event-ID")!
 

@@ -185,24 +185,24 @@ extension ControlRoom {
         try await store.latestEnvelopes(device: device, kind: kind, limit: 1).first.flatMap(Self.decode)
     }
 
-    /// The desk's view of the given alerts. The metadata comes in one query for the alerting devices and their
-    /// responders (never the whole fleet's), each responder's last position once however many alerts it is on.
-    func deskAlerts(_ views: [AlertView], tracks: DeskTracks) async throws -> [DeskAlert] {
+    /// The desk's view of the given alerts, in a fixed number of queries however many there are: their audit
+    /// lines, their responders, the metadata of the alerting devices and their responders (never the whole
+    /// fleet's), and each responder's last position once however many alerts it is on. `tracks` nil: without the
+    /// route trail (the history's rows; a closed alert's trail is in its evidence bundle).
+    func deskAlerts(_ views: [AlertView], tracks: DeskTracks?) async throws -> [DeskAlert] {
         guard !views.isEmpty else { return [] }
-        var parts: [(track: [TrackPoint], audit: [AuditEntry], dispatches: [DispatchRow])] = []
-        for view in views {
-            parts.append(
-                (
-                    try await tracks.track(view, in: self), try await store.audit(device: view.device, alert: view.id),
-                    try await store.dispatches(device: view.device, alert: view.id)
-                ))
-        }
-        let responders = Set(parts.flatMap { $0.dispatches.map(\.responder) })
+        let refs = views.map { AlertRef(device: $0.device, id: $0.id) }
+        let audits = try await store.audit(alerts: refs)
+        let dispatches = try await store.dispatches(alerts: refs)
+        var trails: [[TrackPoint]] = []
+        for view in views { trails.append(try await tracks?.track(view, in: self) ?? []) }
+        let responders = Set(dispatches.values.joined().map(\.responder))
         let metadata = try await store.metadata(devices: Array(Set(views.map(\.device)).union(responders)).sorted())
         let positions = try await store.positions(devices: responders.sorted()).mapValues(TrackPoint.init)
-        return zip(views, parts).map { view, part in
-            let current = part.track.max { ($0.timeMs, $0.sequence) < ($1.timeMs, $1.sequence) }
-            let assigned = part.dispatches.map { row in
+        return zip(zip(views, refs), trails).map { pair, track in
+            let (view, ref) = pair
+            let current = track.max { ($0.timeMs, $0.sequence) < ($1.timeMs, $1.sequence) }
+            let assigned = (dispatches[ref] ?? []).map { row in
                 let position = positions[row.responder]
                 return ResponderView(
                     device: row.responder, name: metadata[row.responder]?.name ?? "", stage: row.stage,
@@ -211,8 +211,8 @@ extension ControlRoom {
                     position: position)
             }
             return DeskAlert(
-                alert: view, device: metadata[view.device] ?? DeviceMetadata(), current: current, track: part.track,
-                audit: part.audit, responders: assigned)
+                alert: view, device: metadata[view.device] ?? DeviceMetadata(), current: current, track: track,
+                audit: audits[ref] ?? [], responders: assigned)
         }
     }
 

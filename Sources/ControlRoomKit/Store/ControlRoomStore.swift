@@ -49,6 +49,9 @@ public protocol ControlRoomStore: Sendable {
     func alerts(_ scope: AlertScope, now: RecordTime) async throws -> [AlertView]
     /// Alerts that arrived after `cursor`, in arrival order, and the next cursor.
     func alerts(after cursor: Int64, now: RecordTime) async throws -> (alerts: [AlertView], cursor: Int64)
+    /// Closed alerts, newest press first, one page of them (the desk's history): reads only the page, however
+    /// many alerts the store holds.
+    func closedAlerts(_ query: AlertHistoryQuery, now: RecordTime) async throws -> AlertHistoryPage
 
     // MARK: Queries
 
@@ -115,6 +118,8 @@ public protocol ControlRoomStore: Sendable {
     /// `commands` (``UpdateQueue``), with `audit` (its alert set to the document's) in the same transaction.
     func queueUpdate(device: String, issued: IssuedUpdate, audit: NewAuditEntry) async throws
     func audit(device: String?, alert: String?) async throws -> [AuditEntry]
+    /// The audit lines of each of `alerts` (those with any), in order, in one query.
+    func audit(alerts: [AlertRef]) async throws -> [AlertRef: [AuditEntry]]
     /// Applies `edit` to the device's metadata in one transaction and returns the result.
     func editMetadata(device: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata
     func metadata(device: String) async throws -> DeviceMetadata?
@@ -127,7 +132,8 @@ public protocol ControlRoomStore: Sendable {
         device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
         now: RecordTime, issue: CommandIssuer
     ) async throws
-    func dispatches(device: String, alert: String) async throws -> [DispatchRow]
+    /// The responders on each of `alerts` (those with any), oldest assignment first, in one query.
+    func dispatches(alerts: [AlertRef]) async throws -> [AlertRef: [DispatchRow]]
     /// Envelopes of `device` from sequence `from` on, stored after `afterRowID`, in sequence order.
     func envelopes(device: String, from sequence: Int64, afterRowID: Int64) async throws -> [StoredEnvelope]
     /// The newest `limit` envelopes of `device` (of `kind` only, when given), newest first.

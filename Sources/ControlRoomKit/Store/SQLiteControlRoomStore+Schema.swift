@@ -139,5 +139,13 @@ extension SQLiteControlRoomStore {
                     lon REAL NOT NULL, course REAL, fix_age_ms INTEGER NOT NULL, changed INTEGER NOT NULL);
                 CREATE INDEX IF NOT EXISTS device_positions_changed ON device_positions(changed);
                 """),
+        // The desk's history and rows (`closedAlerts`, `alerts(.open)`) read an index, not every alert ever stored.
+        SQLiteMigration(
+            version: 10,
+            summary: "alerts indexed by press (the desk's history reads one page) and by open state (the desk's rows)",
+            sql: """
+                CREATE INDEX IF NOT EXISTS alerts_by_press ON alerts(pressed_ms, device, seq);
+                CREATE INDEX IF NOT EXISTS alerts_open ON alerts(device_cleared, pressed_ms);
+                """),
     ]
 }

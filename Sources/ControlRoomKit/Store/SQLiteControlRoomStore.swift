@@ -450,10 +450,37 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
+    public func closedAlerts(_ query: AlertHistoryQuery, now: RecordTime) throws -> AlertHistoryPage {
+        try state.withLock { state in
+            let before = query.start
+            let condition = """
+                (a.device_cleared = 1 OR a.state = 'cleared') AND (?1 IS NULL OR instr(a.device, ?1) > 0)
+                AND (?2 IS NULL OR a.kind = ?2) AND (a.pressed_ms, a.device, a.seq) < (?3, ?4, ?5)
+                """
+            let values: [SQLiteValue] = [
+                query.deviceContains.map { .text($0) } ?? .null, query.kind.map { .text($0) } ?? .null,
+                .integer(before.pressedMs), .text(before.device), .integer(before.sequence),
+                .integer(Int64(query.limit) + 1),
+            ]
+            let rows = try alertRows(
+                where: condition, values, order: "a.pressed_ms DESC, a.device DESC, a.seq DESC LIMIT ?6", now: now,
+                state)
+            return AlertHistoryPage(rows, limit: query.limit)
+        }
+    }
+
     private func alertViews(
         where condition: String, _ values: [SQLiteValue], order: String = "a.pressed_ms, a.device, a.seq",
         now: RecordTime, _ state: State
     ) throws -> [AlertView] {
+        try alertRows(where: condition, values, order: order, now: now, state).map(\.alert)
+    }
+
+    /// Alerts matching `condition` in `order` (which may end with a LIMIT), each with its place in the history's
+    /// order.
+    private func alertRows(
+        where condition: String, _ values: [SQLiteValue], order: String, now: RecordTime, _ state: State
+    ) throws -> [(alert: AlertView, cursor: AlertHistoryCursor)] {
         let query = try state.statement(
             """
             SELECT a.id, a.device, a.seq, a.kind, a.input, a.pressed_ms, a.time_source, a.fix, a.state,
@@ -461,14 +488,16 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
             FROM alerts a WHERE \(condition) ORDER BY \(order)
             """)
         try query.bind(values)
-        var result: [AlertView] = []
+        var result: [(alert: AlertView, cursor: AlertHistoryCursor)] = []
         while try query.step() {
+            let alert = AlertView(
+                id: query.text(0), device: query.text(1), sequence: query.integer(2), kind: query.text(3),
+                input: query.isNull(4) ? nil : query.text(4), pressedMs: query.integer(5),
+                timeSource: query.text(6), fix: query.isNull(7) ? nil : query.text(7),
+                state: query.text(8), deviceCleared: query.integer(9) != 0, now: now)
             result.append(
-                AlertView(
-                    id: query.text(0), device: query.text(1), sequence: query.integer(2), kind: query.text(3),
-                    input: query.isNull(4) ? nil : query.text(4), pressedMs: query.integer(5),
-                    timeSource: query.text(6), fix: query.isNull(7) ? nil : query.text(7),
-                    state: query.text(8), deviceCleared: query.integer(9) != 0, now: now))
+                (alert, AlertHistoryCursor(pressedMs: query.integer(5), device: alert.device, sequence: alert.sequence))
+            )
         }
         query.reset()
         return result
@@ -801,24 +830,57 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func audit(device: String?, alert: String?) throws -> [AuditEntry] {
         try state.withLock { state in
-            let query = try state.statement(
-                """
-                SELECT id, time_ms, user, role, action, device, alert, reason FROM audit
-                WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR alert = ?2) ORDER BY id
-                """)
-            try query.bind([device.map { .text($0) } ?? .null, alert.map { .text($0) } ?? .null])
-            var result: [AuditEntry] = []
-            while try query.step() {
-                result.append(
-                    AuditEntry(
-                        id: query.integer(0), timeMs: query.integer(1), user: query.text(2),
-                        role: DeskRole(rawValue: query.text(3)),
-                        action: AuditAction(rawValue: query.text(4)) ?? .note, device: query.text(5),
-                        alert: query.text(6), reason: query.text(7)))
+            try auditEntries(
+                "(?1 IS NULL OR device = ?1) AND (?2 IS NULL OR alert = ?2)",
+                [device.map { .text($0) } ?? .null, alert.map { .text($0) } ?? .null], state)
+        }
+    }
+
+    public func audit(alerts: [AlertRef]) throws -> [AlertRef: [AuditEntry]] {
+        guard !alerts.isEmpty else { return [:] }
+        let wanted = Set(alerts)
+        let lists = try Self.lists(alerts)
+        return try state.withLock { state in
+            var result: [AlertRef: [AuditEntry]] = [:]
+            for entry in try auditEntries(
+                "device IN (SELECT value FROM json_each(?1)) AND alert IN (SELECT value FROM json_each(?2))",
+                [.text(lists.devices), .text(lists.ids)], state)
+            {
+                let key = AlertRef(device: entry.device, id: entry.alert)
+                if wanted.contains(key) { result.append(entry, to: key) }
             }
-            query.reset()
             return result
         }
+    }
+
+    /// The devices and the alert ids of `alerts` as two JSON arrays, for `json_each`: both IN lists together use
+    /// the (device, alert) index; the caller keeps only the pairs asked for.
+    private static func lists(_ alerts: [AlertRef]) throws -> (devices: String, ids: String) {
+        let encoder = JSONEncoder()
+        return (
+            String(decoding: try encoder.encode(Set(alerts.map(\.device)).sorted()), as: UTF8.self),
+            String(decoding: try encoder.encode(Set(alerts.map(\.id)).sorted()), as: UTF8.self)
+        )
+    }
+
+    private func auditEntries(_ condition: String, _ values: [SQLiteValue], _ state: State) throws -> [AuditEntry] {
+        let query = try state.statement(
+            """
+            SELECT id, time_ms, user, role, action, device, alert, reason FROM audit
+            WHERE \(condition) ORDER BY id
+            """)
+        try query.bind(values)
+        var result: [AuditEntry] = []
+        while try query.step() {
+            result.append(
+                AuditEntry(
+                    id: query.integer(0), timeMs: query.integer(1), user: query.text(2),
+                    role: DeskRole(rawValue: query.text(3)),
+                    action: AuditAction(rawValue: query.text(4)) ?? .note, device: query.text(5),
+                    alert: query.text(6), reason: query.text(7)))
+        }
+        query.reset()
+        return result
     }
 
     public func editMetadata(device: String, _ edit: DeviceMetadataEdit) throws -> DeviceMetadata {
@@ -928,17 +990,26 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
-    public func dispatches(device: String, alert: String) throws -> [DispatchRow] {
-        try state.withLock { state in
+    public func dispatches(alerts: [AlertRef]) throws -> [AlertRef: [DispatchRow]] {
+        guard !alerts.isEmpty else { return [:] }
+        let wanted = Set(alerts)
+        let lists = try Self.lists(alerts)
+        return try state.withLock { state in
             let query = try state.statement(
-                "SELECT responder, stage, time_ms FROM dispatches WHERE device = ?1 AND alert = ?2 ORDER BY time_ms")
-            try query.bind([.text(device), .text(alert)])
-            var rows: [DispatchRow] = []
+                """
+                SELECT device, alert, responder, stage, time_ms FROM dispatches
+                WHERE device IN (SELECT value FROM json_each(?1)) AND alert IN (SELECT value FROM json_each(?2))
+                ORDER BY time_ms
+                """)
+            try query.bind([.text(lists.devices), .text(lists.ids)])
+            var rows: [AlertRef: [DispatchRow]] = [:]
             while try query.step() {
+                let key = AlertRef(device: query.text(0), id: query.text(1))
+                guard wanted.contains(key) else { continue }
                 rows.append(
                     DispatchRow(
-                        responder: query.text(0), stage: DispatchStage(rawValue: query.text(1)) ?? .dispatched,
-                        timeMs: query.integer(2)))
+                        responder: query.text(2), stage: DispatchStage(rawValue: query.text(3)) ?? .dispatched,
+                        timeMs: query.integer(4)), to: key)
             }
             query.reset()
             return rows
