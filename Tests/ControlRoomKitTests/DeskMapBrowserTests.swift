@@ -81,6 +81,18 @@ extension OperatorPageBrowserTests {
                 vehicle, [try vehicle.next(.position, latitude: 28.6702, longitude: 77.2322).envelope])
             try await page.waitFor("desk.mapCentre()[0] === 28.6702 && desk.mapCentre()[1] === 77.2322")
             try await page.waitFor("desk.trailLength('\(press.id)') === 3")
+            // Seventy more in one batch: the trail comes in pieces of 64 sequence numbers (`DeskTrackChunk`), and
+            // the page joins them in order into one line.
+            try await server.send(
+                vehicle,
+                try (0..<70).map {
+                    try vehicle.next(.position, latitude: 28.6702 + Double($0) * 0.0001, longitude: 77.2322).envelope
+                })
+            try await page.waitFor("desk.trailLength('\(press.id)') === 73")
+            #expect(
+                try await page.evaluate(
+                    "desk.alerts.get(desk.selected).track.every((p, i, all) => i === 0 || all[i - 1].sequence < p.sequence)"
+                ) == "true")
 
             // A new alert elsewhere: the map goes there, the selection stays the operator's.
             let help = try booth.next(.help(input: "help"), latitude: far.latitude, longitude: far.longitude)

@@ -13,6 +13,12 @@ struct PushEvent {
     /// `device/alert` of each row sent, in order.
     var upsert: [String]
     var remove: [String]
+    /// The route-trail pieces sent, by key (`/device/alert#N`): the sequence numbers of their points.
+    var tracks: [String: [Int64]] = [:]
+    /// Whether any row carried its whole trail inline.
+    var inlineTrack = false
+    /// The message's size in bytes.
+    var bytes = 0
 }
 
 extension EventReader {
@@ -31,9 +37,17 @@ extension EventReader {
                     let alert = try #require(row["alert"] as? [String: Any])
                     return "\(try #require(alert["device"] as? String))/\(try #require(alert["id"] as? String))"
                 }
+                var tracks: [String: [Int64]] = [:]
+                for chunk in try #require(object["tracks"] as? [[String: Any]]) {
+                    let alert = try #require(chunk["alert"] as? String)
+                    let number = try #require(chunk["chunk"] as? Int)
+                    let points = try #require(chunk["points"] as? [[String: Any]])
+                    tracks["/\(alert)#\(number)"] = try points.map { Int64(try #require($0["sequence"] as? Int)) }
+                }
                 return PushEvent(
                     id: id, snapshot: try #require(object["snapshot"] as? Bool), upsert: upsert,
-                    remove: try #require(object["remove"] as? [String]))
+                    remove: try #require(object["remove"] as? [String]), tracks: tracks,
+                    inlineTrack: rows.contains { $0["track"] != nil }, bytes: data.utf8.count - 6)
             }
             guard let chunk = try await iterator.next() else { return nil }
             buffer += String(buffer: chunk)
@@ -195,6 +209,50 @@ struct DeskScaleTests {
             let whole = try #require(try await stranger.nextPush())
             #expect(whole.snapshot)
             #expect(Set(whole.upsert) == missed.union([bus.id + "/" + first.id]))
+        }
+    }
+
+    @Test(
+        "an alerting bus's next position costs each stream one piece of its trail, not the whole trail; the pieces add up to every position since the press",
+        arguments: StoreKind.all)
+    func trailPieces(_ store: StoreKind) async throws {
+        try await DeskServer.with(DeskConfiguration(heartbeat: .seconds(3600)), store: store) { server in
+            _ = try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+            let asha = try await server.login("asha", "correct horse asha")
+            let bus = DeskDevice()
+            try await server.register(bus, name: "Bus 534")
+            let press = try bus.next(.emergency(input: "sos"))
+            var envelopes = [press.envelope]
+            for index in 0..<199 {
+                envelopes.append(
+                    try bus.next(.position, latitude: 28.6 + Double(index) * 0.0001, longitude: 77.2).envelope)
+            }
+            try await server.send(bus, envelopes)
+            let key = bus.id + "/" + press.id
+            var events = try await server.openEvents(cookie: asha.cookie)
+            let snapshot = try #require(try await events.nextPush())
+            #expect(snapshot.snapshot && snapshot.upsert == [key])
+            #expect(!snapshot.inlineTrack)
+            // Records 1 (the press) to 200, in blocks of 64 sequence numbers: 1–63, 64–127, 128–191, 192–200.
+            #expect(snapshot.tracks.keys.sorted() == (0...3).map { "/\(key)#\($0)" })
+            #expect(snapshot.tracks.values.flatMap { $0 }.sorted() == Array(1...200))
+
+            try await server.send(bus, [try bus.next(.position, latitude: 28.7, longitude: 77.3).envelope])
+            let moved = try #require(try await events.nextPush())
+            #expect(!moved.snapshot && moved.upsert == [key])
+            #expect(!moved.inlineTrack)
+            #expect(moved.tracks == ["/\(key)#3": Array(192...201)])
+            #expect(moved.remove.isEmpty)
+            #expect(moved.bytes * 4 < snapshot.bytes, "moved \(moved.bytes) B, snapshot \(snapshot.bytes) B")
+
+            // Cleared and confirmed by the box: the row and every piece of its trail leave.
+            try await server.room.clear(
+                device: bus.id, alert: press.id, reason: "test")
+            let cleared = try #require(try await events.nextPush())
+            #expect(cleared.upsert == [key] && cleared.tracks.isEmpty)
+            try await server.send(bus, [try bus.next(.cleared(alert: press.id, by: "operator")).envelope])
+            let gone = try #require(try await events.nextPush())
+            #expect(Set(gone.remove) == Set([key] + (0...3).map { "/\(key)#\($0)" }))
         }
     }
 

@@ -1,5 +1,6 @@
 'use strict';
-const desk = { rows: new Map(), alerts: new Map(), markers: new Map(), tracks: new Map(), responderMarkers: new Map(),
+const desk = { rows: new Map(), alerts: new Map(), markers: new Map(), tracks: new Map(), trackChunks: new Map(),
+               responderMarkers: new Map(),
                vehicles: new Map(), vehicleTimes: new Map(), fadedVehicles: new Set(), vehicleNames: new Map(), vehicleCursor: 0, vehicleLoad: null, fleetLoadedMs: null,
                csrf: '', role: '', escalateAfterMs: 60000, offsetMs: 0, selected: null, heard: new Set(), map: null,
                soundOn: false, pushes: 0, sirens: 0, lastSirenMs: 0 };
@@ -151,11 +152,19 @@ function remove(key) {
   desk.rows.delete(key);
   if (desk.selected === key) { desk.selected = null; updateActions(); }
   desk.alerts.delete(key);
+  desk.trackChunks.delete(key);
   for (const store of [desk.markers, desk.tracks]) {
     const layer = store.get(key);
     if (layer && desk.map) desk.map.removeLayer(layer);
     store.delete(key);
   }
+}
+// An alert's route trail from the pieces the server sent (`tracks`: the points of one block of sequence numbers
+// each, keyed '/device/alert#N'), oldest first: a new position re-sends only the last piece.
+function trailOf(key) {
+  const chunks = desk.trackChunks.get(key);
+  if (!chunks) return [];
+  return [...chunks.keys()].sort((a, b) => a - b).flatMap((n) => chunks.get(n));
 }
 function apply(message) {
   desk.pushes += 1;
@@ -163,11 +172,26 @@ function apply(message) {
   if (message.snapshot) {
     const keep = new Set(message.upsert.map((i) => i.alert.device + '/' + i.alert.id));
     for (const key of [...desk.alerts.keys()]) if (!keep.has(key)) remove(key);
+    desk.trackChunks = new Map();
+  }
+  const trails = new Set();
+  for (const chunk of message.tracks || []) {
+    if (!desk.trackChunks.has(chunk.alert)) desk.trackChunks.set(chunk.alert, new Map());
+    desk.trackChunks.get(chunk.alert).set(chunk.chunk, chunk.points);
+    trails.add(chunk.alert);
+  }
+  for (const key of message.remove) {
+    if (!key.startsWith('/')) continue;
+    const hash = key.lastIndexOf('#'), alert = key.slice(1, hash);
+    desk.trackChunks.get(alert)?.delete(Number(key.slice(hash + 1)));
+    trails.add(alert);
   }
   let newest = null;
   for (const item of message.upsert) {
     const key = item.alert.device + '/' + item.alert.id;
     const fresh = !desk.alerts.has(key);
+    item.track = trailOf(key);
+    trails.delete(key);
     desk.alerts.set(key, item);
     render(key);
     if (fresh && item.alert.state === 'open') {
@@ -175,7 +199,15 @@ function apply(message) {
       if (!newest || (order[item.alert.kind] ?? 3) <= (order[newest.alert.kind] ?? 3)) newest = item;
     }
   }
-  for (const key of message.remove) remove(key);
+  for (const key of message.remove) if (!key.startsWith('/')) remove(key);
+  // A trail that changed while its row did not: redrawn alone.
+  for (const key of trails) {
+    const item = desk.alerts.get(key);
+    if (!item) continue;
+    item.track = trailOf(key);
+    drawOnMap(key);
+    if (desk.selected === key) showDetail();
+  }
   // A new open alert (an emergency before a help call): the map goes to it.
   if (newest && newest.current && desk.map) {
     desk.map.setView([newest.current.latitude, newest.current.longitude], Math.max(desk.map.getZoom(), 15));

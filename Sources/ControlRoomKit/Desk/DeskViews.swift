@@ -87,10 +87,43 @@ public struct DeskAlert: Sendable, Hashable, Codable {
     public var device: DeviceMetadata
     /// The latest position since the press (the press position when none came after).
     public var current: TrackPoint?
-    /// Every position since the press, oldest first (at most `DeskTracks.limit`).
-    public var track: [TrackPoint]
+    /// Every position since the press, oldest first (at most `DeskTracks.limit`); nil where the trail is not sent
+    /// with the row (the push channel's rows carry it in `DeskTrackChunk`s, the history none).
+    public var track: [TrackPoint]?
     public var audit: [AuditEntry]
     public var responders: [ResponderView]
+}
+
+/// A piece of an open alert's route trail as the push channel sends it: the points whose sequence numbers fall in
+/// one block of `size`. A new position changes only the last piece, so an alerting bus's next fix costs each
+/// stream one piece, not its whole trail since the press (up to `DeskTracks.limit` points). Keyed
+/// `/device/alert#N`: a leading `/` no alert key has (a device id is never empty).
+struct DeskTrackChunk: Sendable, Hashable, Codable {
+    static let size: Int64 = 64
+
+    /// The alert's key, `device/alert`.
+    var alert: String
+    /// The block: points with sequence numbers from `chunk × size` to `(chunk + 1) × size − 1`.
+    var chunk: Int64
+    var points: [TrackPoint]
+
+    var key: String { "/" + alert + "#" + String(chunk) }
+
+    static func isKey(_ key: String) -> Bool { key.hasPrefix("/") }
+
+    /// `track` (in sequence order) in pieces, in order.
+    static func chunks(of track: [TrackPoint], alert: String) -> [DeskTrackChunk] {
+        var chunks: [DeskTrackChunk] = []
+        for point in track {
+            let block = point.sequence / size
+            if chunks.last?.chunk == block {
+                chunks[chunks.count - 1].points.append(point)
+            } else {
+                chunks.append(DeskTrackChunk(alert: alert, chunk: block, points: [point]))
+            }
+        }
+        return chunks
+    }
 }
 
 /// A device's health from its records: last contact, its last health report, power and tamper.
@@ -211,7 +244,8 @@ extension ControlRoom {
                     position: position)
             }
             return DeskAlert(
-                alert: view, device: metadata[view.device] ?? DeviceMetadata(), current: current, track: track,
+                alert: view, device: metadata[view.device] ?? DeviceMetadata(), current: current,
+                track: tracks == nil ? nil : track,
                 audit: audits[ref] ?? [], responders: assigned)
         }
     }

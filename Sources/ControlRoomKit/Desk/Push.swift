@@ -87,11 +87,14 @@ public final class DeskSignal: Sendable {
     }
 }
 
-/// One message of the push channel: alerts that changed (whole rows, keyed by `device/alert`), alerts that left
-/// the open list, and the server's time so the page can age fixes and presses against its own clock.
+/// One message of the push channel: alerts that changed (whole rows, keyed by `device/alert`, without their
+/// route trail), the pieces of route trails that changed (`DeskTrackChunk`), the keys that left (alerts no longer
+/// open, trail pieces no longer kept), and the server's time so the page can age fixes and presses against its
+/// own clock.
 struct DeskPush: Codable, Sendable {
     var serverNowMs: Int64
     var upsert: [DeskAlert]
+    var tracks: [DeskTrackChunk]
     var remove: [String]
     /// Whether this is the whole state (the page drops rows it has that are not in it): a new stream's first
     /// message, or a reconnect from a position the server cannot resume (`DeskHistory`). Otherwise only the rows
@@ -121,20 +124,26 @@ struct DeskFrame: Sendable {
     /// The JSON is `DeskPush`'s, spliced from the shared rows: nothing is encoded per stream.
     func message(changed: Set<String>?, nowMs: Int64) -> Data {
         var upsert: [Data] = []
+        var tracks: [Data] = []
         var present = Set<String>()
         for row in rows where changed?.contains(row.key) ?? true {
             present.insert(row.key)
-            upsert.append(row.json)
+            if DeskTrackChunk.isKey(row.key) { tracks.append(row.json) } else { upsert.append(row.json) }
         }
         let removed = (changed ?? []).subtracting(present).sorted()
+        func list(_ rows: [Data]) -> Data {
+            var json = Data("[".utf8)
+            for (index, row) in rows.enumerated() {
+                if index > 0 { json.append(UInt8(ascii: ",")) }
+                json += row
+            }
+            return json + Data("]".utf8)
+        }
         var json = Data(#"{"remove":"#.utf8)
         json += (try? JSONEncoder().encode(removed)) ?? Data("[]".utf8)
-        json += Data(#","serverNowMs":\#(nowMs),"snapshot":\#(changed == nil),"upsert":["#.utf8)
-        for (index, row) in upsert.enumerated() {
-            if index > 0 { json.append(UInt8(ascii: ",")) }
-            json += row
-        }
-        json += Data("]}".utf8)
+        json += Data(#","serverNowMs":\#(nowMs),"snapshot":\#(changed == nil),"tracks":"#.utf8)
+        json += list(tracks)
+        json += Data(#","upsert":"#.utf8) + list(upsert) + Data("}".utf8)
         return json
     }
 
@@ -502,12 +511,21 @@ extension Desk {
         let alerts = try await room.deskAlerts(open, tracks: tracks)
         let shown = Set(alerts.flatMap { [$0.alert.device] + $0.responders.map(\.device) })
         watch.withLock { $0.computed(shown, version: version) }
-        return try alerts.map { alert in
+        var rows: [(key: String, json: Data)] = []
+        for alert in alerts {
             var alert = alert
             // The page counts time since the press itself; without this every row would differ every time.
             alert.alert.sincePressMs = 0
-            return (alert.alert.device + "/" + alert.alert.id, try encoder.encode(alert))
+            let key = alert.alert.device + "/" + alert.alert.id
+            // The trail goes in pieces of its own: a new position changes the last piece, not the whole trail.
+            let track = alert.track ?? []
+            alert.track = nil
+            rows.append((key, try encoder.encode(alert)))
+            for chunk in DeskTrackChunk.chunks(of: track, alert: key) {
+                rows.append((chunk.key, try encoder.encode(chunk)))
+            }
         }
+        return rows
     }
 
     /// The desk's current state as one snapshot message (`GET /v1/desk/alerts`, the page's fallback poll); shares
