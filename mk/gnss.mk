@@ -7,7 +7,7 @@ FUZZ_RUNS ?= -1
 GNSS_BENCH_REPEAT ?= 40
 GNSS_BENCH_RUNS ?= 5
 
-.PHONY: bench-gnss bench-arm64 fuzz-gnss
+.PHONY: bench-gnss bench-arm64 bench-arm64-panicd fuzz-gnss
 
 ## Sentences/s for parse-only (beside a memchr line scan of the same bytes) and decode-to-JSON on the fixture
 ## corpus, in CPU time, best of GNSS_BENCH_RUNS; then whole processes on the same corpus file: `gnss-bench --decode`
@@ -27,6 +27,17 @@ bench-arm64: deps arm64-toolchain
 	nice -n 15 scripts/arm64/build-bench.sh
 	scripts/gnss-instructions.py .build/arm64/build-bench/aarch64-unknown-linux-gnu/release/gnss-bench \
 		.build/arm64/sysroot-bookworm .build-bench/release/gnss-bench $(GNSS_FIXTURES)
+
+## Instructions per idle second (no backend; the two backends of bench-idle) and per drained record (PanicBridge
+## protocol, to a control room on loopback) for the arm64 panicd (`make arm64-build`) beside the x86-64 one, both
+## counted under Debian's dynamic qemu-user with a TCG plugin (scripts/qemu-insn-count.c,
+## scripts/panicd-instructions.py), so a regression on the board's architecture shows.
+bench-arm64-panicd: deps arm64-build
+	@command -v qemu-aarch64 >/dev/null || apt-get install -y -q qemu-user
+	$(SWIFT) build $(SWIFT_RELEASE) --product panicd
+	$(SWIFT) build $(SWIFT_RELEASE) --product controlroom
+	scripts/panicd-instructions.py .build/arm64/build/aarch64-unknown-linux-gnu/release/panicd \
+		.build/arm64/sysroot-bookworm .build/release/panicd .build/release/controlroom
 
 ## libFuzzer on the framer+parser+tracker for FUZZ_SECONDS (default 60 s), or FUZZ_RUNS executions.
 ## Release build (optimised, with bounds checks and preconditions kept), in its own scratch path.

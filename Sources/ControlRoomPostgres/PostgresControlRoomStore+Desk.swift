@@ -214,9 +214,7 @@ extension PostgresControlRoomStore {
 
     public func audit(alerts: [AlertRef]) async throws -> [AlertRef: [AuditEntry]] {
         guard !alerts.isEmpty else { return [:] }
-        let wanted = Set(alerts)
-        let devices = Set(alerts.map(\.device)).sorted()
-        let ids = Set(alerts.map(\.id)).sorted()
+        let (wanted, devices, ids) = Self.lists(alerts)
         var result: [AlertRef: [AuditEntry]] = [:]
         for entry in try Self.auditEntries(
             try await query(
@@ -229,6 +227,12 @@ extension PostgresControlRoomStore {
             if wanted.contains(key) { result.append(entry, to: key) }
         }
         return result
+    }
+
+    /// The alerts asked for, and their devices and ids as two arrays: `= ANY` over both uses the (device, alert)
+    /// index; the caller keeps only the pairs asked for.
+    private static func lists(_ alerts: [AlertRef]) -> (wanted: Set<AlertRef>, devices: [String], ids: [String]) {
+        (Set(alerts), Set(alerts.map(\.device)).sorted(), Set(alerts.map(\.id)).sorted())
     }
 
     private static func auditEntries(_ rows: [PostgresRow]) throws -> [AuditEntry] {
@@ -359,9 +363,7 @@ extension PostgresControlRoomStore {
 
     public func dispatches(alerts: [AlertRef]) async throws -> [AlertRef: [DispatchRow]] {
         guard !alerts.isEmpty else { return [:] }
-        let wanted = Set(alerts)
-        let devices = Set(alerts.map(\.device)).sorted()
-        let ids = Set(alerts.map(\.id)).sorted()
+        let (wanted, devices, ids) = Self.lists(alerts)
         var result: [AlertRef: [DispatchRow]] = [:]
         for row in try await query(
             """
