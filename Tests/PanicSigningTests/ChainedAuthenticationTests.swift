@@ -133,6 +133,16 @@ struct ChainedAuthenticationTests {
             #expect(verdicts[..<last].allSatisfy { $0.hasPrefix("genuine") })
             #expect(checked == 2)
         }
+        // The last two forged, the last one's prev rewritten to the forged one before it: a forged record vouches
+        // for nothing, so both are refused and the run is checked again from the record before them.
+        var pair = envelopes
+        pair[last - 1] = try altered(envelopes[last - 1], moved)
+        pair[last] = try relinked(try altered(envelopes[last], moved), to: Envelope.hash(pair[last - 1]))
+        let (pairVerdicts, pairChecked) = Self.batch(pair, sender: chain.signer.deviceID, ledger)
+        #expect(pairVerdicts == Self.alone(pair, sender: chain.signer.deviceID, ledger))
+        #expect(pairVerdicts[(last - 1)...] == ["bad-signature -", "bad-signature -"])
+        #expect(pairVerdicts[..<(last - 1)].allSatisfy { $0.hasPrefix("genuine") })
+        #expect(pairChecked == 3)
         // A signature made with another key over the record's own payload: the same.
         let stranger = RecordSigner(key: .generate())
         let parts = envelopes[last].split(separator: ".").map(String.init)
