@@ -131,43 +131,19 @@ extension ControlRoom {
         case refused(RecordResult)
     }
 
-    /// Below this many envelopes a batch is checked on the calling thread; above, in parallel chunks.
+    /// Below this many envelopes a batch is checked on the calling thread; above, on NIO's thread pool.
     static let parallelScreenThreshold = 32
 
-    /// The signature half of the rules over every envelope, outside any transaction; throws once
-    /// `limits.verificationFailures` envelopes failed it (a hostile batch costs that many checks, not thousands).
-    /// A big batch is checked in parallel chunks (`concurrentPerform`), then the failure limit is applied in order.
+    /// The signature half of the rules over every envelope, outside any transaction, with one Ed25519 check per
+    /// hash-chained run (`RecordRules.authenticate(batch:)`); throws once `limits.verificationFailures` envelopes
+    /// failed it (a hostile batch costs that many checks, not thousands).
     func screen(_ batch: RecordBatch, keys registry: RegistrySnapshot) throws -> [Screened] {
         let envelopes = batch.envelopes
         let device = batch.device
-        let verdicts: [RecordRules.Authentication]
-        if envelopes.count < Self.parallelScreenThreshold {
-            verdicts = envelopes.map { RecordRules.authenticate($0, sender: device, key: { registry.byKeyID[$0] }) }
-        } else {
-            // Checked in order in chunks the size of the failure limit, so a hostile batch still costs at most
-            // one chunk's worth of checks per core beyond the limit.
-            let chunk = max(limits.verificationFailures, 16)
-            let chunks = (envelopes.count + chunk - 1) / chunk
-            let slots = Mutex<[[RecordRules.Authentication]?]>(Array(repeating: nil, count: chunks))
-            let failed = Atomic<Int>(0)
-            let limit = limits.verificationFailures
-            DispatchQueue.concurrentPerform(iterations: chunks) { index in
-                if failed.load(ordering: .relaxed) >= limit { return }
-                let range = (index * chunk)..<min(envelopes.count, (index + 1) * chunk)
-                let part = range.map {
-                    RecordRules.authenticate(envelopes[$0], sender: device, key: { registry.byKeyID[$0] })
-                }
-                let failures = part.count { verdict in
-                    guard case .refused(_, let finding) = verdict else { return false }
-                    let reason = finding.rejection ?? .malformed
-                    return reason == .badSignature || reason == .malformed
-                }
-                failed.add(failures, ordering: .relaxed)
-                slots.withLock { $0[index] = part }
-            }
-            // In order, up to the first chunk skipped (only after the limit was reached elsewhere).
-            verdicts = Array(slots.withLock { $0 }.prefix { $0 != nil }.compactMap { $0 }.joined())
-        }
+        let verdicts = RecordRules.authenticate(
+            batch: envelopes, sender: device, failureLimit: limits.verificationFailures,
+            key: { registry.byKeyID[$0] }
+        ).verdicts
         var screened: [Screened] = []
         screened.reserveCapacity(envelopes.count)
         var failures = 0
@@ -197,11 +173,6 @@ extension ControlRoom {
                 }
                 screened.append(.refused(RecordResult(status: .rejected, sequence: record?.sequence, reason: reason)))
             }
-        }
-        if verdicts.count < envelopes.count {
-            // A chunk was skipped because the limit was passed in later chunks: the batch holds that many failures.
-            throw IntakeRefusal.failedVerification(
-                failures: max(failures, limits.verificationFailures), checked: verdicts.count, reason: .badSignature)
         }
         return screened
     }

@@ -43,11 +43,16 @@ public struct StreamVerification: Sendable {
     /// Verifies `text` (envelopes separated by newlines) with `verifier`.
     public init(text: String, verifier: RecordVerifier) {
         var verifier = verifier
+        var lines: [(number: Int, envelope: String)] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty else { continue }
-            envelopes += 1
-            for finding in verifier.verify(trimmed).findings { findings.append((index + 1, finding)) }
+            lines.append((index + 1, trimmed))
+        }
+        envelopes = lines.count
+        // All at once: one signature check per hash-chained run (`RecordRules.authenticate(batch:)`).
+        for (line, verdict) in zip(lines, verifier.verify(batch: lines.map(\.envelope))) {
+            for finding in verdict.findings { findings.append((line.number, finding)) }
         }
         for gap in verifier.gaps() { findings.append((nil, gap)) }
     }

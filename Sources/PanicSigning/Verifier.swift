@@ -116,6 +116,23 @@ public struct RecordVerifier: Sendable {
         return (verdict.record, verdict.findings)
     }
 
+    /// `verify` over many envelopes in their order, with one signature check per hash-chained run
+    /// (`RecordRules.authenticate(batch:)`): the same findings as verifying each in turn.
+    public mutating func verify(batch texts: [String]) -> [(record: Record?, findings: [VerificationFinding])] {
+        let keys = ledger
+        let authenticated = RecordRules.authenticate(
+            batch: texts.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }, key: { keys.key(id: $0) })
+        return authenticated.verdicts.map { verdict in
+            switch verdict {
+            case .genuine(let genuine):
+                // The memory ledger cannot fail.
+                let admitted = try! RecordRules.admit(genuine, into: &ledger)
+                return (admitted.record, admitted.findings)
+            case .refused(let record, let finding): return (record, [finding])
+            }
+        }
+    }
+
     /// Sequence numbers missing so far, per device: from 1 (or the lowest seen) to the highest seen.
     public func gaps() -> [VerificationFinding] {
         var result: [VerificationFinding] = []
