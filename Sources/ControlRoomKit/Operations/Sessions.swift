@@ -42,6 +42,8 @@ public final class DeskSessions: Sendable {
     public let lifetime: Duration
     /// How stale the recorded last use may get before a request writes it again.
     public static let touchAfterMs: Int64 = 60_000
+    /// The cookie that carries a session's id (the desk sets it at login; `/metrics` reads it too).
+    public static let cookieName = "pb_session"
 
     public init(
         store: any ControlRoomStore, wallClock: @escaping @Sendable () -> RecordTime,

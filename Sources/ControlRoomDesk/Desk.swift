@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Foundation
 import Hummingbird
 import Logging
@@ -92,7 +93,7 @@ public final class Desk: Sendable {
     /// Push streams open now.
     public var openStreams: Int { streams.count }
 
-    static let cookieName = "pb_session"
+    static let cookieName = DeskSessions.cookieName
 
     /// Who is asking, or why not: 401 without a session or token, 403 for a wrong CSRF token, a cross-site or
     /// non-JSON state-changing request, or a role below `role`.
