@@ -58,6 +58,8 @@ public struct DeskConfiguration: Sendable {
 /// channel, and the decoded tracks of open alerts. `install(on:)` adds its routes to the control room's router.
 public final class Desk: Sendable {
     public let room: ControlRoom
+    /// The desk's part of the store (`DeskStore`): what the desk reads and writes itself, never the whole store.
+    public let store: any DeskStore
     public let sessions: DeskSessions
     public let signal = DeskSignal()
     public let configuration: DeskConfiguration
@@ -80,11 +82,12 @@ public final class Desk: Sendable {
         hasher: PasswordHasher = PasswordHasher()
     ) {
         self.room = room
+        store = room.store
         self.configuration = configuration
         self.clock = clock
         self.logins = Mutex(LoginBudget(logins))
         self.hasher = hasher
-        sessions = DeskSessions(store: room.store, wallClock: room.wallClock)
+        sessions = DeskSessions(store: store, wallClock: room.wallClock)
         broadcast = DeskBroadcast(signal: signal)
         streams = DeskStreams(limit: configuration.streamsPerCredential)
         room.changes.subscribe { [weak self] change in self?.changed(change) }

@@ -16,11 +16,11 @@ final class DeskTracks: Sendable {
     private let tracks = Mutex<[String: Track]>([:])
 
     /// The track of `alert` since its press, updated with records stored since the last call.
-    func track(_ alert: AlertView, in room: ControlRoom) async throws -> [TrackPoint] {
+    func track(_ alert: AlertView, store: any DeskStore) async throws -> [TrackPoint] {
         let key = alert.device + "/" + alert.id
         let known = tracks.withLock { $0[key] ?? Track() }
-        let rows = try await room.recordsWithFix(
-            device: alert.device, from: alert.sequence, afterRowID: known.lastRowID)
+        let rows = try await Self.recordsWithFix(
+            device: alert.device, from: alert.sequence, afterRowID: known.lastRowID, store: store)
         guard !rows.isEmpty else { return known.points }
         var track = known
         for row in rows {
@@ -40,25 +40,26 @@ final class DeskTracks: Sendable {
     }
 }
 
-extension ControlRoom {
+extension DeskTracks {
     /// Stored records of `device` from sequence number `from` on, stored after `rowID`, with their fixes.
-    func recordsWithFix(
-        device: String, from sequence: Int64, afterRowID rowID: Int64
+    static func recordsWithFix(
+        device: String, from sequence: Int64, afterRowID rowID: Int64, store: any DeskStore
     ) async throws -> [(rowID: Int64, point: TrackPoint?)] {
         try await store.envelopes(device: device, from: sequence, afterRowID: rowID).map {
-            ($0.rowID, Self.decode($0.envelope).flatMap(Self.point))
+            ($0.rowID, ControlRoom.decode($0.envelope).flatMap(ControlRoom.point))
         }
     }
 
-    /// The desk's view of the given alerts. The metadata comes in one query for the alerting devices and their
-    /// responders (never the whole fleet's), each responder's last position once however many alerts it is on.
-    func deskAlerts(_ views: [AlertView], tracks: DeskTracks) async throws -> [DeskAlert] {
+    /// The desk's view of the given alerts, read from the desk's part of the store. The metadata comes in one query
+    /// for the alerting devices and their responders (never the whole fleet's), each responder's last position once
+    /// however many alerts it is on.
+    func alerts(_ views: [AlertView], store: any DeskStore) async throws -> [DeskAlert] {
         guard !views.isEmpty else { return [] }
         var parts: [(track: [TrackPoint], audit: [AuditEntry], dispatches: [DispatchRow])] = []
         for view in views {
             parts.append(
                 (
-                    try await tracks.track(view, in: self), try await store.audit(device: view.device, alert: view.id),
+                    try await track(view, store: store), try await store.audit(device: view.device, alert: view.id),
                     try await store.dispatches(device: view.device, alert: view.id)
                 ))
         }
@@ -72,12 +73,19 @@ extension ControlRoom {
                 return ResponderView(
                     device: row.responder, name: metadata[row.responder]?.name ?? "", stage: row.stage,
                     timeMs: row.timeMs,
-                    distanceMeters: position.flatMap { here in current.map { Self.distance(here, $0) } },
+                    distanceMeters: position.flatMap { here in current.map { ControlRoom.distance(here, $0) } },
                     position: position)
             }
             return DeskAlert(
                 alert: view, device: metadata[view.device] ?? DeviceMetadata(), current: current, track: part.track,
                 audit: part.audit, responders: assigned)
         }
+    }
+}
+
+extension ControlRoom {
+    /// The desk's view of the given alerts (`DeskTracks.alerts`), over the desk's part of the store.
+    func deskAlerts(_ views: [AlertView], tracks: DeskTracks) async throws -> [DeskAlert] {
+        try await tracks.alerts(views, store: store as any DeskStore)
     }
 }
