@@ -75,6 +75,8 @@ public final class Desk: Sendable {
     let streams: DeskStreams
     /// Which devices' positions the pages show: a stored batch wakes them only then (`DeskWatch`).
     let watch = Mutex(DeskWatch())
+    /// The push channel's place on the room's change stream, cancelled when the desk ends.
+    private let subscription = Mutex<ControlRoomChanges.Subscription?>(nil)
 
     public init(
         room: ControlRoom, configuration: DeskConfiguration = DeskConfiguration(),
@@ -90,8 +92,12 @@ public final class Desk: Sendable {
         sessions = DeskSessions(store: store, wallClock: room.wallClock)
         broadcast = DeskBroadcast(signal: signal)
         streams = DeskStreams(limit: configuration.streamsPerCredential)
-        room.changes.subscribe { [weak self] change in self?.changed(change) }
+        let subscription = room.changes.subscribe { [weak self] change in self?.changed(change) }
+        self.subscription.withLock { $0 = subscription }
     }
+
+    /// Leaves the room's change stream: a desk dropped while its room lives is not called again.
+    deinit { subscription.withLock { $0 }?.cancel() }
 
     /// Push streams open now.
     public var openStreams: Int { streams.count }

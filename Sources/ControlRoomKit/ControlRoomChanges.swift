@@ -52,21 +52,55 @@ public struct ControlRoomChange: Sendable, Hashable {
 }
 
 /// The control room's one change stream: every commit that changes what an operator sees is published here, once,
-/// and the push channel (and whatever else watches) subscribes.
+/// and the push channel (and whatever else watches) subscribes. A subscription lasts until its `cancel()`: a desk
+/// cancels its own when it ends, so a desk made and dropped while its room lives is called no more.
 public final class ControlRoomChanges: Sendable {
-    private let subscribers = Mutex<[@Sendable (ControlRoomChange) -> Void]>([])
+    private struct Subscribers {
+        var last: UInt64 = 0
+        var handlers: [(id: UInt64, handler: @Sendable (ControlRoomChange) -> Void)] = []
+    }
+
+    private let subscribers = Mutex(Subscribers())
 
     public init() {}
 
-    /// Calls `handler` with every change published from now on (on the publisher's task: keep it short).
-    public func subscribe(_ handler: @escaping @Sendable (ControlRoomChange) -> Void) {
-        subscribers.withLock { $0.append(handler) }
+    /// One subscriber's place on the stream; `cancel()` removes it (a second cancel does nothing).
+    public final class Subscription: Sendable {
+        private let end: Mutex<(@Sendable () -> Void)?>
+
+        init(end: @escaping @Sendable () -> Void) { self.end = Mutex(end) }
+
+        /// Stops the calls: no change published after it returns reaches the handler.
+        public func cancel() {
+            let end = end.withLock { end in
+                defer { end = nil }
+                return end
+            }
+            end?()
+        }
     }
 
-    /// Tells every subscriber of `change`.
+    /// How many subscriptions are live.
+    public var count: Int { subscribers.withLock { $0.handlers.count } }
+
+    /// Calls `handler` with every change published from now on (on the publisher's task: keep it short), until
+    /// the returned subscription is cancelled.
+    @discardableResult
+    public func subscribe(_ handler: @escaping @Sendable (ControlRoomChange) -> Void) -> Subscription {
+        let id = subscribers.withLock { subscribers in
+            subscribers.last += 1
+            subscribers.handlers.append((subscribers.last, handler))
+            return subscribers.last
+        }
+        return Subscription { [weak self] in
+            self?.subscribers.withLock { $0.handlers.removeAll { $0.id == id } }
+        }
+    }
+
+    /// Tells every subscriber of `change`, in the order they subscribed.
     public func publish(_ change: ControlRoomChange) {
         guard !change.kinds.isEmpty else { return }
-        for handler in subscribers.withLock({ $0 }) { handler(change) }
+        for entry in subscribers.withLock({ $0.handlers }) { entry.handler(change) }
     }
 }
 
