@@ -125,7 +125,7 @@ let package = Package(
             name: "PanicSimulation",
             dependencies: [
                 "PanicCore", "PanicHardware", "PanicLinux", "PanicSim", "PanicConfig", "PanicSigning", "PanicStore",
-                "PanicUplink", "PanicDaemon", "ControlRoomKit",
+                "PanicUplink", "PanicDaemon", "ControlRoomKit", "ControlRoomDesk",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // The OsmAnd reference receiver (Hummingbird is in the graph through ControlRoomKit).
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -142,8 +142,6 @@ let package = Package(
             name: "ControlRoomKit",
             dependencies: [
                 "PanicCore", "PanicSigning", "PanicSQLite", .product(name: "Logging", package: "swift-log"),
-                // The SMSModem seam: escalation by SMS through the control room's own modem.
-                "PanicHardware",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -157,6 +155,27 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        // The operator desk over a control room: its HTTP routes, login, sessions' cookies, CSRF, the push channel,
+        // the page's files, the map's tiles, escalation. ControlRoomKit knows nothing of it: a server gets the desk
+        // through `ControlRoomServer.router(installDesk:)`.
+        .target(
+            name: "ControlRoomDesk",
+            dependencies: [
+                "ControlRoomKit", "PanicCore", "PanicSQLite", .product(name: "Logging", package: "swift-log"),
+                // The SMSModem seam: escalation by SMS through the control room's own modem.
+                "PanicHardware",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                // Escalation webhooks.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // The desk's pages, scripts and style sheets: files, compiled into the binary as byte arrays
             // (`PackageResources.desk_js`...), so the package still ships one executable and nothing beside it.
@@ -206,7 +225,7 @@ let package = Package(
         .executableTarget(
             name: "controlroom",
             dependencies: [
-                "ControlRoomKit", "ControlRoomPostgres", "PanicSigning", "PanicCore",
+                "ControlRoomKit", "ControlRoomDesk", "ControlRoomPostgres", "PanicSigning", "PanicCore",
                 // GSMModem: escalation SMS through a modem on a serial port (--escalate-sms-modem).
                 "PanicLinux",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -251,7 +270,8 @@ let package = Package(
         .testTarget(
             name: "ControlRoomKitTests",
             dependencies: [
-                "ControlRoomKit", "ControlRoomPostgres", .product(name: "Prometheus", package: "swift-prometheus"),
+                "ControlRoomKit", "ControlRoomDesk", "ControlRoomPostgres",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "PanicUplink", "PanicSigning", "PanicStore", "PanicCore",
                 "PanicSQLite",
                 // Escalation by SMS: GSMModem on a real pseudo-terminal, the simulated modem answering on the other side.
@@ -309,7 +329,8 @@ let package = Package(
         .executableTarget(
             name: "uplink-bench",
             dependencies: [
-                "PanicUplink", "ControlRoomKit", "PanicSigning", "PanicStore", "PanicCore", "PanicSQLite",
+                "PanicUplink", "ControlRoomKit", "ControlRoomDesk", "PanicSigning", "PanicStore", "PanicCore",
+                "PanicSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -318,7 +339,7 @@ let package = Package(
         .executableTarget(
             name: "desk-bench",
             dependencies: [
-                "ControlRoomKit", "PanicSigning", "PanicCore", "PanicSQLite",
+                "ControlRoomKit", "ControlRoomDesk", "PanicSigning", "PanicCore", "PanicSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -330,7 +351,7 @@ let package = Package(
         .executableTarget(
             name: "controlroom-bench",
             dependencies: [
-                "ControlRoomKit", "ControlRoomPostgres", "PanicSigning", "PanicCore", "PanicSQLite",
+                "ControlRoomKit", "ControlRoomDesk", "ControlRoomPostgres", "PanicSigning", "PanicCore", "PanicSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

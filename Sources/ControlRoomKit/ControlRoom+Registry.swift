@@ -9,6 +9,7 @@ extension ControlRoom {
         guard let identity = DeviceIdentity(publicKeyText: text) else { throw ControlRoomError.badPublicKey(text) }
         try await store.addDevice(id: id, identity: identity)
         try await auditSecurity(.deviceAdd, by: actor, subject: id, detail: "key \(identity.thumbprint)")
+        changes.publish(ControlRoomChange([.registry, .audit], devices: [id]))
     }
 
     /// Removes a device from the registry (its stored records stay). Returns whether it was registered. A running
@@ -16,7 +17,10 @@ extension ControlRoom {
     @discardableResult
     public func removeDevice(id: String, by actor: AuditActor = .console) async throws -> Bool {
         let removed = try await store.removeDevice(id: id)
-        if removed { try await auditSecurity(.deviceRemove, by: actor, subject: id) }
+        if removed {
+            try await auditSecurity(.deviceRemove, by: actor, subject: id)
+            changes.publish(ControlRoomChange([.registry, .audit], devices: [id]))
+        }
         return removed
     }
 

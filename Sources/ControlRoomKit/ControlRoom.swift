@@ -99,8 +99,8 @@ public final class ControlRoom: Sendable {
     /// The most a batch may carry (see `IntakeLimits`).
     public let limits: IntakeLimits
     let signer: CommandSigner?
-    let wallClock: @Sendable () -> RecordTime
-    let logger: Logger
+    package let wallClock: @Sendable () -> RecordTime
+    package let logger: Logger
     /// Record outcomes, batch latency, database errors (see `ControlRoomMetrics`).
     public let metrics: ControlRoomMetrics
     /// Batches pending ingests into group commits (see `IngestQueue`).

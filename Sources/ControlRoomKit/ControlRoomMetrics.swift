@@ -78,13 +78,40 @@ public struct MetricsEndpoint: Sendable {
     }
 }
 
+extension MetricsEndpoint {
+    /// The check for a client off loopback: a supervisor's or admin's API token (`Authorization: Bearer`) or desk
+    /// session (its cookie, read as `DeskSessions` reads it: the same expiry); 401 without either, 403 for an
+    /// operator. A GET changes nothing, so no CSRF token is asked for.
+    static func authorize(_ request: Request, room: ControlRoom, sessions: DeskSessions) async throws {
+        let account: DeskAccount
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            guard let found = try await room.account(token: String(header.dropFirst(7))) else {
+                throw HTTPError(.unauthorized, message: "unknown API token")
+            }
+            account = found
+        } else {
+            guard let id = request.cookies[DeskSessions.cookieName]?.value,
+                let session = try await sessions.session(id: id)
+            else { throw HTTPError(.unauthorized, message: "log in first (no session, or it ended)") }
+            account = session.account
+        }
+        guard account.role >= .supervisor else {
+            throw HTTPError(
+                .forbidden,
+                message:
+                    "this needs the \(DeskRole.supervisor.rawValue) role; \(account.name) is \(account.role.rawValue)")
+        }
+    }
+}
+
 extension ControlRoomServer {
     static func installMetrics(
-        _ endpoint: MetricsEndpoint, room: ControlRoom, desk: Desk, on router: Router<ControlRoomRequestContext>
+        _ endpoint: MetricsEndpoint, room: ControlRoom, on router: Router<ControlRoomRequestContext>
     ) {
+        let sessions = DeskSessions(store: room.store, wallClock: room.wallClock)
         router.get("/metrics") { request, context -> Response in
             if !MetricsEndpoint.isLoopback(context.channel.remoteAddress) {
-                _ = try await desk.authorize(request, .supervisor)
+                try await MetricsEndpoint.authorize(request, room: room, sessions: sessions)
             }
             await endpoint.metrics.refreshGauges(room)
             return Response(

@@ -74,20 +74,25 @@ public final class FaultInjector: Sendable {
     }
 }
 
-/// Builds the control room's HTTP application: the record endpoint, the operator API and the operator page.
+/// Builds the control room's HTTP application: the device endpoints, `/metrics`, and whatever the caller installs
+/// beside them — the operator desk (the `ControlRoomDesk` module), which this module knows nothing of.
 public enum ControlRoomServer {
-    /// The router with every route. `faults` disturbs `POST /v1/records` for tests; `desk` is the operator desk
-    /// (a fresh one over `controlRoom` when nil).
+    /// Adds routes (and middleware) to the control room's router: how a server gets its operator desk
+    /// (`ControlRoomDesk`'s `Desk.installer(updates:)`).
+    public typealias Installer = (Router<ControlRoomRequestContext>) -> Void
+
+    /// The router with every route. `faults` disturbs `POST /v1/records` for tests; `installDesk` adds the operator
+    /// desk first (its middleware then covers every route); without it the router serves the device endpoints
+    /// and `/metrics` only.
     public static func router(
-        controlRoom: ControlRoom, faults: FaultInjector? = nil, desk: Desk? = nil, metrics: MetricsEndpoint? = nil,
-        updates: UpdatePackages? = nil
+        controlRoom: ControlRoom, faults: FaultInjector? = nil, metrics: MetricsEndpoint? = nil,
+        updates: UpdatePackages? = nil, installDesk: Installer? = nil
     ) -> Router<ControlRoomRequestContext> {
         let router = Router(context: ControlRoomRequestContext.self)
-        // MARK: The operator desk (Desk/*.swift): login and sessions, the page, every operator endpoint, the push
-        // channel, woken by the control room's change stream (`ControlRoom.changes`).
-        let desk = desk ?? Desk(room: controlRoom)
-        desk.install(on: router)
-        if let metrics { installMetrics(metrics, room: controlRoom, desk: desk, on: router) }
+        // MARK: The operator desk (ControlRoomDesk): login and sessions, the page, every operator endpoint, the
+        // push channel, woken by the control room's change stream (`ControlRoom.changes`).
+        installDesk?(router)
+        if let metrics { installMetrics(metrics, room: controlRoom, on: router) }
         // MARK: Device endpoints (their own authentication: signed records).
         router.post("/v1/records") { request, context -> Response in
             let fault = faults?.next()
@@ -139,22 +144,19 @@ public enum ControlRoomServer {
         router.get("/v1/identity") { _, _ -> Response in
             json(["jwk": controlRoom.identity?.jwk ?? "", "kid": controlRoom.identity?.thumbprint ?? ""])
         }
-        if let updates {
-            installUpdates(updates, room: controlRoom, on: router)
-            desk.installUpdateRollouts(updates, on: router)
-        }
+        if let updates { installUpdates(updates, room: controlRoom, on: router) }
         return router
     }
 
     /// The application listening on `host:port` (port 0 picks a free one; `onRunning` gets the bound port). A
-    /// client slower than `timeouts` has its connection closed.
+    /// client slower than `timeouts` has its connection closed. `installDesk` as for `router`.
     public static func application(
         controlRoom: ControlRoom, host: String, port: Int, faults: FaultInjector? = nil,
-        timeouts: ServerTimeouts = ServerTimeouts(), updates: UpdatePackages? = nil, logger: Logger,
-        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        timeouts: ServerTimeouts = ServerTimeouts(), updates: UpdatePackages? = nil, installDesk: Installer? = nil,
+        logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(controlRoom: controlRoom, faults: faults, updates: updates),
+            router: router(controlRoom: controlRoom, faults: faults, updates: updates, installDesk: installDesk),
             server: server(timeouts: timeouts),
             configuration: .init(address: .hostname(host, port: port), serverName: "controlroom"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
@@ -202,7 +204,9 @@ public enum ControlRoomServer {
 
     /// `value` as a JSON answer; keys sorted (stable output for people and diffs) unless `sortedKeys` is false (the
     /// device's answer, thousands a second, read only by the box).
-    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, sortedKeys: Bool = true) -> Response {
+    package static func json(
+        _ value: some Encodable, status: HTTPResponse.Status = .ok, sortedKeys: Bool = true
+    ) -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = sortedKeys ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
         let data = (try? encoder.encode(value)) ?? Data(#"{"error":"encoding failed"}"#.utf8)

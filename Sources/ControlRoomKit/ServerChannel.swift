@@ -42,7 +42,7 @@ struct LoopBoundChannel<Base: ServerChildChannel>: ServerChildChannel {
 extension ControlRoomServer {
     /// The one HTTP server set-up of the control room (the device endpoint, the desk and its API): HTTP/1.1, with
     /// `timeouts` for slow clients, each connection handled on its own event loop.
-    static func server(timeouts: ServerTimeouts) -> HTTPServerBuilder {
+    package static func server(timeouts: ServerTimeouts) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             LoopBoundChannel(
                 base: HTTP1Channel(
@@ -52,7 +52,7 @@ extension ControlRoomServer {
     }
 
     /// `server(timeouts:)` over TLS.
-    static func server(timeouts: ServerTimeouts, tls: TLSConfiguration) throws -> HTTPServerBuilder {
+    package static func server(timeouts: ServerTimeouts, tls: TLSConfiguration) throws -> HTTPServerBuilder {
         try .tls(server(timeouts: timeouts), tlsConfiguration: tls)
     }
 }

@@ -30,6 +30,10 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
     /// anywhere notifies `panicbridge_registry`, which drops the cache); while it is not, every read asks.
     private let registryListening = Atomic<Bool>(false)
 
+    /// This store's name on the server: the `application_name` of every connection of its pool, so the desk feed
+    /// tells the notifications this instance's own commits sent (it has published them already) from another's.
+    public let instance = "controlroom " + String(UUID().uuidString.prefix(13)).lowercased()
+
     /// Group commits in flight at once, each on its own connection.
     public var ingestParallelism: Int { 4 }
     private let nonceTakes = Atomic<Int>(0)
@@ -40,6 +44,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         var configuration = url.configuration
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters.append(("application_name", instance))
         self.url = url
         self.logger = logger
         // The pool logs every failed connection attempt at info, and retries forever: the probe in `migrate()`

@@ -1,3 +1,4 @@
+import ControlRoomDesk
 import ControlRoomKit
 import Foundation
 import Logging
@@ -454,8 +455,8 @@ struct EmbeddedControlRoom {
         let (ports, sink) = AsyncStream<Int>.makeStream()
         self.ports = ports
         server = ControlRoomServer.application(
-            controlRoom: room, host: "127.0.0.1", port: port, faults: faults, updates: updates, logger: logger,
-            onRunning: { sink.yield($0) })
+            controlRoom: room, host: "127.0.0.1", port: port, faults: faults, updates: updates,
+            installDesk: Desk(room: room).installer(updates: updates), logger: logger, onRunning: { sink.yield($0) })
     }
 
     /// Starts the server in `group` and returns its URL once it listens.

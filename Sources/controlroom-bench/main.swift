@@ -4,6 +4,7 @@
 //
 //   controlroom-bench [--postgres postgres://user@host:port/db]   (without it: SQLite only)
 import AsyncHTTPClient
+import ControlRoomDesk
 import ControlRoomKit
 import ControlRoomPostgres
 import Foundation
@@ -151,7 +152,8 @@ func intake(_ name: String, _ store: any ControlRoomStore) async throws {
     }
     let (ports, sink) = AsyncStream<Int>.makeStream()
     let app = ControlRoomServer.application(
-        controlRoom: room, host: "127.0.0.1", port: 0, logger: logger, onRunning: { sink.yield($0) })
+        controlRoom: room, host: "127.0.0.1", port: 0, installDesk: Desk(room: room).installer(), logger: logger,
+        onRunning: { sink.yield($0) })
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await app.run() }
         var iterator = ports.makeAsyncIterator()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ControlRoomDesk
 import ControlRoomKit
 import ControlRoomPostgres
 import CoreMetrics

@@ -2,6 +2,7 @@
 // stops when the alert's row arrives on a logged-in desk's event stream (/v1/desk/events). 100 alerts, one at a
 // time, with p50/p99. Prints figures; asserts nothing (timings belong here, not in tests).
 import AsyncHTTPClient
+import ControlRoomDesk
 import ControlRoomKit
 import Foundation
 import Hummingbird

@@ -6,6 +6,7 @@
 // peer measured in the same phase (GET /v1/identity, no desk work); the desk's own page fetch; the server's CPU
 // (from /proc); bytes per stream (first message, then per second). Prints figures; asserts nothing.
 import AsyncHTTPClient
+import ControlRoomDesk
 import ControlRoomKit
 import Foundation
 import NIOCore

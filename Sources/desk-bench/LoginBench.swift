@@ -2,6 +2,7 @@
 // wrong logins from 48 loopback addresses (127.0.0.2–49, each its own connections, bcrypt at the real cost 12),
 // side by side. Prints figures; asserts nothing.
 import AsyncHTTPClient
+import ControlRoomDesk
 import ControlRoomKit
 import Foundation
 import NIOCore

@@ -1,5 +1,6 @@
 // uplink-bench: the device uplink against a control room on loopback, with real SQLite files and HTTP.
 // Prints figures; it asserts nothing (timings belong here, not in tests).
+import ControlRoomDesk
 import ControlRoomKit
 import Foundation
 import Hummingbird
@@ -49,7 +50,8 @@ func withServer(_ name: String, _ body: (ControlRoom, String, FaultInjector) asy
     let faults = FaultInjector()
     let (ports, sink) = AsyncStream<Int>.makeStream()
     let app = ControlRoomServer.application(
-        controlRoom: room, host: "127.0.0.1", port: 0, faults: faults, logger: logger, onRunning: { sink.yield($0) })
+        controlRoom: room, host: "127.0.0.1", port: 0, faults: faults, installDesk: Desk(room: room).installer(),
+        logger: logger, onRunning: { sink.yield($0) })
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await app.run() }
         var iterator = ports.makeAsyncIterator()

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ControlRoomDesk
 import ControlRoomKit
 import Foundation
 import NIOCore
@@ -9,7 +10,7 @@ import Testing
 @Suite("Desk assets: pages, scripts and style sheets served from the files", .timeLimit(.minutes(2)))
 struct DeskAssetTests {
     static let assets = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Sources/ControlRoomKit/Assets").standardized
+        .appendingPathComponent("../../Sources/ControlRoomDesk/Assets").standardized
 
     /// An answer's status, content type and raw bytes.
     struct Fetched {

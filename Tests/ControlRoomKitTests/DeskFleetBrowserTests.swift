@@ -1,3 +1,4 @@
+import ControlRoomDesk
 import ControlRoomKit
 import Foundation
 import PanicCore

@@ -1,3 +1,4 @@
+import ControlRoomDesk
 import ControlRoomKit
 import Foundation
 import Testing
@@ -41,7 +42,9 @@ struct DeskRouteTableTests {
         let packages = UpdatePackages(directory: directory + "/updates")
         try await DeskServer.with(updates: packages) { server in
             // The routes as the running server holds them (the same router the server builds).
-            let routes = ControlRoomServer.router(controlRoom: server.room, desk: server.desk, updates: packages).routes
+            let routes = ControlRoomServer.router(
+                controlRoom: server.room, updates: packages, installDesk: server.desk.installer(updates: packages)
+            ).routes
                 .map(\.description)
             #expect(
                 Set(routes) == Set(Self.table.keys),

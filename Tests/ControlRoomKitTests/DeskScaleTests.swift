@@ -4,6 +4,7 @@ import NIOCore
 import PanicCore
 import Testing
 
+@testable import ControlRoomDesk
 @testable import ControlRoomKit
 
 /// One push event: its SSE `id` and its message.

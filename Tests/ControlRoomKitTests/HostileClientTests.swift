@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ControlRoomDesk
 import ControlRoomKit
 import Foundation
 import Hummingbird
@@ -50,8 +51,8 @@ func serving<T: Sendable>(
             desk: Desk(room: room), host: "127.0.0.1", port: 0, timeouts: timeouts, updates: updates, logger: quiet,
             onRunning: { sink.yield($0) })
         : ControlRoomServer.application(
-            controlRoom: room, host: "127.0.0.1", port: 0, timeouts: timeouts, updates: updates, logger: quiet,
-            onRunning: { sink.yield($0) })
+            controlRoom: room, host: "127.0.0.1", port: 0, timeouts: timeouts, updates: updates,
+            installDesk: Desk(room: room).installer(updates: updates), logger: quiet, onRunning: { sink.yield($0) })
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await app.run() }
         var iterator = ports.makeAsyncIterator()

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ControlRoomDesk
 import ControlRoomKit
 import Foundation
 import NIOCore

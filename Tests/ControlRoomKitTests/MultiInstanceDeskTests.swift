@@ -1,3 +1,4 @@
+import ControlRoomDesk
 import ControlRoomKit
 import ControlRoomPostgres
 import Foundation

@@ -1,14 +1,89 @@
 import PanicCore
 import PanicSigning
 
+/// What the operator desk (`ControlRoomDesk`) reads and writes, and nothing else: accounts, API tokens and sessions,
+/// the audit log, device metadata, dispatch, the tracks and positions the map shows. `ControlRoomStore` refines it,
+/// so both stores conform; the desk holds an `any DeskStore`, not the whole store. The rules stay out of it (the
+/// plans in `Store/`, `SessionPlan` for sessions, `DispatchPlan` for dispatch).
+public protocol DeskStore: Sendable {
+    // MARK: Desk: accounts
+
+    /// Creates an account; throws `DeskError.duplicateUser` when the name is taken.
+    func addUser(name: String, role: DeskRole, passwordHash: String, tokenHash: String?, now: RecordTime) async throws
+    func removeUser(name: String) async throws -> Bool
+    /// Throws `DeskError.unknownUser` when there is no such account.
+    func setPasswordHash(name: String, hash: String) async throws
+    func users() async throws -> [DeskAccount]
+    /// The account and its bcrypt hash, for a login.
+    func credentials(name: String) async throws -> (account: DeskAccount, passwordHash: String)?
+    func account(name: String) async throws -> DeskAccount?
+    /// The account an API token (by the SHA-256 of its secret) belongs to, marking the token used at `now` (epoch
+    /// ms) when its recorded last use is a minute old or more.
+    func account(tokenHash: String, now: Int64) async throws -> DeskAccount?
+    /// Gives an account another role; throws `DeskError.unknownUser` when there is no such account.
+    func setRole(name: String, role: DeskRole) async throws
+
+    // MARK: Desk: API tokens (several per account; a password change or the account's removal ends them all)
+
+    /// Keeps a new API token of `user`: its id and the SHA-256 of its secret. Throws `DeskError.unknownUser`.
+    func addToken(id: String, user: String, hash: String, now: RecordTime) async throws
+    /// The API tokens of `user`, oldest first (never their secrets: the store has only hashes).
+    func tokens(user: String) async throws -> [APIToken]
+    /// Revokes the token with this id; returns the account it belonged to, or nil when there was none.
+    func revokeToken(id: String) async throws -> String?
+
+    // MARK: Desk: sessions (in the database, so every instance on it knows every session)
+
+    /// Keeps a new session: only the SHA-256 of its secret (a copy of the database gives no live cookie).
+    func startSession(_ session: StoredSession) async throws
+    /// The session with this id hash if it is alive at `now` (`idle` since its last use, `lifetime` since its
+    /// start, in ms), marking it used when its last use is older than `touchAfter` ms; a dead one is deleted.
+    func session(
+        idHash: String, now: Int64, idle: Int64, lifetime: Int64, touchAfter: Int64
+    ) async throws
+        -> StoredSession?
+    func endSession(idHash: String) async throws
+    /// Ends every session of `user` (the account was removed, its password changed).
+    func endSessions(user: String) async throws
+
+    // MARK: Desk: audit, metadata, dispatch, tracks
+
+    /// Appends to the append-only audit log; with `requireAlert`, throws `unknownAlert` when the alert is unknown.
+    func appendAudit(_ entry: NewAuditEntry, requireAlert: Bool) async throws
+    func audit(device: String?, alert: String?) async throws -> [AuditEntry]
+    /// The audit lines of each of `alerts` (those with any), in order, in one query.
+    func audit(alerts: [AlertRef]) async throws -> [AlertRef: [AuditEntry]]
+    /// Applies `edit` to the device's metadata in one transaction and returns the result.
+    func editMetadata(device: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata
+    func metadata(device: String) async throws -> DeviceMetadata?
+    func allMetadata() async throws -> [String: DeviceMetadata]
+    /// The metadata of `devices` (those that have any), in one query.
+    func metadata(devices: [String]) async throws -> [String: DeviceMetadata]
+    /// Assigns a responder (or moves it to `stage`), writes the audit line and, for a stage the box shows, issues
+    /// its command to the alerting device (unless the alert is cleared), in one transaction.
+    func dispatch(
+        device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
+        now: RecordTime, issue: CommandIssuer
+    ) async throws
+    /// The responders on each of `alerts` (those with any), oldest assignment first, in one query.
+    func dispatches(alerts: [AlertRef]) async throws -> [AlertRef: [DispatchRow]]
+    /// Envelopes of `device` from sequence `from` on, stored after `afterRowID`, in sequence order.
+    func envelopes(device: String, from sequence: Int64, afterRowID: Int64) async throws -> [StoredEnvelope]
+    /// The vehicles' newest positions written after change counter `cursor` (0: all), oldest change first, at most
+    /// `limit` (the desk's fleet map, `VehiclePosition`).
+    func vehiclePositions(after cursor: Int64, limit: Int) async throws -> VehiclePositionPage
+    /// The newest positions of `devices` (those with one), in one query: the responders on the desk.
+    func positions(devices: [String]) async throws -> [String: VehiclePosition]
+}
+
 /// Where a control room keeps its state: the registry, the records and the rules' ledger, alerts, operator actions
-/// and commands, and the desk's tables. Two sides: `SQLiteControlRoomStore` (one process on one file) and
+/// and commands, and (its `DeskStore` part) the desk's tables. Two sides: `SQLiteControlRoomStore` (one process on one file) and
 /// `PostgresControlRoomStore` (module ControlRoomPostgres: several `controlroom serve` on one database).
 ///
 /// Every rule that decides lives in `ControlRoom` and `IntakePlan`, once; a store reads, writes and keeps the
 /// invariants a second instance must see in the database itself (UNIQUE keys, one transaction per ingest, a
 /// per-device lock the database holds), never in process memory.
-public protocol ControlRoomStore: Sendable {
+public protocol ControlRoomStore: DeskStore {
     /// What the store is (the SQLite file, or the PostgreSQL URL without its password), for logs and errors.
     var description: String { get }
     /// How many ingest transactions may run at once (SQLite: one writer; PostgreSQL: a few connections, the
@@ -66,50 +141,8 @@ public protocol ControlRoomStore: Sendable {
     /// Every stored record's identity, in sequence order.
     func recordIdentities(device: String) async throws -> [RecordIdentity]
 
-    // MARK: Desk: accounts
+    // MARK: Commands, evidence, activity
 
-    /// Creates an account; throws `DeskError.duplicateUser` when the name is taken.
-    func addUser(name: String, role: DeskRole, passwordHash: String, tokenHash: String?, now: RecordTime) async throws
-    func removeUser(name: String) async throws -> Bool
-    /// Throws `DeskError.unknownUser` when there is no such account.
-    func setPasswordHash(name: String, hash: String) async throws
-    func users() async throws -> [DeskAccount]
-    /// The account and its bcrypt hash, for a login.
-    func credentials(name: String) async throws -> (account: DeskAccount, passwordHash: String)?
-    func account(name: String) async throws -> DeskAccount?
-    /// The account an API token (by the SHA-256 of its secret) belongs to, marking the token used at `now` (epoch
-    /// ms) when its recorded last use is a minute old or more.
-    func account(tokenHash: String, now: Int64) async throws -> DeskAccount?
-    /// Gives an account another role; throws `DeskError.unknownUser` when there is no such account.
-    func setRole(name: String, role: DeskRole) async throws
-
-    // MARK: Desk: API tokens (several per account; a password change or the account's removal ends them all)
-
-    /// Keeps a new API token of `user`: its id and the SHA-256 of its secret. Throws `DeskError.unknownUser`.
-    func addToken(id: String, user: String, hash: String, now: RecordTime) async throws
-    /// The API tokens of `user`, oldest first (never their secrets: the store has only hashes).
-    func tokens(user: String) async throws -> [APIToken]
-    /// Revokes the token with this id; returns the account it belonged to, or nil when there was none.
-    func revokeToken(id: String) async throws -> String?
-
-    // MARK: Desk: sessions (in the database, so every instance on it knows every session)
-
-    /// Keeps a new session: only the SHA-256 of its secret (a copy of the database gives no live cookie).
-    func startSession(_ session: StoredSession) async throws
-    /// The session with this id hash if it is alive at `now` (`idle` since its last use, `lifetime` since its
-    /// start, in ms), marking it used when its last use is older than `touchAfter` ms; a dead one is deleted.
-    func session(
-        idHash: String, now: Int64, idle: Int64, lifetime: Int64, touchAfter: Int64
-    ) async throws
-        -> StoredSession?
-    func endSession(idHash: String) async throws
-    /// Ends every session of `user` (the account was removed, its password changed).
-    func endSessions(user: String) async throws
-
-    // MARK: Desk: audit, metadata, dispatch, tracks
-
-    /// Appends to the append-only audit log; with `requireAlert`, throws `unknownAlert` when the alert is unknown.
-    func appendAudit(_ entry: NewAuditEntry, requireAlert: Bool) async throws
     /// Queues a configuration document for `device` (registered, else `ControlRoomError.unknownDevice`) as a row of
     /// `commands` (``ConfigQueue``), with `audit` (its alert set to the document's) in the same transaction;
     /// `issue` signs it at ``ConfigQueue/nextVersion(after:)`` of the device's queued documents.
@@ -117,25 +150,6 @@ public protocol ControlRoomStore: Sendable {
     /// Queues a signed update document for `device` (registered, else `ControlRoomError.unknownDevice`) as a row of
     /// `commands` (``UpdateQueue``), with `audit` (its alert set to the document's) in the same transaction.
     func queueUpdate(device: String, issued: IssuedUpdate, audit: NewAuditEntry) async throws
-    func audit(device: String?, alert: String?) async throws -> [AuditEntry]
-    /// The audit lines of each of `alerts` (those with any), in order, in one query.
-    func audit(alerts: [AlertRef]) async throws -> [AlertRef: [AuditEntry]]
-    /// Applies `edit` to the device's metadata in one transaction and returns the result.
-    func editMetadata(device: String, _ edit: DeviceMetadataEdit) async throws -> DeviceMetadata
-    func metadata(device: String) async throws -> DeviceMetadata?
-    func allMetadata() async throws -> [String: DeviceMetadata]
-    /// The metadata of `devices` (those that have any), in one query.
-    func metadata(devices: [String]) async throws -> [String: DeviceMetadata]
-    /// Assigns a responder (or moves it to `stage`), writes the audit line and, for a stage the box shows, issues
-    /// its command to the alerting device (unless the alert is cleared), in one transaction.
-    func dispatch(
-        device: String, alert: String, responder: String, stage: DispatchStage, by account: DeskAccount,
-        now: RecordTime, issue: CommandIssuer
-    ) async throws
-    /// The responders on each of `alerts` (those with any), oldest assignment first, in one query.
-    func dispatches(alerts: [AlertRef]) async throws -> [AlertRef: [DispatchRow]]
-    /// Envelopes of `device` from sequence `from` on, stored after `afterRowID`, in sequence order.
-    func envelopes(device: String, from sequence: Int64, afterRowID: Int64) async throws -> [StoredEnvelope]
     /// The newest `limit` envelopes of `device` (of `kind` only, when given), newest first.
     func latestEnvelopes(device: String, kind: RecordKind?, limit: Int) async throws -> [String]
     /// Every command issued about one alert, in the order issued, with whether the device acknowledged it (the
@@ -155,11 +169,6 @@ public protocol ControlRoomStore: Sendable {
     func lastSeen(device: String) async throws -> Int64?
     /// How many devices had a record stored at or after `since` (epoch ms).
     func devicesSeen(since: Int64) async throws -> Int
-    /// The vehicles' newest positions written after change counter `cursor` (0: all), oldest change first, at most
-    /// `limit` (the desk's fleet map, `VehiclePosition`).
-    func vehiclePositions(after cursor: Int64, limit: Int) async throws -> VehiclePositionPage
-    /// The newest positions of `devices` (those with one), in one query: the responders on the desk.
-    func positions(devices: [String]) async throws -> [String: VehiclePosition]
 
     // MARK: Groups and staged rollouts (docs/configuration.md → *Staged rollouts*; rules in `RolloutPlan`)
 

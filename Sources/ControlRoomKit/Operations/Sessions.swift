@@ -34,7 +34,7 @@ public struct StoredSession: Sendable, Hashable {
 /// changing its password ends its sessions everywhere. Sessions end after `idle` without use or `lifetime` after
 /// login; the last use is written at most once a minute (not a write per request).
 public final class DeskSessions: Sendable {
-    private let store: any ControlRoomStore
+    private let store: any DeskStore
     private let wallClock: @Sendable () -> RecordTime
     /// Longest time without a request before the session ends.
     public let idle: Duration
@@ -42,9 +42,11 @@ public final class DeskSessions: Sendable {
     public let lifetime: Duration
     /// How stale the recorded last use may get before a request writes it again.
     public static let touchAfterMs: Int64 = 60_000
+    /// The cookie that carries a session's id (the desk sets it at login; `/metrics` reads it too).
+    public static let cookieName = "pb_session"
 
     public init(
-        store: any ControlRoomStore, wallClock: @escaping @Sendable () -> RecordTime,
+        store: any DeskStore, wallClock: @escaping @Sendable () -> RecordTime,
         idle: Duration = .seconds(4 * 3600), lifetime: Duration = .seconds(16 * 3600)
     ) {
         self.store = store

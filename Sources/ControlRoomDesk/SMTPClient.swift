@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Foundation
 import NIOCore
 import NIOPosix

@@ -72,7 +72,7 @@ public enum DeskPasswords {
     /// bcrypt's cost for new hashes (2^12 rounds, about a quarter second); tests pass a lower one.
     public static let defaultCost: UInt8 = 12
 
-    static func check(name: String) throws(DeskError) {
+    package static func check(name: String) throws(DeskError) {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         guard (1...64).contains(name.count), name.allSatisfy(allowed.contains) else { throw .badUserName(name) }
     }
@@ -90,7 +90,7 @@ public enum DeskPasswords {
 
     /// Refuses a password too short for the account `name`, too long for bcrypt, the name itself, one character
     /// repeated, or a common password; the error says which.
-    static func check(password: String, name: String) throws(DeskError) {
+    package static func check(password: String, name: String) throws(DeskError) {
         if password.count < minimumLength { throw .weakPassword("it needs at least \(minimumLength) characters") }
         // bcrypt reads only the first 72 bytes; a longer password would be silently cut.
         if password.utf8.count > 72 { throw .weakPassword("bcrypt takes at most 72 bytes") }
@@ -105,12 +105,12 @@ public enum DeskPasswords {
 
     /// SHA-256 of an API token, hex: tokens are 256 random bits, so a fast hash is enough to keep them out of
     /// the database in the clear.
-    static func tokenHash(_ token: String) -> String {
+    package static func tokenHash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// A fresh random secret: 32 bytes in base64url (session ids, CSRF tokens, and the body of API tokens).
-    static func secret() -> String {
+    package static func secret() -> String {
         var generator = SystemRandomNumberGenerator()
         return Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }

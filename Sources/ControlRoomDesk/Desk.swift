@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Foundation
 import Hummingbird
 import Logging
@@ -57,6 +58,8 @@ public struct DeskConfiguration: Sendable {
 /// channel, and the decoded tracks of open alerts. `install(on:)` adds its routes to the control room's router.
 public final class Desk: Sendable {
     public let room: ControlRoom
+    /// The desk's part of the store (`DeskStore`): what the desk reads and writes itself, never the whole store.
+    public let store: any DeskStore
     public let sessions: DeskSessions
     public let signal = DeskSignal()
     public let configuration: DeskConfiguration
@@ -72,6 +75,8 @@ public final class Desk: Sendable {
     let streams: DeskStreams
     /// Which devices' positions the pages show: a stored batch wakes them only then (`DeskWatch`).
     let watch = Mutex(DeskWatch())
+    /// The push channel's place on the room's change stream, cancelled when the desk ends.
+    private let subscription = Mutex<ControlRoomChanges.Subscription?>(nil)
 
     public init(
         room: ControlRoom, configuration: DeskConfiguration = DeskConfiguration(),
@@ -79,20 +84,25 @@ public final class Desk: Sendable {
         hasher: PasswordHasher = PasswordHasher()
     ) {
         self.room = room
+        store = room.store
         self.configuration = configuration
         self.clock = clock
         self.logins = Mutex(LoginBudget(logins))
         self.hasher = hasher
-        sessions = DeskSessions(store: room.store, wallClock: room.wallClock)
+        sessions = DeskSessions(store: store, wallClock: room.wallClock)
         broadcast = DeskBroadcast(signal: signal)
         streams = DeskStreams(limit: configuration.streamsPerCredential)
-        room.changes.subscribe { [weak self] change in self?.changed(change) }
+        let subscription = room.changes.subscribe { [weak self] change in self?.changed(change) }
+        self.subscription.withLock { $0 = subscription }
     }
+
+    /// Leaves the room's change stream: a desk dropped while its room lives is not called again.
+    deinit { subscription.withLock { $0 }?.cancel() }
 
     /// Push streams open now.
     public var openStreams: Int { streams.count }
 
-    static let cookieName = "pb_session"
+    static let cookieName = DeskSessions.cookieName
 
     /// Who is asking, or why not: 401 without a session or token, 403 for a wrong CSRF token, a cross-site or
     /// non-JSON state-changing request, or a role below `role`.

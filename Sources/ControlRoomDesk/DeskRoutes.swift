@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Foundation
 import Hummingbird
 import Logging
@@ -5,9 +6,14 @@ import NIOCore
 import PanicCore
 
 extension Desk {
+    /// The desk as `ControlRoomServer.router(installDesk:)` takes it: `install(on:updates:)` on the router.
+    public func installer(updates: UpdatePackages? = nil) -> ControlRoomServer.Installer {
+        { [self] router in install(on: router, updates: updates) }
+    }
+
     /// Adds the desk to the control room's router: login and sessions, the page, the operator API, the push channel
-    /// and the static files.
-    public func install(on router: Router<ControlRoomRequestContext>) {
+    /// and the static files; with `updates`, the update rollouts' routes too.
+    public func install(on router: Router<ControlRoomRequestContext>, updates: UpdatePackages? = nil) {
         if let maxAge = configuration.strictTransportSecurity {
             router.add(middleware: StrictTransportSecurityMiddleware(maxAge: maxAge))
         }
@@ -19,6 +25,7 @@ extension Desk {
         installVehicles(on: routes)
         installRollouts(on: routes)
         installTiles(on: routes)
+        if let updates { installUpdateRollouts(updates, on: router) }
     }
 
     private func installSession(on routes: DeskRouteGroups) {

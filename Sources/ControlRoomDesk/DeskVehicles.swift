@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Foundation
 import Hummingbird
 import NIOCore
@@ -39,7 +40,7 @@ extension Desk {
             let limit = try Self.integer(
                 query.get("limit"), name: "limit", default: Int64(VehiclePositionPage.maximumLimit),
                 in: 1...Int64(VehiclePositionPage.maximumLimit))
-            let page = try await room.store.vehiclePositions(after: cursor, limit: Int(limit))
+            let page = try await store.vehiclePositions(after: cursor, limit: Int(limit))
             return ControlRoomServer.json(
                 VehiclesMessage(cursor: page.cursor(after: cursor), more: page.more, vehicles: page.positions))
         }

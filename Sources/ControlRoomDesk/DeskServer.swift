@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Foundation
 import Hummingbird
 import HummingbirdTLS
@@ -36,7 +37,9 @@ extension ControlRoomServer {
         logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "controlroom")
-        let router = router(controlRoom: desk.room, faults: faults, desk: desk, metrics: metrics, updates: updates)
+        let router = router(
+            controlRoom: desk.room, faults: faults, metrics: metrics, updates: updates,
+            installDesk: desk.installer(updates: updates))
         let running: @Sendable (any Channel) async -> Void = { channel in
             await onRunning(channel.localAddress?.port ?? port)
         }

@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Foundation
 import Logging
 import PanicCore
@@ -174,7 +175,7 @@ public final class Escalator: Service, Sendable {
 
     func notify(_ alert: AlertView, round: Int) async throws {
         let due = (alert: alert, round: round)
-        let name = try await room.store.metadata(device: alert.device)?.name ?? ""
+        let name = try await room.metadata(device: alert.device)?.name ?? ""
         let waited = alert.sincePressMs / 1000
         let summary =
             "round \(due.round): \(alert.kind.uppercased()) from \(name.isEmpty ? alert.device : name) not accepted for \(waited) s"

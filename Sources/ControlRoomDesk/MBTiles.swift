@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Foundation
 import PanicSQLite
 import Synchronization

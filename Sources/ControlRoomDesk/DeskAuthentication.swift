@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Hummingbird
 
 /// Who may call a desk route, decided once per route group instead of once per handler: the group's middleware

@@ -13,11 +13,19 @@ public struct TrackPoint: Sendable, Hashable, Codable {
     /// How old the fix was when the record was made; the page adds the time since `timeMs`, so the age it shows
     /// is the fix's true age now.
     public var fixAgeMs: Int64
+
+    package init(sequence: Int64, timeMs: Int64, latitude: Double, longitude: Double, fixAgeMs: Int64) {
+        self.sequence = sequence
+        self.timeMs = timeMs
+        self.latitude = latitude
+        self.longitude = longitude
+        self.fixAgeMs = fixAgeMs
+    }
 }
 
 extension TrackPoint {
     /// A vehicle's newest position as a point on the map.
-    init(_ position: VehiclePosition) {
+    package init(_ position: VehiclePosition) {
         self.init(
             sequence: position.sequence, timeMs: position.timeMs, latitude: position.latitude,
             longitude: position.longitude, fixAgeMs: position.fixAgeMs)
@@ -78,6 +86,18 @@ public struct ResponderView: Sendable, Hashable, Codable {
     public var distanceMeters: Double?
     /// The responder's last fix.
     public var position: TrackPoint?
+
+    package init(
+        device: String, name: String, stage: DispatchStage, timeMs: Int64, distanceMeters: Double?,
+        position: TrackPoint?
+    ) {
+        self.device = device
+        self.name = name
+        self.stage = stage
+        self.timeMs = timeMs
+        self.distanceMeters = distanceMeters
+        self.position = position
+    }
 }
 
 /// An alert as the desk shows it: the alert, the device's metadata, where it is now and how it got there since the
@@ -92,37 +112,17 @@ public struct DeskAlert: Sendable, Hashable, Codable {
     public var track: [TrackPoint]?
     public var audit: [AuditEntry]
     public var responders: [ResponderView]
-}
 
-/// A piece of an open alert's route trail as the push channel sends it: the points whose sequence numbers fall in
-/// one block of `size`. A new position changes only the last piece, so an alerting bus's next fix costs each
-/// stream one piece, not its whole trail since the press (up to `DeskTracks.limit` points). Keyed
-/// `/device/alert#N`: a leading `/` no alert key has (a device id is never empty).
-struct DeskTrackChunk: Sendable, Hashable, Codable {
-    static let size: Int64 = 64
-
-    /// The alert's key, `device/alert`.
-    var alert: String
-    /// The block: points with sequence numbers from `chunk × size` to `(chunk + 1) × size − 1`.
-    var chunk: Int64
-    var points: [TrackPoint]
-
-    var key: String { "/" + alert + "#" + String(chunk) }
-
-    static func isKey(_ key: String) -> Bool { key.hasPrefix("/") }
-
-    /// `track` (in sequence order) in pieces, in order.
-    static func chunks(of track: [TrackPoint], alert: String) -> [DeskTrackChunk] {
-        var chunks: [DeskTrackChunk] = []
-        for point in track {
-            let block = point.sequence / size
-            if chunks.last?.chunk == block {
-                chunks[chunks.count - 1].points.append(point)
-            } else {
-                chunks.append(DeskTrackChunk(alert: alert, chunk: block, points: [point]))
-            }
-        }
-        return chunks
+    package init(
+        alert: AlertView, device: DeviceMetadata, current: TrackPoint?, track: [TrackPoint]?, audit: [AuditEntry],
+        responders: [ResponderView]
+    ) {
+        self.alert = alert
+        self.device = device
+        self.current = current
+        self.track = track
+        self.audit = audit
+        self.responders = responders
     }
 }
 
@@ -153,59 +153,13 @@ public struct DeviceHealth: Sendable, Hashable, Codable {
     }
 }
 
-/// Decoded positions per alert, kept between pushes so each push decodes only the records that are new.
-final class DeskTracks: Sendable {
-    /// Most points kept and shown per alert.
-    static let limit = 2000
-
-    private struct Track {
-        var lastRowID: Int64 = 0
-        var points: [TrackPoint] = []
-    }
-
-    private let tracks = Mutex<[String: Track]>([:])
-
-    /// The track of `alert` since its press, updated with records stored since the last call.
-    func track(_ alert: AlertView, in room: ControlRoom) async throws -> [TrackPoint] {
-        let key = alert.device + "/" + alert.id
-        let known = tracks.withLock { $0[key] ?? Track() }
-        let rows = try await room.recordsWithFix(
-            device: alert.device, from: alert.sequence, afterRowID: known.lastRowID)
-        guard !rows.isEmpty else { return known.points }
-        var track = known
-        for row in rows {
-            track.lastRowID = max(track.lastRowID, row.rowID)
-            if let point = row.point { track.points.append(point) }
-        }
-        track.points.sort { $0.sequence < $1.sequence }
-        if track.points.count > Self.limit { track.points.removeFirst(track.points.count - Self.limit) }
-        tracks.withLock { $0[key] = track }
-        return track.points
-    }
-
-    /// Drops the tracks of alerts no longer shown.
-    func keep(_ alerts: [AlertView]) {
-        let keys = Set(alerts.map { $0.device + "/" + $0.id })
-        tracks.withLock { $0 = $0.filter { keys.contains($0.key) } }
-    }
-}
-
 extension ControlRoom {
-    /// Stored records of `device` from sequence number `from` on, stored after `rowID`, with their fixes.
-    func recordsWithFix(
-        device: String, from sequence: Int64, afterRowID rowID: Int64
-    ) async throws -> [(rowID: Int64, point: TrackPoint?)] {
-        try await store.envelopes(device: device, from: sequence, afterRowID: rowID).map {
-            ($0.rowID, Self.decode($0.envelope).flatMap(Self.point))
-        }
-    }
-
-    static func decode(_ envelope: String) -> Record? {
+    package static func decode(_ envelope: String) -> Record? {
         guard let parsed = try? Envelope(envelope) else { return nil }
         return try? JSONDecoder().decode(Record.self, from: parsed.payload)
     }
 
-    static func point(_ record: Record) -> TrackPoint? {
+    package static func point(_ record: Record) -> TrackPoint? {
         record.fix.map {
             TrackPoint(
                 sequence: record.sequence, timeMs: record.time.epochMilliseconds, latitude: $0.latitude,
@@ -216,38 +170,6 @@ extension ControlRoom {
     /// The last record of `kind` from `device`.
     func lastRecord(device: String, kind: RecordKind) async throws -> Record? {
         try await store.latestEnvelopes(device: device, kind: kind, limit: 1).first.flatMap(Self.decode)
-    }
-
-    /// The desk's view of the given alerts, in a fixed number of queries however many there are: their audit
-    /// lines, their responders, the metadata of the alerting devices and their responders (never the whole
-    /// fleet's), and each responder's last position once however many alerts it is on. `tracks` nil: without the
-    /// route trail (the history's rows; a closed alert's trail is in its evidence bundle).
-    func deskAlerts(_ views: [AlertView], tracks: DeskTracks?) async throws -> [DeskAlert] {
-        guard !views.isEmpty else { return [] }
-        let refs = views.map { AlertRef(device: $0.device, id: $0.id) }
-        let audits = try await store.audit(alerts: refs)
-        let dispatches = try await store.dispatches(alerts: refs)
-        var trails: [[TrackPoint]] = []
-        for view in views { trails.append(try await tracks?.track(view, in: self) ?? []) }
-        let responders = Set(dispatches.values.joined().map(\.responder))
-        let metadata = try await store.metadata(devices: Array(Set(views.map(\.device)).union(responders)).sorted())
-        let positions = try await store.positions(devices: responders.sorted()).mapValues(TrackPoint.init)
-        return zip(zip(views, refs), trails).map { pair, track in
-            let (view, ref) = pair
-            let current = track.max { ($0.timeMs, $0.sequence) < ($1.timeMs, $1.sequence) }
-            let assigned = (dispatches[ref] ?? []).map { row in
-                let position = positions[row.responder]
-                return ResponderView(
-                    device: row.responder, name: metadata[row.responder]?.name ?? "", stage: row.stage,
-                    timeMs: row.timeMs,
-                    distanceMeters: position.flatMap { here in current.map { Self.distance(here, $0) } },
-                    position: position)
-            }
-            return DeskAlert(
-                alert: view, device: metadata[view.device] ?? DeviceMetadata(), current: current,
-                track: tracks == nil ? nil : track,
-                audit: audits[ref] ?? [], responders: assigned)
-        }
     }
 
     /// Assigns (or moves to a new stage) a responder on an alert; written to the audit log, and the stage goes to
@@ -274,7 +196,7 @@ extension ControlRoom {
     }
 
     /// Haversine distance in metres.
-    static func distance(_ a: TrackPoint, _ b: TrackPoint) -> Double {
+    package static func distance(_ a: TrackPoint, _ b: TrackPoint) -> Double {
         let radius = 6_371_000.0
         let (lat1, lat2) = (a.latitude * .pi / 180, b.latitude * .pi / 180)
         let dLat = lat2 - lat1

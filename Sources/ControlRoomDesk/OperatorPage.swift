@@ -1,3 +1,5 @@
+import ControlRoomKit
+
 /// The operator desk's pages: a login form, and the desk itself — open alerts as rows updated in place (keyed by
 /// alert, never rebuilt, so a click is never lost to a redraw), a Leaflet map with each alert's current position
 /// and track, the alarm, the audit of the selected alert, clear with a reason, dispatch, history and device

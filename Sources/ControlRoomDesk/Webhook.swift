@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ControlRoomKit
 import Crypto
 import Foundation
 import NIOCore

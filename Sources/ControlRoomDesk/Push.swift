@@ -1,91 +1,9 @@
+import ControlRoomKit
 import Foundation
 import Hummingbird
 import PanicCore
 import ServiceLifecycle
 import Synchronization
-
-/// "Something changed": a version number that goes up on every change, and waiters woken when it does. The
-/// record endpoint and every operator action poke it; each push stream waits on it. No polling: a waiter sleeps
-/// until it is poked, cancelled, or the signal is closed.
-public final class DeskSignal: Sendable {
-    private struct State {
-        var version: UInt64 = 0
-        var closed = false
-        var nextToken: UInt64 = 0
-        var waiters: [UInt64: CheckedContinuation<UInt64?, Never>] = [:]
-    }
-
-    private let state = Mutex(State())
-
-    public init() {}
-
-    /// The current version.
-    public var version: UInt64 { state.withLock { $0.version } }
-
-    /// Marks a change and wakes every waiter.
-    public func poke() {
-        let (waiters, version) = state.withLock { state in
-            state.version += 1
-            defer { state.waiters.removeAll() }
-            return (state.waiters.values, state.version)
-        }
-        for waiter in waiters { waiter.resume(returning: version) }
-    }
-
-    /// Ends every push stream (the server is stopping).
-    public func close() {
-        let waiters = state.withLock { state in
-            state.closed = true
-            defer { state.waiters.removeAll() }
-            return state.waiters.values
-        }
-        for waiter in waiters { waiter.resume(returning: nil) }
-    }
-
-    /// Waits until the version is above `after`; returns it, or nil once closed or cancelled.
-    public func waitForChange(after: UInt64) async -> UInt64? { await next(after: after) }
-
-    /// Waits until the version is above `after` or, when `deadline` is given, until that long has passed on
-    /// `clock`, whichever comes first; true once the signal is closed or the task cancelled (the caller stops).
-    /// The services that act on changes and on their own deadlines (escalation, rollouts) wait here.
-    func waitForChange(
-        after version: UInt64, orFor deadline: Duration?, on clock: any Clock<Duration>
-    ) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await self.next(after: version) == nil && !Task.isCancelled }
-            if let deadline {
-                group.addTask {
-                    try? await clock.sleep(for: deadline)
-                    return false
-                }
-            }
-            let first = await group.next() ?? true
-            group.cancelAll()
-            return first
-        }
-    }
-
-    /// Waits until the version is above `after`; returns it, or nil once closed or cancelled.
-    func next(after: UInt64) async -> UInt64? {
-        let token = state.withLock { state in
-            state.nextToken += 1
-            return state.nextToken
-        }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<UInt64?, Never>) in
-                let immediate: UInt64?? = state.withLock { state in
-                    if state.closed || Task.isCancelled { return .some(nil) }
-                    if state.version > after { return .some(state.version) }
-                    state.waiters[token] = continuation
-                    return .none
-                }
-                if let immediate { continuation.resume(returning: immediate) }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: token) }?.resume(returning: nil)
-        }
-    }
-}
 
 /// One message of the push channel: alerts that changed (whole rows, keyed by `device/alert`, without their
 /// route trail), the pieces of route trails that changed (`DeskTrackChunk`), the keys that left (alerts no longer

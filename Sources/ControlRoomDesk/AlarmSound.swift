@@ -1,3 +1,4 @@
+import ControlRoomKit
 import Foundation
 
 /// The desk's alarm sounds, made here as small WAV files (8 kHz, 16-bit mono) so nothing has to be fetched: a
