@@ -203,7 +203,7 @@ public enum BoardFile {
     /// A number (whole or with decimals).
     private static func number(_ node: Node?, at key: String, reader: inout YAMLReader) -> Double? {
         guard let node else { return nil }
-        guard case .scalar(let scalar) = node, node.tag != .init(.null), let value = Double(scalar.string) else {
+        guard case .scalar(let scalar) = node, !YAMLReader.isNull(node), let value = Double(scalar.string) else {
             reader.report(.wrongType, key, "expected a number, found \(YAMLReader.describe(node))", at: node)
             return nil
         }

@@ -29,7 +29,10 @@ struct YAMLReader {
     /// Parses `text`; a syntax error becomes a problem with the line and column libyaml reports.
     mutating func compose(_ text: String) -> Node? {
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            // The basic resolver: every plain scalar stays a string until a key asks for a number or a flag (which
+            // Yams parses without a tag). The default resolver would compile Foundation regular expressions on ICU
+            // at start, keeping ICU's regex engine resident in an idle daemon; null is decided by `isNull`.
+            guard let node = try Yams.compose(yaml: text, .basic) else {
                 problems.append(.init(.syntax, key: "", "the file is empty"))
                 return nil
             }
@@ -86,7 +89,7 @@ struct YAMLReader {
             if required { report(.missingKey, key, "missing required key", at: nil) }
             return nil
         }
-        guard case .scalar(let scalar) = node, node.tag != .init(.null) else {
+        guard case .scalar(let scalar) = node, !Self.isNull(node) else {
             report(.wrongType, key, "expected a string, found \(Self.describe(node))", at: node)
             return nil
         }
@@ -131,9 +134,16 @@ struct YAMLReader {
         }
     }
 
+    /// Whether `node` is YAML's null (core schema): a plain, unquoted empty value, `~` or `null`; a quoted
+    /// `"null"` is the string.
+    static func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain || scalar.style == .any else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
     static func describe(_ node: Node) -> String {
         switch node {
-        case .scalar(let scalar): node.tag == .init(.null) ? "nothing" : "'\(scalar.string)'"
+        case .scalar(let scalar): isNull(node) ? "nothing" : "'\(scalar.string)'"
         case .mapping: "a mapping"
         case .sequence: "a list"
         case .alias: "an alias"

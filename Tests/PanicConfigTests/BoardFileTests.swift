@@ -151,6 +151,27 @@ struct BoardFileTests {
         #expect(found.first?.message.contains("'fast'") == true)
     }
 
+    @Test(
+        "YAML's null (empty, ~, null) where a string or number belongs is reported as nothing; a quoted \"null\" is the text"
+    )
+    func nullValues() throws {
+        for null in ["", " ~", " null", " Null", " NULL"] {
+            let found = problems(validBoard.replacingOccurrences(of: "model: Test board", with: "model:" + null))
+            #expect(found.map(\.kind) == [.wrongType], "model:\(null)")
+            #expect(found.first?.message.contains("found nothing") == true, "model:\(null): \(found)")
+            let number = problems(validBoard.replacingOccurrences(of: "baud: 9600", with: "baud:" + null))
+            #expect(number.first?.message.contains("found nothing") == true, "baud:\(null): \(number)")
+        }
+        for quoted in [#""null""#, "'~'", #""""#] {
+            let board = try #require(
+                BoardFile.parse(validBoard.replacingOccurrences(of: "model: Test board", with: "model: " + quoted))
+                    .board)
+            #expect(board.model == (quoted == #""""# ? "" : String(quoted.dropFirst().dropLast())))
+        }
+        // Flags and numbers are read from the text, with no tag: a plain `true` or `0x10` still means what it says.
+        #expect(problems(validBoard.replacingOccurrences(of: "baud: 9600", with: "baud: 0x2580")).isEmpty)
+    }
+
     @Test("an unusual baud rate and a non-device port are invalid values")
     func invalidValues() {
         let found = problems(
