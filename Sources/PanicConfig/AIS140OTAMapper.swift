@@ -174,7 +174,7 @@ public enum AIS140OTAMapper {
 
     /// The current text's backends, each without the keys that stay local (the merge puts them back by name).
     static func currentBackends(_ text: String) -> Result<[Node.Mapping], Refusal> {
-        guard let root = try? Yams.compose(yaml: text), case .mapping(let top) = root,
+        guard let root = try? Yams.compose(yaml: text, .basic), case .mapping(let top) = root,
             case .sequence(let list)? = top["backends"]
         else { return .failure(Refusal("the box's configuration has no backends")) }
         var result: [Node.Mapping] = []

@@ -64,7 +64,7 @@ public enum RemoteOverlay {
     ) -> Result<(text: String, config: DaemonConfig), Refusal> {
         let localNode: Node
         do {
-            guard let node = try Yams.compose(yaml: local), case .mapping = node else {
+            guard let node = try Yams.compose(yaml: local, .basic), case .mapping = node else {
                 return .failure(.invalid([.init(.syntax, key: "", "the local configuration is not a mapping")]))
             }
             localNode = node
@@ -73,7 +73,7 @@ public enum RemoteOverlay {
         }
         let overlayNode: Node
         do {
-            guard let node = try Yams.compose(yaml: overlay) else { return .failure(.malformed("it is empty")) }
+            guard let node = try Yams.compose(yaml: overlay, .basic) else { return .failure(.malformed("it is empty")) }
             overlayNode = node
         } catch { return .failure(.malformed("\(error)")) }
         guard case .mapping(let changes) = overlayNode, case .mapping(var merged) = localNode else {
