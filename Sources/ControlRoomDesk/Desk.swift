@@ -107,28 +107,10 @@ public final class Desk: Sendable {
     /// Who is asking, or why not: 401 without a session or token, 403 for a wrong CSRF token, a cross-site or
     /// non-JSON state-changing request, or a role below `role`.
     func authorize(_ request: Request, _ role: DeskRole, changes: Bool = false) async throws -> DeskAccount {
-        let account: DeskAccount
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
-            // A token is sent deliberately by a program, never attached by a browser: no CSRF check needed.
-            guard let found = try await room.account(token: String(header.dropFirst(7))) else {
-                throw HTTPError(.unauthorized, message: "unknown API token")
-            }
-            account = found
-        } else {
-            // The account as it is now: `controlroom users remove` takes effect at once, a role change too.
-            guard let id = Desk.sessionID(in: request), let session = try await sessions.session(id: id)
-            else {
-                throw HTTPError(.unauthorized, message: "log in first (no session, or it ended)")
-            }
-            if changes { try Desk.checkSameOrigin(request, csrf: session.csrf) }
-            account = session.account
-        }
-        guard account.role >= role else {
-            throw HTTPError(
-                .forbidden, message: "this needs the \(role.rawValue) role; \(account.name) is \(account.role.rawValue)"
-            )
-        }
-        return account
+        let caller = try await sessions.caller(of: request, room: room)
+        if changes, let csrf = caller.csrf { try Desk.checkSameOrigin(request, csrf: csrf) }
+        try DeskSessions.require(role, of: caller.account)
+        return caller.account
     }
 
     /// The CSRF rules for a cookie-authenticated change: not cross-site (Sec-Fetch-Site, Origin), a JSON body

@@ -83,23 +83,34 @@ extension MetricsEndpoint {
     /// session (its cookie, read as `DeskSessions` reads it: the same expiry); 401 without either, 403 for an
     /// operator. A GET changes nothing, so no CSRF token is asked for.
     static func authorize(_ request: Request, room: ControlRoom, sessions: DeskSessions) async throws {
-        let account: DeskAccount
+        try DeskSessions.require(.supervisor, of: try await sessions.caller(of: request, room: room).account)
+    }
+}
+
+extension DeskSessions {
+    /// Who a request speaks for, as the account is now (a role change or a removal counts at once): an API token
+    /// (`Authorization: Bearer`, sent deliberately by a program, so no CSRF token goes with it) or the session
+    /// cookie, whose CSRF token comes back for a change to be checked against. 401 without either. The desk's
+    /// routes and `/metrics` both ask here.
+    package func caller(of request: Request, room: ControlRoom) async throws -> (account: DeskAccount, csrf: String?) {
         if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
             guard let found = try await room.account(token: String(header.dropFirst(7))) else {
                 throw HTTPError(.unauthorized, message: "unknown API token")
             }
-            account = found
-        } else {
-            guard let id = request.cookies[DeskSessions.cookieName]?.value,
-                let session = try await sessions.session(id: id)
-            else { throw HTTPError(.unauthorized, message: "log in first (no session, or it ended)") }
-            account = session.account
+            return (found, nil)
         }
-        guard account.role >= .supervisor else {
+        guard let id = request.cookies[Self.cookieName]?.value, let session = try await session(id: id) else {
+            throw HTTPError(.unauthorized, message: "log in first (no session, or it ended)")
+        }
+        return (session.account, session.csrf)
+    }
+
+    /// 403 unless `account` has `role` or above, naming both.
+    package static func require(_ role: DeskRole, of account: DeskAccount) throws {
+        guard account.role >= role else {
             throw HTTPError(
-                .forbidden,
-                message:
-                    "this needs the \(DeskRole.supervisor.rawValue) role; \(account.name) is \(account.role.rawValue)")
+                .forbidden, message: "this needs the \(role.rawValue) role; \(account.name) is \(account.role.rawValue)"
+            )
         }
     }
 }
