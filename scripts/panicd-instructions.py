@@ -18,7 +18,7 @@ its cost, so the emulated daemon keeps up with its own timers and network.
     (count(2N) - count(N) - idle rate x extra wall seconds) / N, so start-up and shutdown cancel out.
 
     panicd-instructions.py ARM64-PANICD ARM64-SYSROOT X86-PANICD CONTROLROOM
-Environment: DRAIN_RECORDS (N, default 1000), IDLE_WINDOW (s, default 30), IDLE_SETTLE (s, default 30).
+Environment: DRAIN_RECORDS (N, default 1000; 0: idle only), IDLE_WINDOW (s, default 30), IDLE_SETTLE (s, default 30).
 """
 import importlib.util
 import os
@@ -161,6 +161,8 @@ def main():
                     rate = idle_rate(qemu, work, config, plugin)
                     rows.setdefault(f"{label} (per second)", {})[machine] = rate
                     print(f"  {machine} {label}: {rate:,.0f} instructions/s", flush=True)
+                if DRAIN_RECORDS == 0:
+                    continue
                 single, single_time = drain(qemu, x86, work, "panicd-controlroom.yaml", DRAIN_RECORDS, plugin)
                 double, double_time = drain(qemu, x86, work, "panicd-controlroom.yaml", 2 * DRAIN_RECORDS, plugin)
                 idle = rows["idle, two backends (per second)"][machine]
