@@ -53,15 +53,19 @@ extension DeskTracks {
     /// The desk's view of the given alerts, read from the desk's part of the store in a fixed number of queries
     /// however many there are: their audit lines, their responders, the metadata of the alerting devices and their
     /// responders (never the whole fleet's), and each responder's last position once however many alerts it is
-    /// on. `trails` false: without the route trail (the history's rows; a closed alert's trail is in its evidence
+    /// on. `tracks` nil: without the route trail (the history's rows; a closed alert's trail is in its evidence
     /// bundle).
-    func alerts(_ views: [AlertView], store: any DeskStore, trails: Bool = true) async throws -> [DeskAlert] {
+    static func alerts(
+        _ views: [AlertView], store: any DeskStore, tracks trails: DeskTracks?
+    ) async throws
+        -> [DeskAlert]
+    {
         guard !views.isEmpty else { return [] }
         let refs = views.map { AlertRef(device: $0.device, id: $0.id) }
         let audits = try await store.audit(alerts: refs)
         let dispatches = try await store.dispatches(alerts: refs)
         var tracks: [[TrackPoint]] = []
-        for view in views { tracks.append(trails ? try await track(view, store: store) : []) }
+        for view in views { tracks.append(try await trails?.track(view, store: store) ?? []) }
         let responders = Set(dispatches.values.joined().map(\.responder))
         let metadata = try await store.metadata(devices: Array(Set(views.map(\.device)).union(responders)).sorted())
         let positions = try await store.positions(devices: responders.sorted()).mapValues(TrackPoint.init)
@@ -78,7 +82,7 @@ extension DeskTracks {
             }
             return DeskAlert(
                 alert: view, device: metadata[view.device] ?? DeviceMetadata(), current: current,
-                track: trails ? track : nil, audit: audits[ref] ?? [], responders: assigned)
+                track: trails == nil ? nil : track, audit: audits[ref] ?? [], responders: assigned)
         }
     }
 }
@@ -87,7 +91,7 @@ extension ControlRoom {
     /// The desk's view of the given alerts (`DeskTracks.alerts`), over the desk's part of the store; `tracks` nil:
     /// without their route trails (the history).
     func deskAlerts(_ views: [AlertView], tracks: DeskTracks?) async throws -> [DeskAlert] {
-        try await (tracks ?? DeskTracks()).alerts(views, store: store as any DeskStore, trails: tracks != nil)
+        try await DeskTracks.alerts(views, store: store as any DeskStore, tracks: tracks)
     }
 }
 
