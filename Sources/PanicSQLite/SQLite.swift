@@ -101,6 +101,18 @@ public final class SQLiteConnection {
         previous?.release()
     }
 
+    /// Runs a `PASSIVE` checkpoint on this connection (never waits for, nor blocks, a writer or a reader): copies
+    /// the WAL's committed frames into the database file as far as no reader's snapshot needs them. True when it
+    /// copied every frame (the next write may rewind the WAL). The checkpointers of the outbox and the control
+    /// room's store run it on a connection of their own, beside the writer's hook (`onWALCommit`).
+    public func checkpointPassive() throws(SQLiteError) -> Bool {
+        let statement = try statement("PRAGMA wal_checkpoint(PASSIVE)")
+        defer { statement.reset() }
+        guard try statement.step() else { return false }
+        // Columns: busy (0 when it ran to the end), frames in the WAL, frames copied.
+        return statement.integer(0) == 0 && statement.integer(1) == statement.integer(2)
+    }
+
     func error(_ call: String, _ rc: Int32) -> SQLiteError {
         SQLiteError(
             call: call, code: rc & 0xff, extendedCode: sqlite3_extended_errcode(handle),

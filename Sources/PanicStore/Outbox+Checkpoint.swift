@@ -97,7 +97,7 @@ extension Outbox {
                 }
                 let (_, copied, through) = last.value.withLock { $0 }
                 do {
-                    let complete = try Outbox.checkpointPassive(checkpointer)
+                    let complete = try checkpointer.checkpointPassive()
                     covered = through
                     if complete, cause == .idle { rewindWAL(unlessCommittedSince: through, last: last) }
                     onCheckpoint(cause, copied)
@@ -114,15 +114,6 @@ extension Outbox {
 }
 
 extension Outbox {
-    /// Runs a `PASSIVE` checkpoint; true when it copied every frame of the WAL (the next write may rewind it).
-    static func checkpointPassive(_ connection: SQLiteConnection) throws -> Bool {
-        let statement = try connection.statement("PRAGMA wal_checkpoint(PASSIVE)")
-        defer { statement.reset() }
-        guard try statement.step() else { return false }
-        // Columns: busy (0 when it ran to the end), frames in the WAL, frames copied.
-        return statement.integer(0) == 0 && statement.integer(1) == statement.integer(2)
-    }
-
     /// After a checkpoint that copied the whole WAL, in the writer's pause: one small commit (the `meta` row
     /// `wal-rewound`) rewinds the WAL here rather than in the next record's commit. The first commit into a rewound
     /// WAL writes and syncs a new WAL header and cuts the file back to `journal_size_limit`: a second flush and a

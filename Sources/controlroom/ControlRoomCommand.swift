@@ -91,7 +91,8 @@ struct Serve: AsyncParsableCommand {
                 "control room listening", metadata: ["port": "\(port)", "scheme": "\(tls == nil ? "http" : "https")"])
         }
         guard options.isPostgres else {
-            let controlRoom = try ControlRoom(path: options.db, key: signingKey, logger: logger, metrics: metrics)
+            let store = try SQLiteControlRoomStore(path: options.db)
+            let controlRoom = ControlRoom(store: store, key: signingKey, logger: logger, metrics: metrics)
             let room = Desk(room: controlRoom, configuration: deskConfiguration)
             let app = try ControlRoomServer.application(
                 desk: room, host: host, port: port, tls: tls, metrics: endpoint, updates: packages, logger: logger,
@@ -101,8 +102,10 @@ struct Serve: AsyncParsableCommand {
             }
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: app), .init(service: Self.rollouts(room, logger: logger))]
-                        + Self.escalator(room, logger: logger),
+                    services: [
+                        .init(service: SQLiteCheckpointer(store: store, logger: logger)), .init(service: app),
+                        .init(service: Self.rollouts(room, logger: logger)),
+                    ] + Self.escalator(room, logger: logger),
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             return

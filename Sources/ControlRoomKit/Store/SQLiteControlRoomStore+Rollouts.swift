@@ -24,7 +24,7 @@ extension SQLiteControlRoomStore {
     }
 
     public func groups() throws -> [String: String] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement("SELECT device, fleet_group FROM device_groups")
             try query.bind([])
             var result: [String: String] = [:]
@@ -72,7 +72,7 @@ extension SQLiteControlRoomStore {
     }
 
     public func rollouts() throws -> [RolloutRow] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 """
                 SELECT id, kind, fleet_group, payload, stages, max_failed, wait_ms, lifetime_ms, state, stage,
@@ -96,7 +96,7 @@ extension SQLiteControlRoomStore {
     }
 
     public func rolloutDevices(id: Int64) throws -> [RolloutDeviceRow] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 """
                 SELECT device, stage, state, version, alert, pushed_ms, reason FROM rollout_devices WHERE rollout = ?1
@@ -161,7 +161,7 @@ extension SQLiteControlRoomStore {
     }
 
     public func lastQueued(device: String, action: String) throws -> (alert: String, acked: Bool)? {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 "SELECT alert, acked FROM commands WHERE device = ?1 AND action = ?2 ORDER BY rowid DESC LIMIT 1")
             try query.bind([.text(device), .text(action)])

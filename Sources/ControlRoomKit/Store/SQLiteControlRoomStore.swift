@@ -19,6 +19,15 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     // The connection and its statements are touched only inside `state.withLock`, one thread at a time.
     let state: Mutex<State>
+    /// Connections for reading only (`query_only`), each under its own lock. In WAL mode a reader sees the last
+    /// commit and never waits for the writer: a desk query no longer queues behind an intake transaction's
+    /// `fsync` (docs/scaling.md → *Readers beside the writer*).
+    let readers: [Reader]
+
+    final class Reader: Sendable {
+        let state: Mutex<State>
+        init(_ connection: sending SQLiteConnection) { state = Mutex(State(connection: connection)) }
+    }
     let registryReader: SQLiteDeviceRegistry
     /// Request nonces taken, in memory (one process per file).
     let replayGuard = Mutex(RequestReplayGuard())
@@ -32,10 +41,29 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         try connection.migrate(Self.migrations)
         self.path = path
         state = Mutex(State(connection: connection))
+        readers = try (0..<Self.readerCount).map { _ in
+            let reader = try SQLiteConnection(path: path, create: false)
+            try reader.execute("PRAGMA query_only = 1")
+            return Reader(reader)
+        }
         registryReader = try SQLiteDeviceRegistry(path: path)
     }
 
     public var description: String { path }
+
+    /// Reader connections: the desk's page, push frames and map reads run beside each other and beside intake.
+    static let readerCount = 2
+
+    /// Runs `body` (which must only read) on a free reader connection, or waits for the first one. It sees every
+    /// transaction committed before it starts; `query_only` refuses any write in it.
+    func read<T>(_ body: (State) throws -> sending T) throws -> sending T {
+        for reader in readers {
+            if let result = try reader.state.withLockIfAvailable({ state throws -> sending T in try body(state) }) {
+                return result
+            }
+        }
+        return try readers[0].state.withLock { state throws -> sending T in try body(state) }
+    }
 
     // MARK: Registry
 
@@ -48,7 +76,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     public func removeDevice(id: String) throws -> Bool { try registryReader.remove(id: id) }
 
     public func devicePage(_ request: DevicePageRequest) throws -> DevicePageRows {
-        try state.withLock { state in
+        try read { state in
             var rows = DevicePageRows()
             let devices = try state.statement(
                 "SELECT id, kid, jwk FROM devices WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2")
@@ -430,7 +458,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func alerts(_ scope: AlertScope, now: RecordTime) throws -> [AlertView] {
-        try state.withLock { state in
+        try read { state in
             switch scope {
             case .open: try alertViews(where: "a.device_cleared = 0", [], now: now, state)
             case .all: try alertViews(where: "1", [], now: now, state)
@@ -441,7 +469,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func alerts(after cursor: Int64, now: RecordTime) throws -> (alerts: [AlertView], cursor: Int64) {
-        try state.withLock { state in
+        try read { state in
             let views = try alertViews(where: "a.rowid > ?1", [.integer(cursor)], order: "a.rowid", now: now, state)
             let last = try state.statement("SELECT ifnull(max(rowid), 0) FROM alerts")
             try last.bind([])
@@ -451,7 +479,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func closedAlerts(_ query: AlertHistoryQuery, now: RecordTime) throws -> AlertHistoryPage {
-        try state.withLock { state in
+        try read { state in
             let before = query.start
             let condition = """
                 (a.device_cleared = 1 OR a.state = 'cleared') AND (?1 IS NULL OR instr(a.device, ?1) > 0)
@@ -506,7 +534,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     // MARK: Queries
 
     public func recordCount(device: String?) throws -> Int {
-        try state.withLock { state in try recordCount(device: device, state) }
+        try read { state in try recordCount(device: device, state) }
     }
 
     private func recordCount(device: String?, _ state: State) throws -> Int {
@@ -517,7 +545,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func arrivalOrder(device: String) throws -> [RecordArrival] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement("SELECT seq, kind FROM records WHERE device = ?1 ORDER BY rowid")
             try query.bind([.text(device)])
             var result: [RecordArrival] = []
@@ -531,7 +559,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func gaps(device: String) throws -> [ClosedRange<Int64>] {
-        try state.withLock { state in try gaps(device: device, state) }
+        try read { state in try gaps(device: device, state) }
     }
 
     private func gaps(device: String, _ state: State) throws -> [ClosedRange<Int64>] {
@@ -549,7 +577,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func findings(device: String) throws -> [DeviceFinding] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement("SELECT seq, finding FROM findings WHERE device = ?1 ORDER BY rowid")
             try query.bind([.text(device)])
             var result: [DeviceFinding] = []
@@ -563,7 +591,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func recordIdentities(device: String) throws -> [RecordIdentity] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement("SELECT seq, hash FROM records WHERE device = ?1 ORDER BY seq")
             try query.bind([.text(device)])
             var result: [RecordIdentity] = []
@@ -671,7 +699,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func users() throws -> [DeskAccount] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 "SELECT name, role, EXISTS(SELECT 1 FROM api_tokens t WHERE t.user = users.name) FROM users ORDER BY name"
             )
@@ -689,7 +717,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func credentials(name: String) throws -> (account: DeskAccount, passwordHash: String)? {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 "SELECT role, password_hash, EXISTS(SELECT 1 FROM api_tokens t WHERE t.user = users.name) FROM users WHERE name = ?1"
             )
@@ -703,7 +731,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func account(name: String) throws -> DeskAccount? {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 "SELECT role, EXISTS(SELECT 1 FROM api_tokens t WHERE t.user = users.name) FROM users WHERE name = ?1")
             try query.bind([.text(name)])
@@ -761,7 +789,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func tokens(user: String) throws -> [APIToken] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 "SELECT id, created_ms, last_used_ms FROM api_tokens WHERE user = ?1 ORDER BY created_ms, id")
             try query.bind([.text(user)])
@@ -829,7 +857,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func audit(device: String?, alert: String?) throws -> [AuditEntry] {
-        try state.withLock { state in
+        try read { state in
             try auditEntries(
                 "(?1 IS NULL OR device = ?1) AND (?2 IS NULL OR alert = ?2)",
                 [device.map { .text($0) } ?? .null, alert.map { .text($0) } ?? .null], state)
@@ -840,7 +868,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         guard !alerts.isEmpty else { return [:] }
         let wanted = Set(alerts)
         let lists = try Self.lists(alerts)
-        return try state.withLock { state in
+        return try read { state in
             var result: [AlertRef: [AuditEntry]] = [:]
             for entry in try auditEntries(
                 "device IN (SELECT value FROM json_each(?1)) AND alert IN (SELECT value FROM json_each(?2))",
@@ -903,7 +931,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func metadata(device: String) throws -> DeviceMetadata? {
-        try state.withLock { state in try metadata(device: device, state) }
+        try read { state in try metadata(device: device, state) }
     }
 
     private func metadata(device: String, _ state: State) throws -> DeviceMetadata? {
@@ -919,7 +947,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func allMetadata() throws -> [String: DeviceMetadata] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 "SELECT device, name, registration, route, phone, responder, make, model, serial FROM device_meta")
             try query.bind([])
@@ -938,7 +966,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     public func metadata(devices: [String]) throws -> [String: DeviceMetadata] {
         guard !devices.isEmpty else { return [:] }
         let list = String(decoding: try JSONEncoder().encode(devices), as: UTF8.self)
-        return try state.withLock { state in
+        return try read { state in
             let query = try state.statement(
                 """
                 SELECT device, name, registration, route, phone, responder, make, model, serial FROM device_meta
@@ -994,7 +1022,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         guard !alerts.isEmpty else { return [:] }
         let wanted = Set(alerts)
         let lists = try Self.lists(alerts)
-        return try state.withLock { state in
+        return try read { state in
             let query = try state.statement(
                 """
                 SELECT device, alert, responder, stage, time_ms FROM dispatches
@@ -1036,7 +1064,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func evidenceLeaves() throws -> [String] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement("SELECT leaf FROM evidence_log ORDER BY idx")
             defer { query.reset() }
             var leaves: [String] = []
@@ -1060,7 +1088,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func commands(device: String, alert: String) throws -> [StoredCommand] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 """
                 SELECT nonce, action, envelope, expires_ms, acked FROM commands WHERE device = ?1 AND alert = ?2
@@ -1080,7 +1108,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func commands(device: String, action: String) throws -> [StoredCommand] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 """
                 SELECT nonce, action, envelope, expires_ms, acked FROM commands WHERE device = ?1 AND action = ?2
@@ -1100,7 +1128,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func envelopes(device: String, from sequence: Int64, afterRowID rowID: Int64) throws -> [StoredEnvelope] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 "SELECT rowid, envelope FROM records WHERE device = ?1 AND seq >= ?2 AND rowid > ?3 ORDER BY seq")
             try query.bind([.text(device), .integer(sequence), .integer(rowID)])
@@ -1112,7 +1140,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func latestEnvelopes(device: String, kind: RecordKind?, limit: Int) throws -> [String] {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement(
                 """
                 SELECT envelope FROM records WHERE device = ?1 AND (?2 IS NULL OR kind = ?2) ORDER BY seq DESC
@@ -1127,7 +1155,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func devicesSeen(since: Int64) throws -> Int {
-        try state.withLock { state in
+        try read { state in
             let query = try state.statement("SELECT count(DISTINCT device) FROM records WHERE received_ms >= ?1")
             try query.bind([.integer(since)])
             defer { query.reset() }
@@ -1158,7 +1186,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func vehiclePositions(after cursor: Int64, limit: Int) throws -> VehiclePositionPage {
-        try state.withLock { state in
+        try read { state in
             let positions = try readPositions(
                 "p.changed > ?1 ORDER BY p.changed LIMIT ?2", [.integer(cursor), .integer(Int64(limit) + 1)], state)
             return VehiclePositionPage(positions, limit: limit)
@@ -1167,7 +1195,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     public func positions(devices: [String]) throws -> [String: VehiclePosition] {
         guard !devices.isEmpty else { return [:] }
-        return try state.withLock { state in
+        return try read { state in
             let list = String(decoding: try JSONEncoder().encode(devices), as: UTF8.self)
             let rows = try readPositions("p.device IN (SELECT value FROM json_each(?1))", [.text(list)], state)
             return Dictionary(rows.map { ($0.device, $0) }, uniquingKeysWith: { first, _ in first })
@@ -1200,7 +1228,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func lastSeen(device: String) throws -> Int64? {
-        try state.withLock { state in
+        try read { state in
             let seen = try state.statement("SELECT max(received_ms) FROM records WHERE device = ?1")
             try seen.bind([.text(device)])
             defer { seen.reset() }
