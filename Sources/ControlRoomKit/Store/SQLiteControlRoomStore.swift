@@ -656,33 +656,37 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
+    /// Read on a reader connection (every desk request asks it); the writer is taken only when the plan says to
+    /// touch or end the session.
     public func session(
         idHash: String, now: Int64, idle: Int64, lifetime: Int64, touchAfter: Int64
     ) throws -> StoredSession? {
-        try state.withLock { state in
+        let found: StoredSession? = try read { state in
             let query = try state.statement(
                 "SELECT user, csrf, started_ms, last_used_ms FROM sessions WHERE id_hash = ?1")
             try query.bind([.text(idHash)])
-            guard try query.step() else {
-                query.reset()
-                return nil
-            }
-            let session = StoredSession(
+            defer { query.reset() }
+            guard try query.step() else { return nil }
+            return StoredSession(
                 idHash: idHash, user: query.text(0), csrf: query.text(1), startedMs: query.integer(2),
                 lastUsedMs: query.integer(3))
-            query.reset()
-            switch SessionPlan(session, now: now, idle: idle, lifetime: lifetime, touchAfter: touchAfter) {
-            case .expired(let lastUsedBefore, let startedBefore):
+        }
+        guard let session = found else { return nil }
+        switch SessionPlan(session, now: now, idle: idle, lifetime: lifetime, touchAfter: touchAfter) {
+        case .expired(let lastUsedBefore, let startedBefore):
+            try state.withLock { state in
                 try state.statement("DELETE FROM sessions WHERE id_hash = ?1 OR last_used_ms < ?2 OR started_ms < ?3")
                     .bind([.text(idHash), .integer(lastUsedBefore), .integer(startedBefore)]).run()
-                return nil
-            case .alive(let touch):
-                if touch {
+            }
+            return nil
+        case .alive(let touch):
+            if touch {
+                try state.withLock { state in
                     try state.statement("UPDATE sessions SET last_used_ms = ?2 WHERE id_hash = ?1")
                         .bind([.text(idHash), .integer(now)]).run()
                 }
-                return session
             }
+            return session
         }
     }
 
@@ -743,27 +747,27 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func account(tokenHash: String, now: Int64) throws -> DeskAccount? {
-        try state.withLock { state in
+        let found: (DeskAccount, String, Int64?)? = try read { state in
             let query = try state.statement(
                 """
                 SELECT u.name, u.role, t.id, t.last_used_ms FROM api_tokens t JOIN users u ON u.name = t.user
                 WHERE t.hash = ?1
                 """)
             try query.bind([.text(tokenHash)])
-            guard try query.step() else {
-                query.reset()
-                return nil
-            }
+            defer { query.reset() }
+            guard try query.step() else { return nil }
             let account = DeskAccount(
                 name: query.text(0), role: DeskRole(rawValue: query.text(1)) ?? .operator, hasToken: true)
-            let (id, used) = (query.text(2), query.isNull(3) ? nil : query.integer(3))
-            query.reset()
-            if used.map({ now - $0 >= DeskSessions.touchAfterMs }) ?? true {
+            return (account, query.text(2), query.isNull(3) ? nil : query.integer(3))
+        }
+        guard let (account, id, used) = found else { return nil }
+        if used.map({ now - $0 >= DeskSessions.touchAfterMs }) ?? true {
+            try state.withLock { state in
                 try state.statement("UPDATE api_tokens SET last_used_ms = ?2 WHERE id = ?1")
                     .bind([.text(id), .integer(now)]).run()
             }
-            return account
         }
+        return account
     }
 
     public func setRole(name: String, role: DeskRole) throws {
