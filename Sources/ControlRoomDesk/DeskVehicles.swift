@@ -8,7 +8,7 @@ import NIOCore
 /// `{"cursor": C, "more": bool, "vehicles": [[device, latitude, longitude, timeMs, name], ...]}` — rows, not objects, so
 /// 10,000 vehicles are about 600 KB — with the positions written after `CURSOR` (0 or none: all); the page asks
 /// again from `C` (at once while `more`, else on its next refresh).
-struct VehiclesMessage: Encodable {
+struct VehiclesMessage: Encodable, Sendable {
     var cursor: Int64
     var more: Bool
     var vehicles: [VehiclePosition]
@@ -41,8 +41,8 @@ extension Desk {
                 query.get("limit"), name: "limit", default: Int64(VehiclePositionPage.maximumLimit),
                 in: 1...Int64(VehiclePositionPage.maximumLimit))
             let page = try await store.vehiclePositions(after: cursor, limit: Int(limit))
-            return ControlRoomServer.json(
-                VehiclesMessage(cursor: page.cursor(after: cursor), more: page.more, vehicles: page.positions))
+            return try await ControlRoomServer.json(
+                offLoop: VehiclesMessage(cursor: page.cursor(after: cursor), more: page.more, vehicles: page.positions))
         }
     }
 

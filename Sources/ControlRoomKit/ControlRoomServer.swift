@@ -204,6 +204,15 @@ public enum ControlRoomServer {
 
     /// `value` as a JSON answer; keys sorted (stable output for people and diffs) unless `sortedKeys` is false (the
     /// device's answer, thousands a second, read only by the box).
+    /// `json(_:)` for a big answer (thousands of rows: the fleet map, a page of devices): encoding it is
+    /// milliseconds of CPU, which must not hold the event loop that answers every other connection on it (a
+    /// box's intake among them); it runs on NIO's thread pool.
+    package static func json(
+        offLoop value: some Encodable & Sendable, status: HTTPResponse.Status = .ok, sortedKeys: Bool = true
+    ) async throws -> Response {
+        try await NIOThreadPool.singleton.runIfActive { json(value, status: status, sortedKeys: sortedKeys) }
+    }
+
     package static func json(
         _ value: some Encodable, status: HTTPResponse.Status = .ok, sortedKeys: Bool = true
     ) -> Response {
