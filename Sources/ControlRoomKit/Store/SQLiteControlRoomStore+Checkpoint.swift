@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// `wal_autocheckpoint` pages, under the store's lock: at 1,000 records a second that was one group commit in
 /// about twenty, and it held every intake request behind it while it copied 4 MiB into the database file and
 /// flushed it (docs/scaling.md → *Checkpoints beside the writer*). While `SQLiteCheckpointer` runs, the commit only
-/// signals (a WAL hook) and a connection of its own checkpoints in `PASSIVE` mode on NIO's thread pool, never
+/// signals (a WAL hook) and a connection of its own checkpoints in `PASSIVE` mode on a thread of its own, never
 /// waiting for, nor blocking, the writer or a reader. Should it fall behind, the commit that finds the WAL at
 /// `walFrameLimit` checkpoints by itself, so the WAL stays bounded.
 extension SQLiteControlRoomStore {
@@ -35,6 +35,11 @@ extension SQLiteControlRoomStore {
                 metadata: ["error": "\(error)"])
             return
         }
+        // A thread of its own: a checkpoint copies megabytes and flushes them, and must not hold a thread that
+        // runs tasks, nor one of NIO's shared pool that others wait for.
+        let thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
+        defer { thread.shutdownGracefully { _ in } }
         let (due, signal) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
         state.withLock { state in
             state.connection.onWALCommit { frames in
@@ -53,8 +58,7 @@ extension SQLiteControlRoomStore {
         await withTaskCancellationHandler {
             for await frames in due {
                 do {
-                    // Copying megabytes and flushing them waits for the disk: not on a thread that runs tasks.
-                    let complete = try await NIOThreadPool.singleton.runIfActive {
+                    let complete = try await thread.runIfActive {
                         try checkpointer.state.withLock { try $0.connection.checkpointPassive() }
                     }
                     onCheckpoint(complete)

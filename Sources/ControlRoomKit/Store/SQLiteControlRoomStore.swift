@@ -29,6 +29,10 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         init(_ connection: sending SQLiteConnection) { state = Mutex(State(connection: connection)) }
     }
     let registryReader: SQLiteDeviceRegistry
+    /// The writer's own thread: an intake transaction waits for the disk (`synchronous = FULL`), and must neither
+    /// hold a thread that runs tasks nor queue in NIO's shared pool behind other blocking work (a checkpoint, a big
+    /// encode).
+    let writerThread = NIOThreadPool(numberOfThreads: 1)
     /// Request nonces taken, in memory (one process per file).
     let replayGuard = Mutex(RequestReplayGuard())
     public let path: String
@@ -47,7 +51,10 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
             return Reader(reader)
         }
         registryReader = try SQLiteDeviceRegistry(path: path)
+        writerThread.start()
     }
+
+    deinit { writerThread.shutdownGracefully { _ in } }
 
     public var description: String { path }
 
@@ -159,10 +166,9 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
 
     // MARK: Intake
 
-    /// The group's transaction runs on NIO's thread pool: it waits for the disk (`synchronous = FULL`), which must
-    /// not hold one of the few threads that run every task.
+    /// The group's transaction runs on the writer's own thread (`writerThread`).
     public func ingest(_ requests: [IngestRequest], issue: @escaping CommandIssuer) async throws -> [IngestAnswer] {
-        try await NIOThreadPool.singleton.runIfActive { try self.ingestNow(requests, issue: issue) }
+        try await writerThread.runIfActive { try self.ingestNow(requests, issue: issue) }
     }
 
     func ingestNow(_ requests: [IngestRequest], issue: CommandIssuer) throws -> [IngestAnswer] {
