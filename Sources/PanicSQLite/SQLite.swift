@@ -101,6 +101,23 @@ public final class SQLiteConnection {
         previous?.release()
     }
 
+    /// Resets every statement of this connection still stepping, and returns how many there were. A statement
+    /// left mid-result keeps its read transaction open: on a reader connection that would pin an old snapshot
+    /// (later reads would not see newer commits) and keep every checkpoint from getting past it.
+    @discardableResult
+    public func resetBusyStatements() -> Int {
+        var count = 0
+        var statement = sqlite3_next_stmt(handle, nil)
+        while let current = statement {
+            if sqlite3_stmt_busy(current) != 0 {
+                sqlite3_reset(current)
+                count += 1
+            }
+            statement = sqlite3_next_stmt(handle, current)
+        }
+        return count
+    }
+
     /// Runs a `PASSIVE` checkpoint on this connection (never waits for, nor blocks, a writer or a reader): copies
     /// the WAL's committed frames into the database file as far as no reader's snapshot needs them. True when it
     /// copied every frame (the next write may rewind the WAL). The checkpointers of the outbox and the control

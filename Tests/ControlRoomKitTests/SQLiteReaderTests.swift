@@ -52,6 +52,27 @@ struct SQLiteReaderTests {
         }
     }
 
+    @Test("a read that leaves a statement mid-result does not pin its reader to an old snapshot")
+    func noPinnedSnapshot() throws {
+        let directory = Fixture.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteControlRoomStore(path: directory + "/cr.db")
+        let now = RecordTime.systemNow()
+        for name in ["asha", "bala"] {
+            try store.addUser(name: name, role: .operator, passwordHash: "x", tokenHash: nil, now: now)
+        }
+        // Each reader in turn: a query stepped to its first row and left there.
+        for _ in store.readers {
+            try store.read { state in
+                let names = try state.statement("SELECT name FROM users ORDER BY name")
+                try names.bind([])
+                _ = try names.step()
+            }
+        }
+        try store.addUser(name: "chitra", role: .operator, passwordHash: "x", tokenHash: nil, now: now)
+        #expect(try store.users().map(\.name) == ["asha", "bala", "chitra"])
+    }
+
     @Test("with the checkpointer running, a commit leaves the checkpoint to it, which copies the WAL into the file")
     func checkpointer() async throws {
         let directory = Fixture.scratch()

@@ -64,12 +64,18 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     /// Runs `body` (which must only read) on a free reader connection, or waits for the first one. It sees every
     /// transaction committed before it starts; `query_only` refuses any write in it.
     func read<T>(_ body: (State) throws -> sending T) throws -> sending T {
+        // Whatever the body left stepping is reset, so no reader keeps an old snapshot (see `resetBusyStatements`).
         for reader in readers {
-            if let result = try reader.state.withLockIfAvailable({ state throws -> sending T in try body(state) }) {
-                return result
+            let result = try reader.state.withLockIfAvailable { state throws -> sending T in
+                defer { state.connection.resetBusyStatements() }
+                return try body(state)
             }
+            if let result { return result }
         }
-        return try readers[0].state.withLock { state throws -> sending T in try body(state) }
+        return try readers[0].state.withLock { state throws -> sending T in
+            defer { state.connection.resetBusyStatements() }
+            return try body(state)
+        }
     }
 
     // MARK: Registry
