@@ -15,22 +15,36 @@ final class DeskTracks: Sendable {
 
     private let tracks = Mutex<[String: Track]>([:])
 
-    /// The track of `alert` since its press, updated with records stored since the last call.
-    func track(_ alert: AlertView, store: any DeskStore) async throws -> [TrackPoint] {
-        let key = alert.device + "/" + alert.id
-        let known = tracks.withLock { $0[key] ?? Track() }
-        let rows = try await Self.recordsWithFix(
-            device: alert.device, from: alert.sequence, afterRowID: known.lastRowID, store: store)
-        guard !rows.isEmpty else { return known.points }
-        var track = known
-        for row in rows {
-            track.lastRowID = max(track.lastRowID, row.rowID)
-            if let point = row.point { track.points.append(point) }
+    /// The track of each of `alerts` since its press, updated with the records stored since the last call: one
+    /// query for all of them (`DeskStore.envelopes(tracks:)`), however many alerts are open.
+    func tracks(_ alerts: [AlertView], store: any DeskStore) async throws -> [[TrackPoint]] {
+        let keys = alerts.map { $0.device + "/" + $0.id }
+        let known = tracks.withLock { tracks in keys.map { tracks[$0] ?? Track() } }
+        let cursors = zip(alerts, known).map {
+            TrackCursor(device: $0.device, from: $0.sequence, afterRowID: $1.lastRowID)
         }
-        track.points.sort { $0.sequence < $1.sequence }
-        if track.points.count > Self.limit { track.points.removeFirst(track.points.count - Self.limit) }
-        tracks.withLock { $0[key] = track }
-        return track.points
+        let stored = try await store.envelopes(tracks: cursors)
+        var result: [[TrackPoint]] = []
+        var updated: [String: Track] = [:]
+        for (index, cursor) in cursors.enumerated() {
+            guard let rows = stored[cursor], !rows.isEmpty else {
+                result.append(known[index].points)
+                continue
+            }
+            var track = known[index]
+            for row in rows {
+                track.lastRowID = max(track.lastRowID, row.rowID)
+                if let point = ControlRoom.decode(row.envelope).flatMap(ControlRoom.point) {
+                    track.points.append(point)
+                }
+            }
+            track.points.sort { $0.sequence < $1.sequence }
+            if track.points.count > Self.limit { track.points.removeFirst(track.points.count - Self.limit) }
+            updated[keys[index]] = track
+            result.append(track.points)
+        }
+        if !updated.isEmpty { tracks.withLock { $0.merge(updated) { $1 } } }
+        return result
     }
 
     /// Drops the tracks of alerts no longer shown.
@@ -41,15 +55,6 @@ final class DeskTracks: Sendable {
 }
 
 extension DeskTracks {
-    /// Stored records of `device` from sequence number `from` on, stored after `rowID`, with their fixes.
-    static func recordsWithFix(
-        device: String, from sequence: Int64, afterRowID rowID: Int64, store: any DeskStore
-    ) async throws -> [(rowID: Int64, point: TrackPoint?)] {
-        try await store.envelopes(device: device, from: sequence, afterRowID: rowID).map {
-            ($0.rowID, ControlRoom.decode($0.envelope).flatMap(ControlRoom.point))
-        }
-    }
-
     /// The desk's view of the given alerts, read from the desk's part of the store in a fixed number of queries
     /// however many there are: their audit lines, their responders, the metadata of the alerting devices and their
     /// responders (never the whole fleet's), and each responder's last position once however many alerts it is
@@ -64,8 +69,7 @@ extension DeskTracks {
         let refs = views.map { AlertRef(device: $0.device, id: $0.id) }
         let audits = try await store.audit(alerts: refs)
         let dispatches = try await store.dispatches(alerts: refs)
-        var tracks: [[TrackPoint]] = []
-        for view in views { tracks.append(try await trails?.track(view, store: store) ?? []) }
+        let tracks = try await trails?.tracks(views, store: store) ?? views.map { _ in [] }
         let responders = Set(dispatches.values.joined().map(\.responder))
         let metadata = try await store.metadata(devices: Array(Set(views.map(\.device)).union(responders)).sorted())
         let positions = try await store.positions(devices: responders.sorted()).mapValues(TrackPoint.init)

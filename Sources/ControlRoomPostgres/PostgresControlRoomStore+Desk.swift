@@ -454,6 +454,26 @@ extension PostgresControlRoomStore {
         }
     }
 
+    public func envelopes(tracks: [TrackCursor]) async throws -> [TrackCursor: [StoredEnvelope]] {
+        guard !tracks.isEmpty else { return [:] }
+        let (devices, froms, rowIDs) = (tracks.map(\.device), tracks.map(\.from), tracks.map(\.afterRowID))
+        var result: [TrackCursor: [StoredEnvelope]] = [:]
+        // One row per cursor (its ordinal is the cursor's index + 1), each joined to its device's records through
+        // the (device, seq) key.
+        for row in try await query(
+            """
+            SELECT q.i, r.row_id, r.envelope FROM unnest(\(devices)::text[], \(froms)::bigint[], \(rowIDs)::bigint[])
+            WITH ORDINALITY AS q(device, seq, row_id, i)
+            JOIN records r ON r.device = q.device AND r.seq >= q.seq AND r.row_id > q.row_id
+            ORDER BY q.i, r.seq
+            """)
+        {
+            let (index, id, envelope) = try row.decode((Int64, Int64, String).self)
+            result[tracks[Int(index) - 1], default: []].append(StoredEnvelope(rowID: id, envelope: envelope))
+        }
+        return result
+    }
+
     public func latestEnvelopes(device: String, kind: RecordKind?, limit: Int) async throws -> [String] {
         let kindName = kind?.rawValue
         return try await query(

@@ -49,6 +49,13 @@ final class Fixture {
         }
     }
 
+    /// A second device on the same control room, registered (its own scratch directory).
+    func sibling() async throws -> Fixture {
+        let fixture = Fixture(directory: Self.scratch(), room: room, roomKey: roomKey)
+        try await fixture.register()
+        return fixture
+    }
+
     func register() async throws {
         try await room.addDevice(id: deviceKey.identity.deviceID, publicKey: deviceKey.identity.jwk)
     }

@@ -69,6 +69,9 @@ public protocol DeskStore: Sendable {
     func dispatches(alerts: [AlertRef]) async throws -> [AlertRef: [DispatchRow]]
     /// Envelopes of `device` from sequence `from` on, stored after `afterRowID`, in sequence order.
     func envelopes(device: String, from sequence: Int64, afterRowID: Int64) async throws -> [StoredEnvelope]
+    /// `envelopes(device:from:afterRowID:)` for each of `tracks` (the open alerts' route trails of a push frame), in
+    /// one query however many there are; a cursor with no new record is absent from the answer.
+    func envelopes(tracks: [TrackCursor]) async throws -> [TrackCursor: [StoredEnvelope]]
     /// The vehicles' newest positions written after change counter `cursor` (0: all), oldest change first, at most
     /// `limit` (the desk's fleet map, `VehiclePosition`).
     func vehiclePositions(after cursor: Int64, limit: Int) async throws -> VehiclePositionPage
@@ -397,6 +400,20 @@ public struct StoredCommand: Sendable, Hashable {
         self.envelope = envelope
         self.expiresMs = expiresMs
         self.acked = acked
+    }
+}
+
+/// Where a route trail's reading resumes: the records of `device` from sequence `from` on, stored after
+/// `afterRowID`.
+public struct TrackCursor: Sendable, Hashable {
+    public var device: String
+    public var from: Int64
+    public var afterRowID: Int64
+
+    public init(device: String, from: Int64, afterRowID: Int64) {
+        self.device = device
+        self.from = from
+        self.afterRowID = afterRowID
     }
 }
 

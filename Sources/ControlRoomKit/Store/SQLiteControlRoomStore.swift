@@ -1155,6 +1155,33 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
+    public func envelopes(tracks: [TrackCursor]) throws -> [TrackCursor: [StoredEnvelope]] {
+        guard !tracks.isEmpty else { return [:] }
+        let encoder = JSONEncoder()
+        let devices = String(decoding: try encoder.encode(tracks.map(\.device)), as: UTF8.self)
+        let froms = String(decoding: try encoder.encode(tracks.map(\.from)), as: UTF8.self)
+        let rowIDs = String(decoding: try encoder.encode(tracks.map(\.afterRowID)), as: UTF8.self)
+        return try read { state in
+            // One row per cursor from json_each over the devices (its key is the cursor's index), each joined to its
+            // device's records through the (device, seq) key.
+            let query = try state.statement(
+                """
+                SELECT d.key, r.rowid, r.envelope FROM json_each(?1) d JOIN records r
+                ON r.device = d.value AND r.seq >= json_extract(?2, '$[' || d.key || ']')
+                AND r.rowid > json_extract(?3, '$[' || d.key || ']')
+                ORDER BY d.key, r.seq
+                """)
+            try query.bind([.text(devices), .text(froms), .text(rowIDs)])
+            defer { query.reset() }
+            var result: [TrackCursor: [StoredEnvelope]] = [:]
+            while try query.step() {
+                result[tracks[Int(query.integer(0))], default: []].append(
+                    StoredEnvelope(rowID: query.integer(1), envelope: query.text(2)))
+            }
+            return result
+        }
+    }
+
     public func latestEnvelopes(device: String, kind: RecordKind?, limit: Int) throws -> [String] {
         try read { state in
             let query = try state.statement(
