@@ -73,6 +73,7 @@ final class RunningProcess: @unchecked Sendable {
     private let condition = NSCondition()
     private var buffer = ""
     private var ended = false
+    private var exited = false
 
     /// Everything read from standard output and error so far (they share one pipe).
     var text: String {
@@ -88,6 +89,12 @@ final class RunningProcess: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = output
+        process.terminationHandler = { [weak self, condition] _ in
+            condition.lock()
+            self?.exited = true
+            condition.broadcast()
+            condition.unlock()
+        }
         try process.run()
         let reader = output.fileHandleForReading
         let thread = Thread { [self] in
@@ -119,6 +126,43 @@ final class RunningProcess: @unchecked Sendable {
         }
         return true
     }
+
+    /// Waits until `predicate` holds for its output so far, the output ends, or `limit` has passed (a bound on
+    /// the wait for an event, not a stand-in for it); returns whether it held.
+    func waitUntil(within limit: Duration, _ predicate: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(Double(limit.components.seconds))
+        condition.lock()
+        defer { condition.unlock() }
+        while !predicate(buffer) {
+            if ended || !condition.wait(until: deadline) { return predicate(buffer) }
+        }
+        return true
+    }
+
+    /// Waits until the process has exited, for at most `limit`; returns whether it had.
+    func waitForExit(within limit: Duration) -> Bool {
+        let deadline = Date().addingTimeInterval(Double(limit.components.seconds))
+        condition.lock()
+        defer { condition.unlock() }
+        while !exited {
+            if !condition.wait(until: deadline) { return exited }
+        }
+        return true
+    }
+
+    /// Waits until its output has ended (every holder of the pipe's write end closed it), for at most `limit`;
+    /// returns whether it had.
+    func waitForEnd(within limit: Duration) -> Bool {
+        _ = waitUntil(within: limit) { _ in false }
+        condition.lock()
+        defer { condition.unlock() }
+        return ended
+    }
+
+    /// The processes that hold its output pipe open (pid, name, fd and whether for writing), from /proc: what the
+    /// output's end waits for when the child has exited but the pipe is still open (a process spawned elsewhere
+    /// that inherited the write end).
+    var outputHolders: [String] { PipeHolders.of(output.fileHandleForReading.fileDescriptor) }
 
     /// Reads its output until `marker` has appeared in it (or the output ends); returns whether it did.
     @discardableResult
@@ -153,5 +197,32 @@ final class RunningProcess: @unchecked Sendable {
     func kill9() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+    }
+}
+
+/// Who holds a pipe open, from /proc (Linux): every process with a descriptor on the same pipe inode.
+enum PipeHolders {
+    static func of(_ fd: CInt) -> [String] {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return ["fstat failed: errno \(errno)"] }
+        let target = "pipe:[\(info.st_ino)]"
+        let fileManager = FileManager.default
+        var holders: [String] = []
+        for pid in (try? fileManager.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(pid) != nil {
+            for descriptor in (try? fileManager.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [] {
+                guard (try? fileManager.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)")) == target
+                else { continue }
+                let name =
+                    (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(
+                        in: .whitespacesAndNewlines) ?? "?"
+                let flags =
+                    (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(descriptor)", encoding: .utf8))?
+                    .split(separator: "\n").first { $0.hasPrefix("flags:") }
+                    .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) } ?? 0
+                let mode = flags & Int(O_ACCMODE) == Int(O_WRONLY) ? "write" : "read"
+                holders.append("pid \(pid) (\(name)) fd \(descriptor) \(mode)")
+            }
+        }
+        return holders
     }
 }

@@ -76,32 +76,26 @@ extension CLISuite {
             let (config, key, outbox) = try simConfig(in: directory)
             #expect(try panicd.run(["keygen", "--out", key]).status == 0)
 
-            let process = Process()
-            process.executableURL = panicd.url
-            process.arguments = ["run", "--config", config]
-            process.currentDirectoryURL = directory
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-
-            // Wait on the pipe for the "ready" line (a read that blocks until the daemon writes, or exits).
-            var log = ""
-            while !log.split(separator: "\n").contains(where: { $0.hasSuffix(" ready") }) {
-                let chunk = err.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                log += String(decoding: chunk, as: UTF8.self)
+            // Bounded waits that name what they waited for (see RunSMSStopTests.stopsOnSIGTERM).
+            let daemon = try RunningProcess(panicd, ["run", "--config", config], in: directory)
+            let pid = daemon.process.processIdentifier
+            defer { if daemon.process.isRunning { kill(pid, SIGKILL) } }
+            let ready = daemon.waitUntil(within: .seconds(30)) {
+                $0.split(separator: "\n").contains { $0.hasSuffix(" ready") }
             }
-            let ready = log.split(separator: "\n").contains { $0.hasSuffix(" ready") }
-            #expect(ready, "\(log)")
+            try #require(
+                ready,
+                "no 'ready' line within 30 s (\(daemon.process.isRunning ? "still running" : "exited")): \(daemon.text)"
+            )
             #expect(FileManager.default.fileExists(atPath: outbox))
 
-            kill(process.processIdentifier, SIGTERM)
-            log += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .exit)
-            #expect(process.terminationStatus == 0, "\(log)")
+            kill(pid, SIGTERM)
+            try #require(daemon.waitForExit(within: .seconds(15)), "still running 15 s after SIGTERM: \(daemon.text)")
+            let ended = daemon.waitForEnd(within: .seconds(10))
+            let log = daemon.text
+            #expect(ended, "panicd exited, but its output stayed open 10 s, held by: \(daemon.outputHolders)")
+            #expect(daemon.process.terminationReason == .exit)
+            #expect(daemon.process.terminationStatus == 0, "\(log)")
             #expect(log.contains(" stopped"), "\(log)")
             #expect(FileManager.default.fileExists(atPath: outbox))
         }

@@ -21,6 +21,8 @@ extension CLISuite {
                 var slave: CInt = -1
                 var name = [CChar](repeating: 0, count: 128)
                 guard openpty(&master, &slave, &name, nil, nil) == 0 else { throw POSIXError(.EIO) }
+                // Close-on-exec: no child spawned meanwhile (by this test or another) keeps the port open.
+                for fd in [master, slave] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
                 self.master = master
                 self.slave = slave
                 path = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -61,38 +63,36 @@ extension CLISuite {
             let key = directory.appendingPathComponent("device.key").path
             #expect(try panicd.run(["keygen", "--out", key]).status == 0)
 
-            let process = Process()
-            process.executableURL = panicd.url
-            process.arguments = ["run", "--config", config]
-            process.currentDirectoryURL = directory
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            let exited = DispatchSemaphore(value: 0)
-            process.terminationHandler = { _ in exited.signal() }
-            try process.run()
-
-            // Wait on the pipe for the "ready" line (a read that blocks until the daemon writes, or exits).
-            var log = ""
-            while !log.split(separator: "\n").contains(where: { $0.hasSuffix(" ready") }) {
-                let chunk = err.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                log += String(decoding: chunk, as: UTF8.self)
+            // Every wait below is bounded and, when it runs out, says what it waited for. This test blocks a thread
+            // of the cooperative pool while it waits (two on the CI machine); a wait that never ended would hang
+            // the whole run: its output pipe, say, kept open by a process spawned elsewhere in the test process
+            // that inherited the write end (a browser the desk tests start with posix_spawn).
+            let daemon = try RunningProcess(panicd, ["run", "--config", config], in: directory)
+            let pid = daemon.process.processIdentifier
+            defer { if daemon.process.isRunning { kill(pid, SIGKILL) } }
+            let ready = daemon.waitUntil(within: .seconds(30)) {
+                $0.split(separator: "\n").contains { $0.hasSuffix(" ready") }
             }
-            #expect(log.split(separator: "\n").contains { $0.hasSuffix(" ready") }, "\(log)")
+            try #require(
+                ready,
+                "no 'ready' line within 30 s (\(daemon.process.isRunning ? "still running" : "exited")): \(daemon.text)"
+            )
 
             let signalled = ContinuousClock.now
-            kill(process.processIdentifier, SIGTERM)
+            kill(pid, SIGTERM)
             // Waits on the exit itself (the termination handler), giving up after 5 s.
-            let stopped = exited.wait(timeout: .now() + 5) == .success
+            let stopped = daemon.waitForExit(within: .seconds(5))
             let took = ContinuousClock.now - signalled
-            if !stopped { kill(process.processIdentifier, SIGKILL) }
-            log += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            if !stopped {
+                kill(pid, SIGKILL)
+                try #require(daemon.waitForExit(within: .seconds(10)), "still running 10 s after SIGKILL")
+            }
+            let ended = daemon.waitForEnd(within: .seconds(10))
+            let log = daemon.text
             #expect(stopped, "still running 5 s after SIGTERM: \(log)")
-            #expect(process.terminationReason == .exit)
-            #expect(process.terminationStatus == 0, "\(log)")
+            #expect(ended, "panicd exited, but its output stayed open 10 s, held by: \(daemon.outputHolders)")
+            #expect(daemon.process.terminationReason == .exit)
+            #expect(daemon.process.terminationStatus == 0, "\(log)")
             #expect(log.contains(" stopped"), "\(log)")
             #expect(took < .seconds(5))
         }
