@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -197,6 +198,65 @@ final class RunningProcess: @unchecked Sendable {
     func kill9() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+    }
+}
+
+/// A bounded wait that ran out, saying what it waited for.
+struct WaitRanOut: Error, CustomStringConvertible {
+    var description: String
+}
+
+extension RunningProcess {
+    /// Starts `panicd run --config CONFIG` in `directory` and waits for its "ready" line, 30 s at most. Every wait
+    /// of a daemon test is bounded and names what it waited for when it runs out: the test blocks a thread of the
+    /// cooperative pool (one of two on the CI machine) while it waits, and a wait that never ended would hang the
+    /// whole run — its output pipe, say, kept open by a process spawned elsewhere in the test process that
+    /// inherited the write end.
+    static func panicdRun(_ panicd: Executable, config: String, in directory: URL) throws -> RunningProcess {
+        let daemon = try RunningProcess(panicd, ["run", "--config", config], in: directory)
+        let ready = daemon.waitUntil(within: .seconds(30)) {
+            $0.split(separator: "\n").contains { $0.hasSuffix(" ready") }
+        }
+        guard ready else {
+            let state = daemon.process.isRunning ? "still running" : "exited"
+            daemon.kill9()
+            throw WaitRanOut(description: "no 'ready' line within 30 s (\(state)): \(daemon.text)")
+        }
+        return daemon
+    }
+
+    /// Sends SIGTERM and waits for the exit, `limit` at most (then SIGKILL, and 10 s more), and for the end of its
+    /// output, 10 s at most (`outputHolders` names who keeps it open when it does not end). Returns whether it
+    /// exited within `limit`, how long it took, and whether the output ended.
+    func terminate(within limit: Duration) throws -> (stopped: Bool, took: Duration, ended: Bool) {
+        let pid = process.processIdentifier
+        let signalled = ContinuousClock.now
+        kill(pid, SIGTERM)
+        let stopped = waitForExit(within: limit)
+        let took = ContinuousClock.now - signalled
+        if !stopped {
+            kill(pid, SIGKILL)
+            guard waitForExit(within: .seconds(10)) else {
+                throw WaitRanOut(description: "still running after SIGKILL")
+            }
+        }
+        return (stopped, took, waitForEnd(within: .seconds(10)))
+    }
+
+    /// A clean stop of a daemon (`terminate(within:)`): it exited within the limit, with status 0, its output
+    /// ended, and it said " stopped".
+    func expectStoppedCleanly(
+        _ stop: (stopped: Bool, took: Duration, ended: Bool), within limit: Duration,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let log = text
+        #expect(stop.stopped, "still running \(limit) after SIGTERM: \(log)", sourceLocation: sourceLocation)
+        #expect(
+            stop.ended, "exited, but its output stayed open 10 s, held by: \(outputHolders)",
+            sourceLocation: sourceLocation)
+        #expect(process.terminationReason == .exit, sourceLocation: sourceLocation)
+        #expect(process.terminationStatus == 0, "\(log)", sourceLocation: sourceLocation)
+        #expect(log.contains(" stopped"), "\(log)", sourceLocation: sourceLocation)
     }
 }
 

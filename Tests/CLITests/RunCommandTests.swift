@@ -76,27 +76,13 @@ extension CLISuite {
             let (config, key, outbox) = try simConfig(in: directory)
             #expect(try panicd.run(["keygen", "--out", key]).status == 0)
 
-            // Bounded waits that name what they waited for (see RunSMSStopTests.stopsOnSIGTERM).
-            let daemon = try RunningProcess(panicd, ["run", "--config", config], in: directory)
-            let pid = daemon.process.processIdentifier
-            defer { if daemon.process.isRunning { kill(pid, SIGKILL) } }
-            let ready = daemon.waitUntil(within: .seconds(30)) {
-                $0.split(separator: "\n").contains { $0.hasSuffix(" ready") }
-            }
-            try #require(
-                ready,
-                "no 'ready' line within 30 s (\(daemon.process.isRunning ? "still running" : "exited")): \(daemon.text)"
-            )
+            // Bounded waits that name what they waited for (`RunningProcess.panicdRun`).
+            let daemon = try RunningProcess.panicdRun(panicd, config: config, in: directory)
+            defer { daemon.kill9() }
             #expect(FileManager.default.fileExists(atPath: outbox))
 
-            kill(pid, SIGTERM)
-            try #require(daemon.waitForExit(within: .seconds(15)), "still running 15 s after SIGTERM: \(daemon.text)")
-            let ended = daemon.waitForEnd(within: .seconds(10))
-            let log = daemon.text
-            #expect(ended, "panicd exited, but its output stayed open 10 s, held by: \(daemon.outputHolders)")
-            #expect(daemon.process.terminationReason == .exit)
-            #expect(daemon.process.terminationStatus == 0, "\(log)")
-            #expect(log.contains(" stopped"), "\(log)")
+            let stop = try daemon.terminate(within: .seconds(15))
+            daemon.expectStoppedCleanly(stop, within: .seconds(15))
             #expect(FileManager.default.fileExists(atPath: outbox))
         }
     }

@@ -63,38 +63,13 @@ extension CLISuite {
             let key = directory.appendingPathComponent("device.key").path
             #expect(try panicd.run(["keygen", "--out", key]).status == 0)
 
-            // Every wait below is bounded and, when it runs out, says what it waited for. This test blocks a thread
-            // of the cooperative pool while it waits (two on the CI machine); a wait that never ended would hang
-            // the whole run: its output pipe, say, kept open by a process spawned elsewhere in the test process
-            // that inherited the write end (a browser the desk tests start with posix_spawn).
-            let daemon = try RunningProcess(panicd, ["run", "--config", config], in: directory)
-            let pid = daemon.process.processIdentifier
-            defer { if daemon.process.isRunning { kill(pid, SIGKILL) } }
-            let ready = daemon.waitUntil(within: .seconds(30)) {
-                $0.split(separator: "\n").contains { $0.hasSuffix(" ready") }
-            }
-            try #require(
-                ready,
-                "no 'ready' line within 30 s (\(daemon.process.isRunning ? "still running" : "exited")): \(daemon.text)"
-            )
-
-            let signalled = ContinuousClock.now
-            kill(pid, SIGTERM)
+            // Bounded waits that name what they waited for (`RunningProcess.panicdRun`).
+            let daemon = try RunningProcess.panicdRun(panicd, config: config, in: directory)
+            defer { daemon.kill9() }
             // Waits on the exit itself (the termination handler), giving up after 5 s.
-            let stopped = daemon.waitForExit(within: .seconds(5))
-            let took = ContinuousClock.now - signalled
-            if !stopped {
-                kill(pid, SIGKILL)
-                try #require(daemon.waitForExit(within: .seconds(10)), "still running 10 s after SIGKILL")
-            }
-            let ended = daemon.waitForEnd(within: .seconds(10))
-            let log = daemon.text
-            #expect(stopped, "still running 5 s after SIGTERM: \(log)")
-            #expect(ended, "panicd exited, but its output stayed open 10 s, held by: \(daemon.outputHolders)")
-            #expect(daemon.process.terminationReason == .exit)
-            #expect(daemon.process.terminationStatus == 0, "\(log)")
-            #expect(log.contains(" stopped"), "\(log)")
-            #expect(took < .seconds(5))
+            let stop = try daemon.terminate(within: .seconds(5))
+            daemon.expectStoppedCleanly(stop, within: .seconds(5))
+            #expect(stop.took < .seconds(5))
         }
 
         @Test("config check lists the SMS recipients with their formats, warns without an IMEI, refuses a clash")

@@ -46,13 +46,8 @@ struct DeskPagingTests {
         arguments: StoreKind.all)
     func everyAlert(_ store: StoreKind) async throws {
         try await DeskServer.with(store: store) { server in
-            _ = try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
-            let asha = try await server.login("asha", "correct horse asha")
-            let (bus, booth) = (DeskDevice(), DeskDevice())
-            try await server.register(bus, name: "Bus")
-            try await server.register(booth, name: "Booth")
             // Every press of the booth shares its millisecond with one of the bus.
-            booth.time = bus.time
+            let (asha, bus, booth) = try await DeskHistoryTests.twoDevices(server)
             var open: Set<String> = []
             var all: Set<String> = []
             for device in [bus, booth] {
