@@ -119,9 +119,17 @@ extension Desk {
     }
 
     private func installAlerts(on routes: DeskRouteGroups) {
+        // Open alerts; with `all=1` every alert, newest press first, a page at a time as the history.
         routes.operators.get("/v1/alerts") { [self] request, _ -> Response in
-            let all = request.uri.queryParameters.get("all") == "1"
-            return ControlRoomServer.json(try await (all ? room.allAlerts() : room.openAlerts()))
+            guard request.uri.queryParameters.get("all") == "1" else {
+                return ControlRoomServer.json(try await room.openAlerts())
+            }
+            var query = try Self.historyQuery(request)
+            query.includeOpen = true
+            let page = try await room.closedAlerts(query)
+            var response = ControlRoomServer.json(page.alerts)
+            if let next = page.next { response.headers[Self.nextBefore] = next.description }
+            return response
         }
         routes.operators.get("/v1/desk/alerts") { [self] request, _ -> Response in
             return Response(
@@ -148,22 +156,30 @@ extension Desk {
             if let next = page.next { response.headers[Self.nextBefore] = next.description }
             return response
         }
+        // The audit log oldest first, a page at a time (`limit`, at most 500); `X-Next-After` names the next page's
+        // `after` when more follow.
         routes.operators.get("/v1/audit") { [self] request, context -> Response in
             let account = try context.account()
-            let query = request.uri.queryParameters
-            let entries = try await room.audit(device: query.get("device"), alert: query.get("alert"))
+            let page = try await room.audit(try Self.auditQuery(request))
             // Security events (logins with addresses, account and token changes) are for supervisors and up.
-            return ControlRoomServer.json(
-                account.role >= .supervisor ? entries : entries.filter { !$0.action.isSecurityEvent })
+            var response = ControlRoomServer.json(
+                account.role >= .supervisor ? page.entries : page.entries.filter { !$0.action.isSecurityEvent })
+            if let next = page.next { response.headers[Self.nextAfterHeader] = String(next) }
+            return response
         }
+        // The whole log for evidence: written a page of the store at a time as it is read, never held whole.
         routes.supervisors.get("/v1/audit.csv") { [self] request, _ -> Response in
+            let room = room
             return Response(
                 status: .ok,
                 headers: [
                     .contentType: "text/csv; charset=utf-8", .cacheControl: "no-store",
                     .init("Content-Disposition")!: "attachment; filename=\"audit.csv\"",
                 ],
-                body: .init(byteBuffer: ByteBuffer(string: try await room.auditCSV())))
+                body: ResponseBody { writer in
+                    try await room.auditCSV { try await writer.write(ByteBuffer(string: $0)) }
+                    try await writer.finish(nil)
+                })
         }
         // An alert's evidence bundle (docs/evidence.md), as a tar archive: supervisors and up, audited.
         routes.supervisors.get("/v1/evidence/:device/:alert") { [self] request, context -> Response in
@@ -291,11 +307,32 @@ extension Desk {
             }
             before = parsed
         }
-        let limit = try integer(
-            query.get("limit"), name: "limit", default: Int64(AlertHistoryQuery.defaultLimit),
-            in: 1...Int64(AlertHistoryQuery.maximumLimit))
         return AlertHistoryQuery(
-            deviceContains: try text("device"), kind: try text("kind"), before: before, limit: Int(limit))
+            deviceContains: try text("device"), kind: try text("kind"), before: before, limit: try pageLimit(request))
+    }
+
+    /// `GET /v1/audit`'s parameters: `device`, `alert`, `after` (an id from `X-Next-After`) and `limit`; a 400
+    /// naming a bad one.
+    static func auditQuery(_ request: Request) throws -> AuditQuery {
+        let query = request.uri.queryParameters
+        var after: Int64?
+        if let text = query.get("after"), !text.isEmpty {
+            guard let id = Int64(text), id >= 0 else {
+                throw HTTPError(.badRequest, message: "after must be an entry id from X-Next-After")
+            }
+            after = id
+        }
+        return AuditQuery(
+            device: query.get("device").flatMap { $0.isEmpty ? nil : $0 },
+            alert: query.get("alert").flatMap { $0.isEmpty ? nil : $0 }, after: after, limit: try pageLimit(request))
+    }
+
+    /// A page's `limit` (`Paging`: 1 to 500, 200 when absent); a 400 naming it otherwise.
+    static func pageLimit(_ request: Request) throws -> Int {
+        Int(
+            try integer(
+                request.uri.queryParameters.get("limit"), name: "limit", default: Int64(Paging.defaultLimit),
+                in: Int64(Paging.limits.lowerBound)...Int64(Paging.limits.upperBound)))
     }
     /// What a reconnecting `EventSource` sends back: the `id` of the last event it got (`DeskPosition`).
     static let lastEventID = HTTPFields.Element.Name("Last-Event-ID")!

@@ -147,8 +147,7 @@ public final class Escalator: Service, Sendable {
                 logger.error("escalation: \(error)")
                 nextMs = room.wallClock().epochMilliseconds + 5000
             }
-            let wait = nextMs.map { Duration.milliseconds(max(0, $0 - room.wallClock().epochMilliseconds)) }
-            if await signal.waitForChange(after: version, orFor: wait, on: clock) { return }
+            if await signal.waitForChange(after: version, orUntil: nextMs, wall: room.wallClock, on: clock) { return }
         }
     }
 

@@ -9,7 +9,8 @@ extension ControlRoom {
     /// Every alert, open or closed, oldest press first.
     public func allAlerts() async throws -> [AlertView] { try await store.alerts(.all, now: wallClock()) }
 
-    /// One page of closed alerts, newest press first (the desk's history).
+    /// One page of closed alerts (every alert with `query.includeOpen`), newest press first (the desk's history,
+    /// `GET /v1/alerts?all=1`).
     public func closedAlerts(_ query: AlertHistoryQuery) async throws -> AlertHistoryPage {
         try await store.closedAlerts(query, now: wallClock())
     }

@@ -145,17 +145,20 @@ public final class DeskSignal: Sendable {
     /// Waits until the version is above `after`; returns it, or nil once closed or cancelled.
     public func waitForChange(after: UInt64) async -> UInt64? { await next(after: after) }
 
-    /// Waits until the version is above `after` or, when `deadline` is given, until that long has passed on
-    /// `clock`, whichever comes first; true once the signal is closed or the task cancelled (the caller stops).
-    /// The services that act on changes and on their own deadlines (escalation, rollouts) wait here.
+    /// Waits until the version is above `after` or, when `deadlineMs` is given, until the wall clock `wall` reaches
+    /// that time (epoch ms), timed on `clock`, whichever comes first; true once the signal is closed or the task
+    /// cancelled (the caller stops). The services that act on changes and on their own deadlines (escalation,
+    /// rollouts) wait here. `clock` is read before `wall`: were time to move between the two readings (a test's
+    /// manual clock advanced, the wall clock stepped), the wait ends early and the caller looks again — never late.
     package func waitForChange(
-        after version: UInt64, orFor deadline: Duration?, on clock: any Clock<Duration>
+        after version: UInt64, orUntil deadlineMs: Int64?, wall: () -> RecordTime, on clock: any Clock<Duration>
     ) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
+        let sleep = deadlineMs.map { Self.sleep(on: clock, untilWall: $0, wall: wall) }
+        return await withTaskGroup(of: Bool.self) { group in
             group.addTask { await self.next(after: version) == nil && !Task.isCancelled }
-            if let deadline {
+            if let sleep {
                 group.addTask {
-                    try? await clock.sleep(for: deadline)
+                    await sleep()
                     return false
                 }
             }
@@ -163,6 +166,15 @@ public final class DeskSignal: Sendable {
             group.cancelAll()
             return first
         }
+    }
+
+    /// A sleep on `clock` until the instant at which `wall` will read `deadlineMs`, from one reading of each.
+    private static func sleep<C: Clock>(
+        on clock: C, untilWall deadlineMs: Int64, wall: () -> RecordTime
+    ) -> @Sendable () async -> Void where C.Duration == Duration {
+        let start = clock.now
+        let until = start.advanced(by: .milliseconds(max(0, deadlineMs - wall().epochMilliseconds)))
+        return { try? await clock.sleep(until: until, tolerance: nil) }
     }
 
     /// Waits until the version is above `after`; returns it, or nil once closed or cancelled.

@@ -46,8 +46,7 @@ public final class RolloutService: Service, Sendable {
                 nextMs = room.wallClock().epochMilliseconds + 5000
             }
             if interval > .zero { try? await clock.sleep(for: interval) }
-            let wait = nextMs.map { Duration.milliseconds(max(0, $0 - room.wallClock().epochMilliseconds)) }
-            if await signal.waitForChange(after: version, orFor: wait, on: clock) { return }
+            if await signal.waitForChange(after: version, orUntil: nextMs, wall: room.wallClock, on: clock) { return }
         }
     }
 }

@@ -212,6 +212,18 @@ extension PostgresControlRoomStore {
                 """))
     }
 
+    public func audit(_ page: AuditQuery) async throws -> AuditPage {
+        AuditPage(
+            try Self.auditEntries(
+                try await query(
+                    """
+                    SELECT id, time_ms, user_name, role, action, device, alert, reason FROM audit
+                    WHERE (\(page.device)::text IS NULL OR device = \(page.device))
+                        AND (\(page.alert)::text IS NULL OR alert = \(page.alert)) AND id > \(page.start)
+                    ORDER BY id LIMIT \(page.limit + 1)
+                    """)), limit: page.limit)
+    }
+
     public func audit(alerts: [AlertRef]) async throws -> [AlertRef: [AuditEntry]] {
         guard !alerts.isEmpty else { return [:] }
         let (wanted, devices, ids) = Self.lists(alerts)

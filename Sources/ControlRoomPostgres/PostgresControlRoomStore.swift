@@ -687,7 +687,7 @@ public final class PostgresControlRoomStore: ControlRoomStore, Service {
         let rows = try await query(
             """
             SELECT \(unescaped: Self.alertColumns) FROM alerts
-            WHERE (device_cleared OR state = 'cleared')
+            WHERE (\(history.includeOpen) OR device_cleared OR state = 'cleared')
                 AND (\(history.deviceContains)::text IS NULL OR strpos(device, \(history.deviceContains)) > 0)
                 AND (\(history.kind)::text IS NULL OR kind = \(history.kind))
                 AND (pressed_ms, device, seq) < (\(before.pressedMs), \(before.device), \(before.sequence))

@@ -91,7 +91,16 @@ final class HTTPControlRoomClient: ControlRoomClient {
     }
 
     func newAlerts() async throws -> [AlertView] {
-        let all: [AlertView] = try await call("GET", "/v1/alerts?all=1")
+        // Every alert, a page at a time (newest press first; `X-Next-Before` names the next page): an alert pressed
+        // long ago can arrive late, from a backlog, so every page is read.
+        var all: [AlertView] = []
+        var before: String?
+        repeat {
+            let path = "/v1/alerts?all=1&limit=500" + (before.map { "&before=" + $0 } ?? "")
+            let (page, next): ([AlertView], String?) = try await call("GET", path, header: "X-Next-Before")
+            all += page
+            before = next
+        } while before != nil
         return seen.withLock { seen in all.filter { seen.insert($0.id).inserted } }
     }
 
@@ -122,6 +131,13 @@ final class HTTPControlRoomClient: ControlRoomClient {
     }
 
     private func call<T: Decodable>(_ method: String, _ path: String, body: String? = nil) async throws -> T {
+        try await call(method, path, body: body, header: nil).0
+    }
+
+    /// The answer, and the response header `header` when asked for.
+    private func call<T: Decodable>(
+        _ method: String, _ path: String, body: String? = nil, header: String?
+    ) async throws -> (T, String?) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .init(rawValue: method)
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -143,7 +159,8 @@ final class HTTPControlRoomClient: ControlRoomClient {
             throw SimulationError(
                 "\(method) \(baseURL)\(path): HTTP \(response.status.code) \(String(buffer: body))")
         }
-        do { return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)) } catch {
+        let value = header.flatMap { response.headers.first(name: $0) }
+        do { return (try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)), value) } catch {
             throw SimulationError("\(method) \(baseURL)\(path): unexpected answer: \(error)")
         }
     }

@@ -76,33 +76,13 @@ extension CLISuite {
             let (config, key, outbox) = try simConfig(in: directory)
             #expect(try panicd.run(["keygen", "--out", key]).status == 0)
 
-            let process = Process()
-            process.executableURL = panicd.url
-            process.arguments = ["run", "--config", config]
-            process.currentDirectoryURL = directory
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-
-            // Wait on the pipe for the "ready" line (a read that blocks until the daemon writes, or exits).
-            var log = ""
-            while !log.split(separator: "\n").contains(where: { $0.hasSuffix(" ready") }) {
-                let chunk = err.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                log += String(decoding: chunk, as: UTF8.self)
-            }
-            let ready = log.split(separator: "\n").contains { $0.hasSuffix(" ready") }
-            #expect(ready, "\(log)")
+            // Bounded waits that name what they waited for (`RunningProcess.panicdRun`).
+            let daemon = try RunningProcess.panicdRun(panicd, config: config, in: directory)
+            defer { daemon.kill9() }
             #expect(FileManager.default.fileExists(atPath: outbox))
 
-            kill(process.processIdentifier, SIGTERM)
-            log += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .exit)
-            #expect(process.terminationStatus == 0, "\(log)")
-            #expect(log.contains(" stopped"), "\(log)")
+            let stop = try daemon.terminate(within: .seconds(15))
+            daemon.expectStoppedCleanly(stop, within: .seconds(15))
             #expect(FileManager.default.fileExists(atPath: outbox))
         }
     }

@@ -21,6 +21,8 @@ extension CLISuite {
                 var slave: CInt = -1
                 var name = [CChar](repeating: 0, count: 128)
                 guard openpty(&master, &slave, &name, nil, nil) == 0 else { throw POSIXError(.EIO) }
+                // Close-on-exec: no child spawned meanwhile (by this test or another) keeps the port open.
+                for fd in [master, slave] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
                 self.master = master
                 self.slave = slave
                 path = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -61,40 +63,13 @@ extension CLISuite {
             let key = directory.appendingPathComponent("device.key").path
             #expect(try panicd.run(["keygen", "--out", key]).status == 0)
 
-            let process = Process()
-            process.executableURL = panicd.url
-            process.arguments = ["run", "--config", config]
-            process.currentDirectoryURL = directory
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            let exited = DispatchSemaphore(value: 0)
-            process.terminationHandler = { _ in exited.signal() }
-            try process.run()
-
-            // Wait on the pipe for the "ready" line (a read that blocks until the daemon writes, or exits).
-            var log = ""
-            while !log.split(separator: "\n").contains(where: { $0.hasSuffix(" ready") }) {
-                let chunk = err.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                log += String(decoding: chunk, as: UTF8.self)
-            }
-            #expect(log.split(separator: "\n").contains { $0.hasSuffix(" ready") }, "\(log)")
-
-            let signalled = ContinuousClock.now
-            kill(process.processIdentifier, SIGTERM)
+            // Bounded waits that name what they waited for (`RunningProcess.panicdRun`).
+            let daemon = try RunningProcess.panicdRun(panicd, config: config, in: directory)
+            defer { daemon.kill9() }
             // Waits on the exit itself (the termination handler), giving up after 5 s.
-            let stopped = exited.wait(timeout: .now() + 5) == .success
-            let took = ContinuousClock.now - signalled
-            if !stopped { kill(process.processIdentifier, SIGKILL) }
-            log += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(stopped, "still running 5 s after SIGTERM: \(log)")
-            #expect(process.terminationReason == .exit)
-            #expect(process.terminationStatus == 0, "\(log)")
-            #expect(log.contains(" stopped"), "\(log)")
-            #expect(took < .seconds(5))
+            let stop = try daemon.terminate(within: .seconds(5))
+            daemon.expectStoppedCleanly(stop, within: .seconds(5))
+            #expect(stop.took < .seconds(5))
         }
 
         @Test("config check lists the SMS recipients with their formats, warns without an IMEI, refuses a clash")

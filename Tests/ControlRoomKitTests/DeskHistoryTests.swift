@@ -21,19 +21,26 @@ struct DeskHistoryTests {
             pressed: try alerts.map { try #require($0["pressed"] as? String) }, next: answer.header("X-Next-Before"))
     }
 
+    /// An operator logged in, and two registered devices whose presses share their milliseconds pairwise: a
+    /// cursor of the press time alone would repeat or skip alerts at a page's edge.
+    static func twoDevices(
+        _ server: DeskServer
+    ) async throws -> (session: (cookie: String, csrf: String), bus: DeskDevice, booth: DeskDevice) {
+        _ = try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
+        let asha = try await server.login("asha", "correct horse asha")
+        let (bus, booth) = (DeskDevice(), DeskDevice())
+        try await server.register(bus, name: "Bus")
+        try await server.register(booth, name: "Booth")
+        booth.time = bus.time
+        return (asha, bus, booth)
+    }
+
     @Test(
         "pages of closed alerts: each once across the pages, newest first, ties in a millisecond kept apart; filters; open alerts never; bad parameters named",
         arguments: StoreKind.all)
     func pages(_ store: StoreKind) async throws {
         try await DeskServer.with(store: store) { server in
-            _ = try await server.room.addUser(name: "asha", role: .operator, password: "correct horse asha", cost: 4)
-            let asha = try await server.login("asha", "correct horse asha")
-            let (bus, booth) = (DeskDevice(), DeskDevice())
-            try await server.register(bus, name: "Bus")
-            try await server.register(booth, name: "Booth")
-            // Every press of the booth shares its millisecond with one of the bus: a cursor of the press time alone
-            // would repeat or skip alerts at a page's edge.
-            booth.time = bus.time
+            let (asha, bus, booth) = try await Self.twoDevices(server)
             var closed: [String: (device: String, kind: String)] = [:]
             var open: Set<String> = []
             for device in [bus, booth] {

@@ -16,7 +16,10 @@ final class DeskDevice: @unchecked Sendable {
     private var sequence: Int64 = 0
     private var previous: String?
     /// The last record's time (epoch ms); each record is 1 ms after the one before.
-    var time: Int64 = RecordTime.systemNow().epochMilliseconds
+    var time: Int64
+
+    /// A device whose first record is 1 ms after `time` (a server's `wall()` on virtual time).
+    init(time: RecordTime = .systemNow()) { self.time = time.epochMilliseconds }
 
     /// Seals the next record (an emergency, a help call, a position...) at `latitude, longitude`.
     func next(
@@ -41,6 +44,8 @@ struct DeskServer: Sendable {
     let room: ControlRoom
     let desk: Desk
     let base: String
+    /// The control room's wall clock (virtual when the server was started with a `VirtualTime`).
+    var wall: @Sendable () -> RecordTime { room.wallClock }
 
     struct Answer {
         var status: Int
@@ -108,12 +113,13 @@ struct DeskServer: Sendable {
         ["Cookie": session.cookie, "X-CSRF-Token": session.csrf, "Content-Type": "application/json"]
     }
 
-    /// Runs `body` with a fresh control room (on a fresh store of `store`) and desk listening on loopback.
+    /// Runs `body` with a fresh control room (on a fresh store of `store`) and desk listening on loopback; with
+    /// `time`, the control room's wall clock is the test's virtual one.
     static func with(
         _ configuration: DeskConfiguration = DeskConfiguration(heartbeat: .seconds(1)), store: StoreKind = .sqlite,
-        updates: UpdatePackages? = nil, _ body: (DeskServer) async throws -> Void
+        updates: UpdatePackages? = nil, time: VirtualTime? = nil, _ body: (DeskServer) async throws -> Void
     ) async throws {
-        try await Fixture.with(store, register: false) { fixture in
+        try await Fixture.with(store, register: false, wallClock: time?.wall ?? RecordTime.systemNow) { fixture in
             try await serving(Desk(room: fixture.room, configuration: configuration), updates: updates, body)
         }
     }
@@ -139,6 +145,24 @@ struct DeskServer: Sendable {
             desk.signal.close()
             group.cancelAll()
         }
+    }
+}
+
+/// A test's virtual time: a manual monotonic clock and the wall clock that moves with it, in whole milliseconds
+/// from the real time the test began (so the batches a test signs are fresh). A service given `clock` over a
+/// control room given `wall` (`DeskServer.with(time:)`) meets its deadline when the test advances the clock to
+/// it, however slowly the machine runs — never after real time has passed.
+struct VirtualTime: Sendable {
+    let clock = ManualClock()
+    let startMs = RecordTime.systemNow().epochMilliseconds
+
+    var wall: @Sendable () -> RecordTime {
+        { [clock, startMs] in RecordTime(epochMilliseconds: startMs + clock.now.sinceOrigin.milliseconds) }
+    }
+
+    /// Moves both clocks on until the wall clock reads `epochMs` (never back), waking every sleeper due by then.
+    func advance(toWall epochMs: Int64) {
+        clock.advance(to: MonotonicInstant(sinceOrigin: .milliseconds(epochMs - startMs)))
     }
 }
 

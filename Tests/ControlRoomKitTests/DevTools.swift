@@ -21,7 +21,15 @@ final class DevTools: Sendable {
         FileManager.default.isExecutableFile(atPath: $0)
     }
 
-    private let pid: pid_t
+    let pid: pid_t
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np`.
+    static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
+        return unsafeBitCast(
+            symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
     private let commands: Int32
     private let profile: String
     private let nextID = Mutex(0)
@@ -47,6 +55,15 @@ final class DevTools: Sendable {
         posix_spawn_file_actions_adddup2(&actions, fromBrowser[1], 4)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        // Nothing else of this test process reaches the browser: posix_spawn passes on every descriptor not marked
+        // close-on-exec, and Foundation's pipes are not. A browser started while another test held a pipe to its
+        // own child (a command-line test reading a daemon's output to its end) would keep that pipe's write end
+        // open until the browser stopped — and that test's read blocking a thread of the cooperative pool all along.
+        // (glibc 2.34's posix_spawn_file_actions_addclosefrom_np, found at run time: Swift's Glibc module leaves it out.)
+        guard let closeFrom = Self.addCloseFrom, closeFrom(&actions, 5) == 0 else {
+            throw DevToolsError(
+                description: "posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later)")
+        }
         let arguments = [
             chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
             "--no-default-browser-check", "--remote-debugging-pipe", "--window-size=1920,1080",

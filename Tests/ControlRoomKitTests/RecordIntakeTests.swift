@@ -34,16 +34,17 @@ final class Fixture {
         if register { try await self.register() }
     }
 
-    /// Runs `body` with a fixture on a fresh store of `kind`.
+    /// Runs `body` with a fixture on a fresh store of `kind`, its control room reading `wallClock`.
     static func with(
-        _ kind: StoreKind, register: Bool = true, _ body: (Fixture) async throws -> Void
+        _ kind: StoreKind, register: Bool = true,
+        wallClock: @escaping @Sendable () -> RecordTime = RecordTime.systemNow, _ body: (Fixture) async throws -> Void
     ) async throws {
         let directory = scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await kind.withStore(directory: directory) { store in
             let key = DeviceKey.generate()
-            let fixture = Fixture(
-                directory: directory, room: ControlRoom(store: store, key: key, logger: StoreKind.quiet), roomKey: key)
+            let room = ControlRoom(store: store, key: key, wallClock: wallClock, logger: StoreKind.quiet)
+            let fixture = Fixture(directory: directory, room: room, roomKey: key)
             if register { try await fixture.register() }
             try await body(fixture)
         }

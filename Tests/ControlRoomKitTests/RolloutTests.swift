@@ -13,7 +13,7 @@ struct RolloutTests {
     ) async throws {
         let envelopes = try bodies.map { try device.next($0).envelope }
         let batch = try BatchSigner(key: device.key).sign(
-            RecordBatch(device: device.id, envelopes: envelopes, commandAcks: acks), time: RecordTime.systemNow())
+            RecordBatch(device: device.id, envelopes: envelopes, commandAcks: acks), time: server.wall())
         let answer = try await server.call(
             "POST", "/v1/records", headers: ["Content-Type": "application/json"],
             body: String(decoding: try JSONEncoder().encode(batch), as: UTF8.self))
@@ -29,12 +29,12 @@ struct RolloutTests {
 
     /// Four boxes in group `buses` (and one outside it), by id.
     static func fleet(_ server: DeskServer) async throws -> [DeskDevice] {
-        let devices = (0..<4).map { _ in DeskDevice() }.sorted { $0.id < $1.id }
+        let devices = (0..<4).map { _ in DeskDevice(time: server.wall()) }.sorted { $0.id < $1.id }
         for (index, device) in devices.enumerated() {
             try await server.register(device, name: "Bus \(index)")
             try await server.room.setGroup(device: device.id, group: "buses")
         }
-        let other = DeskDevice()
+        let other = DeskDevice(time: server.wall())
         try await server.register(other, name: "Booth")
         try await server.room.setGroup(device: other.id, group: "booths")
         return devices
@@ -119,31 +119,46 @@ struct RolloutTests {
     }
 
     @Test(
-        "under the rollout service a silent box fails when --wait runs out, with no record arriving, and the rollout pauses",
+        "under the rollout service a silent box fails when --wait runs out on its clock, with no record arriving, and the rollout pauses",
         arguments: StoreKind.all)
     func silentBox(kind: StoreKind) async throws {
-        try await DeskServer.with(store: kind) { server in
+        // Virtual time: the service's deadline passes when the test moves the clock, however loaded the machine.
+        let time = VirtualTime()
+        try await DeskServer.with(store: kind, time: time) { server in
             let room = server.room
             let buses = try await Self.fleet(server)
             let rollout = try await room.startConfigRollout(
                 group: "buses", settings: "log_level: debug\n", stages: [50, 100], maxFailedPercent: 0,
                 waitMs: 2000, by: .console)
+            let pushedMs = try #require(try await room.rolloutStatus(id: rollout.id).devices[1].row.pushedMs)
             let service = RolloutService(
-                room: room, signal: server.desk.signal, interval: .zero, logger: StoreKind.quiet)
+                room: room, signal: server.desk.signal, clock: time.clock, interval: .zero, logger: StoreKind.quiet)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await service.loop() }
                 // One box of stage 1 healthy over HTTP (the ingest wakes the service); the other never reports.
                 try await Self.send(server, buses[0], [Self.health(1)])
-                var state = RolloutState.running
-                while state == .running {
+                var status = try await room.rolloutStatus(id: rollout.id)
+                while status.devices[0].row.state != .healthy {
                     let version = server.desk.signal.version
-                    state = try await room.rolloutStatus(id: rollout.id).rollout.state
-                    if state == .running { _ = await server.desk.signal.waitForChange(after: version) }
+                    status = try await room.rolloutStatus(id: rollout.id)
+                    if status.devices[0].row.state != .healthy {
+                        _ = await server.desk.signal.waitForChange(after: version)
+                    }
                 }
-                #expect(state == .paused)
-                let status = try await room.rolloutStatus(id: rollout.id)
+                #expect(status.rollout.state == .running && status.devices[1].row.state == .pending)
+                // --wait runs out: nothing arrives, only the clock moves.
+                time.advance(toWall: pushedMs + 2000)
+                while status.rollout.state == .running {
+                    let version = server.desk.signal.version
+                    status = try await room.rolloutStatus(id: rollout.id)
+                    if status.rollout.state == .running { _ = await server.desk.signal.waitForChange(after: version) }
+                }
+                #expect(status.rollout.state == .paused)
                 #expect(status.devices.map(\.row.state) == [.healthy, .failed, .waiting, .waiting])
                 #expect(status.devices[1].row.reason.contains("within 2 s"))
+                // Decided at the deadline itself, on the control room's (virtual) wall clock.
+                let failed = try await room.audit().first { $0.action == .rolloutDeviceFailed }
+                #expect(failed?.device == buses[1].id && failed?.timeMs == pushedMs + 2000)
                 group.cancelAll()
             }
         }

@@ -149,17 +149,36 @@ extension ControlRoom {
         try await store.audit(device: device, alert: alert)
     }
 
-    /// The whole audit log as CSV (RFC 4180: fields quoted, quotes doubled), header first.
+    /// One page of the audit log, oldest first (`AuditQuery`, `Paging`).
+    public func audit(_ query: AuditQuery) async throws -> AuditPage { try await store.audit(query) }
+
+    /// The whole audit log as CSV (RFC 4180: fields quoted, quotes doubled), header first, read a page at a time:
+    /// `write` gets the header line, then each page's lines, so a log of millions of lines is never in memory whole.
+    public func auditCSV(
+        pageSize: Int = Paging.maximumLimit, write: (String) async throws -> Void
+    ) async throws {
+        try await write("id,time,user,role,action,device,alert,reason\r\n")
+        var after: Int64?
+        repeat {
+            let page = try await audit(AuditQuery(after: after, limit: pageSize))
+            if !page.entries.isEmpty { try await write(page.entries.map(Self.csvLine).joined()) }
+            after = page.next
+        } while after != nil
+    }
+
+    /// The whole audit log as CSV in one string (`auditCSV(pageSize:write:)`).
     public func auditCSV() async throws -> String {
-        var lines = ["id,time,user,role,action,device,alert,reason"]
-        for entry in try await audit() {
-            let fields = [
-                "\(entry.id)", entry.time, entry.user, entry.role?.rawValue ?? "", entry.action.rawValue, entry.device,
-                entry.alert, entry.reason,
-            ]
-            lines.append(fields.map(Self.csvField).joined(separator: ","))
-        }
-        return lines.joined(separator: "\r\n") + "\r\n"
+        var text = ""
+        try await auditCSV { text += $0 }
+        return text
+    }
+
+    static func csvLine(_ entry: AuditEntry) -> String {
+        let fields = [
+            "\(entry.id)", entry.time, entry.user, entry.role?.rawValue ?? "", entry.action.rawValue, entry.device,
+            entry.alert, entry.reason,
+        ]
+        return fields.map(Self.csvField).joined(separator: ",") + "\r\n"
     }
 
     static func csvField(_ text: String) -> String {

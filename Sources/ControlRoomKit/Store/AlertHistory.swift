@@ -37,28 +37,51 @@ public struct AlertHistoryCursor: Sendable, Hashable, CustomStringConvertible {
     public static let newest = AlertHistoryCursor(pressedMs: .max, device: "", sequence: 0)
 }
 
-/// What the desk's history asks for: closed alerts (cleared by an operator, or confirmed cleared by the box),
-/// newest press first, at most `limit`, optionally only devices whose id contains `deviceContains` and one `kind`.
-public struct AlertHistoryQuery: Sendable, Hashable {
+/// The one paging rule of the desk's long lists (the history, every alert, the audit log): a page holds at most
+/// `limit` rows (`defaultLimit` unless asked, never more than `maximumLimit`), in the list's order; each row has a
+/// cursor that is its whole sort key, so rows sharing a timestamp are neither repeated nor skipped at a page's
+/// edge. A store reads up to `limit + 1` rows after the cursor asked for; the extra row only says that more follow,
+/// and the next page starts after the last row kept.
+public enum Paging {
     public static let defaultLimit = 200
     public static let maximumLimit = 500
+    public static let limits = 1...maximumLimit
+
+    /// The rows a page keeps of what a store read for it, and the cursor of the next page (nil on the last).
+    public static func page<Row, Cursor>(
+        _ rows: [Row], limit: Int, cursor: (Row) -> Cursor
+    ) -> (rows: [Row], next: Cursor?) {
+        let kept = Array(rows.prefix(limit))
+        return (kept, rows.count > limit ? kept.last.map(cursor) : nil)
+    }
+}
+
+/// What the desk's history asks for: closed alerts (cleared by an operator, or confirmed cleared by the box) —
+/// or, with `includeOpen`, every alert (`GET /v1/alerts?all=1`) — newest press first, at most `limit`, optionally
+/// only devices whose id contains `deviceContains` and one `kind`.
+public struct AlertHistoryQuery: Sendable, Hashable {
+    public static let defaultLimit = Paging.defaultLimit
+    public static let maximumLimit = Paging.maximumLimit
 
     public var deviceContains: String?
     public var kind: String?
     public var before: AlertHistoryCursor?
     public var limit: Int
+    /// Open alerts too, not only closed ones.
+    public var includeOpen: Bool
 
     /// Where this page starts: `before`, or after every alert.
     public var start: AlertHistoryCursor { before ?? .newest }
 
     public init(
         deviceContains: String? = nil, kind: String? = nil, before: AlertHistoryCursor? = nil,
-        limit: Int = Self.defaultLimit
+        limit: Int = Self.defaultLimit, includeOpen: Bool = false
     ) {
         self.deviceContains = deviceContains
         self.kind = kind
         self.before = before
         self.limit = limit
+        self.includeOpen = includeOpen
     }
 }
 
@@ -67,12 +90,46 @@ public struct AlertHistoryPage: Sendable {
     public var alerts: [AlertView]
     public var next: AlertHistoryCursor?
 
-    /// The page from what a store read for it: up to `limit + 1` rows newest first, each with its cursor; the
-    /// extra row only says that more follow (the next page starts after the last one kept).
+    /// The page from what a store read for it: up to `limit + 1` rows newest first, each with its cursor
+    /// (`Paging`).
     public init(_ rows: [(alert: AlertView, cursor: AlertHistoryCursor)], limit: Int) {
-        let kept = rows.prefix(limit)
-        alerts = kept.map(\.alert)
-        next = rows.count > limit ? kept.last?.cursor : nil
+        let page = Paging.page(rows, limit: limit, cursor: \.cursor)
+        alerts = page.rows.map(\.alert)
+        next = page.next
+    }
+}
+
+/// What a page of the audit log asks for: entries in the log's order (oldest first, by id), after the entry
+/// `after` (a cursor from `X-Next-After`), at most `limit`, optionally of one device and one alert.
+public struct AuditQuery: Sendable, Hashable {
+    public var device: String?
+    public var alert: String?
+    /// The id of the last entry of the page before (nil: from the start).
+    public var after: Int64?
+    public var limit: Int
+
+    public init(device: String? = nil, alert: String? = nil, after: Int64? = nil, limit: Int = Paging.defaultLimit) {
+        self.device = device
+        self.alert = alert
+        self.after = after
+        self.limit = limit
+    }
+
+    /// Where this page starts: after `after`, or after nothing.
+    public var start: Int64 { after ?? 0 }
+}
+
+/// One page of the audit log, and the id the next page starts after when more follow.
+public struct AuditPage: Sendable {
+    public var entries: [AuditEntry]
+    public var next: Int64?
+
+    /// The page from up to `limit + 1` entries a store read in id order (`Paging`): an id is unique, so entries
+    /// written in one millisecond are neither repeated nor skipped at a page's edge.
+    public init(_ entries: [AuditEntry], limit: Int) {
+        let page = Paging.page(entries, limit: limit, cursor: \.id)
+        self.entries = page.rows
+        next = page.next
     }
 }
 

@@ -51,6 +51,8 @@ public protocol DeskStore: Sendable {
     /// Appends to the append-only audit log; with `requireAlert`, throws `unknownAlert` when the alert is unknown.
     func appendAudit(_ entry: NewAuditEntry, requireAlert: Bool) async throws
     func audit(device: String?, alert: String?) async throws -> [AuditEntry]
+    /// One page of the audit log in id order (`AuditQuery`): reads only the page, however long the log is.
+    func audit(_ query: AuditQuery) async throws -> AuditPage
     /// The audit lines of each of `alerts` (those with any), in order, in one query.
     func audit(alerts: [AlertRef]) async throws -> [AlertRef: [AuditEntry]]
     /// Applies `edit` to the device's metadata in one transaction and returns the result.
@@ -127,8 +129,8 @@ public protocol ControlRoomStore: DeskStore {
     func alerts(_ scope: AlertScope, now: RecordTime) async throws -> [AlertView]
     /// Alerts that arrived after `cursor`, in arrival order, and the next cursor.
     func alerts(after cursor: Int64, now: RecordTime) async throws -> (alerts: [AlertView], cursor: Int64)
-    /// Closed alerts, newest press first, one page of them (the desk's history): reads only the page, however
-    /// many alerts the store holds.
+    /// Closed alerts (every alert with `query.includeOpen`), newest press first, one page of them (the desk's
+    /// history, `GET /v1/alerts?all=1`): reads only the page, however many alerts the store holds.
     func closedAlerts(_ query: AlertHistoryQuery, now: RecordTime) async throws -> AlertHistoryPage
 
     // MARK: Queries

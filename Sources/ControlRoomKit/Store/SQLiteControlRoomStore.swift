@@ -494,13 +494,13 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         try read { state in
             let before = query.start
             let condition = """
-                (a.device_cleared = 1 OR a.state = 'cleared') AND (?1 IS NULL OR instr(a.device, ?1) > 0)
+                (?7 = 1 OR a.device_cleared = 1 OR a.state = 'cleared') AND (?1 IS NULL OR instr(a.device, ?1) > 0)
                 AND (?2 IS NULL OR a.kind = ?2) AND (a.pressed_ms, a.device, a.seq) < (?3, ?4, ?5)
                 """
             let values: [SQLiteValue] = [
                 query.deviceContains.map { .text($0) } ?? .null, query.kind.map { .text($0) } ?? .null,
                 .integer(before.pressedMs), .text(before.device), .integer(before.sequence),
-                .integer(Int64(query.limit) + 1),
+                .integer(Int64(query.limit) + 1), .integer(query.includeOpen ? 1 : 0),
             ]
             let rows = try alertRows(
                 where: condition, values, order: "a.pressed_ms DESC, a.device DESC, a.seq DESC LIMIT ?6", now: now,
@@ -880,6 +880,19 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         }
     }
 
+    public func audit(_ query: AuditQuery) throws -> AuditPage {
+        try state.withLock { state in
+            AuditPage(
+                try auditEntries(
+                    "(?1 IS NULL OR device = ?1) AND (?2 IS NULL OR alert = ?2) AND id > ?3",
+                    [
+                        query.device.map { .text($0) } ?? .null, query.alert.map { .text($0) } ?? .null,
+                        .integer(query.start),
+                    ], limit: query.limit + 1, state),
+                limit: query.limit)
+        }
+    }
+
     public func audit(alerts: [AlertRef]) throws -> [AlertRef: [AuditEntry]] {
         guard !alerts.isEmpty else { return [:] }
         let wanted = Set(alerts)
@@ -907,13 +920,15 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         )
     }
 
-    private func auditEntries(_ condition: String, _ values: [SQLiteValue], _ state: State) throws -> [AuditEntry] {
+    private func auditEntries(
+        _ condition: String, _ values: [SQLiteValue], limit: Int? = nil, _ state: State
+    ) throws -> [AuditEntry] {
         let query = try state.statement(
             """
             SELECT id, time_ms, user, role, action, device, alert, reason FROM audit
-            WHERE \(condition) ORDER BY id
+            WHERE \(condition) ORDER BY id\(limit == nil ? "" : " LIMIT ?\(values.count + 1)")
             """)
-        try query.bind(values)
+        try query.bind(values + (limit.map { [.integer(Int64($0))] } ?? []))
         var result: [AuditEntry] = []
         while try query.step() {
             result.append(
