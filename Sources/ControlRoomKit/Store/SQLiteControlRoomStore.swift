@@ -881,7 +881,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     }
 
     public func audit(_ query: AuditQuery) throws -> AuditPage {
-        try state.withLock { state in
+        try read { state in
             AuditPage(
                 try auditEntries(
                     "(?1 IS NULL OR device = ?1) AND (?2 IS NULL OR alert = ?2) AND id > ?3",
