@@ -12,10 +12,11 @@ bench-idle: deps
 	scripts/idle-bench.py .build/release/panicd $(IDLE_SECONDS) .build/release/controlroom
 
 ## Regenerates dist/panicd.order, the function order the release panicd is linked with, from a callgrind run of the
-## idle daemon with the bench's two backends, then rounds of page faults under perf (scripts/panicd-order.sh;
-## installs valgrind and linux-perf).
+## daemon with the bench's two backends (what it runs in 330 s of idle after ready — the minute's records and the
+## first 5-minute health record in them — first, then what only start-up ran), then rounds of page faults under
+## perf (scripts/panicd-order.sh; installs valgrind and linux-perf).
 .PHONY: panicd-order
 panicd-order: deps
 	$(SWIFT) build $(SWIFT_RELEASE) --static-swift-stdlib --product panicd
 	$(SWIFT) build $(SWIFT_RELEASE) --static-swift-stdlib --product controlroom
-	SWIFT=$(SWIFT) scripts/panicd-order.sh .build/release/panicd 30 .build/release/controlroom
+	SWIFT=$(SWIFT) scripts/panicd-order.sh .build/release/panicd 330 .build/release/controlroom

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The idle bench (`make bench-idle`): `panicd run` on the sim board beside gpsd on a pseudo-terminal, both at 1 Hz
 NMEA, measured the same way for SECONDS (default 60): wakeups/s (voluntary + involuntary context switches of every
-thread, from /proc/PID/task/*/status) and resident memory (VmRSS, split into anonymous memory and mapped files). Also the time from exec to `ready` (armed).
+thread, from /proc/PID/task/*/status) and resident memory (VmRSS at the window's end, split into anonymous memory and
+mapped files, and its peak over the window, read every second). Also the time from exec to `ready` (armed).
 
 Usage: scripts/idle-bench.py PANICD [SECONDS] [CONTROLROOM]. gpsd reads a captured receiver log
 (Tests/NMEATests/Fixtures, one epoch a second) from the pty with -b (read-only) -n (no wait for a client) -N
@@ -175,14 +176,24 @@ def measure(panicd, work, config, gpsd, seconds, title, receiver=None):
         time.sleep(5)
         received = receiver.snapshot() if receiver else None
         before = {name: switches(proc.pid) for name, proc in (("panicd", daemon), ("gpsd", gpsd))}
-        time.sleep(seconds)
+        # Resident memory read every second over the window (reading /proc wakes neither process): the figure is
+        # the one at its end, beside the window's peak, so memory that comes back later in the window shows.
+        peak = {"panicd": 0, "gpsd": 0}
+        end = time.monotonic() + seconds
+        while True:
+            for name, proc in (("panicd", daemon), ("gpsd", gpsd)):
+                peak[name] = max(peak[name], rss_kib(proc.pid))
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(1.0, left))
         after = {name: switches(proc.pid) for name, proc in (("panicd", daemon), ("gpsd", gpsd))}
         print(title)
         for name, proc in (("panicd", daemon), ("gpsd", gpsd)):
             rate = (after[name] - before[name]) / seconds
             print(f"  {name:7s} wakeups/s {rate:6.2f}   RSS {rss_kib(proc.pid) / 1024:6.1f} MB "
-                  f"(anonymous {rss_kib(proc.pid, 'RssAnon') / 1024:5.1f} MB, files {rss_kib(proc.pid, 'RssFile') / 1024:5.1f} MB)   "
-                  f"threads {len(os.listdir(f'/proc/{proc.pid}/task'))}")
+                  f"(anonymous {rss_kib(proc.pid, 'RssAnon') / 1024:5.1f} MB, files {rss_kib(proc.pid, 'RssFile') / 1024:5.1f} MB; "
+                  f"peak {peak[name] / 1024:.1f} MB)   threads {len(os.listdir(f'/proc/{proc.pid}/task'))}")
         print(f"  panicd exec → ready (armed): {armed * 1000:.0f} ms")
         if receiver:
             now = receiver.snapshot()

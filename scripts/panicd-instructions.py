@@ -23,7 +23,6 @@ Environment: DRAIN_RECORDS (N, default 1000; 0: idle only), IDLE_WINDOW (s, defa
 import importlib.util
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
@@ -57,7 +56,22 @@ class CountedRun:
             os.unlink(self.out)
         full = command[:1] + ["-plugin", f"{plugin},out={self.out},period_ms=20"] + command[1:]
         self.process = subprocess.Popen(full, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.log = b""
+        # The daemon's log is read from the start for as long as it runs: unread, its lines fill the pipe (64 KiB)
+        # and the daemon blocks in write(2) on its next log line, all its threads then waiting on the logging one.
+        # A 2,000-record drain logs more than that, and so stopped with a batch in flight and no instruction run.
+        self.log = bytearray()
+        self.changed = threading.Condition()
+        self.ended = False
+        threading.Thread(target=self.read_log, daemon=True).start()
+
+    def read_log(self):
+        for chunk in iter(lambda: os.read(self.process.stderr.fileno(), 65536), b""):
+            with self.changed:
+                self.log += chunk
+                self.changed.notify_all()
+        with self.changed:
+            self.ended = True
+            self.changed.notify_all()
 
     def executed(self):
         """The count so far (at most 20 ms old)."""
@@ -68,17 +82,12 @@ class CountedRun:
             return 0
 
     def wait_ready(self, timeout=900):
-        deadline = time.monotonic() + timeout
-        while not re.search(rb" ready(\n|$)", self.log):
-            ready, _, _ = select.select([self.process.stderr], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
+        with self.changed:
+            said = self.changed.wait_for(lambda: self.ended or re.search(rb" ready(\n|$)", self.log), timeout)
+            if not said:
                 raise SystemExit("panicd-instructions: panicd did not say ready:\n" + self.log.decode(errors="replace"))
-            chunk = os.read(self.process.stderr.fileno(), 65536)
-            if not chunk:
+            if not re.search(rb" ready(\n|$)", self.log):
                 raise SystemExit("panicd-instructions: panicd exited:\n" + self.log.decode(errors="replace"))
-            self.log += chunk
-        threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(self.process.stderr.fileno(), 65536), b"")],
-                         daemon=True).start()
 
     def stop(self):
         """SIGINT, as an operator stops the daemon; returns the whole run's count (written by the plugin at exit)."""
@@ -102,28 +111,40 @@ def idle_rate(qemu, work, config, plugin):
     return rate
 
 
-def drain(qemu, native, work, config, records, plugin):
-    """(instructions, wall seconds) of a daemon started on a backlog of `records` until it has delivered them all."""
-    state = os.path.join(work, "state")
-    subprocess.run(["rm", "-rf", state], check=True)
+def drain(qemu, native, controlroom, work, records, plugin):
+    """(instructions, wall seconds) of a daemon started on a backlog of `records` until it has delivered them all.
+    Each drain is a box of its own: a new device key and a control room that knows only it (the PanicBridge protocol,
+    the only backend). A second backlog of the same device from sequence 1 would be a fork of the chain the room
+    already holds: the room refuses its alerts, which the box keeps pending for good, and the drain never ends."""
+    box = tempfile.mkdtemp(prefix=f"drain-{records}-", dir=work)
+    state = os.path.join(box, "state")
     os.makedirs(state)
-    db = os.path.join(state, "outbox.sqlite")
-    subprocess.run([native, "outbox", "crash-child", "--db", db, "--key", os.path.join(work, "device.key"),
-                    "--count", str(records), "--batch", "100"], check=True, stdout=subprocess.DEVNULL)
-    started = time.monotonic()
-    run = CountedRun(qemu + ["run", "--config", config], work, plugin)
+    subprocess.run([native, "keygen", "--out", os.path.join(box, "device.key")], check=True, stdout=subprocess.DEVNULL)
+    room, url, room_key = idle_bench.start_controlroom(controlroom, native, box)
     try:
-        while True:
-            status = subprocess.run([native, "outbox", "status", "--db", db], capture_output=True, text=True).stdout
-            match = re.search(r"^backend controlroom .*undelivered (\d+), in flight (\d+)", status, re.M)
-            if match and match.group(1) == "0" and match.group(2) == "0":
-                break
-            if run.process.poll() is not None:
-                raise SystemExit("panicd-instructions: panicd exited during the drain:\n" + run.log.decode(errors="replace"))
-            time.sleep(0.2)
-        elapsed = time.monotonic() - started
+        with open(os.path.join(box, "panicd-controlroom.yaml"), "w") as handle:
+            handle.write(idle_bench.backends_config(ROOT, url, room_key, 0).split("  - name: vlt\n")[0])
+        db = os.path.join(state, "outbox.sqlite")
+        subprocess.run([native, "outbox", "crash-child", "--db", db, "--key", os.path.join(box, "device.key"),
+                        "--count", str(records), "--batch", "100"], check=True, stdout=subprocess.DEVNULL)
+        started = time.monotonic()
+        run = CountedRun(qemu + ["run", "--config", "panicd-controlroom.yaml"], box, plugin)
+        try:
+            while True:
+                status = subprocess.run([native, "outbox", "status", "--db", db], capture_output=True, text=True).stdout
+                match = re.search(r"^backend controlroom .*undelivered (\d+), in flight (\d+)", status, re.M)
+                if match and match.group(1) == "0" and match.group(2) == "0":
+                    break
+                if run.process.poll() is not None:
+                    raise SystemExit(
+                        "panicd-instructions: panicd exited during the drain:\n" + run.log.decode(errors="replace"))
+                time.sleep(0.2)
+            elapsed = time.monotonic() - started
+        finally:
+            executed = run.stop()
     finally:
-        executed = run.stop()
+        room.terminate()
+        room.wait(timeout=20)
     return executed, elapsed
 
 
@@ -152,9 +173,6 @@ def main():
             both = idle_bench.backends_config(ROOT, url, room_key, receiver.server_address[1])
             with open(os.path.join(work, "panicd-backends.yaml"), "w") as handle:
                 handle.write(both)
-            # The drain's configuration: the control room alone, so the count is the PanicBridge protocol's.
-            with open(os.path.join(work, "panicd-controlroom.yaml"), "w") as handle:
-                handle.write(both.split("  - name: vlt\n")[0])
             for machine, qemu in machines.items():
                 for config, label in (("panicd.yaml", "idle, no backend"), ("panicd-backends.yaml", "idle, two backends")):
                     subprocess.run(["rm", "-rf", os.path.join(work, "state"), os.path.join(work, "status.sock")])
@@ -163,8 +181,8 @@ def main():
                     print(f"  {machine} {label}: {rate:,.0f} instructions/s", flush=True)
                 if DRAIN_RECORDS == 0:
                     continue
-                single, single_time = drain(qemu, x86, work, "panicd-controlroom.yaml", DRAIN_RECORDS, plugin)
-                double, double_time = drain(qemu, x86, work, "panicd-controlroom.yaml", 2 * DRAIN_RECORDS, plugin)
+                single, single_time = drain(qemu, x86, controlroom, work, DRAIN_RECORDS, plugin)
+                double, double_time = drain(qemu, x86, controlroom, work, 2 * DRAIN_RECORDS, plugin)
                 idle = rows["idle, two backends (per second)"][machine]
                 per_record = (double - single - idle * (double_time - single_time)) / DRAIN_RECORDS
                 rows.setdefault("drain, PanicBridge (per record)", {})[machine] = per_record

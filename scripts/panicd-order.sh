@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates dist/panicd.order, the function order the release panicd is linked with (lld's
-# --symbol-ordering-file, Package.swift): every function `panicd run` executes from exec through SECONDS idle on
-# the sim board, in the order they first run, as callgrind saw them. Linked first and together, they fill ~2 MB of
+# --symbol-ordering-file, Package.swift): every function `panicd run` executes on the sim board, as callgrind saw
+# them: first those it runs in SECONDS of idle after `ready`, then those only start-up (exec to `ready`) ran, then
+# those only shutdown ran, each part in the order they first run. Linked first and together, they fill ~3 MB of
 # text instead of being spread over 30 MB, of which the kernel maps 64 KiB around every page touched: the idle
 # daemon's resident text drops from ~17 MB (docs/daemon.md → Start-up and idle code packed together).
 #
@@ -37,25 +38,41 @@ if [ -n "$controlroom" ]; then
     [ "$answer" = ready ] || { echo "panicd-order: the backends did not start" >&2; exit 1; }
     config=panicd-backends.yaml
 fi
-(cd "$work" && timeout -s INT "$seconds" valgrind --tool=callgrind --demangle=no \
-    --callgrind-out-file="$work/callgrind.out" ./panicd run --config "$config" >"$work/run.log" 2>&1) || true
-grep -q " ready" "$work/run.log" || { echo "panicd-order: panicd did not get ready under valgrind:" >&2; cat "$work/run.log" >&2; exit 1; }
+# Callgrind dumps its counts at `ready` and again after SECONDS of idle: the functions the idle daemon runs go
+# first in the list and the ones only start-up ran after them, so the pages given back at `ready`
+# (StartupPages.release, docs/daemon.md) hold start-up code and the idle daemon does not fault them back.
+(cd "$work" && exec valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.out" \
+    ./panicd run --config "$config" >"$work/run.log" 2>&1) &
+grind=$!
+timeout 900 tail -n +1 -F --pid="$grind" "$work/run.log" 2>/dev/null | grep -q -m1 " ready" \
+    || { echo "panicd-order: panicd did not get ready under valgrind:" >&2; cat "$work/run.log" >&2; exit 1; }
+callgrind_control -d "$grind" >/dev/null # callgrind.out.1: exec to ready
+sleep "$seconds"
+callgrind_control -d "$grind" >/dev/null # callgrind.out.2: SECONDS of idle
+kill -INT "$grind"
+wait "$grind" || true # callgrind.out: the shutdown
 nm --defined-only "$work/panicd" | awk 'NF == 3 && $2 ~ /^[tTwW]$/ { print $3 }' >"$work/functions"
 python3 - "$work/callgrind.out" "$work/functions" dist/panicd.order <<'PY'
 import re, sys
 out, functions, target = sys.argv[1:]
 known = set(open(functions).read().split("\n"))
 seen, order = set(), []
-for line in open(out, errors="replace"):
-    match = re.match(r"^c?fn=\(\d+\) (.*)$", line.rstrip("\n"))
-    if match and match.group(1) in known and match.group(1) not in seen:
-        seen.add(match.group(1))
-        order.append(match.group(1))
-if len(order) < 1000:
-    sys.exit(f"panicd-order: only {len(order)} functions seen; not writing {target}")
+parts = {"idle": f"{out}.2", "start-up": f"{out}.1", "shutdown": out}
+counts = {}
+for part, path in parts.items():
+    before = len(order)
+    for line in open(path, errors="replace"):
+        match = re.match(r"^c?fn=\(\d+\) (.*)$", line.rstrip("\n"))
+        if match and match.group(1) in known and match.group(1) not in seen:
+            seen.add(match.group(1))
+            order.append(match.group(1))
+    counts[part] = len(order) - before
+if counts["idle"] < 1000:
+    sys.exit(f"panicd-order: only {counts['idle']} functions seen idle; not writing {target}")
 with open(target, "w") as handle:
     handle.write("\n".join(order) + "\n")
-print(f"panicd-order: callgrind: {len(order)} functions written to {target}")
+print(f"panicd-order: callgrind: {counts['idle']} functions idle, then {counts['start-up']} only at start-up and "
+      f"{counts['shutdown']} only at shutdown, written to {target}")
 PY
 
 # Callgrind runs the code on its own CPU model: BoringSSL takes its non-ADX paths there, and a few paths depend on

@@ -360,6 +360,9 @@ public struct Daemon: Sendable {
                 successTerminationBehavior: .gracefullyShutdownGroup),
             .init(
                 service: BoxService(box: box, board: statusBoard, logger: logger, deliveries: deliverySink) {
+                    // What only start-up ran leaves the resident set (docs/daemon.md → *Start-up pages given back
+                    // at ready*).
+                    StartupPages.release()
                     try notifier.ready(status: statusBoard.snapshot().summary)
                 }),
             .init(
