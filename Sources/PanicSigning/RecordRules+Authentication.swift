@@ -66,8 +66,11 @@ extension RecordRules {
         var verdicts: [Authentication?] = Array(repeating: nil, count: texts.count)
         // Envelopes whose verdict hangs on their signature: a candidate for a link, or one checked on its own.
         var pending: [Pending] = []
+        // Parsed once per batch: the envelopes' shared header, and one decoder for every record.
+        var headers = EnvelopeHeaders()
+        let decoder = JSONDecoder()
         for (index, text) in texts.enumerated() {
-            switch try examine(text, sender: sender, key: lookup) {
+            switch try examine(text, sender: sender, key: lookup, headers: &headers, decoder: decoder) {
             case .decided(let verdict): verdicts[index] = verdict
             case .pending(let item): pending.append(Pending(index: index, item: item))
             }
@@ -146,10 +149,11 @@ extension RecordRules {
 
     /// Everything but the signature check, in the order the rules give findings.
     private static func examine(
-        _ text: String, sender: String?, key lookup: (String) throws -> RegisteredKey?
+        _ text: String, sender: String?, key lookup: (String) throws -> RegisteredKey?,
+        headers: inout EnvelopeHeaders, decoder: JSONDecoder
     ) rethrows -> Examination {
         let envelope: Envelope
-        do { envelope = try Envelope(text) } catch {
+        do { envelope = try Envelope(text, headers: &headers) } catch {
             return .decided(.refused(nil, .malformed(reason: error.description)))
         }
         guard let keyID = envelope.keyID, let key = try lookup(keyID) else {
@@ -165,7 +169,7 @@ extension RecordRules {
                 Examined(envelope: envelope, key: key, keyID: keyID, hash: hash, record: record, ifGenuine: verdict))
         }
         let record: Record
-        do { record = try JSONDecoder().decode(Record.self, from: envelope.payload) } catch {
+        do { record = try decoder.decode(Record.self, from: envelope.payload) } catch {
             return pending(nil, .refused(nil, .malformed(reason: "signed payload is not a record: \(error)")))
         }
         for claimed in [record.device, sender ?? key.device] where claimed != key.device {

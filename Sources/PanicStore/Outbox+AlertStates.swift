@@ -11,6 +11,7 @@ extension Outbox {
     /// Records that `alert` is now `alertState` (committed before this returns; throws on a full disk).
     public func recordAlertState(_ alertState: AlertState, alert: String) throws {
         try state.withLock { state in
+            try Outbox.restoreDurability(state)
             try state.statement(
                 """
                 INSERT INTO meta(key, value) VALUES(?1, ?2)

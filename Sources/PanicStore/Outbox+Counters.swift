@@ -56,9 +56,14 @@ extension Outbox {
 
     /// Runs `body` in a transaction that also writes the counters it moved into `tally` (with `totals`, the record
     /// count and bytes the transaction leaves; by default the state's); they all go back with a rollback.
+    /// `durable: false` commits without waiting for the disk, for delivery transitions only (`Outbox+Durability`).
     static func countedTransaction<T>(
-        _ state: State, totals: (() -> (records: Int, bytes: Int64))? = nil, _ body: () throws -> T
+        _ state: State, durable: Bool = true, totals: (() -> (records: Int, bytes: Int64))? = nil,
+        _ body: () throws -> T
     ) throws -> T {
+        if durable { try restoreDurability(state) } else { try relaxDurability(state) }
+        // Set back at once; should that fail, the next durable commit sets it back before it runs.
+        defer { if !durable { try? restoreDurability(state) } }
         let saved = (state.counters, state.deliveredToAll, state.savedTallies)
         do {
             return try state.connection.transaction {

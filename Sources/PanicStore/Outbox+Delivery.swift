@@ -76,7 +76,8 @@ extension Outbox {
                 state.inFlightResetOwed = try Outbox.resetInFlight(state.connection, logger: logger)
                 if !state.inFlightResetOwed { try Outbox.loadCounters(state) }
             }
-            return try Outbox.countedTransaction(state) {
+            // Not durable: a claim lost in a power cut leaves its records pending, so they are claimed again.
+            return try Outbox.countedTransaction(state, durable: false) {
                 var batch: [StoredRecord]
                 switch lane {
                 case .urgent:
@@ -181,7 +182,10 @@ extension Outbox {
     private func update(_ sequences: [Int64], backend: String, to after: DeliveryState) throws {
         try state.withLock { state in
             guard state.backends[backend] != nil else { throw OutboxError.unknownBackend(backend) }
-            try Outbox.countedTransaction(state) {
+            // Not durable: a confirmation or failure lost in a power cut leaves its records in flight, pending again
+            // at the next open, so they are sent again (the receiver keeps each record once). What the box shows
+            // never reads this state back: "sent" is the receiver's answer, and an alert's recorded state is durable.
+            try Outbox.countedTransaction(state, durable: false) {
                 try Outbox.transition(state, sequences, backend: backend, to: after)
             }
         }

@@ -22,6 +22,7 @@ extension Outbox {
     /// Replaces the run mark (committed before this returns; throws on a full disk).
     public func setRunMark(_ mark: RunMark) throws {
         try state.withLock { state in
+            try Outbox.restoreDurability(state)
             try state.statement(
                 """
                 INSERT INTO meta(key, value) VALUES(?1, ?2)

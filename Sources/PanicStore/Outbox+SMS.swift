@@ -31,6 +31,7 @@ extension Outbox {
         detail: String? = nil
     ) throws {
         try state.withLock { state in
+            try Outbox.restoreDurability(state)
             try state.statement(
                 """
                 INSERT INTO sms(alert_seq, number, state, updated_ms, reference, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6)

@@ -145,6 +145,8 @@ public final class Outbox: Sendable {
         var inFlightResetOwed = false
         /// Whether the database was opened with its WAL index on the heap (`locking_mode = EXCLUSIVE`, a full card).
         var exclusive = false
+        /// Whether the connection was left at `synchronous = NORMAL` by a delivery transition (`Outbox+Durability`).
+        var relaxed = false
 
         init(connection: SQLiteConnection, lastSequence: Int64, lastHash: String?, records: Int, bytes: Int64) {
             self.connection = connection

@@ -10,7 +10,7 @@ struct OutboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outbox",
         abstract: "Inspect the signed-record outbox (SQLite).",
-        subcommands: [Status.self, Export.self, Identities.self, CrashChild.self]
+        subcommands: [Status.self, Export.self, Identities.self, CrashChild.self, DrainCrashChild.self]
     )
 
     struct Options: ParsableArguments {
@@ -116,6 +116,68 @@ struct OutboxCommand: ParsableCommand {
                 // One unbuffered write(2) after the commit returned: what the parent reads is committed.
                 FileHandle.standardOutput.write(Data(lines.utf8))
                 appended += batch
+            }
+        }
+    }
+
+    /// Hidden: appends records and drains them to a stand-in receiver (a file), printing each step once it returned:
+    /// `stored N` per committed record, `claimed N N …` after a claim (committed without waiting for the disk),
+    /// `received` once the receiver file holds the batch (fsynced, as a control room commits before it answers),
+    /// `delivered` after the confirmation (not waiting for the disk either). `DrainCrashTests` SIGKILLs it at random
+    /// moments and checks that every stored record is still pending or delivered, and delivered only if received.
+    struct DrainCrashChild: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "drain-crash-child", shouldDisplay: false)
+        @OptionGroup var options: Options
+
+        @Option(help: "The receiver's file: one line per record received, `sequence hash`.")
+        var receiver: String
+
+        @Option(help: "Records appended per round.")
+        var batch = 7
+
+        @Option(help: "Most records claimed per round (per lane).")
+        var claim = 10
+
+        @Option(help: "Stop appending after this many records and exit once everything is delivered (default: never).")
+        var records: Int?
+
+        func run() throws {
+            let outbox = try options.open()
+            try outbox.register(backend: "receiver")
+            let file = open(receiver, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+            guard file >= 0 else { throw CLIError("cannot open \(receiver): \(String(cString: strerror(errno)))") }
+            defer { close(file) }
+            func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+            var appended = 0
+            var index = 0
+            while true {
+                if records.map({ appended < $0 }) ?? true {
+                    let drafts = (0..<batch).map { _ in
+                        index += 1
+                        return SampleDrafts.draft(index)
+                    }
+                    var lines = ""
+                    for outcome in try outbox.append(contentsOf: drafts) {
+                        if case .stored(let record) = outcome { lines += "stored \(record.sequence)\n" }
+                    }
+                    FileHandle.standardOutput.write(Data(lines.utf8))
+                    appended += batch
+                }
+                let now = RecordTime(epochMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+                let claimed =
+                    try outbox.claimUrgent(for: "receiver", limit: claim)
+                    + outbox.claimRoutine(for: "receiver", limit: claim, now: now)
+                if claimed.isEmpty {
+                    if records.map({ appended >= $0 }) ?? false { return }
+                    continue
+                }
+                say("claimed " + claimed.map { "\($0.sequence)" }.joined(separator: " "))
+                let lines = claimed.map { "\($0.sequence) \(Envelope.hash($0.envelope))\n" }.joined()
+                let written = lines.utf8.withContiguousStorageIfAvailable { write(file, $0.baseAddress, $0.count) }
+                guard written == lines.utf8.count, fsync(file) == 0 else { throw CLIError("cannot write \(receiver)") }
+                say("received")
+                try outbox.markDelivered(claimed.map(\.sequence), backend: "receiver")
+                say("delivered")
             }
         }
     }
