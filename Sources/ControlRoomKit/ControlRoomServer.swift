@@ -202,8 +202,6 @@ public enum ControlRoomServer {
     /// Bodies up to this size are decoded on the request's own task, bigger ones on NIO's thread pool.
     static let inlineDecodeBytes = 16 * 1024
 
-    /// `value` as a JSON answer; keys sorted (stable output for people and diffs) unless `sortedKeys` is false (the
-    /// device's answer, thousands a second, read only by the box).
     /// `json(_:)` for a big answer (thousands of rows: the fleet map, a page of devices): encoding it is
     /// milliseconds of CPU, which must not hold the event loop that answers every other connection on it (a
     /// box's intake among them); it runs on NIO's thread pool.
@@ -213,6 +211,8 @@ public enum ControlRoomServer {
         try await NIOThreadPool.singleton.runIfActive { json(value, status: status, sortedKeys: sortedKeys) }
     }
 
+    /// `value` as a JSON answer; keys sorted (stable output for people and diffs) unless `sortedKeys` is false (the
+    /// device's answer, thousands a second, read only by the box).
     package static func json(
         _ value: some Encodable, status: HTTPResponse.Status = .ok, sortedKeys: Bool = true
     ) -> Response {

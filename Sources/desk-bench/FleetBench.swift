@@ -338,7 +338,7 @@ enum FleetBench {
             }
             let cpuUsed = cpu(of: server.processIdentifier) - cpuBefore
             let ownUsed = ownCPU() - ownBefore
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = Self.seconds(elapsed)
             let answered = intake.latencies.count
             let figures = counts.map(\.figures)
             let first =
@@ -351,7 +351,7 @@ enum FleetBench {
                 : String(
                     format: "%.1f KB/s",
                     Double(figures.map(\.bytes).reduce(0, +)) / Double(figures.count) / seconds / 1024)
-            let cpuSeconds = Double(cpuUsed.components.seconds) + Double(cpuUsed.components.attoseconds) / 1e18
+            let cpuSeconds = Self.seconds(cpuUsed)
             say(
                 "| \(operators) | \(String(format: "%.0f", Double(answered) / seconds)) | \(intake.summary(max: true)) | "
                     + "\(intake.failures) | \(peer.summary()) | \(operators == 0 ? "—" : pages.summary()) | "

@@ -8,7 +8,7 @@ import Testing
 
 /// The SQLite store under load: reads on connections of their own never queue behind an intake transaction, and
 /// checkpoints run beside the commits instead of inside one (docs/scaling.md → *Readers and checkpoints beside the
-/// writer*). Real files, real threads.
+/// writer (SQLite)*). Real files, real threads.
 @Suite("SQLite store: readers and checkpoints beside the writer", .timeLimit(.minutes(1)))
 struct SQLiteReaderTests {
     final class Flag: Sendable {

@@ -6,10 +6,10 @@ import ServiceLifecycle
 /// Checkpoints off the intake's commits. By default SQLite checkpoints inside the commit that crosses
 /// `wal_autocheckpoint` pages, under the store's lock: at 1,000 records a second that was one group commit in
 /// about twenty, and it held every intake request behind it while it copied 4 MiB into the database file and
-/// flushed it (docs/scaling.md → *Checkpoints beside the writer*). While `SQLiteCheckpointer` runs, the commit only
-/// signals (a WAL hook) and a connection of its own checkpoints in `PASSIVE` mode on a thread of its own, never
-/// waiting for, nor blocking, the writer or a reader. Should it fall behind, the commit that finds the WAL at
-/// `walFrameLimit` checkpoints by itself, so the WAL stays bounded.
+/// flushed it (docs/scaling.md → *Readers and checkpoints beside the writer (SQLite)*). While `SQLiteCheckpointer`
+/// runs, the commit only signals (a WAL hook) and a connection of its own checkpoints in `PASSIVE` mode on a thread
+/// of its own, never waiting for, nor blocking, the writer or a reader. Should it fall behind, the commit that finds
+/// the WAL at `walFrameLimit` checkpoints by itself, so the WAL stays bounded.
 extension SQLiteControlRoomStore {
     /// WAL frames (pages) after which a checkpoint is due: SQLite's own interval, 4 MiB.
     public static let checkpointFrames = 1000
@@ -24,11 +24,11 @@ extension SQLiteControlRoomStore {
         logger: Logger, started: @Sendable () -> Void = {},
         onCheckpoint: @escaping @Sendable (Bool) -> Void = { _ in }
     ) async {
-        let checkpointer: Reader
+        let checkpointer: LockedConnection
         do {
             let connection = try SQLiteConnection(path: path, create: false)
             try connection.execute("PRAGMA busy_timeout = 0")
-            checkpointer = Reader(connection)
+            checkpointer = LockedConnection(connection)
         } catch {
             logger.warning(
                 "cannot open the store's checkpoint connection; checkpoints stay inside commits",

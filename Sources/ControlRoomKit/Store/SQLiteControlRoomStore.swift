@@ -21,10 +21,11 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
     let state: Mutex<State>
     /// Connections for reading only (`query_only`), each under its own lock. In WAL mode a reader sees the last
     /// commit and never waits for the writer: a desk query no longer queues behind an intake transaction's
-    /// `fsync` (docs/scaling.md → *Readers beside the writer*).
-    let readers: [Reader]
+    /// `fsync` (docs/scaling.md → *Readers and checkpoints beside the writer (SQLite)*).
+    let readers: [LockedConnection]
 
-    final class Reader: Sendable {
+    /// A connection of its own under its own lock (a reader; the checkpointer's).
+    final class LockedConnection: Sendable {
         let state: Mutex<State>
         init(_ connection: sending SQLiteConnection) { state = Mutex(State(connection: connection)) }
     }
@@ -48,7 +49,7 @@ public final class SQLiteControlRoomStore: ControlRoomStore {
         readers = try (0..<Self.readerCount).map { _ in
             let reader = try SQLiteConnection(path: path, create: false)
             try reader.execute("PRAGMA query_only = 1")
-            return Reader(reader)
+            return LockedConnection(reader)
         }
         registryReader = try SQLiteDeviceRegistry(path: path)
         writerThread.start()
