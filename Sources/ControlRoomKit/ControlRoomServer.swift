@@ -118,7 +118,7 @@ public enum ControlRoomServer {
             // operator's requests. A small one (a box's usual request: a few records) is decoded here, where the
             // two thread hops would cost more than the decoding. The signature checks run off the event loops too
             // (`ControlRoom.screen`, in parallel for a big batch).
-            let decode = { @Sendable in try JSONDecoder().decode(RecordBatch.self, from: Data(buffer: body)) }
+            let decode = { @Sendable in try RecordBatch.decode(json: Data(buffer: body)) }
             let batch: RecordBatch
             do {
                 batch =

@@ -46,32 +46,46 @@ public enum Base64URL {
     /// a single character over (no whole byte). Like Foundation's decoder, unused low bits of the last character
     /// are ignored.
     public static func decode(_ text: some StringProtocol) -> Data? {
-        var result: Data?
-        var utf8 = Array(text.utf8)
-        utf8.withUnsafeMutableBufferPointer { input in
-            if input.count % 4 == 1 { return }
-            var output = Data(count: input.count * 3 / 4)
-            let ok = output.withUnsafeMutableBytes { raw -> Bool in
+        if let result = text.utf8.withContiguousStorageIfAvailable({ decode(bytes: $0) }) { return result }
+        return Array(text.utf8).withUnsafeBufferPointer { decode(bytes: $0) }
+    }
+
+    /// `decode(_:)` over the text's UTF-8 bytes, four characters (three bytes) at a time.
+    static func decode(bytes input: UnsafeBufferPointer<UInt8>) -> Data? {
+        if input.count % 4 == 1 { return nil }
+        var output = Data(count: input.count * 3 / 4)
+        let ok = values.withUnsafeBufferPointer { table in
+            output.withUnsafeMutableBytes { raw -> Bool in
                 let out = raw.bindMemory(to: UInt8.self)
+                var read = 0
                 var written = 0
-                var accumulator: UInt32 = 0
-                var bits = 0
-                for byte in input {
-                    let value = values[Int(byte)]
-                    if value == 0xFF { return false }
-                    accumulator = accumulator << 6 | UInt32(value)
-                    bits += 6
-                    if bits >= 8 {
-                        bits -= 8
-                        out[written] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
-                        written += 1
-                        accumulator &= (1 << UInt32(bits)) - 1
-                    }
+                while read + 4 <= input.count {
+                    let a = table[Int(input[read])]
+                    let b = table[Int(input[read + 1])]
+                    let c = table[Int(input[read + 2])]
+                    let d = table[Int(input[read + 3])]
+                    // Every alphabet value is below 64; 0xFF (not in the alphabet) sets the high bit.
+                    if (a | b | c | d) & 0x80 != 0 { return false }
+                    let value = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    out[written] = UInt8(truncatingIfNeeded: value >> 16)
+                    out[written + 1] = UInt8(truncatingIfNeeded: value >> 8)
+                    out[written + 2] = UInt8(truncatingIfNeeded: value)
+                    read += 4
+                    written += 3
                 }
-                return written == out.count
+                // Two or three characters left: one or two bytes, the last character's unused bits dropped.
+                let left = input.count - read
+                guard left >= 2 else { return true }
+                let a = table[Int(input[read])]
+                let b = table[Int(input[read + 1])]
+                let c = left == 3 ? table[Int(input[read + 2])] : 0
+                if (a | b | c) & 0x80 != 0 { return false }
+                let value = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
+                out[written] = UInt8(truncatingIfNeeded: value >> 16)
+                if left == 3 { out[written + 1] = UInt8(truncatingIfNeeded: value >> 8) }
+                return true
             }
-            if ok { result = output }
         }
-        return result
+        return ok ? output : nil
     }
 }

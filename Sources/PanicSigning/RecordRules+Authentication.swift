@@ -169,7 +169,7 @@ extension RecordRules {
                 Examined(envelope: envelope, key: key, keyID: keyID, hash: hash, record: record, ifGenuine: verdict))
         }
         let record: Record
-        do { record = try decoder.decode(Record.self, from: envelope.payload) } catch {
+        do { record = try Record.decode(json: envelope.payload, decoder: decoder) } catch {
             return pending(nil, .refused(nil, .malformed(reason: "signed payload is not a record: \(error)")))
         }
         for claimed in [record.device, sender ?? key.device] where claimed != key.device {

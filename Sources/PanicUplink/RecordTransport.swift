@@ -133,6 +133,6 @@ extension StoredRecord {
     public func decodedRecord() -> Record? {
         let parts = envelope.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else { return nil }
-        return try? JSONDecoder().decode(Record.self, from: payload)
+        return try? Record.decode(json: payload)
     }
 }

@@ -90,7 +90,7 @@ public final class HTTPUplinkTransport: UplinkTransport {
     public func send(_ batch: RecordBatch, timeout: Duration) async throws -> RecordBatchResponse {
         var request = try HTTPClient.Request(url: endpoint, method: .POST)
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(try JSONEncoder().encode(batch))
+        request.body = .bytes(batch.jsonBytes())
         // An answer is a few kilobytes (`RecordBatchResponse.maximumBytes`): a longer one is refused unread, before
         // any of it is decoded or checked, so a hostile server cannot make the box parse megabytes.
         let limit = RecordBatchResponse.maximumBytes
@@ -114,8 +114,7 @@ public final class HTTPUplinkTransport: UplinkTransport {
         // Decoded on the blocking pool, not on a thread every task shares.
         let endpoint = endpoint
         return try await NIOThreadPool.singleton.runIfActive {
-            do { return try JSONDecoder().decode(RecordBatchResponse.self, from: Data(bytes.readableBytesView)) } catch
-            {
+            do { return try RecordBatchResponse.decode(json: Data(bytes.readableBytesView)) } catch {
                 throw UplinkTransportError(
                     description: "unreadable answer from \(endpoint): \(LogText.quoted("\(error)", limit: 600))")
             }

@@ -69,6 +69,11 @@ func makeDevice(_ name: String) throws -> (DeviceKey, Outbox) {
     return (key, outbox)
 }
 
+/// CPU seconds per row of the last `readDeleteRate` (user + system, the whole process: the peer runs alone).
+nonisolated(unsafe) var peerCPUPerRow = 0.0
+/// CPU seconds of the last `drainRate`'s drain (the whole process, appends excluded).
+nonisolated(unsafe) var lastDrainCPU = 0.0
+
 /// The drain's peer: the same envelopes in a plain SQLite table (WAL, `synchronous=FULL`, as the outbox), read and
 /// deleted in batches of `batch` rows, one transaction each: the rate at which SQLite alone can hand the rows over.
 func readDeleteRate(_ envelopes: [String], name: String, batch: Int = 500) throws -> Double {
@@ -84,6 +89,8 @@ func readDeleteRate(_ envelopes: [String], name: String, batch: Int = 500) throw
     let read = try peer.prepare("SELECT seq, envelope FROM rows ORDER BY seq LIMIT ?1")
     let delete = try peer.prepare("DELETE FROM rows WHERE seq <= ?1")
     let start = clock.now
+    let cpuStart = CPUTime.process()
+    defer { peerCPUPerRow = (CPUTime.process() - cpuStart) / Double(envelopes.count) }
     var moved = 0
     while moved < envelopes.count {
         try peer.transaction {
@@ -112,6 +119,10 @@ func next(_ events: inout AsyncStream<UplinkEvent>.Iterator, _ match: (UplinkEve
 @main
 enum UplinkBench {
     static func main() async throws {
+        if ProcessInfo.processInfo.environment["UPLINK_BENCH_ROLE"] == "unchecked-receiver" {
+            try await UncheckedReceiver.serve()
+            return
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         say("uplink-bench: control room and device on loopback (HTTP/1.1), backlog \(backlogSize) records")
@@ -253,7 +264,7 @@ enum UplinkBench {
         func ratio(_ rate: Double) -> String { String(format: "%.3f× the peer", rate / peerRate) }
         // PanicBridge: the reference control room verifies and stores every record; once with one batch in flight
         // (as before issue 29's window), once with the protocol's window.
-        for window in [1, 2] {
+        for window in [1, 2] where drainWanted("panicbridge-\(window)") {
             try await withServer("drain-panicbridge-\(window)") { room, url, _ in
                 let (key, outbox) = try makeDevice("drain-panicbridge-\(window)")
                 try await room.addDevice(id: key.identity.deviceID, publicKey: key.identity.jwk)
@@ -265,37 +276,37 @@ enum UplinkBench {
                 )
             }
         }
-        // The box's side alone: the same drain to a server that answers every record accepted unchecked (no
-        // signature verified, nothing stored), so what is left is claim, sign, HTTP and settle on the box.
-        let (countingPorts, countingSink) = AsyncStream<Int>.makeStream()
-        let countingRouter = Router()
-        countingRouter.post("/v1/records") { request, _ -> Response in
-            let body = try await request.body.collect(upTo: 64 << 20)
-            let batch = try JSONDecoder().decode(RecordBatch.self, from: Data(body.readableBytesView))
-            let answer = try JSONEncoder().encode(
-                RecordBatchResponse(
-                    results: batch.envelopes.map { _ in RecordResult(status: .accepted) }, alerts: [], commands: []))
-            return Response(
-                status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(bytes: answer)))
-        }
-        let countingApp = Application(
-            router: countingRouter, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { countingSink.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await countingApp.runService() }
-            var iterator = countingPorts.makeAsyncIterator()
-            guard let port = await iterator.next() else { return }
-            let (key, outbox) = try makeDevice("drain-unchecked")
-            let rate = try await drainRate(
-                outbox, key: key, backend: .init(name: "cr", url: "http://127.0.0.1:\(port)", batchSize: 500),
-                size: size)
-            say(
-                "  panicbridge, box side only (same batches to a server that accepts unchecked): \(Int(rate)) records/s, \(ratio(rate))"
-            )
-            group.cancelAll()
-        }
-        // AIS-140: one kept session (one login), each batch's frames fenced by a heartbeat answer.
+        if drainWanted("unchecked") { try await uncheckedDrain(size: size, ratio: ratio) }
+        if drainWanted("ais140") { try await ais140Drain(size: size, identity: identity, ratio: ratio) }
+        if drainWanted("osmand") { try await osmAndDrain(size: size, identity: identity, ratio: ratio) }
+    }
+
+    /// The box's side alone: the same drain to a server that answers every record accepted unchecked (no
+    /// signature verified, nothing stored), so what is left is claim, sign, HTTP and settle on the box. The server
+    /// runs in a process of its own (`UPLINK_BENCH_ROLE=unchecked-receiver`), so the box's CPU time is its own.
+    @MainActor
+    static func uncheckedDrain(size: Int, ratio: (Double) -> String) async throws {
+        let receiver = try UncheckedReceiver.spawn()
+        defer { receiver.stop() }
+        let (key, outbox) = try makeDevice("drain-unchecked")
+        let rate = try await drainRate(
+            outbox, key: key, backend: .init(name: "cr", url: "http://127.0.0.1:\(receiver.port)", batchSize: 500),
+            size: size)
+        let boxCPU = lastDrainCPU
+        say(
+            "  panicbridge, box side only (same batches to a server in its own process that accepts unchecked): \(Int(rate)) records/s, \(ratio(rate))"
+        )
+        let perRecord = boxCPU / Double(size)
+        say(
+            String(
+                format:
+                    "  box CPU per drained record %.2f µs (peer: %.2f µs per row read+deleted); the box drains %.0f records per CPU-second = %.3f× the peer's rows per CPU-second  (goal ≥ 0.5)",
+                perRecord * 1e6, peerCPUPerRow * 1e6, 1 / perRecord, peerCPUPerRow / perRecord))
+    }
+
+    /// AIS-140: one kept session (one login), each batch's frames fenced by a heartbeat answer.
+    @MainActor
+    static func ais140Drain(size: Int, identity: BoxIdentity, ratio: (Double) -> String) async throws {
         let receiver = try await AIS140ReferenceReceiver()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await receiver.run() }
@@ -311,7 +322,11 @@ enum UplinkBench {
             )
             group.cancelAll()
         }
-        // OsmAnd: one HTTP request per record.
+    }
+
+    /// OsmAnd: one HTTP request per record.
+    @MainActor
+    static func osmAndDrain(size: Int, identity: BoxIdentity, ratio: (Double) -> String) async throws {
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let router = Router()
         router.post("/") { _, _ -> HTTPResponse.Status in .ok }
@@ -353,6 +368,10 @@ enum UplinkBench {
             outbox: outbox, deviceID: key.identity.deviceID, signingKey: key, backends: [backend], clock: clock,
             logger: logger)
         var events = uplink.events.makeAsyncIterator()
+        perfControl("enable")
+        defer { perfControl("disable") }
+        let cpuStart = CPUTime.process()
+        defer { lastDrainCPU = CPUTime.process() - cpuStart }
         return await withThrowingTaskGroup(of: Void.self) { group in
             let start = clock.now
             group.addTask { try await uplink.run() }
@@ -433,6 +452,23 @@ func commandFlood() async throws {
     }
 }
 
+/// Whether the drain `name` runs: every drain unless `UPLINK_BENCH_DRAINS` lists some (comma-separated:
+/// panicbridge-1, panicbridge-2, unchecked, ais140, osmand).
+func drainWanted(_ name: String) -> Bool {
+    guard let list = ProcessInfo.processInfo.environment["UPLINK_BENCH_DRAINS"] else { return true }
+    return list.split(separator: ",").contains { $0 == name }
+}
+
+/// Writes `command` to perf's control FIFO (`UPLINK_BENCH_PERF_CTL`, as `perf record -D -1 --control fifo:PATH`
+/// reads it), so a profile covers the drains only, not the appends before them.
+func perfControl(_ command: String) {
+    guard let path = ProcessInfo.processInfo.environment["UPLINK_BENCH_PERF_CTL"],
+        let handle = FileHandle(forWritingAtPath: path)
+    else { return }
+    handle.write(Data((command + "\n").utf8))
+    try? handle.close()
+}
+
 struct BenchError: Error, CustomStringConvertible {
     var description: String
 }
@@ -441,4 +477,69 @@ struct BenchError: Error, CustomStringConvertible {
 func require<T>(_ value: T?, _ what: String = "value") throws -> T {
     guard let value else { throw BenchError(description: "no \(what)") }
     return value
+}
+
+/// CPU time used by this process so far (user + system, every thread), in seconds.
+enum CPUTime {
+    static func process() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
+
+/// The box-side drain's receiver, in a child process: answers every record of a batch accepted, unchecked.
+struct UncheckedReceiver {
+    let process: Process
+    let port: Int
+
+    /// Starts this executable as the receiver and reads the port it listens on.
+    static func spawn() throws -> UncheckedReceiver {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        var environment = ProcessInfo.processInfo.environment
+        environment["UPLINK_BENCH_ROLE"] = "unchecked-receiver"
+        environment["UPLINK_BENCH_PERF_CTL"] = nil
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardInput = Pipe()
+        try process.run()
+        var line = Data()
+        while let byte = try output.fileHandleForReading.read(upToCount: 1), let first = byte.first, first != 10 {
+            line.append(first)
+        }
+        guard let port = Int(String(decoding: line, as: UTF8.self).dropFirst("port ".count)) else {
+            process.terminate()
+            throw BenchError(
+                description: "the receiver process said \(String(decoding: line, as: UTF8.self)), not its port")
+        }
+        return UncheckedReceiver(process: process, port: port)
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// The child's side: serves until terminated.
+    @MainActor
+    static func serve() async throws {
+        let router = Router()
+        router.post("/v1/records") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 64 << 20)
+            let batch = try RecordBatch.decode(json: Data(body.readableBytesView))
+            let answer = try JSONEncoder().encode(
+                RecordBatchResponse(
+                    results: batch.envelopes.map { _ in RecordResult(status: .accepted) }, alerts: [], commands: []))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: answer)))
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { say("port \($0.localAddress?.port ?? 0)") }, logger: logger)
+        try await app.runService()
+    }
 }

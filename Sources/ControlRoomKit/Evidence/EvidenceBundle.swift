@@ -142,7 +142,7 @@ public struct EvidenceBundle: Sendable {
         var parsed: [(envelope: String, record: Record)] = []
         for text in source.envelopes {
             guard let envelope = try? Envelope(text),
-                let record = try? JSONDecoder().decode(Record.self, from: envelope.payload)
+                let record = try? Record.decode(json: envelope.payload)
             else { continue }
             parsed.append((text, record))
         }

@@ -156,7 +156,7 @@ public struct DeviceHealth: Sendable, Hashable, Codable {
 extension ControlRoom {
     package static func decode(_ envelope: String) -> Record? {
         guard let parsed = try? Envelope(envelope) else { return nil }
-        return try? JSONDecoder().decode(Record.self, from: parsed.payload)
+        return try? Record.decode(json: parsed.payload)
     }
 
     package static func point(_ record: Record) -> TrackPoint? {
