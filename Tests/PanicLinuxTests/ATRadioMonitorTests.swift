@@ -72,6 +72,36 @@ struct ATRadioMonitorTests {
         #expect(!lock.isHeld)
     }
 
+    @Test("a reading or a text returns only once its port is closed: no reader of it is left to take the next answer")
+    func closesThePortBeforeReturning() async throws {
+        let port = try ModemOnPTY()
+        let lock = ModemPortLock()
+        try await port.with { path in
+            let monitor = ATRadioMonitor(path: path, timeout: .seconds(60), clock: SystemMonotonicClock(), lock: lock)
+            let modem = GSMModem(path: path, timeout: .seconds(60), lock: lock)
+            let before = Self.openDescriptors(to: path)
+            // Back to back, as an alert's reading follows the scheduled one: a reader left over from one (its thread
+            // still between two reads) took the next one's answer, and that reading waited for it forever.
+            for round in 0..<20 {
+                _ = try await monitor.readRadio()
+                #expect(Self.openDescriptors(to: path) == before, "reading \(round) left its port open")
+                if round.isMultiple(of: 5) {
+                    _ = try await modem.send("PANIC EMERGENCY \(round)", to: "+919812345678")
+                    #expect(Self.openDescriptors(to: path) == before, "text \(round) left its port open")
+                }
+            }
+        }
+    }
+
+    /// This process's descriptors open on `path`.
+    static func openDescriptors(to path: String) -> Int {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return entries.filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path
+        }
+        .count
+    }
+
     @Test("a silent modem: the reading ends at its deadline with a clear error, and frees the port")
     func silent() async throws {
         let port = try ModemOnPTY(fault: .silent)
