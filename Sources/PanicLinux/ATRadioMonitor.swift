@@ -13,7 +13,8 @@ import Synchronization
 public final class ATRadioMonitor: RadioMonitor {
     public let path: String
     public let baud: Int
-    /// Deadline for one whole reading.
+    /// Deadline for one whole reading, in real time as ``GSMModem/timeout`` is: the conversation is real I/O, and a
+    /// virtual clock (the simulator's) stands still while the reading is under way, so a deadline on it never came.
     public let timeout: Duration
     public let lock: ModemPortLock
     private let clock: any MonotonicClock
@@ -39,7 +40,7 @@ public final class ATRadioMonitor: RadioMonitor {
                         return true
                     }
                     group.addTask {
-                        try await self.clock.sleep(for: self.timeout)
+                        try await Task.sleep(for: self.timeout)
                         return false
                     }
                     defer { group.cancelAll() }

@@ -118,6 +118,32 @@ struct ATRadioMonitorTests {
         #expect(!lock.isHeld)
     }
 
+    @Test("a silent modem on a virtual clock that waits for the reading: the reading still ends at its deadline")
+    func silentOnAStillClock() async throws {
+        // The simulator's clock moves only when no reading is under way: a deadline on it would never come.
+        let port = try ModemOnPTY(fault: .silent)
+        let lock = ModemPortLock()
+        let (ends, end) = AsyncStream.makeStream(of: Result<Telemetry.Radio, TelemetryReadError>.self)
+        try await port.with { path in
+            let monitor = ATRadioMonitor(path: path, timeout: .milliseconds(300), clock: ManualClock(), lock: lock)
+            let reading = Task {
+                do throws(TelemetryReadError) {
+                    end.yield(.success(try await monitor.readRadio()))
+                } catch {
+                    end.yield(.failure(error))
+                }
+            }
+            let outcome = await first(of: ends, within: .seconds(20))
+            reading.cancel()
+            guard case .failure(let error) = outcome else {
+                Issue.record(outcome == nil ? "the reading still waits past its deadline" : "a silent modem read")
+                return
+            }
+            #expect("\(error)".contains("no answer within"), "\(error)")
+        }
+        #expect(!lock.isHeld)
+    }
+
     @Test("a modem that answers ERROR to everything gives an error naming the commands, no values")
     func refusing() async throws {
         let port = try ModemOnPTY(fault: .errorOnEverything)
