@@ -13,7 +13,8 @@ import Synchronization
 public final class ATRadioMonitor: RadioMonitor {
     public let path: String
     public let baud: Int
-    /// Deadline for one whole reading.
+    /// Deadline for one whole reading, in real time as ``GSMModem/timeout`` is: the conversation is real I/O, and a
+    /// virtual clock (the simulator's) stands still while the reading is under way, so a deadline on it never came.
     public let timeout: Duration
     public let lock: ModemPortLock
     private let clock: any MonotonicClock
@@ -39,7 +40,7 @@ public final class ATRadioMonitor: RadioMonitor {
                         return true
                     }
                     group.addTask {
-                        try await self.clock.sleep(for: self.timeout)
+                        try await Task.sleep(for: self.timeout)
                         return false
                     }
                     defer { group.cancelAll() }
@@ -62,32 +63,38 @@ public final class ATRadioMonitor: RadioMonitor {
     /// Asks every step in turn, feeding the answers into `progress` (what was read survives the deadline).
     private func converse(_ progress: ReadingProgress) async throws {
         let descriptor = try PTYSource(path: path, baud: baud).open()
-        let chunks = SerialReader.chunks(from: descriptor, clock: clock) { _ = Glibc.close(descriptor) }
-        var iterator = chunks.makeAsyncIterator()
-        var lines = LineSplitter(maximum: GSMModem.maximumLine)
-        var pending: [String] = []
-        var skipped: Set<RadioReading.Step> = []
-        for step in RadioReading.Step.allCases where !skipped.contains(step) {
-            try GSMModem.write(Array((step.command + "\r").utf8), to: descriptor, path: path)
-            var answer: [String] = []
-            while !answer.contains(where: ModemAnswers.isFinal) {
-                while pending.isEmpty {
-                    guard let chunk = try await iterator.next() else {
-                        throw TelemetryReadError("modem \(path): the port closed during \(step.command)")
+        // The port is closed and its reader stopped before the lock passes it on (the next conversation's answer
+        // would otherwise go to this reader).
+        try await SerialReader.withChunks(from: descriptor, clock: clock) {
+            _ = Glibc.close(descriptor)
+        } _: { chunks in
+            var iterator = chunks.makeAsyncIterator()
+            var lines = LineSplitter(maximum: GSMModem.maximumLine)
+            var pending: [String] = []
+            var skipped: Set<RadioReading.Step> = []
+            for step in RadioReading.Step.allCases where !skipped.contains(step) {
+                try GSMModem.write(Array((step.command + "\r").utf8), to: descriptor, path: path)
+                var answer: [String] = []
+                while !answer.contains(where: ModemAnswers.isFinal) {
+                    while pending.isEmpty {
+                        guard let chunk = try await iterator.next() else {
+                            throw TelemetryReadError("modem \(path): the port closed during \(step.command)")
+                        }
+                        guard let found = lines.append(chunk.bytes) else {
+                            throw TelemetryReadError(
+                                "modem \(path): an answer longer than \(GSMModem.maximumLine) bytes")
+                        }
+                        pending = found
                     }
-                    guard let found = lines.append(chunk.bytes) else {
-                        throw TelemetryReadError("modem \(path): an answer longer than \(GSMModem.maximumLine) bytes")
-                    }
-                    pending = found
+                    answer.append(pending.removeFirst())
                 }
-                answer.append(pending.removeFirst())
+                let failed = progress.value.withLock {
+                    let before = $0.problems.count
+                    $0.answered(step, lines: answer)
+                    return $0.problems.count > before
+                }
+                if failed { skipped.formUnion(RadioReading.dependents(of: step)) }
             }
-            let failed = progress.value.withLock {
-                let before = $0.problems.count
-                $0.answered(step, lines: answer)
-                return $0.problems.count > before
-            }
-            if failed { skipped.formUnion(RadioReading.dependents(of: step)) }
         }
     }
 }

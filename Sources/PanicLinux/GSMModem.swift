@@ -57,38 +57,40 @@ public final class GSMModem: SMSModem {
 
     private func dialogue(_ text: String, to number: String, handedOver: HandOverFlag) async throws -> Int {
         let descriptor = try PTYSource(path: path, baud: baud).open()
-        let chunks = SerialReader.chunks(from: descriptor, clock: SystemMonotonicClock()) {
+        // The port is closed and its reader stopped before the lock passes it on.
+        return try await SerialReader.withChunks(from: descriptor, clock: SystemMonotonicClock()) {
             _ = Glibc.close(descriptor)
-        }
-        var dialogue = SMSDialogue(number: number, text: text)
-        var lines = LineSplitter(maximum: Self.maximumLine)
-        var pending: [String] = []
-        var action = dialogue.start()
-        var iterator = chunks.makeAsyncIterator()
-        while true {
-            switch action {
-            case .write(let bytes):
-                try Self.write(bytes, to: descriptor, path: path)
-                handedOver.value.withLock { $0 = dialogue.textHandedOver }
-            case .sent(let reference): return reference
-            case .failed(let reason):
-                throw SMSModemError(reason: "modem \(path): \(reason)", textHandedOver: dialogue.textHandedOver)
-            case .wait: break
-            }
-            while pending.isEmpty {
-                guard let chunk = try await iterator.next() else {
-                    throw SMSModemError(
-                        reason: "modem \(path): the port closed during the dialogue",
-                        textHandedOver: dialogue.textHandedOver)
+        } _: { chunks in
+            var dialogue = SMSDialogue(number: number, text: text)
+            var lines = LineSplitter(maximum: Self.maximumLine)
+            var pending: [String] = []
+            var action = dialogue.start()
+            var iterator = chunks.makeAsyncIterator()
+            while true {
+                switch action {
+                case .write(let bytes):
+                    try Self.write(bytes, to: descriptor, path: path)
+                    handedOver.value.withLock { $0 = dialogue.textHandedOver }
+                case .sent(let reference): return reference
+                case .failed(let reason):
+                    throw SMSModemError(reason: "modem \(path): \(reason)", textHandedOver: dialogue.textHandedOver)
+                case .wait: break
                 }
-                guard let found = lines.append(chunk.bytes) else {
-                    throw SMSModemError(
-                        reason: "modem \(path): an answer longer than \(Self.maximumLine) bytes",
-                        textHandedOver: dialogue.textHandedOver)
+                while pending.isEmpty {
+                    guard let chunk = try await iterator.next() else {
+                        throw SMSModemError(
+                            reason: "modem \(path): the port closed during the dialogue",
+                            textHandedOver: dialogue.textHandedOver)
+                    }
+                    guard let found = lines.append(chunk.bytes) else {
+                        throw SMSModemError(
+                            reason: "modem \(path): an answer longer than \(Self.maximumLine) bytes",
+                            textHandedOver: dialogue.textHandedOver)
+                    }
+                    pending = found
                 }
-                pending = found
+                action = dialogue.received(pending.removeFirst())
             }
-            action = dialogue.received(pending.removeFirst())
         }
     }
 
@@ -119,55 +121,57 @@ public final class GSMModem: SMSModem {
 
     private func inboxDialogue() async throws -> [ModemAnswers.IncomingSMS] {
         let descriptor = try PTYSource(path: path, baud: baud).open()
-        let chunks = SerialReader.chunks(from: descriptor, clock: SystemMonotonicClock()) {
+        // The port is closed and its reader stopped before the lock passes it on.
+        return try await SerialReader.withChunks(from: descriptor, clock: SystemMonotonicClock()) {
             _ = Glibc.close(descriptor)
-        }
-        var lines = LineSplitter(maximum: Self.maximumLine)
-        var pending: [String] = []
-        var iterator = chunks.makeAsyncIterator()
-        let path = path
-        // One command and its answer up to the final result; the echo and `+CMTI` notices are left out.
-        func command(_ text: String) async throws -> [String] {
-            try Self.write(Array((text + "\r").utf8), to: descriptor, path: path)
-            var answer: [String] = []
-            while true {
-                while pending.isEmpty {
-                    guard let chunk = try await iterator.next() else {
-                        throw SMSModemError(
-                            reason: "modem \(path): the port closed during \(text)", textHandedOver: false)
+        } _: { chunks in
+            var lines = LineSplitter(maximum: Self.maximumLine)
+            var pending: [String] = []
+            var iterator = chunks.makeAsyncIterator()
+            let path = path
+            // One command and its answer up to the final result; the echo and `+CMTI` notices are left out.
+            func command(_ text: String) async throws -> [String] {
+                try Self.write(Array((text + "\r").utf8), to: descriptor, path: path)
+                var answer: [String] = []
+                while true {
+                    while pending.isEmpty {
+                        guard let chunk = try await iterator.next() else {
+                            throw SMSModemError(
+                                reason: "modem \(path): the port closed during \(text)", textHandedOver: false)
+                        }
+                        guard let found = lines.append(chunk.bytes) else {
+                            throw SMSModemError(
+                                reason: "modem \(path): an answer to \(text) longer than \(Self.maximumLine) bytes",
+                                textHandedOver: false)
+                        }
+                        pending = found
                     }
-                    guard let found = lines.append(chunk.bytes) else {
+                    let line = pending.removeFirst()
+                    if line == text || line.hasPrefix("+CMTI:") { continue }
+                    answer.append(line)
+                    if ModemAnswers.isFinal(line) { return answer }
+                    guard answer.count <= 2 * ModemAnswers.maximumListed + 2 else {
                         throw SMSModemError(
-                            reason: "modem \(path): an answer to \(text) longer than \(Self.maximumLine) bytes",
+                            reason: "modem \(path): \(text) answered more than \(answer.count - 1) lines",
                             textHandedOver: false)
                     }
-                    pending = found
-                }
-                let line = pending.removeFirst()
-                if line == text || line.hasPrefix("+CMTI:") { continue }
-                answer.append(line)
-                if ModemAnswers.isFinal(line) { return answer }
-                guard answer.count <= 2 * ModemAnswers.maximumListed + 2 else {
-                    throw SMSModemError(
-                        reason: "modem \(path): \(text) answered more than \(answer.count - 1) lines",
-                        textHandedOver: false)
                 }
             }
+            let mode = try await command("AT+CMGF=1")
+            guard mode.last == "OK" else {
+                throw SMSModemError(
+                    reason: "modem \(path): AT+CMGF=1 answered \(LogText.quoted(mode.last ?? "", limit: 40))",
+                    textHandedOver: false)
+            }
+            let messages: [ModemAnswers.IncomingSMS]
+            do { messages = try ModemAnswers.messages(try await command("AT+CMGL=\"REC UNREAD\"")) } catch let failure
+                as ModemAnswers.Failure
+            {
+                throw SMSModemError(reason: "modem \(path): \(failure)", textHandedOver: false)
+            }
+            for message in messages { _ = try await command("AT+CMGD=\(message.index)") }
+            return messages
         }
-        let mode = try await command("AT+CMGF=1")
-        guard mode.last == "OK" else {
-            throw SMSModemError(
-                reason: "modem \(path): AT+CMGF=1 answered \(LogText.quoted(mode.last ?? "", limit: 40))",
-                textHandedOver: false)
-        }
-        let messages: [ModemAnswers.IncomingSMS]
-        do { messages = try ModemAnswers.messages(try await command("AT+CMGL=\"REC UNREAD\"")) } catch let failure
-            as ModemAnswers.Failure
-        {
-            throw SMSModemError(reason: "modem \(path): \(failure)", textHandedOver: false)
-        }
-        for message in messages { _ = try await command("AT+CMGD=\(message.index)") }
-        return messages
     }
 
     static func write(_ bytes: [UInt8], to descriptor: CInt, path: String) throws(SerialIOError) {

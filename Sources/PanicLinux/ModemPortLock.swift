@@ -10,7 +10,9 @@ import Synchronization
 public final class ModemPortLock: Sendable {
     private struct State {
         var held = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Tasks waiting for the port, in arrival order, each under the ticket its cancellation finds it by.
+        var waiters: [(ticket: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        var nextTicket: UInt64 = 0
     }
     private let state = Mutex(State())
     private static let registry = Mutex<[String: ModemPortLock]>([:])
@@ -30,36 +32,58 @@ public final class ModemPortLock: Sendable {
     /// Whether someone holds the port now (for tests).
     public var isHeld: Bool { state.withLock { $0.held } }
 
+    /// How many tasks wait for the port now (for tests).
+    public var waiting: Int { state.withLock { $0.waiters.count } }
+
     /// Runs `body` while holding the port: waits for the holder before it (in order), releases when `body` ends.
-    /// A task cancelled while it waited gets `CancellationError` once its turn comes, without touching the port.
+    /// A task cancelled while it waits leaves the queue at once and gets `CancellationError` without touching the
+    /// port (a dialogue whose deadline passed behind a stuck holder ends at its deadline); one cancelled just as its
+    /// turn came gets it too, and passes the port on.
     public func withPort<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        await acquire()
+        try await acquire()
         defer { release() }
         try Task.checkCancellation()
         return try await body()
     }
 
-    private func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let granted = state.withLock { state -> Bool in
-                if state.held {
-                    state.waiters.append(continuation)
-                    return false
+    /// Waits for the port and takes it; throws `CancellationError`, not holding it, when the task is cancelled
+    /// before its turn. Each waiter is resumed exactly once, by whichever of `release()` and the cancellation
+    /// handler takes it out of the queue (under the mutex), so the port is never handed to a task that left.
+    private func acquire() async throws {
+        let ticket = state.withLock { state in
+            defer { state.nextTicket &+= 1 }
+            return state.nextTicket
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                // A task cancelled before it queued (the handler then ran already and found nothing) never queues.
+                let outcome = state.withLock { state -> Result<Void, any Error>? in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if state.held {
+                        state.waiters.append((ticket, continuation))
+                        return nil
+                    }
+                    state.held = true
+                    return .success(())
                 }
-                state.held = true
-                return true
+                if let outcome { continuation.resume(with: outcome) }
             }
-            if granted { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                guard let index = state.waiters.firstIndex(where: { $0.ticket == ticket }) else { return nil }
+                return state.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(throwing: CancellationError())
         }
     }
 
     private func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
             guard !state.waiters.isEmpty else {
                 state.held = false
                 return nil
             }
-            return state.waiters.removeFirst()
+            return state.waiters.removeFirst().continuation
         }
         next?.resume()
     }

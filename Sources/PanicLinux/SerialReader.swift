@@ -43,22 +43,63 @@ public struct SerialIOError: Error, Sendable, Hashable, CustomStringConvertible 
 /// `SerialIOError`.
 public enum SerialReader {
     /// Streams what `descriptor` delivers, stamped with `clock`'s time of arrival.
+    ///
+    /// The thread stops after the consumer does, at its own pace: it may still read the descriptor for a moment
+    /// after the stream ended. A descriptor's bytes that belong to whoever reads next (a modem's AT port shared in
+    /// turns) are read with ``withChunks(from:clock:bufferSize:onExit:_:)`` instead.
     public static func chunks(
         from descriptor: CInt, clock: any MonotonicClock, bufferSize: Int = 4096,
         onExit: @escaping @Sendable () -> Void
     ) -> AsyncThrowingStream<GNSSChunk, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: GNSSChunk.self)
+        start(descriptor, clock, bufferSize, continuation, onExit: onExit)
+        return stream
+    }
+
+    /// Runs `body` on what `descriptor` delivers (as ``chunks(from:clock:bufferSize:onExit:)`` streams it) and
+    /// returns, or throws what `body` threw, only once the reading thread has stopped and `onExit` (which closes the
+    /// descriptor) has run: nothing reads the descriptor after this returns. A conversation on a port that the next
+    /// holder of ``ModemPortLock`` opens again needs that: a reader left over from it would take the next
+    /// conversation's answer, which then never comes. The wait is not cut short by cancellation; it is short (the
+    /// thread only has to notice its wake-up pipe).
+    public static func withChunks<T: Sendable>(
+        from descriptor: CInt, clock: any MonotonicClock, bufferSize: Int = 4096,
+        onExit: @escaping @Sendable () -> Void,
+        _ body: (AsyncThrowingStream<GNSSChunk, any Error>) async throws -> T
+    ) async throws -> T {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: GNSSChunk.self)
+        let stopped = Latch()
+        start(descriptor, clock, bufferSize, continuation) {
+            onExit()
+            stopped.open()
+        }
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(stream))
+        } catch {
+            result = .failure(error)
+        }
+        continuation.finish()
+        await stopped.wait()
+        return try result.get()
+    }
+
+    private static func start(
+        _ descriptor: CInt, _ clock: any MonotonicClock, _ bufferSize: Int,
+        _ continuation: AsyncThrowingStream<GNSSChunk, any Error>.Continuation,
+        onExit: @escaping @Sendable () -> Void
+    ) {
         let flags = fcntl(descriptor, F_GETFL)
         guard flags >= 0, fcntl(descriptor, F_SETFL, flags | O_NONBLOCK) == 0 else {
             continuation.finish(throwing: SerialIOError.last("fcntl"))
             onExit()
-            return stream
+            return
         }
         var pipeEnds: [CInt] = [-1, -1]
         guard pipe(&pipeEnds) == 0 else {
             continuation.finish(throwing: SerialIOError.last("pipe"))
             onExit()
-            return stream
+            return
         }
         for end in pipeEnds {
             _ = fcntl(end, F_SETFL, O_NONBLOCK)
@@ -74,7 +115,6 @@ public enum SerialReader {
         }
         thread.name = "serial-reader-\(descriptor)"
         thread.start()
-        return stream
     }
 
     private static func readLoop(
@@ -116,6 +156,30 @@ public enum SerialReader {
                 continuation.finish(throwing: SerialIOError(call: "read", errno: Errno(rawValue: error)))
                 return
             }
+        }
+    }
+}
+
+/// A one-way gate: ``wait()`` returns once ``open()`` was called, before or after; cancellation does not end it.
+private final class Latch: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let open = state.withLock { state in
+                if !state.open { state.waiters.append(waiter) }
+                return state.open
+            }
+            if open { waiter.resume() }
         }
     }
 }

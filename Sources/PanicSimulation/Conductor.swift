@@ -40,11 +40,12 @@ final class Conductor {
         }
     }
 
-    /// Returns once every box has done what it can without time moving (virtual), or after a yield (real time).
-    func settle() async {
+    /// Returns once every box has done what it can without time moving (virtual), or after a yield (real time);
+    /// throws `CancellationError` when the run is cancelled.
+    func settle() async throws {
         pushEpochs(upTo: now)
         if let manual {
-            await VirtualTime.settle(clock: manual) { boxes.contains { $0.isBusy } }
+            try await VirtualTime.settle(clock: manual) { boxes.contains { $0.isBusy } }
         } else {
             await Task.yield()
         }
@@ -74,10 +75,10 @@ final class Conductor {
     }
 
     /// Lets time run for `duration` while the boxes work (the conductor's own waits, e.g. a button held down).
-    func run(for duration: Duration, between: () async throws -> Void = {}) async rethrows {
+    func run(for duration: Duration, between: () async throws -> Void = {}) async throws {
         let until = now.advanced(by: duration)
         while now < until {
-            await settle()
+            try await settle()
             await advance(to: min(nextDeadline ?? until, until))
             try await between()
         }

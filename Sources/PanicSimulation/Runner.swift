@@ -123,7 +123,7 @@ final class SimulationRunner {
                 lastProgress = wall.now
                 await progress(conductor.elapsed)
             }
-            await conductor.settle()
+            try await conductor.settle()
             try conductor.checkBoxes()
             try await watchControlRoom()
             try await tick?()
@@ -183,12 +183,12 @@ final class SimulationRunner {
             }
         }
         while try pending(), conductor.now < until {
-            await conductor.settle()
+            try await conductor.settle()
             try await watchControlRoom()
             try await tick?()
             await conductor.advance(to: min(conductor.nextDeadline ?? until, until))
         }
-        await conductor.settle()
+        try await conductor.settle()
         try await watchControlRoom()
     }
 

@@ -28,7 +28,9 @@ final class OsmAndReferenceReceiver: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { await onRunning($0.localAddress?.port ?? 0) }, logger: logger)
-        try await app.runService()
+        // No signal handling of its own: a receiver is a part of the run, and a SIGTERM that only shut the
+        // receivers down (Hummingbird's default) left `panicd sim` running without them.
+        try await app.runService(gracefulShutdownSignals: [])
     }
 }
 

@@ -72,6 +72,36 @@ struct ATRadioMonitorTests {
         #expect(!lock.isHeld)
     }
 
+    @Test("a reading or a text returns only once its port is closed: no reader of it is left to take the next answer")
+    func closesThePortBeforeReturning() async throws {
+        let port = try ModemOnPTY()
+        let lock = ModemPortLock()
+        try await port.with { path in
+            let monitor = ATRadioMonitor(path: path, timeout: .seconds(60), clock: SystemMonotonicClock(), lock: lock)
+            let modem = GSMModem(path: path, timeout: .seconds(60), lock: lock)
+            let before = Self.openDescriptors(to: path)
+            // Back to back, as an alert's reading follows the scheduled one: a reader left over from one (its thread
+            // still between two reads) took the next one's answer, and that reading waited for it forever.
+            for round in 0..<20 {
+                _ = try await monitor.readRadio()
+                #expect(Self.openDescriptors(to: path) == before, "reading \(round) left its port open")
+                if round.isMultiple(of: 5) {
+                    _ = try await modem.send("PANIC EMERGENCY \(round)", to: "+919812345678")
+                    #expect(Self.openDescriptors(to: path) == before, "text \(round) left its port open")
+                }
+            }
+        }
+    }
+
+    /// This process's descriptors open on `path`.
+    static func openDescriptors(to path: String) -> Int {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return entries.filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path
+        }
+        .count
+    }
+
     @Test("a silent modem: the reading ends at its deadline with a clear error, and frees the port")
     func silent() async throws {
         let port = try ModemOnPTY(fault: .silent)
@@ -84,6 +114,32 @@ struct ATRadioMonitorTests {
             }
         } throws: { error in
             "\(error)".contains("no answer within")
+        }
+        #expect(!lock.isHeld)
+    }
+
+    @Test("a silent modem on a virtual clock that waits for the reading: the reading still ends at its deadline")
+    func silentOnAStillClock() async throws {
+        // The simulator's clock moves only when no reading is under way: a deadline on it would never come.
+        let port = try ModemOnPTY(fault: .silent)
+        let lock = ModemPortLock()
+        let (ends, end) = AsyncStream.makeStream(of: Result<Telemetry.Radio, TelemetryReadError>.self)
+        try await port.with { path in
+            let monitor = ATRadioMonitor(path: path, timeout: .milliseconds(300), clock: ManualClock(), lock: lock)
+            let reading = Task {
+                do throws(TelemetryReadError) {
+                    end.yield(.success(try await monitor.readRadio()))
+                } catch {
+                    end.yield(.failure(error))
+                }
+            }
+            let outcome = await first(of: ends, within: .seconds(20))
+            reading.cancel()
+            guard case .failure(let error) = outcome else {
+                Issue.record(outcome == nil ? "the reading still waits past its deadline" : "a silent modem read")
+                return
+            }
+            #expect("\(error)".contains("no answer within"), "\(error)")
         }
         #expect(!lock.isHeld)
     }

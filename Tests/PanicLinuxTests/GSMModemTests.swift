@@ -81,6 +81,33 @@ struct GSMModemTests {
         #expect(port.sent.isEmpty)
     }
 
+    @Test("a text whose deadline passes while another holds the port ends at its deadline, not handed over")
+    func deadlineBehindAHeldPort() async throws {
+        // The holder never lets go while the text waits (a health reading stuck on its port): the text must not
+        // wait for it past its own deadline.
+        let lock = ModemPortLock()
+        let modem = GSMModem(path: "/nonexistent/ttyUSB9", timeout: .milliseconds(300), lock: lock)
+        let (ends, end) = AsyncStream.makeStream(of: Result<Int, SMSModemError>.self)
+        try await lock.withPort {
+            Task {
+                do throws(SMSModemError) {
+                    end.yield(.success(try await modem.send("text", to: "+919812345678")))
+                } catch {
+                    end.yield(.failure(error))
+                }
+            }
+            let outcome = await first(of: ends, within: .seconds(20))
+            #expect(lock.isHeld)
+            guard case .failure(let error) = outcome else {
+                Issue.record(outcome == nil ? "the text still waits for the port past its deadline" : "sent")
+                return
+            }
+            #expect(error.reason.contains("no answer within"), "\(error.reason)")
+            #expect(!error.textHandedOver)
+        }
+        #expect(!lock.isHeld)
+    }
+
     @Test("a port that does not exist fails before anything is handed over")
     func missingPort() async throws {
         let modem = GSMModem(path: "/nonexistent/ttyUSB9", timeout: .seconds(2))
