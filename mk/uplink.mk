@@ -11,7 +11,10 @@ browser-test: deps
 
 ## Press → acknowledgement latency, backlog drain rate beside the raw SQLite read rate, alert time during a drain,
 ## a 10,000-record backlog drained per protocol (panicbridge, ais140, osmand) to its reference receiver, and a press
-## during a hostile backend's command flood (`UPLINK_BENCH_ONLY=flood` runs only that part).
+## during a hostile backend's command flood (`UPLINK_BENCH_ONLY=flood` runs only that part). The box-side drain sends to
+## a receiver in a process of its own and prints the box's CPU per record beside the peer's. `UPLINK_BENCH_ONLY=protocols`
+## runs only the per-protocol drains, `UPLINK_BENCH_DRAINS=panicbridge-2,unchecked` only those named, and
+## `UPLINK_BENCH_PERF_CTL=FIFO` brackets each timed drain for `perf record -D -1 --control fifo:FIFO`.
 bench-uplink: deps
 	$(SWIFT) build $(SWIFT_RELEASE) --scratch-path .build-bench --product uplink-bench
 	.build-bench/release/uplink-bench
