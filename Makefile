@@ -25,6 +25,7 @@ build: deps
 ## The test command the README and CI use: format check, module guard rails, build with no warnings, every test.
 ## Each phase is timed by scripts/phase.sh (printed as it ends; .ci/run prints them all at its end).
 PHASE := scripts/phase.sh
+POOL_TESTS := ModemPortLockTests|VirtualTimeTests
 test:
 	$(PHASE) deps $(MAKE) --no-print-directory deps deps-python
 	$(PHASE) format-check $(MAKE) --no-print-directory format-check
@@ -33,7 +34,12 @@ test:
 	@# A throw-away PostgreSQL cluster (mk/postgres.mk) for the control room's PostgreSQL store; stopped after the passes.
 	@$(PHASE) postgres-start $(MAKE) --no-print-directory postgres-start
 	$(PG_TEST_ENV) $(PHASE) tests $(SWIFT) test \
-		--skip "ScenarioSuiteTests|FleetTests|SimRealTimeTests|HostileClientTests|OperatorPageBrowserTests" \
+		--skip "ScenarioSuiteTests|FleetTests|SimRealTimeTests|HostileClientTests|OperatorPageBrowserTests|$(POOL_TESTS)" \
+		|| { $(MAKE) --no-print-directory postgres-stop; exit 1; }
+	@# Races of many short tasks on Swift's shared pool (a lock's hand-overs under cancellation, virtual time's
+	@# settling): alone, because in the main pass the pool's two threads are held for tens of seconds at a time by
+	@# blocking suites, and they ran past their one-minute limit there (they take 0.01 s on their own).
+	$(PHASE) pool-tests $(SWIFT) test --filter "$(POOL_TESTS)" \
 		|| { $(MAKE) --no-print-directory postgres-stop; exit 1; }
 	@# The browser test waits on a real chromium (15 s per step): alone, so the suites on both stores do not starve it.
 	$(PHASE) browser-tests $(SWIFT) test --filter "OperatorPageBrowserTests" \

@@ -9,16 +9,23 @@ struct VirtualTimeTests {
     func settleEndsOnCancellation() async {
         let clock = ManualClock()
         let (ends, end) = AsyncStream.makeStream(of: Result<Void, any Error>.self)
+        // Told each time settle asks whether a part is busy (always: it would loop for ever).
+        let (asked, ask) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let settling = Task {
             do {
-                try await VirtualTime.settle(clock: clock) { true }
+                try await VirtualTime.settle(clock: clock) {
+                    ask.yield()
+                    return true
+                }
                 end.yield(.success(()))
             } catch {
                 end.yield(.failure(error))
             }
         }
-        // Let it go round its loop first.
-        for _ in 0..<1_000 { await Task.yield() }
+        // Cancelled once it is going round its loop (waiting on its asking, not on a count of yields, which a full
+        // parallel test run can stretch past any time limit).
+        var rounds = asked.makeAsyncIterator()
+        for _ in 0..<3 { await rounds.next() }
         settling.cancel()
         let outcome = await Self.first(of: ends, within: .seconds(10))
         guard let outcome else {
