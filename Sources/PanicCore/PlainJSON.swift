@@ -1,7 +1,7 @@
 import Foundation
 
 /// A strict reader of plain JSON into a small tree, for the few hot payloads read directly instead of through
-/// `JSONDecoder` (`RecordJSONReader`, `RecordBatchResponse.decode(json:)`). Every reading answers nil rather than
+/// `JSONDecoder` (`RecordJSONReader`, `RecordBatch.decode(json:)`, `RecordBatchResponse.decode(json:)`). Every reading answers nil rather than
 /// guess: a string with an escape, a number outside the plain forms, a duplicate key, a type that is not the field's.
 /// Its callers then hand the bytes to `JSONDecoder`, whose answer and errors stay the reference.
 enum PlainJSON {
